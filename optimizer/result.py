@@ -1,0 +1,142 @@
+"""The solve contract shared by every backend and heuristic: parameters in, result out.
+
+Gap definition (as python-mip): ``gap = |objective - bound| / max(|objective|, 1e-9)``, and 0 when
+both are equal. A run stopped by any limit is never OPTIMAL, whatever the solver printed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from models.errors import NoSolutionError
+from models.milp import MilpProblem
+
+
+class Status(str, Enum):
+    """How a solve ended."""
+
+    OPTIMAL = "OPTIMAL"  # proven optimal within the requested gap
+    FEASIBLE = "FEASIBLE"  # a solution exists, optimality not proven (a limit was hit)
+    NO_SOLUTION = "NO_SOLUTION"  # a limit was hit before any solution was found
+    INFEASIBLE = "INFEASIBLE"
+    UNBOUNDED = "UNBOUNDED"
+    ERROR = "ERROR"
+
+    @property
+    def has_solution(self) -> bool:
+        return self in (Status.OPTIMAL, Status.FEASIBLE)
+
+
+class Limit(str, Enum):
+    """What stopped a solve that did not finish."""
+
+    NONE = "none"
+    TIME = "time"
+    NODES = "nodes"
+    ITERATIONS = "iterations"
+    SOLUTIONS = "solutions"
+    INTERRUPTED = "interrupted"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """Parameters every backend honours.
+
+    Attributes
+    ----------
+    time_limit : wall-clock seconds, ``None`` for no limit.
+    mip_gap : relative gap at which the search stops and reports OPTIMAL. 0 means prove it.
+    threads : worker threads.
+    seed : random seed.
+    verbose : let the solver print its log.
+    options : per-backend options, namespaced by backend name: ``{"highs": {"presolve": "off"}}``.
+    """
+
+    time_limit: float | None = None
+    mip_gap: float = 1e-6
+    threads: int = 1
+    seed: int = 0
+    verbose: bool = False
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def options_for(self, backend: str) -> Mapping[str, Any]:
+        return self.options.get(backend, {})
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """``|objective - bound| / max(|objective|, 1e-9)``; None if either is unknown."""
+    if objective is None or bound is None or not math.isfinite(objective) or not math.isfinite(bound):
+        return None
+    diff = abs(objective - bound)
+    if diff <= 1e-12:
+        return 0.0
+    return diff / max(abs(objective), 1e-9)
+
+
+@dataclass(frozen=True, eq=False)
+class SolveResult:
+    """What a backend or heuristic found.
+
+    ``objective`` and ``bound`` are in the problem's own sense (including its offset); for a
+    minimisation ``bound <= objective``.
+    """
+
+    status: Status
+    solver: str
+    solver_version: str = ""
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    seconds: float = 0.0
+    limit: Limit = Limit.NONE
+    x: NDArray[np.float64] | None = None
+    message: str = ""
+    stats: Mapping[str, Any] = field(default_factory=dict)
+
+    def require_solution(self) -> NDArray[np.float64]:
+        """The solution vector, or NoSolutionError saying why there is none."""
+        if self.x is None or not self.status.has_solution:
+            raise NoSolutionError(
+                f"solver {self.solver} found no solution (status {self.status.value}, limit {self.limit.value})"
+                + (f": {self.message}" if self.message else "")
+                + "; try a longer --time-limit or another --solver"
+            )
+        return self.x
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "limit": self.limit.value,
+            "objective": self.objective,
+            "bound": self.bound,
+            "gap": self.gap,
+            "seconds": self.seconds,
+            "solver": self.solver,
+            "solver_version": self.solver_version,
+            "message": self.message,
+        }
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A MILP solver. It never mutates the problem."""
+
+    name: str
+
+    def available(self) -> bool: ...
+
+    def version(self) -> str: ...
+
+    def solve(
+        self,
+        problem: MilpProblem,
+        params: SolveParams,
+        warm_start: NDArray[np.float64] | None = None,
+    ) -> SolveResult: ...
