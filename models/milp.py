@@ -39,6 +39,12 @@ class MilpProblem:
     site_cols : (m,) int64 column index of each site's open/close variable ``y_j``.
     name : a label for logs and LP files.
     blocks : names of column ranges, e.g. ``{"y": (0, m), "x": (m, m + nnz)}``, for humans.
+    implied_integer : (nvar,) bool, continuous columns that take integer values at an optimum
+        once the integer columns are integral (assignment and coverage variables). A backend
+        that cannot handle continuous columns (CP-SAT) may declare these integer.
+    assignment : ``(demand_index, site_index, column)`` int arrays for assignment variables
+        ``x_ij`` (p-median, capacitated models), so a solution can be read back as an (n, m)
+        assignment matrix; ``None`` when the model has none.
     """
 
     c: NDArray[np.float64]
@@ -53,6 +59,8 @@ class MilpProblem:
     site_cols: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     name: str = "siting"
     blocks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    implied_integer: NDArray[np.bool_] | None = None
+    assignment: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]] | None = None
 
     def __post_init__(self) -> None:
         nvar = self.c.shape[0]
@@ -68,6 +76,8 @@ class MilpProblem:
         ):
             if arr.shape != (size,):
                 raise ValueError(f"{nm} has shape {arr.shape}, expected ({size},)")
+        if self.implied_integer is None:
+            object.__setattr__(self, "implied_integer", np.zeros(nvar, dtype=bool))
         if self.sense not in ("min", "max"):
             raise ValueError(f"sense must be 'min' or 'max', got {self.sense!r}")
 
@@ -100,6 +110,14 @@ class MilpProblem:
             xi = x[self.integrality]
             v.append(float(np.max(np.abs(xi - np.round(xi)), initial=0.0)))
         return float(max(v))
+
+    def assignment_matrix(self, x: NDArray[np.float64], shape: tuple[int, int]) -> sp.csr_array | None:
+        """The (n, m) assignment fractions ``x_ij`` of a solution, or None if the model has none."""
+        if self.assignment is None:
+            return None
+        rows, cols, idx = self.assignment
+        vals = np.clip(x[idx], 0.0, 1.0)
+        return sp.csr_array((vals, (rows, cols)), shape=shape)
 
     def open_sites(self, x: NDArray[np.float64]) -> NDArray[np.bool_]:
         """Boolean mask of open sites read from a solution (binaries read as ``x > 0.5``)."""
