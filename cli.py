@@ -1,0 +1,311 @@
+"""The ``siting`` command line: parse, call one library function, print.
+
+Every :class:`models.errors.SitingError` becomes one line ``error: <message>`` on stderr and the
+error's exit code (1 bad input, 3 infeasible or no solution); usage errors exit 2. ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from models.errors import SitingError
+
+EXAMPLE = "scenarios/examples/helsinki_csv"
+
+app = typer.Typer(
+    name="siting",
+    help=(
+        "Facility siting for 15-minute community life circles: MCLP, set covering (LSCP), p-median and "
+        "p-center on several solvers, every plan re-checked by an independent evaluator.\n\n"
+        f"Example: siting solve --demand {EXAMPLE}/demand.csv --sites {EXAMPLE}/sites.csv --model mclp --radius 400 --p 5"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+benchmark_app = typer.Typer(
+    help=(
+        "Run p-median benchmarks with published optima, each run in its own process.\n\n"
+        "Example: siting benchmark orlib-pmed tests/data/orlib --instances pmed1 --solver highs"
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(benchmark_app, name="benchmark")
+
+_state = {"debug": False}
+
+
+class Model(str, Enum):
+    mclp = "mclp"
+    lscp = "lscp"
+    pmedian = "pmedian"
+    pcenter = "pcenter"
+
+
+class LscpObjective(Enum):
+    cost = "cost"
+    count = "count"
+
+
+class Formulation(str, Enum):
+    auto = "auto"
+    classic = "classic"
+    radius = "radius"
+    benders = "benders"
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback when an error occurs.")] = False,
+) -> None:
+    """Facility siting: choose sites, prove how good the choice is."""
+    _state["debug"] = debug
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """SitingError -> ``error: message`` on stderr and its exit code (traceback with --debug)."""
+    try:
+        yield
+    except SitingError as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.10g}"
+
+
+def _ids(ids: list[Any], limit: int = 20) -> str:
+    shown = ", ".join(str(v) for v in ids[:limit])
+    return (shown + f" (and {len(ids) - limit} more)" if len(ids) > limit else shown) or "(none)"
+
+
+def _summary(result: Any, instance: Any) -> str:
+    """Human-readable summary of a SitingResult."""
+    spec, metrics = result.spec, result.metrics
+    existing = set(instance.site_ids[instance.existing].tolist())
+    new_ids = [v for v in result.open_site_ids if v not in existing]
+    lines = [
+        (
+            f"model       {spec.model} on {instance.name}: {result.n or instance.n} demand points, "
+            f"{result.m or instance.m} candidate sites ({len(existing)} existing)"
+        ),
+        f"status      {result.status.value}" + (f" (limit: {result.limit.value})" if result.limit.value != "none" else ""),
+        f"objective   {_num(result.objective)}   bound {_num(result.bound)}   gap {_num(result.gap)}",
+        f"solver      {result.solver} {result.solver_version}, {result.seconds:.2f} s",
+        f"new sites   {len(new_ids)}: {_ids(new_ids)}",
+    ]
+    if metrics is not None:
+        total = float(instance.weights.sum())
+        if spec.model == "mclp" and metrics.covered_weight is not None:
+            share = 100 * metrics.covered_weight / total if total > 0 else 0.0
+            check = f"covered weight {metrics.covered_weight:.10g} of {total:.10g} ({share:.1f} %) within {spec.radius:g}"
+        elif spec.model == "lscp":
+            check = f"{metrics.n_new} new sites costing {metrics.cost:.10g}; uncovered weight {_num(metrics.uncovered_weight)}"
+        elif spec.model == "pcenter":
+            check = f"largest distance to the nearest open site {metrics.max_distance:.10g}"
+        else:
+            check = f"total weighted distance {metrics.weighted_distance:.10g}, largest {metrics.max_distance:.10g}"
+        verdict = "matches the solver" if getattr(result, "verified", True) else "DOES NOT match the solver"
+        lines.append(f"evaluator   {check}: {verdict}")
+        if metrics.violations:
+            lines.append(f"violations  {'; '.join(metrics.violations)}")
+    if result.uncoverable_ids:
+        lines.append(f"uncoverable {len(result.uncoverable_ids)} demand points no site can reach: {_ids(result.uncoverable_ids)}")
+    message = getattr(result, "message", "")
+    if message:
+        lines.append(f"note        {message}")
+    return "\n".join(lines)
+
+
+@app.command()
+def solve(
+    demand: Annotated[Path, typer.Option("--demand", help="Demand CSV: id, x, y[, weight].")],
+    sites: Annotated[
+        Path, typer.Option("--sites", help="Candidate sites CSV: id, x, y[, cost, capacity, existing, forbidden].")
+    ],
+    model: Annotated[Model, typer.Option("--model", help="Which siting model.")],
+    distances: Annotated[
+        Path | None,
+        typer.Option("--distances", help="Distance matrix (.npz or .csv, demand x sites); default Euclidean from x, y."),
+    ] = None,
+    p: Annotated[int | None, typer.Option("--p", help="Maximum number of new sites.")] = None,
+    radius: Annotated[float | None, typer.Option("--radius", help="Service radius (units of the distances).")] = None,
+    budget: Annotated[float | None, typer.Option("--budget", help="Maximum total cost of new sites.")] = None,
+    capacitated: Annotated[bool, typer.Option("--capacitated", help="p-median with site capacities.")] = False,
+    allow_split: Annotated[bool, typer.Option("--allow-split", help="Capacitated: a demand point may be split.")] = False,
+    objective: Annotated[
+        LscpObjective, typer.Option("--objective", help="LSCP: least cost or fewest sites.")
+    ] = LscpObjective.cost,
+    formulation: Annotated[Formulation, typer.Option("--formulation", help="p-median formulation.")] = Formulation.auto,
+    solver: Annotated[
+        str, typer.Option("--solver", help="highs, cbc, cpsat, scip, pulp:NAME or a heuristic (greedy, interchange, ...).")
+    ] = "highs",
+    time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds.")] = None,
+    gap: Annotated[float | None, typer.Option("--gap", min=0.0, help="Relative gap at which to stop (0 = prove).")] = None,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Solver threads.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Solve one siting model on CSV inputs and print the plan, re-checked by the evaluator.
+
+    Example: siting solve --demand scenarios/examples/helsinki_csv/demand.csv --sites scenarios/examples/helsinki_csv/sites.csv --model mclp --radius 400 --p 5
+    """
+    from optimizer.result import SolveParams
+    from optimizer.solve import ModelSpec
+    from optimizer.solve import solve as solve_model
+    from scenarios.readers import read_csv_instance
+
+    with _errors():
+        instance = read_csv_instance(demand, sites, distances)
+        spec = ModelSpec(
+            model=model.value,  # type: ignore[arg-type]
+            p=p,
+            radius=radius,
+            budget=budget,
+            capacitated=capacitated,
+            allow_split=allow_split,
+            lscp_objective=objective.value,  # type: ignore[arg-type]
+            formulation=formulation.value,  # type: ignore[arg-type]
+        )
+        params = SolveParams(time_limit=time_limit, threads=threads, seed=seed)
+        if gap is not None:
+            params = SolveParams(time_limit=time_limit, mip_gap=gap, threads=threads, seed=seed)
+        result = solve_model(instance, spec, solver=solver, params=params)
+    if as_json:
+        typer.echo(json.dumps(_plain(result.to_dict()), indent=2))
+    else:
+        typer.echo(_summary(result, instance))
+
+
+@app.command()
+def solvers() -> None:
+    """List the solver backends and heuristics: installed or not, and their versions.
+
+    Example: siting solvers
+    """
+    from optimizer.solve import solver_table
+
+    with _errors():
+        rows = solver_table()
+    width = max(len(r["name"]) for r in rows) + 2
+    typer.echo(f"{'name':<{width}}{'kind':<11}{'installed':<11}version")
+    for r in rows:
+        installed = "yes" if r["available"] else "no"
+        version = r["version"] if r["available"] else ""
+        typer.echo(f"{r['name']:<{width}}{r['kind']:<11}{installed:<11}{version}".rstrip())
+
+
+def _report(rows: list[dict[str, Any]], out: Path | None) -> None:
+    from scenarios.benchmark import COLUMNS, summarize
+
+    if out is None:
+        typer.echo(",".join(COLUMNS))
+        import csv
+        import io
+
+        buf = io.StringIO()
+        csv.DictWriter(buf, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n").writerows(rows)
+        typer.echo(buf.getvalue(), nl=False)
+    else:
+        typer.echo(f"results written to {out}", err=True)
+    typer.echo(summarize(rows), err=True)
+
+
+def _progress(row: dict[str, Any], done: int, total: int) -> None:
+    from scenarios.benchmark import format_progress
+
+    typer.echo(format_progress(row, done, total), err=True)
+
+
+def _split(values: list[str]) -> list[str]:
+    """Repeated options and comma-separated lists alike: ``--solver a,b --solver c``."""
+    return [s.strip() for v in values for s in v.split(",") if s.strip()]
+
+
+@benchmark_app.command("orlib-pmed")
+def benchmark_orlib(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder holding pmed1.txt ... pmed40.txt (and optimal_values.csv).")
+    ],
+    instances: Annotated[
+        str | None, typer.Option("--instances", help="Comma-separated names, e.g. pmed1,pmed7; default all.")
+    ] = None,
+    solver: Annotated[
+        list[str] | None,
+        typer.Option("--solver", help="NAME or NAME/FORMULATION, repeatable: highs (default), cbc/classic, greedy."),
+    ] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds per run.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="CSV file for the results (default: stdout).")] = None,
+) -> None:
+    """OR-Library p-median instances against their published optima (one process per run).
+
+    Example: siting benchmark orlib-pmed tests/data/orlib --instances pmed1 --solver highs --solver greedy
+    """
+    from scenarios.benchmark import run_orlib
+
+    with _errors():
+        rows = run_orlib(
+            directory,
+            instances=_split([instances]) if instances else None,
+            solvers=_split(solver or ["highs"]),
+            time_limit=time_limit,
+            progress=_progress,
+            out=out,
+        )
+    _report(rows, out)
+
+
+@benchmark_app.command("tsplib")
+def benchmark_tsplib(
+    file: Annotated[
+        Path, typer.Argument(help="A TSPLIB .tsp file (optimal_values.csv next to it gives known optima).")
+    ],
+    p: Annotated[list[int], typer.Option("--p", min=1, help="Number of medians, repeatable.")],
+    solver: Annotated[
+        list[str] | None, typer.Option("--solver", help="NAME or NAME/FORMULATION, repeatable; default highs.")
+    ] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds per run.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="CSV file for the results (default: stdout).")] = None,
+) -> None:
+    """A TSPLIB instance as a p-median (floor of Euclidean distances) for each --p.
+
+    Example: siting benchmark tsplib tests/data/tsplib/rl1304.tsp --p 500 --solver highs --time-limit 600
+    """
+    from scenarios.benchmark import run_tsplib
+
+    with _errors():
+        rows = run_tsplib(
+            file, p_values=p, solvers=_split(solver or ["highs"]), time_limit=time_limit, progress=_progress, out=out
+        )
+    _report(rows, out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,88 @@
+"""Shared helpers of the readers: file checks, id parsing, blockwise Euclidean distances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from models.errors import DataError
+
+# A dense float32 distance matrix larger than this is refused (bytes); callers may raise it.
+DENSE_LIMIT_BYTES = 2_000_000_000
+# Rows per block are chosen so that one float64 block stays near this many bytes.
+_BLOCK_BYTES = 64_000_000
+
+
+def existing_file(path: str | Path, what: str) -> Path:
+    """``path`` as a Path, or a DataError when it is missing or a directory."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{what} file not found: {p}; check the path (it is relative to {Path.cwd()})")
+    if p.is_dir():
+        raise DataError(f"{what} {p} is a directory, expected a file")
+    return p
+
+
+def read_text(path: Path) -> str:
+    """The file's text (UTF-8, BOM dropped), or a DataError for binary or undecodable files."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path.name}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+
+
+def show_ids(ids: Any, limit: int = 5) -> str:
+    """``'a, b, c (and 4 more)'`` for error messages."""
+    ids = list(ids)
+    shown = ", ".join(str(v) for v in ids[:limit])
+    return shown + (f" (and {len(ids) - limit} more)" if len(ids) > limit else "")
+
+
+def parse_ids(raw: list[str]) -> NDArray[Any]:
+    """Ids as int64 when every one is a canonical integer (``'12'``, not ``'012'``), else as str."""
+    try:
+        ints = [int(s) for s in raw]
+    except ValueError:
+        return np.asarray(raw, dtype=object).astype(str)
+    if all(str(i) == s for i, s in zip(ints, raw)):
+        return np.asarray(ints, dtype=np.int64)
+    return np.asarray(raw, dtype=object).astype(str)
+
+
+def check_dense_size(n: int, m: int, what: str, max_bytes: float, advice: str) -> None:
+    """Refuse a dense float32 (n, m) matrix over ``max_bytes``."""
+    need = 4.0 * n * m
+    if need > max_bytes:
+        raise DataError(
+            f"{what}: a dense {n} x {m} float32 distance matrix needs {need / 1e9:.1f} GB, more than the "
+            f"{max_bytes / 1e9:.1f} GB limit; {advice}"
+        )
+
+
+def euclidean(
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    rounding: Literal["none", "floor"] = "none",
+) -> NDArray[np.float32]:
+    """Dense float32 (len(a), len(b)) Euclidean distances, computed block of rows by block.
+
+    ``d_ij = sqrt((x_i - x_j)^2 + (y_i - y_j)^2)``, optionally floored (TSPLIB p-median rule).
+    Each block is computed in float64 and only then cast, so no float64 intermediate is larger than
+    one block (about 64 MB).
+    """
+    n, m = len(a), len(b)
+    out = np.empty((n, m), dtype=np.float32)
+    rows = max(1, _BLOCK_BYTES // (8 * max(m, 1)))
+    bx, by = b[:, 0][None, :], b[:, 1][None, :]
+    for start in range(0, n, rows):  # loop over row blocks, each block vectorized
+        stop = min(n, start + rows)
+        dx = a[start:stop, 0][:, None] - bx
+        dy = a[start:stop, 1][:, None] - by
+        d = np.sqrt(dx * dx + dy * dy)  # the literal formula, as the C codes of the literature
+        if rounding == "floor":
+            np.floor(d, out=d)
+        out[start:stop] = d
+    return out
