@@ -1,0 +1,394 @@
+"""One entry point for every siting model and solver: ``solve(instance, spec, solver, params)``.
+
+The result always carries an independent evaluation of the plan (``models.evaluate``); its
+objective is the evaluated one, and ``stats["solver_objective"]`` keeps what the solver said.
+A mismatch between the two beyond tolerance is reported in ``message`` and flips ``verified``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from models.errors import InfeasibleError, NoSolutionError, ScenarioError
+from models.evaluate import PlanMetrics, evaluate
+from models.instance import SitingInstance
+from optimizer.registry import DEFAULT_SOLVER, EXACT_SOLVERS, get_backend
+from optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
+
+HEURISTIC_SOLVERS = ("greedy", "interchange", "lagrangian", "heuristic")
+SOLVER_NAMES = (*EXACT_SOLVERS, "pulp:NAME", *HEURISTIC_SOLVERS)
+MODELS = ("mclp", "lscp", "pmedian", "pcenter")
+FORMULATIONS = ("auto", "classic", "radius", "benders")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which siting model to solve, and its parameters.
+
+    Attributes
+    ----------
+    model : ``mclp`` (maximise covered weight within ``radius``), ``lscp`` (cover all coverable
+        demand within ``radius`` at least cost or with fewest sites), ``pmedian`` (minimise total
+        weighted distance), ``pcenter`` (minimise the largest distance).
+    p : maximum number of new sites.
+    radius : service radius (same unit as the distances).
+    budget : maximum total cost of new sites.
+    capacitated : p-median with site capacities.
+    allow_split : capacitated p-median may split a demand point between sites.
+    lscp_objective : ``cost`` (least total cost) or ``count`` (fewest sites).
+    formulation : p-median formulation: ``classic`` assignment form, ``radius`` form of Elloumi
+        (2010), ``benders`` decomposition of the radius form, or ``auto``.
+    """
+
+    model: Literal["mclp", "lscp", "pmedian", "pcenter"]
+    p: int | None = None
+    radius: float | None = None
+    budget: float | None = None
+    capacitated: bool = False
+    allow_split: bool = False
+    lscp_objective: Literal["cost", "count"] = "cost"
+    formulation: Literal["auto", "classic", "radius", "benders"] = "auto"
+
+
+@dataclass(frozen=True, eq=False)
+class SitingResult:
+    """A solved (or attempted) siting model, with its evaluated plan."""
+
+    spec: ModelSpec
+    status: Status
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    seconds: float
+    solver: str
+    solver_version: str
+    limit: Limit
+    open_sites: NDArray[np.bool_]
+    open_site_ids: list[Any]
+    metrics: PlanMetrics | None
+    uncoverable_ids: list[Any]
+    result: SolveResult
+    stats: dict[str, Any] = field(default_factory=dict)
+    verified: bool = True
+    message: str = ""
+    n: int = 0
+    m: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(v: Any) -> Any:
+            return v.item() if isinstance(v, np.generic) else v
+
+        return {
+            "status": self.status.value,
+            "objective": self.objective,
+            "bound": self.bound,
+            "gap": self.gap,
+            "seconds": round(self.seconds, 4),
+            "solver": self.solver,
+            "solver_version": self.solver_version,
+            "limit": self.limit.value,
+            "model": self.spec.model,
+            "formulation": self.stats.get("formulation", self.spec.formulation),
+            "p": self.spec.p,
+            "radius": self.spec.radius,
+            "budget": self.spec.budget,
+            "n": self.n,
+            "m": self.m,
+            "open_site_ids": [plain(v) for v in self.open_site_ids],
+            "uncoverable_ids": [plain(v) for v in self.uncoverable_ids],
+            "verified": self.verified,
+            "message": self.message,
+            "evaluated": self.metrics.to_dict() if self.metrics is not None else None,
+        }
+
+
+# --------------------------------------------------------------------------------- checking
+def check_spec(instance: SitingInstance, spec: ModelSpec) -> None:
+    """Reject a model specification that cannot make sense for this instance, naming the fix."""
+    problems: list[str] = []
+    if spec.model not in MODELS:
+        raise ScenarioError(f"unknown model {spec.model!r}; choose one of {', '.join(MODELS)}")
+    if spec.formulation not in FORMULATIONS:
+        raise ScenarioError(f"unknown formulation {spec.formulation!r}; choose one of {', '.join(FORMULATIONS)}")
+    new_eligible = int((instance.eligible & ~instance.existing).sum())
+    if spec.p is not None:
+        if int(spec.p) != spec.p or spec.p < 1:
+            problems.append(f"p = {spec.p} must be a whole number >= 1")
+        elif spec.p > new_eligible:
+            problems.append(
+                f"p = {spec.p} but only {new_eligible} new sites are eligible: lower --p to at most {new_eligible}"
+            )
+    if spec.budget is not None and (not np.isfinite(spec.budget) or spec.budget < 0):
+        problems.append(f"budget = {spec.budget} must be a finite number >= 0")
+    if spec.radius is not None and (not np.isfinite(spec.radius) or spec.radius <= 0):
+        problems.append(f"radius = {spec.radius} must be a positive number")
+    if spec.model in ("mclp", "lscp") and spec.radius is None:
+        problems.append(f"model {spec.model} needs a service radius: give --radius")
+    if spec.model in ("mclp", "pmedian") and spec.p is None and spec.budget is None:
+        problems.append(f"model {spec.model} needs --p or --budget (or both)")
+    if spec.model == "pcenter" and spec.p is None:
+        problems.append("model pcenter needs --p")
+    if problems:
+        raise ScenarioError("; ".join(problems))
+
+
+# ------------------------------------------------------------------------------ evaluation
+def _evaluated_objective(spec: ModelSpec, metrics: PlanMetrics) -> float:
+    if spec.model == "mclp":
+        return float(metrics.covered_weight or 0.0)
+    if spec.model == "lscp":
+        return float(metrics.cost if spec.lscp_objective == "cost" else metrics.n_new)
+    if spec.model == "pcenter":
+        return float(metrics.max_distance)
+    if spec.capacitated:
+        return float(metrics.assigned_distance if metrics.assigned_distance is not None else np.inf)
+    return float(metrics.weighted_distance)
+
+
+def _finish(
+    instance: SitingInstance,
+    spec: ModelSpec,
+    res: SolveResult,
+    open_mask: NDArray[np.bool_] | None,
+    started: float,
+    *,
+    assignment: sp.csr_array | None = None,
+    uncoverable: NDArray[np.bool_] | None = None,
+    stats: dict[str, Any] | None = None,
+) -> SitingResult:
+    stats = dict(stats or {})
+    stats.update(res.stats)
+    uncov_ids = list(instance.demand_ids[uncoverable]) if uncoverable is not None else []
+    if open_mask is None or not res.status.has_solution:
+        if res.status == Status.INFEASIBLE:
+            raise InfeasibleError(
+                f"model {spec.model} is infeasible on {instance.name}"
+                + (f": {res.message}" if res.message else "")
+                + "; relax the budget, p or radius"
+            )
+        raise NoSolutionError(
+            f"{res.solver} found no plan for {spec.model} (status {res.status.value}, limit {res.limit.value})"
+            + (f": {res.message}" if res.message else "")
+            + "; try a longer --time-limit or another --solver"
+        )
+    p_check = spec.p if spec.model in ("mclp", "pmedian", "pcenter") else None
+    metrics = evaluate(
+        instance,
+        open_mask,
+        radius=spec.radius,
+        p=p_check,
+        budget=spec.budget,
+        assignment=assignment,
+        split_allowed=spec.allow_split or not spec.capacitated,
+    )
+    evaluated = _evaluated_objective(spec, metrics)
+    message = res.message
+    verified = True
+    if res.objective is not None and np.isfinite(evaluated):
+        stats["solver_objective"] = res.objective
+        if abs(res.objective - evaluated) > 1e-6 * max(1.0, abs(evaluated)):
+            verified = False
+            message = (message + "; " if message else "") + (
+                f"the evaluator recomputed objective {evaluated:.10g}, the solver reported {res.objective:.10g}"
+            )
+    if metrics.violations:
+        verified = False
+        message = (message + "; " if message else "") + "plan violates: " + "; ".join(metrics.violations)
+    bound = res.bound
+    status = res.status
+    gap = relative_gap(evaluated, bound)
+    if status == Status.OPTIMAL and not verified:
+        status = Status.FEASIBLE
+    return SitingResult(
+        spec=spec,
+        status=status,
+        objective=evaluated,
+        bound=bound,
+        gap=gap,
+        seconds=time.perf_counter() - started,
+        solver=res.solver,
+        solver_version=res.solver_version,
+        limit=res.limit,
+        open_sites=metrics.open_sites,
+        open_site_ids=list(instance.site_ids[metrics.open_sites]),
+        metrics=metrics,
+        uncoverable_ids=uncov_ids,
+        result=res,
+        stats=stats,
+        verified=verified,
+        message=message,
+        n=instance.n,
+        m=instance.m,
+    )
+
+
+# ---------------------------------------------------------------------------------- solving
+def _heuristic_start(instance: SitingInstance, spec: ModelSpec, time_limit: float | None) -> NDArray[np.bool_] | None:
+    """Greedy + interchange plan used to warm-start an exact solve (None when not applicable)."""
+    if spec.model not in ("pmedian", "mclp") or spec.capacitated:
+        return None
+    from optimizer.heuristics import run_heuristic
+
+    out = run_heuristic(
+        instance, spec.model, p=spec.p, radius=spec.radius, budget=spec.budget, method="interchange",
+        time_limit=time_limit,
+    )
+    return np.asarray(out.open_mask, dtype=bool)
+
+
+def _warm_vector(problem: Any, instance: SitingInstance, spec: ModelSpec, mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """A full MILP start vector from an open-site mask (the backend completes the rest)."""
+    x = np.zeros(problem.num_vars)
+    x[problem.site_cols] = mask.astype(np.float64)
+    return x
+
+
+def solve(
+    instance: SitingInstance,
+    spec: ModelSpec,
+    solver: str = DEFAULT_SOLVER,
+    params: SolveParams | None = None,
+    progress: Progress | None = None,
+) -> SitingResult:
+    """Solve ``spec`` on ``instance`` with ``solver`` and evaluate the plan independently.
+
+    ``solver`` is an exact backend (``highs``, ``cbc``, ``cpsat``, ``scip``, ``pulp:NAME``) or a
+    heuristic (``greedy``, ``interchange``, ``lagrangian``, ``heuristic``). Heuristics carry a
+    proven bound where one is cheap (Lagrangian for p-median and MCLP).
+    """
+    params = params or SolveParams()
+    say = progress or (lambda _msg: None)
+    check_spec(instance, spec)
+    started = time.perf_counter()
+    name = solver.strip()
+    if name.lower() in HEURISTIC_SOLVERS:
+        return _solve_heuristic(instance, spec, name.lower(), params, started)
+    backend = get_backend(name)
+    warm_ok = bool(params.options_for("siting").get("warm_start", True))
+
+    if spec.model == "pcenter":
+        from optimizer.pcenter import solve_pcenter
+
+        radius, mask, res, st = solve_pcenter(instance, int(spec.p or 0), backend, params)
+        return _finish(instance, ModelSpec("pcenter", p=spec.p), res, mask, started, stats=st)
+
+    if spec.model == "lscp":
+        from models.formulations.lscp import lscp, uncoverable
+
+        unc = uncoverable(instance, float(spec.radius or 0.0))
+        problem = lscp(instance, float(spec.radius or 0.0), objective=spec.lscp_objective)
+        say(f"LSCP: {problem.num_vars} columns, {problem.num_rows} rows")
+        res = backend.solve(problem, params)
+        mask = problem.open_sites(res.x) if res.x is not None else None
+        return _finish(instance, spec, res, mask, started, uncoverable=unc, stats={"formulation": "lscp"})
+
+    if spec.model == "mclp":
+        from models.formulations.mclp import mclp
+
+        problem = mclp(instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget)
+        say(f"MCLP: {problem.num_vars} columns, {problem.num_rows} rows")
+        start = _heuristic_start(instance, spec, params.time_limit) if warm_ok else None
+        warm = _warm_vector(problem, instance, spec, start) if start is not None else None
+        res = backend.solve(problem, params, warm_start=warm)
+        mask = problem.open_sites(res.x) if res.x is not None else None
+        return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp"})
+
+    # p-median
+    from models.formulations import pmedian as pm
+
+    if spec.capacitated:
+        problem = pm.pmedian_capacitated(instance, p=spec.p, budget=spec.budget, allow_split=spec.allow_split)
+        say(f"capacitated p-median: {problem.num_vars} columns, {problem.num_rows} rows")
+        res = backend.solve(problem, params)
+        mask = problem.open_sites(res.x) if res.x is not None else None
+        assign = problem.assignment_matrix(res.x, (instance.n, instance.m)) if res.x is not None else None
+        return _finish(instance, spec, res, mask, started, assignment=assign, stats={"formulation": "capacitated"})
+
+    formulation = spec.formulation
+    if formulation == "auto":
+        formulation = "benders" if backend.name == "highs" and spec.budget is None else "radius"
+    start = _heuristic_start(instance, spec, params.time_limit) if warm_ok else None
+    if formulation == "benders":
+        if backend.name != "highs":
+            raise ScenarioError(
+                f"the benders formulation runs on the highs solver only, not {backend.name!r}; "
+                "use --formulation radius or classic with this solver"
+            )
+        from optimizer.benders_pmedian import solve_pmedian_benders
+
+        res, mask = solve_pmedian_benders(instance, int(spec.p or 0), params, start_mask=start, progress=say)
+        return _finish(instance, spec, res, mask, started, stats={"formulation": "benders"})
+    build = pm.pmedian_classic if formulation == "classic" else pm.pmedian_radius
+    problem = build(instance, p=spec.p, budget=spec.budget)
+    say(f"p-median ({formulation}): {problem.num_vars} columns, {problem.num_rows} rows, {problem.A.nnz} nonzeros")
+    warm = _warm_vector(problem, instance, spec, start) if start is not None else None
+    res = backend.solve(problem, params, warm_start=warm)
+    mask = problem.open_sites(res.x) if res.x is not None else None
+    return _finish(instance, spec, res, mask, started, stats={"formulation": formulation})
+
+
+def _solve_heuristic(
+    instance: SitingInstance, spec: ModelSpec, method: str, params: SolveParams, started: float
+) -> SitingResult:
+    if spec.model not in ("pmedian", "mclp") or spec.capacitated:
+        raise ScenarioError(
+            f"heuristic solver {method!r} handles the uncapacitated pmedian and mclp models; "
+            f"use an exact solver (highs, cbc, cpsat, scip) for {spec.model}"
+            + (" (capacitated)" if spec.capacitated else "")
+        )
+    from optimizer.heuristics import run_heuristic
+
+    method_name = "auto" if method == "heuristic" else method
+    out = run_heuristic(
+        instance, spec.model, p=spec.p, radius=spec.radius, budget=spec.budget, method=method_name,
+        time_limit=params.time_limit, seed=params.seed,
+    )
+    gap = relative_gap(out.objective, out.bound)
+    proven = gap is not None and gap <= max(params.mip_gap, 1e-9)
+    res = SolveResult(
+        status=Status.OPTIMAL if proven else Status.FEASIBLE,
+        solver=method,
+        solver_version="siting",
+        objective=float(out.objective),
+        bound=None if out.bound is None else float(out.bound),
+        gap=gap,
+        seconds=float(out.seconds),
+        limit=Limit.NONE if proven else Limit.OTHER,
+        x=None,
+        message="" if proven else "heuristic: optimality not proven",
+    )
+    return _finish(instance, spec, res, np.asarray(out.open_mask, dtype=bool), started, stats={"formulation": "heuristic"})
+
+
+def solver_table() -> list[dict[str, Any]]:
+    """Every solver name with its kind, whether it is installed, and its version."""
+    from optimizer.registry import _make
+    from models.errors import BackendUnavailableError
+
+    rows: list[dict[str, Any]] = []
+    for name in EXACT_SOLVERS:
+        try:
+            b = _make(name)
+            ok = b.available()
+            rows.append({"name": name, "kind": "exact", "available": ok, "version": b.version() if ok else ""})
+        except (BackendUnavailableError, ImportError) as exc:
+            rows.append({"name": name, "kind": "exact", "available": False, "version": str(exc)})
+    try:
+        from optimizer.backends.pulp_backend import extra_pulp_solvers
+
+        for extra in extra_pulp_solvers():
+            b = _make(f"pulp:{extra}")
+            rows.append({"name": f"pulp:{extra}", "kind": "exact", "available": True, "version": b.version()})
+    except ImportError:
+        pass
+    for name in HEURISTIC_SOLVERS:
+        rows.append({"name": name, "kind": "heuristic", "available": True, "version": "siting"})
+    return rows
