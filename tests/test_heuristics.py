@@ -1,0 +1,304 @@
+"""Heuristics: feasibility and proven bounds against brute force, and OR-Library pmed1.
+
+On small random instances (n <= 8, m <= 6) every feasible plan is enumerated and evaluated with
+``models.evaluate``; the optimum OPT must then satisfy
+
+    p-median:  bound <= OPT <= objective        MCLP:  objective <= OPT <= bound
+
+for every method, and every returned plan must be feasible.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.sparse.csgraph import shortest_path
+
+import optimizer.heuristics.greedy as greedy_module
+from models.errors import ScenarioError
+from models.evaluate import evaluate
+from models.instance import SitingInstance
+from optimizer.heuristics import (
+    greedy_mclp,
+    greedy_pmedian,
+    interchange_mclp,
+    interchange_pmedian,
+    lagrangian_mclp,
+    lagrangian_pmedian,
+    run_heuristic,
+    trivial_bound,
+)
+
+DATA = Path(__file__).parent / "data" / "orlib"
+METHODS = ("greedy", "interchange", "lagrangian", "auto")
+HYP = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+# --------------------------------------------------------------------------- instances
+def random_instance(seed: int, n: int, m: int, sparse: bool, integral: bool, p_inf: float) -> SitingInstance:
+    """A small seeded instance: distances with some unreachable pairs, weights with zeros,
+    costs, existing and forbidden sites."""
+    rng = np.random.default_rng(seed)
+    d = rng.integers(0, 20, size=(n, m)).astype(float)
+    if not integral:
+        d = d + rng.random((n, m))
+    d[rng.random((n, m)) < p_inf] = np.inf
+    w = rng.integers(0, 5, size=n).astype(float)
+    if not integral:
+        w = w * rng.random(n)
+    cost = rng.integers(1, 6, size=m).astype(float)
+    role = rng.random(m)
+    existing = role < 0.15
+    forbidden = (role > 0.85) & ~existing
+    dist: np.ndarray | sp.csr_array = d
+    if sparse:
+        fin = np.isfinite(d)
+        rows, cols = np.nonzero(fin)
+        dist = sp.csr_array((d[rows, cols], (rows, cols)), shape=(n, m))
+    return SitingInstance(distances=dist, weights=w, cost=cost, existing=existing, forbidden=forbidden)
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[SitingInstance, int | None, float | None, float]:
+    n = draw(st.integers(1, 8))
+    m = draw(st.integers(1, 6))
+    seed = draw(st.integers(0, 10_000))
+    inst = random_instance(
+        seed, n, m, draw(st.booleans()), draw(st.booleans()), draw(st.sampled_from([0.0, 0.0, 0.2, 0.5]))
+    )
+    mode = draw(st.sampled_from(["p", "p", "budget", "both"]))
+    p = draw(st.integers(0, m)) if mode in ("p", "both") else None
+    budget = float(draw(st.integers(0, 12))) if mode in ("budget", "both") else None
+    dist = inst.distinct_distances()
+    radius = float(draw(st.sampled_from(list(dist)))) if dist.size else 1.0
+    return inst, p, budget, radius
+
+
+def feasible_plans(inst: SitingInstance, p: int | None, budget: float | None):
+    """Every plan: existing open, forbidden closed, within p and the budget."""
+    cand = np.flatnonzero(inst.eligible & ~inst.existing)
+    for k in range(cand.size + 1):
+        if p is not None and k > p:
+            break
+        for combo in itertools.combinations(cand, k):
+            mask = inst.existing.copy()
+            mask[list(combo)] = True
+            if budget is not None and inst.cost[list(combo)].sum() > budget + 1e-9:
+                continue
+            yield mask
+
+
+def brute_force(inst: SitingInstance, model: str, p: int | None, budget: float | None, radius: float) -> float:
+    values = []
+    for mask in feasible_plans(inst, p, budget):
+        met = evaluate(inst, mask, radius=radius)
+        values.append(met.weighted_distance if model == "pmedian" else met.covered_weight)
+    return min(values) if model == "pmedian" else max(values)
+
+
+def tol(x: float) -> float:
+    return 1e-6 * (1.0 + abs(x)) if math.isfinite(x) else 0.0
+
+
+def assert_min_sandwich(bound: float, opt: float, obj: float) -> None:
+    assert bound <= opt + tol(opt), (bound, opt)
+    assert opt <= obj + tol(obj), (opt, obj)
+
+
+# --------------------------------------------------------------------------- brute force: run_heuristic
+@HYP
+@given(cases())
+def test_run_heuristic_pmedian_bounds_and_feasibility(case) -> None:
+    inst, p, budget, _ = case
+    opt = brute_force(inst, "pmedian", p, budget, 0.0)
+    for method in METHODS:
+        out = run_heuristic(inst, "pmedian", p=p, budget=budget, method=method)
+        met = evaluate(inst, out.open_mask, p=p, budget=budget)
+        assert met.violations == [], (method, met.violations)
+        assert out.objective == met.weighted_distance
+        assert_min_sandwich(out.bound, opt, out.objective)
+
+
+@HYP
+@given(cases())
+def test_run_heuristic_mclp_bounds_and_feasibility(case) -> None:
+    inst, p, budget, radius = case
+    opt = brute_force(inst, "mclp", p, budget, radius)
+    for method in METHODS:
+        out = run_heuristic(inst, "mclp", p=p, radius=radius, budget=budget, method=method)
+        met = evaluate(inst, out.open_mask, radius=radius, p=p, budget=budget)
+        assert met.violations == [], (method, met.violations)
+        assert out.objective == met.covered_weight
+        assert out.objective <= opt + tol(opt)
+        assert opt <= out.bound + tol(out.bound), (method, opt, out.bound)
+
+
+# --------------------------------------------------------------------------- brute force: building blocks
+@HYP
+@given(cases())
+def test_pmedian_blocks_dense_and_sparse_paths(case) -> None:
+    """greedy, interchange and the Lagrangian bound, once on dense and once on CSR work arrays."""
+    inst, p, budget, _ = case
+    opt = brute_force(inst, "pmedian", p, budget, 0.0)
+    for limit in (greedy_module.DENSE_LIMIT, 0):
+        with mock.patch.object(greedy_module, "DENSE_LIMIT", limit):
+            start = greedy_pmedian(inst, p, budget)
+            assert evaluate(inst, start, p=p, budget=budget).violations == []
+            best = interchange_pmedian(inst, start, p, budget)
+            assert evaluate(inst, best, p=p, budget=budget).violations == []
+            before = evaluate(inst, start).weighted_distance
+            after = evaluate(inst, best).weighted_distance
+            assert after <= before + tol(before)
+            assert_min_sandwich(-math.inf, opt, after)
+            if p is not None or budget is not None:
+                lag = lagrangian_pmedian(inst, p, upper_bound=after, budget=budget)
+                assert_min_sandwich(lag.lower_bound, opt, lag.best_value)
+                assert lag.best_value == evaluate(inst, lag.best_mask).weighted_distance
+                assert evaluate(inst, lag.best_mask, p=p, budget=budget).violations == []
+
+
+@HYP
+@given(cases())
+def test_mclp_blocks(case) -> None:
+    inst, p, budget, radius = case
+    opt = brute_force(inst, "mclp", p, budget, radius)
+    start = greedy_mclp(inst, radius, p, budget)
+    assert evaluate(inst, start, p=p, budget=budget).violations == []
+    best = interchange_mclp(inst, radius, start, p, budget)
+    assert evaluate(inst, best, p=p, budget=budget).violations == []
+    v0 = evaluate(inst, start, radius=radius).covered_weight
+    v1 = evaluate(inst, best, radius=radius).covered_weight
+    assert v0 <= v1 + tol(v1) and v1 <= opt + tol(opt)
+    assert opt <= trivial_bound(inst, "mclp", p=p, radius=radius, budget=budget) + tol(opt)
+    if p is not None or budget is not None:
+        lag = lagrangian_mclp(inst, radius, p, budget=budget)
+        assert lag.best_value <= opt + tol(opt) <= lag.upper_bound + 2 * tol(opt)
+
+
+def improving_single_moves(
+    inst: SitingInstance, plan: np.ndarray, p: int | None, budget: float | None, model: str, radius: float
+) -> list[tuple[int, int]]:
+    """Every feasible swap (j in, k out) or add (k = -1) that improves the plan, by enumeration."""
+    def val(mask: np.ndarray) -> float:
+        met = evaluate(inst, mask, radius=radius)
+        return met.weighted_distance if model == "pmedian" else -met.covered_weight
+
+    base = val(plan)
+    found = []
+    for j in np.flatnonzero(inst.eligible & ~plan):
+        for k in [*np.flatnonzero(plan & ~inst.existing), -1]:
+            trial = plan.copy()
+            trial[j] = True
+            if k >= 0:
+                trial[k] = False
+            if evaluate(inst, trial, p=p, budget=budget).violations:
+                continue
+            if val(trial) < base - 1e-7 * (1 + abs(base)):
+                found.append((int(j), int(k)))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("limit", ["p", "budget"])
+def test_interchange_reaches_a_local_optimum(seed: int, limit: str) -> None:
+    """No single swap or add improves the result (dense and CSR work arrays, p-median and MCLP)."""
+    inst = random_instance(seed, 30, 12, sparse=seed % 2 == 1, integral=seed % 3 == 0, p_inf=0.3 * (seed % 2))
+    p, budget = (3 + seed % 3, None) if limit == "p" else (None, 6.0 + seed)
+    for dense_limit in (greedy_module.DENSE_LIMIT, 0):
+        with mock.patch.object(greedy_module, "DENSE_LIMIT", dense_limit):
+            plan = interchange_pmedian(inst, greedy_pmedian(inst, p, budget), p, budget)
+        assert improving_single_moves(inst, plan, p, budget, "pmedian", 0.0) == []
+    radius = float(np.quantile(inst.distinct_distances(), 0.3))
+    plan = interchange_mclp(inst, radius, greedy_mclp(inst, radius, p, budget), p, budget)
+    assert improving_single_moves(inst, plan, p, budget, "mclp", radius) == []
+
+
+@pytest.mark.parametrize("model", ["pmedian", "mclp"])
+def test_runs_are_deterministic(model: str) -> None:
+    inst = random_instance(11, 60, 25, sparse=False, integral=False, p_inf=0.1)
+    radius = float(np.quantile(inst.distinct_distances(), 0.2))
+    runs = [run_heuristic(inst, model, p=4, radius=radius, budget=9.0, method="auto", seed=s) for s in (0, 1)]
+    assert np.array_equal(runs[0].open_mask, runs[1].open_mask)
+    assert runs[0].objective == runs[1].objective and runs[0].bound == runs[1].bound
+
+
+def test_unreachable_demand_is_reached_when_possible() -> None:
+    """Demand 2 is only reachable from site 2: greedy must not leave it infinitely far."""
+    d = np.array([[0.0, 1.0, np.inf], [1.0, 0.0, np.inf], [np.inf, np.inf, 50.0]])
+    inst = SitingInstance(distances=d)
+    out = run_heuristic(inst, "pmedian", p=2, method="auto")
+    assert out.open_mask[2]
+    assert out.objective == 51.0  # hand-checked: sites {0 or 1, 2} give 0 + 1 + 50
+    assert out.bound == 51.0
+
+
+def test_demand_out_of_every_reach_gives_infinite_bound() -> None:
+    d = np.array([[0.0, np.inf], [np.inf, np.inf]])
+    inst = SitingInstance(distances=d, forbidden=[False, True])
+    out = run_heuristic(inst, "pmedian", p=1, method="auto")
+    assert math.isinf(out.objective) and math.isinf(out.bound)
+
+
+# --------------------------------------------------------------------------- errors
+def test_errors_name_the_problem() -> None:
+    inst = random_instance(1, 5, 4, sparse=False, integral=True, p_inf=0.0)
+    with pytest.raises(ScenarioError, match="model 'pcenter'"):
+        run_heuristic(inst, "pcenter", p=1)
+    with pytest.raises(ScenarioError, match="method 'tabu'"):
+        run_heuristic(inst, "pmedian", p=1, method="tabu")
+    with pytest.raises(ScenarioError, match="needs a radius"):
+        run_heuristic(inst, "mclp", p=1)
+    with pytest.raises(ScenarioError, match="p = -1"):
+        greedy_pmedian(inst, -1)
+    with pytest.raises(ScenarioError, match="budget = -2"):
+        greedy_mclp(inst, 5.0, budget=-2.0)
+    too_many = np.ones(inst.m, dtype=bool) & inst.eligible
+    with pytest.raises(ScenarioError, match="more than p = 1"):
+        interchange_pmedian(inst, too_many, p=1)
+
+
+def test_start_plan_must_keep_existing_open() -> None:
+    d = np.arange(12, dtype=float).reshape(3, 4)
+    inst = SitingInstance(distances=d, existing=[True, False, False, False], site_ids=["a", "b", "c", "d"])
+    with pytest.raises(ScenarioError, match="closes existing facilities a"):
+        interchange_pmedian(inst, np.array([False, True, False, False]), p=1)
+
+
+# --------------------------------------------------------------------------- OR-Library pmed1
+def read_orlib_pmedian(path: Path) -> tuple[SitingInstance, int]:
+    """OR-Library pmed file: header ``n m p``, then m undirected edges ``i j c`` (1-based);
+    for a duplicated edge the LAST line wins; distances are all-pairs shortest paths."""
+    tokens = path.read_text().split()
+    n, m, p = (int(t) for t in tokens[:3])
+    edges = np.array(tokens[3 : 3 + 3 * m], dtype=np.int64).reshape(m, 3)
+    a = np.minimum(edges[:, 0], edges[:, 1]) - 1
+    b = np.maximum(edges[:, 0], edges[:, 1]) - 1
+    _, first_in_reversed = np.unique((a * n + b)[::-1], return_index=True)
+    last = m - 1 - first_in_reversed
+    graph = sp.csr_array((edges[last, 2].astype(float), (a[last], b[last])), shape=(n, n))
+    dist = shortest_path(graph, directed=False)
+    return SitingInstance(distances=dist, name=path.stem), p
+
+
+PMED1_OPT = 5819.0  # published optimum (OR-Library pmedopt; tests/data/orlib/optimal_values.csv)
+
+
+def test_pmed1_greedy_interchange_and_lagrangian() -> None:
+    inst, p = read_orlib_pmedian(DATA / "pmed1.txt")
+    assert (inst.n, p) == (100, 5)
+    plan = interchange_pmedian(inst, greedy_pmedian(inst, p), p)
+    value = evaluate(inst, plan, p=p).weighted_distance
+    assert evaluate(inst, plan, p=p).violations == []
+    assert value <= PMED1_OPT * 1.01
+    lag = lagrangian_pmedian(inst, p, upper_bound=value)
+    assert 0.95 * PMED1_OPT <= lag.lower_bound <= PMED1_OPT
+    out = run_heuristic(inst, "pmedian", p=p, method="auto")
+    assert out.bound <= PMED1_OPT <= out.objective <= PMED1_OPT * 1.01
