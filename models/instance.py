@@ -183,13 +183,30 @@ class SitingInstance:
             rows = np.repeat(np.arange(self.n), np.diff(d.indptr))[keep]
             cols, vals = d.indices[keep], d.data[keep]
         else:
-            rows, cols = np.nonzero(self.distances <= limit)
+            rows, cols = np.nonzero(np.isfinite(self.distances) & (self.distances <= limit))
             vals = self.distances[rows, cols]
         out = sp.csr_array(
             (vals.astype(np.float64), (rows, cols)), shape=(self.n, self.m)
         )
         # csr from coo sums duplicates and keeps explicit zeros; make sure the order is canonical.
         out.sort_indices()
+        return out
+
+    def pair_distances(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
+        """``d_ij`` for the given pairs (``inf`` where unreachable), without densifying."""
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        if not self.is_sparse:
+            return np.asarray(self.distances[rows, cols], dtype=np.float64)
+        d = self.distances
+        # CSR with sorted indices is sorted by the key row * m + col: look the pairs up by bisection
+        stored = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(d.indptr)) * self.m + d.indices
+        want = rows * self.m + cols
+        pos = np.searchsorted(stored, want)
+        pos_ok = np.minimum(pos, max(len(stored) - 1, 0))
+        found = (pos < len(stored)) & (stored[pos_ok] == want) if len(stored) else np.zeros(len(want), dtype=bool)
+        out = np.full(len(want), np.inf)
+        out[found] = d.data[pos_ok[found]]
         return out
 
     def coverage(self, radius: float) -> sp.csr_array:

@@ -109,7 +109,11 @@ def _child(kind: str, path: str, p: int | None, solver: str, formulation: str, t
             instance,
             ModelSpec("pmedian", p=p, formulation=formulation),  # type: ignore[arg-type]
             solver=solver,
-            params=SolveParams(time_limit=time_limit, mip_gap=0.0),
+            # An explicit formulation is the textbook model as a peer builds it: no heuristic
+            # warm start. The default path ("auto") uses everything siting has.
+            params=SolveParams(
+                time_limit=time_limit, mip_gap=0.0, options={"siting": {"warm_start": formulation == "auto"}}
+            ),
         )
         row.update(
             status=result.status.value,

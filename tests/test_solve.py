@@ -1,0 +1,192 @@
+"""Every exact backend and every heuristic, through the public ``solve`` API, against brute force.
+
+Instances are tiny (n <= 8 demand points, m <= 6 sites) so that enumerating every subset of
+sites gives the true optimum. For each solve the plan is re-evaluated independently and the
+reported objective must equal the evaluated one.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from models.errors import BackendUnavailableError, ScenarioError
+from models.evaluate import evaluate
+from models.instance import SitingInstance
+from optimizer.registry import EXACT_SOLVERS, get_backend
+from optimizer.result import SolveParams, Status
+from optimizer.solve import ModelSpec, solve
+
+INSTALLED = []
+for _name in EXACT_SOLVERS:
+    try:
+        get_backend(_name)
+        INSTALLED.append(_name)
+    except BackendUnavailableError:
+        pass
+
+PARAMS = SolveParams(mip_gap=0.0, time_limit=30)
+SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+
+
+@st.composite
+def instances(draw: st.DrawFn) -> SitingInstance:
+    n = draw(st.integers(2, 8))
+    m = draw(st.integers(2, 6))
+    seed = draw(st.integers(0, 10_000))
+    rng = np.random.default_rng(seed)
+    d = rng.integers(0, 21, size=(n, m)).astype(np.float32)
+    w = rng.integers(1, 10, size=n).astype(float)
+    cost = rng.integers(1, 6, size=m).astype(float)
+    existing = np.zeros(m, dtype=bool)
+    forbidden = np.zeros(m, dtype=bool)
+    if m >= 4 and draw(st.booleans()):
+        existing[rng.integers(m)] = True
+    if m >= 4 and draw(st.booleans()):
+        j = int(rng.integers(m))
+        if not existing[j]:
+            forbidden[j] = True
+    return SitingInstance(d, weights=w, cost=cost, existing=existing, forbidden=forbidden, name=f"rand{seed}")
+
+
+def plans(inst: SitingInstance):
+    """Every plan: existing sites plus any subset of the new eligible sites."""
+    free = np.flatnonzero(inst.eligible & ~inst.existing)
+    for r in range(len(free) + 1):
+        for combo in itertools.combinations(free, r):
+            mask = inst.existing.copy()
+            mask[list(combo)] = True
+            yield mask
+
+
+def brute(inst: SitingInstance, spec: ModelSpec) -> float:
+    """Optimum by enumeration, with the same evaluator the engine uses."""
+    best = None
+    for mask in plans(inst):
+        met = evaluate(inst, mask, radius=spec.radius, p=spec.p, budget=spec.budget)
+        if met.violations:
+            continue
+        if spec.model == "pmedian":
+            val, better = met.weighted_distance, (lambda a, b: a < b)
+        elif spec.model == "pcenter":
+            val, better = met.max_distance, (lambda a, b: a < b)
+        elif spec.model == "mclp":
+            val, better = met.covered_weight, (lambda a, b: a > b)
+        else:  # lscp: must cover everything coverable
+            coverable = evaluate(inst, inst.eligible | inst.existing, radius=spec.radius).covered
+            if (coverable & ~met.covered).any():
+                continue
+            val = met.cost if spec.lscp_objective == "cost" else met.n_new
+            better = lambda a, b: a < b  # noqa: E731
+        if best is None or better(val, best):
+            best = val
+    assert best is not None
+    return float(best)
+
+
+def check(inst: SitingInstance, spec: ModelSpec, solver: str) -> None:
+    res = solve(inst, spec, solver=solver, params=PARAMS)
+    expected = brute(inst, spec)
+    assert res.status == Status.OPTIMAL, (solver, res.message)
+    assert res.verified, res.message
+    assert res.objective == pytest.approx(expected, abs=1e-6), (solver, spec)
+    # the evaluator, called again here, agrees with what the engine reported
+    met = evaluate(inst, res.open_sites, radius=spec.radius, p=spec.p, budget=spec.budget)
+    assert not met.violations
+    assert res.result.objective is None or res.result.objective == pytest.approx(res.objective, abs=1e-6)
+
+
+def p_for(inst: SitingInstance, frac: float) -> int:
+    free = int((inst.eligible & ~inst.existing).sum())
+    return max(1, min(free, int(round(frac * free))))
+
+
+@pytest.mark.parametrize("solver", INSTALLED)
+@SETTINGS
+@given(inst=instances(), frac=st.floats(0.1, 0.9))
+def test_pmedian_equals_brute_force(solver: str, inst: SitingInstance, frac: float) -> None:
+    formulations = ["classic", "radius"] + (["benders"] if solver == "highs" else [])
+    for form in formulations:
+        check(inst, ModelSpec("pmedian", p=p_for(inst, frac), formulation=form), solver)
+
+
+@pytest.mark.parametrize("solver", INSTALLED)
+@SETTINGS
+@given(inst=instances(), frac=st.floats(0.1, 0.9), radius=st.integers(1, 15))
+def test_mclp_equals_brute_force(solver: str, inst: SitingInstance, frac: float, radius: int) -> None:
+    if not (inst.dense_distances()[:, inst.eligible & ~inst.existing] <= radius).any():
+        return  # a radius covering nothing is a user error, tested in test_errors
+    check(inst, ModelSpec("mclp", p=p_for(inst, frac), radius=float(radius)), solver)
+    budget = float(inst.cost.max()) + 1.0
+    check(inst, ModelSpec("mclp", budget=budget, radius=float(radius)), solver)
+
+
+@pytest.mark.parametrize("solver", INSTALLED)
+@SETTINGS
+@given(inst=instances(), radius=st.integers(3, 15), objective=st.sampled_from(["cost", "count"]))
+def test_lscp_equals_brute_force(solver: str, inst: SitingInstance, radius: int, objective: str) -> None:
+    if not (inst.dense_distances()[:, inst.eligible & ~inst.existing] <= radius).any():
+        return
+    check(inst, ModelSpec("lscp", radius=float(radius), lscp_objective=objective), solver)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("solver", INSTALLED)
+@SETTINGS
+@given(inst=instances(), frac=st.floats(0.1, 0.9))
+def test_pcenter_equals_brute_force(solver: str, inst: SitingInstance, frac: float) -> None:
+    check(inst, ModelSpec("pcenter", p=p_for(inst, frac)), solver)
+
+
+@pytest.mark.parametrize("method", ["greedy", "interchange", "lagrangian", "heuristic"])
+@SETTINGS
+@given(inst=instances(), frac=st.floats(0.1, 0.9), radius=st.integers(1, 15))
+def test_heuristic_bounds_bracket_the_optimum(method: str, inst: SitingInstance, frac: float, radius: int) -> None:
+    spec = ModelSpec("pmedian", p=p_for(inst, frac))
+    opt = brute(inst, spec)
+    res = solve(inst, spec, solver=method)
+    assert res.verified and res.objective is not None
+    assert res.objective >= opt - 1e-6
+    if res.bound is not None:
+        assert res.bound <= opt + 1e-6
+    if res.status == Status.OPTIMAL:
+        assert res.objective == pytest.approx(opt)
+    if not (inst.dense_distances()[:, inst.eligible & ~inst.existing] <= radius).any():
+        return
+    spec = ModelSpec("mclp", p=p_for(inst, frac), radius=float(radius))
+    opt = brute(inst, spec)
+    res = solve(inst, spec, solver=method)
+    assert res.verified and res.objective is not None
+    assert res.objective <= opt + 1e-6
+    if res.bound is not None:
+        assert res.bound >= opt - 1e-6
+
+
+def test_unknown_solver_is_a_clear_error() -> None:
+    inst = SitingInstance(np.array([[0, 1], [1, 0]], dtype=np.float32))
+    with pytest.raises(BackendUnavailableError, match="unknown solver 'hihgs'.*did you mean 'highs'"):
+        solve(inst, ModelSpec("pmedian", p=1), solver="hihgs")
+
+
+def test_p_larger_than_eligible_sites_is_a_clear_error() -> None:
+    inst = SitingInstance(np.array([[0, 1], [1, 0]], dtype=np.float32), forbidden=np.array([False, True]))
+    with pytest.raises(ScenarioError, match="p = 2 but only 1 new sites are eligible"):
+        solve(inst, ModelSpec("pmedian", p=2))
+
+
+def test_benders_matches_classic_on_a_seeded_medium_instance() -> None:
+    """A 60 x 60 Euclidean instance: the default path and the classic form agree, both proven."""
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 1000, size=(60, 2))
+    d = np.floor(np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))).astype(np.float32)
+    inst = SitingInstance(d, weights=rng.integers(1, 5, size=60).astype(float))
+    for p in (3, 8):
+        a = solve(inst, ModelSpec("pmedian", p=p), params=PARAMS)
+        b = solve(inst, ModelSpec("pmedian", p=p, formulation="classic"), params=PARAMS)
+        assert a.status == b.status == Status.OPTIMAL
+        assert a.stats["formulation"] == "benders"
+        assert a.objective == pytest.approx(b.objective)
+        assert a.bound == pytest.approx(a.objective)
