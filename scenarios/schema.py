@@ -1,0 +1,434 @@
+"""The scenario language: what a planner writes in ``scenario.yaml``, as pydantic v2 models.
+
+A scenario names its layers (demand, candidate sites, existing facilities, streets), the services
+with their reach, costs by land type and eligibility, the budget, the objective and the solver
+settings. Named overrides (``scenarios:``) are merged on top of the base, then validated.
+Every model forbids unknown keys; ``siting schema`` writes the JSON Schema generated from them.
+
+Validation collects every problem at once and reports each with the file, the YAML line, the field
+path and a fix (``did you mean ...?`` for misspelt keys).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from models.errors import ScenarioError
+
+SCHEMA_FILE = "scenario.schema.json"
+KNOWN_SERVICES = ("elderly_care", "childcare", "ev_charging", "public_toilet")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------------- layers
+class LayerRef(_Strict):
+    """Where a layer lives and which columns mean what."""
+
+    path: str = Field(description="File path, relative to the scenario file: .gpkg, .geojson, .shp, .parquet or .csv.")
+    layer: str | None = Field(default=None, description="Layer name inside a GeoPackage (required when it holds several).")
+    id: str | None = Field(default=None, description="Column with a unique id per feature; default: the row number.")
+    x: str | None = Field(default=None, description="CSV only: column with x or longitude.")
+    y: str | None = Field(default=None, description="CSV only: column with y or latitude.")
+    crs: str | None = Field(
+        default=None,
+        description="CRS of the layer when the file does not carry one (e.g. EPSG:4326, EPSG:4490 for CGCS2000).",
+    )
+    coordinates: Literal["wgs84", "gcj02", "bd09"] = Field(
+        default="wgs84",
+        description="Lon/lat points copied from Chinese web maps are offset: gcj02 (Amap, Tencent) or bd09 (Baidu) "
+        "are converted to WGS 84 before use.",
+    )
+
+
+class DemandLayer(LayerRef):
+    """Where people live: points or polygons (polygons are used through their centroid)."""
+
+    groups: dict[str, str] = Field(
+        description="Demand groups: group name -> column with the number of people, e.g. "
+        "{residents: population, elderly: age_60_plus, infants: age_0_3}.",
+        min_length=1,
+    )
+
+
+class SitesLayer(LayerRef):
+    """Candidate plots and buildings where a new facility could go."""
+
+    land_type: str | None = Field(
+        default=None, description="Column with the land type (idle_land, warehouse, factory, commercial, demolition_site, ...)."
+    )
+    default_land_type: str = Field(default="idle_land", description="Land type of sites without a land_type value.")
+    area: str | None = Field(default=None, description="Column with the usable area in m²; default: the polygon area.")
+    cost: str | None = Field(
+        default=None, description="Column with a per-site cost that overrides the service's cost by land type."
+    )
+
+
+class ExistingLayer(LayerRef):
+    """Facilities that already exist: they cover from the start and cost nothing."""
+
+    service: str = Field(description="Column naming the service each facility provides (e.g. public_toilet).")
+    service_values: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Map a service to the values of the service column that mean it, e.g. "
+        "{public_toilet: [toilets]}; default: the value equals the service name.",
+    )
+
+
+class StreetsLayer(LayerRef):
+    """Walkable streets and paths (lines), or an OpenStreetMap .osm.pbf extract."""
+
+    length: str | None = Field(default=None, description="Column with the length in metres; default: the geometry length.")
+
+
+class Layers(_Strict):
+    demand: DemandLayer = Field(description="Residential demand with one column per demand group.")
+    sites: SitesLayer = Field(description="Candidate sites.")
+    existing: ExistingLayer | None = Field(default=None, description="Existing facilities, by service.")
+    streets: StreetsLayer | None = Field(default=None, description="Street network for walking distances.")
+
+
+# --------------------------------------------------------------------------------- services
+class Service(_Strict):
+    """One kind of facility to site."""
+
+    demand_group: str = Field(description="Which demand group this service serves (a key of layers.demand.groups).")
+    reach_minutes: float | None = Field(default=None, gt=0, description="Reach as minutes of walking.")
+    reach_m: float | None = Field(default=None, gt=0, description="Reach in metres (instead of minutes).")
+    cost_by_land_type: dict[str, float] = Field(
+        default_factory=dict, description="Cost of one facility by land type (yuan); a site column can override it."
+    )
+    default_cost: float | None = Field(default=None, ge=0, description="Cost on land types not listed in cost_by_land_type.")
+    eligible_land_types: list[str] | None = Field(
+        default=None, description="Land types that may host this service; default: those with a cost."
+    )
+    min_area_m2: float = Field(default=0.0, ge=0, description="Smallest plot area (m²) that can host it.")
+    area_m2: float = Field(default=0.0, ge=0, description="Floor or plot area one facility takes (m²), for shared plots.")
+    capacity: float | None = Field(default=None, gt=0, description="People one facility can serve (capacitated models).")
+    max_sites: int | None = Field(default=None, ge=0, description="At most this many new facilities.")
+    min_sites: int = Field(default=0, ge=0, description="At least this many new facilities.")
+    weight: float = Field(default=1.0, ge=0, description="Weight of this service's covered people in the objective.")
+
+    @model_validator(mode="after")
+    def _one_reach(self) -> "Service":
+        if (self.reach_minutes is None) == (self.reach_m is None):
+            raise ValueError("give exactly one of reach_minutes or reach_m")
+        if self.max_sites is not None and self.min_sites > self.max_sites:
+            raise ValueError(f"min_sites = {self.min_sites} is larger than max_sites = {self.max_sites}")
+        for land, c in self.cost_by_land_type.items():
+            if not c >= 0:
+                raise ValueError(f"cost_by_land_type.{land} = {c} must be a number >= 0")
+        return self
+
+    def reach_metres(self, walking_speed_kmh: float) -> float:
+        """Reach in metres: minutes x speed (4 km/h walks 1,000 m in 15 minutes)."""
+        if self.reach_m is not None:
+            return float(self.reach_m)
+        assert self.reach_minutes is not None
+        return float(self.reach_minutes) * walking_speed_kmh * 1000.0 / 60.0
+
+
+# ----------------------------------------------------------------------------- other blocks
+class Budget(_Strict):
+    total: float | None = Field(default=None, ge=0, description="Total budget for all new facilities (yuan).")
+    per_service: dict[str, float] = Field(default_factory=dict, description="Budget per service (yuan).")
+    phases: dict[str, float] = Field(
+        default_factory=dict, description="Budget per phase, in build order, e.g. {'2022': 4e6, '2023': 4e6}."
+    )
+    carry_over: bool = Field(default=True, description="Unspent money of a phase carries to the next.")
+
+
+class Distance(_Strict):
+    method: Literal["network", "euclidean"] = Field(
+        default="network", description="Walking distance over the streets layer, or straight line (projected)."
+    )
+    walking_speed_kmh: float = Field(default=4.0, gt=0, le=10, description="Walking speed turning minutes into metres.")
+    max_snap_m: float = Field(
+        default=250.0, gt=0, description="Points farther than this from any street are reported as unreachable."
+    )
+
+
+class SolverSettings(_Strict):
+    name: str = Field(default="highs", description="highs, cbc, cpsat, scip, pulp:NAME, or a heuristic.")
+    time_limit: float | None = Field(default=60.0, gt=0, description="Seconds per solve.")
+    mip_gap: float = Field(default=1e-4, ge=0, lt=1, description="Relative gap at which a solve counts as optimal.")
+    threads: int = Field(default=1, ge=1, description="Solver threads.")
+    seed: int = Field(default=0, ge=0, description="Random seed.")
+
+
+class Output(_Strict):
+    folder: str = Field(default="out", description="Output folder, relative to the scenario file.")
+    lang: Literal["en", "zh"] = Field(default="en", description="Language of the report.")
+
+
+Objective = Literal["max_coverage", "complete_circle", "pmedian", "min_cost", "phased"]
+
+
+class ScenarioBody(_Strict):
+    """Everything a scenario (or a merged override) sets."""
+
+    name: str = Field(description="Short name of the scenario.")
+    description: str = Field(default="", description="What this scenario is about.")
+    crs: str | None = Field(default=None, description="Metric CRS for distances and areas; default: the data's UTM zone.")
+    layers: Layers = Field(description="The input layers.")
+    distance: Distance = Field(default_factory=Distance, description="How distances are measured.")
+    services: dict[str, Service] = Field(min_length=1, description="The services to site, by name.")
+    budget: Budget = Field(default_factory=Budget, description="Budgets.")
+    objective: Objective = Field(default="max_coverage", description="What the plan optimises.")
+    solver: SolverSettings = Field(default_factory=SolverSettings, description="Solver settings.")
+    output: Output = Field(default_factory=Output, description="Where and how results are written.")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "ScenarioBody":
+        problems: list[str] = []
+        groups = set(self.layers.demand.groups)
+        for name, svc in self.services.items():
+            if svc.demand_group not in groups:
+                hint = difflib.get_close_matches(svc.demand_group, sorted(groups), n=1)
+                problems.append(
+                    f"services.{name}.demand_group: {svc.demand_group!r} is not a demand group; "
+                    + (f"did you mean {hint[0]!r}? " if hint else "")
+                    + f"groups are {', '.join(sorted(groups))} (layers.demand.groups)"
+                )
+        for name in self.budget.per_service:
+            if name not in self.services:
+                problems.append(f"budget.per_service.{name}: no service of that name; services are {', '.join(self.services)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Scenario(ScenarioBody):
+    """A scenario file: the base scenario plus named overrides."""
+
+    scenarios: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named overrides merged on top of the base scenario, e.g. {low_budget: {budget: {total: 6e6}}}.",
+    )
+
+    @field_validator("scenarios")
+    @classmethod
+    def _no_nesting(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, body in v.items():
+            if isinstance(body, dict) and "scenarios" in body:
+                raise ValueError(f"override {name!r} may not define scenarios of its own")
+        return v
+
+
+# ---------------------------------------------------------------------------------- loading
+class _LineLoader(yaml.SafeLoader):
+    """A YAML loader that remembers the line of every mapping key."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
+    mapping = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    mapping_lines[id(mapping)] = lines  # type: ignore[index]
+    return mapping
+
+
+mapping_lines: dict[int, dict[str, int]] = {}
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+
+
+def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
+    """The YAML line of the deepest key of ``loc`` found in the raw document."""
+    line = None
+    node = doc
+    for part in loc:
+        if isinstance(node, dict):
+            lines = mapping_lines.get(id(node), {})
+            if part in lines:
+                line = lines[part]
+            if part not in node:
+                break
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names allowed at ``loc`` (for "did you mean")."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = _inner_model(field.annotation)
+        elif current == "dict":
+            current = None
+        else:
+            return []
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The pydantic model inside ``X | None`` or ``dict[str, X]`` annotations."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is dict and len(args) == 2:
+        inner = _inner_model(args[1])
+        return _DictOf(inner) if inner is not None else None
+    for a in args:
+        found = _inner_model(a)
+        if found is not None:
+            return found
+    return None
+
+
+class _DictOf:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+
+def _format_errors(path: Path, doc: Any, err: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:
+    out: list[str] = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        # model_validator errors carry no field location; keep them plain
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(doc, prefix + loc) if loc else None
+        at = f"{path.name}" + (f" line {line}" if line else "")
+        if e["type"] == "extra_forbidden":
+            parent = loc[:-1]
+            allowed = _allowed_keys(parent)
+            hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            msg = f"unknown key {loc[-1]!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+            if allowed:
+                msg += f" (allowed here: {', '.join(allowed)})"
+        elif e["type"] == "missing":
+            msg = "is required but missing: add it"
+        else:
+            msg = str(e["msg"]).removeprefix("Value error, ")
+            if "input" in e and not isinstance(e["input"], (dict, list)):
+                msg += f" (got {e['input']!r})"
+        out.append(f"{at}: {where}: {msg}")
+    return out
+
+
+def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
+    """Keys allowed in the mapping at ``parent`` (walks models and dicts of models)."""
+    current: Any = Scenario
+    for part in parent:
+        if isinstance(current, _DictOf):
+            current = current.inner
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = _inner_model(field.annotation)
+        else:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``: mappings merge key by key, anything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file, turning syntax errors into one ScenarioError with the line."""
+    if not path.exists():
+        raise ScenarioError(f"{path}: scenario file not found; check the path (siting init DIR writes a working example)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ScenarioError(f"{path.name}{where}: YAML syntax error: {exc.problem or exc}; fix the indentation or quoting there") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path.name}: YAML syntax error: {exc}") from None
+
+
+def load_scenario(path: str | Path, override: str | None = None) -> tuple[ScenarioBody, Path]:
+    """Read, merge and validate a scenario file.
+
+    Returns the resolved scenario (base merged with the named override) and the folder that
+    relative paths in it are resolved against. Every problem is reported in one ScenarioError.
+    """
+    path = Path(path)
+    doc = read_yaml(path)
+    if not isinstance(doc, dict):
+        raise ScenarioError(f"{path.name}: a scenario file must be a YAML mapping (key: value), got {type(doc).__name__}")
+    try:
+        base = Scenario.model_validate(doc)
+    except ValidationError as err:
+        raise ScenarioError(_joined(path, _format_errors(path, doc, err))) from None
+    raw = {k: v for k, v in doc.items() if k != "scenarios"}
+    if override is not None:
+        if override not in base.scenarios:
+            names = sorted(base.scenarios)
+            hint = difflib.get_close_matches(override, names, n=1)
+            raise ScenarioError(
+                f"{path.name}: no scenario named {override!r}"
+                + (f"; did you mean {hint[0]!r}?" if hint else "")
+                + (f" Defined: {', '.join(names)}" if names else " The file defines no named scenarios (scenarios:)")
+            )
+        merged = deep_merge(raw, base.scenarios[override])
+        merged.setdefault("name", base.name)
+        if "name" not in base.scenarios[override]:
+            merged["name"] = f"{base.name}/{override}"
+        try:
+            body = ScenarioBody.model_validate(merged)
+        except ValidationError as err:
+            over = doc["scenarios"][override]
+            lines = _format_errors(path, over, err)
+            raise ScenarioError(_joined(path, [f"(scenario {override}) {m}" for m in lines])) from None
+        return body, path.parent.resolve()
+    return ScenarioBody.model_validate(raw), path.parent.resolve()
+
+
+def _joined(path: Path, problems: list[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    return f"{path.name}: {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files, generated from the models."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "siting scenario"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
