@@ -9,7 +9,8 @@ is valid for every 0/1 ``y`` with at least one open site (if the nearest open si
 than L, the sum subtracts at least ``L - d_i*``; otherwise the right side is at most L). For a
 fractional ``y`` the deepest cut is at the level where the cumulative open mass of i's sites,
 sorted by distance, first reaches 1 (Duran-Mateluna, Ales & Elloumi, EJOR 2023): the right side
-then equals the LP assignment cost of client i, so the separation is closed-form and vectorized.
+then equals the LP assignment cost of client i, so the separation is closed-form and vectorized,
+and ``V(y) = sum_i w_i * rhs_i(y)`` is the exact value of the LP relaxation at ``y``.
 
 Master problem (M):
 
@@ -19,26 +20,48 @@ Master problem (M):
          y_j = 1 for existing sites, y_j = 0 for forbidden ones, 0 <= y <= 1           (3)
          theta_i >= min_j d_ij                                                         (4)
 
+Let UB be the value of the incumbent and ``delta = 1`` when every w_i d_ij is an integer (an
+improving plan is then worth at most UB - 1), a tiny tolerance otherwise. A site may be fixed
+(to 0 or 1) as soon as every plan with the opposite value is proven to be worth more than
+UB - delta: every improving plan then agrees with the fixing, and the incumbent is kept.
+
 Algorithm:
 
 1. LP phase: Kelley's cutting planes on the LP relaxation of (M), stabilised by in-out
    separation (Ben-Ameur & Neto 2007): cuts are separated at a point between the LP optimum and
-   a core point; the LP relaxation value of any separated point is an upper bound of the LP,
-   so the phase ends with a certified LP gap.
-2. Reduced-cost fixing: with the LP bound LB, the reduced cost r_j of y_j and an incumbent of
-   value UB, ``LB + r_j > UB - delta`` proves y_j = 0 in every improving solution (and
-   ``LB - r_j > UB - delta`` for y_j = 1), where delta = 1 when all w_i d_ij are integers.
-   Slack cuts are dropped.
-3. MILP phase: HiGHS solves (M) with integer y, warm-started from the incumbent; cuts (B) are
-   separated at its integer solution and the MILP is solved again until it adds none. The
-   master optimum is a valid lower bound at every round; the last integer y is optimal.
+   a core point; ``V`` at any separated point is an upper bound of the LP, so the phase ends
+   with a certified LP gap.
+2. Reduced-cost fixing: with the LP bound LB and the reduced cost r_j of y_j, the LP with y_j
+   moved to its other bound is worth at least ``LB + |r_j|``; if that exceeds UB - delta, y_j is
+   fixed where the LP has it. Cuts slack at the LP optimum are dropped.
+3. Probing: for each free site j, the master LP is solved with y_j fixed to 1 (and, for sites
+   fractional or open in the LP, to 0), with cut rounds. Every LP value of the probe (with any
+   subset of the valid cuts (B)) is a lower bound on all plans with that value of y_j, so
+   ``LB_probe > UB - delta`` fixes y_j to the opposite value for good. A probe stops early when
+   ``V(y_probe) <= UB - delta`` (its LP optimum cannot reach the threshold). Cuts found while
+   probing are valid for (M) and kept (they make the node LPs of step 5 tight). A probe is
+   skipped when ``V`` at a cheap point of its LP (the global LP optimum with y_j moved and the
+   other free mass rescaled to the slots left) is already <= UB - delta. After a pass the global
+   LP is re-solved, reduced-cost fixing is applied again, and passes repeat while they raise the
+   global bound by a tenth of the gap. With small p this leaves only a handful of free sites.
+   Columns fixed to 0 are then dropped from the separator (they add nothing to any cut).
+4. Enumeration: if the plans over the free sites are few (C(f, r) plans for f free sites and r
+   slots left; distances are nonnegative, so only plans using every slot count), they are all
+   valued in vectorized chunks; the best of them and the incumbent is optimal.
+5. MILP phase: HiGHS solves (M) with integer y, warm-started from the incumbent; cuts (B) are
+   separated at its integer solution (and at every other integer point it reports through the
+   solution callback) and the MILP is solved again until it adds none. The master optimum is a
+   valid lower bound at every round; the last integer y is optimal.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import highspy
@@ -52,6 +75,7 @@ from optimizer.result import Limit, SolveParams, SolveResult, Status, relative_g
 
 Progress = Callable[[str], None]
 _INF = highspy.kHighsInf
+_MS = highspy.HighsModelStatus
 
 
 @contextmanager
@@ -85,38 +109,224 @@ def _new_highs(params: SolveParams) -> highspy.Highs:
 class _Separator:
     """Closed-form separation of cuts (B) for all clients at once.
 
-    Holds, for each client, its candidate sites sorted by distance (``order``) and the sorted
-    distances (``dist``), both (n, k) arrays; ``k`` is the number of candidate columns.
+    Holds, for each client, the ``active`` candidate columns sorted by distance (``order``,
+    global column numbers) and the sorted distances (``dist``), both (n, k_active) arrays. Sites
+    fixed to 0 can be left out (``restrict``): they add nothing to a cut or to the open mass.
+    ``k`` is the number of all candidate columns; theta_i is column ``k + i``.
     """
 
-    def __init__(self, d: NDArray[np.float64]) -> None:
-        self.order = np.argsort(d, axis=1, kind="stable").astype(np.int32)
-        self.dist = np.take_along_axis(d, self.order, axis=1)
+    def __init__(self, d: NDArray[np.float64], active: NDArray[np.bool_] | None = None) -> None:
+        self.d = d
+        self.k = d.shape[1]
+        cols = np.arange(self.k) if active is None else np.flatnonzero(active)
+        local = np.argsort(d[:, cols], axis=1, kind="stable")
+        self.order = cols[local].astype(np.int32)
+        self.dist = np.take_along_axis(d[:, cols], local, axis=1)
 
-    def levels(self, y: NDArray[np.float64], rows: NDArray[np.int64] | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Per client: the level L_i of the deepest cut at y, and the cut's right side at y."""
-        order = self.order if rows is None else self.order[rows]
-        dist = self.dist if rows is None else self.dist[rows]
-        mass = np.cumsum(y[order], axis=1)
-        # first sorted position whose cumulative open mass reaches 1
-        t = np.argmax(mass >= 1.0 - 1e-9, axis=1)
-        unreached = mass[:, -1] < 1.0 - 1e-9
-        t[unreached] = dist.shape[1] - 1
-        level = dist[np.arange(dist.shape[0]), t]
-        below = dist < level[:, None]
-        value = level - np.sum(np.where(below, (level[:, None] - dist) * y[order], 0.0), axis=1)
-        return level, value
+    def restrict(self, active: NDArray[np.bool_]) -> _Separator:
+        """The separator over the ``active`` columns only."""
+        return _Separator(self.d, active)
 
-    def cut_rows(self, clients: NDArray[np.int64], level: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-        """CSR pieces (starts, site columns, coefficients) of cuts (B) for ``clients`` at ``level``."""
+    def levels(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per client, the level L_i of the deepest cut (B) at ``y``."""
+        mass = np.cumsum(y[self.order], axis=1)
+        # first sorted position whose cumulative open mass reaches 1 (the last if none does)
+        reached = mass >= 1.0 - 1e-9
+        t = np.where(reached[:, -1], np.argmax(reached, axis=1), self.dist.shape[1] - 1)
+        return self.dist[np.arange(self.dist.shape[0]), t]
+
+    def rhs(self, level: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Right side of the cuts (B) at ``level`` (one per client), evaluated at ``y``."""
+        gain = np.clip(level[:, None] - self.dist, 0.0, None)
+        return level - np.sum(gain * y[self.order], axis=1)
+
+
+    def cut_rows(self, clients: NDArray[np.int64], level: NDArray[np.float64], closed: NDArray[np.bool_]) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64]]:
+        """CSR rows (starts, columns, values) of cuts (B) for ``clients`` at ``level``.
+
+        Row r is ``theta_i + sum_{j : d_ij < L, j not closed} (L - d_ij) y_j``; columns fixed
+        to 0 contribute nothing and are left out.
+        """
         dist = self.dist[clients]
-        below = dist < level[:, None]
-        r, k = np.nonzero(below)
-        cols = self.order[clients][r, k].astype(np.int64)
-        vals = level[r] - dist[r, k]
-        counts = below.sum(axis=1)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        below = (dist < level[:, None]) & ~closed[self.order[clients]]
+        # prepend the theta column to every row: a leading True column in the pattern
+        pattern = np.concatenate([np.ones((len(clients), 1), dtype=bool), below], axis=1)
+        r, c = np.nonzero(pattern)
+        is_theta = c == 0
+        site = self.order[clients[r], np.maximum(c - 1, 0)]
+        cols = np.where(is_theta, self.k + clients[r], site).astype(np.int32)
+        vals = np.where(is_theta, 1.0, level[r] - dist[r, np.maximum(c - 1, 0)])
+        starts = np.concatenate([[0], np.cumsum(pattern.sum(axis=1))[:-1]]).astype(np.int32)
         return starts, cols, vals
+
+
+@dataclass
+class _Loop:
+    """Outcome of a cutting-plane loop: LP bound, best V at a feasible point, rounds, status."""
+
+    bound: float
+    upper: float
+    rounds: int
+    status: str  # "converged", "above", "below", "rounds", "time", "infeasible", "error"
+
+
+class _Master:
+    """The master problem (M) on one Highs object, with the bookkeeping of its cuts.
+
+    Columns 0..k-1 are y, k..k+n-1 are theta; row 0 is the cardinality row (1), every other row
+    a cut (B) identified by ``client * D + rank of its level among the D distinct distances``.
+    """
+
+    def __init__(self, h: highspy.Highs, sep: _Separator, w: NDArray[np.float64], existing: NDArray[np.bool_], p: int, lp_tol: float) -> None:
+        self.h, self.sep, self.w, self.lp_tol = h, sep, w, lp_tol
+        self.n, self.k = sep.dist.shape
+        # a cut is identified by its client and the rank of its level among all distances
+        self.distances = np.unique(sep.dist)
+        n, k = self.n, self.k
+        empty_i, empty_f = np.zeros(0, dtype=np.int32), np.zeros(0)
+        h.addCols(k, np.zeros(k), np.where(existing, 1.0, 0.0), np.ones(k), 0, empty_i, empty_i, empty_f)  # (3)
+        h.addCols(n, w, sep.dist[:, 0].copy(), np.full(n, _INF), 0, empty_i, empty_i, empty_f)  # (4)
+        new_cols = np.flatnonzero(~existing).astype(np.int32)
+        h.addRow(-_INF, float(p), len(new_cols), new_cols, np.ones(len(new_cols)))  # (1)
+        self.lo = np.where(existing, 1.0, 0.0)
+        self.hi = np.ones(k)
+        self.keys = np.zeros(0, dtype=np.int64)  # key of row r + 1
+        self.n_cuts = 0
+        self.y = np.zeros(k)
+        self.theta = np.zeros(n)
+        self.obj = -np.inf
+
+    @property
+    def closed(self) -> NDArray[np.bool_]:
+        return self.hi < 0.5
+
+    @property
+    def free(self) -> NDArray[np.bool_]:
+        return self.lo < self.hi
+
+    def set_bounds(self, cols: NDArray[np.int64], lo: NDArray[np.float64] | float, hi: NDArray[np.float64] | float, keep: bool = True) -> None:
+        """Change y bounds in HiGHS; ``keep`` records them as the fixings of (M)."""
+        cols = np.asarray(cols, dtype=np.int32)
+        lo_, hi_ = np.broadcast_to(lo, cols.shape).astype(float), np.broadcast_to(hi, cols.shape).astype(float)
+        self.h.changeColsBounds(len(cols), cols, lo_, hi_)
+        if keep:
+            self.lo[cols], self.hi[cols] = lo_, hi_
+
+    def add_cuts(self, clients: NDArray[np.int64], level: NDArray[np.float64]) -> int:
+        """Add cuts (B) for these clients at these levels, skipping cuts already in (M)."""
+        keys = clients.astype(np.int64) * len(self.distances) + np.searchsorted(self.distances, level)
+        keys, first = np.unique(keys, return_index=True)
+        fresh = ~np.isin(keys, self.keys)
+        if not fresh.any():
+            return 0
+        clients, level, keys = clients[first[fresh]], level[first[fresh]], keys[fresh]
+        starts, cols, vals = self.sep.cut_rows(clients, level, self.closed)
+        # theta_i + sum_{d_ij < L} (L - d_ij) y_j >= L                                   (2)
+        self.h.addRows(len(clients), level, np.full(len(clients), _INF), len(cols), starts, cols, vals)
+        self.keys = np.concatenate([self.keys, keys])
+        self.n_cuts += len(clients)
+        return len(clients)
+
+    def value(self, y: NDArray[np.float64]) -> float:
+        """``V(y) = sum_i w_i rhs_i(y)`` at the deepest cuts: the LP relaxation value at ``y``."""
+        return float(np.dot(self.w, self.sep.rhs(self.sep.levels(y), y)))
+
+    def compact(self) -> None:
+        """Drop the closed columns from the separator once they are a quarter of it."""
+        if self.closed[self.sep.order[0]].sum() * 4 >= self.sep.order.shape[1] and not self.closed.all():
+            self.sep = self.sep.restrict(~self.closed)
+
+    def cut_at(self, y: NDArray[np.float64]) -> int:
+        """Add the deepest cut (B) of every client at an integer ``y``."""
+        return self.add_cuts(np.arange(self.n), self.sep.levels(y))
+
+    def tidy(self, bound: float, threshold: float, drop: bool = True) -> tuple[int, int]:
+        """Reduced-cost fixing and cut clean-up at the last LP optimum (of value ``bound``).
+
+        Moving y_j from the bound where the LP has it costs at least its reduced cost |r_j|:
+        y_j is fixed there when ``bound + |r_j| > threshold``. Cuts slack at the LP optimum
+        are deleted if ``drop``. Returns the numbers of sites fixed to 0 and to 1.
+        """
+        sol = self.h.getSolution()
+        rc = np.asarray(sol.col_dual)[: self.k]
+        act = np.asarray(sol.row_value)[1:]
+        lower = np.asarray(self.h.getLp().row_lower_)[1:]
+        slack = np.flatnonzero(act > lower + 1e-6 * np.maximum(1.0, np.abs(lower)))
+        if drop and slack.size:
+            self.h.deleteRows(len(slack), (slack + 1).astype(np.int32))
+            self.keys = np.delete(self.keys, slack)
+        free = self.free
+        zero = free & (self.y < 1e-9) & (bound + rc > threshold)
+        one = free & (self.y > 1 - 1e-9) & (bound - rc > threshold)
+        if zero.any():
+            self.set_bounds(np.flatnonzero(zero), 0.0, 0.0)
+        if one.any():
+            self.set_bounds(np.flatnonzero(one), 1.0, 1.0)
+        return int(zero.sum()), int(one.sum())
+
+    def solve(self, deadline: float) -> str:
+        """Solve the current master; "optimal", "infeasible", "time" or "error"."""
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return "time"
+        if np.isfinite(remaining):
+            self.h.setOptionValue("time_limit", float(remaining))
+        self.h.run()
+        ms = self.h.getModelStatus()
+        if ms == _MS.kOptimal:
+            x = np.asarray(self.h.getSolution().col_value)
+            self.y, self.theta = x[: self.k], x[self.k :]
+            self.obj = float(self.h.getInfo().objective_function_value)
+            return "optimal"
+        if ms == _MS.kInfeasible:
+            return "infeasible"
+        return "time" if ms == _MS.kTimeLimit else "error"
+
+    def cut_loop(
+        self,
+        deadline: float,
+        above: float = np.inf,
+        below: float = -np.inf,
+        core: NDArray[np.float64] | None = None,
+        alpha: float = 0.5,
+        max_rounds: int = 2000,
+    ) -> _Loop:
+        """Kelley rounds on the LP of (M) until no cut is violated (or a stop rule fires).
+
+        Stops with "above" once the LP bound exceeds ``above`` and with "below" once ``V`` at
+        an LP-feasible point is at most ``below``. With a ``core`` point (feasible for the
+        current bounds), cuts are separated in-out at ``alpha * core + (1 - alpha) * y_lp``;
+        when none of them cuts off the LP point the separation point becomes the new core and
+        the LP point itself is separated.
+        """
+        bound, upper = -np.inf, np.inf
+        for rounds in range(1, max_rounds + 1):
+            st = self.solve(deadline)
+            if st != "optimal":
+                return _Loop(np.inf if st == "infeasible" else bound, upper, rounds, st)
+            bound = max(bound, self.obj)
+            if bound > above:
+                return _Loop(bound, upper, rounds, "above")
+            found = 0
+            points = [self.y] if core is None else [alpha * core + (1 - alpha) * self.y, self.y]
+            for y_sep in points:
+                level = self.sep.levels(y_sep)
+                upper = min(upper, float(np.dot(self.w, self.sep.rhs(level, y_sep))))
+                # stop rules are checked before any row is added: the LP solution stays valid
+                if upper <= below:
+                    return _Loop(bound, upper, rounds, "below")
+                if upper - bound <= self.lp_tol * max(1.0, abs(upper)):
+                    return _Loop(bound, upper, rounds, "converged")
+                at_lp = self.sep.rhs(level, self.y)
+                viol = np.flatnonzero(at_lp > self.theta + self.lp_tol * np.maximum(1.0, np.abs(at_lp)))
+                if viol.size:
+                    found = self.add_cuts(viol, level[viol])
+                    break
+                if core is not None:
+                    core = y_sep  # in-out rule: a mis-priced separation point moves the core
+            if not found:
+                return _Loop(bound, upper, rounds, "converged")
+        return _Loop(bound, upper, max_rounds, "rounds")
 
 
 def solve_pmedian_benders(
@@ -126,11 +336,29 @@ def solve_pmedian_benders(
     start_mask: NDArray[np.bool_] | None = None,
     progress: Progress | None = None,
     lp_tol: float = 1e-7,
-    ladder_max: int = 8,
+    ladder_max: int = 0,
+    probe_passes: int = 3,
+    enum_budget: float = 2e8,
 ) -> tuple[SolveResult, NDArray[np.bool_] | None]:
     """Solve the uncapacitated p-median exactly by Benders decomposition on HiGHS.
 
-    Returns the solve record (objective, proven bound, gap, time, limit) and the open-site mask.
+    Parameters
+    ----------
+    instance : the sites and demand; existing sites are open, forbidden ones closed.
+    p : number of new sites.
+    params : time limit, gap, threads, seed, verbosity and ``options["highs"]``.
+    start_mask : an incumbent plan (m,) bool, e.g. from a heuristic.
+    progress : callback receiving progress messages.
+    lp_tol : relative violation below which a cut is not added in the LP phases.
+    ladder_max : per client, at most this many extra cuts at the distinct distance levels
+        between its LP level and its incumbent level, added before the MILP phase (0: none).
+    probe_passes : at most this many probing passes (0: no probing).
+    enum_budget : enumerate the plans left free by the fixings when that costs at most this many
+        distance look-ups (clients x slots x plans); 0 disables it.
+
+    Returns
+    -------
+    The solve record (objective, proven bound, gap, time, limit) and the open-site mask.
     """
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
@@ -140,8 +368,8 @@ def solve_pmedian_benders(
     # ---- data: clients with positive weight, candidate sites (not forbidden)
     cand = np.flatnonzero(instance.eligible)
     clients = np.flatnonzero(instance.weights > 0)
-    w = instance.weights[clients]
-    d = instance.dense_distances()[np.ix_(clients, cand)]
+    w = instance.weights[clients].astype(np.float64)
+    d = instance.dense_distances()[np.ix_(clients, cand)].astype(np.float64)
     unreachable = ~np.isfinite(d).any(axis=1)
     if unreachable.any():
         ids = instance.demand_ids[clients[unreachable]][:5]
@@ -157,288 +385,281 @@ def solve_pmedian_benders(
 
     def true_value(y: NDArray[np.float64]) -> float:
         """p-median objective of an integer y (nearest open candidate per client)."""
-        open_cols = np.flatnonzero(y > 0.5)
-        return float(np.dot(w, d[:, open_cols].min(axis=1)))
+        return float(np.dot(w, d[:, y > 0.5].min(axis=1)))
 
     # ---- incumbent
     if start_mask is not None:
         y_inc = start_mask[cand].astype(np.float64)
     else:
         y_inc = existing.astype(np.float64)
-        order = np.argsort(d.sum(axis=0))
-        free = [j for j in order if not existing[j]][:p]
-        y_inc[free] = 1.0
+        by_total = np.argsort(d.sum(axis=0), kind="stable")
+        y_inc[by_total[~existing[by_total]][:p]] = 1.0
     ub = true_value(y_inc)
 
-    # ---- master LP: columns y_0..y_{k-1}, theta_0..theta_{n-1}
     h = _new_highs(params)
-    lower = np.where(existing, 1.0, 0.0)
-    h.addCols(k, np.zeros(k), lower, np.ones(k), 0, np.zeros(k + 1, dtype=np.int32)[:0], np.zeros(0, dtype=np.int32), np.zeros(0))
-    h.addCols(n, w.astype(np.float64), d.min(axis=1), np.full(n, _INF), 0, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))  # (4)
-    new_cols = np.flatnonzero(~existing).astype(np.int32)
-    h.addRow(-_INF, float(p), len(new_cols), new_cols, np.ones(len(new_cols)))  # (1)
-    n_cuts = 0
-    closed = np.zeros(k, dtype=bool)
+    master = _Master(h, sep, w, existing, p, lp_tol)
+    master.cut_at(y_inc)
+    stats: dict[str, float | int] = {"fixed_closed": 0, "fixed_open": 0, "probed": 0, "screened": 0, "probe_rounds": 0}
+    bound = -np.inf
+    limit = Limit.NONE
 
-    have: set[int] = set()
-    row_keys: list[int] = []  # key of cut row r + 1 (row 0 is constraint (1))
+    def proven() -> bool:
+        return ub - bound <= (delta if integral else max(params.mip_gap * abs(ub), 1e-9))
 
-    def add_cuts(clients_: NDArray[np.int64], level: NDArray[np.float64]) -> int:
-        """Add cuts (B) for these clients at these levels, skipping cuts already in (M)."""
-        nonlocal n_cuts
-        pos = (sep.dist[clients_] < level[:, None]).sum(axis=1)
-        keys = clients_.astype(np.int64) * (k + 1) + pos
-        fresh = np.array([int(kk) not in have for kk in keys], dtype=bool)
-        have.update(int(kk) for kk in keys[fresh])
-        row_keys.extend(int(kk) for kk in keys[fresh])
-        clients_, level = clients_[fresh], level[fresh]
-        if clients_.size == 0:
-            return 0
-        starts, cols, vals = sep.cut_rows(clients_, level)
-        if closed.any():
-            # columns fixed to 0 contribute nothing: leave them out of the row
-            keep = ~closed[cols]
-            row_of = np.repeat(np.arange(len(clients_)), np.diff(np.append(starts, len(cols))))[keep]
-            cols, vals = cols[keep], vals[keep]
-            starts = np.searchsorted(row_of, np.arange(len(clients_))).astype(np.int64)
-        # theta_i + sum (L - d_ij) y_j >= L                                             (2)
-        counts = np.diff(np.append(starts, len(cols)))
-        new_starts = starts + np.arange(len(clients_))
-        idx = np.empty(len(cols) + len(clients_), dtype=np.int32)
-        val = np.empty(len(cols) + len(clients_))
-        theta_pos = new_starts
-        mask = np.ones(len(idx), dtype=bool)
-        mask[theta_pos] = False
-        idx[theta_pos] = k + clients_
-        val[theta_pos] = 1.0
-        idx[mask] = cols
-        val[mask] = vals
-        del counts
-        h.addRows(len(clients_), level, np.full(len(clients_), _INF), len(idx), new_starts.astype(np.int32), idx, val)
-        n_cuts += len(clients_)
-        return len(clients_)
-
-    all_clients = np.arange(n)
-    lvl, _ = sep.levels(y_inc)
-    add_cuts(all_clients, lvl)
+    def tidy(loop: _Loop, drop: bool = True) -> None:
+        """Reduced-cost fixing (and cut clean-up) after an LP loop that ended at an LP optimum."""
+        if loop.status == "converged":
+            z, o = master.tidy(loop.bound, ub - delta, drop)
+            stats["fixed_closed"] += z
+            stats["fixed_open"] += o
+            master.compact()
 
     # ---- 1. LP phase with in-out stabilisation
-    core = np.where(existing, 1.0, 0.0)
-    core[~existing] = p / max(1, (~existing).sum())
+    core = np.where(existing, 1.0, p / max(1, int((~existing).sum())))
     core = 0.5 * core + 0.5 * y_inc
-    alpha = 0.5
-    lp_ub = np.inf
-    lb = -np.inf
-    it = 0
-    y_lp = y_inc
-    theta = np.zeros(n)
-    while True:
-        it += 1
-        if time.perf_counter() > deadline:
-            break
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            h.clear()
-            return SolveResult(status=Status.ERROR, solver="highs", solver_version=version,
-                               message=f"master LP ended with {h.modelStatusToString(h.getModelStatus())}",
-                               seconds=time.perf_counter() - t0), None
-        sol = np.asarray(h.getSolution().col_value)
-        y_lp, theta = sol[:k], sol[k:]
-        lb = max(lb, h.getInfo().objective_function_value)
-        found = 0
-        for _try in range(2):
-            y_sep = alpha * core + (1 - alpha) * y_lp if _try == 0 else y_lp
-            lvl, val = sep.levels(y_sep)
-            lp_ub = min(lp_ub, float(np.dot(w, val)))
-            th_sep = alpha * 0 + theta if _try == 1 else None
-            # violated at the LP point itself? (the cut at y_sep's level, evaluated at y_lp)
-            _, val_at_lp = _cut_value_at(sep, lvl, y_lp)
-            viol = np.flatnonzero(val_at_lp > theta + lp_tol * np.maximum(1.0, np.abs(val_at_lp)))
-            if viol.size:
-                found = add_cuts(viol, lvl[viol])
-                break
-            if _try == 0:
-                core = y_sep  # the separation point becomes the new core (in-out rule)
-        if it % 10 == 0:
-            say(f"benders LP round {it}: bound {lb:.6g}, LP upper {lp_ub:.6g}, cuts {n_cuts}")
-        if not found or (lp_ub - lb) <= lp_tol * max(1.0, abs(lp_ub)):
-            break
-        if it > 2000:
-            break
-    lp_rounds = it
-    lp_bound = lb
-    # improve the incumbent by rounding the LP: open the p largest y (a cheap primal try)
-    say(f"benders LP phase: {lp_rounds} rounds, LP bound {lp_bound:.8g}, incumbent {ub:.8g}, cuts {n_cuts}")
+    loop = master.cut_loop(deadline, core=core)
+    stats["lp_rounds"] = loop.rounds
+    if loop.status == "error":
+        message = f"master LP ended with {h.modelStatusToString(h.getModelStatus())}"
+        return SolveResult(status=Status.ERROR, solver="highs", solver_version=version, message=message, seconds=time.perf_counter() - t0), None
+    if loop.status != "time":
+        bound = stats["lp_bound"] = min(ub, loop.bound)
+        say(f"benders LP phase: {loop.rounds} rounds, LP bound {loop.bound:.8g}, incumbent {ub:.8g}, cuts {master.n_cuts}")
+        # ---- 2. reduced-cost fixing and cut clean-up
+        tidy(loop)
+        say(f"benders: fixed {stats['fixed_closed']} sites closed and {stats['fixed_open']} open by reduced costs")
+    else:
+        limit = Limit.TIME
 
-    # ---- 2. reduced-cost fixing and cut clean-up
-    fixed0 = fixed1 = 0
-    sol = h.getSolution()
-    rc = np.asarray(sol.col_dual)[:k]
-    if np.isfinite(lb):
-        at0 = (y_lp < 1e-9) & ~existing
-        zero = at0 & (lb + rc > ub - delta)
-        at1 = (y_lp > 1 - 1e-9) & ~existing
-        one = at1 & (lb - rc > ub - delta)
-        fixed0, fixed1 = int(zero.sum()), int(one.sum())
-        if fixed0:
-            closed |= zero
-            cols = np.flatnonzero(zero).astype(np.int32)
-            h.changeColsBounds(len(cols), cols, np.zeros(len(cols)), np.zeros(len(cols)))
-        if fixed1:
-            cols = np.flatnonzero(one).astype(np.int32)
-            h.changeColsBounds(len(cols), cols, np.ones(len(cols)), np.ones(len(cols)))
-    row_act = np.asarray(sol.row_value)
-    slack_rows = np.flatnonzero(row_act[1:] > np.asarray(_row_lower(h))[1:] + 1e-6) + 1
-    if slack_rows.size:
-        h.deleteRows(len(slack_rows), slack_rows.astype(np.int32))
-        gone = set(slack_rows.tolist())
-        for r in gone:
-            have.discard(row_keys[r - 1])
-        row_keys[:] = [kk for r, kk in enumerate(row_keys, start=1) if r not in gone]
-    # ladder: for every client, cuts at each distinct distance level (to open sites) between its
-    # LP level and its level in the incumbent. Improving plans serve most clients in that band,
-    # so the master sees the exact cost of the moves it will consider, and MILP rounds are few.
-    ladder = 0
-    if ladder_max > 0:
-        lvl_lp, _ = sep.levels(y_lp)
-        lvl_inc, _ = sep.levels(y_inc)
-        dfree = np.where(closed[sep.order], np.inf, sep.dist)
+    # ---- 3. probing
+    t_probe = time.perf_counter()
+    for pass_ in range(probe_passes if limit == Limit.NONE else 0):
+        if proven():
+            break
+        bound_before = bound
+        y_lp = master.y.copy()
+        free = np.flatnonzero(master.free)
+        # up-probes (y_j = 1) for sites the LP leaves below 1, then down-probes (y_j = 0) for
+        # sites the LP opens (fully or partly); a down-probe of a site at 0 is the LP itself
+        ups = free[y_lp[free] < 1 - 1e-9]
+        downs = free[y_lp[free] > 1e-9]
+        tests = [(j, 1.0) for j in ups] + [(j, 0.0) for j in downs]
+        for j, value in tests:
+            if not master.free[j]:
+                continue
+            # screen: V at a point of the probe's LP (the LP optimum with y_j moved and the
+            # other free mass rescaled to the p slots left) bounds the probe LP from above
+            y_try = np.where(master.closed, 0.0, y_lp)
+            y_try[j] = value
+            others = master.free.copy()
+            others[j] = False
+            slots = p - float(np.sum(master.lo[~existing])) - value
+            mass = float(y_try[others].sum())
+            if mass > 0:
+                y_try[others] = np.minimum(1.0, y_try[others] * max(slots, 0.0) / mass)
+            if master.value(y_try) <= ub - delta:
+                stats["screened"] += 1
+                continue
+            master.set_bounds(np.array([j]), value, value, keep=False)
+            probe = master.cut_loop(deadline, above=ub - delta, below=ub - delta, max_rounds=100)
+            master.set_bounds(np.array([j]), master.lo[j], master.hi[j], keep=False)
+            stats["probed"] += 1
+            stats["probe_rounds"] += probe.rounds
+            if probe.status == "time":
+                limit = Limit.TIME
+                break
+            if probe.status in ("above", "infeasible") or (probe.status == "converged" and probe.bound > ub - delta):
+                # every plan with y_j = value is worth more than UB - delta
+                master.set_bounds(np.array([j]), 1.0 - value, 1.0 - value)
+                stats["fixed_closed" if value == 1.0 else "fixed_open"] += 1
+                master.compact()
+        if limit == Limit.TIME:
+            break
+        if master.closed.all():  # every site is excluded from improving plans: none exists
+            bound = ub
+            break
+        # global LP with the new fixings and cuts, then reduced-cost fixing again
+        loop = master.cut_loop(deadline)
+        if loop.status == "time":
+            limit = Limit.TIME
+            break
+        if loop.status == "infeasible":  # no improving plan exists: the incumbent is optimal
+            bound = ub
+            break
+        # the LP over the fixings bounds every improving plan; the incumbent bounds the rest
+        bound = max(bound, min(ub, loop.bound))
+        tidy(loop, drop=False)  # the probes' cuts stay: they tighten the MILP's node LPs
+        say(f"benders probing pass {pass_ + 1}: bound {bound:.8g}, {int(master.free.sum())} free sites left, "
+            f"{stats['fixed_closed']} closed, {stats['fixed_open']} open, {h.getNumRow() - 1} cuts kept")
+        n_free = int(master.free.sum())
+        if bound - bound_before <= 0.1 * (ub - bound_before) or _enumerable(
+            n_free, p - int(np.sum(master.lo[~existing])), n, enum_budget
+        ):
+            break  # another pass would fix little, or the residual problem is small enough
+    stats["probe_seconds"] = round(time.perf_counter() - t_probe, 3)
+
+    # ---- 4. enumeration of a small residual problem
+    enumerated = False
+    if limit == Limit.NONE and not proven():
+        open_now = master.lo > 0.5
+        free = np.flatnonzero(master.free)
+        slots = p - int((open_now & ~existing).sum())
+        best = _enumerate(d, w, open_now, free, slots, enum_budget)
+        if best is not None:
+            value, cols = best
+            enumerated = True
+            say(f"benders: enumerated the {len(free)} free sites ({slots} slots): best {value:.8g}")
+            if value < ub - 1e-9:
+                ub = value
+                y_inc = open_now.astype(np.float64)
+                y_inc[cols] = 1.0
+            bound = ub  # every plan agreeing with the fixings was evaluated; the others are worse
+
+    # ladder: for every client, cuts at each distinct distance level (to sites not closed)
+    # between its LP level and its level in the incumbent
+    if ladder_max > 0 and limit == Limit.NONE and not proven():
+        sep = master.sep
+        lvl_lp, lvl_inc = sep.levels(master.y), sep.levels(y_inc)
+        dfree = np.where(master.closed[sep.order], np.inf, sep.dist)
         dfree.sort(axis=1)
         new_level = np.ones_like(dfree, dtype=bool)
         new_level[:, 1:] = dfree[:, 1:] > dfree[:, :-1]
         band = new_level & (dfree > np.minimum(lvl_lp, lvl_inc)[:, None]) & (dfree <= np.maximum(lvl_lp, lvl_inc)[:, None])
         band &= np.cumsum(band, axis=1) <= ladder_max
         rr, cc = np.nonzero(band)
-        for chunk in range(0, len(rr), 4000):
-            ladder += add_cuts(rr[chunk:chunk + 4000].astype(np.int64), dfree[rr[chunk:chunk + 4000], cc[chunk:chunk + 4000]])
-    say(f"benders: ladder added {ladder} cuts")
-    say(f"benders: fixed {fixed0} sites closed and {fixed1} open by reduced costs; kept {h.getNumRow() - 1} cuts")
+        added = master.add_cuts(rr.astype(np.int64), dfree[rr, cc])
+        say(f"benders: ladder added {added} cuts")
 
-    # ---- 3. MILP phase
-    free = np.flatnonzero(~existing).astype(np.int32)
-    h.changeColsIntegrality(len(free), free, np.full(len(free), highspy.HighsVarType.kInteger))
-    h.setOptionValue("mip_rel_gap", 0.0)
-    if start_mask is not None:
-        # the incumbent comes from a strong heuristic: spend the MILP effort on the proof
-        h.setOptionValue("mip_heuristic_effort", float(params.options_for("highs").get("mip_heuristic_effort", 0.0)))
-    h.setOptionValue("mip_abs_gap", delta * 0.999 if integral else 1e-9)
+    # ---- 5. MILP phase
     status = Status.FEASIBLE
-    limit = Limit.NONE
-    bound = lp_bound
     milp_rounds = 0
     y_best = y_inc
-    pool: dict[bytes, NDArray[np.bool_]] = {}
+    certified = False
+    if limit == Limit.NONE and not proven():
+        free = np.flatnonzero(~existing).astype(np.int32)
+        h.changeColsIntegrality(len(free), free, np.full(len(free), highspy.HighsVarType.kInteger))
+        h.setOptionValue("mip_rel_gap", float(params.mip_gap) if params.mip_gap > 0 and not integral else 0.0)
+        h.setOptionValue("mip_abs_gap", delta * 0.999 if integral else 1e-9)
+        if start_mask is not None:
+            # the incumbent comes from a strong heuristic: spend the MILP effort on the proof
+            h.setOptionValue("mip_heuristic_effort", float(params.options_for("highs").get("mip_heuristic_effort", 0.0)))
+        if "presolve" not in params.options_for("highs"):
+            h.setOptionValue("presolve", "off")  # measured: presolve of the master costs more than it saves
+        pool: dict[bytes, NDArray[np.bool_]] = {}
 
-    def on_solution(e: object) -> None:
-        sol_ = np.asarray(e.data_out.mip_solution)  # type: ignore[attr-defined]
-        if sol_.size >= k:
-            yb = sol_[:k] > 0.5
-            pool.setdefault(np.packbits(yb).tobytes(), yb)
+        def on_solution(e: object) -> None:
+            sol_ = np.asarray(e.data_out.mip_solution)  # type: ignore[attr-defined]
+            if sol_.size >= k:
+                yb = sol_[:k] > 0.5
+                pool.setdefault(np.packbits(yb).tobytes(), yb)
 
-    h.cbMipSolution.subscribe(on_solution)
-    while True:
-        if ub - bound <= (delta if integral else max(params.mip_gap * abs(ub), 1e-9)):
-            status = Status.OPTIMAL
-            break
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            limit = Limit.TIME
-            break
-        if np.isfinite(remaining):
-            h.setOptionValue("time_limit", float(remaining))
-        if params.mip_gap > 0 and not integral:
-            h.setOptionValue("mip_rel_gap", float(params.mip_gap))
-        # warm start from the incumbent, theta at its true distances
-        x0 = np.concatenate([y_best, d[np.arange(n), _nearest(d, y_best)]])
-        hs = highspy.HighsSolution()
-        hs.col_value = list(x0)
-        hs.value_valid = True
-        h.setSolution(hs)
-        milp_rounds += 1
-        pool.clear()
-        h.run()
-        ms = h.getModelStatus()
-        info = h.getInfo()
-        mb = info.mip_dual_bound
-        if np.isfinite(mb):
-            bound = max(bound, float(np.ceil(mb - 1e-6)) if integral else float(mb))
-        if ms not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
-            break
-        x = np.asarray(h.getSolution().col_value)
-        y_int = (x[:k] > 0.5).astype(np.float64)
-        lvl, rhs = sep.levels(y_int)
-        viol = np.flatnonzero(rhs > x[k:] + 1e-7 * np.maximum(1.0, np.abs(rhs)))
-        # every integer point HiGHS visited: improve the incumbent and cut it off too
-        extra = 0
-        for yb in [y_int > 0.5, *pool.values()]:
-            yv = yb.astype(np.float64)
-            val = true_value(yv)
-            if val < ub - 1e-9:
-                ub, y_best = val, yv
-            if not np.array_equal(yb, y_int > 0.5):
-                lv2, _ = sep.levels(yv)
-                extra += add_cuts(np.arange(n), lv2)
-        say(f"benders MILP round {milp_rounds}: master {info.objective_function_value:.8g}, bound {bound:.8g}, "
-            f"incumbent {ub:.8g}, new cuts {viol.size} (+{extra} from {len(pool)} pool points)")
-        if ms == highspy.HighsModelStatus.kTimeLimit:
-            limit = Limit.TIME
-            break
-        if viol.size == 0:
-            # master optimum is attained by a feasible y: its value is optimal
-            bound = max(bound, float(info.objective_function_value))
-            status = Status.OPTIMAL if ub - bound <= max(1e-9, 1e-9 * abs(ub)) or integral and ub - bound < 1 else Status.FEASIBLE
-            if status == Status.FEASIBLE and ub - bound <= max(params.mip_gap * abs(ub), 1e-9):
-                status = Status.OPTIMAL
-            if status == Status.OPTIMAL:
+        h.cbMipSolution.subscribe(on_solution)
+        while not proven():
+            # warm start from the incumbent, theta at its true distances
+            hs = highspy.HighsSolution()
+            hs.col_value = list(np.concatenate([y_best, d[:, y_best > 0.5].min(axis=1)]))
+            hs.value_valid = True
+            h.setSolution(hs)
+            milp_rounds += 1
+            pool.clear()
+            st = master.solve(deadline)
+            mb = h.getInfo().mip_dual_bound
+            if np.isfinite(mb):
+                bound = max(bound, min(ub, float(np.ceil(mb - 1e-6)) if integral else float(mb)))
+            if st == "infeasible":  # the fixings exclude every plan: none improves on UB
+                bound = ub
                 break
-        add_cuts(viol, lvl[viol])
+            if st != "optimal":
+                limit = Limit.TIME if st == "time" else Limit.OTHER
+                break
+            y_int = (master.y > 0.5).astype(np.float64)
+            level = master.sep.levels(y_int)
+            rhs = master.sep.rhs(level, y_int)
+            viol = np.flatnonzero(rhs > master.theta + 1e-7 * np.maximum(1.0, np.abs(rhs)))
+            # every integer point HiGHS visited: improve the incumbent and cut it off too
+            extra = 0
+            for yb in pool.values():
+                yv = yb.astype(np.float64)
+                value = true_value(yv)
+                if value < ub - 1e-9:
+                    ub, y_best = value, yv
+                if not np.array_equal(yb, y_int > 0.5):
+                    extra += master.cut_at(yv)
+            value = true_value(y_int)
+            if value < ub - 1e-9:
+                ub, y_best = value, y_int
+            say(f"benders MILP round {milp_rounds}: master {master.obj:.8g}, bound {bound:.8g}, "
+                f"incumbent {ub:.8g}, new cuts {viol.size} (+{extra} from {len(pool)} pool points)")
+            if viol.size == 0:
+                # HiGHS solved the master to the gap and its optimum is attained by a plan
+                # (theta = true distances): no plan is better by more than the gap
+                certified = True
+                break
+            master.add_cuts(viol, level[viol])
+        h.cbMipSolution.unsubscribe(on_solution)
+    if proven() or certified:
+        status = Status.OPTIMAL
+    elif limit == Limit.NONE:
+        limit = Limit.TIME if time.perf_counter() >= deadline else Limit.OTHER
 
     mask = np.zeros(instance.m, dtype=bool)
     mask[cand[y_best > 0.5]] = True
     mask |= instance.existing
     obj = float(evaluate(instance, mask).weighted_distance)
     bound = min(bound, obj) if status == Status.OPTIMAL else bound
-    seconds = time.perf_counter() - t0
+    stats.update(milp_rounds=milp_rounds, cuts=master.n_cuts, enumerated=enumerated)
     return (
         SolveResult(
             status=status,
             solver="highs",
             solver_version=version,
             objective=obj,
-            bound=float(bound),
+            bound=float(bound) if np.isfinite(bound) else None,
             gap=relative_gap(obj, float(bound)),
-            seconds=seconds,
-            limit=limit if status != Status.OPTIMAL else Limit.NONE,
+            seconds=time.perf_counter() - t0,
+            limit=Limit.NONE if status == Status.OPTIMAL else limit,
             x=None,
             message="" if status == Status.OPTIMAL else "stopped before optimality was proven",
-            stats={
-                "lp_rounds": lp_rounds,
-                "lp_bound": lp_bound,
-                "milp_rounds": milp_rounds,
-                "cuts": n_cuts,
-                "fixed_closed": fixed0,
-                "fixed_open": fixed1,
-            },
+            stats=stats,
         ),
         mask,
     )
 
 
-def _cut_value_at(sep: _Separator, level: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Right side of the cuts at ``level`` (one per client) evaluated at ``y``."""
-    below = sep.dist < level[:, None]
-    val = level - np.sum(np.where(below, (level[:, None] - sep.dist) * y[sep.order], 0.0), axis=1)
-    return level, val
+def _enumerable(n_free: int, slots: int, n: int, budget: float) -> bool:
+    """Whether enumerating the plans over ``n_free`` sites with ``slots`` slots fits the budget."""
+    r = max(0, min(slots, n_free))
+    return math.comb(n_free, r) * max(r, 1) * n <= budget
 
 
-def _nearest(d: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
-    cols = np.flatnonzero(y > 0.5)
-    return cols[np.argmin(d[:, cols], axis=1)]
+def _enumerate(
+    d: NDArray[np.float64], w: NDArray[np.float64], open_now: NDArray[np.bool_], free: NDArray[np.int64], slots: int, budget: float
+) -> tuple[float, NDArray[np.int64]] | None:
+    """Best plan opening ``min(slots, len(free))`` of the ``free`` columns next to ``open_now``.
 
-
-def _row_lower(h: highspy.Highs) -> NDArray[np.float64]:
-    lp = h.getLp()
-    return np.asarray(lp.row_lower_)
+    Distances are nonnegative, so opening a further site never hurts and only plans using every
+    slot need to be evaluated: ``C(f, r)`` plans, valued in vectorized chunks as
+    ``sum_i w_i min(b_i, min_{j in S} d_ij)`` with ``b_i`` the distance to the sites already open.
+    Returns None when that costs more than ``budget`` distance look-ups.
+    """
+    r = max(0, min(slots, len(free)))
+    if not _enumerable(len(free), slots, d.shape[0], budget):
+        return None
+    base = d[:, open_now].min(axis=1) if open_now.any() else np.full(d.shape[0], np.inf)
+    if r == 0:
+        return float(np.dot(w, base)), free[:0]
+    plans = np.array(list(itertools.combinations(range(len(free)), r)), dtype=np.int64).reshape(-1, r)
+    dfree = d[:, free]
+    chunk = max(1, int(4_000_000 // (d.shape[0] * r)))
+    best_value, best_plan = np.inf, plans[0]
+    for lo in range(0, len(plans), chunk):
+        part = plans[lo : lo + chunk]
+        near = np.minimum(base[:, None], dfree[:, part].min(axis=2))  # (n, plans in chunk)
+        values = w @ near
+        at = int(np.argmin(values))
+        if values[at] < best_value:
+            best_value, best_plan = float(values[at]), part[at]
+    return best_value, free[best_plan]
 
 
 def _highs_version() -> str:

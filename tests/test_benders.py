@@ -1,0 +1,131 @@
+"""Exactness of the Benders p-median solver against the classic formulation on HiGHS."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.csgraph import shortest_path
+
+from models.evaluate import evaluate
+from models.formulations.pmedian import pmedian_classic
+from models.instance import SitingInstance
+from optimizer.benders_pmedian import solve_pmedian_benders
+from optimizer.registry import get_backend
+from optimizer.result import Limit, SolveParams, Status
+
+
+def random_instance(seed: int, n: int, m: int, integral: bool = True, special: bool = True) -> SitingInstance:
+    """n demand points and m candidate sites in a 100 x 100 square, floored Euclidean distances."""
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, 100, size=(n, 2))
+    sites = rng.uniform(0, 100, size=(m, 2))
+    d = np.floor(np.linalg.norm(pts[:, None, :] - sites[None, :, :], axis=2)).astype(np.float32)
+    weights = rng.integers(1, 10, size=n).astype(float) if integral else rng.uniform(0.5, 3.0, size=n)
+    weights[rng.random(n) < 0.05] = 0.0  # a few clients without weight
+    existing = np.zeros(m, dtype=bool)
+    forbidden = np.zeros(m, dtype=bool)
+    if special:
+        pick = rng.permutation(m)
+        existing[pick[:1]] = True
+        forbidden[pick[1:4]] = True
+    return SitingInstance(d, weights=weights, existing=existing, forbidden=forbidden)
+
+
+def graph_instance(seed: int, n: int, special: bool = True) -> SitingInstance:
+    """Shortest-path distances on a random connected graph (as OR-Library pmed): LP gaps occur."""
+    rng = np.random.default_rng(seed)
+    tail = np.r_[np.arange(1, n), rng.integers(0, n, 2 * n)]
+    head = np.r_[rng.integers(0, np.arange(1, n)), rng.integers(0, n, 2 * n)]  # a random tree plus 2n edges
+    keep = tail != head
+    cost = rng.integers(1, 100, int(keep.sum())).astype(float)
+    graph = sp.coo_array((cost, (tail[keep], head[keep])), shape=(n, n)).tocsr()
+    d = shortest_path(graph, directed=False).astype(np.float32)
+    existing = np.zeros(n, dtype=bool)
+    forbidden = np.zeros(n, dtype=bool)
+    if special:
+        forbidden[rng.permutation(n)[:5]] = True
+    return SitingInstance(d, weights=rng.integers(1, 4, n).astype(float), existing=existing, forbidden=forbidden)
+
+
+def classic_optimum(instance: SitingInstance, p: int) -> tuple[float, np.ndarray]:
+    """Optimal value and open-site mask from the classic formulation on HiGHS."""
+    problem = pmedian_classic(instance, p=p)
+    res = get_backend("highs").solve(problem, SolveParams(mip_gap=0.0))
+    assert res.status == Status.OPTIMAL
+    return float(res.objective), problem.open_sites(res.x)
+
+
+CASES = [
+    # seed, n, m, p, integral weights, existing/forbidden sites
+    (1, 40, 30, 2, True, True),
+    (2, 60, 40, 3, True, False),
+    (3, 80, 50, 5, True, True),
+    (4, 70, 45, 8, False, True),
+    (5, 80, 60, 5, False, False),
+    (6, 50, 50, 3, True, True),
+]
+GRAPH_CASES = [(0, 60, 3), (0, 60, 5), (2, 60, 5), (2, 60, 8), (4, 60, 5), (0, 80, 5), (2, 80, 5)]
+@functools.cache
+def graph_optimum(seed: int, n: int, p: int) -> tuple[float, np.ndarray]:
+    """The classic optimum of a graph case, solved once for all its variants."""
+    return classic_optimum(graph_instance(seed, n), p)
+
+
+# each case once with the full algorithm and once without probing and enumeration (MILP path)
+VARIANTS = [{}, {"probe_passes": 0, "enum_budget": 0}]
+
+
+@pytest.mark.parametrize("seed,n,m,p,integral,special", CASES)
+@pytest.mark.parametrize("variant", VARIANTS, ids=["full", "milp"])
+@pytest.mark.parametrize("start_kind", ["none", "poor", "optimal"])
+def test_benders_equals_classic(seed: int, n: int, m: int, p: int, integral: bool, special: bool, variant: dict, start_kind: str) -> None:
+    inst = random_instance(seed, n, m, integral, special)
+    best, best_mask = classic_optimum(inst, p)
+    start = None
+    if start_kind == "poor":
+        # a feasible start: the existing site plus the p lowest-index eligible new sites
+        start = inst.existing.copy()
+        start[np.flatnonzero(inst.eligible & ~inst.existing)[:p]] = True
+    elif start_kind == "optimal":
+        # the fixings then exclude every plan but the incumbent's ties: the proof must still close
+        start = best_mask
+    res, mask = solve_pmedian_benders(inst, p, SolveParams(mip_gap=0.0), start_mask=start, **variant)
+    assert res.status == Status.OPTIMAL
+    assert mask is not None
+    assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
+    assert res.bound == pytest.approx(best, rel=1e-9, abs=1e-6)
+    # the plan respects the instance: existing open, forbidden closed, at most p new sites
+    assert np.all(mask[inst.existing]) and not np.any(mask[inst.forbidden])
+    assert int(np.sum(mask & ~inst.existing)) <= p
+    assert res.objective == pytest.approx(evaluate(inst, mask).weighted_distance)
+
+
+@pytest.mark.parametrize("seed,n,p", GRAPH_CASES)
+@pytest.mark.parametrize("variant", VARIANTS, ids=["full", "milp"])
+@pytest.mark.parametrize("start_kind", ["none", "optimal"])
+def test_benders_equals_classic_on_graphs(seed: int, n: int, p: int, variant: dict, start_kind: str) -> None:
+    inst = graph_instance(seed, n)
+    best, best_mask = graph_optimum(seed, n, p)
+    start = best_mask if start_kind == "optimal" else None
+    res, mask = solve_pmedian_benders(inst, p, SolveParams(mip_gap=0.0), start_mask=start, **variant)
+    assert res.status == Status.OPTIMAL
+    assert mask is not None and not np.any(mask[inst.forbidden])
+    assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
+    assert res.objective == pytest.approx(evaluate(inst, mask).weighted_distance)
+
+
+@pytest.mark.parametrize("time_limit", [1e-4, 0.05])
+def test_time_limit_never_claims_optimal(time_limit: float) -> None:
+    inst = random_instance(11, 300, 200)
+    res, mask = solve_pmedian_benders(inst, 5, SolveParams(mip_gap=0.0, time_limit=time_limit))
+    assert res.status in (Status.OPTIMAL, Status.FEASIBLE)
+    assert mask is not None
+    assert res.objective == pytest.approx(evaluate(inst, mask).weighted_distance)
+    if res.status == Status.OPTIMAL:
+        assert res.bound == pytest.approx(res.objective)
+    else:
+        assert res.limit == Limit.TIME
+        assert res.bound is None or res.bound <= res.objective + 1e-9
