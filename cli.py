@@ -41,6 +41,14 @@ benchmark_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(benchmark_app, name="benchmark")
+prepare_app = typer.Typer(
+    help=(
+        "Turn open data into a scenario folder.\n\n"
+        "Example: siting prepare osm city.osm.pbf --bbox 24.93,60.16,24.96,60.18 --out my_city"
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(prepare_app, name="prepare")
 
 _state = {"debug": False}
 
@@ -305,6 +313,146 @@ def benchmark_tsplib(
             file, p_values=p, solvers=_split(solver or ["highs"]), time_limit=time_limit, progress=_progress, out=out
         )
     _report(rows, out)
+
+
+# ------------------------------------------------------------------------------ scenario files
+def _progress_for(quiet: bool) -> Any:
+    from scenarios.build import NullProgress
+    from scenarios.run import RichProgress
+
+    return NullProgress() if quiet else RichProgress()
+
+
+@app.command()
+def schema(
+    out: Annotated[Path | None, typer.Option("--out", help="Write the JSON Schema to this file instead of stdout.")] = None,
+) -> None:
+    """Print (or write) the JSON Schema of scenario files, generated from the scenario models.
+
+    Editors validate and complete scenario.yaml files whose first line is
+    `# yaml-language-server: $schema=PATH/scenario.schema.json`.
+
+    Example: siting schema --out scenario.schema.json
+    """
+    from scenarios.schema import schema_text
+
+    text = schema_text()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"schema written to {out}", err=True)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="New folder for the example scenario (must not exist or be empty).")],
+) -> None:
+    """Copy a working example scenario folder to DIR, to edit and run.
+
+    Example: siting init my_scenario && siting run my_scenario/scenario.yaml
+    """
+    from scenarios.run import init_example
+
+    with _errors():
+        source, target = init_example(directory)
+    typer.echo(f"example scenario copied from {source} to {target}")
+    typer.echo(f"run it with: siting run {target / 'scenario.yaml'}")
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+) -> None:
+    """Check a scenario file: schema, layers and data, distances; no solving.
+
+    Prints the counts of demand points and eligible sites per service, and every warning.
+
+    Example: siting validate tests/data/scenarios/tiny/scenario.yaml --scenario euclidean
+    """
+    from scenarios.run import describe, validate_scenario
+
+    with _errors():
+        built = validate_scenario(file, scenario, progress=_progress_for(quiet))
+    typer.echo(describe(built))
+    typer.echo("ok: the scenario is valid")
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: output.folder, relative to the scenario file).")
+    ] = None,
+    solver: Annotated[str | None, typer.Option("--solver", help="Solver, overriding solver.name.")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", min=0.0, help="Seconds per solve, overriding solver.time_limit.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+) -> None:
+    """Solve a scenario file and write plan.csv, uncovered.csv and summary.json.
+
+    Outputs go to a temporary folder first and replace the output folder only when complete.
+
+    Example: siting run tests/data/scenarios/tiny/scenario.yaml --scenario low_budget --out plan_low
+    """
+    from scenarios.run import run_scenario
+
+    with _errors():
+        result = run_scenario(file, scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet))
+    for name, svc in result.summary["services"].items():
+        cov = svc["coverage"]
+        share = cov["share_after"]
+        solve_rec = svc["solve"] or {}
+        status = solve_rec.get("status", "not solved")
+        verified = "verified" if solve_rec.get("verified", True) else "NOT verified"
+        cost = f", cost {svc['cost']:,.0f}" if svc["cost"] is not None else ""
+        typer.echo(
+            f"{name}: {svc['new_sites']} new site{'' if svc['new_sites'] == 1 else 's'}{cost}; {svc['demand_group']} within {svc['reach_m']:,.0f} m: "
+            f"{cov['before']:,.0f} -> {cov['after']:,.0f}"
+            + (f" ({100 * share:.1f} %)" if share is not None else "")
+            + f"; {status}, {verified}"
+        )
+    typer.echo(f"plan written to {result.out_dir}")
+
+
+@prepare_app.command("osm")
+def prepare_osm_cmd(
+    extract: Annotated[Path, typer.Argument(help="An OpenStreetMap extract (.osm.pbf).")],
+    out: Annotated[Path, typer.Option("--out", help="New folder for the scenario (must not exist or be empty).")],
+    bbox: Annotated[
+        str | None, typer.Option("--bbox", help="Read only this box: W,S,E,N in degrees (lon/lat).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+) -> None:
+    """Write a scenario folder from an OpenStreetMap extract: streets, residential buildings with
+    estimated residents, candidate sites, existing facilities, and a scenario.yaml that runs.
+
+    Example: siting prepare osm city.osm.pbf --bbox 24.93,60.16,24.96,60.18 --out my_city
+    """
+    from models.errors import ScenarioError
+    from scenarios.run import prepare_osm_scenario
+
+    with _errors():
+        box = None
+        if bbox is not None:
+            try:
+                parts = [float(v) for v in bbox.split(",")]
+            except ValueError:
+                parts = []
+            if len(parts) != 4:
+                raise ScenarioError(f"--bbox {bbox!r} must be four numbers W,S,E,N in degrees, e.g. 24.93,60.16,24.96,60.18")
+            box = (parts[0], parts[1], parts[2], parts[3])
+        path = prepare_osm_scenario(extract, out, bbox=box, progress=_progress_for(quiet))
+    typer.echo(f"scenario written to {path}")
+    typer.echo(f"run it with: siting run {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -247,10 +247,30 @@ def _heuristic_start(instance: SitingInstance, spec: ModelSpec, time_limit: floa
     return np.asarray(out.open_mask, dtype=bool)
 
 
-def _warm_vector(problem: Any, instance: SitingInstance, spec: ModelSpec, mask: NDArray[np.bool_]) -> NDArray[np.float64]:
-    """A full MILP start vector from an open-site mask (the backend completes the rest)."""
-    x = np.zeros(problem.num_vars)
-    x[problem.site_cols] = mask.astype(np.float64)
+def _warm_vector(problem: Any, instance: SitingInstance, spec: ModelSpec, mask: NDArray[np.bool_]) -> NDArray[np.float64] | None:
+    """A complete MILP start vector from an open-site mask, or None if the mask does not fit.
+
+    The site columns are fixed to the plan and the rest (coverage or assignment columns) is
+    completed by one LP solve, so the solver receives a consistent point: a start that only
+    sets the site columns is feasible but not optimal for the other columns, and HiGHS has been
+    seen to hand back such a start unchanged with the objective of its own optimum.
+    """
+    from dataclasses import replace
+
+    lower = problem.col_lower.copy()
+    upper = problem.col_upper.copy()
+    fixed = mask.astype(np.float64)
+    lower[problem.site_cols] = fixed
+    upper[problem.site_cols] = fixed
+    lp = replace(problem, col_lower=lower, col_upper=upper, integrality=np.zeros(problem.num_vars, dtype=bool))
+    res = get_backend("highs").solve(lp, SolveParams(time_limit=30.0))
+    if res.status != Status.OPTIMAL or res.x is None:
+        return None
+    x = res.x.copy()
+    ints = problem.integrality
+    x[ints] = np.round(x[ints])
+    if problem.max_violation(x) > 1e-6:
+        return None
     return x
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +48,11 @@ class LayerRef(_Strict):
         default="wgs84",
         description="Lon/lat points copied from Chinese web maps are offset: gcj02 (Amap, Tencent) or bd09 (Baidu) "
         "are converted to WGS 84 before use.",
+    )
+    repair_geometries: bool = Field(
+        default=False,
+        description="Repair invalid geometries (self-intersecting or degenerate polygons) with shapely's make_valid "
+        "instead of reporting them as errors; the repaired ids are listed in the run's warnings.",
     )
 
 
@@ -203,7 +209,8 @@ class ScenarioBody(_Strict):
             if name not in self.services:
                 problems.append(f"budget.per_service.{name}: no service of that name; services are {', '.join(self.services)}")
         if problems:
-            raise ValueError("; ".join(problems))
+            # one problem per line: _format_errors reports each with the YAML line of its field
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -309,6 +316,14 @@ def _format_errors(path: Path, doc: Any, err: ValidationError, prefix: tuple[Any
     out: list[str] = []
     for e in err.errors():
         loc = tuple(e["loc"])
+        if not loc and e["type"] == "value_error":
+            # cross-field checks of the whole scenario: one problem per line, each starting with its field
+            for part in str(e["msg"]).removeprefix("Value error, ").split("\n"):
+                field_path = part.split(":", 1)[0]
+                keys = tuple(field_path.split(".")) if re.fullmatch(r"[\w.]+", field_path) else ()
+                line = _line_of(doc, prefix + keys) if keys else None
+                out.append(f"{path.name}" + (f" line {line}" if line else "") + f": {part}")
+            continue
         # model_validator errors carry no field location; keep them plain
         where = ".".join(str(p) for p in loc) or "(top level)"
         line = _line_of(doc, prefix + loc) if loc else None

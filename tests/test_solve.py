@@ -190,3 +190,33 @@ def test_benders_matches_classic_on_a_seeded_medium_instance() -> None:
         assert a.stats["formulation"] == "benders"
         assert a.objective == pytest.approx(b.objective)
         assert a.bound == pytest.approx(a.objective)
+
+
+@pytest.mark.parametrize("model", ["mclp", "pmedian"])
+def test_warm_start_is_a_complete_consistent_point(model: str) -> None:
+    """The start handed to a MILP solver has the plan's own objective (regression: HiGHS once
+    returned a start that set only the site columns, unchanged, as its optimum)."""
+    from models.formulations.mclp import mclp
+    from models.formulations.pmedian import pmedian_classic
+    from optimizer.solve import _heuristic_start, _warm_vector
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 2000, size=(80, 2))
+    sites = rng.uniform(0, 2000, size=(25, 2))
+    d = np.hypot(*(xy[:, None, :] - sites[None, :, :]).transpose(2, 0, 1)).astype(np.float32)
+    existing = np.zeros(25, dtype=bool)
+    existing[:3] = True
+    inst = SitingInstance(d, weights=rng.integers(1, 50, size=80).astype(float), existing=existing)
+    spec = ModelSpec(model, p=4, radius=400.0 if model == "mclp" else None)  # type: ignore[arg-type]
+    problem = mclp(inst, 400.0, p=4) if model == "mclp" else pmedian_classic(inst, p=4)
+    start = _heuristic_start(inst, spec, None)
+    assert start is not None
+    x = _warm_vector(problem, inst, spec, start)
+    assert x is not None and problem.max_violation(x) <= 1e-6
+    met = evaluate(inst, start, radius=spec.radius)
+    expected = met.covered_weight if model == "mclp" else met.weighted_distance
+    assert problem.objective_value(x) == pytest.approx(expected)
+    warm = solve(inst, spec, params=PARAMS)
+    cold = solve(inst, spec, params=SolveParams(mip_gap=0.0, options={"siting": {"warm_start": False}}))
+    assert warm.status == cold.status == Status.OPTIMAL and warm.verified and cold.verified
+    assert warm.objective == pytest.approx(cold.objective)
