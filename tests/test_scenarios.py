@@ -228,8 +228,9 @@ def test_layer_formats_agree(tmp_path: Path) -> None:
     gdf.to_file(tmp_path / "d.geojson", driver="GeoJSON")
     gdf.to_file(tmp_path / "d.shp")
     gdf.to_crs(32648).to_file(tmp_path / "d.gpkg", layer="blocks")
+    gdf.to_crs(4490).to_parquet(tmp_path / "d.parquet")  # GeoParquet in CGCS2000
     base = read_layer(_demand_ref("demand.csv", id="block_id"), TINY, "demand", "t.yaml").to_crs(32648)
-    for name in ("d.geojson", "d.shp", "d.gpkg"):
+    for name in ("d.geojson", "d.shp", "d.gpkg", "d.parquet"):
         got = read_layer(_demand_ref(name, id="block_id"), tmp_path, "demand", "t.yaml").to_crs(32648)
         assert list(got.index) == list(base.index)
         np.testing.assert_allclose(got.geometry.x, base.geometry.x, atol=0.01)
