@@ -331,10 +331,10 @@ def test_bad_input_errors_are_siting_errors(tiny: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- OpenStreetMap
-HELSINKI_PBF = ROOT.parent / "shared" / "data" / "helsinki_centre" / "helsinki_centre.osm.pbf"
+# the repository's own copy (tests/data/network/README.md names its source and licence)
+HELSINKI_PBF = Path(__file__).parent / "data" / "network" / "helsinki_centre.osm.pbf"
 
 
-@pytest.mark.skipif(not HELSINKI_PBF.exists(), reason="the shared Helsinki extract is not available")
 def test_prepare_osm_writes_a_scenario_that_runs(tmp_path: Path) -> None:
     out = tmp_path / "helsinki"
     result = runner.invoke(app, ["prepare", "osm", str(HELSINKI_PBF), "--out", str(out), "--quiet"])
