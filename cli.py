@@ -395,19 +395,45 @@ def run(
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", min=0.0, help="Seconds per solve, overriding solver.time_limit.")
     ] = None,
+    split: Annotated[
+        bool,
+        typer.Option(
+            "--split",
+            help="Solve each service on its own with budget.total split in advance (the pre-joint path), "
+            "instead of all services jointly on the shared plots.",
+        ),
+    ] = False,
+    alternatives: Annotated[
+        int,
+        typer.Option(
+            "--alternatives", min=0,
+            help="Also find K distinct plans within --tolerance of the best: alternatives.csv and site_frequency.csv.",
+        ),
+    ] = 0,
+    tolerance: Annotated[
+        float,
+        typer.Option("--tolerance", min=0.0, max=0.99, help="Relative shortfall from the best an alternative may have."),
+    ] = 0.02,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
 ) -> None:
     """Solve a scenario file and write plan.csv, uncovered.csv and summary.json.
 
-    Outputs go to a temporary folder first and replace the output folder only when complete.
+    Scenarios with several services, budget.phases or a complete_circle / phased objective are
+    solved jointly: all services on the shared plots under one budget (--split solves them one by
+    one instead). plan.csv is then the ranked site plan. Outputs go to a temporary folder first and
+    replace the output folder only when complete.
 
-    Example: siting run tests/data/scenarios/tiny/scenario.yaml --scenario low_budget --out plan_low
+    Example: siting run scenarios/examples/wuhai/scenario.yaml --out wuhai_plan --alternatives 5
     """
     from scenarios.run import run_scenario
 
     with _errors():
-        result = run_scenario(file, scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet))
-    for name, svc in result.summary["services"].items():
+        result = run_scenario(
+            file, scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet),
+            split=split, alternatives=alternatives, tolerance=tolerance,
+        )
+    summary = result.summary
+    for name, svc in summary["services"].items():
         cov = svc["coverage"]
         share = cov["share_after"]
         solve_rec = svc["solve"] or {}
@@ -420,7 +446,71 @@ def run(
             + (f" ({100 * share:.1f} %)" if share is not None else "")
             + f"; {status}, {verified}"
         )
+    if result.mode == "joint":
+        rec, joint, checks = summary["solve"], summary["joint"], summary["checks"]
+        budget = checks["budget_total"]["limit"]
+        typer.echo(
+            f"joint plan: {joint['new_sites']} new facilities on {joint['plots_used']} plots, cost "
+            f"{joint['total_cost']:,.0f}" + (f" of {budget:,.0f}" if budget is not None else "")
+            + f"; {summary['objective']} = {joint['value']:,.6g} ({rec['status']}"
+            + (f", gap {rec['gap']:.2g}" if rec.get("gap") else "")
+            + f"); checks {'passed' if checks['all_ok'] else 'FAILED'}"
+        )
+        for ph in summary["phases"] if len(summary["phases"]) > 1 else []:
+            typer.echo(f"  phase {ph['phase']}: {ph['new_sites']} new facilities, cost {ph['cost']:,.0f}")
+        if "alternatives" in summary:
+            alt = summary["alternatives"]
+            typer.echo(
+                f"alternatives: {alt['found']} distinct plans within {100 * alt['tolerance']:g} % of the best"
+                + (f" ({alt['note']})" if alt.get("note") else "")
+            )
     typer.echo(f"plan written to {result.out_dir}")
+
+
+@app.command()
+def sweep(
+    file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
+    budget: Annotated[
+        str, typer.Option("--budget", help="FROM:TO:STEPS: STEPS evenly spaced total budgets, both ends included.")
+    ],
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: output.folder with _sweep appended).")
+    ] = None,
+    solver: Annotated[str | None, typer.Option("--solver", help="Solver, overriding solver.name.")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", min=0.0, help="Seconds per budget, overriding solver.time_limit.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+) -> None:
+    """The budget frontier: one optimal joint plan per total budget, as sweep.csv and sweep.png.
+
+    Coverage never decreases as the budget grows; a point that is not proven optimal shows its gap.
+    The knee is the first budget after which every further unit of money buys less than half the
+    average coverage per unit. Phase budgets, if any, are scaled with the total.
+
+    Example: siting sweep scenarios/examples/wuhai/scenario.yaml --budget 2e6:1.6e7:8 --out wuhai_sweep
+    """
+    from scenarios.sweep_output import sweep_scenario
+
+    with _errors():
+        res = sweep_scenario(
+            file, budget, scenario=scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet)
+        )
+    t = res.table
+    typer.echo(f"{'budget':>14} {'objective':>14} {'cost':>14} {'sites':>5}  status")
+    for k, row in t.iterrows():
+        gap = f" (gap {row['gap']:.2g})" if row["status"] != "OPTIMAL" and math.isfinite(row["gap"]) else ""
+        mark = "  <- knee" if res.knee == k else ""
+        typer.echo(
+            f"{row['budget']:>14,.0f} {row['objective']:>14,.1f} {row['cost']:>14,.0f} {row['new_sites']:>5}  "
+            f"{row['status']}{gap}{mark}"
+        )
+    if res.knee is None:
+        typer.echo("no knee: returns do not diminish within this range (or too few budgets)")
+    typer.echo(f"sweep written to {res.out_dir} (sweep.csv, sweep.png)")
 
 
 @prepare_app.command("osm")

@@ -1,6 +1,18 @@
-"""Run a scenario file end to end: read, check, measure, solve each service, write the plan.
+"""Run a scenario file end to end: read, check, measure, solve, write the plan.
 
-:func:`run_scenario` is what ``siting run scenario.yaml`` calls. Per service it solves
+:func:`run_scenario` is what ``siting run scenario.yaml`` calls. It solves in one of two modes.
+
+**Joint** (issue 4), whenever the scenario has more than one service, or its objective is
+``complete_circle`` or ``phased``, or it sets ``budget.phases`` (or alternatives are asked for):
+every service on the shared candidate plots in one model (:func:`optimizer.joint.solve_joint`,
+instance from :func:`scenarios.joint_build.to_multiservice`): one total budget, per-service and
+per-phase budgets (with carry-over), plot room, eligibility and count limits, under the scenario's
+objective. The plan is ranked (:func:`optimizer.ranking.rank_plan`) and re-checked by
+:func:`models.multiservice.evaluate_joint` and, per service, by :func:`models.evaluate.evaluate`.
+
+**Split** (a single service, or ``--split``): each service on its own, one after another, each on
+its own budget (``budget.per_service``, or a fixed share of ``budget.total``: see
+:func:`scenarios.build.resolve_budgets`):
 
 * ``max_coverage``: a maximal covering model (MCLP): at most ``max_sites`` new sites and / or new
   sites costing at most the service's budget, maximising the people of its demand group within
@@ -10,19 +22,21 @@
 * ``min_cost``: a set covering model (LSCP): the least-cost set of new sites that covers every
   person who can be covered at all (the fewest sites when costs are unknown); who cannot is reported.
 
-Services are solved one after another, each on its own budget (``budget.per_service``, or a fixed
-share of ``budget.total``: see :func:`scenarios.build.resolve_budgets`). Choosing the split
-optimally, sharing plots between services and phasing come with the joint model of issue 4.
-
 Outputs, written into a temporary folder beside the target and moved into place only when complete
 (an existing output folder is replaced only on success, and nothing is left behind on error):
 
-* ``plan.csv``: one row per chosen (site, service), ranked within the service by marginal coverage
-  (ties by id), with cost and coverage, each also cumulative;
+* ``plan.csv``: joint mode: the ranked site plan (one row per chosen (site, service): rank, phase,
+  cost and cumulative cost, people newly covered per demand group, coverage share, drop-one loss,
+  best substitute, reason; see :data:`JOINT_PLAN_HEAD`); split mode: one row per chosen (site,
+  service), ranked within the service by marginal coverage (ties by id), with cost and coverage,
+  each also cumulative;
 * ``uncovered.csv``: per service, the demand points with people of its group that are not within reach
   of any open facility, and why;
-* ``summary.json``: the resolved scenario, each service's solve record and coverage, warnings,
-  SHA-256 of every input file, package versions.
+* ``summary.json``: the resolved scenario, the solve record(s), each service's coverage, the plan's
+  checks (joint mode: budgets total / per service / per phase, room, eligibility, counts, the ranked
+  table adding up), warnings, SHA-256 of every input file, package versions;
+* with ``alternatives=K`` (joint mode): ``alternatives.csv`` (K distinct plans within the tolerance)
+  and ``site_frequency.csv`` (how many of them use each (service, site): firm or interchangeable).
 """
 
 from __future__ import annotations
@@ -47,10 +61,10 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import BackendUnavailableError, ScenarioError
+from models.errors import BackendUnavailableError, InfeasibleError, NoSolutionError, ScenarioError
 from models.evaluate import evaluate
 from optimizer.result import SolveParams
-from scenarios.build import BuiltScenario, NullProgress, ServiceProblem, build
+from scenarios.build import JOINT_OBJECTIVES, BuiltScenario, NullProgress, ServiceProblem, build
 from scenarios.layers import natural_key
 from scenarios.schema import ScenarioBody, load_scenario
 
@@ -141,8 +155,43 @@ class ServiceOutcome:
 
 
 @dataclass(eq=False)
+class JointOutcome:
+    """What the joint solve produced.
+
+    Attributes
+    ----------
+    inst : the joint instance.
+    mapping : ids and names behind its arrays.
+    result : the solver's ``optimizer.joint.JointResult``.
+    metrics : ``evaluate_joint``'s recount of the plan.
+    rows : the ranked plan (``optimizer.ranking.RankedRow``, in rank order).
+    checks : the plan's checks as written to summary.json (budgets, room, eligibility, counts, table).
+    alternatives : the alternative plans (``JointResult``), when asked for.
+    rephased : the solver's phases were re-assigned, earliest affordable first (:func:`rephase`).
+    """
+
+    inst: Any
+    mapping: Any
+    result: Any
+    metrics: Any
+    rows: list[Any]
+    checks: dict[str, Any]
+    alternatives: list[Any] = field(default_factory=list)
+    rephased: bool = False
+
+    @property
+    def open_phase(self) -> NDArray[np.int8]:
+        """The plan written out (the solver's, re-phased when :func:`rephase` applies)."""
+        return np.asarray(self.metrics.open_phase, dtype=np.int8)
+
+
+@dataclass(eq=False)
 class RunResult:
-    """A finished run: where its outputs are, and what they say."""
+    """A finished run: where its outputs are, and what they say.
+
+    ``mode`` is ``joint`` or ``split``; ``joint`` holds the joint solve (joint mode), ``outcomes``
+    one entry per service in both modes (in joint mode its ``result`` is None: the solve is joint).
+    """
 
     out_dir: Path
     built: BuiltScenario
@@ -151,6 +200,10 @@ class RunResult:
     uncovered: pd.DataFrame
     summary: dict[str, Any]
     warnings: list[str]
+    mode: str = "split"
+    joint: JointOutcome | None = None
+    alternatives: pd.DataFrame | None = None
+    site_frequency: pd.DataFrame | None = None
 
 
 # -------------------------------------------------------------------------------- solving
@@ -410,6 +463,12 @@ def versions() -> dict[str, str]:
 
 
 def _plain(value: Any) -> Any:
+    from enum import Enum
+
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -469,6 +528,31 @@ def _service_summary(built: BuiltScenario, oc: ServiceOutcome) -> dict[str, Any]
     return record
 
 
+def _input_hashes(built: BuiltScenario, scenario_path: Path) -> dict[str, str]:
+    """SHA-256 of the scenario file and every input layer, keyed by path relative to the scenario."""
+    base = built.base_dir
+    inputs: dict[str, str] = {}
+    for f in [scenario_path.resolve(), *built.input_files]:
+        try:
+            key = str(f.resolve().relative_to(base))
+        except ValueError:
+            key = str(f.resolve())
+        inputs[key] = sha256(f)
+    return inputs
+
+
+def _distance_record(built: BuiltScenario) -> dict[str, Any]:
+    body = built.scenario
+    return {
+        "method": built.distance_method,
+        "walking_speed_kmh": body.distance.walking_speed_kmh,
+        "max_snap_m": body.distance.max_snap_m,
+        "network": built.network,
+        "unsnapped_demand": built.unsnapped_demand,
+        "unsnapped_sites": built.unsnapped_sites,
+    }
+
+
 def summary_dict(
     built: BuiltScenario,
     outcomes: dict[str, ServiceOutcome],
@@ -479,15 +563,6 @@ def summary_dict(
     warnings: list[str],
     seconds: dict[str, float],
 ) -> dict[str, Any]:
-    base = built.base_dir
-    files = [scenario_path.resolve(), *built.input_files]
-    inputs: dict[str, str] = {}
-    for f in files:
-        try:
-            key = str(f.resolve().relative_to(base))
-        except ValueError:
-            key = str(f.resolve())
-        inputs[key] = sha256(f)
     body = built.scenario
     split = body.budget.total is not None and any(
         s not in body.budget.per_service for s in body.services
@@ -496,19 +571,13 @@ def summary_dict(
         "scenario": body.model_dump(mode="json"),
         "scenario_file": scenario_path.name,
         "override": override,
+        "mode": "split",
         "crs": built.layers.crs.to_string(),
-        "distance": {
-            "method": built.distance_method,
-            "walking_speed_kmh": body.distance.walking_speed_kmh,
-            "max_snap_m": body.distance.max_snap_m,
-            "network": built.network,
-            "unsnapped_demand": built.unsnapped_demand,
-            "unsnapped_sites": built.unsnapped_sites,
-        },
+        "distance": _distance_record(built),
         "objective": body.objective,
         "budget_split": (
             "budget.total is split across services in advance, in proportion to weight x people served; "
-            "the joint multi-service model that optimises the split comes in issue 4"
+            "the joint multi-service model of issue 4 (siting run without --split) optimises the split"
             if split
             else None
         ),
@@ -521,10 +590,563 @@ def summary_dict(
         "seed": params.seed,
         "services": {name: _service_summary(built, oc) for name, oc in outcomes.items()},
         "warnings": warnings,
-        "inputs_sha256": inputs,
+        "inputs_sha256": _input_hashes(built, scenario_path),
         "versions": versions(),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     })
+
+
+# ----------------------------------------------------------------------------- joint mode
+#: Objective of the joint model -> the per-service model family it generalises (summary.json "model").
+JOINT_MODEL_OF = {
+    "max_coverage": "mclp",
+    "complete_circle": "complete_circle",
+    "pmedian": "pmedian",
+    "min_cost": "lscp",
+    "phased": "mclp_phased",
+}
+#: First columns of the joint ranked plan; then ``new_<group>`` per demand group, then :data:`JOINT_PLAN_TAIL`.
+JOINT_PLAN_HEAD = (
+    "rank", "phase", "site_id", "land_type", "area_m2", "service", "demand_group", "cost", "cumulative_cost",
+)
+JOINT_PLAN_TAIL = (
+    "weighted_gain", "covered_after", "cumulative_coverage_share", "drop_one_loss", "best_substitute",
+    "substitute_phase", "substitute_recovers", "substitute_cost", "reason", "lon", "lat",
+)
+ALTERNATIVE_COLUMNS = ("plan", "objective", "below_best", "cost", "new_sites", "status", "verified", "sites")
+FREQUENCY_COLUMNS = ("service", "site_id", "land_type", "plans", "share", "role")
+#: A plot within this fraction of a chosen plot's gain counts as comparable in the plan's reasons.
+COMPARABLE_TOL = 0.1
+
+
+def solve_mode(body: ScenarioBody, split: bool = False, alternatives: int = 0) -> str:
+    """``joint`` or ``split`` (module docstring); raises when ``--split`` cannot do what is asked."""
+    if split:
+        if body.objective in JOINT_OBJECTIVES:
+            raise ScenarioError(
+                f"objective: {body.objective} needs the joint multi-service model; run without --split"
+            )
+        if alternatives:
+            raise ScenarioError("--alternatives needs the joint multi-service model; run without --split")
+        return "split"
+    joint = len(body.services) > 1 or body.objective in JOINT_OBJECTIVES or bool(body.budget.phases) or alternatives > 0
+    return "joint" if joint else "split"
+
+
+def _joint_solver(name: str, where: str) -> str:
+    from optimizer.solve import HEURISTIC_SOLVERS
+
+    if name in HEURISTIC_SOLVERS:
+        raise ScenarioError(
+            f"{where}: {name} is a single-service heuristic; the joint multi-service model needs an exact "
+            "solver (highs, cbc, cpsat, scip, pulp:NAME), or run each service on its own with --split"
+        )
+    return name
+
+
+def _fmt_people(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 10 or float(x).is_integer() else f"{x:,.1f}"
+
+
+def plan_reason(row: Any, inst: Any, mapping: Any) -> str:
+    """The one-line reason of a ranked row, from the figures ``rank_plan`` computed."""
+    svc = inst.services[row.service]
+    group = mapping.demand_group[svc.name]
+    reach = mapping.reach_m[svc.name]
+    if row.gain_people <= 0:
+        why = f"adds no {group} not already within reach"
+        if svc.min_sites:
+            why += f"; kept because the plan needs at least {svc.min_sites} {svc.name} sites (min_sites)"
+        return why
+    text = f"covers {_fmt_people(row.gain_people)} {group} within {reach:,.0f} m not reached before"
+    tol = f"{100 * COMPARABLE_TOL:.0f} %"
+    if row.n_comparable <= 1:
+        text += f"; no other eligible plot comes within {tol} of that"
+    elif row.cheapest_comparable and mapping.cost_known[svc.name]:
+        text += f"; cheapest of {row.n_comparable} comparable plots"
+    elif row.largest_gain:
+        text += f"; reaches the most of {row.n_comparable} comparable plots"
+    else:
+        text += f"; one of {row.n_comparable} comparable plots, the one that fits room and budget with the rest"
+    if row.drop_one_loss > 0 and row.substitute is None:
+        text += (
+            f"; no unused plot reaches the {_fmt_people(row.drop_one_loss)} it alone serves"
+            if row.n_recovering == 0
+            else (
+                f"; the {row.n_recovering} unused plots that would reach its people do not fit the budgets or room"
+                if row.n_recovering > 1
+                else "; the one unused plot that would reach its people does not fit the budgets or room"
+            )
+        )
+    return text
+
+
+def joint_plan_table(inst: Any, mapping: Any, rows: list[Any]) -> pd.DataFrame:
+    """The ranked site plan of DESIGN.md: one row per chosen (site, service), in rank order.
+
+    ``new_<group>``: people of each demand group at the demand points this row newly brings within
+    reach of its service; ``cumulative_cost`` over all rows so far (costs of services without costs
+    count 0 and show as empty); ``covered_after`` / ``cumulative_coverage_share``: people of the
+    service's own group within reach after this row (existing facilities included), and its share.
+    """
+    group_cols = [f"new_{g}" for g in mapping.groups]
+    records: list[dict[str, Any]] = []
+    cum = 0.0
+    for r in rows:
+        name = inst.services[r.service].name
+        known = mapping.cost_known[name]
+        cost = float(r.cost) if known else float("nan")
+        cum += cost if known else 0.0
+        sub = r.substitute
+        rec: dict[str, Any] = {
+            "rank": r.rank,
+            "phase": mapping.phases[r.phase],
+            "site_id": str(mapping.site_ids[r.site]),
+            "land_type": mapping.land_types[r.site],
+            "area_m2": mapping.area_m2[r.site],
+            "service": name,
+            "demand_group": mapping.demand_group[name],
+            "cost": cost,
+            "cumulative_cost": cum if any(mapping.cost_known.values()) else float("nan"),
+        }
+        for col, v in zip(group_cols, r.new_by_group):
+            rec[col] = float(v)
+        rec.update({
+            "weighted_gain": r.gain_weighted,
+            "covered_after": r.covered_after,
+            "cumulative_coverage_share": r.coverage_share,
+            "drop_one_loss": r.drop_one_loss,
+            "best_substitute": "" if sub is None else str(mapping.site_ids[sub]),
+            "substitute_phase": "" if sub is None else mapping.phases[r.substitute_phase],
+            "substitute_recovers": r.substitute_recovers,
+            "substitute_cost": (r.substitute_cost if (sub is not None and known) else float("nan")),
+            "reason": plan_reason(r, inst, mapping),
+            "lon": mapping.lon[r.site],
+            "lat": mapping.lat[r.site],
+        })
+        records.append(rec)
+    return pd.DataFrame(records, columns=[*JOINT_PLAN_HEAD, *group_cols, *JOINT_PLAN_TAIL])
+
+
+def joint_outcomes(built: BuiltScenario, inst: Any, mapping: Any, rows: list[Any]) -> dict[str, ServiceOutcome]:
+    """Per service: the plan on its own instance, recounted by :func:`models.evaluate.evaluate`."""
+    out: dict[str, ServiceOutcome] = {}
+    for s, svc in enumerate(inst.services):
+        pb = built.services[svc.name]
+        cols = pd.Index(pb.site_ids.astype(str))
+        mine = [r for r in rows if r.service == s]
+        order = cols.get_indexer([str(mapping.site_ids[r.site]) for r in mine]).astype(np.int64)
+        gains = np.array([r.gain_people for r in mine], dtype=np.float64)
+        final = pb.instance.existing.copy()
+        final[order] = True
+        check = evaluate(pb.instance, final, radius=pb.reach_m)
+        cover = coverage_matrix(pb)
+        coverable = np.zeros(pb.instance.n, dtype=bool)
+        coverable[cover.tocoo().row] = True
+        notes: list[str] = []
+        if svc.max_sites == 0:
+            notes.append("max_sites is 0: no new site is planned")
+        notes += list(pb.notes)
+        before = float(pb.instance.weights[svc.existing_covered].sum())
+        out[svc.name] = ServiceOutcome(
+            problem=pb,
+            result=None,
+            order=order,
+            gains=gains,
+            covered_before=before,
+            covered_after=float(check.covered_weight or 0.0),
+            covered=np.asarray(check.covered, dtype=bool),
+            coverable=coverable,
+            check=check,
+            notes=notes,
+        )
+    return out
+
+
+def _ok(spent: float, limit: float | None) -> bool:
+    return limit is None or not math.isfinite(limit) or spent <= limit + 1e-6 * max(1.0, abs(limit))
+
+
+def plan_checks(
+    inst: Any, mapping: Any, metrics: Any, rows: list[Any], outcomes: dict[str, ServiceOutcome]
+) -> dict[str, Any]:
+    """Re-check a joint plan from the raw arrays, independently of the solver, for summary.json.
+
+    Budgets (total, per service, per phase: with carry-over, the spending up to each phase may not
+    exceed the phase budgets up to it), room on every plot, eligibility of every pair, count limits,
+    ``evaluate_joint``'s own verdict, and whether the ranked table adds up: per service, existing
+    coverage plus the rows' newly covered people equals the evaluator's coverage, the last
+    ``covered_after`` equals it too, the per-service evaluator (``models.evaluate``) agrees, and the
+    last cumulative cost equals the plan's total cost.
+    """
+    op = np.asarray(metrics.open_phase)
+    opened = op >= 0
+    S = inst.S
+    names = [svc.name for svc in inst.services]
+    cost = np.stack([np.where(svc.eligible, svc.cost, 0.0) for svc in inst.services])
+    by_service = np.where(opened, cost, 0.0).sum(axis=1)
+    by_phase = np.bincount(op[opened].astype(np.int64), weights=cost[opened], minlength=inst.T)
+    total = float(by_service.sum())
+    checks: dict[str, Any] = {}
+    checks["budget_total"] = {"limit": inst.total_budget, "spent": total, "ok": _ok(total, inst.total_budget)}
+    checks["budget_per_service"] = {
+        names[s]: {"limit": inst.services[s].budget, "spent": float(by_service[s]),
+                   "ok": _ok(float(by_service[s]), inst.services[s].budget)}
+        for s in range(S)
+    }
+    phases: list[dict[str, Any]] = []
+    if inst.phase_budgets is not None:
+        pb = np.asarray(inst.phase_budgets, dtype=np.float64)
+        cum_b, cum_s = np.cumsum(pb), np.cumsum(by_phase)
+        for t, name in enumerate(inst.phases):
+            carried = float(cum_b[t - 1] - cum_s[t - 1]) if (t and inst.carry_over) else 0.0
+            ok = _ok(float(cum_s[t]), float(cum_b[t])) if inst.carry_over else _ok(float(by_phase[t]), float(pb[t]))
+            phases.append({"phase": name, "budget": float(pb[t]), "carried_in": carried,
+                           "available": float(pb[t]) + carried, "spent": float(by_phase[t]), "ok": ok})
+    else:
+        for t, name in enumerate(inst.phases):
+            phases.append({"phase": name, "budget": None, "spent": float(by_phase[t]), "ok": True})
+    checks["budget_per_phase"] = phases
+    area = np.array([svc.area for svc in inst.services])
+    used = area @ opened.astype(np.float64)
+    room = np.asarray(inst.room, dtype=np.float64)
+    over = used > room + 1e-6 * np.maximum(1.0, np.where(np.isfinite(room), room, 0.0))
+    shared = np.flatnonzero(opened.sum(axis=0) > 1)
+    checks["room"] = {
+        "ok": not over.any(),
+        "over": [{"site_id": str(mapping.site_ids[j]), "room": room[j], "used": used[j]} for j in np.flatnonzero(over)],
+        "shared_plots": [
+            {"site_id": str(mapping.site_ids[j]), "services": [names[s] for s in np.flatnonzero(opened[:, j])],
+             "used": used[j], "room": room[j]}
+            for j in shared
+        ],
+    }
+    elig = np.stack([svc.eligible for svc in inst.services])
+    bad = np.argwhere(opened & ~elig)
+    checks["eligibility"] = {"ok": bad.size == 0,
+                             "ineligible": [f"{names[s]}:{mapping.site_ids[j]}" for s, j in bad]}
+    counts = {}
+    for s, svc in enumerate(inst.services):
+        k = int(opened[s].sum())
+        counts[names[s]] = {"new": k, "min": svc.min_sites, "max": svc.max_sites,
+                            "ok": k >= svc.min_sites and (svc.max_sites is None or k <= svc.max_sites)}
+    checks["counts"] = counts
+    checks["evaluator"] = {"ok": not metrics.violations, "violations": list(metrics.violations)}
+    problems: list[str] = []
+    for s, svc in enumerate(inst.services):
+        mine = [r for r in rows if r.service == s]
+        before = float(svc.weights[svc.existing_covered].sum())
+        added = float(sum(r.gain_people for r in mine))
+        want = float(metrics.covered_people[s])
+        tol = 1e-6 * max(1.0, want)
+        if abs(before + added - want) > tol:
+            problems.append(f"{svc.name}: existing {before:.10g} + newly covered {added:.10g} != covered {want:.10g}")
+        if mine and abs(mine[-1].covered_after - want) > tol:
+            problems.append(f"{svc.name}: last covered_after {mine[-1].covered_after:.10g} != covered {want:.10g}")
+        old = outcomes[svc.name].covered_after
+        if abs(old - want) > tol:
+            problems.append(f"{svc.name}: models.evaluate counts {old:.10g}, evaluate_joint {want:.10g}")
+    if rows and abs(rows[-1].cumulative_cost - float(metrics.total_cost)) > 1e-6 * max(1.0, total):
+        problems.append(f"last cumulative_cost {rows[-1].cumulative_cost:.10g} != total cost {metrics.total_cost:.10g}")
+    if len(rows) != int(opened.sum()):
+        problems.append(f"{len(rows)} ranked rows for {int(opened.sum())} opened pairs")
+    checks["ranked_table"] = {"ok": not problems, "problems": problems}
+    checks["all_ok"] = bool(
+        checks["budget_total"]["ok"]
+        and all(v["ok"] for v in checks["budget_per_service"].values())
+        and all(p["ok"] for p in phases)
+        and checks["room"]["ok"]
+        and checks["eligibility"]["ok"]
+        and all(v["ok"] for v in counts.values())
+        and checks["evaluator"]["ok"]
+        and checks["ranked_table"]["ok"]
+    )
+    return checks
+
+
+def _joint_record(res: Any, objective: str, checks: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "mode": "joint",
+        "model": JOINT_MODEL_OF.get(objective, objective),
+        "objective_name": objective,
+        "status": res.status.value,
+        "objective": res.objective,
+        "bound": res.bound,
+        "gap": res.gap,
+        "seconds": round(float(res.seconds), 4),
+        "solver": res.solver,
+        "solver_version": res.solver_version,
+        "verified": bool(res.verified) and bool(checks["all_ok"]),
+        "stages": list(res.stages),
+    }
+
+
+def _plan_text(inst: Any, mapping: Any, open_phase: NDArray[np.integer]) -> str:
+    """``service:site[@phase]; ...`` in service order, sites in natural order."""
+    op = np.asarray(open_phase)
+    parts: list[str] = []
+    for s, svc in enumerate(inst.services):
+        js = sorted(np.flatnonzero(op[s] >= 0), key=lambda j: mapping.site_order[j])
+        for j in js:
+            ph = f"@{mapping.phases[op[s, j]]}" if inst.T > 1 else ""
+            parts.append(f"{svc.name}:{mapping.site_ids[j]}{ph}")
+    return "; ".join(parts)
+
+
+def alternatives_tables(inst: Any, mapping: Any, plans: list[Any], objective: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``alternatives.csv`` and ``site_frequency.csv`` of K alternative plans.
+
+    ``below_best`` is the relative shortfall ``(best - objective) / |best|`` for maximised objectives
+    (``(objective - best) / |best|`` for minimised ones). In ``site_frequency``, every eligible
+    (service, site) pair with ``plans`` = how many of the K plans open it; ``role`` is ``firm`` (in
+    every plan), ``interchangeable`` (in some) or ``unused`` (in none).
+    """
+    from models.multiservice import OBJECTIVE_SENSE, evaluate_joint, objective_value
+
+    from optimizer.ranking import earliest_phases
+
+    sense = OBJECTIVE_SENSE.get(objective, "max")
+    values = []
+    recs: list[dict[str, Any]] = []
+    ops = [
+        earliest_phases(inst, res.open_phase, mapping.site_order) if rephase(objective, inst) else res.open_phase
+        for res in plans
+    ]
+    for op in ops:
+        values.append(objective_value(evaluate_joint(inst, op), objective))
+    best = max(values) if sense == "max" else min(values)
+    for k, (res, op, v) in enumerate(zip(plans, ops, values), start=1):
+        met = evaluate_joint(inst, op)
+        below = (best - v) if sense == "max" else (v - best)
+        recs.append({
+            "plan": k,
+            "objective": v,
+            "below_best": below / abs(best) if best else 0.0,
+            "cost": float(met.total_cost),
+            "new_sites": int((np.asarray(res.open_phase) >= 0).sum()),
+            "status": res.status.value,
+            "verified": bool(res.verified) and not met.violations,
+            "sites": _plan_text(inst, mapping, op),
+        })
+    alt = pd.DataFrame(recs, columns=list(ALTERNATIVE_COLUMNS))
+    K = len(plans)
+    use = np.zeros((inst.S, inst.m), dtype=np.int64)
+    for res in plans:
+        use += (np.asarray(res.open_phase) >= 0).astype(np.int64)
+    freq_rows: list[dict[str, Any]] = []
+    for s, svc in enumerate(inst.services):
+        js = np.flatnonzero(svc.eligible | (use[s] > 0))
+        js = sorted(js, key=lambda j: (-use[s, j], mapping.site_order[j]))
+        for j in js:
+            c = int(use[s, j])
+            freq_rows.append({
+                "service": svc.name,
+                "site_id": str(mapping.site_ids[j]),
+                "land_type": mapping.land_types[j],
+                "plans": c,
+                "share": c / K if K else 0.0,
+                "role": "firm" if c == K and K else ("interchangeable" if c else "unused"),
+            })
+    return alt, pd.DataFrame(freq_rows, columns=list(FREQUENCY_COLUMNS))
+
+
+def _joint_service_summary(
+    inst: Any, mapping: Any, s: int, oc: ServiceOutcome, metrics: Any, record: dict[str, Any], checks: dict[str, Any]
+) -> dict[str, Any]:
+    svc = inst.services[s]
+    pb = oc.problem
+    total = float(svc.weights.sum())
+    people = pb.group_total
+    violations = [v for v in oc.check.violations]
+    if not checks["budget_per_service"][svc.name]["ok"]:
+        violations.append(f"budget.per_service.{svc.name} exceeded")
+    if not checks["counts"][svc.name]["ok"]:
+        violations.append(f"count limits of {svc.name} broken")
+    violations += [v for v in metrics.violations if repr(svc.name) in v]
+    covered_phase = np.asarray(metrics.covered_by_phase)[:, s, :].astype(np.float64) @ svc.weights
+    op = np.asarray(metrics.open_phase)[s]
+    return {
+        "demand_group": pb.demand_group,
+        "reach_m": pb.reach_m,
+        "demand_points": pb.instance.n,
+        "candidate_sites": pb.n_candidates,
+        "existing_facilities": pb.n_existing,
+        "budget": svc.budget,
+        "budget_source": mapping.budget_source[svc.name],
+        "max_sites": svc.max_sites,
+        "min_sites": svc.min_sites,
+        "weight": svc.weight,
+        "area_m2": svc.area,
+        "people": people,
+        "coverage": {
+            "before": oc.covered_before,
+            "after": oc.covered_after,
+            "share_before": oc.covered_before / total if total > 0 else None,
+            "share_after": oc.covered_after / total if total > 0 else None,
+            "by_phase": {mapping.phases[t]: float(covered_phase[t]) for t in range(inst.T)},
+        },
+        "new_sites": int((op >= 0).sum()),
+        "new_sites_by_phase": {mapping.phases[t]: int((op == t).sum()) for t in range(inst.T)},
+        "cost": float(metrics.cost_by_service[s]) if mapping.cost_known[svc.name] else None,
+        "plan_check": {
+            "covered_weight": oc.check.covered_weight,
+            "joint_covered_people": float(metrics.covered_people[s]),
+            "weighted_distance_m": oc.check.weighted_distance,
+            "violations": violations,
+        },
+        "solve": record,
+        "notes": list(oc.notes),
+    }
+
+
+def joint_summary_dict(
+    built: BuiltScenario,
+    joint: JointOutcome,
+    outcomes: dict[str, ServiceOutcome],
+    scenario_path: Path,
+    override: str | None,
+    solver: str,
+    params: SolveParams,
+    warnings: list[str],
+    seconds: dict[str, float],
+    tolerance: float | None = None,
+    requested: int = 0,
+) -> dict[str, Any]:
+    body = built.scenario
+    inst, mapping, res, metrics = joint.inst, joint.mapping, joint.result, joint.metrics
+    record = _joint_record(res, body.objective, joint.checks)
+    record["notes"] = list(getattr(res, "notes", []))
+    record["message"] = getattr(res, "message", "")
+    op = np.asarray(metrics.open_phase)
+    phase_rows = []
+    for t, name in enumerate(inst.phases):
+        covered_t = np.asarray(metrics.covered_by_phase)[t]
+        phase_rows.append({
+            "phase": name,
+            "new_sites": int((op == t).sum()),
+            "cost": float(metrics.cost_by_phase[t]),
+            "covered_people": {svc.name: float(covered_t[s].astype(np.float64) @ svc.weights)
+                               for s, svc in enumerate(inst.services)},
+        })
+    summary: dict[str, Any] = {
+        "scenario": body.model_dump(mode="json"),
+        "scenario_file": scenario_path.name,
+        "override": override,
+        "mode": "joint",
+        "crs": built.layers.crs.to_string(),
+        "distance": _distance_record(built),
+        "objective": body.objective,
+        "budget_split": (
+            "none: the joint multi-service model (issue 4) shares budget.total"
+            + (", the phase budgets" if body.budget.phases else "")
+            + " and the plots between the services; nothing is split in advance"
+        ),
+        "solver": {
+            "name": solver,
+            "time_limit": params.time_limit,
+            "mip_gap": params.mip_gap,
+            "threads": params.threads,
+        },
+        "seed": params.seed,
+        "solve": record,
+        "phasing": (
+            "each site opens in the earliest phase whose budgets allow it, most valuable first (the objective "
+            "values only the end state, so the solver's phases were arbitrary)"
+            if joint.rephased
+            else ("as solved" if inst.T > 1 else None)
+        ),
+        "joint": {
+            "objective": body.objective,
+            "value": res.objective,
+            "weighted_coverage": metrics.weighted_coverage,
+            "complete_circle_people": metrics.complete_people,
+            "complete_circle_group": mapping.residents_group,
+            "phased_value": metrics.phased_value,
+            "total_cost": metrics.total_cost,
+            "new_sites": int((op >= 0).sum()),
+            "plots_used": int((op >= 0).any(axis=0).sum()),
+            "total_distance_m": metrics.total_distance,
+        },
+        "phases": phase_rows,
+        "checks": joint.checks,
+        "services": {
+            svc.name: _joint_service_summary(inst, mapping, s, outcomes[svc.name], metrics, record, joint.checks)
+            for s, svc in enumerate(inst.services)
+        },
+        "warnings": warnings,
+        "inputs_sha256": _input_hashes(built, scenario_path),
+        "versions": versions(),
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+    }
+    if requested:
+        summary["alternatives"] = {
+            "requested": requested,
+            "found": len(joint.alternatives),
+            "tolerance": tolerance,
+            "note": (
+                f"only {len(joint.alternatives)} distinct plans lie within the tolerance"
+                if len(joint.alternatives) < requested
+                else None
+            ),
+        }
+    return _plain(summary)
+
+
+def solve_joint_scenario(
+    built: BuiltScenario, solver: str, params: SolveParams, progress: Any, *, alternatives: int = 0, tolerance: float = 0.02
+) -> JointOutcome:
+    """Solve a built scenario jointly, rank and re-check the plan (and find alternatives).
+
+    Raises
+    ------
+    InfeasibleError : no plan meets the limits (e.g. min_sites that the budgets cannot pay for).
+    NoSolutionError : the solver stopped without a plan.
+    """
+    from models.multiservice import evaluate_joint
+    from optimizer import joint as joint_api
+    from optimizer.ranking import earliest_phases, rank_plan
+    from scenarios.joint_build import to_multiservice
+
+    body = built.scenario
+    inst, mapping = to_multiservice(built)
+    phases = f", phases {', '.join(inst.phases)}" if inst.T > 1 else ""
+    label = f"solving jointly ({body.objective}, {inst.S} services, {inst.n} demand x {inst.m} plots{phases})"
+    plans: list[Any] = []
+    try:
+        if alternatives:
+            # the first alternative is the best plan itself: one solve less
+            label += f" and {alternatives - 1} alternatives within {100 * tolerance:g} %" if alternatives > 1 else ""
+            with progress.step(label):
+                plans = list(joint_api.alternatives(
+                    inst, alternatives, tolerance, objective=body.objective, solver=solver, params=params
+                ))
+            res = plans[0]
+        else:
+            with progress.step(label):
+                res = joint_api.solve_joint(inst, objective=body.objective, solver=solver, params=params)
+    except (InfeasibleError, NoSolutionError) as exc:
+        raise type(exc)(f"{built.source}: {exc}") from None
+    plan = np.asarray(res.open_phase, dtype=np.int8)
+    rephased = False
+    if rephase(body.objective, inst):
+        plan = earliest_phases(inst, plan, mapping.site_order)
+        rephased = bool((plan != res.open_phase).any())
+    metrics = evaluate_joint(inst, plan)
+    with progress.step("ranking the plan"):
+        rows = rank_plan(
+            inst, plan, groups=mapping.group_people, site_order=mapping.site_order, comparable_tol=COMPARABLE_TOL,
+        )
+    return JointOutcome(
+        inst=inst, mapping=mapping, result=res, metrics=metrics, rows=rows, checks={}, alternatives=plans,
+        rephased=rephased,
+    )
+
+
+def rephase(objective: str, inst: Any) -> bool:
+    """Whether a plan's phases are re-assigned by :func:`optimizer.ranking.earliest_phases`: with
+    several phases, for every objective but ``phased`` (the others value only the end state, so the
+    solver's phases are arbitrary)."""
+    return inst.T > 1 and objective != "phased"
 
 
 # --------------------------------------------------------------------------------- output
@@ -589,6 +1211,10 @@ def run_scenario(
     solver: str | None = None,
     time_limit: float | None = None,
     progress: Any = None,
+    *,
+    split: bool = False,
+    alternatives: int = 0,
+    tolerance: float = 0.02,
 ) -> RunResult:
     """Run a scenario file and write its plan.
 
@@ -600,6 +1226,10 @@ def run_scenario(
     solver : solver name overriding ``solver.name``.
     time_limit : seconds per solve, overriding ``solver.time_limit``.
     progress : progress reporter (:class:`RichProgress`, or silent by default).
+    split : solve each service on its own with the budget split in advance, even when the
+        scenario would be solved jointly (see the module docstring).
+    alternatives : also find this many distinct plans within ``tolerance`` of the best (joint mode).
+    tolerance : relative shortfall from the best objective an alternative may have.
 
     Returns
     -------
@@ -610,18 +1240,26 @@ def run_scenario(
     ------
     ScenarioError, DataError : bad scenario or data (nothing is written).
     BackendUnavailableError : unknown or missing solver.
-    InfeasibleError, NoSolutionError : a service could not be solved.
+    InfeasibleError, NoSolutionError : a service (or the joint model) could not be solved.
     """
+    from scenarios.joint_build import build_joint
+
     started = time.perf_counter()
     progress = progress or NullProgress()
     path = Path(path)
     body, base_dir = load_scenario(path, scenario)
     source = path.name
-    chosen_solver = check_solver(
-        solver if solver is not None else body.solver.name, "--solver" if solver is not None else f"{source}: solver.name"
-    )
+    where = "--solver" if solver is not None else f"{source}: solver.name"
+    chosen_solver = check_solver(solver if solver is not None else body.solver.name, where)
     if time_limit is not None and not (time_limit > 0):
         raise ScenarioError(f"--time-limit {time_limit} must be a positive number of seconds")
+    if alternatives < 0:
+        raise ScenarioError(f"--alternatives {alternatives} must be a whole number >= 0")
+    if not (0 <= tolerance < 1):
+        raise ScenarioError(f"--tolerance {tolerance} must be a fraction in [0, 1), e.g. 0.02 for 2 %")
+    mode = solve_mode(body, split, alternatives)
+    if mode == "joint":
+        _joint_solver(chosen_solver, where)
     target = output_dir(body, base_dir, out)
     if target.exists() and not target.is_dir():
         raise ScenarioError(f"output folder {target} is a file; give a folder with --out or output.folder")
@@ -631,25 +1269,47 @@ def run_scenario(
         threads=body.solver.threads,
         seed=body.solver.seed,
     )
-    built = build(body, base_dir, progress, source=source)
+    if mode == "joint":
+        built = build_joint(body, base_dir, progress, source=source)
+    else:
+        built = build(body, base_dir, progress, source=source)
     warnings = list(built.warnings)
     for w in warnings:
         progress.note(w)
-    outcomes: dict[str, ServiceOutcome] = {}
     t0 = time.perf_counter()
-    for name, problem in built.services.items():
-        outcomes[name] = solve_service(built, problem, chosen_solver, params, progress)
+    joint: JointOutcome | None = None
+    alt_table = freq_table = None
+    if mode == "joint":
+        joint = solve_joint_scenario(built, chosen_solver, params, progress, alternatives=alternatives, tolerance=tolerance)
+        outcomes = joint_outcomes(built, joint.inst, joint.mapping, joint.rows)
+        joint.checks = plan_checks(joint.inst, joint.mapping, joint.metrics, joint.rows, outcomes)
+        plan = joint_plan_table(joint.inst, joint.mapping, joint.rows)
+        if alternatives:
+            alt_table, freq_table = alternatives_tables(joint.inst, joint.mapping, joint.alternatives, body.objective)
+    else:
+        outcomes = {}
+        for name, problem in built.services.items():
+            outcomes[name] = solve_service(built, problem, chosen_solver, params, progress)
+        plan = plan_table(built, outcomes)
     seconds = dict(built.seconds)
     seconds["solve"] = time.perf_counter() - t0
-    plan = plan_table(built, outcomes)
     uncovered = uncovered_table(built, outcomes)
     seconds["total"] = time.perf_counter() - started
-    summary = summary_dict(built, outcomes, path, scenario, chosen_solver, params, warnings, seconds)
+    if joint is not None:
+        summary = joint_summary_dict(
+            built, joint, outcomes, path, scenario, chosen_solver, params, warnings, seconds,
+            tolerance=tolerance if alternatives else None, requested=alternatives,
+        )
+    else:
+        summary = summary_dict(built, outcomes, path, scenario, chosen_solver, params, warnings, seconds)
     files = {
         "plan.csv": _csv(plan),
         "uncovered.csv": _csv(uncovered),
         "summary.json": (json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8"),
     }
+    if alt_table is not None and freq_table is not None:
+        files["alternatives.csv"] = _csv(alt_table)
+        files["site_frequency.csv"] = _csv(freq_table)
     write_atomically(target, files)
     return RunResult(
         out_dir=target,
@@ -659,14 +1319,28 @@ def run_scenario(
         uncovered=uncovered,
         summary=summary,
         warnings=warnings,
+        mode=mode,
+        joint=joint,
+        alternatives=alt_table,
+        site_frequency=freq_table,
     )
 
 
-def validate_scenario(path: str | Path, scenario: str | None = None, progress: Any = None) -> BuiltScenario:
-    """Schema, layers and data checks of a scenario file, without solving (``siting validate``)."""
+def validate_scenario(
+    path: str | Path, scenario: str | None = None, progress: Any = None, *, split: bool = False
+) -> BuiltScenario:
+    """Schema, layers and data checks of a scenario file, without solving (``siting validate``).
+
+    A scenario that ``siting run`` solves jointly is checked for the joint model (no advance budget split).
+    """
+    from scenarios.joint_build import build_joint
+
     path = Path(path)
     body, base_dir = load_scenario(path, scenario)
-    check_solver(body.solver.name, f"{path.name}: solver.name")
+    name = check_solver(body.solver.name, f"{path.name}: solver.name")
+    if solve_mode(body, split) == "joint":
+        _joint_solver(name, f"{path.name}: solver.name")
+        return build_joint(body, base_dir, progress or NullProgress(), source=path.name)
     return build(body, base_dir, progress or NullProgress(), source=path.name)
 
 
@@ -686,10 +1360,25 @@ def describe(built: BuiltScenario) -> str:
             else "straight line"
         ),
     ]
+    budget = body.budget
+    if solve_mode(body) == "joint":
+        shared = []
+        if budget.total is not None:
+            shared.append(f"total budget {budget.total:,.0f}")
+        if budget.phases:
+            shared.append(
+                "phases " + ", ".join(f"{k} {v:,.0f}" for k, v in budget.phases.items())
+                + (" (unspent money carries over)" if budget.carry_over else "")
+            )
+        lines.append(
+            "mode        joint: all services on the shared plots in one model"
+            + (f"; {'; '.join(shared)}" if shared else "")
+        )
     for name, pb in built.services.items():
         limit = []
-        if pb.max_sites is not None:
-            limit.append(f"at most {pb.max_sites} new")
+        max_sites = body.services[name].max_sites
+        if max_sites is not None:
+            limit.append(f"at most {min(max_sites, pb.n_candidates)} new")
         if pb.budget is not None:
             limit.append(f"budget {pb.budget:,.0f}")
         lines.append(
