@@ -619,12 +619,13 @@ FREQUENCY_COLUMNS = ("service", "site_id", "land_type", "plans", "share", "role"
 COMPARABLE_TOL = 0.1
 
 
-def solve_mode(body: ScenarioBody, split: bool = False, alternatives: int = 0) -> str:
+def solve_mode(body: ScenarioBody, split: bool = False, alternatives: int = 0, source: str = "") -> str:
     """``joint`` or ``split`` (module docstring); raises when ``--split`` cannot do what is asked."""
     if split:
         if body.objective in JOINT_OBJECTIVES:
             raise ScenarioError(
-                f"objective: {body.objective} needs the joint multi-service model; run without --split"
+                f"{source + ': ' if source else ''}objective: {body.objective} needs the joint multi-service model; "
+                "run without --split (or choose max_coverage, pmedian or min_cost)"
             )
         if alternatives:
             raise ScenarioError("--alternatives needs the joint multi-service model; run without --split")
@@ -747,6 +748,15 @@ def joint_outcomes(built: BuiltScenario, inst: Any, mapping: Any, rows: list[Any
         if svc.max_sites == 0:
             notes.append("max_sites is 0: no new site is planned")
         notes += list(pb.notes)
+        body = built.scenario
+        if body.objective == "min_cost":
+            limit = body.services[svc.name].max_sites
+            if limit is not None and order.size > limit:
+                notes.append(f"covering everything coverable needs {order.size} new sites, more than max_sites = {limit}")
+            cost = float(pb.instance.cost[order].sum())
+            own = body.budget.per_service.get(svc.name)
+            if own is not None and pb.cost_known and cost > own:
+                notes.append(f"covering everything coverable costs {cost:,.0f}, more than budget.per_service {own:,.0f}")
         before = float(pb.instance.weights[svc.existing_covered].sum())
         out[svc.name] = ServiceOutcome(
             problem=pb,
@@ -902,7 +912,6 @@ def alternatives_tables(inst: Any, mapping: Any, plans: list[Any], objective: st
     every plan), ``interchangeable`` (in some) or ``unused`` (in none).
     """
     from models.multiservice import OBJECTIVE_SENSE, evaluate_joint, objective_value
-
     from optimizer.ranking import earliest_phases
 
     sense = OBJECTIVE_SENSE.get(objective, "max")
@@ -1066,11 +1075,20 @@ def joint_summary_dict(
             "new_sites": int((op >= 0).sum()),
             "plots_used": int((op >= 0).any(axis=0).sum()),
             "total_distance_m": metrics.total_distance,
+            "note": (
+                f"least cost of covering everyone coverable is {metrics.total_cost:,.0f}; budget.total is "
+                f"{body.budget.total:,.0f}" + (" (not enough)" if metrics.total_cost > body.budget.total else "")
+                if body.objective == "min_cost" and body.budget.total is not None
+                else None
+            ),
         },
         "phases": phase_rows,
         "checks": joint.checks,
         "services": {
-            svc.name: _joint_service_summary(inst, mapping, s, outcomes[svc.name], metrics, record, joint.checks)
+            svc.name: _joint_service_summary(
+                inst, mapping, s, outcomes[svc.name], metrics,
+                {k: v for k, v in record.items() if k not in ("stages", "notes")}, joint.checks,
+            )
             for s, svc in enumerate(inst.services)
         },
         "warnings": warnings,
@@ -1257,7 +1275,7 @@ def run_scenario(
         raise ScenarioError(f"--alternatives {alternatives} must be a whole number >= 0")
     if not (0 <= tolerance < 1):
         raise ScenarioError(f"--tolerance {tolerance} must be a fraction in [0, 1), e.g. 0.02 for 2 %")
-    mode = solve_mode(body, split, alternatives)
+    mode = solve_mode(body, split, alternatives, source)
     if mode == "joint":
         _joint_solver(chosen_solver, where)
     target = output_dir(body, base_dir, out)
@@ -1338,7 +1356,7 @@ def validate_scenario(
     path = Path(path)
     body, base_dir = load_scenario(path, scenario)
     name = check_solver(body.solver.name, f"{path.name}: solver.name")
-    if solve_mode(body, split) == "joint":
+    if solve_mode(body, split, source=path.name) == "joint":
         _joint_solver(name, f"{path.name}: solver.name")
         return build_joint(body, base_dir, progress or NullProgress(), source=path.name)
     return build(body, base_dir, progress or NullProgress(), source=path.name)
@@ -1546,14 +1564,20 @@ def prepare_osm_scenario(
 
 
 __all__ = [
+    "JointOutcome",
     "RichProgress",
     "RunResult",
     "ServiceOutcome",
+    "alternatives_tables",
     "describe",
+    "joint_plan_table",
     "osm_scenario_yaml",
+    "plan_checks",
     "prepare_osm_scenario",
     "rank_sites",
     "run_scenario",
+    "solve_joint_scenario",
+    "solve_mode",
     "validate_scenario",
     "write_atomically",
 ]

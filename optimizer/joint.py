@@ -1,0 +1,517 @@
+"""Solve the joint multi-service model: lexicographic stages, a greedy warm start, alternatives.
+
+:func:`solve_joint` builds :func:`models.formulations.joint.joint_milp`, warm-starts it from
+:func:`greedy_plan`, and, for the maximising objectives with ``tie_break``, solves a sequence of
+MILPs, each warm-started from the previous stage's plan:
+
+1. the primary objective (coverage, complete circles, phased coverage, cost or walking distance);
+2. least total cost, the primary objective held at ``best - 1e-6 * max(1, |best|)`` (``best`` is
+   the proven optimum, or the incumbent if the stage was stopped by a limit);
+3. least walking distance of covered demand, primary objective and cost held (needs distances for
+   every service; skipped otherwise).
+
+The plan is read from the ``y`` columns (``x > 0.5``) and evaluated by
+:func:`models.multiservice.evaluate_joint`; ``verified`` says the evaluator agrees with every
+stage's solver objective and found no violation. The status is OPTIMAL only if every stage was
+proven; a stage stopped by a limit (or skipped for lack of time) makes it FEASIBLE.
+
+:func:`alternatives` finds K distinct plans (different sets of open (service, plot) pairs) within a
+relative tolerance of the best, with no-good cuts; :func:`site_frequency` counts how often each
+(service, plot) appears among them: which choices are firm and which are interchangeable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from models.errors import InfeasibleError, NoSolutionError, ScenarioError
+from models.formulations.joint import JointLayout, check_objective, joint_milp
+from models.milp import MilpProblem
+from models.multiservice import (
+    OBJECTIVE_SENSE,
+    JointMetrics,
+    MultiServiceInstance,
+    evaluate_joint,
+    objective_value,
+    open_pairs,
+)
+from optimizer.registry import get_backend
+from optimizer.result import Backend, SolveParams, SolveResult, Status, relative_gap
+
+#: Relative slack with which an earlier stage's objective (or cost) is held by the next stage.
+HOLD_RTOL = 1e-6
+#: Relative tolerance of the solver-vs-evaluator comparison.
+VERIFY_RTOL = 1e-6
+#: Largest row violation accepted in a warm start.
+START_TOL = 1e-7
+
+
+@dataclass(frozen=True, eq=False)
+class JointResult:
+    """A joint plan, its evaluation and its solve record.
+
+    ``objective`` is the primary objective of the plan as :func:`evaluate_joint` computes it;
+    ``bound`` and ``gap`` are those of the primary stage. ``stages`` holds one record per
+    lexicographic stage (name, status, objective, bound, gap, seconds, limit, rows, cols, nonzeros).
+    """
+
+    open_phase: NDArray[np.int8]
+    status: Status
+    objective: float
+    bound: float | None
+    gap: float | None
+    seconds: float
+    solver: str
+    solver_version: str
+    stages: list[dict[str, Any]]
+    metrics: JointMetrics
+    verified: bool
+    objective_name: str = "max_coverage"
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+    service_names: tuple[str, ...] = ()
+    site_ids: NDArray[Any] | None = None
+
+    @property
+    def pairs(self) -> frozenset[tuple[int, int]]:
+        """Opened (service index, plot index) pairs."""
+        return open_pairs(self.open_phase)
+
+
+# --------------------------------------------------------------------------- greedy
+def _earliest_phase(
+    pcost: NDArray[np.float64], spent: NDArray[np.float64], inst: MultiServiceInstance, Tm: int
+) -> NDArray[np.int64]:
+    """Earliest model phase in which each pair still fits the phase budgets (-1: none)."""
+    if inst.phase_budgets is None:
+        return np.zeros(pcost.size, dtype=np.int64)
+    pb = inst.phase_budgets[:Tm]
+    tol = 1e-9 * max(1.0, float(np.max(np.where(np.isfinite(pb), pb, 0.0), initial=0.0)))
+    if inst.carry_over:
+        slack = np.cumsum(pb) - np.cumsum(spent)
+        sm = np.minimum.accumulate(slack[::-1])[::-1]  # non-decreasing in t
+        t = np.searchsorted(sm, pcost - tol, side="left")
+        return np.where(t < Tm, t, -1).astype(np.int64)
+    ok = (pb - spent)[None, :] >= pcost[:, None] - tol
+    return np.where(ok.any(axis=1), np.argmax(ok, axis=1), -1).astype(np.int64)
+
+
+def greedy_plan(inst: MultiServiceInstance, layout: JointLayout, objective: str) -> NDArray[np.int8]:
+    """A feasible-if-possible joint plan by greedy insertion.
+
+    Repeatedly adds the pair (s, j) with the best gain per unit cost that still fits the plot's room,
+    the count limit and every budget (in the earliest phase whose budget allows it), until no pair
+    gains anything. Gains (computed with sparse products over the coverage matrices):
+
+    * max_coverage, phased, min_cost: ``weight_s`` x the uncovered people (min_cost: demand points)
+      that j covers, times the value of the phases it is in force for (phased);
+    * complete_circle: residents that j covers for s and every service can reach, counted more where
+      other services already cover them;
+    * pmedian: the saved weighted walking distance (reaching unreached demand counts most).
+
+    Then each service short of ``min_sites`` gets its cheapest fitting pairs. Only the pairs of
+    ``layout`` are used.
+    """
+    S, m, Tm = inst.S, inst.m, layout.n_phases
+    ps, pj = layout.pair_service, layout.pair_site
+    P = ps.size
+    plan = np.full((S, m), -1, dtype=np.int8)
+    if P == 0:
+        return plan
+    pcost = inst.cost_matrix[ps, pj]
+    parea = inst.areas[ps]
+    room = inst.room.copy()
+    count = np.zeros(S)
+    spend_s = np.zeros(S)
+    spent = np.zeros(Tm)
+    total = 0.0
+    B = math.inf if inst.total_budget is None else float(inst.total_budget)
+    Bs = np.array([math.inf if s.budget is None else float(s.budget) for s in inst.services])
+    maxs = np.array([math.inf if s.max_sites is None else float(s.max_sites) for s in inst.services])
+    active = np.ones(P, dtype=bool)
+    tol = 1e-9 * max(1.0, float(pcost.max(initial=0.0)))
+    pw = inst.phase_weight_vector if objective == "phased" else np.ones(Tm)
+    factor = np.cumsum(pw[::-1])[::-1] if objective == "phased" else np.ones(Tm)
+
+    cov_csc = [sp.csc_array(s.coverage_float) for s in inst.services]
+    covered = np.stack([s.existing_covered.copy() for s in inst.services])
+    base = np.stack([s.weight * s.weights for s in inst.services])
+    if objective == "min_cost":
+        base = np.stack([(s.weights > 0).astype(np.float64) for s in inst.services])
+    if objective == "complete_circle":
+        reach = np.ones(inst.n, dtype=bool)
+        for s, svc in enumerate(inst.services):
+            reach &= svc.existing_covered | (np.asarray(svc.coverage_float @ layout_keep(layout, s)) > 0)
+        base = np.tile(inst.resident_weights * reach, (S, 1))
+    dist_csc: list[sp.csc_array] = []
+    cur = np.zeros((S, inst.n))
+    need = np.zeros((S, inst.n), dtype=bool)
+    big = 1.0
+    if objective == "pmedian":
+        for s, svc in enumerate(inst.services):
+            assert svc.distances is not None
+            dist_csc.append(sp.csc_array(svc.distances))
+            need[s] = (svc.weights > 0) & svc.reachable
+            fin = svc.distances.data
+            big = max(big, 10.0 * (float(fin.max(initial=0.0)) + 1.0))
+        for s, svc in enumerate(inst.services):
+            e = svc.existing_distance
+            cur[s] = np.where(np.isfinite(e), e, big)
+
+    def fits() -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+        ok = (
+            active
+            & (room[pj] >= parea - 1e-9)
+            & (count[ps] < maxs[ps])
+            & (spend_s[ps] + pcost <= Bs[ps] + tol)
+            & (total + pcost <= B + tol)
+        )
+        ph = _earliest_phase(pcost, spent, inst, Tm)
+        return ok & (ph >= 0), ph
+
+    def gains() -> NDArray[np.float64]:
+        g = np.zeros(P)
+        for s, svc in enumerate(inst.services):  # loop over services
+            mine = ps == s
+            if objective == "pmedian":
+                d = dist_csc[s]
+                rows = d.indices
+                cols = np.repeat(np.arange(inst.m), np.diff(d.indptr))
+                sav = np.where(need[s][rows], svc.weight * svc.weights[rows] * np.maximum(cur[s][rows] - d.data, 0.0), 0)
+                gs = np.bincount(cols, weights=sav, minlength=inst.m)
+            else:
+                u = base[s] * ~covered[s]
+                if objective == "complete_circle":
+                    others = covered.sum(axis=0) - covered[s]
+                    u = u * (1.0 + others)
+                gs = np.asarray(u @ svc.coverage_float)
+            g[mine] = gs[pj[mine]]
+        return g
+
+    def take(k: int, t: int) -> None:
+        nonlocal total
+        s, j = int(ps[k]), int(pj[k])
+        plan[s, j] = t
+        active[k] = False
+        room[j] -= parea[k]
+        count[s] += 1
+        spend_s[s] += pcost[k]
+        spent[t] += pcost[k]
+        total += pcost[k]
+        col = slice(cov_csc[s].indptr[j], cov_csc[s].indptr[j + 1])
+        covered[s, cov_csc[s].indices[col]] = True
+        if objective == "pmedian":
+            d = dist_csc[s]
+            sl = slice(d.indptr[j], d.indptr[j + 1])
+            cur[s, d.indices[sl]] = np.minimum(cur[s, d.indices[sl]], d.data[sl])
+
+    for _ in range(P):  # loop over insertions
+        ok, ph = fits()
+        g = gains() * factor[np.maximum(ph, 0)]
+        cand = ok & (g > 1e-12)
+        if not cand.any():
+            break
+        score = np.where(cand, g / np.maximum(pcost, tol), -np.inf)
+        k = int(np.argmax(score))
+        take(k, int(ph[k]))
+    for s, svc in enumerate(inst.services):  # min_sites: cheapest fitting pairs
+        while count[s] < svc.min_sites:
+            ok, ph = fits()
+            cand = ok & (ps == s)
+            if not cand.any():
+                break
+            k = int(np.argmin(np.where(cand, pcost, np.inf)))
+            take(k, int(ph[k]))
+    return plan
+
+
+def layout_keep(layout: JointLayout, s: int) -> NDArray[np.float64]:
+    """(m,) 1.0 on the plots where service s has a column in ``layout``."""
+    out = np.zeros(layout.m)
+    out[layout.pair_site[layout.pair_service == s]] = 1.0
+    return out
+
+
+def _warm_start(problem: MilpProblem, layout: JointLayout, plan: NDArray[np.int8]) -> NDArray[np.float64] | None:
+    """The full column vector of ``plan`` if it satisfies every row of ``problem``, else None."""
+    x = layout.start(plan)
+    if x is None or problem.max_violation(x) > START_TOL:
+        return None
+    return x
+
+
+# --------------------------------------------------------------------------- solve
+def _params_left(params: SolveParams, deadline: float | None) -> SolveParams:
+    if deadline is None:
+        return params
+    return dataclasses.replace(params, time_limit=max(deadline - time.perf_counter(), 0.01))
+
+
+def _solve(be: Backend, problem: MilpProblem, params: SolveParams, deadline: float | None,
+           ws: NDArray[np.float64] | None) -> tuple[SolveResult, bool]:
+    """Solve with a warm start; if the run claims OPTIMAL but the solution it returns is far from
+    its own bound, solve again without the start.
+
+    HiGHS 1.16 can return the user's start vector itself (with the optimum's objective value in
+    its log) when presolve maps the start to a better point of the reduced space; the backend
+    then reports the start's objective. Returns the result and whether it was re-solved.
+    """
+    r = be.solve(problem, _params_left(params, deadline), ws)
+    if ws is None or r.status != Status.OPTIMAL or r.objective is None or r.bound is None:
+        return r, False
+    scale = max(1.0, abs(r.objective))
+    if abs(r.objective - r.bound) <= 10 * max(params.mip_gap, 1e-6) * scale:
+        return r, False
+    cold = be.solve(problem, _params_left(params, deadline), None)
+    if not cold.status.has_solution or cold.objective is None:
+        return r, True
+    better = cold.objective > r.objective if problem.sense == "max" else cold.objective < r.objective
+    return (cold if better or cold.status == Status.OPTIMAL else r), True
+
+
+def _record(name: str, r: SolveResult, problem: MilpProblem, held: dict[str, float] | None = None) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "name": name,
+        "status": r.status.value,
+        "objective": r.objective,
+        "bound": r.bound,
+        "gap": r.gap,
+        "seconds": r.seconds,
+        "limit": r.limit.value,
+        "rows": problem.num_rows,
+        "cols": problem.num_vars,
+        "nonzeros": int(problem.A.nnz),
+        "message": r.message,
+    }
+    if held:
+        rec["held"] = held
+    return rec
+
+
+def _hold_slack(value: float) -> float:
+    return HOLD_RTOL * max(1.0, abs(value))
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return False
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= VERIFY_RTOL * max(1.0, abs(a), abs(b)) + 1e-9
+
+
+def _infeasible_message(inst: MultiServiceInstance, objective: str, layout: JointLayout, r: SolveResult) -> str:
+    why = "; ".join(layout.notes) if layout.notes else ""
+    base = f"the joint {objective} model of {inst.name!r} has no feasible plan"
+    hint = (
+        "check min_sites against the eligible plots, their room and the budgets"
+        if objective != "min_cost"
+        else "covering every coverable demand point does not fit the budgets, room or count limits; "
+        "drop the budgets and count limits to see what full coverage would cost"
+    )
+    return base + (f" ({why})" if why else "") + f": {hint}"
+
+
+def solve_joint(
+    inst: MultiServiceInstance,
+    objective: str = "max_coverage",
+    solver: str = "highs",
+    params: SolveParams | None = None,
+    *,
+    tie_break: bool = True,
+    forbid: list[NDArray[np.int8]] | None = None,
+    primary_bound: float | None = None,
+    backend: Backend | None = None,
+) -> JointResult:
+    """Solve the joint model (see the module docstring for the stages).
+
+    Parameters
+    ----------
+    inst : the joint instance.
+    objective : "max_coverage", "complete_circle", "pmedian", "min_cost" or "phased".
+    solver : backend name (:func:`optimizer.registry.get_backend`).
+    params : solve parameters; ``time_limit`` covers all stages together.
+    tie_break : for the maximising objectives, break ties by cost, then walking distance.
+    forbid : plans whose set of open (service, plot) pairs may not be returned again.
+    primary_bound : the primary objective must be at least (max) / at most (min) this value.
+    backend : a backend object to use instead of ``solver`` (tests, heuristics).
+
+    Raises
+    ------
+    InfeasibleError : no plan satisfies the budgets, room, count limits (and cuts).
+    NoSolutionError : the solver stopped without a plan.
+    """
+    t0 = time.perf_counter()
+    check_objective(objective)
+    params = params or SolveParams()
+    be = backend if backend is not None else get_backend(solver)
+    sense = OBJECTIVE_SENSE[objective]
+    deadline = None if params.time_limit is None else t0 + float(params.time_limit)
+    stages: list[dict[str, Any]] = []
+    checks: list[tuple[str, float | None, float]] = []
+    notes: list[str] = []
+
+    p1, l1 = joint_milp(inst, objective, fix_primary=primary_bound, forbid=forbid)
+    notes += l1.notes
+    start = greedy_plan(inst, l1, objective)
+    ws = _warm_start(p1, l1, start)
+    r1, again = _solve(be, p1, params, deadline, ws)
+    stages.append(_record("primary", r1, p1))
+    stages[-1]["warm_start"] = ws is not None
+    stages[-1]["resolved_cold"] = again
+    if r1.status == Status.INFEASIBLE:
+        raise InfeasibleError(_infeasible_message(inst, objective, l1, r1))
+    if not r1.status.has_solution or r1.x is None:
+        raise NoSolutionError(
+            f"solver {be.name} found no joint plan (status {r1.status.value}, limit {r1.limit.value})"
+            + (f": {r1.message}" if r1.message else "")
+            + "; try a longer time limit or another solver"
+        )
+    plan = l1.open_phase(r1.x)
+    metrics = evaluate_joint(inst, plan)
+    best = objective_value(metrics, objective)
+    checks.append(("primary objective", l1.primary_value(r1.x), best))
+    proven = [r1.status == Status.OPTIMAL]
+    messages = [f"primary stage stopped by the {r1.limit.value} limit"] if r1.status != Status.OPTIMAL else []
+
+    if tie_break and sense == "max":
+        held = min(best, r1.objective if r1.objective is not None else best) - _hold_slack(best)
+        if primary_bound is not None:
+            held = max(held, float(primary_bound))
+        for name in ("cost", "distance"):
+            if name == "distance" and not inst.has_distances:
+                stages.append({"name": name, "status": "skipped", "message": "a service has no walking distances"})
+                break
+            if deadline is not None and time.perf_counter() >= deadline:
+                stages.append({"name": name, "status": "skipped", "message": "time limit reached"})
+                proven.append(False)
+                messages.append(f"{name} stage skipped: time limit reached")
+                break
+            fix_cost = None
+            if name == "distance":
+                fix_cost = metrics.total_cost + _hold_slack(metrics.total_cost)
+            pk, lk = joint_milp(inst, objective, fix_primary=held, stage=name, forbid=forbid, fix_cost=fix_cost)
+            wk = _warm_start(pk, lk, plan)
+            rk, again = _solve(be, pk, params, deadline, wk)
+            stages.append(_record(name, rk, pk, {"primary": held} | ({"cost": fix_cost} if fix_cost else {})))
+            stages[-1]["warm_start"] = wk is not None
+            stages[-1]["resolved_cold"] = again
+            proven.append(rk.status == Status.OPTIMAL)
+            if rk.status != Status.OPTIMAL:
+                messages.append(f"{name} stage ended {rk.status.value} ({rk.limit.value} limit)")
+            if not rk.status.has_solution or rk.x is None:
+                break
+            plan = lk.open_phase(rk.x)
+            metrics = evaluate_joint(inst, plan)
+            if name == "cost":
+                checks.append(("cost", lk.cost_value(rk.x), metrics.total_cost))
+            else:
+                checks.append(("walking distance", lk.distance_value(rk.x), metrics.total_distance))
+            checks.append(("primary objective held", None, objective_value(metrics, objective)))
+
+    value = objective_value(metrics, objective)
+    ok = not metrics.violations
+    for what, milp_value, evaluated in checks:
+        if milp_value is None:
+            # the plan of a later stage must keep the primary objective within the hold slack
+            good = evaluated >= best - 2 * _hold_slack(best) if sense == "max" else True
+        else:
+            good = _close(milp_value, evaluated)
+        if not good:
+            ok = False
+            messages.append(f"{what}: solver {milp_value} vs evaluator {evaluated}")
+    if metrics.violations:
+        messages.append("plan violates: " + "; ".join(metrics.violations))
+    status = Status.OPTIMAL if all(proven) else Status.FEASIBLE
+    bound = r1.bound
+    return JointResult(
+        open_phase=plan,
+        status=status,
+        objective=value,
+        bound=bound,
+        gap=relative_gap(value, bound),
+        seconds=time.perf_counter() - t0,
+        solver=be.name,
+        solver_version=be.version(),
+        stages=stages,
+        metrics=metrics,
+        verified=ok,
+        objective_name=objective,
+        message="; ".join(messages),
+        notes=notes,
+        service_names=tuple(s.name for s in inst.services),
+        site_ids=inst.site_ids,
+    )
+
+
+# --------------------------------------------------------------------------- alternatives
+def tolerance_bound(best: float, tolerance: float, sense: str) -> float:
+    """The worst objective value within ``tolerance`` (relative) of ``best``, with a tiny slack for
+    round-off: ``(1 - tol) * best`` for max, ``(1 + tol) * best`` for min (best >= 0)."""
+    slack = 1e-9 * max(1.0, abs(best))
+    if sense == "max":
+        return best - tolerance * abs(best) - slack
+    return best + tolerance * abs(best) + slack
+
+
+def alternatives(
+    inst: MultiServiceInstance,
+    k: int,
+    tolerance: float,
+    objective: str = "max_coverage",
+    solver: str = "highs",
+    params: SolveParams | None = None,
+    *,
+    tie_break: bool = True,
+) -> list[JointResult]:
+    """Up to ``k`` distinct plans (different sets of open (service, plot) pairs), each within
+    ``tolerance`` (relative) of the best objective.
+
+    The best plan is solved first; then, repeatedly, the best plan that differs from every plan
+    found so far (no-good cuts (15)) and keeps the objective within :func:`tolerance_bound`, until
+    ``k`` plans or none is left. Plans come in order of objective (when every solve is proven).
+    ``params.time_limit`` applies to each solve.
+    """
+    check_objective(objective)
+    if int(k) != k or k < 1:
+        raise ScenarioError(f"alternatives k = {k} must be a whole number >= 1")
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise ScenarioError(f"alternatives tolerance = {tolerance} must be a number >= 0 (e.g. 0.05 for 5 %)")
+    be = get_backend(solver)
+    sense = OBJECTIVE_SENSE[objective]
+    first = solve_joint(inst, objective, solver, params, tie_break=tie_break, backend=be)
+    results = [first]
+    bound = tolerance_bound(first.objective, tolerance, sense)
+    while len(results) < k:
+        try:
+            r = solve_joint(
+                inst, objective, solver, params, tie_break=tie_break, backend=be,
+                forbid=[x.open_phase for x in results], primary_bound=bound,
+            )
+        except (InfeasibleError, NoSolutionError):
+            break
+        results.append(r)
+    return results
+
+
+def site_frequency(results: list[JointResult]) -> dict[tuple[str, Any], int]:
+    """How many of ``results`` open each (service name, site id); pairs never opened are absent."""
+    out: Counter[tuple[str, Any]] = Counter()
+    for r in results:
+        s_idx, j_idx = np.nonzero(np.asarray(r.open_phase) >= 0)
+        for s, j in zip(s_idx.tolist(), j_idx.tolist()):  # loop over the opened pairs of a plan
+            name = r.service_names[s] if r.service_names else str(s)
+            sid = r.site_ids[j].item() if r.site_ids is not None and hasattr(r.site_ids[j], "item") else (
+                r.site_ids[j] if r.site_ids is not None else j
+            )
+            out[(name, sid)] += 1
+    return dict(out)

@@ -1,0 +1,446 @@
+"""The joint multi-service model (issue 4) against brute-force enumeration.
+
+Instances are tiny (n <= 6 demand points, m <= 4 plots, S <= 2 services, T <= 2 phases) with random
+room and areas, costs (zeros included), eligibility, total / per-service / per-phase budgets with
+and without carry-over, count limits, existing coverage, service weights, residents, and walking
+distances stored for a superset of the covered pairs. Each is generated from a seed that hypothesis
+draws deterministically (``derandomize=True``).
+
+The brute force assigns every eligible (service, plot) pair to "closed" or one of the phases, in all
+combinations, and scores each plan with :func:`evaluate_joint` alone (feasible = no violations), so
+it shares no code with the formulation or the solver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.typing import NDArray
+
+from models.errors import DataError, InfeasibleError, ScenarioError
+from models.formulations.joint import joint_milp
+from models.multiservice import (
+    OBJECTIVE_SENSE,
+    OBJECTIVES,
+    JointMetrics,
+    MultiServiceInstance,
+    ServiceData,
+    evaluate_joint,
+    objective_value,
+    open_pairs,
+)
+from optimizer.backends.highs import HighsBackend
+from optimizer.joint import alternatives, greedy_plan, site_frequency, solve_joint, tolerance_bound
+from optimizer.result import Limit, SolveParams, Status
+
+PARAMS = SolveParams(mip_gap=0.0)
+SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
+FAST = settings(max_examples=25, deadline=None, derandomize=True)
+TOL = 1e-6
+
+
+# --------------------------------------------------------------------------- instances
+def random_instance(seed: int, *, distances: bool = True) -> MultiServiceInstance:
+    """A tiny random joint instance (sizes and every feature drawn from ``seed``)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([1, 3, 4, 5, 6, 6]))
+    m = int(rng.choice([1, 2, 3, 4, 4]))
+    S = int(rng.choice([1, 2, 2]))
+    T = int(rng.choice([1, 2, 2]))
+    services = []
+    for s in range(S):
+        D = rng.integers(0, 11, size=(n, m)).astype(float)
+        stored = (rng.random((n, m)) < 0.8) & (D <= 8)  # the "network cutoff": stored pairs
+        reach = float(rng.integers(2, 8))
+        cov = stored & (D <= reach)
+        r, c = np.nonzero(stored)
+        dist = sp.csr_array((D[r, c], (r, c)), shape=(n, m))  # explicit zeros kept
+        ex_d = np.where(rng.random(n) < 0.3, rng.integers(0, 10, size=n).astype(float), np.inf)
+        elig = rng.random(m) < 0.8
+        cost = np.where(elig, rng.integers(0, 6, size=m).astype(float), np.nan)
+        max_sites = None if rng.random() < 0.5 else int(rng.integers(1, 4))
+        services.append(
+            ServiceData(
+                name=f"svc{s}",
+                weights=rng.integers(0, 6, size=n).astype(float),
+                coverage=sp.csr_array(cov),
+                distances=dist if distances else None,
+                cost=cost,
+                eligible=elig,
+                area=float(rng.integers(1, 3)),
+                existing_covered=ex_d <= reach,
+                existing_distance=ex_d,
+                min_sites=int(rng.random() < 0.15),
+                max_sites=max_sites,
+                weight=float(rng.choice([1.0, 2.0, 1.5])),
+                budget=None if rng.random() < 0.6 else float(rng.integers(2, 10)),
+                group=f"group{s}",
+            )
+        )
+    pb = rng.integers(1, 8, size=T).astype(float) if rng.random() < 0.6 else None
+    if pb is not None and rng.random() < 0.2:
+        pb[0] = np.inf
+    return MultiServiceInstance(
+        demand_ids=np.arange(100, 100 + n),
+        site_ids=np.array([f"p{j}" for j in range(m)]),
+        room=rng.choice([np.inf, 0.0, 1.0, 2.0, 3.0], size=m),
+        services=tuple(services),
+        total_budget=None if rng.random() < 0.5 else float(rng.integers(3, 15)),
+        phases=tuple(str(2022 + t) for t in range(T)),
+        phase_budgets=pb,
+        carry_over=bool(rng.random() < 0.5),
+        residents=rng.integers(0, 8, size=n).astype(float) if rng.random() < 0.5 else None,
+        name=f"random{seed}",
+    )
+
+
+def all_plans(inst: MultiServiceInstance) -> list[tuple[NDArray[np.int8], JointMetrics]]:
+    """Every plan over the eligible pairs (closed or one of the phases) with its evaluation."""
+    pairs = np.argwhere(np.stack([s.eligible for s in inst.services]))
+    out = []
+    for choice in itertools.product(range(-1, inst.T), repeat=len(pairs)):
+        plan = np.full((inst.S, inst.m), -1, dtype=np.int8)
+        if len(pairs):
+            plan[pairs[:, 0], pairs[:, 1]] = choice
+        out.append((plan, evaluate_joint(inst, plan)))
+    return out
+
+
+def feasible_values(plans: list[tuple[NDArray[np.int8], JointMetrics]], objective: str) -> list[tuple[float, JointMetrics]]:
+    """(value, metrics) of every plan the objective admits (min_cost must cover all coverable
+    demand, p-median must reach all reachable demand)."""
+    out = []
+    for _, met in plans:
+        if met.violations:
+            continue
+        if objective == "min_cost" and not met.covers_all_coverable:
+            continue
+        v = objective_value(met, objective)
+        if not np.isfinite(v):
+            continue
+        out.append((v, met))
+    return out
+
+
+def close(a: float, b: float) -> bool:
+    return abs(a - b) <= TOL * max(1.0, abs(a), abs(b))
+
+
+def assert_plan_sound(inst: MultiServiceInstance, met: JointMetrics) -> None:
+    """The plan keeps room, eligibility and every budget (checked directly, not via violations)."""
+    opened = met.open_phase >= 0
+    assert not met.violations, met.violations
+    assert np.all(met.room_used <= inst.room + 1e-9)
+    assert not (opened & ~np.stack([s.eligible for s in inst.services])).any()
+    if inst.total_budget is not None:
+        assert met.total_cost <= inst.total_budget + 1e-9
+    for s, svc in enumerate(inst.services):
+        if svc.budget is not None:
+            assert met.cost_by_service[s] <= svc.budget + 1e-9
+        assert svc.min_sites <= opened[s].sum() <= (svc.max_sites if svc.max_sites is not None else inst.m)
+    if inst.phase_budgets is not None:
+        spent = np.cumsum(met.cost_by_phase) if inst.carry_over else met.cost_by_phase
+        limit = np.cumsum(inst.phase_budgets) if inst.carry_over else inst.phase_budgets
+        assert np.all(spent <= limit + 1e-9)
+
+
+# --------------------------------------------------------------------------- brute force
+@FAST
+@given(seed=SEEDS)
+def test_every_objective_matches_brute_force(seed: int) -> None:
+    inst = random_instance(seed)
+    plans = all_plans(inst)
+    for objective in OBJECTIVES:
+        cands = feasible_values(plans, objective)
+        sense = OBJECTIVE_SENSE[objective]
+        if not cands:
+            with pytest.raises(InfeasibleError, match="no feasible plan"):
+                solve_joint(inst, objective, params=PARAMS)
+            continue
+        res = solve_joint(inst, objective, params=PARAMS)
+        values = [v for v, _ in cands]
+        best = max(values) if sense == "max" else min(values)
+        assert res.status == Status.OPTIMAL, (objective, res.message)
+        assert res.verified, (objective, res.message)
+        assert close(res.objective, best), (objective, res.objective, best)
+        assert close(objective_value(evaluate_joint(inst, res.open_phase), objective), res.objective)
+        assert_plan_sound(inst, res.metrics)
+        if objective == "min_cost":
+            assert res.metrics.covers_all_coverable
+        if sense == "max":
+            # lexicographic: least cost among the optimal plans, then least walking distance
+            top = [met for v, met in cands if v >= best - TOL * max(1.0, abs(best))]
+            cmin = min(met.total_cost for met in top)
+            assert close(res.metrics.total_cost, cmin), (objective, res.metrics.total_cost, cmin)
+            cheap = [met for met in top if met.total_cost <= cmin + TOL * max(1.0, cmin)]
+            dmin = min(met.total_distance for met in cheap)
+            assert close(res.metrics.total_distance, dmin), (objective, res.metrics.total_distance, dmin)
+            assert [st["name"] for st in res.stages] == ["primary", "cost", "distance"]
+
+
+@FAST
+@given(seed=SEEDS)
+def test_without_tie_break_only_the_primary_objective_is_optimal(seed: int) -> None:
+    inst = random_instance(seed, distances=False)
+    plans = all_plans(inst)
+    for objective in ("max_coverage", "complete_circle", "phased", "min_cost"):
+        cands = feasible_values(plans, objective)
+        if not cands:
+            continue
+        values = [v for v, _ in cands]
+        best = max(values) if OBJECTIVE_SENSE[objective] == "max" else min(values)
+        res = solve_joint(inst, objective, params=PARAMS, tie_break=False)
+        assert res.verified and close(res.objective, best)
+        assert [st["name"] for st in res.stages] == ["primary"]
+        assert np.isnan(res.metrics.total_distance)  # no distances: not computable
+
+
+# --------------------------------------------------------------------------- alternatives
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(seed=SEEDS, which=st.sampled_from(OBJECTIVES), tie_break=st.booleans())
+def test_alternatives_match_brute_force(seed: int, which: str, tie_break: bool) -> None:
+    inst = random_instance(seed)
+    tolerance = 0.1234  # not a round number, so no plan value sits exactly on the threshold
+    sense = OBJECTIVE_SENSE[which]
+    cands = feasible_values(all_plans(inst), which)
+    if not cands:
+        with pytest.raises(InfeasibleError):
+            alternatives(inst, 3, tolerance, which, params=PARAMS)
+        return
+    best_by_set: dict[frozenset[tuple[int, int]], float] = {}
+    for v, met in cands:
+        key = open_pairs(met.open_phase)
+        old = best_by_set.get(key)
+        best_by_set[key] = v if old is None else (max(old, v) if sense == "max" else min(old, v))
+    best = max(best_by_set.values()) if sense == "max" else min(best_by_set.values())
+    limit = tolerance_bound(best, tolerance, sense)
+    within = {key for key, v in best_by_set.items() if (v >= limit if sense == "max" else v <= limit)}
+    k = len(within) + 1 if len(within) <= 12 else 5
+    found = alternatives(inst, k, tolerance, which, params=PARAMS, tie_break=tie_break)
+    keys = [r.pairs for r in found]
+    assert len(set(keys)) == len(keys), "alternatives must differ in their open (service, plot) pairs"
+    assert close(found[0].objective, best)
+    for r in found:
+        assert r.verified, r.message
+        assert_plan_sound(inst, r.metrics)
+        assert (r.objective >= limit) if sense == "max" else (r.objective <= limit)
+        assert r.pairs in within
+    vals = [r.objective for r in found]
+    order = sorted(vals, reverse=(sense == "max"))
+    assert all(close(a, b) for a, b in zip(vals, order)), "alternatives come best first"
+    if k > len(within):
+        assert set(keys) == within
+    else:
+        assert len(found) == k
+    freq = site_frequency(found)
+    assert sum(freq.values()) == sum(len(key) for key in keys)
+    for (name, site), count in freq.items():
+        s, j = inst.service_index(name), list(inst.site_ids).index(site)
+        assert count == sum((s, j) in key for key in keys)
+
+
+# --------------------------------------------------------------------------- greedy and layout
+@FAST
+@given(seed=SEEDS)
+def test_greedy_plan_keeps_room_budgets_and_eligibility(seed: int) -> None:
+    inst = random_instance(seed)
+    for objective in OBJECTIVES:
+        _, layout = joint_milp(inst, objective)
+        met = evaluate_joint(inst, greedy_plan(inst, layout, objective))
+        # greedy may fall short of min_sites, never anything else
+        assert all("min_sites" in v for v in met.violations), met.violations
+
+
+def test_phases_collapse_without_phase_budgets() -> None:
+    inst = dataclasses.replace(random_instance(7), phases=("2022", "2023", "2024"), phase_budgets=None,
+                               phase_weights=None)
+    _, layout = joint_milp(inst, "max_coverage")
+    assert layout.n_phases == 1  # phases cannot matter: every plan is built in phase 0
+    _, layout_phased = joint_milp(inst, "phased")
+    assert layout_phased.n_phases == 3
+    res = solve_joint(inst, "max_coverage", params=PARAMS)
+    assert set(np.unique(res.open_phase)) <= {-1, 0}
+
+
+def test_phased_objective_prefers_early_coverage() -> None:
+    """Hand-checked: one service, two plots each covering one demand point of 10 people, cost 1, phase
+    budgets 1 and 1 (no carry-over). Both plots open, one per phase; default phase weights (2/3, 1/3):
+    value = 2/3 * 10 + 1/3 * 20 = 13.33; the larger group (20 people at plot 1) must come first:
+    2/3 * 20 + 1/3 * 30 = 23.33 beats 2/3 * 10 + 1/3 * 30 = 16.67."""
+    svc = ServiceData(
+        name="care", weights=np.array([10.0, 20.0]), coverage=sp.csr_array(np.eye(2, dtype=bool)),
+        distances=sp.csr_array(np.eye(2)), cost=np.array([1.0, 1.0]), eligible=np.array([True, True]),
+        area=1.0, existing_covered=np.zeros(2, dtype=bool), existing_distance=np.full(2, np.inf),
+    )
+    inst = MultiServiceInstance(
+        demand_ids=np.arange(2), site_ids=np.array(["a", "b"]), room=np.array([1.0, 1.0]), services=(svc,),
+        phases=("2022", "2023"), phase_budgets=np.array([1.0, 1.0]), carry_over=False,
+    )
+    res = solve_joint(inst, "phased", params=PARAMS)
+    assert res.open_phase.tolist() == [[1, 0]]
+    assert res.objective == pytest.approx(2 / 3 * 20 + 1 / 3 * 30)
+
+
+def test_evaluate_joint_hand_checked() -> None:
+    """Two services on two plots of room 2; hand-computed figures in the comments."""
+    cov = sp.csr_array(np.array([[1, 0], [1, 1], [0, 1]], dtype=bool))
+    dist = sp.csr_array(([0.0, 3.0, 2.0, 4.0], ([0, 1, 1, 2], [0, 0, 1, 1])), shape=(3, 2))  # explicit zero at (0,0)
+    a = ServiceData(
+        name="care", weights=np.array([1.0, 2.0, 3.0]), coverage=cov, distances=dist, cost=np.array([5.0, 7.0]),
+        eligible=np.array([True, True]), area=2.0, existing_covered=np.array([False, False, True]),
+        existing_distance=np.array([np.inf, np.inf, 1.0]), weight=2.0, budget=4.0,
+    )
+    b = ServiceData(
+        name="kids", weights=np.array([4.0, 0.0, 1.0]), coverage=cov, distances=dist, cost=np.array([np.nan, 1.0]),
+        eligible=np.array([False, True]), area=1.0, existing_covered=np.zeros(3, dtype=bool),
+        existing_distance=np.full(3, np.inf), max_sites=0,
+    )
+    inst = MultiServiceInstance(
+        demand_ids=np.array([10, 11, 12]), site_ids=np.array(["a", "b"]), room=np.array([2.0, 2.0]),
+        services=(a, b), total_budget=100.0, phases=("p0", "p1"), phase_budgets=np.array([5.0, 100.0]),
+        carry_over=False, phase_weights=np.array([0.5, 0.5]), residents=np.array([1.0, 1.0, 1.0]),
+    )
+    plan = np.array([[0, 1], [-1, 1]], dtype=np.int8)  # care on a (phase 0) and b (phase 1), kids on b (phase 1)
+    met = evaluate_joint(inst, plan)
+    # care covers 0,1 (plot a) and 1,2 (plot b) plus existing 2: all -> 6 people; kids: 1,2 via b -> 0 + 1 = 1
+    assert met.covered_people.tolist() == [6.0, 1.0]
+    assert met.weighted_coverage == 2.0 * 6.0 + 1.0
+    # phase 0: care covers 0,1 (a) and 2 (existing) = 6; kids none -> 2*6 = 12; phase 1: 13 -> 0.5*12 + 0.5*13
+    assert met.phased_value == pytest.approx(12.5)
+    # complete: demand 1 and 2 are covered by both services -> residents 2
+    assert met.complete_people == 2.0
+    assert met.cost_by_service.tolist() == [12.0, 1.0] and met.cost_by_phase.tolist() == [5.0, 8.0]
+    # room: plot b hosts care (2) + kids (1) = 3 > 2
+    assert met.room_used.tolist() == [2.0, 3.0]
+    # care distances: 0 (a), min(3, 2) = 2 (b), min(existing 1, 4) = 1 -> 2 * (1*0 + 2*2 + 3*1) = 14;
+    # kids: demand 2 at 4 (demand 1 has weight 0) -> 4. Total 18.
+    assert met.total_distance == pytest.approx(18.0)
+    joined = " | ".join(met.violations)
+    assert "room exceeded on plots b" in joined
+    assert "'care' costs 12, over its budget 4" in joined
+    assert "'kids' has 1 new sites, more than max_sites = 0" in joined
+    assert "phase 'p0'" not in joined and "phase 'p1'" not in joined  # 5 <= 5, 8 <= 100
+    # kids on the ineligible plot a
+    met2 = evaluate_joint(inst, np.array([[-1, -1], [0, -1]], dtype=np.int8))
+    assert any("ineligible plots a" in v for v in met2.violations)
+
+
+def test_merged_rows_and_columns_only_for_eligible_pairs() -> None:
+    inst = random_instance(3)
+    prob, layout = joint_milp(inst, "max_coverage")
+    elig = np.stack([s.eligible for s in inst.services])
+    assert elig[layout.pair_service, layout.pair_site].all()
+    assert prob.num_vars == layout.num_vars
+    # identical covering sets share one row: four demand points with the same covering set -> 1 z
+    cov = sp.csr_array(np.array([[1, 1, 0]] * 4 + [[0, 1, 1]], dtype=bool))
+    svc = ServiceData(
+        name="wc", weights=np.ones(5), coverage=cov, distances=None, cost=np.ones(3), eligible=np.ones(3, dtype=bool),
+        area=1.0, existing_covered=np.zeros(5, dtype=bool), existing_distance=np.full(5, np.inf),
+    )
+    small = MultiServiceInstance(demand_ids=np.arange(5), site_ids=np.arange(3), room=np.full(3, np.inf),
+                                 services=(svc,), total_budget=1.0)
+    prob, layout = joint_milp(small, "max_coverage")
+    assert layout.cover_blocks[0].cols.shape == (2, 1)
+    assert layout.cover_blocks[0].weight.tolist() == [4.0, 1.0]
+    res = solve_joint(small, "max_coverage", params=PARAMS)
+    # plot 1 covers both covering sets (all 5 points) within the budget of one site
+    assert res.objective == 5.0 and res.open_phase.tolist() == [[-1, 0, -1]]
+
+
+def test_forbid_excludes_a_plan() -> None:
+    tried = 0
+    for seed in range(100):  # the first instances with at least two distinct feasible plans
+        inst = random_instance(seed)
+        sets = {open_pairs(met.open_phase) for _, met in feasible_values(all_plans(inst), "max_coverage")}
+        if len(sets) < 2:
+            continue
+        tried += 1
+        if tried > 3:
+            break
+        first = solve_joint(inst, "max_coverage", params=PARAMS)
+        second = solve_joint(inst, "max_coverage", params=PARAMS, forbid=[first.open_phase])
+        assert second.pairs != first.pairs and second.pairs in sets
+        if len(sets) == 2:
+            with pytest.raises(InfeasibleError):
+                solve_joint(inst, "max_coverage", params=PARAMS, forbid=[first.open_phase, second.open_phase])
+    assert tried, "no instance with two feasible plans among the first 100 seeds"
+
+
+class _StopSecondStage:
+    """HiGHS, but the second solve is reported as stopped by the time limit."""
+
+    name = "highs"
+
+    def __init__(self) -> None:
+        self.inner = HighsBackend()
+        self.calls = 0
+
+    def available(self) -> bool:
+        return True
+
+    def version(self) -> str:
+        return self.inner.version()
+
+    def solve(self, problem: Any, params: SolveParams, warm_start: Any = None) -> Any:
+        self.calls += 1
+        r = self.inner.solve(problem, params, warm_start)
+        if self.calls == 2:
+            return dataclasses.replace(r, status=Status.FEASIBLE, limit=Limit.TIME)
+        return r
+
+
+def test_a_stage_stopped_by_a_limit_is_not_optimal() -> None:
+    inst = random_instance(5)
+    res = solve_joint(inst, "max_coverage", params=PARAMS, backend=_StopSecondStage())
+    assert res.status == Status.FEASIBLE
+    assert res.stages[1]["status"] == "FEASIBLE" and "cost stage" in res.message
+    assert res.verified
+
+
+def test_min_cost_and_pmedian_report_what_cannot_be_served() -> None:
+    """Hand-checked: demand 1 is within reach of no plot and of no existing facility."""
+    cov = sp.csr_array(np.array([[1], [0]], dtype=bool))
+    svc = ServiceData(
+        name="ev", weights=np.array([3.0, 5.0]), coverage=cov, distances=sp.csr_array(np.array([[2.0], [0.0]])),
+        cost=np.array([4.0]), eligible=np.array([True]), area=1.0, existing_covered=np.zeros(2, dtype=bool),
+        existing_distance=np.full(2, np.inf),
+    )
+    inst = MultiServiceInstance(demand_ids=np.arange(2), site_ids=np.array(["x"]), room=np.array([1.0]), services=(svc,))
+    res = solve_joint(inst, "min_cost", params=PARAMS)
+    assert res.objective == 4.0 and res.metrics.uncoverable[0].tolist() == [False, True]
+    res = solve_joint(inst, "pmedian", params=PARAMS)
+    assert res.objective == 3.0 * 2.0 and res.metrics.unreachable[0].tolist() == [False, True]
+
+
+# --------------------------------------------------------------------------- errors
+def test_bad_data_raises_clear_errors() -> None:
+    inst = random_instance(1)
+    svc = inst.services[0]
+    with pytest.raises(DataError, match="coverage has shape"):
+        dataclasses.replace(svc, coverage=sp.csr_array((svc.n + 1, svc.m), dtype=bool))
+    with pytest.raises(DataError, match="cost must be finite"):
+        dataclasses.replace(svc, cost=np.full(svc.m, -1.0), eligible=np.ones(svc.m, dtype=bool))
+    with pytest.raises(DataError, match="room has shape"):
+        dataclasses.replace(inst, room=np.ones(inst.m + 1))
+    with pytest.raises(DataError, match="service names must be unique"):
+        dataclasses.replace(inst, services=(svc, svc))
+    with pytest.raises(DataError, match="phase_budgets has shape"):
+        dataclasses.replace(inst, phase_budgets=np.ones(inst.T + 1))
+    with pytest.raises(DataError, match="plan has shape"):
+        evaluate_joint(inst, np.zeros((inst.S + 1, inst.m), dtype=np.int8))
+    with pytest.raises(DataError, match="no stored distance"):
+        dataclasses.replace(svc, distances=sp.csr_array((svc.n, svc.m)), coverage=sp.csr_array(np.ones((svc.n, svc.m), dtype=bool)))
+    with pytest.raises(ScenarioError, match="unknown joint objective"):
+        solve_joint(inst, "max_cover")
+    no_dist = random_instance(1, distances=False)
+    with pytest.raises(ScenarioError, match="needs walking distances"):
+        solve_joint(no_dist, "pmedian")
+    with pytest.raises(ScenarioError, match="tolerance"):
+        alternatives(inst, 2, -0.1)
