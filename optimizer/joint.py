@@ -192,7 +192,7 @@ def greedy_plan(inst: MultiServiceInstance, layout: JointLayout, objective: str)
                 u = base[s] * ~covered[s]
                 if objective == "complete_circle":
                     others = covered.sum(axis=0) - covered[s]
-                    u = u * (1.0 + others)
+                    u = u * (1.0 + others) ** 2
                 gs = np.asarray(u @ svc.coverage_float)
             g[mine] = gs[pj[mine]]
         return g

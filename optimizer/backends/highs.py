@@ -30,6 +30,7 @@ import functools
 import importlib.metadata
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -292,6 +293,16 @@ class HighsBackend:
 
         # HiGHS leaves the offset out of an empty model's objective: nothing to compare there.
         reported = float(info.objective_function_value) if status.has_solution and name != "kModelEmpty" else None
+        if ws is not None and x is not None and reported is not None:
+            # HiGHS 1.16 has been seen to return the warm start itself while reporting the better
+            # optimum it found (its presolve maps the start, the postsolved point is lost). The
+            # start is then not what the objective says: solve again without it.
+            own = problem.objective_value(np.where(problem.integrality, np.round(x), x))
+            if abs(own - reported) > 1e-6 * max(1.0, abs(reported)):
+                again = self.solve(problem, params, None)
+                note = f"HiGHS returned the warm start ({own:.10g}) for its optimum ({reported:.10g}); solved again without it"
+                return replace(again, seconds=time.perf_counter() - t0,
+                               message="; ".join(filter(None, [again.message, note])))
         bound: float | None = None
         if problem.is_mip:
             if status.has_solution or status == Status.NO_SOLUTION:
