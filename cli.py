@@ -65,6 +65,11 @@ class LscpObjective(Enum):
     count = "count"
 
 
+class Lang(str, Enum):
+    en = "en"
+    zh = "zh"
+
+
 class Formulation(str, Enum):
     auto = "auto"
     classic = "classic"
@@ -414,9 +419,12 @@ def run(
         float,
         typer.Option("--tolerance", min=0.0, max=0.99, help="Relative shortfall from the best an alternative may have."),
     ] = 0.02,
+    lang: Annotated[
+        Lang | None, typer.Option("--lang", help="Language of report.html and map.png (default: output.lang).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
 ) -> None:
-    """Solve a scenario file and write plan.csv, uncovered.csv and summary.json.
+    """Solve a scenario file and write plan.csv, uncovered.csv, summary.json, plan.gpkg, map.png and report.html.
 
     Scenarios with several services, budget.phases or a complete_circle / phased objective are
     solved jointly: all services on the shared plots under one budget (--split solves them one by
@@ -430,7 +438,7 @@ def run(
     with _errors():
         result = run_scenario(
             file, scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet),
-            split=split, alternatives=alternatives, tolerance=tolerance,
+            split=split, alternatives=alternatives, tolerance=tolerance, lang=lang.value if lang else None,
         )
     summary = result.summary
     for name, svc in summary["services"].items():
@@ -511,6 +519,67 @@ def sweep(
     if res.knee is None:
         typer.echo("no knee: returns do not diminish within this range (or too few budgets)")
     typer.echo(f"sweep written to {res.out_dir} (sweep.csv, sweep.png)")
+
+
+@app.command()
+def report(
+    outdir: Annotated[Path, typer.Argument(help="The output folder of a finished `siting run`.")],
+    lang: Annotated[Lang | None, typer.Option("--lang", help="Report language (default: the scenario's output.lang).")] = None,
+) -> None:
+    """Re-render report.html and map.png from a finished run's files (plan.csv, summary.json, plan.gpkg).
+
+    Example: siting report out/helsinki --lang zh
+    """
+    from scenarios.outputs import rerender
+
+    with _errors():
+        written, notes = rerender(outdir, lang=lang.value if lang else None)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo("written: " + ", ".join(str(p) for p in written))
+
+
+@app.command()
+def compare(
+    file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
+    solvers: Annotated[
+        str | None,
+        typer.Option("--solvers", help="Comma-separated solvers; default every installed exact solver and heuristic."),
+    ] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds per solve.")] = None,
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: the scenario's output folder + '-compare').")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+) -> None:
+    """Solve the same scenario on several solvers, each in its own process: status, objective, bound,
+    gap, seconds, peak memory and overlap with the best plan, in compare.csv, compare.md and compare.png.
+
+    Example: siting compare scenarios/examples/helsinki/scenario.yaml --solvers highs,cbc,cpsat,scip,heuristic --time-limit 60
+    """
+    from scenarios.compare import compare_solvers, format_progress
+
+    if solvers:
+        names = _split([solvers])
+    else:
+        from optimizer.solve import solver_table
+
+        names = [r["name"] for r in solver_table() if r["available"] and (r["kind"] == "exact" or r["name"] == "heuristic")]
+
+    def show(row: dict[str, Any], done: int, total: int) -> None:
+        if not quiet:
+            typer.echo(format_progress(row, done, total), err=True)
+
+    with _errors():
+        result = compare_solvers(
+            file, names, scenario=scenario, time_limit=time_limit, out=out, progress=show,
+            build_progress=_progress_for(quiet),
+        )
+    typer.echo((result.out_dir / "compare.md").read_text(encoding="utf-8"), nl=False)
+    typer.echo(f"comparison written to {result.out_dir}")
 
 
 @prepare_app.command("osm")

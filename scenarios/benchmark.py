@@ -84,11 +84,35 @@ def parse_solver_entry(entry: str) -> tuple[str, str]:
 
 
 # ------------------------------------------------------------------------------ the child run
-def _peak_mb() -> float:
+def _own_peak_mb() -> float:
+    """Peak resident memory of this process since it started its program.
+
+    On Linux ``ru_maxrss`` keeps the high-water mark of the parent at the moment of the fork across
+    the ``exec`` of a spawned child (the kernel saves the old address space's mark), so a child
+    spawned by a 250 MB parent reports at least 250 MB. ``VmHWM`` in ``/proc/self/status`` belongs to
+    the new address space only; it is used where it exists, ``ru_maxrss`` elsewhere.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # bytes on macOS, KB on Linux
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)  # bytes on macOS, KB on Linux
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process or of a waited-for child (a solver run as a subprocess,
+    e.g. CBC through PuLP), whichever is larger."""
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    kids_mb = kids / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return round(max(_own_peak_mb(), kids_mb), 1)
 
 
 def _child(kind: str, path: str, p: int | None, solver: str, formulation: str, time_limit: float | None,
@@ -131,7 +155,7 @@ def _child(kind: str, path: str, p: int | None, solver: str, formulation: str, t
         row.update(status="ERROR", message=str(exc))
     except Exception as exc:  # noqa: BLE001 - a bug or solver failure is reported in the row; the benchmark goes on
         row.update(status="ERROR", message=f"{type(exc).__name__}: {exc}")
-    row["peak_mb"] = _peak_mb()
+    row["peak_mb"] = peak_mb()
     conn.send(row)
     conn.close()
 

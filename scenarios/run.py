@@ -1233,6 +1233,7 @@ def run_scenario(
     split: bool = False,
     alternatives: int = 0,
     tolerance: float = 0.02,
+    lang: str | None = None,
 ) -> RunResult:
     """Run a scenario file and write its plan.
 
@@ -1248,6 +1249,7 @@ def run_scenario(
         scenario would be solved jointly (see the module docstring).
     alternatives : also find this many distinct plans within ``tolerance`` of the best (joint mode).
     tolerance : relative shortfall from the best objective an alternative may have.
+    lang : language of report.html and map.png, ``en`` or ``zh`` (default: the scenario's ``output.lang``).
 
     Returns
     -------
@@ -1328,6 +1330,9 @@ def run_scenario(
     if alt_table is not None and freq_table is not None:
         files["alternatives.csv"] = _csv(alt_table)
         files["site_frequency.csv"] = _csv(freq_table)
+    from scenarios.outputs import render_outputs  # plan.gpkg, map.png, report.html (lang: en / zh, default output.lang)
+
+    files.update(render_outputs(built, plan, uncovered, summary, lang=lang))
     write_atomically(target, files)
     return RunResult(
         out_dir=target,

@@ -128,7 +128,7 @@ def test_joint_run_end_to_end(scenario: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert seconds < 20.0, f"joint run took {seconds:.1f} s"
     assert "joint plan:" in result.stdout and "checks passed" in result.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["plan.csv", "summary.json", "uncovered.csv"]
+    assert {"plan.csv", "summary.json", "uncovered.csv", "plan.gpkg", "map.png", "report.html"} <= {p.name for p in out.iterdir()}
     plan, summary = check_joint_outputs(scenario, out)
     body, _ = load_scenario(scenario)
     assert set(plan["service"]) == set(body.services)
