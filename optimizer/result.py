@@ -75,7 +75,7 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     if objective is None or bound is None or not math.isfinite(objective) or not math.isfinite(bound):
         return None
     diff = abs(objective - bound)
-    if diff <= 1e-12:
+    if diff <= 1e-12 * max(1.0, abs(objective)):  # floating-point noise, not a gap
         return 0.0
     return diff / max(abs(objective), 1e-9)
 
