@@ -160,12 +160,16 @@ def _child(kind: str, path: str, p: int | None, solver: str, formulation: str, t
     conn.close()
 
 
-def _run_isolated(kind: str, path: Path, p: int | None, solver: str, formulation: str,
-                  time_limit: float | None) -> Row:
-    """One run in a fresh spawned process; a crash or a hang becomes an ERROR row."""
+def run_in_child(child: Callable[..., None], args: tuple[Any, ...], time_limit: float | None) -> Row:
+    """Run ``child(*args, conn)`` in a fresh spawned process and return the row it sends.
+
+    A fresh process gives each run its own peak memory and isolates crashes: a child that dies
+    without answering, or is still running ``KILL_GRACE_SECONDS`` after its time limit, becomes an
+    ERROR row and the caller goes on.
+    """
     ctx = mp.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(kind, str(path), p, solver, formulation, time_limit, send), daemon=True)
+    proc = ctx.Process(target=child, args=(*args, send), daemon=True)
     started = time.perf_counter()
     proc.start()
     send.close()
@@ -189,6 +193,12 @@ def _run_isolated(kind: str, path: Path, p: int | None, solver: str, formulation
         proc.kill()
         proc.join()
     return row
+
+
+def _run_isolated(kind: str, path: Path, p: int | None, solver: str, formulation: str,
+                  time_limit: float | None) -> Row:
+    """One benchmark run in a fresh spawned process (see :func:`run_in_child`)."""
+    return run_in_child(_child, (kind, str(path), p, solver, formulation, time_limit), time_limit)
 
 
 # ------------------------------------------------------------------------------ rows and checks

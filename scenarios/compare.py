@@ -30,8 +30,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import multiprocessing as mp
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -106,32 +104,9 @@ def _child(kind: str, payload: tuple[Any, ...], solver: str, params: Any, conn: 
 
 def run_isolated(kind: str, payload: tuple[Any, ...], solver: str, params: Any) -> Row:
     """One solve in a fresh spawned process; a crash or a hang becomes an ERROR row."""
-    from scenarios.benchmark import KILL_GRACE_SECONDS
+    from scenarios.benchmark import run_in_child
 
-    ctx = mp.get_context("spawn")
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(kind, payload, solver, params, send), daemon=True)
-    started = time.perf_counter()
-    proc.start()
-    send.close()
-    deadline = None if params.time_limit is None else params.time_limit + KILL_GRACE_SECONDS
-    try:
-        if recv.poll(deadline):
-            row = recv.recv()
-        else:
-            proc.kill()
-            row = {"status": "ERROR", "message": f"killed after {time.perf_counter() - started:.0f} s "
-                                                 f"(time limit {params.time_limit} s + {KILL_GRACE_SECONDS:.0f} s grace)"}
-    except EOFError:
-        proc.join()
-        row = {"status": "ERROR", "message": f"the run crashed (exit code {proc.exitcode}); it may have run out of memory"}
-    finally:
-        recv.close()
-    proc.join(timeout=10)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
-    return row
+    return run_in_child(_child, (kind, payload, solver, params), params.time_limit)
 
 
 # ------------------------------------------------------------------------------ comparing

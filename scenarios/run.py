@@ -1177,8 +1177,9 @@ def output_dir(body: ScenarioBody, base_dir: Path, out: str | Path | None) -> Pa
     return (folder if folder.is_absolute() else base_dir / folder).resolve()
 
 
-def write_atomically(target: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` into a temporary folder beside ``target``, then move it into place.
+@contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``target``; when the block ends normally, move it into place.
 
     An existing ``target`` folder is replaced only once the new one is complete; on any error the
     temporary folder (and any parent folder created for it) is removed and ``target`` is untouched.
@@ -1195,8 +1196,7 @@ def write_atomically(target: Path, files: dict[str, bytes]) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
+        yield tmp
         if target.exists():
             old = parent / f".{target.name}.{uuid.uuid4().hex[:8]}.old"
             target.rename(old)
@@ -1219,6 +1219,13 @@ def write_atomically(target: Path, files: dict[str, bytes]) -> None:
             except OSError:
                 break
         raise
+
+
+def write_atomically(target: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` into ``target`` all at once (see :func:`staged_folder`)."""
+    with staged_folder(target) as tmp:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
 
 
 # ------------------------------------------------------------------------------------ run
@@ -1525,16 +1532,7 @@ def prepare_osm_scenario(
         raise ScenarioError(f"OpenStreetMap extract {pbf} not found; check the path")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ScenarioError(f"{target} exists and is not an empty folder; give a new folder with --out")
-    parent = target.parent
-    created: list[Path] = []
-    p = parent
-    while not p.exists():
-        created.append(p)
-        p = p.parent
-    tmp: Path | None = None
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+    with staged_folder(target) as tmp:
         with progress.step(f"reading {pbf.name}"):
             prepared = prepare_osm(pbf, tmp, bbox=bbox)
         if prepared.demand.count == 0:
@@ -1547,24 +1545,9 @@ def prepare_osm_scenario(
                 f"{pbf.name}: no candidate sites (idle or industrial land, warehouses, disused buildings, parking) "
                 "found; choose a larger --bbox or add candidate plots by hand"
             )
-
         schema_ref = schema_reference(target)
         name = pbf.name.split(".")[0]
         (tmp / "scenario.yaml").write_text(osm_scenario_yaml(name, prepared, schema_ref), encoding="utf-8")
-        if target.exists():
-            target.rmdir()  # empty, checked above
-        tmp.rename(target)
-        _usual_mode(target)
-        tmp = None
-    except BaseException:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        for c in created:
-            try:
-                c.rmdir()
-            except OSError:
-                break
-        raise
     return target / "scenario.yaml"
 
 
