@@ -77,14 +77,15 @@ class SitingInstance:
     name : a label.
     """
 
-    distances: NDArray[np.float32] | sp.csr_array
-    weights: NDArray[np.float64] = field(default=None)  # type: ignore[assignment]
-    demand_ids: NDArray[Any] = field(default=None)  # type: ignore[assignment]
-    site_ids: NDArray[Any] = field(default=None)  # type: ignore[assignment]
-    cost: NDArray[np.float64] = field(default=None)  # type: ignore[assignment]
-    capacity: NDArray[np.float64] = field(default=None)  # type: ignore[assignment]
-    existing: NDArray[np.bool_] = field(default=None)  # type: ignore[assignment]
-    forbidden: NDArray[np.bool_] = field(default=None)  # type: ignore[assignment]
+    # dense float32 ndarray or scipy CSR: typed Any because ``is_sparse`` (not isinstance) decides
+    distances: Any
+    weights: NDArray[np.float64] = field(default=None)  # type: ignore[arg-type]
+    demand_ids: NDArray[Any] = field(default=None)  # type: ignore[arg-type]
+    site_ids: NDArray[Any] = field(default=None)  # type: ignore[arg-type]
+    cost: NDArray[np.float64] = field(default=None)  # type: ignore[arg-type]
+    capacity: NDArray[np.float64] = field(default=None)  # type: ignore[arg-type]
+    existing: NDArray[np.bool_] = field(default=None)  # type: ignore[arg-type]
+    forbidden: NDArray[np.bool_] = field(default=None)  # type: ignore[arg-type]
     name: str = "instance"
 
     def __post_init__(self) -> None:
@@ -222,7 +223,7 @@ class SitingInstance:
         data = data[np.isfinite(data)]
         return np.unique(data.astype(np.float64))
 
-    def subset_sites(self, keep: NDArray[np.bool_]) -> "SitingInstance":
+    def subset_sites(self, keep: NDArray[np.bool_]) -> SitingInstance:
         """The same instance restricted to the sites in ``keep``."""
         d = self.distances[:, keep] if not self.is_sparse else sp.csr_array(self.distances[:, np.flatnonzero(keep)])
         return SitingInstance(

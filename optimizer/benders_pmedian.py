@@ -60,9 +60,9 @@ import itertools
 import math
 import os
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import highspy
 import numpy as np
@@ -663,9 +663,7 @@ def _enumerate(
 
 
 def _highs_version() -> str:
-    try:
-        from importlib.metadata import version
+    """The same version string the ``highs`` backend reports."""
+    from optimizer.backends.highs import HighsBackend
 
-        return f"highspy {version('highspy')}"
-    except Exception:  # pragma: no cover - metadata missing in odd installs
-        return "highspy"
+    return HighsBackend().version()

@@ -8,8 +8,9 @@ A mismatch between the two beyond tolerance is reported in ``message`` and flips
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -297,10 +298,11 @@ def solve(
     backend = get_backend(name)
     warm_ok = bool(params.options_for("siting").get("warm_start", True))
 
+    mask: NDArray[np.bool_] | None
     if spec.model == "pcenter":
         from optimizer.pcenter import solve_pcenter
 
-        radius, mask, res, st = solve_pcenter(instance, int(spec.p or 0), backend, params)
+        _radius, mask, res, st = solve_pcenter(instance, int(spec.p or 0), backend, params)
         return _finish(instance, ModelSpec("pcenter", p=spec.p), res, mask, started, stats=st)
 
     if spec.model == "lscp":
@@ -393,8 +395,8 @@ def _solve_heuristic(
 
 def solver_table() -> list[dict[str, Any]]:
     """Every solver name with its kind, whether it is installed, and its version."""
-    from optimizer.registry import _make
     from models.errors import BackendUnavailableError
+    from optimizer.registry import _make
 
     rows: list[dict[str, Any]] = []
     for name in EXACT_SOLVERS:

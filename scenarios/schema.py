@@ -125,7 +125,7 @@ class Service(_Strict):
     weight: float = Field(default=1.0, ge=0, description="Weight of this service's covered people in the objective.")
 
     @model_validator(mode="after")
-    def _one_reach(self) -> "Service":
+    def _one_reach(self) -> Service:
         if (self.reach_minutes is None) == (self.reach_m is None):
             raise ValueError("give exactly one of reach_minutes or reach_m")
         if self.max_sites is not None and self.min_sites > self.max_sites:
@@ -194,7 +194,7 @@ class ScenarioBody(_Strict):
     output: Output = Field(default_factory=Output, description="Where and how results are written.")
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "ScenarioBody":
+    def _cross_checks(self) -> ScenarioBody:
         problems: list[str] = []
         groups = set(self.layers.demand.groups)
         for name, svc in self.services.items():
@@ -384,7 +384,7 @@ def read_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8") from None
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -81,7 +81,7 @@ def brute(inst: SitingInstance, spec: ModelSpec) -> float:
             if (coverable & ~met.covered).any():
                 continue
             val = met.cost if spec.lscp_objective == "cost" else met.n_new
-            better = lambda a, b: a < b  # noqa: E731
+            better = lambda a, b: a < b
         if best is None or better(val, best):
             best = val
     assert best is not None
@@ -102,7 +102,7 @@ def check(inst: SitingInstance, spec: ModelSpec, solver: str) -> None:
 
 def p_for(inst: SitingInstance, frac: float) -> int:
     free = int((inst.eligible & ~inst.existing).sum())
-    return max(1, min(free, int(round(frac * free))))
+    return max(1, min(free, round(frac * free)))
 
 
 @pytest.mark.parametrize("solver", INSTALLED)
