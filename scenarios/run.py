@@ -1545,9 +1545,9 @@ def prepare_osm_scenario(
                 f"{pbf.name}: no candidate sites (idle or industrial land, warehouses, disused buildings, parking) "
                 "found; choose a larger --bbox or add candidate plots by hand"
             )
-        schema_ref = schema_reference(target)
         name = pbf.name.split(".")[0]
-        (tmp / "scenario.yaml").write_text(osm_scenario_yaml(name, prepared, schema_ref), encoding="utf-8")
+        (tmp / "scenario.yaml").write_text(osm_scenario_yaml(name, prepared, SCHEMA_NAME), encoding="utf-8")
+        (tmp / SCHEMA_NAME).write_bytes(schema_bytes())
     return target / "scenario.yaml"
 
 
@@ -1594,30 +1594,15 @@ def init_example(directory: str | Path) -> tuple[Path, Path]:
     text = files.get("scenario.yaml", b"").decode("utf-8")
     lines = text.splitlines(keepends=True)
     if lines and lines[0].startswith("# yaml-language-server: $schema="):
-
-        lines[0] = f"# yaml-language-server: $schema={schema_reference(target)}\n"
+        lines[0] = f"# yaml-language-server: $schema={SCHEMA_NAME}\n"
         files["scenario.yaml"] = "".join(lines).encode("utf-8")
-    if target.exists():
-        target.rmdir()
-    _write_tree(target, files)
-    return source, target
-
-
-def _write_tree(target: Path, files: dict[str, bytes]) -> None:
-    """:func:`write_atomically` for a new folder whose files may sit in sub-folders."""
-    parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
-    try:
+    files[SCHEMA_NAME] = schema_bytes()
+    with staged_folder(target) as tmp:
         for name, data in files.items():
             dest = tmp / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
-        tmp.rename(target)
-        _usual_mode(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return source, target
 
 
 def _usual_mode(folder: Path) -> None:
@@ -1629,13 +1614,15 @@ def _usual_mode(folder: Path) -> None:
     folder.chmod(0o777 & ~mask)
 
 
-def schema_reference(folder: Path) -> str:
-    """How a scenario.yaml in ``folder`` refers to the installed JSON Schema: a relative path inside
-    the same tree, an absolute one otherwise."""
-    import os
+SCHEMA_NAME = "scenario.schema.json"
 
-    schema = Path(__file__).resolve().parent / "scenario.schema.json"
-    folder = folder.resolve()
-    if os.path.commonpath([folder, schema.parent.parent]) == str(schema.parent.parent):
-        return os.path.relpath(schema, folder)
-    return str(schema)
+
+def schema_bytes() -> bytes:
+    """The JSON Schema of scenario files, as generated from the models (what ``siting schema`` writes).
+
+    ``siting init`` and ``siting prepare osm`` put a copy beside the scenario.yaml they write, so
+    that the folder is self-contained and editors validate it with a relative ``$schema``.
+    """
+    from scenarios.schema import schema_text
+
+    return schema_text().encode("utf-8")

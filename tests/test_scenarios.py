@@ -182,7 +182,12 @@ def test_validate_and_init(tmp_path: Path) -> None:
     result = runner.invoke(app, ["init", str(target)])
     assert result.exit_code == 0, result.output
     assert (target / "scenario.yaml").is_file()
-    assert (target / "scenario.yaml").read_text(encoding="utf-8").startswith("# yaml-language-server: $schema=")
+    # the folder is self-contained: the schema sits beside the scenario and is referenced relatively
+    assert (target / "scenario.yaml").read_text(encoding="utf-8").startswith(
+        "# yaml-language-server: $schema=scenario.schema.json\n"
+    )
+    assert (target / "scenario.schema.json").read_bytes() == SCHEMA_FILE.read_bytes()
+    assert runner.invoke(app, ["validate", str(target / "scenario.yaml"), "--quiet"]).exit_code == 0
     again = runner.invoke(app, ["init", str(target)])
     assert again.exit_code == 1 and "not an empty folder" in again.stderr
 
