@@ -75,7 +75,7 @@ PLAN_COLUMNS = (
 UNCOVERED_COLUMNS = ("service", "demand_id", "demand_group", "people", "reason", "nearest_open_m")
 VERSION_PACKAGES = (
     "siting", "numpy", "scipy", "pandas", "geopandas", "pyogrio", "shapely", "pyproj", "pydantic", "highspy",
-    "pulp", "ortools",
+    "pulp", "ortools", "matplotlib", "pyrosm", "pyarrow",
 )
 #: Why a demand point is uncovered, as written to uncovered.csv.
 REASONS = {
