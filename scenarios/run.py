@@ -611,7 +611,7 @@ JOINT_PLAN_HEAD = (
 )
 JOINT_PLAN_TAIL = (
     "weighted_gain", "covered_after", "cumulative_coverage_share", "drop_one_loss", "best_substitute",
-    "substitute_phase", "substitute_recovers", "substitute_cost", "reason", "lon", "lat",
+    "substitute_phase", "substitute_recovers", "substitute_cost", "reason", "reason_zh", "lon", "lat",
 )
 ALTERNATIVE_COLUMNS = ("plan", "objective", "below_best", "cost", "new_sites", "status", "verified", "sites")
 FREQUENCY_COLUMNS = ("service", "site_id", "land_type", "plans", "share", "role")
@@ -649,36 +649,53 @@ def _fmt_people(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 10 or float(x).is_integer() else f"{x:,.1f}"
 
 
-def plan_reason(row: Any, inst: Any, mapping: Any) -> str:
-    """The one-line reason of a ranked row, from the figures ``rank_plan`` computed."""
+def plan_reason(row: Any, inst: Any, mapping: Any, lang: str = "en") -> str:
+    """The one-line reason of a ranked row, from the figures ``rank_plan`` computed (``en`` or ``zh``)."""
+    from scenarios.outputs import i18n
+
+    zh = lang == "zh"
     svc = inst.services[row.service]
-    group = mapping.demand_group[svc.name]
+    group = i18n.group_name(lang, mapping.demand_group[svc.name]) if zh else mapping.demand_group[svc.name]
+    service = i18n.service_name(lang, svc.name) if zh else svc.name
     reach = mapping.reach_m[svc.name]
+    people = _fmt_people(row.gain_people)
     if row.gain_people <= 0:
-        why = f"adds no {group} not already within reach"
+        why = f"步行范围内未新增{group}" if zh else f"adds no {group} not already within reach"
         if svc.min_sites:
-            why += f"; kept because the plan needs at least {svc.min_sites} {svc.name} sites (min_sites)"
-        return why
-    text = f"covers {_fmt_people(row.gain_people)} {group} within {reach:,.0f} m not reached before"
-    tol = f"{100 * COMPARABLE_TOL:.0f} %"
-    if row.n_comparable <= 1:
-        text += f"; no other eligible plot comes within {tol} of that"
-    elif row.cheapest_comparable and mapping.cost_known[svc.name]:
-        text += f"; cheapest of {row.n_comparable} comparable plots"
-    elif row.largest_gain:
-        text += f"; reaches the most of {row.n_comparable} comparable plots"
-    else:
-        text += f"; one of {row.n_comparable} comparable plots, the one that fits room and budget with the rest"
-    if row.drop_one_loss > 0 and row.substitute is None:
-        text += (
-            f"; no unused plot reaches the {_fmt_people(row.drop_one_loss)} it alone serves"
-            if row.n_recovering == 0
-            else (
-                f"; the {row.n_recovering} unused plots that would reach its people do not fit the budgets or room"
-                if row.n_recovering > 1
-                else "; the one unused plot that would reach its people does not fit the budgets or room"
+            why += (
+                f"；因方案要求至少 {svc.min_sites} 处{service}（min_sites）而保留" if zh
+                else f"; kept because the plan needs at least {svc.min_sites} {svc.name} sites (min_sites)"
             )
+        return why
+    sep = "；" if zh else "; "
+    text = (
+        f"新覆盖 {reach:,.0f} 米内原未覆盖的{group} {people} 人" if zh
+        else f"covers {people} {group} within {reach:,.0f} m not reached before"
+    )
+    tol = f"{100 * COMPARABLE_TOL:.0f} %"
+    n = row.n_comparable
+    if n <= 1:
+        text += sep + (f"其他合格地块的新增覆盖均相差 {tol} 以上" if zh else f"no other eligible plot comes within {tol} of that")
+    elif row.cheapest_comparable and mapping.cost_known[svc.name]:
+        text += sep + (f"在 {n} 处相近地块中造价最低" if zh else f"cheapest of {n} comparable plots")
+    elif row.largest_gain:
+        text += sep + (f"在 {n} 处相近地块中覆盖人数最多" if zh else f"reaches the most of {n} comparable plots")
+    else:
+        text += sep + (
+            f"{n} 处相近地块之一，与其余选址一起满足用地与预算" if zh
+            else f"one of {n} comparable plots, the one that fits room and budget with the rest"
         )
+    if row.drop_one_loss > 0 and row.substitute is None:
+        loss = _fmt_people(row.drop_one_loss)
+        if row.n_recovering == 0:
+            text += sep + (f"没有未用地块能覆盖仅由它服务的 {loss} 人" if zh
+                           else f"no unused plot reaches the {loss} it alone serves")
+        elif row.n_recovering > 1:
+            text += sep + (f"能覆盖这些居民的 {row.n_recovering} 处未用地块不满足预算或用地" if zh
+                           else f"the {row.n_recovering} unused plots that would reach its people do not fit the budgets or room")
+        else:
+            text += sep + ("唯一能覆盖这些居民的未用地块不满足预算或用地" if zh
+                           else "the one unused plot that would reach its people does not fit the budgets or room")
     return text
 
 
@@ -722,6 +739,7 @@ def joint_plan_table(inst: Any, mapping: Any, rows: list[Any]) -> pd.DataFrame:
             "substitute_recovers": r.substitute_recovers,
             "substitute_cost": (r.substitute_cost if (sub is not None and known) else float("nan")),
             "reason": plan_reason(r, inst, mapping),
+            "reason_zh": plan_reason(r, inst, mapping, lang="zh"),
             "lon": mapping.lon[r.site],
             "lat": mapping.lat[r.site],
         })

@@ -226,6 +226,10 @@ def test_report_in_chinese(runs: tuple[Path, Path], tmp_path: Path) -> None:
     for word in ("一刻钟社区生活圈", "养老服务站", "托育点", "充电设施", "公共厕所", "覆盖率", "预算", "求解记录"):
         assert word in text, word
     assert '"Noto Sans CJK SC"' in text  # the font stack that renders Chinese without a web font
+    plan = pd.read_csv(out / "plan.csv")
+    # Helsinki has four services: the joint plan, which carries its reasons in both languages
+    assert len(plan) > 0 and plan["reason_zh"].str.contains("新覆盖|未新增").all()
+    assert all(r in text for r in plan["reason_zh"]) and not any(r in text for r in plan["reason"])
     assert (out / "map.png").read_bytes() != (runs[0] / "map.png").read_bytes()  # Chinese labels
 
 

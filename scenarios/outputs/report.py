@@ -340,7 +340,9 @@ def _phase_rows(plan: pd.DataFrame, summary: dict[str, Any], lang: str) -> tuple
 def _plan_table(plan: pd.DataFrame, lang: str) -> str:
     t = partial(i18n.text, lang)
     parts = [f"<h2>{_e(t('plan'))}</h2>", f'<p class="caption">{_e(t("plan_caption"))}</p>']
-    cols = [c for c in plan.columns if c not in HIDDEN_PLAN_COLUMNS]
+    if lang == "zh" and "reason_zh" in plan.columns:
+        plan = plan.assign(reason=plan["reason_zh"])  # the same reason, written in Chinese by the run
+    cols = [c for c in plan.columns if c not in HIDDEN_PLAN_COLUMNS and c != "reason_zh"]
     if "phase" in cols and plan["phase"].astype(str).nunique() <= 1 and (plan["phase"].astype(str) == "all").all():
         cols.remove("phase")  # no phases: the column says "all" on every row
     rows = []
