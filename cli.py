@@ -15,7 +15,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from models.errors import SitingError
@@ -95,19 +94,6 @@ def _errors() -> Iterator[None]:
             raise
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe: numpy scalars to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _num(value: float | None) -> str:
@@ -212,7 +198,9 @@ def solve(
             params = SolveParams(time_limit=time_limit, mip_gap=gap, threads=threads, seed=seed)
         result = solve_model(instance, spec, solver=solver, params=params)
     if as_json:
-        typer.echo(json.dumps(_plain(result.to_dict()), indent=2))
+        from scenarios.run import json_safe
+
+        typer.echo(json.dumps(json_safe(result.to_dict()), indent=2))
     else:
         typer.echo(_summary(result, instance))
 

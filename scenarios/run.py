@@ -462,7 +462,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _plain(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     from enum import Enum
 
     if isinstance(value, Enum):
@@ -470,9 +470,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -567,7 +567,7 @@ def summary_dict(
     split = body.budget.total is not None and any(
         s not in body.budget.per_service for s in body.services
     )
-    return _plain({
+    return json_safe({
         "scenario": body.model_dump(mode="json"),
         "scenario_file": scenario_path.name,
         "override": override,
@@ -1125,7 +1125,7 @@ def joint_summary_dict(
                 else None
             ),
         }
-    return _plain(summary)
+    return json_safe(summary)
 
 
 def solve_joint_scenario(
