@@ -160,6 +160,25 @@ def _child(kind: str, path: str, p: int | None, solver: str, formulation: str, t
     conn.close()
 
 
+def _kill_tree(pid: int | None) -> None:
+    """Kill a process and all its descendants (a solver subprocess would outlive its parent)."""
+    import psutil
+
+    if pid is None:
+        return
+    try:
+        root = psutil.Process(pid)
+        family = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return
+    for proc in family:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(family, timeout=10)
+
+
 def run_in_child(child: Callable[..., None], args: tuple[Any, ...], time_limit: float | None) -> Row:
     """Run ``child(*args, conn)`` in a fresh spawned process and return the row it sends.
 
@@ -179,7 +198,7 @@ def run_in_child(child: Callable[..., None], args: tuple[Any, ...], time_limit: 
         if recv.poll(deadline):
             row = recv.recv()
         else:
-            proc.kill()
+            _kill_tree(proc.pid)  # the run and any solver it started (CBC runs as its own process)
             row = {"status": "ERROR", "message": f"killed after {time.perf_counter() - started:.0f} s "
                                                  f"(time limit {time_limit} s + {KILL_GRACE_SECONDS:.0f} s grace)"}
     except EOFError:  # the child died without answering

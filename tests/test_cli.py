@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -246,3 +247,32 @@ def test_benchmark_hung_run_is_killed_and_reported(monkeypatch: pytest.MonkeyPat
     assert rows[0]["status"] == "ERROR" and rows[0]["message"].startswith("killed after")
     assert rows[0]["matches"] == "no" and rows[0]["n"] == 100 and rows[0]["p"] == 5
     assert (tmp_path / "r.csv").read_text().count("\n") == 2
+
+
+def test_killing_a_run_also_kills_the_solver_it_started() -> None:
+    """A hung run is killed with its whole process tree: a solver subprocess (CBC runs as one)
+    would otherwise outlive it and keep a core busy."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    from scenarios.benchmark import _kill_tree
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"]
+    )
+    try:
+        for _ in range(100):  # wait until the grandchild exists
+            kids = psutil.Process(parent.pid).children(recursive=True)
+            if kids:
+                break
+            time.sleep(0.05)
+        assert kids, "the test's child did not start its own subprocess"
+        _kill_tree(parent.pid)
+        parent.wait(timeout=10)
+        _gone, alive = psutil.wait_procs(kids, timeout=10)
+        assert not alive
+    finally:
+        if parent.poll() is None:
+            parent.kill()
