@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -171,8 +172,11 @@ def solve(
     threads: Annotated[int, typer.Option("--threads", min=1, help="Solver threads.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
 ) -> None:
     """Solve one siting model on CSV inputs and print the plan, re-checked by the evaluator.
+
+    Progress (model size, solver rounds, bounds) goes to stderr, so --json output stays clean.
 
     Example: siting solve --demand scenarios/examples/helsinki_csv/demand.csv --sites scenarios/examples/helsinki_csv/sites.csv --model mclp --radius 400 --p 5
     """
@@ -196,7 +200,12 @@ def solve(
         params = SolveParams(time_limit=time_limit, threads=threads, seed=seed)
         if gap is not None:
             params = SolveParams(time_limit=time_limit, mip_gap=gap, threads=threads, seed=seed)
-        result = solve_model(instance, spec, solver=solver, params=params)
+        started = time.perf_counter()
+
+        def say(msg: str) -> None:
+            typer.echo(f"[{time.perf_counter() - started:7.1f} s] {msg}", err=True)
+
+        result = solve_model(instance, spec, solver=solver, params=params, progress=None if quiet else say)
     if as_json:
         from scenarios.run import json_safe
 
