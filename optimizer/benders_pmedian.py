@@ -63,6 +63,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import highspy
 import numpy as np
@@ -269,8 +270,8 @@ class _Master:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             return "time"
-        if np.isfinite(remaining):
-            self.h.setOptionValue("time_limit", float(remaining))
+        # always set it: an earlier capped solve must not leave its limit behind
+        self.h.setOptionValue("time_limit", float(remaining) if np.isfinite(remaining) else _INF)
         self.h.run()
         ms = self.h.getModelStatus()
         if ms == _MS.kOptimal:
@@ -384,8 +385,12 @@ def solve_pmedian_benders(
     say(f"benders: {n} clients x {k} candidate sites, p = {p}")
 
     def true_value(y: NDArray[np.float64]) -> float:
-        """p-median objective of an integer y (nearest open candidate per client)."""
-        return float(np.dot(w, d[:, y > 0.5].min(axis=1)))
+        """p-median objective of an integer y (nearest open candidate per client); inf if none is open
+        (HiGHS's solution callback can hand over such a point while it is interrupted)."""
+        open_cols = y > 0.5
+        if not open_cols.any():
+            return float("inf")
+        return float(np.dot(w, d[:, open_cols].min(axis=1)))
 
     # ---- incumbent
     if start_mask is not None:
@@ -399,7 +404,7 @@ def solve_pmedian_benders(
     h = _new_highs(params)
     master = _Master(h, sep, w, existing, p, lp_tol)
     master.cut_at(y_inc)
-    stats: dict[str, float | int] = {"fixed_closed": 0, "fixed_open": 0, "probed": 0, "screened": 0, "probe_rounds": 0}
+    stats: dict[str, Any] = {"fixed_closed": 0, "fixed_open": 0, "probed": 0, "screened": 0, "probe_rounds": 0}
     bound = -np.inf
     limit = Limit.NONE
 
@@ -413,6 +418,94 @@ def solve_pmedian_benders(
             stats["fixed_closed"] += z
             stats["fixed_open"] += o
             master.compact()
+
+    free_cols = np.flatnonzero(~existing).astype(np.int32)
+    pool: dict[bytes, NDArray[np.bool_]] = {}
+    milp_rounds = 0
+    y_best = y_inc
+    certified = False
+
+    def on_solution(e: object) -> None:
+        sol_ = np.asarray(e.data_out.mip_solution)  # type: ignore[attr-defined]
+        if sol_.size >= k:
+            yb = sol_[:k] > 0.5
+            pool.setdefault(np.packbits(yb).tobytes(), yb)
+
+    def milp(until: float) -> str:
+        """MILP rounds over the master until proven, certified, or ``until``.
+
+        Returns "done" (proven or certified), "capped" (``until`` came before the deadline),
+        "time" (the deadline), or "other". The master goes back to an LP afterwards, so that
+        probing can follow a capped attempt; every cut added stays valid.
+        """
+        nonlocal bound, ub, y_best, certified, milp_rounds
+        h.changeColsIntegrality(len(free_cols), free_cols, np.full(len(free_cols), highspy.HighsVarType.kInteger))
+        h.setOptionValue("mip_rel_gap", float(params.mip_gap) if params.mip_gap > 0 and not integral else 0.0)
+        h.setOptionValue("mip_abs_gap", delta * 0.999 if integral else 1e-9)
+        if start_mask is not None:
+            # the incumbent comes from a strong heuristic: spend the MILP effort on the proof
+            h.setOptionValue("mip_heuristic_effort", float(params.options_for("highs").get("mip_heuristic_effort", 0.0)))
+        presolve = "presolve" not in params.options_for("highs")
+        if presolve:
+            h.setOptionValue("presolve", "off")  # measured: presolve of the master costs more than it saves
+        h.cbMipSolution.subscribe(on_solution)
+        outcome = "done"
+        try:
+            while not proven():
+                # warm start from the incumbent, theta at its true distances
+                hs = highspy.HighsSolution()
+                hs.col_value = list(np.concatenate([y_best, d[:, y_best > 0.5].min(axis=1)]))
+                hs.value_valid = True
+                h.setSolution(hs)
+                milp_rounds += 1
+                pool.clear()
+                st = master.solve(min(until, deadline))
+                mb = h.getInfo().mip_dual_bound
+                if np.isfinite(mb):
+                    bound = max(bound, min(ub, float(np.ceil(mb - 1e-6)) if integral else float(mb)))
+                if st == "infeasible":  # the fixings exclude every plan: none improves on UB
+                    bound = ub
+                    break
+                if st != "optimal":
+                    if st == "time":
+                        outcome = "capped" if time.perf_counter() < deadline - 1e-3 else "time"
+                    else:
+                        outcome = "other"
+                    break
+                y_int = (master.y > 0.5).astype(np.float64)
+                level = master.sep.levels(y_int)
+                rhs = master.sep.rhs(level, y_int)
+                viol = np.flatnonzero(rhs > master.theta + 1e-7 * np.maximum(1.0, np.abs(rhs)))
+                # every integer point HiGHS visited: improve the incumbent and cut it off too
+                extra = 0
+                for yb in pool.values():
+                    if not yb.any():
+                        continue  # not a plan (see true_value)
+                    yv = yb.astype(np.float64)
+                    value = true_value(yv)
+                    if value < ub - 1e-9:
+                        ub, y_best = value, yv
+                    if not np.array_equal(yb, y_int > 0.5):
+                        extra += master.cut_at(yv)
+                value = true_value(y_int)
+                if value < ub - 1e-9:
+                    ub, y_best = value, y_int
+                say(f"benders MILP round {milp_rounds}: master {master.obj:.8g}, bound {bound:.8g}, "
+                    f"incumbent {ub:.8g}, new cuts {viol.size} (+{extra} from {len(pool)} pool points)")
+                if viol.size == 0:
+                    # HiGHS solved the master to the gap and its optimum is attained by a plan
+                    # (theta = true distances): no plan is better by more than the gap
+                    certified = True
+                    break
+                master.add_cuts(viol, level[viol])
+        finally:
+            h.cbMipSolution.unsubscribe(on_solution)
+            h.changeColsIntegrality(
+                len(free_cols), free_cols, np.full(len(free_cols), highspy.HighsVarType.kContinuous)
+            )
+            if presolve:
+                h.setOptionValue("presolve", "choose")
+        return outcome
 
     # ---- 1. LP phase with in-out stabilisation
     core = np.where(existing, 1.0, p / max(1, int((~existing).sum())))
@@ -431,9 +524,30 @@ def solve_pmedian_benders(
     else:
         limit = Limit.TIME
 
-    # ---- 3. probing
+    # ---- 3. a short MILP attempt, then probing
+    # When the LP bound is tight the MILP over the fixed master finishes in moments, and probing
+    # (one LP cut loop per free site) would cost far more (rl1304, p = 500: 0.2 s against 25 s).
+    # So try the MILP first, capped at 1.5 times the LP phase (at least 1 s); probe only if it did not finish.
+    if probe_passes > 0 and limit == Limit.NONE and not proven():
+        t_lp = time.perf_counter() - t0
+        attempt = milp(time.perf_counter() + max(1.0, 1.5 * t_lp))
+        stats["first_milp"] = attempt
+        if attempt == "time":
+            limit = Limit.TIME
+        elif attempt == "other":
+            limit = Limit.OTHER
+        elif attempt == "capped":
+            # back to the LP optimum (with the attempt's cuts) for probing and reduced-cost fixing
+            loop = master.cut_loop(deadline)
+            if loop.status == "time":
+                limit = Limit.TIME
+            elif loop.status == "infeasible":  # no improving plan exists: the incumbent is optimal
+                bound = ub
+            else:
+                bound = max(bound, min(ub, loop.bound))
+                tidy(loop, drop=False)
     t_probe = time.perf_counter()
-    for pass_ in range(probe_passes if limit == Limit.NONE else 0):
+    for pass_ in range(probe_passes if limit == Limit.NONE and not (proven() or certified) else 0):
         if proven():
             break
         bound_before = bound
@@ -500,7 +614,7 @@ def solve_pmedian_benders(
 
     # ---- 4. enumeration of a small residual problem
     enumerated = False
-    if limit == Limit.NONE and not proven():
+    if limit == Limit.NONE and not (proven() or certified):
         open_now = master.lo > 0.5
         free = np.flatnonzero(master.free)
         slots = p - int((open_now & ~existing).sum())
@@ -513,11 +627,12 @@ def solve_pmedian_benders(
                 ub = value
                 y_inc = open_now.astype(np.float64)
                 y_inc[cols] = 1.0
+                y_best = y_inc
             bound = ub  # every plan agreeing with the fixings was evaluated; the others are worse
 
     # ladder: for every client, cuts at each distinct distance level (to sites not closed)
     # between its LP level and its level in the incumbent
-    if ladder_max > 0 and limit == Limit.NONE and not proven():
+    if ladder_max > 0 and limit == Limit.NONE and not (proven() or certified):
         sep = master.sep
         lvl_lp, lvl_inc = sep.levels(master.y), sep.levels(y_inc)
         dfree = np.where(master.closed[sep.order], np.inf, sep.dist)
@@ -531,72 +646,13 @@ def solve_pmedian_benders(
         say(f"benders: ladder added {added} cuts")
 
     # ---- 5. MILP phase
+    if limit == Limit.NONE and not (proven() or certified):
+        outcome = milp(deadline)
+        if outcome == "time":
+            limit = Limit.TIME
+        elif outcome == "other":
+            limit = Limit.OTHER
     status = Status.FEASIBLE
-    milp_rounds = 0
-    y_best = y_inc
-    certified = False
-    if limit == Limit.NONE and not proven():
-        free = np.flatnonzero(~existing).astype(np.int32)
-        h.changeColsIntegrality(len(free), free, np.full(len(free), highspy.HighsVarType.kInteger))
-        h.setOptionValue("mip_rel_gap", float(params.mip_gap) if params.mip_gap > 0 and not integral else 0.0)
-        h.setOptionValue("mip_abs_gap", delta * 0.999 if integral else 1e-9)
-        if start_mask is not None:
-            # the incumbent comes from a strong heuristic: spend the MILP effort on the proof
-            h.setOptionValue("mip_heuristic_effort", float(params.options_for("highs").get("mip_heuristic_effort", 0.0)))
-        if "presolve" not in params.options_for("highs"):
-            h.setOptionValue("presolve", "off")  # measured: presolve of the master costs more than it saves
-        pool: dict[bytes, NDArray[np.bool_]] = {}
-
-        def on_solution(e: object) -> None:
-            sol_ = np.asarray(e.data_out.mip_solution)  # type: ignore[attr-defined]
-            if sol_.size >= k:
-                yb = sol_[:k] > 0.5
-                pool.setdefault(np.packbits(yb).tobytes(), yb)
-
-        h.cbMipSolution.subscribe(on_solution)
-        while not proven():
-            # warm start from the incumbent, theta at its true distances
-            hs = highspy.HighsSolution()
-            hs.col_value = list(np.concatenate([y_best, d[:, y_best > 0.5].min(axis=1)]))
-            hs.value_valid = True
-            h.setSolution(hs)
-            milp_rounds += 1
-            pool.clear()
-            st = master.solve(deadline)
-            mb = h.getInfo().mip_dual_bound
-            if np.isfinite(mb):
-                bound = max(bound, min(ub, float(np.ceil(mb - 1e-6)) if integral else float(mb)))
-            if st == "infeasible":  # the fixings exclude every plan: none improves on UB
-                bound = ub
-                break
-            if st != "optimal":
-                limit = Limit.TIME if st == "time" else Limit.OTHER
-                break
-            y_int = (master.y > 0.5).astype(np.float64)
-            level = master.sep.levels(y_int)
-            rhs = master.sep.rhs(level, y_int)
-            viol = np.flatnonzero(rhs > master.theta + 1e-7 * np.maximum(1.0, np.abs(rhs)))
-            # every integer point HiGHS visited: improve the incumbent and cut it off too
-            extra = 0
-            for yb in pool.values():
-                yv = yb.astype(np.float64)
-                value = true_value(yv)
-                if value < ub - 1e-9:
-                    ub, y_best = value, yv
-                if not np.array_equal(yb, y_int > 0.5):
-                    extra += master.cut_at(yv)
-            value = true_value(y_int)
-            if value < ub - 1e-9:
-                ub, y_best = value, y_int
-            say(f"benders MILP round {milp_rounds}: master {master.obj:.8g}, bound {bound:.8g}, "
-                f"incumbent {ub:.8g}, new cuts {viol.size} (+{extra} from {len(pool)} pool points)")
-            if viol.size == 0:
-                # HiGHS solved the master to the gap and its optimum is attained by a plan
-                # (theta = true distances): no plan is better by more than the gap
-                certified = True
-                break
-            master.add_cuts(viol, level[viol])
-        h.cbMipSolution.unsubscribe(on_solution)
     if proven() or certified:
         status = Status.OPTIMAL
     elif limit == Limit.NONE:
