@@ -147,14 +147,8 @@ def _child(kind: str, path: str, p: int | None, solver: str, formulation: str, t
             seconds=round(result.seconds, 3),
             message=result.message,
         )
-    except InfeasibleError as exc:
-        row.update(status="INFEASIBLE", message=str(exc))
-    except NoSolutionError as exc:
-        row.update(status="NO_SOLUTION", message=str(exc))
-    except SitingError as exc:
-        row.update(status="ERROR", message=str(exc))
     except Exception as exc:  # noqa: BLE001 - a bug or solver failure is reported in the row; the benchmark goes on
-        row.update(status="ERROR", message=f"{type(exc).__name__}: {exc}")
+        row.update(failure_row(exc))
     row["peak_mb"] = peak_mb()
     conn.send(row)
     conn.close()
@@ -177,6 +171,17 @@ def _kill_tree(pid: int | None) -> None:
         except psutil.NoSuchProcess:
             pass
     psutil.wait_procs(family, timeout=10)
+
+
+def failure_row(exc: BaseException) -> Row:
+    """The status and message of a run that raised: INFEASIBLE, NO_SOLUTION or ERROR."""
+    if isinstance(exc, InfeasibleError):
+        return {"status": "INFEASIBLE", "message": str(exc)}
+    if isinstance(exc, NoSolutionError):
+        return {"status": "NO_SOLUTION", "message": str(exc)}
+    if isinstance(exc, SitingError):
+        return {"status": "ERROR", "message": str(exc)}
+    return {"status": "ERROR", "message": f"{type(exc).__name__}: {exc}"}
 
 
 def run_in_child(child: Callable[..., None], args: tuple[Any, ...], time_limit: float | None) -> Row:

@@ -35,8 +35,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from models.errors import InfeasibleError, NoSolutionError, ScenarioError, SitingError
-from scenarios.benchmark import peak_mb
+from models.errors import ScenarioError
+from scenarios.benchmark import failure_row, peak_mb
 
 COLUMNS = (
     "model", "service", "solver", "status", "objective", "bound", "gap", "seconds", "peak_mb", "new_sites",
@@ -89,14 +89,8 @@ def _child(kind: str, payload: tuple[Any, ...], solver: str, params: Any, conn: 
                 seconds=round(jres.seconds, 4), solver_version=jres.solver_version, verified=bool(jres.verified),
                 message=jres.message, chosen=chosen,
             )
-    except InfeasibleError as exc:
-        row.update(status="INFEASIBLE", message=str(exc))
-    except NoSolutionError as exc:
-        row.update(status="NO_SOLUTION", message=str(exc))
-    except SitingError as exc:
-        row.update(status="ERROR", message=str(exc))
     except Exception as exc:  # noqa: BLE001 - a solver failure is reported in its row; the comparison goes on
-        row.update(status="ERROR", message=f"{type(exc).__name__}: {exc}")
+        row.update(failure_row(exc))
     row["peak_mb"] = peak_mb()
     conn.send(row)
     conn.close()

@@ -16,7 +16,6 @@ write one. All layers are in one local metric CRS (the UTM zone by default). OSM
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -33,6 +32,7 @@ import shapely
 
 from models.errors import DataError
 from scenarios.coords import looks_swapped, utm_crs_for
+from scenarios.readers._common import sha256_file
 
 __all__ = [
     "DEFAULT_FLOOR_AREA_PER_RESIDENT_M2",
@@ -465,14 +465,6 @@ def _write_layer(
     return PreparedLayer(path=path, layer=layer, count=len(frame), geometry_type=geometry_type, columns=tuple(columns))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def prepare_osm(
     pbf_path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -734,7 +726,7 @@ def prepare_osm(
         sites_l = _write_layer(sites, _SITE_COLUMNS, tmp / names["sites"], "sites", "MultiPolygon", target)
         existing_l = _write_layer(existing, _EXISTING_COLUMNS, tmp / names["existing"], "existing", "Point", target)
         total_res = float(demand["residents"].sum()) if len(demand) else 0.0
-        sha = _sha256(src)
+        sha = sha256_file(src)
         crs_name = target.to_string() if target.to_epsg() is None else f"EPSG:{target.to_epsg()}"
         assumptions: dict[str, Any] = {
             "residents": "footprint_m2 x levels x persons_per_m2",

@@ -41,7 +41,6 @@ Outputs, written into a temporary folder beside the target and moved into place 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -66,6 +65,7 @@ from models.evaluate import evaluate
 from optimizer.result import SolveParams
 from scenarios.build import JOINT_OBJECTIVES, BuiltScenario, NullProgress, ServiceProblem, build
 from scenarios.layers import natural_key
+from scenarios.readers._common import sha256_file
 from scenarios.schema import ScenarioBody, load_scenario
 
 PLAN_COLUMNS = (
@@ -441,14 +441,6 @@ def _csv(df: pd.DataFrame) -> bytes:
 
 
 # ------------------------------------------------------------------------------- summary
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def versions() -> dict[str, str]:
     """Versions of Python and the packages a run depends on."""
     from importlib import metadata
@@ -537,7 +529,7 @@ def _input_hashes(built: BuiltScenario, scenario_path: Path) -> dict[str, str]:
             key = str(f.resolve().relative_to(base))
         except ValueError:
             key = str(f.resolve())
-        inputs[key] = sha256(f)
+        inputs[key] = sha256_file(f)
     return inputs
 
 
