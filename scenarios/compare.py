@@ -236,11 +236,10 @@ def compare_solvers(
         The rows (columns :data:`COLUMNS` plus ``chosen``), the folder written, and the relative
         tolerance within which two objectives count as equal (the scenario's ``solver.mip_gap``).
     """
-    from optimizer.result import SolveParams
     from optimizer.solve import HEURISTIC_SOLVERS
     from scenarios.benchmark import parse_solver_entry
     from scenarios.build import NullProgress
-    from scenarios.run import output_dir, write_atomically
+    from scenarios.run import output_dir, solve_params, write_atomically
 
     path = Path(path)
     if not solvers:
@@ -249,10 +248,7 @@ def compare_solvers(
         raise ScenarioError(f"--time-limit {time_limit} must be a positive number of seconds")
     parsed = {entry: parse_solver_entry(entry) for entry in dict.fromkeys(s.strip() for s in solvers if s.strip())}
     body, base_dir, tasks = _tasks(path, scenario, build_progress or NullProgress())
-    params = SolveParams(
-        time_limit=time_limit if time_limit is not None else body.solver.time_limit,
-        mip_gap=body.solver.mip_gap, threads=body.solver.threads, seed=body.solver.seed,
-    )
+    params = solve_params(body, time_limit)
     target = Path(out).expanduser().resolve() if out is not None else _default_out(output_dir(body, base_dir, None))
     rows: list[Row] = []
     total = len(tasks) * len(parsed)

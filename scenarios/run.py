@@ -222,6 +222,16 @@ def check_solver(name: str, where: str) -> str:
     return clean
 
 
+def solve_params(body: ScenarioBody, time_limit: float | None = None) -> SolveParams:
+    """The scenario's solver settings as SolveParams; a command-line ``--time-limit`` overrides its own."""
+    return SolveParams(
+        time_limit=time_limit if time_limit is not None else body.solver.time_limit,
+        mip_gap=body.solver.mip_gap,
+        threads=body.solver.threads,
+        seed=body.solver.seed,
+    )
+
+
 def model_spec(built: BuiltScenario, problem: ServiceProblem) -> Any:
     """The ``optimizer.solve.ModelSpec`` of a service under the scenario's objective."""
     from optimizer.solve import ModelSpec
@@ -1300,12 +1310,7 @@ def run_scenario(
     target = output_dir(body, base_dir, out)
     if target.exists() and not target.is_dir():
         raise ScenarioError(f"output folder {target} is a file; give a folder with --out or output.folder")
-    params = SolveParams(
-        time_limit=time_limit if time_limit is not None else body.solver.time_limit,
-        mip_gap=body.solver.mip_gap,
-        threads=body.solver.threads,
-        seed=body.solver.seed,
-    )
+    params = solve_params(body, time_limit)
     if mode == "joint":
         built = build_joint(body, base_dir, progress, source=source)
     else:

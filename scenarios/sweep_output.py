@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from models.errors import ScenarioError
-from optimizer.result import SolveParams, Status
+from optimizer.result import Status
 from scenarios.build import NullProgress
 from scenarios.schema import load_scenario
 
@@ -201,7 +201,7 @@ def sweep_scenario(
     """
     from optimizer.sweep import SWEEP_OBJECTIVES, budget_sweep, knee_index
     from scenarios.joint_build import build_joint, to_multiservice
-    from scenarios.run import _joint_solver, check_solver, output_dir, write_atomically
+    from scenarios.run import _joint_solver, check_solver, output_dir, solve_params, write_atomically
 
     started = time.perf_counter()
     progress = progress or NullProgress()
@@ -225,12 +225,7 @@ def sweep_scenario(
         target = run_dir.parent / f"{run_dir.name}_sweep"
     if target.exists() and not target.is_dir():
         raise ScenarioError(f"output folder {target} is a file; give a folder with --out")
-    params = SolveParams(
-        time_limit=time_limit if time_limit is not None else body.solver.time_limit,
-        mip_gap=body.solver.mip_gap,
-        threads=body.solver.threads,
-        seed=body.solver.seed,
-    )
+    params = solve_params(body, time_limit)
     built = build_joint(body, base_dir, progress, source=source)
     for w in built.warnings:
         progress.note(w)
