@@ -97,13 +97,16 @@ def _quiet_fd1() -> Iterator[None]:
 
 
 def _new_highs(params: SolveParams) -> highspy.Highs:
+    """A HiGHS object configured like the ``highs`` backend's (same options, same checks).
+
+    The master needs ``highspy.Highs`` itself (its MIP-solution callback lives in the Python
+    wrapper), whose constructor prints a banner: silence it, then configure.
+    """
+    from optimizer.backends.highs import configure
+
     with _quiet_fd1():
         h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(params.verbose))
-    h.setOptionValue("threads", int(params.threads))
-    h.setOptionValue("random_seed", int(params.seed))
-    for key, value in params.options_for("highs").items():
-        h.setOptionValue(key, value)
+    configure(h, params)  # rejects a bad option with a ScenarioError naming it
     return h
 
 

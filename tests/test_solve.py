@@ -220,3 +220,10 @@ def test_warm_start_is_a_complete_consistent_point(model: str) -> None:
     cold = solve(inst, spec, params=SolveParams(mip_gap=0.0, options={"siting": {"warm_start": False}}))
     assert warm.status == cold.status == Status.OPTIMAL and warm.verified and cold.verified
     assert warm.objective == pytest.approx(cold.objective)
+
+
+def test_default_pmedian_path_rejects_a_bad_highs_option() -> None:
+    """The Benders master is configured by the highs backend's own code: same options, same checks."""
+    inst = SitingInstance(np.random.default_rng(0).integers(0, 50, (20, 20)).astype(np.float32))
+    with pytest.raises(ScenarioError, match="HiGHS rejected option 'no_such_option'"):
+        solve(inst, ModelSpec("pmedian", p=3), params=SolveParams(options={"highs": {"no_such_option": 1}}))
