@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from models.errors import SitingError
+from siting.models.errors import SitingError
 
 EXAMPLE = "scenarios/examples/helsinki_csv"
 
@@ -180,10 +180,10 @@ def solve(
 
     Example: siting solve --demand scenarios/examples/helsinki_csv/demand.csv --sites scenarios/examples/helsinki_csv/sites.csv --model mclp --radius 400 --p 5
     """
-    from optimizer.result import SolveParams
-    from optimizer.solve import ModelSpec
-    from optimizer.solve import solve as solve_model
-    from scenarios.readers import read_csv_instance
+    from siting.optimizer.result import SolveParams
+    from siting.optimizer.solve import ModelSpec
+    from siting.optimizer.solve import solve as solve_model
+    from siting.scenarios.readers import read_csv_instance
 
     with _errors():
         instance = read_csv_instance(demand, sites, distances)
@@ -207,7 +207,7 @@ def solve(
 
         result = solve_model(instance, spec, solver=solver, params=params, progress=None if quiet else say)
     if as_json:
-        from scenarios.run import json_safe
+        from siting.scenarios.run import json_safe
 
         typer.echo(json.dumps(json_safe(result.to_dict()), indent=2))
     else:
@@ -220,7 +220,7 @@ def solvers() -> None:
 
     Example: siting solvers
     """
-    from optimizer.solve import solver_table
+    from siting.optimizer.solve import solver_table
 
     with _errors():
         rows = solver_table()
@@ -233,7 +233,7 @@ def solvers() -> None:
 
 
 def _report(rows: list[dict[str, Any]], out: Path | None) -> None:
-    from scenarios.benchmark import COLUMNS, summarize
+    from siting.scenarios.benchmark import COLUMNS, summarize
 
     if out is None:
         typer.echo(",".join(COLUMNS))
@@ -249,7 +249,7 @@ def _report(rows: list[dict[str, Any]], out: Path | None) -> None:
 
 
 def _progress(row: dict[str, Any], done: int, total: int) -> None:
-    from scenarios.benchmark import format_progress
+    from siting.scenarios.benchmark import format_progress
 
     typer.echo(format_progress(row, done, total), err=True)
 
@@ -278,7 +278,7 @@ def benchmark_orlib(
 
     Example: siting benchmark orlib-pmed tests/data/orlib --instances pmed1 --solver highs --solver greedy
     """
-    from scenarios.benchmark import run_orlib
+    from siting.scenarios.benchmark import run_orlib
 
     with _errors():
         rows = run_orlib(
@@ -308,7 +308,7 @@ def benchmark_tsplib(
 
     Example: siting benchmark tsplib tests/data/tsplib/rl1304.tsp --p 500 --solver highs --time-limit 600
     """
-    from scenarios.benchmark import run_tsplib
+    from siting.scenarios.benchmark import run_tsplib
 
     with _errors():
         rows = run_tsplib(
@@ -319,8 +319,8 @@ def benchmark_tsplib(
 
 # ------------------------------------------------------------------------------ scenario files
 def _progress_for(quiet: bool) -> Any:
-    from scenarios.build import NullProgress
-    from scenarios.run import RichProgress
+    from siting.scenarios.build import NullProgress
+    from siting.scenarios.run import RichProgress
 
     return NullProgress() if quiet else RichProgress()
 
@@ -336,7 +336,7 @@ def schema(
 
     Example: siting schema --out scenario.schema.json
     """
-    from scenarios.schema import schema_text
+    from siting.scenarios.schema import schema_text
 
     text = schema_text()
     if out is None:
@@ -354,7 +354,7 @@ def init(
 
     Example: siting init my_scenario && siting run my_scenario/scenario.yaml
     """
-    from scenarios.run import init_example
+    from siting.scenarios.run import init_example
 
     with _errors():
         source, target = init_example(directory)
@@ -376,7 +376,7 @@ def validate(
 
     Example: siting validate tests/data/scenarios/tiny/scenario.yaml --scenario euclidean
     """
-    from scenarios.run import describe, validate_scenario
+    from siting.scenarios.run import describe, validate_scenario
 
     with _errors():
         built = validate_scenario(file, scenario, progress=_progress_for(quiet))
@@ -430,7 +430,7 @@ def run(
 
     Example: siting run scenarios/examples/wuhai/scenario.yaml --out wuhai_plan --alternatives 5
     """
-    from scenarios.run import run_scenario
+    from siting.scenarios.run import run_scenario
 
     with _errors():
         result = run_scenario(
@@ -498,7 +498,7 @@ def sweep(
 
     Example: siting sweep scenarios/examples/wuhai/scenario.yaml --budget 2e6:1.6e7:8 --out wuhai_sweep
     """
-    from scenarios.sweep_output import sweep_scenario
+    from siting.scenarios.sweep_output import sweep_scenario
 
     with _errors():
         res = sweep_scenario(
@@ -527,7 +527,7 @@ def report(
 
     Example: siting report out/helsinki --lang zh
     """
-    from scenarios.outputs import rerender
+    from siting.scenarios.outputs import rerender
 
     with _errors():
         written, notes = rerender(outdir, lang=lang.value if lang else None)
@@ -557,12 +557,12 @@ def compare(
 
     Example: siting compare scenarios/examples/helsinki/scenario.yaml --solvers highs,cbc,cpsat,scip,heuristic --time-limit 60
     """
-    from scenarios.compare import compare_solvers, format_progress
+    from siting.scenarios.compare import compare_solvers, format_progress
 
     if solvers:
         names = _split([solvers])
     else:
-        from optimizer.solve import solver_table
+        from siting.optimizer.solve import solver_table
 
         names = [r["name"] for r in solver_table() if r["available"] and (r["kind"] == "exact" or r["name"] == "heuristic")]
 
@@ -593,8 +593,8 @@ def prepare_osm_cmd(
 
     Example: siting prepare osm city.osm.pbf --bbox 24.93,60.16,24.96,60.18 --out my_city
     """
-    from models.errors import ScenarioError
-    from scenarios.run import prepare_osm_scenario
+    from siting.models.errors import ScenarioError
+    from siting.scenarios.run import prepare_osm_scenario
 
     with _errors():
         box = None

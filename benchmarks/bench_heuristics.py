@@ -25,8 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
-from models.instance import SitingInstance
-from optimizer.heuristics import run_heuristic
+from siting.models.instance import SitingInstance
+from siting.optimizer.heuristics import run_heuristic
 
 DEFAULT_FOLDER = Path("/work/shared/benchmarks/orlib-pmed")
 

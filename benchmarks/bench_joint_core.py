@@ -23,11 +23,11 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from models.errors import InfeasibleError
-from models.formulations.joint import joint_milp
-from models.multiservice import OBJECTIVES, MultiServiceInstance, ServiceData, evaluate_joint, objective_value
-from optimizer.joint import greedy_plan, solve_joint
-from optimizer.result import SolveParams
+from siting.models.errors import InfeasibleError
+from siting.models.formulations.joint import joint_milp
+from siting.models.multiservice import OBJECTIVES, MultiServiceInstance, ServiceData, evaluate_joint, objective_value
+from siting.optimizer.joint import greedy_plan, solve_joint
+from siting.optimizer.result import SolveParams
 
 #: name, reach (m), area (m2), share of the residents in its demand group, cost by land type
 #: (idle land, old factory, warehouse, commercial), land types allowed, minimum plot area

@@ -35,10 +35,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.multiservice import evaluate_joint
-from scenarios.joint_build import build_joint, to_multiservice
-from scenarios.run import run_scenario
-from scenarios.schema import load_scenario
+from siting.models.multiservice import evaluate_joint
+from siting.scenarios.joint_build import build_joint, to_multiservice
+from siting.scenarios.run import run_scenario
+from siting.scenarios.schema import load_scenario
 
 EXAMPLES = ROOT / "scenarios" / "examples"
 DEFAULT = [("wuhai", None), ("wuhai", "low_budget"), ("helsinki", None), ("helsinki", "low_budget")]

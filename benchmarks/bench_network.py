@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scenarios.network import StreetNetwork, network_distances
+from siting.scenarios.network import StreetNetwork, network_distances
 
 GPKG = ROOT / "scenarios" / "examples" / "helsinki" / "helsinki.gpkg"
 

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.instance import RADIUS_TOL, SitingInstance
+from siting.models.instance import RADIUS_TOL, SitingInstance
 
 
 @dataclass(frozen=True, eq=False)

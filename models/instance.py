@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import DataError
+from siting.models.errors import DataError
 
 # Distances are compared against a radius with this absolute slack, so that a radius typed as
 # 400 covers a pair stored as float32(400.00001).

@@ -39,7 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import DataError
+from siting.models.errors import DataError
 
 #: The joint objectives and their sense.
 OBJECTIVE_SENSE: dict[str, str] = {

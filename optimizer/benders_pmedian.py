@@ -69,10 +69,10 @@ import highspy
 import numpy as np
 from numpy.typing import NDArray
 
-from models.errors import DataError
-from models.evaluate import evaluate
-from models.instance import SitingInstance
-from optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
+from siting.models.errors import DataError
+from siting.models.evaluate import evaluate
+from siting.models.instance import SitingInstance
+from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
 Progress = Callable[[str], None]
 _INF = highspy.kHighsInf
@@ -102,7 +102,7 @@ def _new_highs(params: SolveParams) -> highspy.Highs:
     The master needs ``highspy.Highs`` itself (its MIP-solution callback lives in the Python
     wrapper), whose constructor prints a banner: silence it, then configure.
     """
-    from optimizer.backends.highs import configure
+    from siting.optimizer.backends.highs import configure
 
     with _quiet_fd1():
         h = highspy.Highs()
@@ -723,6 +723,6 @@ def _enumerate(
 
 def _highs_version() -> str:
     """The same version string the ``highs`` backend reports."""
-    from optimizer.backends.highs import HighsBackend
+    from siting.optimizer.backends.highs import HighsBackend
 
     return HighsBackend().version()

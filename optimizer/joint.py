@@ -33,10 +33,10 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import InfeasibleError, NoSolutionError, ScenarioError
-from models.formulations.joint import JointLayout, check_objective, joint_milp
-from models.milp import MilpProblem
-from models.multiservice import (
+from siting.models.errors import InfeasibleError, NoSolutionError, ScenarioError
+from siting.models.formulations.joint import JointLayout, check_objective, joint_milp
+from siting.models.milp import MilpProblem
+from siting.models.multiservice import (
     OBJECTIVE_SENSE,
     JointMetrics,
     MultiServiceInstance,
@@ -44,8 +44,8 @@ from models.multiservice import (
     objective_value,
     open_pairs,
 )
-from optimizer.registry import get_backend
-from optimizer.result import Backend, SolveParams, SolveResult, Status, relative_gap
+from siting.optimizer.registry import get_backend
+from siting.optimizer.result import Backend, SolveParams, SolveResult, Status, relative_gap
 
 #: Relative slack with which an earlier stage's objective (or cost) is held by the next stage.
 HOLD_RTOL = 1e-6

@@ -23,13 +23,13 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import InfeasibleError, NoSolutionError
-from models.evaluate import evaluate, nearest_open
-from models.formulations.lscp import lscp, new_eligible, uncoverable
-from models.formulations.mclp import check_site_limits
-from models.formulations.pmedian import eligible_pairs
-from models.instance import SitingInstance
-from optimizer.result import Backend, Limit, SolveParams, SolveResult, Status, relative_gap
+from siting.models.errors import InfeasibleError, NoSolutionError
+from siting.models.evaluate import evaluate, nearest_open
+from siting.models.formulations.lscp import lscp, new_eligible, uncoverable
+from siting.models.formulations.mclp import check_site_limits
+from siting.models.formulations.pmedian import eligible_pairs
+from siting.models.instance import SitingInstance
+from siting.optimizer.result import Backend, Limit, SolveParams, SolveResult, Status, relative_gap
 
 _TOL = 1e-6
 

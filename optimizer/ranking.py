@@ -54,7 +54,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.multiservice import MultiServiceInstance, evaluate_joint
+from siting.models.multiservice import MultiServiceInstance, evaluate_joint
 
 #: Relative tolerance under which two gains count as tied.
 TIE_TOL = 1e-9

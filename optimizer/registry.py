@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 
-from models.errors import BackendUnavailableError
-from optimizer.result import Backend
+from siting.models.errors import BackendUnavailableError
+from siting.optimizer.result import Backend
 
 DEFAULT_SOLVER = "highs"
 EXACT_SOLVERS = ("highs", "cbc", "cpsat", "scip")
@@ -13,19 +13,19 @@ EXACT_SOLVERS = ("highs", "cbc", "cpsat", "scip")
 
 def _make(name: str) -> Backend:
     if name == "highs":
-        from optimizer.backends.highs import HighsBackend
+        from siting.optimizer.backends.highs import HighsBackend
 
         return HighsBackend()
     if name == "cbc":
-        from optimizer.backends.pulp_backend import PulpBackend
+        from siting.optimizer.backends.pulp_backend import PulpBackend
 
         return PulpBackend("PULP_CBC_CMD")
     if name.startswith("pulp:"):
-        from optimizer.backends.pulp_backend import PulpBackend
+        from siting.optimizer.backends.pulp_backend import PulpBackend
 
         return PulpBackend(name.split(":", 1)[1])
     if name in ("cpsat", "scip"):
-        from optimizer.backends.ortools_backend import OrToolsBackend
+        from siting.optimizer.backends.ortools_backend import OrToolsBackend
 
         return OrToolsBackend(name)
     known = list(EXACT_SOLVERS) + ["pulp:NAME"]
@@ -56,7 +56,7 @@ def installed_backends() -> list[Backend]:
         except BackendUnavailableError:
             continue
     try:
-        from optimizer.backends.pulp_backend import extra_pulp_solvers
+        from siting.optimizer.backends.pulp_backend import extra_pulp_solvers
 
         for solver_name in extra_pulp_solvers():
             out.append(_make(f"pulp:{solver_name}"))

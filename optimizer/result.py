@@ -15,8 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from models.errors import NoSolutionError
-from models.milp import MilpProblem
+from siting.models.errors import NoSolutionError
+from siting.models.milp import MilpProblem
 
 
 class Status(str, Enum):

@@ -16,11 +16,11 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import InfeasibleError, NoSolutionError, ScenarioError
-from models.evaluate import PlanMetrics, evaluate
-from models.instance import SitingInstance
-from optimizer.registry import DEFAULT_SOLVER, EXACT_SOLVERS, get_backend
-from optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
+from siting.models.errors import InfeasibleError, NoSolutionError, ScenarioError
+from siting.models.evaluate import PlanMetrics, evaluate
+from siting.models.instance import SitingInstance
+from siting.optimizer.registry import DEFAULT_SOLVER, EXACT_SOLVERS, get_backend
+from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
 HEURISTIC_SOLVERS = ("greedy", "interchange", "lagrangian", "heuristic")
 SOLVER_NAMES = (*EXACT_SOLVERS, "pulp:NAME", *HEURISTIC_SOLVERS)
@@ -236,7 +236,7 @@ def _heuristic_start(instance: SitingInstance, spec: ModelSpec, time_limit: floa
     """Greedy + interchange plan used to warm-start an exact solve (None when not applicable)."""
     if spec.model not in ("pmedian", "mclp") or spec.capacitated:
         return None
-    from optimizer.heuristics import run_heuristic
+    from siting.optimizer.heuristics import run_heuristic
 
     # "auto" = greedy, interchange, Lagrangian, interchange again from the Lagrangian plans: it
     # reaches the optimum of all 40 OR-Library pmed instances in about 10 s in total, and a
@@ -300,13 +300,13 @@ def solve(
 
     mask: NDArray[np.bool_] | None
     if spec.model == "pcenter":
-        from optimizer.pcenter import solve_pcenter
+        from siting.optimizer.pcenter import solve_pcenter
 
         _radius, mask, res, st = solve_pcenter(instance, int(spec.p or 0), backend, params)
         return _finish(instance, ModelSpec("pcenter", p=spec.p), res, mask, started, stats=st)
 
     if spec.model == "lscp":
-        from models.formulations.lscp import lscp, uncoverable
+        from siting.models.formulations.lscp import lscp, uncoverable
 
         unc = uncoverable(instance, float(spec.radius or 0.0))
         problem = lscp(instance, float(spec.radius or 0.0), objective=spec.lscp_objective)
@@ -316,7 +316,7 @@ def solve(
         return _finish(instance, spec, res, mask, started, uncoverable=unc, stats={"formulation": "lscp"})
 
     if spec.model == "mclp":
-        from models.formulations.mclp import mclp
+        from siting.models.formulations.mclp import mclp
 
         problem = mclp(instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget)
         say(f"MCLP: {problem.num_vars} columns, {problem.num_rows} rows")
@@ -327,7 +327,7 @@ def solve(
         return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp"})
 
     # p-median
-    from models.formulations import pmedian as pm
+    from siting.models.formulations import pmedian as pm
 
     if spec.capacitated:
         problem = pm.pmedian_capacitated(instance, p=spec.p, budget=spec.budget, allow_split=spec.allow_split)
@@ -347,7 +347,7 @@ def solve(
                 f"the benders formulation runs on the highs solver only, not {backend.name!r}; "
                 "use --formulation radius or classic with this solver"
             )
-        from optimizer.benders_pmedian import solve_pmedian_benders
+        from siting.optimizer.benders_pmedian import solve_pmedian_benders
 
         res, mask = solve_pmedian_benders(instance, int(spec.p or 0), params, start_mask=start, progress=say)
         return _finish(instance, spec, res, mask, started, stats={"formulation": "benders"})
@@ -369,7 +369,7 @@ def _solve_heuristic(
             f"use an exact solver (highs, cbc, cpsat, scip) for {spec.model}"
             + (" (capacitated)" if spec.capacitated else "")
         )
-    from optimizer.heuristics import run_heuristic
+    from siting.optimizer.heuristics import run_heuristic
 
     method_name = "auto" if method == "heuristic" else method
     out = run_heuristic(
@@ -395,8 +395,8 @@ def _solve_heuristic(
 
 def solver_table() -> list[dict[str, Any]]:
     """Every solver name with its kind, whether it is installed, and its version."""
-    from models.errors import BackendUnavailableError
-    from optimizer.registry import _make
+    from siting.models.errors import BackendUnavailableError
+    from siting.optimizer.registry import _make
 
     rows: list[dict[str, Any]] = []
     for name in EXACT_SOLVERS:
@@ -407,7 +407,7 @@ def solver_table() -> list[dict[str, Any]]:
         except (BackendUnavailableError, ImportError) as exc:
             rows.append({"name": name, "kind": "exact", "available": False, "version": str(exc)})
     try:
-        from optimizer.backends.pulp_backend import extra_pulp_solvers
+        from siting.optimizer.backends.pulp_backend import extra_pulp_solvers
 
         for extra in extra_pulp_solvers():
             b = _make(f"pulp:{extra}")

@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from models.errors import InfeasibleError, NoSolutionError, ScenarioError
-from models.multiservice import JointMetrics, MultiServiceInstance, evaluate_joint, objective_value
-from optimizer.result import SolveParams, Status, relative_gap
+from siting.models.errors import InfeasibleError, NoSolutionError, ScenarioError
+from siting.models.multiservice import JointMetrics, MultiServiceInstance, evaluate_joint, objective_value
+from siting.optimizer.result import SolveParams, Status, relative_gap
 
 #: Objectives a budget sweep supports (coverage objectives, maximised).
 SWEEP_OBJECTIVES = ("max_coverage", "complete_circle", "phased")
@@ -126,7 +126,7 @@ def budget_sweep(
     list[SweepPoint]
         One point per budget, ascending.
     """
-    from optimizer.joint import solve_joint
+    from siting.optimizer.joint import solve_joint
 
     if objective not in SWEEP_OBJECTIVES:
         raise ScenarioError(

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from models.errors import (
+from siting.models.errors import (
     BackendUnavailableError,
     DataError,
     InfeasibleError,
@@ -33,9 +33,9 @@ from models.errors import (
     ScenarioError,
     SitingError,
 )
-from scenarios.readers import read_optimal_values, read_orlib_pmed, read_tsplib, read_tsplib_points
-from scenarios.readers._common import existing_file
-from scenarios.readers.optima import KnownValue
+from siting.scenarios.readers import read_optimal_values, read_orlib_pmed, read_tsplib, read_tsplib_points
+from siting.scenarios.readers._common import existing_file
+from siting.scenarios.readers.optima import KnownValue
 
 COLUMNS = (
     "instance", "n", "p", "solver", "status", "objective", "bound", "gap", "seconds", "peak_mb",
@@ -57,7 +57,7 @@ def parse_solver_entry(entry: str) -> tuple[str, str]:
     ``highs`` is the default path (formulation ``auto``); ``cbc/classic`` is the classic assignment
     formulation on PuLP/CBC, as pysal/spopt builds it. Unknown names or formulations raise.
     """
-    from optimizer.solve import FORMULATIONS, HEURISTIC_SOLVERS
+    from siting.optimizer.solve import FORMULATIONS, HEURISTIC_SOLVERS
 
     text = entry.strip()
     name, formulation = text, "auto"
@@ -70,7 +70,7 @@ def parse_solver_entry(entry: str) -> tuple[str, str]:
         )
     if name.lower() in HEURISTIC_SOLVERS:
         return name.lower(), formulation
-    from optimizer.registry import get_backend
+    from siting.optimizer.registry import get_backend
 
     try:
         get_backend(name)  # unknown or not installed: fails here, before any run
@@ -118,8 +118,8 @@ def peak_mb() -> float:
 def _child(kind: str, path: str, p: int | None, solver: str, formulation: str, time_limit: float | None,
            conn: Any) -> None:
     """Read the instance, solve the p-median, send back one row (runs in a spawned process)."""
-    from optimizer.result import SolveParams
-    from optimizer.solve import ModelSpec, solve
+    from siting.optimizer.result import SolveParams
+    from siting.optimizer.solve import ModelSpec, solve
 
     row: Row = {}
     try:

@@ -37,10 +37,10 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import DataError, ScenarioError
-from models.instance import SitingInstance
-from scenarios.layers import LoadedLayers, Problems, load_layers, natural_key, resolve_path, show_ids, xy
-from scenarios.schema import ScenarioBody, Service
+from siting.models.errors import DataError, ScenarioError
+from siting.models.instance import SitingInstance
+from siting.scenarios.layers import LoadedLayers, Problems, load_layers, natural_key, resolve_path, show_ids, xy
+from siting.scenarios.schema import ScenarioBody, Service
 
 #: Objectives that need the joint multi-service model of issue 4.
 JOINT_OBJECTIVES = ("complete_circle", "phased")
@@ -237,7 +237,7 @@ def _counts(values: NDArray[Any]) -> str:
 
 def _network(built_layers: LoadedLayers, body: ScenarioBody, cutoff: float, source: str) -> Any:
     """The street network (lines layer or .pbf extract)."""
-    from scenarios.network import StreetNetwork
+    from siting.scenarios.network import StreetNetwork
 
     if built_layers.streets_pbf is not None:
         w, s, e, n = built_layers.lonlat_bbox
@@ -467,7 +467,7 @@ def build(
                 "km": round(net.total_length / 1000.0, 3),
                 "notes": list(net.notes),
             }
-            from scenarios.network import network_distances
+            from siting.scenarios.network import network_distances
 
             with progress.step("walking distances"):
                 nd = network_distances(net, demand_xy, all_xy, cutoff, max_snap=body.distance.max_snap_m)

@@ -35,8 +35,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from models.errors import ScenarioError
-from scenarios.benchmark import failure_row, peak_mb
+from siting.models.errors import ScenarioError
+from siting.scenarios.benchmark import failure_row, peak_mb
 
 COLUMNS = (
     "model", "service", "solver", "status", "objective", "bound", "gap", "seconds", "peak_mb", "new_sites",
@@ -65,7 +65,7 @@ def _child(kind: str, payload: tuple[Any, ...], solver: str, params: Any, conn: 
     row: Row = {}
     try:
         if kind == "split":
-            from optimizer.solve import solve
+            from siting.optimizer.solve import solve
 
             service, instance, spec = payload
             res = solve(instance, spec, solver=solver, params=params)
@@ -78,7 +78,7 @@ def _child(kind: str, payload: tuple[Any, ...], solver: str, params: Any, conn: 
                 message=res.message, chosen=chosen,
             )
         else:
-            from optimizer.joint import solve_joint
+            from siting.optimizer.joint import solve_joint
 
             inst, objective, services, site_ids = payload
             jres = solve_joint(inst, objective=objective, solver=solver, params=params)
@@ -98,7 +98,7 @@ def _child(kind: str, payload: tuple[Any, ...], solver: str, params: Any, conn: 
 
 def run_isolated(kind: str, payload: tuple[Any, ...], solver: str, params: Any) -> Row:
     """One solve in a fresh spawned process; a crash or a hang becomes an ERROR row."""
-    from scenarios.benchmark import run_in_child
+    from siting.scenarios.benchmark import run_in_child
 
     return run_in_child(_child, (kind, payload, solver, params), params.time_limit)
 
@@ -114,7 +114,7 @@ def _useful(instance: Any, spec: Any, chosen: list[list[str]]) -> list[list[str]
     import numpy as np
     import scipy.sparse as sp
 
-    from scenarios.run import rank_sites
+    from siting.scenarios.run import rank_sites
 
     if spec.model != "mclp" or not chosen:
         return chosen
@@ -181,10 +181,10 @@ def _all_row(solver: str, rows: list[Row], best_sets: dict[str, set[tuple[str, s
 
 def _tasks(path: Path, scenario: str | None, progress: Any) -> tuple[Any, Path, list[tuple[str, str, tuple[Any, ...], str]]]:
     """(body, base folder, [(model, service, payload, sense)]) for the scenario."""
-    from models.multiservice import OBJECTIVE_SENSE
-    from scenarios.build import JOINT_OBJECTIVES, build
-    from scenarios.run import model_spec, solve_mode
-    from scenarios.schema import load_scenario
+    from siting.models.multiservice import OBJECTIVE_SENSE
+    from siting.scenarios.build import JOINT_OBJECTIVES, build
+    from siting.scenarios.run import model_spec, solve_mode
+    from siting.scenarios.schema import load_scenario
 
     body, base_dir = load_scenario(path, scenario)
     tasks: list[tuple[str, str, tuple[Any, ...], str]] = []
@@ -197,7 +197,7 @@ def _tasks(path: Path, scenario: str | None, progress: Any) -> tuple[Any, Path, 
             sense = "max" if spec.model == "mclp" else "min"
             tasks.append(("split", name, (name, pb.instance, spec), sense))
     if solve_mode(body) == "joint":
-        from scenarios.joint_build import build_joint, to_multiservice
+        from siting.scenarios.joint_build import build_joint, to_multiservice
 
         built_j = build_joint(body, base_dir, progress, source=path.name)
         inst, mapping = to_multiservice(built_j)
@@ -236,10 +236,10 @@ def compare_solvers(
         The rows (columns :data:`COLUMNS` plus ``chosen``), the folder written, and the relative
         tolerance within which two objectives count as equal (the scenario's ``solver.mip_gap``).
     """
-    from optimizer.solve import HEURISTIC_SOLVERS
-    from scenarios.benchmark import parse_solver_entry
-    from scenarios.build import NullProgress
-    from scenarios.run import output_dir, solve_params, write_atomically
+    from siting.optimizer.solve import HEURISTIC_SOLVERS
+    from siting.scenarios.benchmark import parse_solver_entry
+    from siting.scenarios.build import NullProgress
+    from siting.scenarios.run import output_dir, solve_params, write_atomically
 
     path = Path(path)
     if not solvers:

@@ -20,7 +20,7 @@ import numpy as np
 import pyproj
 from numpy.typing import ArrayLike, NDArray
 
-from models.errors import DataError
+from siting.models.errors import DataError
 
 __all__ = [
     "CHINA_BBOX",

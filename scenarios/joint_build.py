@@ -42,11 +42,11 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import ScenarioError
-from models.multiservice import MultiServiceInstance, ServiceData
-from scenarios.build import JOINT_OBJECTIVES, BuiltScenario, build
-from scenarios.layers import Problems, natural_key, show_ids
-from scenarios.schema import ScenarioBody
+from siting.models.errors import ScenarioError
+from siting.models.multiservice import MultiServiceInstance, ServiceData
+from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, build
+from siting.scenarios.layers import Problems, natural_key, show_ids
+from siting.scenarios.schema import ScenarioBody
 
 #: Placeholder count limit given to ``build`` for services whose only limit is a shared budget.
 _NO_COUNT_LIMIT = 1_000_000_000

@@ -32,7 +32,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from models.errors import DataError
+from siting.models.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -513,7 +513,7 @@ class StreetNetwork:
         keep : {"largest", "all"}
             As in :meth:`from_lines`.
         """
-        from scenarios.osm import read_walking_ways  # pyrosm is imported only when needed
+        from siting.scenarios.osm import read_walking_ways  # pyrosm is imported only when needed
 
         ways = read_walking_ways(path, bbox=bbox, crs=crs)
         return cls.from_lines(ways, keep=keep, name=f"the walking ways of {os.fspath(path)}")

@@ -30,9 +30,9 @@ import pandas as pd
 import pyproj
 import shapely
 
-from models.errors import DataError
-from scenarios.coords import looks_swapped, utm_crs_for
-from scenarios.readers._common import sha256_file
+from siting.models.errors import DataError
+from siting.scenarios.coords import looks_swapped, utm_crs_for
+from siting.scenarios.readers._common import sha256_file
 
 __all__ = [
     "DEFAULT_FLOOR_AREA_PER_RESIDENT_M2",

@@ -60,13 +60,13 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import BackendUnavailableError, InfeasibleError, NoSolutionError, ScenarioError
-from models.evaluate import evaluate
-from optimizer.result import SolveParams
-from scenarios.build import JOINT_OBJECTIVES, BuiltScenario, NullProgress, ServiceProblem, build
-from scenarios.layers import natural_key
-from scenarios.readers._common import sha256_file
-from scenarios.schema import ScenarioBody, load_scenario
+from siting.models.errors import BackendUnavailableError, InfeasibleError, NoSolutionError, ScenarioError
+from siting.models.evaluate import evaluate
+from siting.optimizer.result import SolveParams
+from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, NullProgress, ServiceProblem, build
+from siting.scenarios.layers import natural_key
+from siting.scenarios.readers._common import sha256_file
+from siting.scenarios.schema import ScenarioBody, load_scenario
 
 PLAN_COLUMNS = (
     "service", "rank", "site_id", "land_type", "area_m2", "cost", "cumulative_cost", "demand_group",
@@ -209,8 +209,8 @@ class RunResult:
 # -------------------------------------------------------------------------------- solving
 def check_solver(name: str, where: str) -> str:
     """The solver name, checked: a heuristic, or an installed exact backend."""
-    from optimizer.registry import get_backend
-    from optimizer.solve import HEURISTIC_SOLVERS
+    from siting.optimizer.registry import get_backend
+    from siting.optimizer.solve import HEURISTIC_SOLVERS
 
     clean = name.strip()
     if clean.lower() in HEURISTIC_SOLVERS:
@@ -234,7 +234,7 @@ def solve_params(body: ScenarioBody, time_limit: float | None = None) -> SolvePa
 
 def model_spec(built: BuiltScenario, problem: ServiceProblem) -> Any:
     """The ``optimizer.solve.ModelSpec`` of a service under the scenario's objective."""
-    from optimizer.solve import ModelSpec
+    from siting.optimizer.solve import ModelSpec
 
     objective = built.scenario.objective
     if objective == "max_coverage":
@@ -299,7 +299,7 @@ def solve_service(
     built: BuiltScenario, problem: ServiceProblem, solver: str, params: SolveParams, progress: Any
 ) -> ServiceOutcome:
     """Solve one service, rank its plan and recount it with the evaluator."""
-    from optimizer.solve import solve
+    from siting.optimizer.solve import solve
 
     inst = problem.instance
     notes: list[str] = []
@@ -404,7 +404,7 @@ def plan_table(built: BuiltScenario, outcomes: dict[str, ServiceOutcome]) -> pd.
 
 def uncovered_table(built: BuiltScenario, outcomes: dict[str, ServiceOutcome]) -> pd.DataFrame:
     """Per service, the demand points with people of its group outside the reach of every open facility."""
-    from models.evaluate import nearest_open
+    from siting.models.evaluate import nearest_open
 
     off = set(built.unsnapped_demand)
     frames: list[pd.DataFrame] = []
@@ -637,7 +637,7 @@ def solve_mode(body: ScenarioBody, split: bool = False, alternatives: int = 0, s
 
 
 def _joint_solver(name: str, where: str) -> str:
-    from optimizer.solve import HEURISTIC_SOLVERS
+    from siting.optimizer.solve import HEURISTIC_SOLVERS
 
     if name in HEURISTIC_SOLVERS:
         raise ScenarioError(
@@ -653,7 +653,7 @@ def _fmt_people(x: float) -> str:
 
 def plan_reason(row: Any, inst: Any, mapping: Any, lang: str = "en") -> str:
     """The one-line reason of a ranked row, from the figures ``rank_plan`` computed (``en`` or ``zh``)."""
-    from scenarios.outputs import i18n
+    from siting.scenarios.outputs import i18n
 
     zh = lang == "zh"
     svc = inst.services[row.service]
@@ -931,8 +931,8 @@ def alternatives_tables(inst: Any, mapping: Any, plans: list[Any], objective: st
     (service, site) pair with ``plans`` = how many of the K plans open it; ``role`` is ``firm`` (in
     every plan), ``interchangeable`` (in some) or ``unused`` (in none).
     """
-    from models.multiservice import OBJECTIVE_SENSE, evaluate_joint, objective_value
-    from optimizer.ranking import earliest_phases
+    from siting.models.multiservice import OBJECTIVE_SENSE, evaluate_joint, objective_value
+    from siting.optimizer.ranking import earliest_phases
 
     sense = OBJECTIVE_SENSE.get(objective, "max")
     values = []
@@ -1140,10 +1140,10 @@ def solve_joint_scenario(
     InfeasibleError : no plan meets the limits (e.g. min_sites that the budgets cannot pay for).
     NoSolutionError : the solver stopped without a plan.
     """
-    from models.multiservice import evaluate_joint
-    from optimizer import joint as joint_api
-    from optimizer.ranking import earliest_phases, rank_plan
-    from scenarios.joint_build import to_multiservice
+    from siting.models.multiservice import evaluate_joint
+    from siting.optimizer import joint as joint_api
+    from siting.optimizer.ranking import earliest_phases, rank_plan
+    from siting.scenarios.joint_build import to_multiservice
 
     body = built.scenario
     inst, mapping = to_multiservice(built)
@@ -1289,7 +1289,7 @@ def run_scenario(
     BackendUnavailableError : unknown or missing solver.
     InfeasibleError, NoSolutionError : a service (or the joint model) could not be solved.
     """
-    from scenarios.joint_build import build_joint
+    from siting.scenarios.joint_build import build_joint
 
     started = time.perf_counter()
     progress = progress or NullProgress()
@@ -1352,7 +1352,7 @@ def run_scenario(
     if alt_table is not None and freq_table is not None:
         files["alternatives.csv"] = _csv(alt_table)
         files["site_frequency.csv"] = _csv(freq_table)
-    from scenarios.outputs import render_outputs  # plan.gpkg, map.png, report.html (lang: en / zh, default output.lang)
+    from siting.scenarios.outputs import render_outputs  # plan.gpkg, map.png, report.html (lang: en / zh, default output.lang)
 
     files.update(render_outputs(built, plan, uncovered, summary, lang=lang))
     write_atomically(target, files)
@@ -1378,7 +1378,7 @@ def validate_scenario(
 
     A scenario that ``siting run`` solves jointly is checked for the joint model (no advance budget split).
     """
-    from scenarios.joint_build import build_joint
+    from siting.scenarios.joint_build import build_joint
 
     path = Path(path)
     body, base_dir = load_scenario(path, scenario)
@@ -1538,7 +1538,7 @@ def prepare_osm_scenario(
     ``out``, the scenario.yaml is added, and the folder is moved into place; ``out`` must not exist
     or be empty. Returns the scenario file.
     """
-    from scenarios.osm import prepare_osm
+    from siting.scenarios.osm import prepare_osm
 
     progress = progress or NullProgress()
     pbf = Path(pbf)
@@ -1638,6 +1638,6 @@ def schema_bytes() -> bytes:
     ``siting init`` and ``siting prepare osm`` put a copy beside the scenario.yaml they write, so
     that the folder is self-contained and editors validate it with a relative ``$schema``.
     """
-    from scenarios.schema import schema_text
+    from siting.scenarios.schema import schema_text
 
     return schema_text().encode("utf-8")

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from models.errors import ScenarioError
+from siting.models.errors import ScenarioError
 
 SCHEMA_FILE = "scenario.schema.json"
 KNOWN_SERVICES = ("elderly_care", "childcare", "ev_charging", "public_toilet")

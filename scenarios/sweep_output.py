@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.errors import ScenarioError
-from optimizer.result import Status
-from scenarios.build import NullProgress
-from scenarios.schema import load_scenario
+from siting.models.errors import ScenarioError
+from siting.optimizer.result import Status
+from siting.scenarios.build import NullProgress
+from siting.scenarios.schema import load_scenario
 
 SWEEP_COLUMNS = (
     "budget", "status", "objective", "bound", "gap", "cost", "unspent", "new_sites", "slope", "knee",
@@ -76,7 +76,7 @@ def parse_budget_range(text: str) -> list[float]:
 
 def sweep_table(points: list[Any], inst: Any, mapping: Any, knee: int | None) -> pd.DataFrame:
     """One row per budget (module docstring)."""
-    from scenarios.run import _plan_text
+    from siting.scenarios.run import _plan_text
 
     recs: list[dict[str, Any]] = []
     for k, p in enumerate(points):
@@ -199,9 +199,9 @@ def sweep_scenario(
     ------
     ScenarioError, DataError : bad scenario, data or budget range (nothing is written).
     """
-    from optimizer.sweep import SWEEP_OBJECTIVES, budget_sweep, knee_index
-    from scenarios.joint_build import build_joint, to_multiservice
-    from scenarios.run import _joint_solver, check_solver, output_dir, solve_params, write_atomically
+    from siting.optimizer.sweep import SWEEP_OBJECTIVES, budget_sweep, knee_index
+    from siting.scenarios.joint_build import build_joint, to_multiservice
+    from siting.scenarios.run import _joint_solver, check_solver, output_dir, solve_params, write_atomically
 
     started = time.perf_counter()
     progress = progress or NullProgress()

@@ -16,13 +16,13 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.errors import BackendUnavailableError, DataError, ScenarioError
-from models.milp import MilpProblem
-from optimizer.backends import highs as highs_mod
-from optimizer.backends import ortools_backend as ort_mod
-from optimizer.backends import pulp_backend as pulp_mod
-from optimizer.registry import get_backend, installed_backends
-from optimizer.result import Backend, Limit, SolveParams, SolveResult, Status
+from siting.models.errors import BackendUnavailableError, DataError, ScenarioError
+from siting.models.milp import MilpProblem
+from siting.optimizer.backends import highs as highs_mod
+from siting.optimizer.backends import ortools_backend as ort_mod
+from siting.optimizer.backends import pulp_backend as pulp_mod
+from siting.optimizer.registry import get_backend, installed_backends
+from siting.optimizer.result import Backend, Limit, SolveParams, SolveResult, Status
 
 INF = np.inf
 
@@ -640,7 +640,7 @@ def test_pulp_empty_row_with_impossible_bounds_is_infeasible() -> None:
 
 
 def test_objective_mismatch_is_reported() -> None:
-    from optimizer.backends._common import finish
+    from siting.optimizer.backends._common import finish
 
     p = knapsack()
     r = finish(p, solver="x", version="1", status=Status.OPTIMAL, x=[1, 1, 0], reported_objective=18.0, bound=19.0)

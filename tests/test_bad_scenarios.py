@@ -23,7 +23,7 @@ from shapely.affinity import translate
 from shapely.geometry import Polygon
 from typer.testing import CliRunner
 
-from cli import app
+from siting.cli import app
 
 TINY = Path(__file__).parent / "data" / "scenarios" / "tiny"
 runner = CliRunner()

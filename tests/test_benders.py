@@ -9,12 +9,12 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
-from models.evaluate import evaluate
-from models.formulations.pmedian import pmedian_classic
-from models.instance import SitingInstance
-from optimizer.benders_pmedian import solve_pmedian_benders
-from optimizer.registry import get_backend
-from optimizer.result import Limit, SolveParams, Status
+from siting.models.evaluate import evaluate
+from siting.models.formulations.pmedian import pmedian_classic
+from siting.models.instance import SitingInstance
+from siting.optimizer.benders_pmedian import solve_pmedian_benders
+from siting.optimizer.registry import get_backend
+from siting.optimizer.result import Limit, SolveParams, Status
 
 
 def random_instance(seed: int, n: int, m: int, integral: bool = True, special: bool = True) -> SitingInstance:

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from models.errors import DataError
+from siting.cli import app
+from siting.models.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "scenarios" / "examples" / "helsinki_csv"
@@ -238,7 +238,7 @@ def test_benchmark_tsplib_p_out_of_range(tmp_path: Path) -> None:
 
 def test_benchmark_hung_run_is_killed_and_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A run still going after time limit + grace is killed; its row says so and the rest goes on."""
-    import scenarios.benchmark as bench
+    import siting.scenarios.benchmark as bench
 
     monkeypatch.setattr(bench, "KILL_GRACE_SECONDS", 0.0)
     rows = bench.run_orlib(ORLIB, ["pmed1"], ["highs"], time_limit=1e-3, out=tmp_path / "r.csv")
@@ -257,7 +257,7 @@ def test_killing_a_run_also_kills_the_solver_it_started() -> None:
 
     import psutil
 
-    from scenarios.benchmark import _kill_tree
+    from siting.scenarios.benchmark import _kill_tree
 
     parent = subprocess.Popen(
         [sys.executable, "-c", "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"]

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from optimizer.solve import solver_table
-from scenarios.compare import COLUMNS, NOT_APPLICABLE, jaccard
-from scenarios.schema import load_scenario
+from siting.cli import app
+from siting.optimizer.solve import solver_table
+from siting.scenarios.compare import COLUMNS, NOT_APPLICABLE, jaccard
+from siting.scenarios.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 HELSINKI = ROOT / "scenarios" / "examples" / "helsinki" / "scenario.yaml"

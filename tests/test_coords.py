@@ -6,8 +6,8 @@ import numpy as np
 import pyproj
 import pytest
 
-from models.errors import DataError
-from scenarios.coords import (
+from siting.models.errors import DataError
+from siting.scenarios.coords import (
     bd09_to_gcj02,
     bd09_to_wgs84,
     gcj02_to_bd09,

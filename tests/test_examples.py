@@ -23,9 +23,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli import app
-from scenarios.run import validate_scenario
-from scenarios.schema import load_scenario
+from siting.cli import app
+from siting.scenarios.run import validate_scenario
+from siting.scenarios.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "scenarios" / "examples"

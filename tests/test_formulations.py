@@ -25,15 +25,15 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from models.errors import BackendUnavailableError, DataError, InfeasibleError, ScenarioError
-from models.evaluate import evaluate
-from models.formulations.lscp import lscp, merge_identical_rows, uncoverable
-from models.formulations.mclp import mclp
-from models.formulations.pmedian import pmedian_capacitated, pmedian_classic, pmedian_radius
-from models.instance import SitingInstance
-from models.milp import MilpProblem
-from optimizer.pcenter import solve_pcenter
-from optimizer.result import Limit, SolveParams, SolveResult, Status
+from siting.models.errors import BackendUnavailableError, DataError, InfeasibleError, ScenarioError
+from siting.models.evaluate import evaluate
+from siting.models.formulations.lscp import lscp, merge_identical_rows, uncoverable
+from siting.models.formulations.mclp import mclp
+from siting.models.formulations.pmedian import pmedian_capacitated, pmedian_classic, pmedian_radius
+from siting.models.instance import SitingInstance
+from siting.models.milp import MilpProblem
+from siting.optimizer.pcenter import solve_pcenter
+from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
 INF = np.inf
 TOL = 1e-6
@@ -80,7 +80,7 @@ class _ScipyBackend:
 
 def _backend() -> Any:
     try:
-        from optimizer.registry import get_backend
+        from siting.optimizer.registry import get_backend
 
         return get_backend("highs")
     except (ImportError, BackendUnavailableError):  # scipy's milp runs HiGHS too
@@ -379,7 +379,7 @@ def test_pcenter_matches_brute_force(seed: int) -> None:
     for start in (None, lambda instance, p: instance.existing.copy()):
         with contextlib.ExitStack() as stack:
             if start is not None:
-                stack.enter_context(mock.patch("optimizer.pcenter.greedy_pcenter", start))
+                stack.enter_context(mock.patch("siting.optimizer.pcenter.greedy_pcenter", start))
             radius, open_sites, res, stats = solve_pcenter(inst, p, BACKEND, PARAMS)
         event(f"{'greedy' if start is None else 'no greedy'}: solved in {min(stats['steps'], 2)}+ steps")
         assert radius == pytest.approx(best, abs=TOL)

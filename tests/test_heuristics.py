@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import shortest_path
 
-import optimizer.heuristics.greedy as greedy_module
-from models.errors import ScenarioError
-from models.evaluate import evaluate
-from models.instance import SitingInstance
-from optimizer.heuristics import (
+import siting.optimizer.heuristics.greedy as greedy_module
+from siting.models.errors import ScenarioError
+from siting.models.evaluate import evaluate
+from siting.models.instance import SitingInstance
+from siting.optimizer.heuristics import (
     greedy_mclp,
     greedy_pmedian,
     interchange_mclp,

@@ -24,9 +24,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from models.errors import DataError, InfeasibleError, ScenarioError
-from models.formulations.joint import joint_milp
-from models.multiservice import (
+from siting.models.errors import DataError, InfeasibleError, ScenarioError
+from siting.models.formulations.joint import joint_milp
+from siting.models.multiservice import (
     OBJECTIVE_SENSE,
     OBJECTIVES,
     JointMetrics,
@@ -36,9 +36,9 @@ from models.multiservice import (
     objective_value,
     open_pairs,
 )
-from optimizer.backends.highs import HighsBackend
-from optimizer.joint import alternatives, greedy_plan, site_frequency, solve_joint, tolerance_bound
-from optimizer.result import Limit, SolveParams, Status
+from siting.optimizer.backends.highs import HighsBackend
+from siting.optimizer.joint import alternatives, greedy_plan, site_frequency, solve_joint, tolerance_bound
+from siting.optimizer.result import Limit, SolveParams, Status
 
 PARAMS = SolveParams(mip_gap=0.0)
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
@@ -487,8 +487,8 @@ def test_bad_data_raises_clear_errors() -> None:
 
 @pytest.mark.parametrize("solver", ["highs", "cbc", "scip", "cpsat"])
 def test_every_installed_solver_finds_the_brute_force_optimum(solver: str) -> None:
-    from models.errors import BackendUnavailableError
-    from optimizer.registry import get_backend
+    from siting.models.errors import BackendUnavailableError
+    from siting.optimizer.registry import get_backend
 
     try:
         get_backend(solver)

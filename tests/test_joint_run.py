@@ -20,11 +20,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli import app
-from models.multiservice import evaluate_joint, objective_value
-from scenarios.joint_build import build_joint, to_multiservice
-from scenarios.run import run_scenario
-from scenarios.schema import load_scenario
+from siting.cli import app
+from siting.models.multiservice import evaluate_joint, objective_value
+from siting.scenarios.joint_build import build_joint, to_multiservice
+from siting.scenarios.run import run_scenario
+from siting.scenarios.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "scenarios" / "examples"

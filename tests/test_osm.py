@@ -11,9 +11,9 @@ import pyogrio
 import pytest
 import shapely
 
-from models.errors import DataError
-from scenarios.network import StreetNetwork
-from scenarios.osm import (
+from siting.models.errors import DataError
+from siting.scenarios.network import StreetNetwork
+from siting.scenarios.osm import (
     DEFAULT_FLOOR_AREA_PER_RESIDENT_M2,
     LAND_TYPES,
     SERVICES,

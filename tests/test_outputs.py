@@ -32,11 +32,11 @@ import pytest
 import scipy.sparse as sp
 from typer.testing import CliRunner
 
-from cli import app
-from scenarios.outputs import rerender, resolve_lang
-from scenarios.outputs.gpkg import REASON_CODES, row_min
-from scenarios.outputs.mapping import render_map
-from scenarios.run import run_scenario
+from siting.cli import app
+from siting.scenarios.outputs import rerender, resolve_lang
+from siting.scenarios.outputs.gpkg import REASON_CODES, row_min
+from siting.scenarios.outputs.mapping import render_map
+from siting.scenarios.run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 HELSINKI = ROOT / "scenarios" / "examples" / "helsinki" / "scenario.yaml"
@@ -259,7 +259,7 @@ def test_lang_defaults_to_the_scenario() -> None:
 
 
 def test_map_falls_back_to_english_without_a_cjk_font(runs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    from scenarios.outputs import gpkg, mapping
+    from siting.scenarios.outputs import gpkg, mapping
 
     layers = gpkg.read_gpkg(runs[0] / "plan.gpkg")
     summary = _summary(runs[0])

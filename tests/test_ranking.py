@@ -16,8 +16,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.multiservice import MultiServiceInstance, ServiceData, evaluate_joint
-from optimizer.ranking import earliest_phases, greedy_order, rank_plan
+from siting.models.multiservice import MultiServiceInstance, ServiceData, evaluate_joint
+from siting.optimizer.ranking import earliest_phases, greedy_order, rank_plan
 
 TOL = 1e-9
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from models.errors import DataError
-from scenarios.readers import (
+from siting.models.errors import DataError
+from siting.scenarios.readers import (
     read_csv_instance,
     read_optimal_values,
     read_orlib_pmed,

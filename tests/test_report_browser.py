@@ -49,8 +49,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenarios.outputs import rerender
-from scenarios.run import run_scenario
+from siting.scenarios.outputs import rerender
+from siting.scenarios.run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 HELSINKI = ROOT / "scenarios" / "examples" / "helsinki" / "scenario.yaml"

@@ -20,14 +20,14 @@ import pytest
 import scipy.sparse as sp
 from typer.testing import CliRunner
 
-from cli import app
-from models.errors import DataError, ScenarioError
-from models.evaluate import evaluate
-from models.instance import SitingInstance
-from scenarios.build import build, euclidean_pairs, resolve_budgets
-from scenarios.layers import read_layer
-from scenarios.run import rank_sites, run_scenario, write_atomically
-from scenarios.schema import DemandLayer, load_scenario, schema_text
+from siting.cli import app
+from siting.models.errors import DataError, ScenarioError
+from siting.models.evaluate import evaluate
+from siting.models.instance import SitingInstance
+from siting.scenarios.build import build, euclidean_pairs, resolve_budgets
+from siting.scenarios.layers import read_layer
+from siting.scenarios.run import rank_sites, run_scenario, write_atomically
+from siting.scenarios.schema import DemandLayer, load_scenario, schema_text
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = Path(__file__).parent / "data" / "scenarios" / "tiny"
@@ -261,7 +261,7 @@ def test_csv_xy_with_crs_and_geoparquet_without_pyarrow(tmp_path: Path) -> None:
 
 def test_gcj02_points_are_converted(tmp_path: Path) -> None:
     """Points shifted into GCJ-02 and declared so come back within a metre of the WGS 84 originals."""
-    from scenarios.coords import wgs84_to_gcj02
+    from siting.scenarios.coords import wgs84_to_gcj02
 
     df = pd.read_csv(TINY / "demand.csv", dtype={"block_id": str})
     glon, glat = wgs84_to_gcj02(df.lon.to_numpy(), df.lat.to_numpy())
@@ -280,7 +280,7 @@ def test_invalid_geometries_can_be_repaired(tmp_path: Path) -> None:
     x0, y0, x1, y1 = gdf.geometry.iloc[0].bounds
     gdf.loc[gdf.index[0], "geometry"] = Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])
     gdf.to_file(tmp_path / "s.gpkg", layer="s")
-    from scenarios.schema import SitesLayer
+    from siting.scenarios.schema import SitesLayer
 
     with pytest.raises(DataError, match="invalid geometries at ids s01"):
         read_layer(SitesLayer(path="s.gpkg", id="site_id"), tmp_path, "sites", "t.yaml")

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.errors import BackendUnavailableError, ScenarioError
-from models.evaluate import evaluate
-from models.instance import SitingInstance
-from optimizer.registry import EXACT_SOLVERS, get_backend
-from optimizer.result import SolveParams, Status
-from optimizer.solve import ModelSpec, solve
+from siting.models.errors import BackendUnavailableError, ScenarioError
+from siting.models.evaluate import evaluate
+from siting.models.instance import SitingInstance
+from siting.optimizer.registry import EXACT_SOLVERS, get_backend
+from siting.optimizer.result import SolveParams, Status
+from siting.optimizer.solve import ModelSpec, solve
 
 INSTALLED = []
 for _name in EXACT_SOLVERS:
@@ -196,9 +196,9 @@ def test_benders_matches_classic_on_a_seeded_medium_instance() -> None:
 def test_warm_start_is_a_complete_consistent_point(model: str) -> None:
     """The start handed to a MILP solver has the plan's own objective (regression: HiGHS once
     returned a start that set only the site columns, unchanged, as its optimum)."""
-    from models.formulations.mclp import mclp
-    from models.formulations.pmedian import pmedian_classic
-    from optimizer.solve import _heuristic_start, _warm_vector
+    from siting.models.formulations.mclp import mclp
+    from siting.models.formulations.pmedian import pmedian_classic
+    from siting.optimizer.solve import _heuristic_start, _warm_vector
 
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 2000, size=(80, 2))

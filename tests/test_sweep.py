@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cli import app
-from models.errors import ScenarioError
-from models.multiservice import MultiServiceInstance, ServiceData, evaluate_joint
-from optimizer.result import SolveParams, Status
-from optimizer.sweep import budget_sweep, knee_index, with_budget
-from scenarios.sweep_output import parse_budget_range
+from siting.cli import app
+from siting.models.errors import ScenarioError
+from siting.models.multiservice import MultiServiceInstance, ServiceData, evaluate_joint
+from siting.optimizer.result import SolveParams, Status
+from siting.optimizer.sweep import budget_sweep, knee_index, with_budget
+from siting.scenarios.sweep_output import parse_budget_range
 
 WUHAI = Path(__file__).resolve().parents[1] / "scenarios" / "examples" / "wuhai" / "scenario.yaml"
 PARAMS = SolveParams(time_limit=30, mip_gap=1e-9)
@@ -97,7 +97,7 @@ def test_sweep_is_monotone_and_scales_phase_budgets(seed: int, T: int) -> None:
 
 def test_a_worse_solve_keeps_the_previous_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     """A solver that returns the empty plan at the second budget: the sweep keeps the first plan."""
-    import optimizer.joint as joint_mod
+    import siting.optimizer.joint as joint_mod
 
     inst = small_instance(7)
     real = joint_mod.solve_joint
@@ -161,7 +161,7 @@ def test_siting_sweep_on_wuhai(tmp_path: Path) -> None:
     for name in ("elderly_care", "childcare", "ev_charging", "public_toilet"):
         assert (table[f"share_{name}"].between(0, 1)).all()
     # 13 million covers at least what the scenario's own 12 million does in a joint run
-    from scenarios.run import run_scenario
+    from siting.scenarios.run import run_scenario
 
     res = run_scenario(WUHAI, out=tmp_path / "run")
     assert res.summary["joint"]["value"] <= table["objective"].iloc[-1] + 1e-6

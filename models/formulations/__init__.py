@@ -9,9 +9,9 @@
 p-center is solved by a search over LSCP problems: :func:`optimizer.pcenter.solve_pcenter`.
 """
 
-from models.formulations.lscp import lscp, merge_identical_rows, uncoverable
-from models.formulations.mclp import mclp
-from models.formulations.pmedian import pmedian_capacitated, pmedian_classic, pmedian_radius
+from siting.models.formulations.lscp import lscp, merge_identical_rows, uncoverable
+from siting.models.formulations.mclp import mclp
+from siting.models.formulations.pmedian import pmedian_capacitated, pmedian_classic, pmedian_radius
 
 __all__ = [
     "lscp",

@@ -74,10 +74,10 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import ScenarioError
-from models.formulations.lscp import _select, csr_rows, merge_identical_rows
-from models.milp import MilpProblem
-from models.multiservice import OBJECTIVE_SENSE, OBJECTIVES, MultiServiceInstance, check_plan
+from siting.models.errors import ScenarioError
+from siting.models.formulations.lscp import _select, csr_rows, merge_identical_rows
+from siting.models.milp import MilpProblem
+from siting.models.multiservice import OBJECTIVE_SENSE, OBJECTIVES, MultiServiceInstance, check_plan
 
 Stage = Literal["primary", "cost", "distance"]
 STAGES: tuple[str, ...] = ("primary", "cost", "distance")

@@ -21,9 +21,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import ScenarioError
-from models.instance import SitingInstance
-from models.milp import MilpProblem
+from siting.models.errors import ScenarioError
+from siting.models.instance import SitingInstance
+from siting.models.milp import MilpProblem
 
 # Fixed seed of the random column keys used to hash rows; the hash is verified exactly, so the
 # seed only has to make the result deterministic.

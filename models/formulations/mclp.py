@@ -8,10 +8,10 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import ScenarioError
-from models.formulations.lscp import check_radius, covering_rows, merge_identical_rows, new_eligible, site_bounds
-from models.instance import SitingInstance
-from models.milp import MilpProblem, stack_rows
+from siting.models.errors import ScenarioError
+from siting.models.formulations.lscp import check_radius, covering_rows, merge_identical_rows, new_eligible, site_bounds
+from siting.models.instance import SitingInstance
+from siting.models.milp import MilpProblem, stack_rows
 
 
 def check_site_limits(

@@ -13,11 +13,11 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import DataError, InfeasibleError
-from models.formulations.lscp import csr_rows, new_eligible, site_bounds
-from models.formulations.mclp import check_site_limits, site_limit_rows
-from models.instance import SitingInstance
-from models.milp import MilpProblem, stack_rows
+from siting.models.errors import DataError, InfeasibleError
+from siting.models.formulations.lscp import csr_rows, new_eligible, site_bounds
+from siting.models.formulations.mclp import check_site_limits, site_limit_rows
+from siting.models.instance import SitingInstance
+from siting.models.milp import MilpProblem, stack_rows
 
 
 def _ids_text(ids: NDArray[np.generic], bad: NDArray[np.bool_], limit: int = 5) -> str:

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from models.errors import DataError
-from models.milp import MilpProblem
-from optimizer.result import Backend, Limit, SolveParams, SolveResult, Status, relative_gap
+from siting.models.errors import DataError
+from siting.models.milp import MilpProblem
+from siting.optimizer.result import Backend, Limit, SolveParams, SolveResult, Status, relative_gap
 
 #: Relative difference above which the solver's objective and the recomputed one are reported.
 OBJECTIVE_RTOL = 1e-6

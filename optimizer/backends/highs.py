@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from models.errors import ScenarioError
-from models.milp import MilpProblem
-from optimizer.backends._common import check_warm_start, finish, limit_status, settle_unbounded
-from optimizer.result import Limit, SolveParams, SolveResult, Status
+from siting.models.errors import ScenarioError
+from siting.models.milp import MilpProblem
+from siting.optimizer.backends._common import check_warm_start, finish, limit_status, settle_unbounded
+from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
 try:  # the solver library is optional at import time: available() says whether it is there
     import highspy

@@ -59,10 +59,10 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import BackendUnavailableError, ScenarioError
-from models.milp import MilpProblem
-from optimizer.backends._common import VIOLATION_TOL, check_warm_start, finish, limit_status, settle_unbounded
-from optimizer.result import Limit, SolveParams, SolveResult, Status
+from siting.models.errors import BackendUnavailableError, ScenarioError
+from siting.models.milp import MilpProblem
+from siting.optimizer.backends._common import VIOLATION_TOL, check_warm_start, finish, limit_status, settle_unbounded
+from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
 try:
     import pulp

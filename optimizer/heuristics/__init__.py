@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from models.errors import ScenarioError
-from models.evaluate import evaluate
-from models.instance import SitingInstance
-from optimizer.heuristics.greedy import (
+from siting.models.errors import ScenarioError
+from siting.models.evaluate import evaluate
+from siting.models.instance import SitingInstance
+from siting.optimizer.heuristics.greedy import (
     DistanceTable,
     check_limits,
     check_radius,
@@ -40,8 +40,8 @@ from optimizer.heuristics.greedy import (
     greedy_mclp,
     greedy_pmedian,
 )
-from optimizer.heuristics.interchange import interchange_mclp, interchange_pmedian
-from optimizer.heuristics.lagrangian import (
+from siting.optimizer.heuristics.interchange import interchange_mclp, interchange_pmedian
+from siting.optimizer.heuristics.lagrangian import (
     LagrangianResult,
     knapsack_select,
     lagrangian_mclp,

@@ -25,8 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import ScenarioError
-from models.instance import SitingInstance
+from siting.models.errors import ScenarioError
+from siting.models.instance import SitingInstance
 
 # Above this many (demand x site) entries a dense instance is kept in float32 and a sparse one
 # stays sparse; at or below it the heuristics work on a dense float64 copy.

@@ -48,9 +48,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import ScenarioError
-from models.instance import SitingInstance
-from optimizer.heuristics.greedy import (
+from siting.models.errors import ScenarioError
+from siting.models.instance import SitingInstance
+from siting.optimizer.heuristics.greedy import (
     DistanceTable,
     affordable,
     check_limits,

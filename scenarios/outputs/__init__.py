@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from models.errors import DataError
-from scenarios.outputs.i18n import LANGS, check_lang
+from siting.models.errors import DataError
+from siting.scenarios.outputs.i18n import LANGS, check_lang
 
 OUTPUT_FILES = ("plan.gpkg", "map.png", "report.html")
 
@@ -45,9 +45,9 @@ def render_outputs(
     summary : the dict written to ``summary.json``.
     lang : ``en`` or ``zh``; default the scenario's ``output.lang``.
     """
-    from scenarios.outputs.gpkg import plan_layers, write_gpkg
-    from scenarios.outputs.mapping import render_map
-    from scenarios.outputs.report import render_report
+    from siting.scenarios.outputs.gpkg import plan_layers, write_gpkg
+    from siting.scenarios.outputs.mapping import render_map
+    from siting.scenarios.outputs.report import render_report
 
     lang = resolve_lang(lang, summary)
     layers, notes = plan_layers(built, plan)
@@ -79,7 +79,7 @@ def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str,
         raise DataError(f"{folder / 'summary.json'} is not valid JSON ({exc}); rerun `siting run`") from None
     layers = None
     if (folder / "plan.gpkg").is_file():
-        from scenarios.outputs.gpkg import read_gpkg
+        from siting.scenarios.outputs.gpkg import read_gpkg
 
         layers = read_gpkg(folder / "plan.gpkg")
     return plan, uncovered, summary, layers
@@ -113,8 +113,8 @@ def rerender(out_dir: str | Path, lang: str | None = None) -> tuple[list[Path], 
     Each file is written to a temporary file in the folder and moved into place. Returns the files
     written and the warnings (e.g. no ``plan.gpkg``: the map shows the chosen sites only).
     """
-    from scenarios.outputs.mapping import render_map
-    from scenarios.outputs.report import render_report
+    from siting.scenarios.outputs.mapping import render_map
+    from siting.scenarios.outputs.report import render_report
 
     folder = Path(out_dir)
     plan, uncovered, summary, layers = read_run(folder)

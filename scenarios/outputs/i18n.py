@@ -339,7 +339,7 @@ TEXT: dict[str, dict[str, str]] = {
 
 def check_lang(lang: str | None) -> str:
     """``en`` or ``zh``; anything else raises :class:`models.errors.ScenarioError`."""
-    from models.errors import ScenarioError
+    from siting.models.errors import ScenarioError
 
     if lang is None:
         return "en"

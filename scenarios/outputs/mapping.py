@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from scenarios.outputs import i18n
+from siting.scenarios.outputs import i18n
 
 WIDTH_IN = 12.0
 DPI = 100
@@ -89,7 +89,7 @@ def _point_layers(layers: dict[str, Any]) -> list[str]:
 
 def _cluster_label(demand: Any, mask: Any) -> str:
     """The area names of a cluster's demand points (the coarsest area column with two or more values)."""
-    from scenarios.outputs.gpkg import AREA_COLUMNS
+    from siting.scenarios.outputs.gpkg import AREA_COLUMNS
 
     if demand is None or not mask.any():
         return ""

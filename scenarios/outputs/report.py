@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scenarios.outputs import i18n
+from siting.scenarios.outputs import i18n
 
 #: Plan columns not shown in the report's table (the map shows where the sites are).
 HIDDEN_PLAN_COLUMNS = ("lon", "lat", "x", "y", "geometry")
@@ -381,7 +381,7 @@ def _uncovered(uncovered: pd.DataFrame, summary: dict[str, Any], demand: Any, la
     parts = [f"<h2>{_e(t('uncovered'))}</h2>"]
     area_col = None
     if demand is not None and len(demand):
-        from scenarios.outputs.gpkg import AREA_COLUMNS
+        from siting.scenarios.outputs.gpkg import AREA_COLUMNS
 
         lower = {str(c).lower(): c for c in demand.columns}
         area_col = next((lower[c.lower()] for c in AREA_COLUMNS if c.lower() in lower), None)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from models.errors import DataError
+from siting.models.errors import DataError
 
 # A dense float32 distance matrix larger than this is refused (bytes); callers may raise it.
 DENSE_LIMIT_BYTES = 2_000_000_000

@@ -31,9 +31,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from models.errors import DataError
-from models.instance import SitingInstance
-from scenarios.readers._common import (
+from siting.models.errors import DataError
+from siting.models.instance import SitingInstance
+from siting.scenarios.readers._common import (
     DENSE_LIMIT_BYTES,
     check_dense_size,
     euclidean,

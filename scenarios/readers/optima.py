@@ -10,8 +10,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import DataError
-from scenarios.readers._common import existing_file
+from siting.models.errors import DataError
+from siting.scenarios.readers._common import existing_file
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, shortest_path
 
-from models.errors import DataError
-from models.instance import SitingInstance
-from scenarios.readers._common import DENSE_LIMIT_BYTES, check_dense_size, existing_file, read_text, show_ids
+from siting.models.errors import DataError
+from siting.models.instance import SitingInstance
+from siting.scenarios.readers._common import DENSE_LIMIT_BYTES, check_dense_size, existing_file, read_text, show_ids
 
 
 def _ints(tokens: list[str]) -> list[int] | None:
