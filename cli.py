@@ -21,6 +21,7 @@ import typer
 from siting.models.errors import SitingError
 
 EXAMPLE = "scenarios/examples/helsinki_csv"
+HELP = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     name="siting",
@@ -32,6 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    context_settings=HELP,
 )
 benchmark_app = typer.Typer(
     help=(
@@ -39,6 +41,7 @@ benchmark_app = typer.Typer(
         "Example: siting benchmark orlib-pmed tests/data/orlib --instances pmed1 --solver highs"
     ),
     no_args_is_help=True,
+    context_settings=HELP,
 )
 app.add_typer(benchmark_app, name="benchmark")
 prepare_app = typer.Typer(
@@ -47,6 +50,7 @@ prepare_app = typer.Typer(
         "Example: siting prepare osm city.osm.pbf --bbox 24.93,60.16,24.96,60.18 --out my_city"
     ),
     no_args_is_help=True,
+    context_settings=HELP,
 )
 app.add_typer(prepare_app, name="prepare")
 
@@ -77,9 +81,21 @@ class Formulation(str, Enum):
     benders = "benders"
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from siting import __version__
+
+        typer.echo(f"siting {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback when an error occurs.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
 ) -> None:
     """Facility siting: choose sites, prove how good the choice is."""
     _state["debug"] = debug

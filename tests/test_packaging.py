@@ -1,0 +1,65 @@
+"""The install: one import name (``siting``), the facade, the command, and the shipped data.
+
+These tests run against the installed package (CI installs it with ``pip install ".[test]"``, not
+editable), so a subpackage or a data file missing from pyproject.toml fails here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from importlib import metadata, resources
+from pathlib import Path
+
+import siting
+
+REPO = Path(__file__).resolve().parents[1]
+TOP_FOLDERS = ("models", "optimizer", "scenarios")
+
+
+def test_facade_exports_the_documented_api() -> None:
+    for name in ("solve", "SitingInstance", "ModelSpec", "SolveParams", "load_scenario", "validate_scenario",
+                 "run_scenario", "evaluate"):
+        assert callable(getattr(siting, name)), name
+    assert siting.__version__ == metadata.version("siting")
+
+
+def test_install_adds_one_top_level_name() -> None:
+    # The installed distribution, not the build's siting.egg-info that pip may leave in this folder.
+    site = [p for p in sys.path if p and Path(p).resolve() != REPO]
+    dist = next(iter(metadata.distributions(name="siting", path=site)))
+    top_level = (dist.read_text("top_level.txt") or "").split()
+    assert top_level == ["siting"]
+    files = [str(f) for f in dist.files or []]
+    if any("__editable__" in f for f in files):  # a contributor's editable install: no copies to inspect
+        return
+    generic = sorted({f.split("/")[0] for f in files} - {"siting", f"siting-{dist.version}.dist-info", "..", "__pycache__"})
+    assert generic == [], f"the install puts {generic} at the top of site-packages"
+
+
+def test_every_subpackage_is_listed_in_pyproject() -> None:
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"siting"} | {
+        "siting." + ".".join(init.parent.relative_to(REPO).parts)
+        for top in TOP_FOLDERS
+        for init in (REPO / top).rglob("__init__.py")
+    }
+    assert found == listed
+
+
+def test_example_data_ships_with_the_package() -> None:
+    examples = resources.files("siting.scenarios") / "examples"
+    for rel in ("helsinki/scenario.yaml", "helsinki/helsinki.gpkg", "wuhai/scenario.yaml", "kotka/kotka.gpkg",
+                "helsinki_csv/demand.csv"):
+        assert (examples / rel).is_file(), rel
+    assert (resources.files("siting.scenarios") / "scenario.schema.json").is_file()
+
+
+def test_version_and_short_help_from_the_command() -> None:
+    exe = Path(sys.executable).with_name("siting")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "siting.cli"]
+    out = subprocess.run([*cmd, "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0 and out.stdout.strip() == f"siting {siting.__version__}"
+    out = subprocess.run([*cmd, "-h"], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0 and "Usage: siting" in out.stdout
