@@ -46,8 +46,10 @@ def restore(value: Any) -> Any:
 
 def _text_columns(df: pd.DataFrame) -> list[Any]:
     return [
-        c for c, dtype in df.dtypes.items()
-        if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+        c
+        for c, dtype in df.dtypes.items()
+        if pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
         or isinstance(dtype, pd.CategoricalDtype)
     ]
 
@@ -140,5 +142,11 @@ def rows_to_csv(
 
 
 __all__ = [
-    "TRIGGERS", "frame_to_csv", "neutralise", "neutralise_frame", "restore", "restore_frame", "rows_to_csv",
+    "TRIGGERS",
+    "frame_to_csv",
+    "neutralise",
+    "neutralise_frame",
+    "restore",
+    "restore_frame",
+    "rows_to_csv",
 ]
