@@ -9,10 +9,10 @@ time), then the input hashes, package versions and warnings.
 The page makes no request: the style sheet is inline, the only image is a ``data:`` URI, there is
 no script and no web font (the CSS font stack names fonts installed with the system, Noto Sans CJK SC
 first, so Chinese renders without a download; the page stays small: embedding a CJK font would add
-megabytes, and the machines officials read it on have a Chinese system font). Every value from the
-data is HTML-escaped where it is embedded, in text, attributes and ids alike. Every value comes from the run's files
-(``plan.csv``, ``uncovered.csv``, ``summary.json`` and the ``demand`` layer of ``plan.gpkg``), read
-by column name, so columns added to the plan later show up in the table without a change here.
+megabytes, and the machines officials read it on have a Chinese system font). Every value comes from
+the run's files (``plan.csv``, ``uncovered.csv``, ``summary.json`` and the ``demand`` layer of
+``plan.gpkg``), read by column name, so columns added to the plan later show up in the table without
+a change here; each is HTML-escaped where it is embedded, in text, attributes and ids alike.
 """
 
 from __future__ import annotations
