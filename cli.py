@@ -252,13 +252,9 @@ def _report(rows: list[dict[str, Any]], out: Path | None) -> None:
     from siting.scenarios.benchmark import COLUMNS, summarize
 
     if out is None:
-        typer.echo(",".join(COLUMNS))
-        import csv
-        import io
+        from siting.scenarios.outputs.csv_safe import rows_to_csv
 
-        buf = io.StringIO()
-        csv.DictWriter(buf, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n").writerows(rows)
-        typer.echo(buf.getvalue(), nl=False)
+        typer.echo(rows_to_csv(COLUMNS, rows), nl=False)
     else:
         typer.echo(f"results written to {out}", err=True)
     typer.echo(summarize(rows), err=True)

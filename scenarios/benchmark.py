@@ -14,7 +14,6 @@ gap lets a solver stop short of the optimum (HiGHS's default 1e-4 stops pmed35 o
 
 from __future__ import annotations
 
-import csv
 import multiprocessing as mp
 import os
 import re
@@ -258,9 +257,10 @@ def write_csv(rows: Iterable[Row], out: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
+            from siting.scenarios.outputs.csv_safe import rows_to_csv
+
+            # text cells cannot start a spreadsheet formula; CRLF line ends as csv.DictWriter wrote them
+            fh.write(rows_to_csv(COLUMNS, rows, lineterminator="\r\n"))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

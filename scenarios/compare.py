@@ -27,7 +27,6 @@ as a Markdown table, with the settings) and ``compare.png`` (bar charts of time,
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections.abc import Callable, Sequence
@@ -315,13 +314,10 @@ def _cell(value: Any) -> str:
 
 
 def to_csv(rows: Sequence[Row]) -> str:
-    """The rows as CSV text, columns :data:`COLUMNS`."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for r in rows:
-        writer.writerow([_cell(r.get(c)) for c in COLUMNS])
-    return buf.getvalue()
+    """The rows as CSV text, columns :data:`COLUMNS` (text cells cannot start a spreadsheet formula)."""
+    from siting.scenarios.outputs.csv_safe import rows_to_csv
+
+    return rows_to_csv(COLUMNS, rows, cell=_cell)
 
 
 def to_markdown(rows: Sequence[Row], body: Any, path: Path, scenario: str | None, params: Any) -> str:

@@ -41,7 +41,6 @@ Outputs, written into a temporary folder beside the target and moved into place 
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import platform
@@ -445,9 +444,9 @@ def uncovered_table(built: BuiltScenario, outcomes: dict[str, ServiceOutcome]) -
 
 
 def _csv(df: pd.DataFrame) -> bytes:
-    buf = io.StringIO()
-    df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
-    return buf.getvalue().encode("utf-8")
+    from siting.scenarios.outputs.csv_safe import frame_to_csv  # text cells cannot start a spreadsheet formula
+
+    return frame_to_csv(df)
 
 
 # ------------------------------------------------------------------------------- summary

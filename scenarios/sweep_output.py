@@ -238,9 +238,9 @@ def sweep_scenario(
         f" (phases {', '.join(inst.phases)} scaled alike)" if inst.T > 1 else ""
     )
     png = sweep_chart(table, [svc.name for svc in inst.services], knee, title, _YLABEL[body.objective])
-    buf = io.StringIO()
-    table.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
-    write_atomically(target, {"sweep.csv": buf.getvalue().encode("utf-8"), "sweep.png": png})
+    from siting.scenarios.outputs.csv_safe import frame_to_csv  # text cells cannot start a spreadsheet formula
+
+    write_atomically(target, {"sweep.csv": frame_to_csv(table), "sweep.png": png})
     return SweepRun(out_dir=target, table=table, knee=knee, points=points, objective=body.objective,
                     seconds=time.perf_counter() - started)
 

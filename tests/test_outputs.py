@@ -18,9 +18,12 @@ separate folders; the checks read only what the runs wrote:
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import shutil
+import warnings
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ from typer.testing import CliRunner
 
 from siting.cli import app
 from siting.scenarios.outputs import rerender, resolve_lang
+from siting.scenarios.outputs.csv_safe import TRIGGERS, restore_frame
 from siting.scenarios.outputs.gpkg import REASON_CODES, row_min
 from siting.scenarios.outputs.mapping import render_map
 from siting.scenarios.run import run_scenario
@@ -304,3 +308,181 @@ def test_new_commands_have_help_with_an_example(command: list[str]) -> None:
     assert "Example: siting" in text
     if command != ["compare"]:
         assert "--lang" in text
+
+
+# ------------------------------------------------------------------------------ a CJK font on any machine
+GLYPH_MISSING = r"Glyph \d+ .*missing from font"
+WORD = "养老服务站"
+
+
+def _glyphs(props: Any) -> list[np.ndarray]:
+    """Each character of WORD drawn alone with ``props`` (Agg, 40 pt), as a boolean ink bitmap."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    out = []
+    for ch in WORD:
+        fig = Figure(figsize=(1, 1), dpi=64)
+        canvas = FigureCanvasAgg(fig)
+        fig.text(0.5, 0.5, ch, fontproperties=props, fontsize=40, ha="center", va="center")
+        canvas.draw()
+        out.append(np.asarray(canvas.buffer_rgba())[..., :3].mean(axis=2) < 128)
+    return out
+
+
+def test_bundled_font_draws_chinese_where_dejavu_draws_boxes() -> None:
+    """The font shipped as a dependency is registered with matplotlib and draws real glyphs: five
+    different characters give five different shapes, none of them the missing-glyph box; DejaVu Sans
+    alone (the control) warns and draws the same box five times."""
+    from matplotlib import font_manager as fm
+
+    from siting.scenarios.outputs import mapping
+
+    path = mapping.bundled_cjk_font()
+    assert path is not None and path.suffix == ".otf"
+    name = mapping.find_cjk_font()
+    assert name is not None and name == mapping.register_font(path)
+    assert Path(fm.findfont(fm.FontProperties(family=name), fallback_to_default=False)) == path
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=GLYPH_MISSING)
+        cjk = _glyphs(fm.FontProperties(family=name))
+    with pytest.warns(UserWarning, match=GLYPH_MISSING):
+        boxes = _glyphs(fm.FontProperties(family="DejaVu Sans"))
+    assert boxes[0].mean() > 0.01 and all((b == boxes[0]).all() for b in boxes)  # tofu, five times
+    differ = [float((a != b).mean()) for i, a in enumerate(cjk) for b in cjk[i + 1:]]
+    assert min(g.mean() for g in cjk) > 0.01
+    assert min(differ) > 0.05, differ
+    assert min(float((g != boxes[0]).mean()) for g in cjk) > 0.05
+
+
+def test_bundled_font_is_free_to_ship() -> None:
+    """Every font file the dependency installs is Noto (SIL Open Font License 1.1): no SimHei or other
+    font whose licence is not free."""
+    from importlib import metadata
+
+    files = metadata.files("pylopdf-fonts-zh-cn") or []
+    fonts = [f for f in files if f.suffix.lower() in (".otf", ".ttf", ".ttc", ".otc", ".woff", ".woff2")]
+    assert fonts and all(f.name.startswith("Noto") for f in fonts), fonts
+    licence = next(f for f in files if f.name.upper().startswith("LICENSE"))
+    assert "SIL OPEN FONT LICENSE Version 1.1" in licence.read_text(encoding="utf-8")
+
+
+def test_zh_map_has_chinese_labels_without_system_fonts(runs: tuple[Path, Path]) -> None:
+    """The Chinese map is drawn in the bundled font whatever the system has: no fallback to English,
+    no character drawn as a box, and it differs from the English map."""
+    from siting.scenarios.outputs import gpkg
+
+    layers = gpkg.read_gpkg(runs[0] / "plan.gpkg")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=GLYPH_MISSING)
+        png, notes = render_map(layers, _summary(runs[0]), "zh")
+    assert not [n for n in notes if "CJK font" in n or "no glyph" in n], notes
+    assert png != (runs[0] / "map.png").read_bytes()
+
+
+def test_map_reports_characters_it_cannot_draw(runs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Chinese name in the data (here the scenario's name, in the title) is drawn by the CJK font
+    behind DejaVu Sans on the English map too; with no CJK font at all, the map says which characters
+    became boxes instead of dropping them silently."""
+    from siting.scenarios.outputs import gpkg, mapping
+
+    layers = {k: v for k, v in gpkg.read_gpkg(runs[0] / "plan.gpkg").items() if k == "chosen_sites"}
+    summary = _summary(runs[0])
+    first = next(iter(summary["services"]))  # one service panel: a small, quick map
+    summary["services"] = {first: summary["services"][first]}
+    summary["scenario"] = {**summary["scenario"], "name": "五里河街道"}
+    _, notes = render_map(layers, summary, "en")
+    assert not [n for n in notes if "no glyph" in n], notes
+    monkeypatch.setattr(mapping, "find_cjk_font", lambda: None)
+    _, notes = render_map(layers, summary, "en")
+    assert [n for n in notes if "5 character(s) have no glyph" in n and "五里河街道" in n], notes
+
+
+# ------------------------------------------------------------------------------ injection
+SERVICE_KEY = 'x"><script>alert(1)</script>'
+PREFIXES = ["=", "+", "-", "@", "<b>&\"'", "'=", "<img src=x onerror=alert(2)>"]
+
+
+class _Page(HTMLParser):
+    """Tags, id attributes and text of an HTML page, as a browser's parser sees them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.ids: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.ids += [v or "" for k, v in attrs if k == "id"]
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], list[str]]:
+    """The tiny scenario with a service key, every site id and every demand id built to attack a
+    spreadsheet or a browser; run once. Returns the output folder, the site ids and the demand ids."""
+    base = tmp_path_factory.mktemp("hostile")
+    folder = base / "tiny"
+    shutil.copytree(ROOT / "tests" / "data" / "scenarios" / "tiny", folder, ignore=shutil.ignore_patterns("out", ".*"))
+    sites = gpd.read_file(folder / "sites.gpkg", layer="candidate_sites")
+    site_ids = [f"{PREFIXES[k % len(PREFIXES)]}s{k:02d}" for k in range(len(sites))]
+    sites["site_id"] = site_ids
+    sites.to_file(folder / "sites.gpkg", layer="candidate_sites", driver="GPKG")
+    demand = pd.read_csv(folder / "demand.csv", dtype={"block_id": str})
+    demand_ids = [f"{PREFIXES[k % len(PREFIXES)]}b{k:02d}" for k in range(len(demand))]
+    demand["block_id"] = demand_ids
+    demand.to_csv(folder / "demand.csv", index=False)
+    existing = gpd.read_file(folder / "existing.geojson")
+    existing["service"] = existing["service"].replace({"public_toilet": SERVICE_KEY})
+    existing.to_file(folder / "existing.geojson", driver="GeoJSON")
+    text = (folder / "scenario.yaml").read_text(encoding="utf-8")
+    assert "\n  public_toilet:\n" in text
+    (folder / "scenario.yaml").write_text(text.replace("\n  public_toilet:\n", f"\n  '{SERVICE_KEY}':\n"), encoding="utf-8")
+    out = base / "out"
+    result = runner.invoke(app, ["run", str(folder / "scenario.yaml"), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out, site_ids, demand_ids
+
+
+def test_csv_outputs_quote_text_a_spreadsheet_would_run(hostile: tuple[Path, list[str], list[str]]) -> None:
+    import csv
+
+    out, site_ids, demand_ids = hostile
+    for name, id_col, ids in (("plan.csv", "site_id", site_ids), ("uncovered.csv", "demand_id", demand_ids)):
+        rows = list(csv.reader(io.StringIO((out / name).read_text(encoding="utf-8"), newline="")))
+        body = rows[1:]
+        assert body, name
+        for row in body:
+            for cell in row:  # numbers are never quoted: no numeric cell starts with a trigger either
+                assert not cell.startswith(TRIGGERS) or re.fullmatch(r"-?[0-9.e+-]+", cell), (name, cell)
+        table = restore_frame(pd.read_csv(out / name, dtype={id_col: str, "service": str}))
+        assert set(table[id_col]) <= set(ids), name
+        assert table[id_col].str.startswith(TRIGGERS).any(), name  # a hostile id made it into the file
+        assert SERVICE_KEY in set(table["service"]), name
+    plan = pd.read_csv(out / "plan.csv")
+    assert plan["cost"].dtype.kind in "if" and plan["rank"].dtype.kind == "i"  # numbers stay numbers
+
+
+def test_report_escapes_every_value_from_the_data(hostile: tuple[Path, list[str], list[str]], tmp_path: Path) -> None:
+    """No tag and no attribute comes from the data: the page parses to the report's own tags only, the
+    service key is an id attribute's value (escaped, not breaking out), and the hostile ids are text.
+    ``siting report`` re-renders the page from the CSV files with the same ids (the quotes undone)."""
+    out, site_ids, demand_ids = hostile
+    again = tmp_path / "again"
+    shutil.copytree(out, again)
+    result = runner.invoke(app, ["report", str(again)])
+    assert result.exit_code == 0, result.output
+    for folder in (out, again):
+        text = (folder / "report.html").read_text(encoding="utf-8")
+        assert "<script" not in text.lower() and "<img src=x" not in text and "<b>" not in text
+        page = _Page()
+        page.feed(text)
+        assert "script" not in page.tags and page.tags.count("img") == 1 and "b" not in page.tags
+        assert f"uncovered-{SERVICE_KEY}" in page.ids
+        words = "".join(page.text)
+        chosen = restore_frame(_plan(out))["site_id"].tolist()
+        assert chosen and all(s in site_ids and s in words for s in chosen)
+        assert any(d in words for d in demand_ids if d.startswith("<img"))

@@ -6,7 +6,7 @@ to write; its result joins them, so the whole output folder still appears at onc
 finished run's files alone (``plan.csv``, ``uncovered.csv``, ``summary.json``, ``plan.gpkg``).
 
 Modules: :mod:`.gpkg` (the GIS layers), :mod:`.mapping` (the map), :mod:`.report` (the HTML page),
-:mod:`.i18n` (English and Chinese words).
+:mod:`.i18n` (English and Chinese words), :mod:`.csv_safe` (CSV cells a spreadsheet cannot run).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from siting.models.errors import DataError
+from siting.scenarios.outputs.csv_safe import restore_frame
 from siting.scenarios.outputs.i18n import LANGS, check_lang
 
 OUTPUT_FILES = ("plan.gpkg", "map.png", "report.html")
@@ -73,6 +74,8 @@ def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str,
         pd.read_csv(unc_path, dtype={"demand_id": str, "service": str}) if unc_path.is_file()
         else pd.DataFrame(columns=["service", "demand_id", "people", "reason"])
     )
+    # the text as the data gave it (the CSV files carry a quote before text a spreadsheet would run)
+    plan, uncovered = restore_frame(plan), restore_frame(uncovered)
     try:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

@@ -8,14 +8,25 @@ people covered or not).
 
 Output is deterministic: matplotlib's Agg canvas, a fixed width and dpi, a height that depends only
 on the data's extent and the number of services, and no software or date stamp in the PNG.
-With ``lang="zh"`` the labels are Chinese in a CJK font (Noto Sans CJK from fonts-noto-cjk, found
-through ``matplotlib.font_manager``); without one, the labels fall back to English and a warning says so.
+With ``lang="zh"`` the labels are Chinese in Noto Sans SC, the font file shipped by the
+``pylopdf-fonts-zh-cn`` dependency (SIL Open Font License 1.1; Noto Sans CJK's Simplified Chinese
+subset) and registered with matplotlib at render time, so the map is the same on every machine
+whatever fonts the system has. Only when that package is missing (an install without dependencies)
+is a system CJK font looked for; with none, the labels fall back to English and a warning says so.
+In either language the CJK font stands behind DejaVu Sans, so Chinese names in the data (areas)
+are drawn, not boxes; any character no font has is reported as a warning, not dropped silently.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import math
+import re
+import warnings as _warnings
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,13 +60,53 @@ def service_styles(services: list[str]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def find_cjk_font() -> str | None:
-    """The name of an installed CJK font matplotlib can use, or None.
+def bundled_cjk_font() -> Path | None:
+    """The Noto Sans SC file shipped by the ``pylopdf-fonts-zh-cn`` dependency, or None when it is absent."""
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        return None
+    sans_path = getattr(pylopdf_fonts_zh_cn, "sans_path", None)
+    if sans_path is not None:
+        path = Path(sans_path())
+        return path if path.is_file() else None
+    # a later release without sans_path(): the file itself, beside the package
+    return next(iter(sorted(Path(pylopdf_fonts_zh_cn.__file__).parent.glob("NotoSansSC*.otf"))), None)
 
-    Looks in matplotlib's font list first; when its cache predates the fonts (installed later), adds
-    the system's ``*CJK*`` / ``*SC*`` font files to the font manager and looks again.
+
+def register_font(path: str | Path) -> str | None:
+    """Add a font file to matplotlib's font manager (once per process) and return its family name.
+
+    None when matplotlib cannot read the file. Registration lives in memory only: nothing is written
+    to matplotlib's font cache, so a later change of the dependency cannot leave a stale entry.
     """
     from matplotlib import font_manager as fm
+
+    fname = str(path)
+    known = next((f.name for f in fm.fontManager.ttflist if f.fname == fname), None)
+    if known is not None:
+        return known
+    try:
+        fm.fontManager.addfont(fname)
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return next((f.name for f in fm.fontManager.ttflist if f.fname == fname), None)
+
+
+def find_cjk_font() -> str | None:
+    """The family name of a CJK font matplotlib can use, or None.
+
+    The bundled Noto Sans SC first (the same map on every machine); else matplotlib's font list;
+    when its cache predates the fonts (installed later), the system's ``*CJK*`` / ``*SC*`` font
+    files are added to the font manager and the list is looked at again.
+    """
+    from matplotlib import font_manager as fm
+
+    bundled = bundled_cjk_font()
+    if bundled is not None:
+        name = register_font(bundled)
+        if name is not None:
+            return name
 
     def lookup() -> str | None:
         names = {f.name for f in fm.fontManager.ttflist}
@@ -273,8 +324,10 @@ def _label_sites(ax: Any, chosen: Any, colour: str) -> None:
             text = str(int(rank))
         except (TypeError, ValueError):
             text = str(rank)
+        # rank numbers in DejaVu Sans Bold in both languages (the bundled CJK font has one weight only)
         ax.annotate(text, (geom.x, geom.y), xytext=(5, 5), textcoords="offset points", fontsize=8, color=colour,
-                    fontweight="bold", zorder=8, path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
+                    fontweight="bold", fontfamily="DejaVu Sans", zorder=8,
+                    path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
 
 
 def _pct(value: Any) -> str:
@@ -302,16 +355,18 @@ def render_map(layers: dict[str, Any], summary: dict[str, Any], lang: str = "en"
     warnings: list[str] = []
     lang = i18n.check_lang(lang)
     rc: dict[str, Any] = {"font.family": ["DejaVu Sans"], "svg.hashsalt": "siting", "path.simplify": True}
+    font = find_cjk_font()
+    if lang == "zh" and font is None:
+        warnings.append(
+            "map.png: no CJK font found (reinstall siting with its dependencies, which bring the font "
+            "pylopdf-fonts-zh-cn, or install fonts-noto-cjk); the map's labels are written in English"
+        )
+        lang = "en"
     if lang == "zh":
-        font = find_cjk_font()
-        if font is None:
-            warnings.append(
-                "map.png: no CJK font found (install fonts-noto-cjk); the map's labels are written in English"
-            )
-            lang = "en"
-        else:
-            rc["font.family"] = [font, "DejaVu Sans"]
-            rc["axes.unicode_minus"] = False
+        rc["font.family"] = [font, "DejaVu Sans"]
+        rc["axes.unicode_minus"] = False
+    elif font is not None:
+        rc["font.family"] = ["DejaVu Sans", font]  # Chinese names in the data (areas) still get glyphs
 
     svc_summary = summary.get("services") or {}
     scenario = summary.get("scenario") or {}
@@ -338,7 +393,12 @@ def render_map(layers: dict[str, Any], summary: dict[str, Any], lang: str = "en"
 
     import matplotlib
 
-    with matplotlib.rc_context(rc):  # type: ignore[arg-type]
+    with (
+        matplotlib.rc_context(rc),  # type: ignore[arg-type]
+        _one_weight_only(),
+        _warnings.catch_warnings(record=True) as caught,
+    ):
+        _warnings.simplefilter("always")
         fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)
         grid = fig.add_gridspec(1 + n_rows, 2, height_ratios=[over_h + 0.9] + [panel_h] * n_rows)
@@ -431,7 +491,45 @@ def render_map(layers: dict[str, Any], summary: dict[str, Any], lang: str = "en"
             )
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
+    warnings.extend(_glyph_notes(caught))
     return buf.getvalue(), warnings
 
 
-__all__ = ["CJK_FONTS", "SERVICE_STYLE", "find_cjk_font", "render_map", "service_styles"]
+def _not_weight_notice(record: logging.LogRecord) -> bool:
+    return "Failed to find font weight" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _one_weight_only() -> Iterator[None]:
+    """Hide matplotlib's "Failed to find font weight bold" notice while the map is drawn: the bundled
+    CJK font has a regular face only, so bold Chinese titles are drawn regular, as intended."""
+    log = logging.getLogger("matplotlib.font_manager")
+    log.addFilter(_not_weight_notice)
+    try:
+        yield
+    finally:
+        log.removeFilter(_not_weight_notice)
+
+
+_GLYPH_MISSING = re.compile(r"Glyph (\d+) .*missing from font")
+
+
+def _glyph_notes(caught: list[_warnings.WarningMessage]) -> list[str]:
+    """One note for matplotlib's "Glyph N missing from font(s)" warnings (a box was drawn in place of
+    a character); any other warning is passed on as it came."""
+    missing: dict[int, None] = {}
+    for w in caught:
+        found = _GLYPH_MISSING.search(str(w.message))
+        if found is None:
+            _warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        else:
+            missing[int(found.group(1))] = None
+    if not missing:
+        return []
+    chars = "".join(chr(c) for c in list(missing)[:20]) + (" …" if len(missing) > 20 else "")
+    return [f"map.png: {len(missing)} character(s) have no glyph in the map's fonts and are drawn as boxes: {chars}"]
+
+
+__all__ = [
+    "CJK_FONTS", "SERVICE_STYLE", "bundled_cjk_font", "find_cjk_font", "register_font", "render_map", "service_styles",
+]

@@ -8,9 +8,11 @@ time), then the input hashes, package versions and warnings.
 
 The page makes no request: the style sheet is inline, the only image is a ``data:`` URI, there is
 no script and no web font (the CSS font stack names fonts installed with the system, Noto Sans CJK SC
-first, so Chinese renders without a download). Every value comes from the run's files
-(``plan.csv``, ``uncovered.csv``, ``summary.json`` and the ``demand`` layer of ``plan.gpkg``), read
-by column name, so columns added to the plan later show up in the table without a change here.
+first, so Chinese renders without a download; the page stays small: embedding a CJK font would add
+megabytes, and the machines officials read it on have a Chinese system font). Every value comes from
+the run's files (``plan.csv``, ``uncovered.csv``, ``summary.json`` and the ``demand`` layer of
+``plan.gpkg``), read by column name, so columns added to the plan later show up in the table without
+a change here; each is HTML-escaped where it is embedded, in text, attributes and ids alike.
 """
 
 from __future__ import annotations
@@ -104,8 +106,9 @@ def _pct(value: Any, lang: str) -> str:
 
 
 def _table(headers: list[str], rows: list[list[tuple[str, bool]]], table_id: str | None = None, caption: str | None = None) -> str:
-    """An HTML table; each cell is (escaped html, numeric?)."""
-    out = [f'<table{f" id={chr(34)}{table_id}{chr(34)}" if table_id else ""}>']
+    """An HTML table; each cell is (escaped html, numeric?). The id is escaped too: it may hold a
+    service key from the scenario (``uncovered-<service>``)."""
+    out = [f'<table id="{_e(table_id)}">' if table_id else "<table>"]
     if caption:
         out.append(f"<caption class=\"note\">{_e(caption)}</caption>")
     out.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr></thead><tbody>")
