@@ -1351,7 +1351,8 @@ def run_scenario(
     if alt_table is not None and freq_table is not None:
         files["alternatives.csv"] = _csv(alt_table)
         files["site_frequency.csv"] = _csv(freq_table)
-    from siting.scenarios.outputs import render_outputs  # plan.gpkg, map.png, report.html (lang: en / zh, default output.lang)
+    # plan.gpkg, map.png, report.html (lang: en / zh, default output.lang)
+    from siting.scenarios.outputs import render_outputs
 
     files.update(render_outputs(built, plan, uncovered, summary, lang=lang))
     write_atomically(target, files)
