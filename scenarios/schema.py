@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -144,6 +145,14 @@ class Service(_Strict):
         return float(self.reach_minutes) * walking_speed_kmh * 1000.0 / 60.0
 
 
+def machine_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS reports one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 # ----------------------------------------------------------------------------- other blocks
 class Budget(_Strict):
     total: float | None = Field(default=None, ge=0, description="Total budget for all new facilities (yuan).")
@@ -168,8 +177,16 @@ class SolverSettings(_Strict):
     name: str = Field(default="highs", description="highs, cbc, cpsat, scip, pulp:NAME, or a heuristic.")
     time_limit: float | None = Field(default=60.0, gt=0, description="Seconds per solve.")
     mip_gap: float = Field(default=1e-4, ge=0, lt=1, description="Relative gap at which a solve counts as optimal.")
-    threads: int = Field(default=1, ge=1, description="Solver threads.")
+    threads: int = Field(default=1, ge=1, description="Solver threads (at most the machine's cores).")
     seed: int = Field(default=0, ge=0, description="Random seed.")
+
+    @field_validator("threads")
+    @classmethod
+    def _at_most_cores(cls, v: int) -> int:
+        cores = machine_cores()
+        if v > cores:  # a million threads once took 4.8 GB before the solver started
+            raise ValueError(f"{v} threads is more than the {cores} cores of this machine; use at most {cores}")
+        return v
 
 
 class Output(_Strict):
