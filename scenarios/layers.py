@@ -328,7 +328,11 @@ def _ids_of(gdf: Any, ref: LayerRef, ctx: _Ctx, problems: Problems) -> pd.Index 
             "(0-based); give every feature an id"
         )
         return None
-    if pd.api.types.is_float_dtype(col) and np.all(np.mod(col.to_numpy(), 1) == 0):
+    values = col.to_numpy()
+    # whole floats print as integers ("12", not "12.0") only within 2**53, where a float holds every
+    # integer exactly; beyond it (a 20-digit id stored as a float) the text of the float is kept
+    # rather than overflowing int64 into one repeated bogus id
+    if pd.api.types.is_float_dtype(col) and np.all((np.mod(values, 1) == 0) & (np.abs(values) <= 2.0**53)):
         text = col.astype(np.int64).astype(str)
     else:
         text = col.astype(str).str.strip()

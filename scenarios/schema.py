@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -454,6 +455,13 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of ``[`` / ``{`` in the text (brackets inside quoted strings count too: an upper bound)."""
+    codes = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    step = (np.isin(codes, (ord("["), ord("{"))).astype(np.int64) - np.isin(codes, (ord("]"), ord("}"))))
+    return int(np.cumsum(step).max(initial=0))
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file, turning syntax errors into one ScenarioError with the line.
 
@@ -470,6 +478,8 @@ def read_yaml(path: Path) -> Any:
         raise ScenarioError(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8") from None
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot be read ({exc.strerror or exc}); check the file's permissions") from None
+    if _flow_depth(text) > 2 * MAX_YAML_DEPTH:  # PyYAML's scanner is quadratic in flow depth: check first
+        raise ScenarioError(f"{path.name}: the YAML document is nested too deeply to read; a scenario is a short, shallow mapping")
     loader = _LineLoader(text)
     try:
         root = loader.get_single_node()

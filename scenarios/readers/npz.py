@@ -19,7 +19,7 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,7 +60,7 @@ class SafeNpz:
             ) from None
         self.files = sorted(n[: -len(".npy")] for n in names if n.endswith(".npy"))
 
-    def __enter__(self) -> SafeNpz:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
