@@ -397,6 +397,16 @@ CASES = [
         run_yaml(replace("  time_limit: 30\n", "  time_limit: 30\n  threads: 1000000\n")),
         ("solver.threads", f"cores of this machine; use at most {machine_cores()}"),
     ),
+    Case(
+        "seed_beyond_int32",
+        run_yaml(replace("  time_limit: 30\n", "  time_limit: 30\n  seed: 99999999999999999999\n")),
+        ("solver.seed", "less than or equal to 2147483647"),
+    ),
+    Case(
+        "layer_is_a_device",
+        run_yaml(replace("path: demand.csv", "path: /dev/urandom"), command="validate"),
+        ("layers.demand.path: /dev/urandom is a device",),
+    ),
     Case("too_many_alternatives", run_yaml(None, "--alternatives", "51"), ("--alternatives 51", "from 0 to 50")),
     Case(
         "solve_threads_beyond_cores",
