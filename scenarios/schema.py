@@ -471,6 +471,8 @@ def read_yaml(path: Path) -> Any:
     """
     from siting.scenarios.readers._common import user_file
 
+    if not Path(path).exists() and not str(path).startswith("~"):
+        raise ScenarioError(f"{path}: scenario file not found; check the path (siting init DIR writes a working example)")
     path = user_file(path, "scenario file", ScenarioError)
     try:
         text = path.read_text(encoding="utf-8")
@@ -480,6 +482,7 @@ def read_yaml(path: Path) -> Any:
         raise ScenarioError(f"{path}: cannot be read ({exc.strerror or exc}); check the file's permissions") from None
     if _flow_depth(text) > 2 * MAX_YAML_DEPTH:  # PyYAML's scanner is quadratic in flow depth: check first
         raise ScenarioError(f"{path.name}: the YAML document is nested too deeply to read; a scenario is a short, shallow mapping")
+    mapping_lines.clear()  # line maps are keyed by id(): stale ones from an earlier file could be matched by a new dict
     loader = _LineLoader(text)
     try:
         root = loader.get_single_node()
