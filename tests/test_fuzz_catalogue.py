@@ -708,3 +708,18 @@ def test_yaml_merge_keys_still_work(tmp_path: Path) -> None:
     path = scenario(tmp_path, lambda _t: text)
     result = runner.invoke(app, ["validate", str(path), "--quiet", "--scenario", "euclidean"])
     assert result.exit_code == 0, result.output
+
+
+def test_float_ids_beyond_2_pow_53_do_not_collapse(tmp_path: Path) -> None:
+    """Site ids stored as huge floats stay distinct (they once overflowed int64 into one repeated id)."""
+    import geopandas as gpd
+
+    path = scenario(tmp_path)
+    sites = gpd.read_file(path.parent / "sites.gpkg", layer="candidate_sites")
+    sites["site_id"] = [1e25 + k * 1e12 for k in range(len(sites))]
+    sites.to_file(path.parent / "sites.gpkg", layer="candidate_sites", driver="GPKG")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = runner.invoke(app, ["validate", str(path), "--quiet", "--scenario", "euclidean"])
+    assert result.exit_code == 0, result.output
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
