@@ -202,6 +202,11 @@ def solve(
     from siting.scenarios.readers import read_csv_instance
 
     with _errors():
+        from siting.models.errors import ScenarioError
+        from siting.scenarios.schema import machine_cores
+
+        if threads > (cores := machine_cores()):
+            raise ScenarioError(f"--threads {threads} is more than the {cores} cores of this machine; use at most {cores}")
         instance = read_csv_instance(demand, sites, distances)
         spec = ModelSpec(
             model=model.value,  # type: ignore[arg-type]

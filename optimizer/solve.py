@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siting.models.errors import InfeasibleError, NoSolutionError, ScenarioError
+from siting.models.errors import DataError, InfeasibleError, NoSolutionError, ScenarioError
 from siting.models.evaluate import PlanMetrics, evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.registry import DEFAULT_SOLVER, EXACT_SOLVERS, get_backend
@@ -328,6 +328,12 @@ def solve(
 
     # p-median
     from siting.models.formulations import pmedian as pm
+
+    if not (instance.weights > 0).any():  # every plan would be "optimal" at 0: refuse instead of guessing
+        raise DataError(
+            f"p-median on {instance.name}: every demand weight is 0, so there is no distance to minimise; "
+            "give positive weights (the weight column of the demand file)"
+        )
 
     if spec.capacitated:
         problem = pm.pmedian_capacitated(instance, p=spec.p, budget=spec.budget, allow_split=spec.allow_split)

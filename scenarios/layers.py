@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings as _warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +30,7 @@ import shapely
 from numpy.typing import NDArray
 
 from siting.models.errors import DataError, ScenarioError
+from siting.scenarios.readers._common import user_file, user_path
 from siting.scenarios.schema import DemandLayer, ExistingLayer, LayerRef, ScenarioBody, SitesLayer, StreetsLayer
 
 Role = Literal["demand", "sites", "existing", "streets"]
@@ -143,7 +145,7 @@ def _shown_path(path: Path, base_dir: Path) -> str:
 
 def resolve_path(ref: LayerRef, base_dir: Path) -> Path:
     """The layer's file, relative paths taken from the scenario file's folder."""
-    p = Path(ref.path).expanduser()
+    p = user_path(ref.path, "layer file")
     return p if p.is_absolute() else (base_dir / p)
 
 
@@ -326,7 +328,11 @@ def _ids_of(gdf: Any, ref: LayerRef, ctx: _Ctx, problems: Problems) -> pd.Index 
             "(0-based); give every feature an id"
         )
         return None
-    if pd.api.types.is_float_dtype(col) and np.all(np.mod(col.to_numpy(), 1) == 0):
+    values = col.to_numpy()
+    # whole floats print as integers ("12", not "12.0") only within 2**53, where a float holds every
+    # integer exactly; beyond it (a 20-digit id stored as a float) the text of the float is kept
+    # rather than overflowing int64 into one repeated bogus id
+    if pd.api.types.is_float_dtype(col) and np.all((np.mod(values, 1) == 0) & (np.abs(values) <= 2.0**53)):
         text = col.astype(np.int64).astype(str)
     else:
         text = col.astype(str).str.strip()
@@ -380,6 +386,28 @@ def _numeric(
 
 
 def read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -> Any:
+    """Read and check one layer of a scenario (see :func:`_read_layer`).
+
+    Warnings that GDAL, pyogrio, pandas or numpy emit while reading the user's file never reach the
+    console ahead of an ``error:`` line: they are captured; when the layer is read, they join the
+    layer's ``attrs["warnings"]`` (reported with the run's warnings), and when it fails the error
+    alone is reported.
+    """
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        gdf = _read_layer(ref, base_dir, role, scenario_name)
+    seen: list[str] = []
+    for w in caught:
+        text = str(w.message).strip().splitlines()[0] if str(w.message).strip() else type(w.message).__name__
+        if text not in seen:
+            seen.append(text)
+    if seen:
+        where = f"{scenario_name}: layers.{role} ({_shown_path(Path(gdf.attrs.get('path', ref.path)), base_dir)})"
+        gdf.attrs["warnings"] = list(gdf.attrs.get("warnings", [])) + [f"{where}: reading the file: {t}" for t in seen]
+    return gdf
+
+
+def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -> Any:
     """Read and check one layer of a scenario.
 
     Parameters
@@ -415,6 +443,11 @@ def read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) ->
         problems.raise_if_any(scenario_name)
     if path.is_dir():
         problems.add(f"{scenario_name}: layers.{role}.path: {ref.path!r} is a folder; give the file inside it")
+        problems.raise_if_any(scenario_name)
+    try:  # a FIFO or a device would block or never end: refused before anything opens it
+        user_file(path, f"layers.{role}.path:")
+    except DataError as exc:
+        problems.add(f"{scenario_name}: {exc}")
         problems.raise_if_any(scenario_name)
     suffix = path.suffix.lower()
     lonlat_csv = False
@@ -719,6 +752,11 @@ def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress
                     f"{scenario_name}: layers.streets.path: file {layers.streets.path!r} not found (looked for {spath}); "
                     "fix the path (relative to the scenario file)"
                 )
+            else:
+                try:
+                    user_file(spath, "layers.streets.path:")
+                except DataError as exc:
+                    problems.add(f"{scenario_name}: {exc}")
             streets_pbf = spath
         else:
             refs.append(("streets", layers.streets))

@@ -227,9 +227,12 @@ def _check_bbox(bbox: Sequence[float] | None) -> tuple[float, float, float, floa
 
 
 def _open_osm(path: str | os.PathLike[str], bbox: tuple[float, float, float, float] | None) -> Any:
+    from siting.scenarios.readers._common import user_file
+
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise DataError(f"OpenStreetMap extract {str(p)!r} does not exist: give the path of an .osm.pbf file")
+    p = user_file(p, "OpenStreetMap extract")  # a folder, FIFO or device is refused, not read
     if not p.name.endswith(".pbf"):
         raise DataError(
             f"{str(p)!r} is not an .osm.pbf file: convert .osm XML with osmium (osmium cat in.osm -o out.osm.pbf)"
@@ -243,13 +246,51 @@ def _open_osm(path: str | os.PathLike[str], bbox: tuple[float, float, float, flo
         try:
             return pyrosm.OSM(str(p), bounding_box=list(bbox) if bbox is not None else None)
         except Exception as exc:  # pyrosm raises a variety of errors on corrupt input
-            raise DataError(f"cannot read OpenStreetMap extract {str(p)!r}: {exc}") from exc
+            _clear_pyrosm_cache(p)
+            raise DataError(f"cannot read OpenStreetMap extract {str(p)!r}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()).rstrip(".")
+    return text or type(exc).__name__
+
+
+def _clear_pyrosm_cache(path: str | os.PathLike[str] | None) -> None:
+    """Remove what pyrosm cached for ``path`` (and its cache folders when that leaves them empty).
+
+    pyrosm keeps per-layer results under ``$TMPDIR/pyrosm/cache``; a read that failed half-way must
+    not leave them behind.
+    """
+    try:
+        from pyrosm.engine import cache
+    except ImportError:  # pragma: no cover - older pyrosm without a result cache
+        return
+    try:
+        if path is not None:
+            cache.clear(os.fspath(path))
+        folder = Path(tempfile.gettempdir()) / "pyrosm" / "cache"
+        for d in (folder, folder.parent):
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+    except OSError:  # another process may be using the cache: leave it
+        pass
 
 
 def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a pyrosm reader with its warnings silenced; a damaged extract becomes one DataError."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except DataError:
+            raise
+        except Exception as exc:  # truncated or corrupt blocks surface only when a layer is decoded
+            path = getattr(getattr(fn, "__self__", None), "filepath", None)
+            _clear_pyrosm_cache(path)
+            raise DataError(
+                f"cannot read OpenStreetMap extract {str(path or '')!r}: {_first_line(exc)}; the file is damaged or "
+                "truncated: download it again (or check it with osmium fileinfo)"
+            ) from None
 
 
 def _local_crs(crs: Any, bounds: Sequence[float]) -> pyproj.CRS:

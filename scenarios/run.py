@@ -1248,6 +1248,10 @@ def write_atomically(target: Path, files: dict[str, bytes]) -> None:
 
 
 # ------------------------------------------------------------------------------------ run
+#: Most alternative plans one run may ask for: each is another full solve.
+MAX_ALTERNATIVES = 50
+
+
 def run_scenario(
     path: str | Path,
     scenario: str | None = None,
@@ -1299,8 +1303,11 @@ def run_scenario(
     chosen_solver = check_solver(solver if solver is not None else body.solver.name, where)
     if time_limit is not None and not (time_limit > 0):
         raise ScenarioError(f"--time-limit {time_limit} must be a positive number of seconds")
-    if alternatives < 0:
-        raise ScenarioError(f"--alternatives {alternatives} must be a whole number >= 0")
+    if not 0 <= alternatives <= MAX_ALTERNATIVES:
+        raise ScenarioError(
+            f"--alternatives {alternatives} must be a whole number from 0 to {MAX_ALTERNATIVES} "
+            "(each alternative is one more solve)"
+        )
     if not (0 <= tolerance < 1):
         raise ScenarioError(f"--tolerance {tolerance} must be a fraction in [0, 1), e.g. 0.02 for 2 %")
     mode = solve_mode(body, split, alternatives, source)

@@ -14,10 +14,12 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -28,7 +30,8 @@ KNOWN_SERVICES = ("elderly_care", "childcare", "ev_charging", "public_toilet")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are refused in every number of a scenario (reach_m: .inf would otherwise pass gt=0)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # ----------------------------------------------------------------------------------- layers
@@ -143,6 +146,14 @@ class Service(_Strict):
         return float(self.reach_minutes) * walking_speed_kmh * 1000.0 / 60.0
 
 
+def machine_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS reports one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 # ----------------------------------------------------------------------------- other blocks
 class Budget(_Strict):
     total: float | None = Field(default=None, ge=0, description="Total budget for all new facilities (yuan).")
@@ -167,8 +178,16 @@ class SolverSettings(_Strict):
     name: str = Field(default="highs", description="highs, cbc, cpsat, scip, pulp:NAME, or a heuristic.")
     time_limit: float | None = Field(default=60.0, gt=0, description="Seconds per solve.")
     mip_gap: float = Field(default=1e-4, ge=0, lt=1, description="Relative gap at which a solve counts as optimal.")
-    threads: int = Field(default=1, ge=1, description="Solver threads.")
-    seed: int = Field(default=0, ge=0, description="Random seed.")
+    threads: int = Field(default=1, ge=1, description="Solver threads (at most the machine's cores).")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Random seed (0 to 2147483647, as every solver takes).")
+
+    @field_validator("threads")
+    @classmethod
+    def _at_most_cores(cls, v: int) -> int:
+        cores = machine_cores()
+        if v > cores:  # a million threads once took 4.8 GB before the solver started
+            raise ValueError(f"{v} threads is more than the {cores} cores of this machine; use at most {cores}")
+        return v
 
 
 class Output(_Strict):
@@ -233,17 +252,78 @@ class Scenario(ScenarioBody):
 
 # ---------------------------------------------------------------------------------- loading
 class _LineLoader(yaml.SafeLoader):
-    """A YAML loader that remembers the line of every mapping key."""
+    """A YAML loader that remembers the line of every mapping key and refuses duplicate or complex keys."""
+
+
+class _KeyProblem(Exception):
+    """A key the scenario language cannot hold: a duplicate, or a list/mapping used as a key."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:  # the keys written in this mapping (merged ``<<`` keys come later)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key_node, yaml.ScalarNode):
+            kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+            raise _KeyProblem(f"line {line}: a {kind} is used as a key ('? ' syntax); keys must be plain names")
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise _KeyProblem(
+                f"line {line}: key {key!r} appears twice in the same block (lines {seen[key]} and {line}); "
+                "the second would silently replace the first: merge them into one"
+            )
+        seen[key] = line
+    loader.flatten_mapping(node)  # YAML merge keys (<<: *defaults)
     mapping = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
-        mapping[key] = loader.construct_object(value_node, deep=deep)
+        try:
+            mapping[key] = loader.construct_object(value_node, deep=deep)
+        except TypeError:  # an unhashable key produced by a merge
+            raise _KeyProblem(f"line {key_node.start_mark.line + 1}: keys must be plain names") from None
     lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
     mapping_lines[id(mapping)] = lines  # type: ignore[index]
     return mapping
+
+
+#: A document that expands to more nodes than this (aliases of aliases: a "billion laughs") is refused.
+MAX_YAML_NODES = 200_000
+#: Deeper nesting than this is refused before PyYAML's recursive builder overflows the stack.
+MAX_YAML_DEPTH = 64
+
+
+def _check_size(root: yaml.Node) -> str | None:
+    """Why the composed document is too large once aliases are expanded, or too deep (None when fine).
+
+    The expanded size of a node is 1 + the expanded sizes of its children, memoised per node, so a
+    document that reuses anchors is measured in time linear in its distinct nodes.
+    """
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:  # iterative post-order walk: no recursion on hostile depth
+        node, depth, done = stack.pop()
+        if depth > MAX_YAML_DEPTH:
+            return f"nested more than {MAX_YAML_DEPTH} levels deep (line {node.start_mark.line + 1})"
+        if isinstance(node, yaml.ScalarNode):
+            size[id(node)] = 1
+            continue
+        children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+        if done:
+            size[id(node)] = 1 + sum(size[id(c)] for c in children)
+            if size[id(node)] > MAX_YAML_NODES:
+                return f"more than {MAX_YAML_NODES:,} values once its aliases (*name) are expanded"
+            continue
+        if id(node) in size:
+            continue
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in size)
+    return None
 
 
 mapping_lines: dict[int, dict[str, int]] = {}
@@ -375,22 +455,57 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of ``[`` / ``{`` in the text (brackets inside quoted strings count too: an upper bound)."""
+    codes = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    step = (np.isin(codes, (ord("["), ord("{"))).astype(np.int64) - np.isin(codes, (ord("]"), ord("}"))))
+    return int(np.cumsum(step).max(initial=0))
+
+
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file, turning syntax errors into one ScenarioError with the line."""
-    if not path.exists():
+    """Parse a YAML file, turning syntax errors into one ScenarioError with the line.
+
+    The file must be a regular file (a folder, a FIFO or a device is refused before it is opened).
+    Duplicate keys, lists or mappings used as keys, nesting deeper than :data:`MAX_YAML_DEPTH` and
+    alias expansion beyond :data:`MAX_YAML_NODES` values are errors naming the line.
+    """
+    from siting.scenarios.readers._common import user_file
+
+    if not Path(path).exists() and not str(path).startswith("~"):
         raise ScenarioError(f"{path}: scenario file not found; check the path (siting init DIR writes a working example)")
+    path = user_file(path, "scenario file", ScenarioError)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot be read ({exc.strerror or exc}); check the file's permissions") from None
+    if _flow_depth(text) > 2 * MAX_YAML_DEPTH:  # PyYAML's scanner is quadratic in flow depth: check first
+        raise ScenarioError(f"{path.name}: the YAML document is nested too deeply to read; a scenario is a short, shallow mapping")
+    mapping_lines.clear()  # line maps are keyed by id(): stale ones from an earlier file could be matched by a new dict
+    loader = _LineLoader(text)
     try:
-        return yaml.load(text, Loader=_LineLoader)
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        too_big = _check_size(root)
+        if too_big:
+            raise ScenarioError(f"{path.name}: the YAML document is {too_big}; a scenario is a short, shallow mapping")
+        return loader.construct_document(root)
+    except _KeyProblem as exc:
+        raise ScenarioError(f"{path.name} {exc.message}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ScenarioError(f"{path.name}{where}: YAML syntax error: {exc.problem or exc}; fix the indentation or quoting there") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path.name}: YAML syntax error: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(
+            f"{path.name}: the YAML document is nested too deeply to read; a scenario is a short, shallow mapping"
+        ) from None
+    finally:
+        loader.dispose()
 
 
 def load_scenario(path: str | Path, override: str | None = None) -> tuple[ScenarioBody, Path]:

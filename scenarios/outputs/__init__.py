@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -58,33 +59,101 @@ def render_outputs(
     return {"plan.gpkg": gpkg, "map.png": png, "report.html": page.encode("utf-8")}
 
 
-def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], dict[str, Any] | None]:
-    """A finished run's plan, uncovered table, summary and ``plan.gpkg`` layers (None when absent)."""
-    folder = Path(out_dir)
-    if not folder.is_dir():
-        raise DataError(f"output folder {folder} not found; give the folder a `siting run` wrote (its --out)")
-    missing = [f for f in ("plan.csv", "summary.json") if not (folder / f).is_file()]
+#: Columns ``siting report`` needs in each table (a run writes more).
+PLAN_COLUMNS = ("site_id", "service")
+UNCOVERED_COLUMNS = ("service", "demand_id")
+
+
+def _run_file(folder: Path, name: str, required: bool) -> Path | None:
+    """``folder/name`` when it is a regular file; None when absent and optional; else a DataError."""
+    from siting.scenarios.readers._common import user_file
+
+    path = folder / name
+    if not os.path.lexists(path):
+        if required:
+            raise DataError(
+                f"{folder} holds no {name}: it is not the output of `siting run`; give the run's output folder"
+            )
+        return None
+    return user_file(path, f"{name} of the run")  # a folder, FIFO or device in its place is refused
+
+
+def _read_table(path: Path, text_columns: dict[str, type], required: tuple[str, ...]) -> pd.DataFrame:
+    """A CSV a run wrote, or a DataError saying what is wrong with it and how to get it back."""
+    fix = "rerun `siting run` to write it again"
+    try:
+        table = pd.read_csv(path, dtype=text_columns, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty (not even a header row); {fix}") from None
+    except (pd.errors.ParserError, ValueError, OverflowError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({' '.join(str(exc).split())}); {fix}") from None
+    missing = [c for c in required if c not in table.columns]
     if missing:
         raise DataError(
-            f"{folder} holds no {' or '.join(missing)}: it is not the output of `siting run`; give the run's output folder"
+            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(map(str, table.columns)) or 'none'}); "
+            f"it is not the {path.name} `siting run` writes: {fix}"
         )
-    plan = pd.read_csv(folder / "plan.csv", dtype={"site_id": str, "service": str})
-    unc_path = folder / "uncovered.csv"
-    uncovered = (
-        pd.read_csv(unc_path, dtype={"demand_id": str, "service": str}) if unc_path.is_file()
-        else pd.DataFrame(columns=["service", "demand_id", "people", "reason"])
-    )
-    # the text as the data gave it (the CSV files carry a quote before text a spreadsheet would run)
-    plan, uncovered = restore_frame(plan), restore_frame(uncovered)
-    try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{folder / 'summary.json'} is not valid JSON ({exc}); rerun `siting run`") from None
-    layers = None
-    if (folder / "plan.gpkg").is_file():
-        from siting.scenarios.outputs.gpkg import read_gpkg
+    return table
 
-        layers = read_gpkg(folder / "plan.gpkg")
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    fix = "rerun `siting run` to write it again"
+    try:
+        summary = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise DataError(f"{path} is not valid JSON ({exc}); rerun `siting run`") from None
+    if not isinstance(summary, dict):
+        raise DataError(f"{path} holds a JSON {type(summary).__name__}, not the object `siting run` writes; {fix}")
+    for key in ("scenario", "services", "solve", "joint", "checks", "distance"):
+        if summary.get(key) is not None and not isinstance(summary[key], dict):
+            raise DataError(f"{path}: {key!r} is a JSON {type(summary[key]).__name__}, expected an object; {fix}")
+    return summary
+
+
+def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], dict[str, Any] | None]:
+    """A finished run's plan, uncovered table, summary and ``plan.gpkg`` layers (None when absent).
+
+    Every file is checked before use: present (``plan.csv``, ``summary.json``), a regular file,
+    UTF-8, parseable, with the columns or keys the report needs. A problem is a DataError naming
+    the file and the fix, never a traceback; library warnings raised while reading are captured.
+    """
+    from siting.scenarios.readers._common import user_path
+
+    folder = user_path(out_dir, "output folder")
+    if not folder.exists():
+        raise DataError(f"output folder {folder} not found; give the folder a `siting run` wrote (its --out)")
+    if not folder.is_dir():
+        raise DataError(f"{folder} is a file, not a folder; give the folder a `siting run` wrote (its --out)")
+    plan_path = _run_file(folder, "plan.csv", True)
+    summary_path = _run_file(folder, "summary.json", True)
+    unc_path = _run_file(folder, "uncovered.csv", False)
+    gpkg_path = _run_file(folder, "plan.gpkg", False)
+    assert plan_path is not None and summary_path is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas / pyogrio chatter must not precede an error line
+        summary = _read_summary(summary_path)
+        plan = _read_table(plan_path, {"site_id": str, "service": str}, PLAN_COLUMNS)
+        uncovered = (
+            _read_table(unc_path, {"demand_id": str, "service": str}, UNCOVERED_COLUMNS) if unc_path is not None
+            else pd.DataFrame(columns=["service", "demand_id", "people", "reason"])
+        )
+        # the text as the data gave it (the CSV files carry a quote before text a spreadsheet would run)
+        plan, uncovered = restore_frame(plan), restore_frame(uncovered)
+        layers = None
+        if gpkg_path is not None:
+            from siting.scenarios.outputs.gpkg import read_gpkg
+
+            try:
+                layers = read_gpkg(gpkg_path)
+            except (RuntimeError, OSError, ValueError, TypeError) as exc:  # pyogrio errors derive from RuntimeError
+                raise DataError(
+                    f"{gpkg_path}: not a readable GeoPackage ({' '.join(str(exc).split()[:30])}); rerun `siting run` "
+                    "to write it again, or delete it to draw the map from plan.csv alone"
+                ) from None
     return plan, uncovered, summary, layers
 
 
@@ -126,9 +195,18 @@ def rerender(out_dir: str | Path, lang: str | None = None) -> tuple[list[Path], 
     if layers is None:
         notes.append(f"{folder / 'plan.gpkg'} not found: the map shows the chosen sites only; rerun `siting run` for the full map")
         layers = _layers_from_plan(plan)
-    png, map_notes = render_map(layers, summary, lang)
-    notes += map_notes
-    page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            png, map_notes = render_map(layers, summary, lang)
+            notes += map_notes
+            page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        # files edited by hand (or by another version) that parse but do not fit together
+        raise DataError(
+            f"{folder}: plan.csv, uncovered.csv, summary.json and plan.gpkg do not fit together as one run's output "
+            f"({type(exc).__name__}: {' '.join(str(exc).split()[:20])}); rerun `siting run` to write them again"
+        ) from exc
     written = []
     for name, data in (("map.png", png), ("report.html", page.encode("utf-8"))):
         _replace(folder / name, data)

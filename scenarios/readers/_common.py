@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,16 +18,55 @@ from siting.models.errors import DataError
 DENSE_LIMIT_BYTES = 2_000_000_000
 # Rows per block are chosen so that one float64 block stays near this many bytes.
 _BLOCK_BYTES = 64_000_000
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def user_path(path: str | Path, what: str, error: type[Exception] = DataError) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; an unknown user is an ``error``, not a traceback."""
+    p = Path(path)
+    try:
+        return p.expanduser()
+    except RuntimeError:  # "~nobody/x": no such user (pathlib cannot expand it)
+        raise error(
+            f"{what} {str(p)!r}: there is no user {p.parts[0][1:]!r} to expand {p.parts[0]!r} for; "
+            "give the full path"
+        ) from None
+
+
+def user_file(path: str | Path, what: str, error: type[Exception] = DataError) -> Path:
+    """A user-given input file, checked before anything opens it.
+
+    ``~`` is expanded; the file must exist and be a regular file. A folder, a FIFO, a socket or a
+    device (``/dev/zero``, ``/dev/stdin``) is refused with ``error`` instead of being read, which
+    would wait forever (a FIFO) or never end (a device). Only ``stat`` is called: nothing is opened.
+    """
+    p = user_path(path, what, error)
+    try:
+        st = os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        where = "" if p.is_absolute() else f" (it is relative to {Path.cwd()})"
+        raise error(f"{what} file not found: {p}; check the path{where}") from None
+    except PermissionError:
+        raise error(f"{what} {p}: permission denied; make the file readable (chmod +r) or copy it") from None
+    except OSError as exc:  # a name too long, a symlink loop, ...
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+        raise error(f"{what} {p}: cannot be read ({reason}); check the path") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{what} {p} is a folder, expected a file; give the path of the file inside it")
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode)
+            else "a socket" if stat.S_ISSOCK(st.st_mode)
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "not a regular file"
+        )
+        raise error(f"{what} {p} is {kind}, not a regular file; save the data to a file and give its path")
+    return p
 
 
 def existing_file(path: str | Path, what: str) -> Path:
-    """``path`` as a Path, or a DataError when it is missing or a directory."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{what} file not found: {p}; check the path (it is relative to {Path.cwd()})")
-    if p.is_dir():
-        raise DataError(f"{what} {p} is a directory, expected a file")
-    return p
+    """``path`` as a Path, or a DataError when it is missing, a folder, a pipe or a device (see :func:`user_file`)."""
+    return user_file(path, what, DataError)
 
 
 def read_text(path: Path) -> str:
@@ -48,7 +90,8 @@ def parse_ids(raw: list[str]) -> NDArray[Any]:
         ints = [int(s) for s in raw]
     except ValueError:
         return np.asarray(raw, dtype=object).astype(str)
-    if all(str(i) == s for i, s in zip(ints, raw)):
+    # ids beyond int64 (a 20-digit cadastral number) stay text instead of overflowing
+    if all(str(i) == s and _INT64_MIN <= i <= _INT64_MAX for i, s in zip(ints, raw)):
         return np.asarray(ints, dtype=np.int64)
     return np.asarray(raw, dtype=object).astype(str)
 

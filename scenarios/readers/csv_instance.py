@@ -22,7 +22,6 @@ differ; without ids (a plain ``.npz``), row i is the i-th demand point and colum
 from __future__ import annotations
 
 import csv
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from numpy.typing import NDArray
 
 from siting.models.errors import DataError
 from siting.models.instance import SitingInstance
+from siting.scenarios.readers.npz import numeric_values, open_npz, read_sparse, sparse_matrix
 from siting.scenarios.readers._common import (
     DENSE_LIMIT_BYTES,
     check_dense_size,
@@ -308,26 +308,29 @@ def read_distance_matrix(
 
 
 def _read_npz(p: Path, demand_ids: list[str], site_ids: list[str]) -> NDArray[np.float32] | sp.csr_array:
+    """A dense ``distances`` array or a scipy sparse matrix, read through :mod:`.npz` (headers checked first)."""
     n, m = len(demand_ids), len(site_ids)
-    try:
-        archive = np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{p.name}: not a readable .npz file ({exc})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(f"{p.name} holds a single .npy array, not an .npz archive; save it with np.savez(path, distances=D)")
-    with archive:
+    with open_npz(p) as archive:
         keys = set(archive.files)
         if "distances" in keys:
-            d = np.asarray(archive["distances"])
-            _check_shape(d.shape, n, m, p.name)
-            if not np.issubdtype(d.dtype, np.number):
-                raise DataError(f"{p.name}: 'distances' has dtype {d.dtype}, expected numbers")
-            d = d.astype(np.float32)
+            head = archive.header("distances")
+            _check_shape(head.shape, n, m, p.name)
+            d = numeric_values(archive.array("distances", head), p.name, "distances")
             rorder = corder = None
-            if "demand_ids" in keys:
-                rorder = _order(list(archive["demand_ids"].astype(str)), demand_ids, p.name, "row (demand)", "the demand file")
-            if "site_ids" in keys:
-                corder = _order(list(archive["site_ids"].astype(str)), site_ids, p.name, "column (site)", "the sites file")
+            for key, expected, axis, source in (
+                ("demand_ids", demand_ids, "row (demand)", "the demand file"),
+                ("site_ids", site_ids, "column (site)", "the sites file"),
+            ):
+                if key not in keys:
+                    continue
+                ids_head = archive.header(key)
+                if len(ids_head.shape) != 1 or ids_head.shape[0] > len(expected) + 1_000_000:
+                    raise DataError(f"{p.name}: {key!r} must be a 1-D list of ids, got shape {ids_head.shape}")
+                order = _order(list(archive.array(key, ids_head).astype(str)), expected, p.name, axis, source)
+                if key == "demand_ids":
+                    rorder = order
+                else:
+                    corder = order
             if rorder is not None:
                 d = d[rorder]
             if corder is not None:
@@ -337,25 +340,16 @@ def _read_npz(p: Path, demand_ids: list[str], site_ids: list[str]) -> NDArray[np
                 rows, cols = np.nonzero(bad)
                 _check_values(d[rows, cols], rows, cols, p.name, demand_ids, site_ids)
             return d
-        if {"format", "shape", "data"} <= keys:
-            pass
-        else:
+        if not {"format", "shape", "data"} <= keys:
             raise DataError(
                 f"{p.name}: expected an array named 'distances' (np.savez(path, distances=D)) or a scipy sparse "
                 f"matrix (scipy.sparse.save_npz); arrays found: {', '.join(sorted(keys)) or '(none)'}"
             )
-    try:
-        s = sp.csr_array(sp.load_npz(p), dtype=np.float32)
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{p.name}: not a readable scipy sparse .npz ({exc})") from None
-    _check_shape(s.shape, n, m, p.name)
-    s.sum_duplicates()
-    rows = np.repeat(np.arange(n), np.diff(s.indptr))
-    _check_values(s.data, rows, s.indices, p.name, demand_ids, site_ids)
-    finite = np.isfinite(s.data)
-    if not finite.all():  # a stored inf means "unreachable": drop it
-        s = sp.csr_array((s.data[finite], (rows[finite], s.indices[finite])), shape=(n, m), dtype=np.float32)
-    return s
+        rows, cols, raw = read_sparse(archive, n, m)
+    values = numeric_values(raw, p.name, "data")
+    _check_values(values, rows, cols, p.name, demand_ids, site_ids)
+    finite = np.isfinite(values)  # a stored inf means "unreachable": drop it
+    return sparse_matrix(rows[finite], cols[finite], values[finite], n, m)
 
 
 def _read_matrix_csv(p: Path, demand_ids: list[str], site_ids: list[str]) -> NDArray[np.float32]:
