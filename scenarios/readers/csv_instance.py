@@ -32,7 +32,6 @@ from numpy.typing import NDArray
 
 from siting.models.errors import DataError
 from siting.models.instance import SitingInstance
-from siting.scenarios.readers.npz import numeric_values, open_npz, read_sparse, sparse_matrix
 from siting.scenarios.readers._common import (
     DENSE_LIMIT_BYTES,
     check_dense_size,
@@ -41,6 +40,7 @@ from siting.scenarios.readers._common import (
     parse_ids,
     show_ids,
 )
+from siting.scenarios.readers.npz import numeric_values, open_npz, read_sparse, sparse_matrix
 
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
