@@ -245,7 +245,7 @@ def _open_osm(path: str | os.PathLike[str], bbox: tuple[float, float, float, flo
         warnings.simplefilter("ignore")
         try:
             return pyrosm.OSM(str(p), bounding_box=list(bbox) if bbox is not None else None)
-        except Exception as exc:  # pyrosm raises a variety of errors on corrupt input
+        except Exception as exc:  # noqa: BLE001 - pyrosm raises a variety of errors on corrupt input
             _clear_pyrosm_cache(p)
             raise DataError(f"cannot read OpenStreetMap extract {str(p)!r}: {_first_line(exc)}") from None
 
@@ -284,7 +284,7 @@ def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             return fn(*args, **kwargs)
         except DataError:
             raise
-        except Exception as exc:  # truncated or corrupt blocks surface only when a layer is decoded
+        except Exception as exc:  # noqa: BLE001 - truncated or corrupt blocks surface only when a layer is decoded
             path = getattr(getattr(fn, "__self__", None), "filepath", None)
             _clear_pyrosm_cache(path)
             raise DataError(
