@@ -12,8 +12,6 @@ Modules: :mod:`.gpkg` (the GIS layers), :mod:`.mapping` (the map), :mod:`.report
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -95,29 +93,28 @@ def _layers_from_plan(plan: pd.DataFrame) -> dict[str, Any]:
     return {"chosen_sites": gpd.GeoDataFrame(plan.copy(), geometry=pts, crs=4326)}
 
 
-def _replace(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def rerender(out_dir: str | Path, lang: str | None = None) -> tuple[list[Path], list[str]]:
     """``siting report OUTDIR``: redraw ``map.png`` and ``report.html`` from a finished run's files.
 
-    Each file is written to a temporary file in the folder and moved into place. Returns the files
-    written and the warnings (e.g. no ``plan.gpkg``: the map shows the chosen sites only).
+    The two files replace those of the run's manifest (see :mod:`scenarios.output_folder`); a
+    folder without one is refused. Returns the files written and the warnings (e.g. no
+    ``plan.gpkg``: the map shows the chosen sites only).
     """
-    from siting.scenarios.outputs.mapping import render_map
-    from siting.scenarios.outputs.report import render_report
+    from siting.scenarios.output_folder import claimed
 
     folder = Path(out_dir)
     plan, uncovered, summary, layers = read_run(folder)
+    with claimed(folder, "run", ("map.png", "report.html"), update=True) as out:  # only siting's own files
+        return _rerender(out, plan, uncovered, summary, layers, lang)
+
+
+def _rerender(
+    out: Any, plan: Any, uncovered: Any, summary: dict[str, Any], layers: Any, lang: str | None
+) -> tuple[list[Path], list[str]]:
+    from siting.scenarios.outputs.mapping import render_map
+    from siting.scenarios.outputs.report import render_report
+
+    folder = out.path
     lang = resolve_lang(lang, summary)
     notes: list[str] = []
     if layers is None:
@@ -126,11 +123,8 @@ def rerender(out_dir: str | Path, lang: str | None = None) -> tuple[list[Path], 
     png, map_notes = render_map(layers, summary, lang)
     notes += map_notes
     page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes)
-    written = []
-    for name, data in (("map.png", png), ("report.html", page.encode("utf-8"))):
-        _replace(folder / name, data)
-        written.append(folder / name)
-    return written, notes
+    out.commit({"map.png": png, "report.html": page.encode("utf-8")})
+    return [folder / "map.png", folder / "report.html"], notes
 
 
 __all__ = ["LANGS", "OUTPUT_FILES", "read_run", "render_outputs", "rerender", "resolve_lang"]
