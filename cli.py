@@ -454,8 +454,9 @@ def run(
 
     Scenarios with several services, budget.phases or a complete_circle / phased objective are
     solved jointly: all services on the shared plots under one budget (--split solves them one by
-    one instead). plan.csv is then the ranked site plan. Outputs go to a temporary folder first and
-    replace the output folder only when complete.
+    one instead). plan.csv is then the ranked site plan. The output folder must be new, empty or an
+    earlier run's: only the files listed in its .siting-manifest.json are replaced, once the new
+    output is complete; any other folder is refused before solving.
 
     Example: siting run scenarios/examples/wuhai/scenario.yaml --out wuhai_plan --alternatives 5
     """

@@ -193,6 +193,9 @@ class OutputFolder:
         """Put the new output in place (see the module docstring for the steps and their order)."""
         if self.committed:
             raise RuntimeError("output folder already committed")
+        bad = [n for n in files or {} if not _plain_name(n) or n in (MARKER, _BACKUP, MANIFEST)]
+        if self.manifest and bad:
+            raise ValueError(f"output file names must be plain names inside the folder, not {', '.join(bad)}")
         try:
             for name, data in (files or {}).items():
                 _write_file(self.staging / name, data)
@@ -430,9 +433,14 @@ def _classify(
         found = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} ({', '.join(sorted(entries)[:3])}"
         found += ", ...)" if len(entries) > 3 else ")"
         what = f"the output of `siting {doc['kind']}`" if doc is not None else found
+        hint = "" if kind == "init" else " with --out"
+        if manifest:
+            head = f"output folder {path} is not an empty folder nor an earlier `siting {kind}` output"
+        else:
+            head = f"{path} exists and is not an empty folder"
         raise OutputFolderError(
-            f"output folder {path} is not empty and is not an earlier `siting {kind}` output (it holds {what}); "
-            "siting never deletes files it did not write: give a new or empty folder with --out"
+            f"{head} (it holds {what}); siting never deletes files it did not write: "
+            f"give a new or empty folder{hint}"
         )
     if not strict:  # a first look without the lock: the rest is checked once a killed run is recovered
         return doc

@@ -22,8 +22,9 @@ its own budget (``budget.per_service``, or a fixed share of ``budget.total``: se
 * ``min_cost``: a set covering model (LSCP): the least-cost set of new sites that covers every
   person who can be covered at all (the fewest sites when costs are unknown); who cannot is reported.
 
-Outputs, written into a temporary folder beside the target and moved into place only when complete
-(an existing output folder is replaced only on success, and nothing is left behind on error):
+Outputs, staged inside the output folder and moved into place only when complete, under the rule of
+:mod:`scenarios.output_folder` (a new or empty folder, or an earlier run's: only the files listed in its
+manifest are replaced; anything else is refused before solving; nothing is left behind on error):
 
 * ``plan.csv``: joint mode: the ranked site plan (one row per chosen (site, service): rank, phase,
   cost and cumulative cost, people newly covered per demand group, coverage share, drop-one loss,
@@ -1504,8 +1505,8 @@ def prepare_osm_scenario(
 ) -> Path:
     """``siting prepare osm``: layers from an OSM extract plus a scenario.yaml that runs, written atomically.
 
-    The layers are written by :func:`scenarios.osm.prepare_osm` into a temporary folder beside
-    ``out``, the scenario.yaml is added, and the folder is moved into place; ``out`` must not exist
+    The layers are written by :func:`scenarios.osm.prepare_osm` into a staging folder inside
+    ``out``, the scenario.yaml is added, and the files are moved into place; ``out`` must not exist
     or be empty. Returns the scenario file.
     """
     from siting.scenarios.osm import prepare_osm
