@@ -439,8 +439,7 @@ def _classify(
         else:
             head = f"{path} exists and is not an empty folder"
         raise OutputFolderError(
-            f"{head} (it holds {what}); siting never deletes files it did not write: "
-            f"give a new or empty folder{hint}"
+            f"{head} (it holds {what}); siting never deletes files it did not write: give a new or empty folder{hint}"
         )
     if not strict:  # a first look without the lock: the rest is checked once a killed run is recovered
         return doc

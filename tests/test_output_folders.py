@@ -42,9 +42,7 @@ runner = CliRunner()
 
 def snapshot(folder: Path) -> dict[str, bytes | None]:
     """Every entry under ``folder`` (hidden ones included): file bytes, None for a folder."""
-    return {
-        str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes()) for p in sorted(folder.rglob("*"))
-    }
+    return {str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes()) for p in sorted(folder.rglob("*"))}
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -281,7 +279,10 @@ def _start_run(tmp_path: Path, scenario: Path, out: Path) -> subprocess.Popen[st
     driver.write_text(_DRIVER)
     proc = subprocess.Popen(
         [sys.executable, str(driver), "run", str(scenario), "--out", str(out), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     deadline = time.monotonic() + 60
     while not any(p.name.startswith(".siting-staging-") for p in out.glob(".*")):
@@ -346,13 +347,17 @@ def test_sigkill_in_the_middle_of_the_commit_is_finished_by_the_next_run(tmp_pat
     out = tmp_path / "out"
     write_folder(out, "run", {"a.csv": b"old a", "b.csv": b"old b", "gone.csv": b"old"})
     (out / "mine.txt").write_text("mine")
-    proc = subprocess.run([sys.executable, "-c", _KILL_MID_COMMIT, str(out)], capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILL_MID_COMMIT, str(out)], capture_output=True, timeout=60, check=False
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert leftovers(tmp_path) != []  # killed with the commit half done
     with claimed(out, "run", RUN_FILES):
         pass
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != MANIFEST} == {
-        "a.csv": b"new a", "b.csv": b"new b", "mine.txt": b"mine",
+        "a.csv": b"new a",
+        "b.csv": b"new b",
+        "mine.txt": b"mine",
     }
     assert set(read_manifest(out)["files"]) == {"a.csv", "b.csv"}  # type: ignore[index]
     assert leftovers(tmp_path) == []
@@ -376,7 +381,9 @@ def test_lock_is_taken_across_processes(tmp_path: Path) -> None:
     out = tmp_path / "out"
     code = "import sys; from siting.scenarios.output_folder import claim; claim(sys.argv[1], 'run'); print('ok')"
     with claimed(out, "run"):
-        proc = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=60, check=False
+        )
     assert proc.returncode != 0 and "in use by another siting command" in proc.stderr
 
 
@@ -436,7 +443,7 @@ def test_unwritable_folder_fails_at_once(tmp_path: Path, scenario: Path) -> None
     _missing_layers(scenario)
     locked = tmp_path / "locked"
     locked.mkdir()
-    immutable = subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode == 0
+    immutable = subprocess.run(["chattr", "+i", str(locked)], capture_output=True, check=False).returncode == 0
     if not immutable:
         if os.geteuid() == 0:
             pytest.skip("running as root on a file system without chattr +i: every folder is writable")
