@@ -213,7 +213,10 @@ class OutputFolder:
             }
             listed = {**prev_files, **entries} if self.update else entries
             removes = [] if self.update else sorted(n for n in prev_files if n not in entries)
-            _write_file(self.staging / MANIFEST, _manifest_bytes(self.kind, listed))
+            try:
+                _write_file(self.staging / MANIFEST, _manifest_bytes(self.kind, listed))
+            except OSError as exc:
+                raise _os_error(exc, self.path) from None
         else:
             removes = []
         # 1. whatever we replace must still be what siting wrote (or absent)
@@ -231,10 +234,10 @@ class OutputFolder:
                 )
         moves = staged + ([MANIFEST] if self.manifest else [])
         with _signals_blocked():
-            _write_marker(self.staging, "committing", moves=moves, removes=removes)
             backups = self.staging / _BACKUP
             done: list[str] = []
             try:
+                _write_marker(self.staging, "committing", moves=moves, removes=removes)
                 backups.mkdir()
                 for name in set(moves) | set(removes):
                     if os.path.lexists(self.path / name):
@@ -495,9 +498,10 @@ def _recover(path: Path) -> None:
             continue
         staging = path / name
         marker = _read_marker(staging)
-        pid = int(marker.get("pid", m.group(1))) if marker else int(m.group(1))
-        if _alive(pid, marker.get("started") if marker else None) and pid != os.getpid():
-            continue
+        if marker is not None:  # no marker: killed between making the folder and marking it
+            pid = int(marker.get("pid", m.group(1)))
+            if pid != os.getpid() and _alive(pid, marker.get("started")):
+                continue
         if marker and marker.get("state") == "committing":
             _roll_forward(path, staging, marker)
         shutil.rmtree(staging, ignore_errors=True)
