@@ -318,8 +318,11 @@ def claim(
     fd: int | None = None
     staging: Path | None = None
     try:
-        for c in reversed(created):
-            c.mkdir()
+        for c in reversed(list(created)):
+            try:
+                c.mkdir()
+            except FileExistsError:  # another command made it just now: not ours to remove
+                created.remove(c)
         fd = _lock(path)
         _recover(path)
         previous = _classify(path, kind, names, manifest=manifest, update=update, strict=True)

@@ -465,6 +465,30 @@ def test_report_updates_only_its_files(tmp_path: Path, first_run: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("command", ["run", "sweep", "compare", "report", "init", "prepare osm"])
+def test_every_writer_refuses_a_foreign_folder(tmp_path: Path, scenario: Path, command: str) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.txt").write_text("mine")
+    (out / "plan.csv").write_text("my own plan")  # even with an output's name, no manifest: not siting's
+    (out / "summary.json").write_text("{}")
+    pbf = Path(__file__).parent / "data" / "network" / "helsinki_centre.osm.pbf"
+    args = {
+        "run": ["run", str(scenario), "--out", str(out), "--quiet"],
+        "sweep": ["sweep", str(scenario), "--budget", "1e6:2e6:2", "--out", str(out), "--quiet"],
+        "compare": ["compare", str(scenario), "--solvers", "highs", "--out", str(out), "--quiet"],
+        "report": ["report", str(out)],
+        "init": ["init", str(out)],
+        "prepare osm": ["prepare", "osm", str(pbf), "--out", str(out), "--quiet"],
+    }[command]
+    before = snapshot(out)
+    started = time.perf_counter()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert time.perf_counter() - started < 2.0  # refused before reading or solving anything
+    assert snapshot(out) == before
+
+
 def test_init_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     target = tmp_path / "mine"
     target.mkdir()
