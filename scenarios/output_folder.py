@@ -502,8 +502,8 @@ def _recover(path: Path) -> None:
         staging = path / name
         marker = _read_marker(staging)
         if marker is not None:  # no marker: killed between making the folder and marking it
-            pid = int(marker.get("pid", m.group(1)))
-            if pid != os.getpid() and _alive(pid, marker.get("started")):
+            pid = marker.get("pid")
+            if isinstance(pid, int) and pid != os.getpid() and _alive(pid, marker.get("started")):
                 continue
         if marker and marker.get("state") == "committing":
             _roll_forward(path, staging, marker)
