@@ -101,9 +101,30 @@ def main(
     _state["debug"] = debug
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that every ``with`` block cleans up as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
-    """SitingError -> ``error: message`` on stderr and its exit code (traceback with --debug)."""
+    """SitingError -> ``error: message`` on stderr and its exit code (traceback with --debug).
+
+    SIGINT (Ctrl-C) and SIGTERM unwind the command (staged outputs are removed, the previous
+    output stays) and print one line saying what was kept; exit code 130 or 143.
+    """
+    import signal
+
+    from siting.scenarios.output_folder import kept_note, reset_note
+
+    reset_note()
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
     try:
         yield
     except SitingError as exc:
@@ -111,6 +132,14 @@ def _errors() -> Iterator[None]:
             raise
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
+    except (KeyboardInterrupt, Terminated) as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"interrupted: {kept_note()}", err=True)
+        raise typer.Exit(130 if isinstance(exc, KeyboardInterrupt) else 143) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _num(value: float | None) -> str:
@@ -442,8 +471,9 @@ def run(
 
     Scenarios with several services, budget.phases or a complete_circle / phased objective are
     solved jointly: all services on the shared plots under one budget (--split solves them one by
-    one instead). plan.csv is then the ranked site plan. Outputs go to a temporary folder first and
-    replace the output folder only when complete.
+    one instead). plan.csv is then the ranked site plan. The output folder must be new, empty or an
+    earlier run's: only the files listed in its .siting-manifest.json are replaced, once the new
+    output is complete; any other folder is refused before solving.
 
     Example: siting run scenarios/examples/wuhai/scenario.yaml --out wuhai_plan --alternatives 5
     """

@@ -37,6 +37,8 @@ from typing import Any
 from siting.models.errors import ScenarioError
 from siting.scenarios.benchmark import failure_row, peak_mb
 
+#: The files ``siting compare`` writes.
+COMPARE_FILES = ("compare.csv", "compare.md", "compare.png")
 COLUMNS = (
     "model", "service", "solver", "status", "objective", "bound", "gap", "seconds", "peak_mb", "new_sites",
     "overlap_with_best", "best", "verified", "solver_version", "message",
@@ -235,10 +237,11 @@ def compare_solvers(
         The rows (columns :data:`COLUMNS` plus ``chosen``), the folder written, and the relative
         tolerance within which two objectives count as equal (the scenario's ``solver.mip_gap``).
     """
-    from siting.optimizer.solve import HEURISTIC_SOLVERS
     from siting.scenarios.benchmark import parse_solver_entry
     from siting.scenarios.build import NullProgress
-    from siting.scenarios.run import output_dir, solve_params, write_atomically
+    from siting.scenarios.output_folder import claimed
+    from siting.scenarios.run import output_dir, solve_params
+    from siting.scenarios.schema import load_scenario
 
     path = Path(path)
     if not solvers:
@@ -246,9 +249,22 @@ def compare_solvers(
     if time_limit is not None and not time_limit > 0:
         raise ScenarioError(f"--time-limit {time_limit} must be a positive number of seconds")
     parsed = {entry: parse_solver_entry(entry) for entry in dict.fromkeys(s.strip() for s in solvers if s.strip())}
-    body, base_dir, tasks = _tasks(path, scenario, build_progress or NullProgress())
+    body, base_dir = load_scenario(path, scenario)
     params = solve_params(body, time_limit)
-    target = Path(out).expanduser().resolve() if out is not None else _default_out(output_dir(body, base_dir, None))
+    target = (
+        Path(out).expanduser().resolve() if out is not None else _default_out(output_dir(body, base_dir, None, path.name))
+    )
+    with claimed(target, "compare", COMPARE_FILES) as folder:  # before any layer is read
+        return _compare(path, scenario, parsed, params, folder, progress, build_progress or NullProgress())
+
+
+def _compare(
+    path: Path, scenario: str | None, parsed: dict[str, Any], params: Any, folder: Any, progress: Any, build_progress: Any
+) -> CompareResult:
+    from siting.optimizer.solve import HEURISTIC_SOLVERS
+
+    target = folder.path
+    body, _base_dir, tasks = _tasks(path, scenario, build_progress)
     rows: list[Row] = []
     total = len(tasks) * len(parsed)
     done = 0
@@ -294,7 +310,7 @@ def compare_solvers(
         "compare.md": to_markdown(rows, body, path, scenario, params).encode("utf-8"),
         "compare.png": chart(rows),
     }
-    write_atomically(target, files)
+    folder.commit(files)
     return CompareResult(rows=rows, out_dir=target, tolerance=tolerance)
 
 

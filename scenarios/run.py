@@ -22,8 +22,9 @@ its own budget (``budget.per_service``, or a fixed share of ``budget.total``: se
 * ``min_cost``: a set covering model (LSCP): the least-cost set of new sites that covers every
   person who can be covered at all (the fewest sites when costs are unknown); who cannot is reported.
 
-Outputs, written into a temporary folder beside the target and moved into place only when complete
-(an existing output folder is replaced only on success, and nothing is left behind on error):
+Outputs, staged inside the output folder and moved into place only when complete, under the rule of
+:mod:`scenarios.output_folder` (a new or empty folder, or an earlier run's: only the files listed in its
+manifest are replaced; anything else is refused before solving; nothing is left behind on error):
 
 * ``plan.csv``: joint mode: the ranked site plan (one row per chosen (site, service): rank, phase,
   cost and cumulative cost, people newly covered per demand group, coverage share, drop-one loss,
@@ -44,10 +45,7 @@ from __future__ import annotations
 import json
 import math
 import platform
-import shutil
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,6 +62,7 @@ from siting.models.evaluate import evaluate
 from siting.optimizer.result import SolveParams
 from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, NullProgress, ServiceProblem, build
 from siting.scenarios.layers import natural_key
+from siting.scenarios.output_folder import claimed, write_folder
 from siting.scenarios.readers._common import sha256_file
 from siting.scenarios.schema import ScenarioBody, load_scenario
 
@@ -1187,64 +1186,36 @@ def rephase(objective: str, inst: Any) -> bool:
 
 
 # --------------------------------------------------------------------------------- output
-def output_dir(body: ScenarioBody, base_dir: Path, out: str | Path | None) -> Path:
+#: Every file ``siting run`` may write (see :mod:`scenarios.output_folder` for how they replace an earlier run's).
+RUN_FILES = (
+    "plan.csv", "uncovered.csv", "summary.json", "alternatives.csv", "site_frequency.csv", "plan.gpkg", "map.png",
+    "report.html",
+)
+
+
+def output_dir(body: ScenarioBody, base_dir: Path, out: str | Path | None, source: str = "scenario file") -> Path:
     """Where the outputs go: ``out`` (relative to the working directory), else ``output.folder``
-    relative to the scenario file."""
+    relative to the scenario file.
+
+    A scenario file may only aim inside its own folder: an ``output.folder`` that is absolute or
+    leaves the scenario's folder (``../victim``) is refused unless the user gives ``out``.
+    """
     if out is not None:
         return Path(out).expanduser().resolve()
-    folder = Path(body.output.folder).expanduser()
-    return (folder if folder.is_absolute() else base_dir / folder).resolve()
+    folder = Path(body.output.folder)
+    base = base_dir.resolve()
+    target = (base / folder).resolve()
+    if folder.is_absolute() or body.output.folder.startswith("~") or not target.is_relative_to(base):
+        raise ScenarioError(
+            f"{source}: output.folder {body.output.folder!r} is outside the scenario's folder {base}; a scenario "
+            "file may only write inside its own folder: use a relative folder such as 'out', or give --out"
+        )
+    return target
 
 
-@contextmanager
-def staged_folder(target: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside ``target``; when the block ends normally, move it into place.
-
-    An existing ``target`` folder is replaced only once the new one is complete; on any error the
-    temporary folder (and any parent folder created for it) is removed and ``target`` is untouched.
-    """
-    if target.exists() and not target.is_dir():
-        raise ScenarioError(f"output folder {target} is a file; give a folder with --out or output.folder")
-    parent = target.parent
-    created: list[Path] = []
-    p = parent
-    while not p.exists():
-        created.append(p)
-        p = p.parent
-    tmp: Path | None = None
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
-        yield tmp
-        if target.exists():
-            old = parent / f".{target.name}.{uuid.uuid4().hex[:8]}.old"
-            target.rename(old)
-            try:
-                tmp.rename(target)
-            except BaseException:
-                old.rename(target)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
-        _usual_mode(target)
-        tmp = None
-    except BaseException:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        for c in created:  # deepest first
-            try:
-                c.rmdir()
-            except OSError:
-                break
-        raise
-
-
-def write_atomically(target: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` into ``target`` all at once (see :func:`staged_folder`)."""
-    with staged_folder(target) as tmp:
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
+def write_atomically(target: Path, files: dict[str, bytes], kind: str = "files") -> None:
+    """Write ``files`` into ``target`` all at once, under the rules of :mod:`scenarios.output_folder`."""
+    write_folder(target, kind, files)
 
 
 # ------------------------------------------------------------------------------------ run
@@ -1313,69 +1284,69 @@ def run_scenario(
     mode = solve_mode(body, split, alternatives, source)
     if mode == "joint":
         _joint_solver(chosen_solver, where)
-    target = output_dir(body, base_dir, out)
-    if target.exists() and not target.is_dir():
-        raise ScenarioError(f"output folder {target} is a file; give a folder with --out or output.folder")
+    target = output_dir(body, base_dir, out, source)
     params = solve_params(body, time_limit)
-    if mode == "joint":
-        built = build_joint(body, base_dir, progress, source=source)
-    else:
-        built = build(body, base_dir, progress, source=source)
-    warnings = list(built.warnings)
-    for w in warnings:
-        progress.note(w)
-    t0 = time.perf_counter()
-    joint: JointOutcome | None = None
-    alt_table = freq_table = None
-    if mode == "joint":
-        joint = solve_joint_scenario(built, chosen_solver, params, progress, alternatives=alternatives, tolerance=tolerance)
-        outcomes = joint_outcomes(built, joint.inst, joint.mapping, joint.rows)
-        joint.checks = plan_checks(joint.inst, joint.mapping, joint.metrics, joint.rows, outcomes)
-        plan = joint_plan_table(joint.inst, joint.mapping, joint.rows)
-        if alternatives:
-            alt_table, freq_table = alternatives_tables(joint.inst, joint.mapping, joint.alternatives, body.objective)
-    else:
-        outcomes = {}
-        for name, problem in built.services.items():
-            outcomes[name] = solve_service(built, problem, chosen_solver, params, progress)
-        plan = plan_table(built, outcomes)
-    seconds = dict(built.seconds)
-    seconds["solve"] = time.perf_counter() - t0
-    uncovered = uncovered_table(built, outcomes)
-    seconds["total"] = time.perf_counter() - started
-    if joint is not None:
-        summary = joint_summary_dict(
-            built, joint, outcomes, path, scenario, chosen_solver, params, warnings, seconds,
-            tolerance=tolerance if alternatives else None, requested=alternatives,
-        )
-    else:
-        summary = summary_dict(built, outcomes, path, scenario, chosen_solver, params, warnings, seconds)
-    files = {
-        "plan.csv": _csv(plan),
-        "uncovered.csv": _csv(uncovered),
-        "summary.json": (json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8"),
-    }
-    if alt_table is not None and freq_table is not None:
-        files["alternatives.csv"] = _csv(alt_table)
-        files["site_frequency.csv"] = _csv(freq_table)
-    # plan.gpkg, map.png, report.html (lang: en / zh, default output.lang)
-    from siting.scenarios.outputs import render_outputs
+    # claimed before any layer is read: someone else's folder or a bad path fails in the first second
+    with claimed(target, "run", RUN_FILES) as folder:
+        if mode == "joint":
+            built = build_joint(body, base_dir, progress, source=source)
+        else:
+            built = build(body, base_dir, progress, source=source)
+        warnings = list(built.warnings)
+        for w in warnings:
+            progress.note(w)
+        t0 = time.perf_counter()
+        joint: JointOutcome | None = None
+        alt_table = freq_table = None
+        if mode == "joint":
+            joint = solve_joint_scenario(built, chosen_solver, params, progress, alternatives=alternatives, tolerance=tolerance)
+            outcomes = joint_outcomes(built, joint.inst, joint.mapping, joint.rows)
+            joint.checks = plan_checks(joint.inst, joint.mapping, joint.metrics, joint.rows, outcomes)
+            plan = joint_plan_table(joint.inst, joint.mapping, joint.rows)
+            if alternatives:
+                alt_table, freq_table = alternatives_tables(joint.inst, joint.mapping, joint.alternatives, body.objective)
+        else:
+            outcomes = {}
+            for name, problem in built.services.items():
+                outcomes[name] = solve_service(built, problem, chosen_solver, params, progress)
+            plan = plan_table(built, outcomes)
+        seconds = dict(built.seconds)
+        seconds["solve"] = time.perf_counter() - t0
+        uncovered = uncovered_table(built, outcomes)
+        seconds["total"] = time.perf_counter() - started
+        if joint is not None:
+            summary = joint_summary_dict(
+                built, joint, outcomes, path, scenario, chosen_solver, params, warnings, seconds,
+                tolerance=tolerance if alternatives else None, requested=alternatives,
+            )
+        else:
+            summary = summary_dict(built, outcomes, path, scenario, chosen_solver, params, warnings, seconds)
+        files = {
+            "plan.csv": _csv(plan),
+            "uncovered.csv": _csv(uncovered),
+            "summary.json": (json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8"),
+        }
+        if alt_table is not None and freq_table is not None:
+            files["alternatives.csv"] = _csv(alt_table)
+            files["site_frequency.csv"] = _csv(freq_table)
+        # plan.gpkg, map.png, report.html (lang: en / zh, default output.lang)
+        from siting.scenarios.outputs import render_outputs
 
-    files.update(render_outputs(built, plan, uncovered, summary, lang=lang))
-    write_atomically(target, files)
-    return RunResult(
-        out_dir=target,
-        built=built,
-        outcomes=outcomes,
-        plan=plan,
-        uncovered=uncovered,
-        summary=summary,
-        warnings=warnings,
-        mode=mode,
-        joint=joint,
-        alternatives=alt_table,
-        site_frequency=freq_table,
-    )
+        files.update(render_outputs(built, plan, uncovered, summary, lang=lang))
+        folder.commit(files)
+        return RunResult(
+            out_dir=target,
+            built=built,
+            outcomes=outcomes,
+            plan=plan,
+            uncovered=uncovered,
+            summary=summary,
+            warnings=warnings,
+            mode=mode,
+            joint=joint,
+            alternatives=alt_table,
+            site_frequency=freq_table,
+        )
 
 
 def validate_scenario(
@@ -1541,8 +1512,8 @@ def prepare_osm_scenario(
 ) -> Path:
     """``siting prepare osm``: layers from an OSM extract plus a scenario.yaml that runs, written atomically.
 
-    The layers are written by :func:`scenarios.osm.prepare_osm` into a temporary folder beside
-    ``out``, the scenario.yaml is added, and the folder is moved into place; ``out`` must not exist
+    The layers are written by :func:`scenarios.osm.prepare_osm` into a staging folder inside
+    ``out``, the scenario.yaml is added, and the files are moved into place; ``out`` must not exist
     or be empty. Returns the scenario file.
     """
     from siting.scenarios.osm import prepare_osm
@@ -1552,9 +1523,8 @@ def prepare_osm_scenario(
     target = Path(out).expanduser().resolve()
     if not pbf.exists():
         raise ScenarioError(f"OpenStreetMap extract {pbf} not found; check the path")
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ScenarioError(f"{target} exists and is not an empty folder; give a new folder with --out")
-    with staged_folder(target) as tmp:
+    with claimed(target, "prepare osm", manifest=False) as folder:  # a new or empty folder only
+        tmp = folder.staging
         with progress.step(f"reading {pbf.name}"):
             prepared = prepare_osm(pbf, tmp, bbox=bbox)
         if prepared.demand.count == 0:
@@ -1570,6 +1540,7 @@ def prepare_osm_scenario(
         name = pbf.name.split(".")[0]
         (tmp / "scenario.yaml").write_text(osm_scenario_yaml(name, prepared, SCHEMA_NAME), encoding="utf-8")
         (tmp / SCHEMA_NAME).write_bytes(schema_bytes())
+        folder.commit()
     return target / "scenario.yaml"
 
 
@@ -1606,8 +1577,6 @@ def init_example(directory: str | Path) -> tuple[Path, Path]:
     if source is None:
         raise ScenarioError("no example scenario is installed with siting; see the README's Scenario files section")
     target = Path(directory).expanduser().resolve()
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ScenarioError(f"{target} exists and is not an empty folder; give a new folder")
     files: dict[str, bytes] = {}
     for f in sorted(source.rglob("*")):
         rel = f.relative_to(source)
@@ -1619,21 +1588,13 @@ def init_example(directory: str | Path) -> tuple[Path, Path]:
         lines[0] = f"# yaml-language-server: $schema={SCHEMA_NAME}\n"
         files["scenario.yaml"] = "".join(lines).encode("utf-8")
     files[SCHEMA_NAME] = schema_bytes()
-    with staged_folder(target) as tmp:
+    with claimed(target, "init", manifest=False) as folder:  # a new or empty folder only
         for name, data in files.items():
-            dest = tmp / name
+            dest = folder.staging / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
+        folder.commit()
     return source, target
-
-
-def _usual_mode(folder: Path) -> None:
-    """Give a folder made by ``tempfile.mkdtemp`` (mode 0700) the permissions of a normal new folder."""
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    folder.chmod(0o777 & ~mask)
 
 
 SCHEMA_NAME = "scenario.schema.json"

@@ -32,6 +32,9 @@ from siting.optimizer.result import Status
 from siting.scenarios.build import NullProgress
 from siting.scenarios.schema import load_scenario
 
+#: The files ``siting sweep`` writes.
+SWEEP_FILES = ("sweep.csv", "sweep.png")
+
 SWEEP_COLUMNS = (
     "budget", "status", "objective", "bound", "gap", "cost", "unspent", "new_sites", "slope", "knee",
     "kept_previous", "verified", "seconds",
@@ -199,9 +202,9 @@ def sweep_scenario(
     ------
     ScenarioError, DataError : bad scenario, data or budget range (nothing is written).
     """
-    from siting.optimizer.sweep import SWEEP_OBJECTIVES, budget_sweep, knee_index
-    from siting.scenarios.joint_build import build_joint, to_multiservice
-    from siting.scenarios.run import _joint_solver, check_solver, output_dir, solve_params, write_atomically
+    from siting.optimizer.sweep import SWEEP_OBJECTIVES
+    from siting.scenarios.output_folder import claimed
+    from siting.scenarios.run import _joint_solver, check_solver, output_dir, solve_params
 
     started = time.perf_counter()
     progress = progress or NullProgress()
@@ -221,11 +224,21 @@ def sweep_scenario(
     if out is not None:
         target = Path(out).expanduser().resolve()
     else:
-        run_dir = output_dir(body, base_dir, None)
+        run_dir = output_dir(body, base_dir, None, source)
         target = run_dir.parent / f"{run_dir.name}_sweep"
-    if target.exists() and not target.is_dir():
-        raise ScenarioError(f"output folder {target} is a file; give a folder with --out")
     params = solve_params(body, time_limit)
+    with claimed(target, "sweep", SWEEP_FILES) as folder:  # before any layer is read
+        return _sweep(body, base_dir, source, values, name, params, folder, progress, started)
+
+
+def _sweep(
+    body: Any, base_dir: Path, source: str, values: list[float], name: str, params: Any, folder: Any, progress: Any,
+    started: float,
+) -> SweepRun:
+    from siting.optimizer.sweep import budget_sweep, knee_index
+    from siting.scenarios.joint_build import build_joint, to_multiservice
+
+    target = folder.path
     built = build_joint(body, base_dir, progress, source=source)
     for w in built.warnings:
         progress.note(w)
@@ -240,7 +253,7 @@ def sweep_scenario(
     png = sweep_chart(table, [svc.name for svc in inst.services], knee, title, _YLABEL[body.objective])
     from siting.scenarios.outputs.csv_safe import frame_to_csv  # text cells cannot start a spreadsheet formula
 
-    write_atomically(target, {"sweep.csv": frame_to_csv(table), "sweep.png": png})
+    folder.commit({"sweep.csv": frame_to_csv(table), "sweep.png": png})
     return SweepRun(out_dir=target, table=table, knee=knee, points=points, objective=body.objective,
                     seconds=time.perf_counter() - started)
 

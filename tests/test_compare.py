@@ -42,7 +42,7 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFra
 
 def test_files_and_columns(compared: tuple[Path, pd.DataFrame, str]) -> None:
     out, rows, output = compared
-    assert {p.name for p in out.iterdir()} == {"compare.csv", "compare.md", "compare.png"}
+    assert {p.name for p in out.iterdir()} == {".siting-manifest.json", "compare.csv", "compare.md", "compare.png"}
     assert list(rows.columns) == list(COLUMNS)
     assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "compare.md").read_text(encoding="utf-8")

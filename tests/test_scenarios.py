@@ -321,12 +321,12 @@ def test_budget_split_is_proportional_to_weight_times_people(tiny: Path) -> None
 
 def test_write_atomically_leaves_nothing_on_error(tmp_path: Path) -> None:
     target = tmp_path / "deep" / "out"
-    with pytest.raises(OSError):
+    with pytest.raises(ValueError, match="plain names"):
         write_atomically(target, {"ok.csv": b"a", "no/such/dir.csv": b"b"})
     assert list(tmp_path.iterdir()) == []
     write_atomically(target, {"a.csv": b"1"})
-    write_atomically(target, {"b.csv": b"2"})
-    assert [p.name for p in target.iterdir()] == ["b.csv"]
+    write_atomically(target, {"b.csv": b"2"})  # replaces the earlier output (listed in its manifest)
+    assert sorted(p.name for p in target.iterdir()) == [".siting-manifest.json", "b.csv"]
     assert sorted(p.name for p in target.parent.iterdir()) == ["out"]
 
 

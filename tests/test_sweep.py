@@ -146,7 +146,7 @@ def test_siting_sweep_on_wuhai(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     result = runner.invoke(app, ["sweep", str(WUHAI), "--budget", "1e6:1.3e7:5", "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".siting-manifest.json", "sweep.csv", "sweep.png"]
     assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = pd.read_csv(out / "sweep.csv")
     assert table["budget"].tolist() == pytest.approx([1e6, 4e6, 7e6, 1e7, 1.3e7])

@@ -12,8 +12,6 @@ Modules: :mod:`.gpkg` (the GIS layers), :mod:`.mapping` (the map), :mod:`.report
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -167,29 +165,28 @@ def _layers_from_plan(plan: pd.DataFrame) -> dict[str, Any]:
     return {"chosen_sites": gpd.GeoDataFrame(plan.copy(), geometry=pts, crs=4326)}
 
 
-def _replace(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def rerender(out_dir: str | Path, lang: str | None = None) -> tuple[list[Path], list[str]]:
     """``siting report OUTDIR``: redraw ``map.png`` and ``report.html`` from a finished run's files.
 
-    Each file is written to a temporary file in the folder and moved into place. Returns the files
-    written and the warnings (e.g. no ``plan.gpkg``: the map shows the chosen sites only).
+    The two files replace those of the run's manifest (see :mod:`scenarios.output_folder`); a
+    folder without one is refused. Returns the files written and the warnings (e.g. no
+    ``plan.gpkg``: the map shows the chosen sites only).
     """
-    from siting.scenarios.outputs.mapping import render_map
-    from siting.scenarios.outputs.report import render_report
+    from siting.scenarios.output_folder import claimed
 
     folder = Path(out_dir)
     plan, uncovered, summary, layers = read_run(folder)
+    with claimed(folder, "run", ("map.png", "report.html"), update=True) as out:  # only siting's own files
+        return _rerender(out, plan, uncovered, summary, layers, lang)
+
+
+def _rerender(
+    out: Any, plan: Any, uncovered: Any, summary: dict[str, Any], layers: Any, lang: str | None
+) -> tuple[list[Path], list[str]]:
+    from siting.scenarios.outputs.mapping import render_map
+    from siting.scenarios.outputs.report import render_report
+
+    folder = out.path
     lang = resolve_lang(lang, summary)
     notes: list[str] = []
     if layers is None:
@@ -207,11 +204,8 @@ def rerender(out_dir: str | Path, lang: str | None = None) -> tuple[list[Path], 
             f"{folder}: plan.csv, uncovered.csv, summary.json and plan.gpkg do not fit together as one run's output "
             f"({type(exc).__name__}: {' '.join(str(exc).split()[:20])}); rerun `siting run` to write them again"
         ) from exc
-    written = []
-    for name, data in (("map.png", png), ("report.html", page.encode("utf-8"))):
-        _replace(folder / name, data)
-        written.append(folder / name)
-    return written, notes
+    out.commit({"map.png": png, "report.html": page.encode("utf-8")})
+    return [folder / "map.png", folder / "report.html"], notes
 
 
 __all__ = ["LANGS", "OUTPUT_FILES", "read_run", "render_outputs", "rerender", "resolve_lang"]
