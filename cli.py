@@ -289,7 +289,7 @@ def solve(
         if set_
     }
     with _json_errors(as_json, command="solve", model=model.value, solver=solver):
-        conflicts = option_conflicts(model.value, given)
+        conflicts = option_conflicts(model.value, given, solver)
         if conflicts:
             raise _UsageProblem("; ".join(conflicts))
         if input_crs is not None and distances is not None:

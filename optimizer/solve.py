@@ -48,12 +48,15 @@ OPTION_FLAGS = {
 }
 
 
-def option_conflicts(model: str, given: dict[str, Any]) -> list[str]:
-    """Why the options ``given`` (name -> value, only those the user set) do not fit ``model``.
+def option_conflicts(model: str, given: dict[str, Any], solver: str | None = None) -> list[str]:
+    """Why the options ``given`` (name -> value, only those the user set) do not fit ``model``
+    (and ``solver``, if given).
 
     Returns one plain sentence per conflict (empty when everything applies).
     """
     out: list[str] = []
+    if solver is not None and solver.strip().lower() in HEURISTIC_SOLVERS and "formulation" in given:
+        out.append(f"--formulation applies to exact solvers, not to the heuristic {solver.strip()!r}: remove it")
     for name in given:
         models = OPTION_MODELS.get(name)
         if models is not None and model not in models:
@@ -424,6 +427,9 @@ def solve(
     params = params or SolveParams()
     say = progress or (lambda _msg: None)
     check_spec(instance, spec)
+    conflicts = option_conflicts(spec.model, {"formulation": spec.formulation} if spec.formulation != "auto" else {}, solver)
+    if conflicts:
+        raise ScenarioError("; ".join(conflicts))
     started = time.perf_counter()
     name = solver.strip()
     if name.lower() in HEURISTIC_SOLVERS:

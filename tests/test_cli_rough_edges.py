@@ -128,6 +128,7 @@ CASES = [
     (["--model", "pmedian", "--p", 1, "--allow-split"], "--allow-split applies to the capacitated p-median only"),
     (["--model", "pmedian", "--p", 1, "--capacitated", "--formulation", "classic"], "does not apply to the capacitated"),
     (["--model", "pmedian", "--budget", 5, "--formulation", "benders"], "--formulation benders takes --p, not --budget"),
+    (["--model", "pmedian", "--p", 1, "--formulation", "radius", "--solver", "greedy"], "not to the heuristic 'greedy'"),
 ]
 
 
