@@ -427,7 +427,7 @@ def solve(
     params = params or SolveParams()
     say = progress or (lambda _msg: None)
     check_spec(instance, spec)
-    conflicts = option_conflicts(spec.model, {"formulation": spec.formulation} if spec.formulation != "auto" else {}, solver)
+    conflicts = option_conflicts(spec.model, spec_options(spec), solver)
     if conflicts:
         raise ScenarioError("; ".join(conflicts))
     started = time.perf_counter()
