@@ -90,7 +90,9 @@ def min_cost_causes(
     if np.isfinite(inst.room).any():
         families.append(("plot room", drop_room))
     has_budget = (
-        inst.total_budget is not None or inst.phase_budgets is not None or any(s.budget is not None for s in inst.services)
+        inst.total_budget is not None
+        or inst.phase_budgets is not None
+        or any(s.budget is not None for s in inst.services)
     )
     if has_budget:
         families.append(("budget", drop_budgets))

@@ -360,8 +360,10 @@ def _cheapest(
         v2 = _evaluated_objective(spec, m2)
         return v2 >= v1 - tol if sense_max else v2 <= v1 + tol
 
+    # the tie-break may take as long as the first stage did (at least 1 s), never more
+    cap = max(1.0, float(res.seconds or 0.0))
     x2, rec = tiebreak.cheapest_stage(
-        stage2, backend, params, started=started, plan_cost=plan_cost, accept=accept, warm=warm
+        stage2, backend, params, started=started, plan_cost=plan_cost, accept=accept, warm=warm, max_seconds=cap
     )
     stats["tie_break"] = rec
     return x2

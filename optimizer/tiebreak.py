@@ -15,7 +15,8 @@ primary optimum, which is only safe with integer weights; the second stage is ex
 then integral at every integral point, so (T) admits exactly the optimal plans; a wide margin
 also keeps the row robust to solver tolerances), else ``1e-9 * max(1, |v*|)``.
 
-The second stage is warm-started from the first plan, shares the caller's time budget, and its
+The second stage is warm-started from the first plan, shares the caller's time budget (and takes
+at most ``max_seconds``, by default as long as the first stage took), and its
 plan is accepted only if it is strictly cheaper *and* the independent evaluator finds its
 objective no worse than the first plan's (within ``tol``). Otherwise the first plan stands, so
 the result stays exact whatever the second stage does.
@@ -85,6 +86,7 @@ def cheapest_stage(
     plan_cost: float,
     accept: Callable[[NDArray[np.bool_]], bool],
     warm: NDArray[np.float64] | None = None,
+    max_seconds: float | None = None,
 ) -> tuple[NDArray[np.float64] | None, dict[str, Any]]:
     """Solve the second stage; return the cheaper plan's solution (or None to keep the first) and a record.
 
@@ -95,18 +97,19 @@ def cheapest_stage(
     plan_cost : cost of the first stage's plan.
     accept : independent check of a candidate mask (its evaluated objective equals the first's).
     warm : a feasible start (the first stage's solution).
+    max_seconds : at most this long for the second stage (a tie-break should not cost more than
+        the solve itself); ``None`` = only the time limit.
     """
     rec: dict[str, Any] = {"cost_before": plan_cost, "cost_after": plan_cost, "status": "skipped", "seconds": 0.0}
     if plan_cost <= 0:
         rec["message"] = "the plan costs nothing"
         return None, rec
-    stage_params = params
-    if params.time_limit is not None:
-        left = float(params.time_limit) - (time.perf_counter() - started)
-        if left < MIN_SECONDS:
-            rec["message"] = "time limit reached"
-            return None, rec
-        stage_params = dataclasses.replace(params, time_limit=left)
+    left = float("inf") if params.time_limit is None else float(params.time_limit) - (time.perf_counter() - started)
+    if left < MIN_SECONDS:
+        rec["message"] = "time limit reached"
+        return None, rec
+    budget = min(left, float("inf") if max_seconds is None else max_seconds)
+    stage_params = params if not np.isfinite(budget) else dataclasses.replace(params, time_limit=budget)
     if warm is not None and stage2.max_violation(warm) > 1e-6:
         warm = None
     res: SolveResult = backend.solve(stage2, stage_params, warm_start=warm)

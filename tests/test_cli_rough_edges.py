@@ -110,7 +110,9 @@ def test_json_record_when_the_options_do_not_parse(small: tuple[Path, Path]) -> 
 
 
 def test_json_record_for_a_missing_file(small: tuple[Path, Path], tmp_path: Path) -> None:
-    result = run("solve", "--demand", tmp_path / "nope.csv", "--sites", small[1], "--model", "pcenter", "--p", 1, "--json")
+    result = run(
+        "solve", "--demand", tmp_path / "nope.csv", "--sites", small[1], "--model", "pcenter", "--p", 1, "--json"
+    )
     one_error_line(result, 1, "demand file not found")
     assert json.loads(result.stdout)["exit_code"] == 1
 
@@ -123,25 +125,49 @@ CASES = [
     (["--model", "pcenter", "--p", 1, "--budget", 5], "--budget does not apply to model pcenter"),
     (["--model", "lscp", "--radius", 200, "--budget", 5], "--budget does not apply to model lscp"),
     (["--model", "lscp", "--radius", 200, "--p", 1], "--p does not apply to model lscp"),
-    (["--model", "mclp", "--radius", 200, "--p", 1, "--objective", "count"], "--objective does not apply to model mclp"),
-    (["--model", "mclp", "--radius", 200, "--p", 1, "--formulation", "radius"], "--formulation does not apply to model mclp"),
+    (
+        ["--model", "mclp", "--radius", 200, "--p", 1, "--objective", "count"],
+        "--objective does not apply to model mclp",
+    ),
+    (
+        ["--model", "mclp", "--radius", 200, "--p", 1, "--formulation", "radius"],
+        "--formulation does not apply to model mclp",
+    ),
     (["--model", "pmedian", "--p", 1, "--allow-split"], "--allow-split applies to the capacitated p-median only"),
-    (["--model", "pmedian", "--p", 1, "--capacitated", "--formulation", "classic"], "does not apply to the capacitated"),
-    (["--model", "pmedian", "--budget", 5, "--formulation", "benders"], "--formulation benders takes --p, not --budget"),
-    (["--model", "pmedian", "--p", 1, "--formulation", "radius", "--solver", "greedy"], "not to the heuristic 'greedy'"),
+    (
+        ["--model", "pmedian", "--p", 1, "--capacitated", "--formulation", "classic"],
+        "does not apply to the capacitated",
+    ),
+    (
+        ["--model", "pmedian", "--budget", 5, "--formulation", "benders"],
+        "--formulation benders takes --p, not --budget",
+    ),
+    (
+        ["--model", "pmedian", "--p", 1, "--formulation", "radius", "--solver", "greedy"],
+        "not to the heuristic 'greedy'",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("extra", "match"), CASES, ids=[f"{c[0][1]}-{c[0][-1]}" for c in CASES])
-def test_an_option_the_model_cannot_honour_is_a_usage_error(small: tuple[Path, Path], extra: list[Any], match: str) -> None:
+def test_an_option_the_model_cannot_honour_is_a_usage_error(
+    small: tuple[Path, Path], extra: list[Any], match: str
+) -> None:
     one_error_line(run(*solve_args(small, *extra)), 2, match)
 
 
 def test_every_option_model_pair_is_either_used_or_refused(small: tuple[Path, Path]) -> None:
     """The library refuses the same pairs (API users cannot slip an ignored option through either)."""
     inst = _line_instance()
-    values = {"p": 1, "radius": 200.0, "budget": 5.0, "capacitated": True, "allow_split": True,
-              "lscp_objective": "count", "formulation": "radius"}
+    values = {
+        "p": 1,
+        "radius": 200.0,
+        "budget": 5.0,
+        "capacitated": True,
+        "allow_split": True,
+        "lscp_objective": "count",
+        "formulation": "radius",
+    }
     for model in ("mclp", "lscp", "pmedian", "pcenter"):
         for option, value in values.items():
             key = "objective" if option == "lscp_objective" else option
@@ -161,7 +187,11 @@ def test_p_zero_is_the_existing_network_baseline(small: tuple[Path, Path]) -> No
     assert rec["objective"] == 7.0  # only d3 (weight 7) stands within 200 m of the existing site e
     text = run(*solve_args(small, "--model", "mclp", "--radius", 200, "--p", 0, "--quiet"))
     assert "nothing to build" in text.stdout
-    one_error_line(run(*solve_args(small, "--model", "pmedian", "--p", 0)), 1, "--p 0, the existing network alone, is for --model mclp")
+    one_error_line(
+        run(*solve_args(small, "--model", "pmedian", "--p", 0)),
+        1,
+        "--p 0, the existing network alone, is for --model mclp",
+    )
 
 
 # --------------------------------------------------------------------------------- tie-break
@@ -174,8 +204,12 @@ def _line_instance(seed: int = 0, n: int = 14, m: int = 8, existing: bool = Fals
     ex = np.zeros(m, dtype=bool)
     ex[0] = existing
     return SitingInstance(
-        distances=dist, weights=rng.integers(1, 4, size=n).astype(float), cost=rng.permutation(m).astype(float) + 1,
-        existing=ex, demand_ids=np.arange(n), site_ids=np.arange(m),
+        distances=dist,
+        weights=rng.integers(1, 4, size=n).astype(float),
+        cost=rng.permutation(m).astype(float) + 1,
+        existing=ex,
+        demand_ids=np.arange(n),
+        site_ids=np.arange(m),
     )
 
 
@@ -187,7 +221,7 @@ def _brute(inst: SitingInstance, spec: ModelSpec) -> tuple[float, float]:
     lost = float(inst.weights[uncoverable(inst, spec.radius)].sum()) if spec.model == "lscp" else 0.0
     best: tuple[float, float] | None = None
     maximise = spec.model == "mclp"
-    for k in range(0, new.size + 1):
+    for k in range(new.size + 1):
         for subset in itertools.combinations(new, k):
             mask = inst.existing.copy()
             mask[list(subset)] = True
@@ -207,8 +241,13 @@ def _brute(inst: SitingInstance, spec: ModelSpec) -> tuple[float, float]:
                     continue
                 value = float(met.weighted_distance)
             key = (-value if maximise else value, float(met.cost))
-            if best is None or key < (-best[0] if maximise else best[0], best[1]) or (
-                abs(key[0] - (-best[0] if maximise else best[0])) <= 1e-6 * max(1.0, abs(value)) and key[1] < best[1]
+            if (
+                best is None
+                or key < (-best[0] if maximise else best[0], best[1])
+                or (
+                    abs(key[0] - (-best[0] if maximise else best[0])) <= 1e-6 * max(1.0, abs(value))
+                    and key[1] < best[1]
+                )
             ):
                 best = (value, float(met.cost))
     assert best is not None
@@ -238,7 +277,9 @@ def test_every_exact_solver_returns_the_cheapest_optimal_plan(solver: str, spec:
 def test_tie_break_keeps_a_useless_site_closed_on_every_solver() -> None:
     """Two sites cover the same demand and p = 2: the second site adds nothing and must stay closed."""
     dist = np.array([[0.0, 10.0], [5.0, 5.0]], dtype=np.float32)
-    inst = SitingInstance(distances=dist, weights=np.array([3.0, 2.0]), demand_ids=np.arange(2), site_ids=np.array(["a", "b"]))
+    inst = SitingInstance(
+        distances=dist, weights=np.array([3.0, 2.0]), demand_ids=np.arange(2), site_ids=np.array(["a", "b"])
+    )
     for solver in EXACT:
         res = solve(inst, ModelSpec("mclp", radius=20.0, p=2), solver=solver, params=PARAMS)
         assert res.objective == 5.0 and len(res.new_site_ids) == 1, (solver, res.new_site_ids)
@@ -315,7 +356,9 @@ def test_a_run_that_builds_nothing_says_so_and_keeps_warnings_when_quiet(tmp_pat
     folder = tmp_path / "tiny"
     shutil.copytree(TINY, folder)
     yaml = folder / "scenario.yaml"
-    text = yaml.read_text(encoding="utf-8").replace("  total: 6000000\n  per_service: {elderly_care: 2500000}\n", "  total: 0\n")
+    text = yaml.read_text(encoding="utf-8").replace(
+        "  total: 6000000\n  per_service: {elderly_care: 2500000}\n", "  total: 0\n"
+    )
     yaml.write_text(text, encoding="utf-8")
     result = run("run", yaml, "--scenario", "euclidean", "--out", tmp_path / "out", "--quiet")
     assert result.exit_code == 0, result.output
@@ -325,8 +368,11 @@ def test_a_run_that_builds_nothing_says_so_and_keeps_warnings_when_quiet(tmp_pat
 
 # ------------------------------------------------------------------------------ checks passed
 def test_checks_passed_only_when_every_check_passed() -> None:
-    good = {"checks": {"budget_total": {"ok": True}, "counts": {"a": {"ok": True}}, "all_ok": True},
-            "solve": {"verified": True}, "services": {"a": {"solve": {"verified": True}}}}
+    good = {
+        "checks": {"budget_total": {"ok": True}, "counts": {"a": {"ok": True}}, "all_ok": True},
+        "solve": {"verified": True},
+        "services": {"a": {"solve": {"verified": True}}},
+    }
     assert failed_checks(good) == []
     bad = json.loads(json.dumps(good))
     bad["checks"]["counts"]["a"]["ok"] = False  # all_ok left True: the line must not trust it
@@ -338,26 +384,42 @@ def test_checks_passed_only_when_every_check_passed() -> None:
 
 
 # ------------------------------------------------------------------- min_cost infeasibility
-def _two_plots(*, budget: float | None = None, max_sites: int | None = None, room: float = 10.0,
-               two_services: bool = False) -> MultiServiceInstance:
+def _two_plots(
+    *, budget: float | None = None, max_sites: int | None = None, room: float = 10.0, two_services: bool = False
+) -> MultiServiceInstance:
     """Two demand points, each reached by one plot only (cost 3 each); full coverage needs both plots."""
+
     def svc(name: str) -> ServiceData:
         return ServiceData(
-            name=name, weights=np.array([1.0, 1.0]), coverage=sp.csr_array(np.eye(2, dtype=bool)),
-            distances=sp.csr_array(np.eye(2)), cost=np.array([3.0, 3.0]), eligible=np.array([True, True]),
-            area=1.0, existing_covered=np.zeros(2, dtype=bool), existing_distance=np.full(2, np.inf),
+            name=name,
+            weights=np.array([1.0, 1.0]),
+            coverage=sp.csr_array(np.eye(2, dtype=bool)),
+            distances=sp.csr_array(np.eye(2)),
+            cost=np.array([3.0, 3.0]),
+            eligible=np.array([True, True]),
+            area=1.0,
+            existing_covered=np.zeros(2, dtype=bool),
+            existing_distance=np.full(2, np.inf),
             max_sites=max_sites,
         )
 
     services = (svc("care"), svc("kids")) if two_services else (svc("care"),)
-    return MultiServiceInstance(demand_ids=np.arange(2), site_ids=np.array(["a", "b"]), room=np.full(2, room),
-                                services=services, total_budget=budget)
+    return MultiServiceInstance(
+        demand_ids=np.arange(2),
+        site_ids=np.array(["a", "b"]),
+        room=np.full(2, room),
+        services=services,
+        total_budget=budget,
+    )
 
 
 @pytest.mark.parametrize(
     ("inst", "match"),
     [
-        (_two_plots(budget=5.0), r"binding: the budget \(covering every coverable demand point costs at least 6 .*budget\.total is 5\).*raise the budget"),
+        (
+            _two_plots(budget=5.0),
+            r"binding: the budget \(covering every coverable demand point costs at least 6 .*budget\.total is 5\).*raise the budget",
+        ),
         (_two_plots(max_sites=1), r"binding: the count limits: care \(min 0, max 1\).*relax min_sites / max_sites"),
         (_two_plots(room=1.5, two_services=True), r"binding: the plots' room.*add plots or lower the services' area"),
     ],
