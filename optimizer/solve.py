@@ -357,6 +357,8 @@ def _cheapest(
         m2 = evaluate(instance, cand, radius=spec.radius, p=spec.p if spec.model != "lscp" else None, budget=spec.budget)
         if m2.violations:
             return False
+        if spec.model == "lscp" and (m2.uncovered_weight or 0.0) > (first.uncovered_weight or 0.0) + 1e-9:
+            return False  # LSCP's objective is the count: coverage must be checked on its own
         v2 = _evaluated_objective(spec, m2)
         return v2 >= v1 - tol if sense_max else v2 <= v1 + tol
 
