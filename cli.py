@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from siting.models.errors import SitingError
 
@@ -142,8 +143,75 @@ def _errors() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+class _UsageProblem(SitingError):
+    """Options that do not fit together (exit 2, like any other usage error)."""
+
+    exit_code = 2
+
+
+def _json_status(exc: BaseException) -> str:
+    from siting.models.errors import InfeasibleError, NoSolutionError
+
+    if isinstance(exc, InfeasibleError):
+        return "INFEASIBLE"
+    if isinstance(exc, NoSolutionError):
+        return "NO_SOLUTION"
+    return "ERROR"
+
+
+def _failure_record(exc: BaseException, exit_code: int, **context: Any) -> dict[str, Any]:
+    """The JSON record of a run that produced no plan: the same keys as a result, values null."""
+    record: dict[str, Any] = {
+        "status": _json_status(exc),
+        "exit_code": exit_code,
+        "message": str(exc) if not hasattr(exc, "format_message") else exc.format_message(),
+        "objective": None,
+        "bound": None,
+        "gap": None,
+        "open_site_ids": [],
+        "new_site_ids": [],
+        "existing_site_ids": [],
+    }
+    record.update(context)
+    return record
+
+
+class _JsonOnUsageError(typer.core.TyperCommand):
+    """A command whose ``--json`` record is printed even when its options cannot be parsed."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        wants_json = "--json" in args
+        try:
+            return super().make_context(info_name, list(args), parent=parent, **extra)
+        except typer.TyperException as exc:
+            code = getattr(exc, "exit_code", 2)
+            if wants_json and code:
+                typer.echo(json.dumps(_failure_record(exc, code, command=info_name), indent=2))
+            raise
+
+
+@contextmanager
+def _json_errors(as_json: bool, **context: Any) -> Iterator[None]:
+    """Like :func:`_errors`, and with ``--json`` also the JSON record of the failure on stdout."""
+    try:
+        yield
+    except SitingError as exc:
+        if as_json:
+            typer.echo(json.dumps(_failure_record(exc, exc.exit_code, **context), indent=2))
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # a bug: keep the record, then the traceback
+        if as_json:
+            typer.echo(json.dumps(_failure_record(exc, 1, **context), indent=2))
+        raise
+
+
 def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.10g}"
+    return "-" if value is None else f"{value + 0.0:.10g}"
 
 
 def _ids(ids: list[Any], limit: int = 20) -> str:
@@ -154,17 +222,22 @@ def _ids(ids: list[Any], limit: int = 20) -> str:
 def _summary(result: Any, instance: Any) -> str:
     """Human-readable summary of a SitingResult."""
     spec, metrics = result.spec, result.metrics
-    existing = set(instance.site_ids[instance.existing].tolist())
-    new_ids = [v for v in result.open_site_ids if v not in existing]
+    n_existing = int(instance.existing.sum())
+    new_ids = result.new_site_ids
     lines = [
         (
             f"model       {spec.model} on {instance.name}: {result.n or instance.n} demand points, "
-            f"{result.m or instance.m} candidate sites ({len(existing)} existing)"
+            f"{result.m or instance.m} candidate sites ({n_existing} existing)"
         ),
         f"status      {result.status.value}" + (f" (limit: {result.limit.value})" if result.limit.value != "none" else ""),
         f"objective   {_num(result.objective)}   bound {_num(result.bound)}   gap {_num(result.gap)}",
         f"solver      {result.solver} {result.solver_version}, {result.seconds:.2f} s",
-        f"new sites   {len(new_ids)}: {_ids(new_ids)}",
+        (
+            f"new sites   {len(new_ids)}: {_ids(new_ids)}"
+            if new_ids
+            else "new sites   0: nothing to build (the plan opens no new site)"
+        ),
+        f"existing    {len(result.existing_site_ids)} open: {_ids(result.existing_site_ids)}",
     ]
     if metrics is not None:
         total = float(instance.weights.sum())
@@ -189,26 +262,38 @@ def _summary(result: Any, instance: Any) -> str:
     return "\n".join(lines)
 
 
-@app.command()
+@app.command(cls=_JsonOnUsageError)
 def solve(
-    demand: Annotated[Path, typer.Option("--demand", help="Demand CSV: id, x, y[, weight].")],
+    demand: Annotated[Path, typer.Option("--demand", help="Demand CSV: id, x, y (or lon, lat)[, weight].")],
     sites: Annotated[
-        Path, typer.Option("--sites", help="Candidate sites CSV: id, x, y[, cost, capacity, existing, forbidden].")
+        Path,
+        typer.Option(
+            "--sites", help="Candidate sites CSV: id, x, y (or lon, lat)[, cost, capacity, existing, forbidden]."
+        ),
     ],
     model: Annotated[Model, typer.Option("--model", help="Which siting model.")],
     distances: Annotated[
         Path | None,
         typer.Option("--distances", help="Distance matrix (.npz or .csv, demand x sites); default Euclidean from x, y."),
     ] = None,
-    p: Annotated[int | None, typer.Option("--p", help="Maximum number of new sites.")] = None,
-    radius: Annotated[float | None, typer.Option("--radius", help="Service radius (units of the distances).")] = None,
-    budget: Annotated[float | None, typer.Option("--budget", help="Maximum total cost of new sites.")] = None,
+    p: Annotated[
+        int | None,
+        typer.Option("--p", help="Maximum number of new sites (mclp, pmedian, pcenter); mclp --p 0 = existing sites only."),
+    ] = None,
+    radius: Annotated[
+        float | None, typer.Option("--radius", help="Service radius, units of the distances (mclp, lscp).")
+    ] = None,
+    budget: Annotated[float | None, typer.Option("--budget", help="Maximum total cost of new sites (mclp, pmedian).")] = None,
     capacitated: Annotated[bool, typer.Option("--capacitated", help="p-median with site capacities.")] = False,
-    allow_split: Annotated[bool, typer.Option("--allow-split", help="Capacitated: a demand point may be split.")] = False,
+    allow_split: Annotated[
+        bool, typer.Option("--allow-split", help="With --capacitated: a demand point may be split between sites.")
+    ] = False,
     objective: Annotated[
-        LscpObjective, typer.Option("--objective", help="LSCP: least cost or fewest sites.")
-    ] = LscpObjective.cost,
-    formulation: Annotated[Formulation, typer.Option("--formulation", help="p-median formulation.")] = Formulation.auto,
+        LscpObjective | None, typer.Option("--objective", help="lscp: least cost (default) or fewest sites.")
+    ] = None,
+    formulation: Annotated[
+        Formulation | None, typer.Option("--formulation", help="pmedian (uncapacitated): formulation (default auto).")
+    ] = None,
     solver: Annotated[
         str, typer.Option("--solver", help="highs, cbc, cpsat, scip, pulp:NAME or a heuristic (greedy, interchange, ...).")
     ] = "highs",
@@ -216,27 +301,50 @@ def solve(
     gap: Annotated[float | None, typer.Option("--gap", min=0.0, help="Relative gap at which to stop (0 = prove).")] = None,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Solver threads.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
+    input_crs: Annotated[
+        str | None,
+        typer.Option("--input-crs", help="CRS of lon, lat columns (default EPSG:4326, WGS-84); they are projected to UTM."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON record on stdout, also when the run fails (status, message, exit_code).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr (warnings are still shown).")] = False,
 ) -> None:
     """Solve one siting model on CSV inputs and print the plan, re-checked by the evaluator.
 
     Progress (model size, solver rounds, bounds) goes to stderr, so --json output stays clean.
+    An option that does not apply to the model (e.g. --capacitated with mclp) is an error (exit 2).
+    Among plans of equal objective, every exact solver returns the cheapest.
 
     Example: siting solve --demand scenarios/examples/helsinki_csv/demand.csv --sites scenarios/examples/helsinki_csv/sites.csv --model mclp --radius 400 --p 5
     """
     from siting.optimizer.result import SolveParams
-    from siting.optimizer.solve import ModelSpec
+    from siting.optimizer.solve import ModelSpec, option_conflicts
     from siting.optimizer.solve import solve as solve_model
     from siting.scenarios.readers import read_csv_instance
 
-    with _errors():
+    given: dict[str, Any] = {
+        name: value
+        for name, value, set_ in (
+            ("p", p, p is not None), ("radius", radius, radius is not None), ("budget", budget, budget is not None),
+            ("capacitated", True, capacitated), ("allow_split", True, allow_split),
+            ("objective", objective.value if objective else None, objective is not None),
+            ("formulation", formulation.value if formulation else None, formulation is not None),
+        )
+        if set_
+    }
+    with _json_errors(as_json, command="solve", model=model.value, solver=solver):
+        conflicts = option_conflicts(model.value, given, solver)
+        if conflicts:
+            raise _UsageProblem("; ".join(conflicts))
+        if input_crs is not None and distances is not None:
+            raise _UsageProblem("--input-crs applies to lon, lat coordinates, not to a --distances matrix: remove it")
         from siting.models.errors import ScenarioError
         from siting.scenarios.schema import machine_cores
 
         if threads > (cores := machine_cores()):
             raise ScenarioError(f"--threads {threads} is more than the {cores} cores of this machine; use at most {cores}")
-        instance = read_csv_instance(demand, sites, distances)
+        instance = read_csv_instance(demand, sites, distances, input_crs=input_crs)
         spec = ModelSpec(
             model=model.value,  # type: ignore[arg-type]
             p=p,
@@ -244,8 +352,8 @@ def solve(
             budget=budget,
             capacitated=capacitated,
             allow_split=allow_split,
-            lscp_objective=objective.value,  # type: ignore[arg-type]
-            formulation=formulation.value,  # type: ignore[arg-type]
+            lscp_objective=objective.value if objective else "cost",  # type: ignore[arg-type]
+            formulation=formulation.value if formulation else "auto",  # type: ignore[arg-type]
         )
         params = SolveParams(time_limit=time_limit, threads=threads, seed=seed)
         if gap is not None:
@@ -259,7 +367,7 @@ def solve(
     if as_json:
         from siting.scenarios.run import json_safe
 
-        typer.echo(json.dumps(json_safe(result.to_dict()), indent=2))
+        typer.echo(json.dumps(json_safe(result.to_dict() | {"exit_code": 0}), indent=2))
     else:
         typer.echo(_summary(result, instance))
 
@@ -365,10 +473,18 @@ def benchmark_tsplib(
 
 # ------------------------------------------------------------------------------ scenario files
 def _progress_for(quiet: bool) -> Any:
+    """Progress on stderr; ``--quiet`` hides the steps but never the notes (warnings)."""
     from siting.scenarios.build import NullProgress
     from siting.scenarios.run import RichProgress
 
-    return NullProgress() if quiet else RichProgress()
+    if not quiet:
+        return RichProgress()
+
+    class NotesOnly(NullProgress):
+        def note(self, text: str) -> None:
+            typer.echo(f"note: {text}", err=True)
+
+    return NotesOnly()
 
 
 @app.command()
@@ -428,6 +544,37 @@ def validate(
         built = validate_scenario(file, scenario, progress=_progress_for(quiet))
     typer.echo(describe(built))
     typer.echo("ok: the scenario is valid")
+
+
+def failed_checks(summary: dict[str, Any]) -> list[str]:
+    """Every check of a run's summary.json that did not pass, by its path (empty: all passed).
+
+    A check is any entry ``"ok": false`` under ``checks`` (at any depth), ``checks.all_ok``, and
+    the solver verification (``verified``) of the joint solve and of every service.
+    """
+    failed: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            if node.get("ok") is False:
+                failed.append(path)
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for k, value in enumerate(node):
+                label = value.get("phase", k) if isinstance(value, dict) else k
+                walk(value, f"{path}[{label}]")
+
+    checks = summary.get("checks")
+    walk(checks, "checks")
+    if isinstance(checks, dict) and checks.get("all_ok") is False and not failed:
+        failed.append("checks.all_ok")
+    if isinstance(summary.get("solve"), dict) and summary["solve"].get("verified") is False:
+        failed.append("solve.verified")
+    for name, svc in (summary.get("services") or {}).items():
+        if isinstance(svc, dict) and isinstance(svc.get("solve"), dict) and svc["solve"].get("verified") is False:
+            failed.append(f"services.{name}.solve.verified")
+    return failed
 
 
 @app.command()
@@ -506,7 +653,7 @@ def run(
             f"{joint['total_cost']:,.0f}" + (f" of {budget:,.0f}" if budget is not None else "")
             + f"; {summary['objective']} = {joint['value']:,.6g} ({rec['status']}"
             + (f", gap {rec['gap']:.2g}" if rec.get("gap") else "")
-            + f"); checks {'passed' if checks['all_ok'] else 'FAILED'}"
+            + ")"
         )
         for ph in summary["phases"] if len(summary["phases"]) > 1 else []:
             typer.echo(f"  phase {ph['phase']}: {ph['new_sites']} new facilities, cost {ph['cost']:,.0f}")
@@ -516,6 +663,11 @@ def run(
                 f"alternatives: {alt['found']} distinct plans within {100 * alt['tolerance']:g} % of the best"
                 + (f" ({alt['note']})" if alt.get("note") else "")
             )
+    failed = failed_checks(summary)
+    if "checks" in summary or failed:
+        typer.echo("checks passed" if not failed else f"checks FAILED: {', '.join(failed)} (see summary.json)")
+    if sum(int(svc.get("new_sites") or 0) for svc in summary["services"].values()) == 0:
+        typer.echo("nothing to build: the plan opens no new facility (the existing ones give this coverage)")
     typer.echo(f"plan written to {result.out_dir}")
 
 

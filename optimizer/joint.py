@@ -309,9 +309,26 @@ def _close(a: float | None, b: float | None) -> bool:
     return abs(a - b) <= VERIFY_RTOL * max(1.0, abs(a), abs(b)) + 1e-9
 
 
-def _infeasible_message(inst: MultiServiceInstance, objective: str, layout: JointLayout, r: SolveResult) -> str:
+def _infeasible_message(
+    inst: MultiServiceInstance,
+    objective: str,
+    layout: JointLayout,
+    r: SolveResult,
+    diagnosis: dict[str, Any] | None = None,
+) -> str:
     why = "; ".join(layout.notes) if layout.notes else ""
     base = f"the joint {objective} model of {inst.name!r} has no feasible plan"
+    if objective == "min_cost" and diagnosis and diagnosis.get("text"):
+        fix = {
+            "budget": "raise the budget",
+            "plot room": "add plots or lower the services' area",
+            "count limits": "relax min_sites / max_sites",
+        }
+        fixes = [fix[b] for b in diagnosis["binding"]] or ["relax them"]
+        return (
+            base + f": covering every coverable demand point is blocked; {diagnosis['text']}"
+            + (f" ({why})" if why else "") + f": {' or '.join(fixes)}"
+        )
     hint = (
         "check min_sites against the eligible plots, their room and the budgets"
         if objective != "min_cost"
@@ -369,7 +386,12 @@ def solve_joint(
     stages[-1]["warm_start"] = ws is not None
     stages[-1]["resolved_cold"] = again
     if r1.status == Status.INFEASIBLE:
-        raise InfeasibleError(_infeasible_message(inst, objective, l1, r1))
+        diagnosis = None
+        if objective == "min_cost" and primary_bound is None and not forbid:
+            from siting.optimizer.joint_diagnose import min_cost_causes
+
+            diagnosis = min_cost_causes(inst, be, params, deadline)
+        raise InfeasibleError(_infeasible_message(inst, objective, l1, r1, diagnosis))
     if not r1.status.has_solution or r1.x is None:
         raise NoSolutionError(
             f"solver {be.name} found no joint plan (status {r1.status.value}, limit {r1.limit.value})"

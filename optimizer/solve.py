@@ -7,6 +7,7 @@ A mismatch between the two beyond tolerance is reported in ``message`` and flips
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,64 @@ MODELS = ("mclp", "lscp", "pmedian", "pcenter")
 FORMULATIONS = ("auto", "classic", "radius", "benders")
 
 Progress = Callable[[str], None]
+
+#: The models each option applies to; giving an option to any other model is an error, never
+#: silently ignored. ``allow_split`` also needs ``capacitated``.
+OPTION_MODELS: dict[str, tuple[str, ...]] = {
+    "p": ("mclp", "pmedian", "pcenter"),
+    "radius": ("mclp", "lscp"),
+    "budget": ("mclp", "pmedian"),
+    "capacitated": ("pmedian",),
+    "allow_split": ("pmedian",),
+    "objective": ("lscp",),
+    "formulation": ("pmedian",),
+}
+#: Command-line spelling of each option, for messages.
+OPTION_FLAGS = {
+    "p": "--p", "radius": "--radius", "budget": "--budget", "capacitated": "--capacitated",
+    "allow_split": "--allow-split", "objective": "--objective", "formulation": "--formulation",
+}
+
+
+def option_conflicts(model: str, given: dict[str, Any], solver: str | None = None) -> list[str]:
+    """Why the options ``given`` (name -> value, only those the user set) do not fit ``model``
+    (and ``solver``, if given).
+
+    Returns one plain sentence per conflict (empty when everything applies).
+    """
+    out: list[str] = []
+    if solver is not None and solver.strip().lower() in HEURISTIC_SOLVERS and "formulation" in given:
+        out.append(f"--formulation applies to exact solvers, not to the heuristic {solver.strip()!r}: remove it")
+    for name in given:
+        models = OPTION_MODELS.get(name)
+        if models is not None and model not in models:
+            out.append(
+                f"{OPTION_FLAGS[name]} does not apply to model {model} (only to {', '.join(models)}): remove it"
+            )
+    if "allow_split" in given and "capacitated" not in given and model == "pmedian":
+        out.append("--allow-split applies to the capacitated p-median only: add --capacitated or remove --allow-split")
+    if model == "pmedian" and "formulation" in given:
+        form = given["formulation"]
+        if "capacitated" in given:
+            out.append(f"--formulation {form} does not apply to the capacitated p-median (it has one formulation): remove it")
+        elif form == "benders" and "budget" in given:
+            out.append("--formulation benders takes --p, not --budget: use --formulation radius or classic with --budget")
+        elif form == "benders" and "p" not in given:
+            out.append("--formulation benders needs --p")
+    return out
+
+
+def spec_options(spec: ModelSpec) -> dict[str, Any]:
+    """The options of ``spec`` that differ from their defaults (what the caller set)."""
+    given: dict[str, Any] = {}
+    for name, value, default in (
+        ("p", spec.p, None), ("radius", spec.radius, None), ("budget", spec.budget, None),
+        ("capacitated", spec.capacitated, False), ("allow_split", spec.allow_split, False),
+        ("objective", spec.lscp_objective, "cost"), ("formulation", spec.formulation, "auto"),
+    ):
+        if value != default:
+            given[name] = value
+    return given
 
 
 @dataclass(frozen=True)
@@ -82,6 +141,8 @@ class SitingResult:
     message: str = ""
     n: int = 0
     m: int = 0
+    new_site_ids: list[Any] = field(default_factory=list)
+    existing_site_ids: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
@@ -104,6 +165,8 @@ class SitingResult:
             "n": self.n,
             "m": self.m,
             "open_site_ids": [plain(v) for v in self.open_site_ids],
+            "new_site_ids": [plain(v) for v in self.new_site_ids],
+            "existing_site_ids": [plain(v) for v in self.existing_site_ids],
             "uncoverable_ids": [plain(v) for v in self.uncoverable_ids],
             "verified": self.verified,
             "message": self.message,
@@ -119,10 +182,19 @@ def check_spec(instance: SitingInstance, spec: ModelSpec) -> None:
         raise ScenarioError(f"unknown model {spec.model!r}; choose one of {', '.join(MODELS)}")
     if spec.formulation not in FORMULATIONS:
         raise ScenarioError(f"unknown formulation {spec.formulation!r}; choose one of {', '.join(FORMULATIONS)}")
+    conflicts = option_conflicts(spec.model, spec_options(spec))
+    if conflicts:
+        raise ScenarioError("; ".join(conflicts))
     new_eligible = int((instance.eligible & ~instance.existing).sum())
+    # p = 0 is the "what does the existing network cover" baseline of the covering model; the
+    # p-median and p-center open exactly p sites, so they need at least one
+    min_p = 0 if spec.model == "mclp" else 1
     if spec.p is not None:
-        if int(spec.p) != spec.p or spec.p < 1:
-            problems.append(f"p = {spec.p} must be a whole number >= 1")
+        if int(spec.p) != spec.p or spec.p < min_p:
+            problems.append(
+                f"p = {spec.p} must be a whole number >= {min_p}"
+                + (" (--p 0, the existing network alone, is for --model mclp)" if min_p == 1 and spec.p == 0 else "")
+            )
         elif spec.p > new_eligible:
             problems.append(
                 f"p = {spec.p} but only {new_eligible} new sites are eligible: lower --p to at most {new_eligible}"
@@ -208,6 +280,7 @@ def _finish(
     gap = relative_gap(evaluated, bound)
     if status == Status.OPTIMAL and not verified:
         status = Status.FEASIBLE
+    existing = instance.existing
     return SitingResult(
         spec=spec,
         status=status,
@@ -228,7 +301,74 @@ def _finish(
         message=message,
         n=instance.n,
         m=instance.m,
+        new_site_ids=list(instance.site_ids[metrics.open_sites & ~existing]),
+        existing_site_ids=list(instance.site_ids[metrics.open_sites & existing]),
     )
+
+
+# ------------------------------------------------------------------------------- tie-break
+def _costs_vary(instance: SitingInstance) -> bool:
+    new = instance.eligible & ~instance.existing
+    c = instance.cost[new]
+    return bool(c.size and c.max() > c.min())
+
+
+def _cheapest(
+    instance: SitingInstance,
+    spec: ModelSpec,
+    problem: Any,
+    res: SolveResult,
+    backend: Any,
+    params: SolveParams,
+    started: float,
+    stats: dict[str, Any],
+    *,
+    stage2: Any = None,
+) -> NDArray[np.float64] | None:
+    """Second stage of the lexicographic objective (see :mod:`optimizer.tiebreak`).
+
+    Returns the solution of a cheaper plan of equal objective, or None to keep the first stage's.
+    Runs after a proven-optimal first stage only; with equal costs it only matters where fewer
+    sites can tie (MCLP), so it is skipped for the other models then.
+    """
+    from siting.optimizer import tiebreak
+
+    if res.status != Status.OPTIMAL or res.x is None or res.objective is None or not np.isfinite(res.objective):
+        return None
+    if spec.model != "mclp" and not _costs_vary(instance):
+        return None
+    new = instance.eligible & ~instance.existing
+    mask = problem.open_sites(res.x) if problem is not None else np.asarray(res.x > 0.5)
+    plan_cost = float(instance.cost[mask & new].sum())
+    first = evaluate(instance, mask, radius=spec.radius, p=spec.p if spec.model != "lscp" else None, budget=spec.budget)
+    v1 = _evaluated_objective(spec, first)
+    warm = res.x
+    if stage2 is None:
+        tol = tiebreak.objective_tolerance(problem, float(res.objective))
+        stage2 = tiebreak.hold_objective(
+            problem, float(res.objective), tol, tiebreak.site_cost_vector(problem, instance.cost, new)
+        )
+    else:
+        tol = 1e-9 * max(1.0, abs(v1))
+        warm = res.x if res.x.size == stage2.num_vars else None
+    sense_max = spec.model == "mclp"
+
+    def accept(cand: NDArray[np.bool_]) -> bool:
+        m2 = evaluate(instance, cand, radius=spec.radius, p=spec.p if spec.model != "lscp" else None, budget=spec.budget)
+        if m2.violations:
+            return False
+        if spec.model == "lscp" and (m2.uncovered_weight or 0.0) > (first.uncovered_weight or 0.0) + 1e-9:
+            return False  # LSCP's objective is the count: coverage must be checked on its own
+        v2 = _evaluated_objective(spec, m2)
+        return v2 >= v1 - tol if sense_max else v2 <= v1 + tol
+
+    # the tie-break may take as long as the first stage did (at least 1 s), never more
+    cap = max(1.0, float(res.seconds or 0.0))
+    x2, rec = tiebreak.cheapest_stage(
+        stage2, backend, params, started=started, plan_cost=plan_cost, accept=accept, warm=warm, max_seconds=cap
+    )
+    stats["tie_break"] = rec
+    return x2
 
 
 # ---------------------------------------------------------------------------------- solving
@@ -291,6 +431,9 @@ def solve(
     params = params or SolveParams()
     say = progress or (lambda _msg: None)
     check_spec(instance, spec)
+    conflicts = option_conflicts(spec.model, spec_options(spec), solver)
+    if conflicts:
+        raise ScenarioError("; ".join(conflicts))
     started = time.perf_counter()
     name = solver.strip()
     if name.lower() in HEURISTIC_SOLVERS:
@@ -302,8 +445,14 @@ def solve(
     if spec.model == "pcenter":
         from siting.optimizer.pcenter import solve_pcenter
 
-        _radius, mask, res, st = solve_pcenter(instance, int(spec.p or 0), backend, params)
-        return _finish(instance, ModelSpec("pcenter", p=spec.p), res, mask, started, stats=st)
+        radius_star, mask, res, st = solve_pcenter(instance, int(spec.p or 0), backend, params)
+        pspec = ModelSpec("pcenter", p=spec.p)
+        if res.status == Status.OPTIMAL and _costs_vary(instance):
+            stage2 = _pcenter_cheapest_problem(instance, radius_star, int(spec.p or 0))
+            x2 = _cheapest(instance, pspec, None, res, backend, params, started, st, stage2=stage2)
+            if x2 is not None:
+                mask = stage2.open_sites(x2)
+        return _finish(instance, pspec, res, mask, started, stats=st)
 
     if spec.model == "lscp":
         from siting.models.formulations.lscp import lscp, uncoverable
@@ -313,7 +462,11 @@ def solve(
         say(f"LSCP: {problem.num_vars} columns, {problem.num_rows} rows")
         res = backend.solve(problem, params)
         mask = problem.open_sites(res.x) if res.x is not None else None
-        return _finish(instance, spec, res, mask, started, uncoverable=unc, stats={"formulation": "lscp"})
+        st: dict[str, Any] = {"formulation": "lscp"}
+        if spec.lscp_objective == "count":
+            x2 = _cheapest(instance, spec, problem, res, backend, params, started, st)
+            mask = problem.open_sites(x2) if x2 is not None else mask
+        return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
 
     if spec.model == "mclp":
         from siting.models.formulations.mclp import mclp
@@ -324,7 +477,10 @@ def solve(
         warm = _warm_vector(problem, instance, spec, start) if start is not None else None
         res = backend.solve(problem, params, warm_start=warm)
         mask = problem.open_sites(res.x) if res.x is not None else None
-        return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp"})
+        st = {"formulation": "mclp"}
+        x2 = _cheapest(instance, spec, problem, res, backend, params, started, st)
+        mask = problem.open_sites(x2) if x2 is not None else mask
+        return _finish(instance, spec, res, mask, started, stats=st)
 
     # p-median
     from siting.models.formulations import pmedian as pm
@@ -356,14 +512,38 @@ def solve(
         from siting.optimizer.benders_pmedian import solve_pmedian_benders
 
         res, mask = solve_pmedian_benders(instance, int(spec.p or 0), params, start_mask=start, progress=say)
-        return _finish(instance, spec, res, mask, started, stats={"formulation": "benders"})
+        st = {"formulation": "benders"}
+        if res.status == Status.OPTIMAL and mask is not None and _costs_vary(instance):
+            # the cheapest stage runs on the radius form (same optimum), warm-started from the plan
+            rform = pm.pmedian_radius(instance, p=spec.p, budget=spec.budget)
+            warm = _warm_vector(rform, instance, spec, mask)
+            if warm is not None:
+                res1 = dataclasses.replace(res, x=warm, objective=float(rform.c @ warm + rform.offset))
+                x2 = _cheapest(instance, spec, rform, res1, backend, params, started, st)
+                mask = rform.open_sites(x2) if x2 is not None else mask
+        return _finish(instance, spec, res, mask, started, stats=st)
     build = pm.pmedian_classic if formulation == "classic" else pm.pmedian_radius
     problem = build(instance, p=spec.p, budget=spec.budget)
     say(f"p-median ({formulation}): {problem.num_vars} columns, {problem.num_rows} rows, {problem.A.nnz} nonzeros")
     warm = _warm_vector(problem, instance, spec, start) if start is not None else None
     res = backend.solve(problem, params, warm_start=warm)
     mask = problem.open_sites(res.x) if res.x is not None else None
-    return _finish(instance, spec, res, mask, started, stats={"formulation": formulation})
+    st = {"formulation": formulation}
+    x2 = _cheapest(instance, spec, problem, res, backend, params, started, st)
+    mask = problem.open_sites(x2) if x2 is not None else mask
+    return _finish(instance, spec, res, mask, started, stats=st)
+
+
+def _pcenter_cheapest_problem(instance: SitingInstance, radius: float, p: int) -> Any:
+    """Second stage of the p-center: the cheapest cover within the optimal radius by <= p new sites."""
+    from siting.models.formulations.lscp import lscp
+    from siting.models.formulations.mclp import site_limit_rows
+    from siting.models.milp import stack_rows
+
+    base = lscp(instance, radius, objective="cost")
+    blocks = [(base.A, base.row_lower, base.row_upper), *site_limit_rows(instance, base.num_vars, p, None)]
+    A, lo, up = stack_rows(blocks, base.num_vars)
+    return dataclasses.replace(base, A=A, row_lower=lo, row_upper=up, name=base.name + " /cheapest p-center")
 
 
 def _solve_heuristic(

@@ -153,7 +153,7 @@ def test_error_missing_file(small: tuple[Path, Path], tmp_path: Path) -> None:
 def test_error_missing_column(small: tuple[Path, Path], tmp_path: Path) -> None:
     sites = write(tmp_path, "s.csv", "id,lon,lat\ns1,0,0\n")
     result = run("solve", "--demand", small[0], "--sites", sites, "--model", "pmedian", "--p", 1)
-    assert_clean_error(result, 1, "missing column(s) 'x', 'y'; columns found: 'id', 'lon', 'lat'")
+    assert_clean_error(result, 1, "demand.csv gives x, y but s.csv gives lon, lat: use the same kind of coordinates")
 
 
 @pytest.mark.parametrize(

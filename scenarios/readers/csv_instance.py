@@ -7,7 +7,10 @@ yes/no; an empty cell is false). Other columns are ignored; column names are mat
 to case or surrounding spaces.
 
 Distances are Euclidean in the units of x and y (use a projected CRS in metres, e.g. EPSG:3067 or
-a UTM zone, never longitude/latitude) unless a matrix is given:
+a UTM zone, never longitude/latitude) unless a matrix is given. Instead of ``x``, ``y`` both tables
+may give ``lon``, ``lat`` in degrees (WGS-84, or the geographic CRS ``input_crs``): they are projected
+to the UTM zone of the points' centre (:func:`scenarios.coords.utm_crs_for`), so distances are in
+metres. Both tables must use the same kind of coordinates.
 
 * ``.npz`` holding a dense (n, m) array ``distances`` (``inf`` = unreachable; optional arrays
   ``demand_ids`` and ``site_ids`` are checked against the tables), or a scipy sparse matrix saved
@@ -169,6 +172,59 @@ def _coordinates(table: _Table, ids: list[str]) -> NDArray[np.float64]:
     return xy
 
 
+def _kind(table: _Table) -> str:
+    """Which coordinates a table gives: ``"xy"``, ``"lonlat"`` or ``""`` (neither pair complete)."""
+    if table.has("x") and table.has("y"):
+        return "xy"
+    if table.has("lon") and table.has("lat"):
+        return "lonlat"
+    return ""
+
+
+def _lonlat(table: _Table, ids: list[str]) -> NDArray[np.float64]:
+    ll = np.column_stack([_numbers(table, "lon", ids), _numbers(table, "lat", ids)])
+    bad = ~np.isfinite(ll).all(axis=1)
+    if bad.any():
+        shown = show_ids(f"{ids[k]} ({ll[k, 0]:g}, {ll[k, 1]:g})" for k in np.flatnonzero(bad))
+        raise DataError(f"{table.name}: lon and lat must be finite numbers; bad at id(s) {shown}")
+    return ll
+
+
+def _projected(tables: list[tuple[_Table, list[str]]], input_crs: str | None) -> list[NDArray[np.float64]]:
+    """lon/lat of every table, projected to the UTM zone of their common centre (metres)."""
+    import pyproj
+
+    from siting.scenarios.coords import utm_crs_for
+
+    raw = [_lonlat(t, ids) for t, ids in tables]
+    src = "EPSG:4326" if input_crs is None else input_crs
+    try:
+        crs = pyproj.CRS.from_user_input(src)
+    except pyproj.exceptions.CRSError as exc:
+        raise DataError(f"--input-crs {src!r} is not a coordinate reference system ({exc}); give e.g. EPSG:4326") from None
+    if not crs.is_geographic:
+        raise DataError(
+            f"--input-crs {src!r} is a projected CRS ({crs.name}); lon, lat columns need a geographic CRS such as "
+            "EPSG:4326, or give the projected coordinates as x, y columns"
+        )
+    to_wgs = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    wgs = []
+    for (table, ids), ll in zip(tables, raw):
+        bad = (np.abs(ll[:, 0]) > 180) | (np.abs(ll[:, 1]) > 90)
+        if bad.any():
+            shown = show_ids(f"{ids[k]} ({ll[k, 0]:g}, {ll[k, 1]:g})" for k in np.flatnonzero(bad))
+            raise DataError(
+                f"{table.name}: lon must lie in [-180, 180] and lat in [-90, 90] degrees; bad at id(s) {shown}; "
+                "check that the columns are not swapped, or give projected coordinates as x, y"
+            )
+        lon, lat = to_wgs.transform(ll[:, 0], ll[:, 1])
+        wgs.append(np.column_stack([lon, lat]))
+    every = np.vstack(wgs)
+    utm = utm_crs_for(float(np.median(every[:, 0])), float(np.median(every[:, 1])))
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", utm, always_xy=True)
+    return [np.column_stack(to_utm.transform(w[:, 0], w[:, 1])) for w in wgs]
+
+
 def read_csv_instance(
     demand_csv: str | Path,
     sites_csv: str | Path,
@@ -176,17 +232,20 @@ def read_csv_instance(
     *,
     name: str | None = None,
     max_bytes: float = DENSE_LIMIT_BYTES,
+    input_crs: str | None = None,
 ) -> SitingInstance:
     """Build an instance from a demand CSV, a sites CSV and optionally a distance matrix.
 
     Parameters
     ----------
-    demand_csv : columns id, x, y[, weight]. x and y are only needed without ``distances``.
-    sites_csv : columns id, x, y[, cost, capacity, existing, forbidden].
+    demand_csv : columns id, x, y (or lon, lat)[, weight]. Coordinates are only needed without
+        ``distances``.
+    sites_csv : columns id, x, y (or lon, lat)[, cost, capacity, existing, forbidden].
     distances : optional ``.npz`` (dense ``distances`` array or scipy sparse) or ``.csv`` matrix,
         demand points as rows and sites as columns.
     name : the instance's label (default: the demand file's folder name).
     max_bytes : refuse Euclidean distances whose dense float32 matrix would exceed this.
+    input_crs : geographic CRS of ``lon``, ``lat`` columns (default WGS-84, EPSG:4326).
 
     Returns
     -------
@@ -200,8 +259,28 @@ def read_csv_instance(
         wrong shape or with ids that do not match the tables, and NaN or negative distances.
     """
     need_xy = distances is None
-    demand = _read_table(demand_csv, "demand", ("id", "x", "y") if need_xy else ("id",))
-    sites = _read_table(sites_csv, "sites", ("id", "x", "y") if need_xy else ("id",))
+    demand = _read_table(demand_csv, "demand", ("id",))
+    sites = _read_table(sites_csv, "sites", ("id",))
+    if need_xy:
+        kinds = (_kind(demand), _kind(sites))
+        for table, kind in ((demand, kinds[0]), (sites, kinds[1])):
+            if not kind:
+                pair = ("lon", "lat") if (table.has("lon") or table.has("lat")) and not table.has("x") else ("x", "y")
+                missing = ", ".join(repr(c) for c in pair if not table.has(c))
+                raise DataError(
+                    f"{table.what} file {table.name}: missing column(s) {missing}; columns found: "
+                    f"{', '.join(repr(c) for c in table.columns)}; give x, y (projected, metres) or lon, lat (degrees)"
+                )
+        if kinds[0] != kinds[1]:
+            raise DataError(
+                f"{demand.name} gives {'x, y' if kinds[0] == 'xy' else 'lon, lat'} but {sites.name} gives "
+                f"{'x, y' if kinds[1] == 'xy' else 'lon, lat'}: use the same kind of coordinates in both files"
+            )
+        if input_crs is not None and kinds[0] == "xy":
+            raise DataError(
+                f"--input-crs applies to lon, lat columns, but {demand.name} and {sites.name} give x, y: remove "
+                "--input-crs (x, y are used as they are)"
+            )
     d_ids, d_raw = _ids(demand)
     s_ids, s_raw = _ids(sites)
 
@@ -225,7 +304,11 @@ def read_csv_instance(
             len(demand), len(sites), f"{demand.name} x {sites.name}", max_bytes,
             "give a sparse distance matrix (.npz saved with scipy.sparse.save_npz) holding only the pairs within reach",
         )
-        dist: NDArray[np.float32] | sp.csr_array = euclidean(_coordinates(demand, d_raw), _coordinates(sites, s_raw))
+        if _kind(demand) == "lonlat":
+            d_xy, s_xy = _projected([(demand, d_raw), (sites, s_raw)], input_crs)
+        else:
+            d_xy, s_xy = _coordinates(demand, d_raw), _coordinates(sites, s_raw)
+        dist: NDArray[np.float32] | sp.csr_array = euclidean(d_xy, s_xy)
     else:
         dist = read_distance_matrix(distances, d_raw, s_raw)
 
