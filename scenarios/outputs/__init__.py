@@ -12,6 +12,7 @@ Modules: :mod:`.gpkg` (the GIS layers), :mod:`.mapping` (the map), :mod:`.report
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
