@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from siting.models.errors import ScenarioError
 from siting.models.milp import MilpProblem
-from siting.optimizer.backends._common import check_warm_start, finish, limit_status, settle_unbounded
+from siting.optimizer.backends._common import check_warm_start, finish, limit_status, out_of_time, settle_unbounded
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
 try:  # the solver library is optional at import time: available() says whether it is there
@@ -160,8 +160,9 @@ def configure(h: Any, params: SolveParams) -> dict[str, Any]:
     }
     if params.mip_gap == 0:
         values["mip_abs_gap"] = PROOF_ABS_GAP
-    if params.time_limit is not None:
-        values["time_limit"] = float(params.time_limit)
+    left = params.remaining()  # what is left of the shared budget, not the original limit
+    if left is not None:
+        values["time_limit"] = float(left)
     for name, value in values.items():
         _set(h, name, value, "from SolveParams")
     for name, value in params.options_for("highs").items():
@@ -252,6 +253,8 @@ class HighsBackend:
         """
         t0 = time.perf_counter()
         ws = check_warm_start(problem, warm_start, self.name)
+        if params.expired():
+            return out_of_time(problem, self.name, self.version())
         h = new_highs()
         configure(h, params)
         pass_problem(h, problem)

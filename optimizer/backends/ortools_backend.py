@@ -46,7 +46,7 @@ from numpy.typing import NDArray
 
 from siting.models.errors import BackendUnavailableError, ScenarioError
 from siting.models.milp import MilpProblem
-from siting.optimizer.backends._common import check_warm_start, finish, limit_status, settle_unbounded
+from siting.optimizer.backends._common import check_warm_start, finish, limit_status, out_of_time, settle_unbounded
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
 try:
@@ -128,8 +128,9 @@ def configure(solver: Any, kind: str, params: SolveParams) -> str:
     text = parameter_text(kind, params)
     solver.set_solver_specific_parameters(text)
     solver.enable_output(bool(params.verbose))
-    if params.time_limit is not None:
-        solver.set_time_limit_in_seconds(float(params.time_limit))
+    left = params.remaining()  # what is left of the shared budget, not the original limit
+    if left is not None:
+        solver.set_time_limit_in_seconds(float(left))
     return text
 
 
@@ -207,6 +208,8 @@ class OrToolsBackend:
         """
         t0 = time.perf_counter()
         ws = check_warm_start(problem, warm_start, self.name)
+        if params.expired():
+            return out_of_time(problem, self.name, self.version())
         notes: list[str] = []
         if self.kind == "cpsat":
             integer, reason = cpsat_integrality(problem)
@@ -228,6 +231,8 @@ class OrToolsBackend:
             if params.threads != 1:
                 notes.append(f"SCIP in OR-Tools runs on one thread; threads={params.threads} ignored")
         model = self.build(problem, integer)
+        if params.expired():  # building a large model can take a while
+            return out_of_time(problem, self.name, self.version(), time.perf_counter() - t0)
         if ws is not None and integer.any():
             for j, value in enumerate(np.where(integer, np.round(ws), ws).tolist()):
                 model.add_hint(j, value)
@@ -245,7 +250,7 @@ class OrToolsBackend:
             )
         status, limit = STATUS_MAP.get(name, (Status.ERROR, Limit.NONE))
         if status in (Status.FEASIBLE, Status.NO_SOLUTION) and limit == Limit.TIME:
-            status, limit = limit_status(has_solution, Limit.TIME if params.time_limit is not None else Limit.OTHER)
+            status, limit = limit_status(has_solution, Limit.TIME if params.remaining() is not None else Limit.OTHER)
         if name in ("UNKNOWN_STATUS", "INFEASIBLE") and "unbounded" in detail.lower():
             # CP-SAT presolve's "proven infeasible or unbounded", SCIP's INFORUNBD: settle it.
             status, why = settle_unbounded(self, problem, params, time.perf_counter() - t0)
