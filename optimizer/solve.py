@@ -232,10 +232,17 @@ def _finish(
 
 
 # ---------------------------------------------------------------------------------- solving
-def _heuristic_start(instance: SitingInstance, spec: ModelSpec, time_limit: float | None) -> NDArray[np.bool_] | None:
-    """Greedy + interchange plan used to warm-start an exact solve (None when not applicable)."""
-    if spec.model not in ("pmedian", "mclp") or spec.capacitated:
+def _heuristic_start(
+    instance: SitingInstance, spec: ModelSpec, params: SolveParams | None = None
+) -> NDArray[np.bool_] | None:
+    """Greedy + interchange plan used to warm-start an exact solve (None when not applicable).
+
+    It may use a quarter of what is left of the time budget; the exact solve gets the rest.
+    """
+    params = params or SolveParams()
+    if spec.model not in ("pmedian", "mclp") or spec.capacitated or params.expired():
         return None
+    left = params.remaining()
     from siting.optimizer.heuristics import run_heuristic
 
     # "auto" = greedy, interchange, Lagrangian, interchange again from the Lagrangian plans: it
@@ -243,12 +250,14 @@ def _heuristic_start(instance: SitingInstance, spec: ModelSpec, time_limit: floa
     # near-optimal incumbent is what makes reduced-cost fixing in the exact path strong.
     out = run_heuristic(
         instance, spec.model, p=spec.p, radius=spec.radius, budget=spec.budget, method="auto",
-        time_limit=None if time_limit is None else 0.25 * time_limit,
+        time_limit=None if left is None else 0.25 * left,
     )
     return np.asarray(out.open_mask, dtype=bool)
 
 
-def _warm_vector(problem: Any, instance: SitingInstance, spec: ModelSpec, mask: NDArray[np.bool_]) -> NDArray[np.float64] | None:
+def _warm_vector(
+    problem: Any, instance: SitingInstance, spec: ModelSpec, mask: NDArray[np.bool_], params: SolveParams | None = None
+) -> NDArray[np.float64] | None:
     """A complete MILP start vector from an open-site mask, or None if the mask does not fit.
 
     The site columns are fixed to the plan and the rest (coverage or assignment columns) is
@@ -264,7 +273,12 @@ def _warm_vector(problem: Any, instance: SitingInstance, spec: ModelSpec, mask: 
     lower[problem.site_cols] = fixed
     upper[problem.site_cols] = fixed
     lp = replace(problem, col_lower=lower, col_upper=upper, integrality=np.zeros(problem.num_vars, dtype=bool))
-    res = get_backend("highs").solve(lp, SolveParams(time_limit=30.0))
+    # at most 30 s, and at most a quarter of what is left: the start is worth less than the solve
+    left = params.remaining() if params is not None else None
+    if left is not None and left <= 0:
+        return None
+    cap = 30.0 if left is None else min(30.0, 0.25 * left)
+    res = get_backend("highs").solve(lp, SolveParams(time_limit=cap))
     if res.status != Status.OPTIMAL or res.x is None:
         return None
     x = res.x.copy()
@@ -288,7 +302,9 @@ def solve(
     heuristic (``greedy``, ``interchange``, ``lagrangian``, ``heuristic``). Heuristics carry a
     proven bound where one is cheap (Lagrangian for p-median and MCLP).
     """
-    params = params or SolveParams()
+    # The budget starts here unless the caller started it earlier (a scenario run starts it when
+    # its input has been read, and every stage after that shares it).
+    params = (params or SolveParams()).started()
     say = progress or (lambda _msg: None)
     check_spec(instance, spec)
     started = time.perf_counter()
@@ -320,8 +336,8 @@ def solve(
 
         problem = mclp(instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget)
         say(f"MCLP: {problem.num_vars} columns, {problem.num_rows} rows")
-        start = _heuristic_start(instance, spec, params.time_limit) if warm_ok else None
-        warm = _warm_vector(problem, instance, spec, start) if start is not None else None
+        start = _heuristic_start(instance, spec, params) if warm_ok else None
+        warm = _warm_vector(problem, instance, spec, start, params) if start is not None else None
         res = backend.solve(problem, params, warm_start=warm)
         mask = problem.open_sites(res.x) if res.x is not None else None
         return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp"})
@@ -340,7 +356,7 @@ def solve(
     formulation = spec.formulation
     if formulation == "auto":
         formulation = "benders" if backend.name == "highs" and spec.budget is None else "radius"
-    start = _heuristic_start(instance, spec, params.time_limit) if warm_ok else None
+    start = _heuristic_start(instance, spec, params) if warm_ok else None
     if formulation == "benders":
         if backend.name != "highs":
             raise ScenarioError(
@@ -354,7 +370,7 @@ def solve(
     build = pm.pmedian_classic if formulation == "classic" else pm.pmedian_radius
     problem = build(instance, p=spec.p, budget=spec.budget)
     say(f"p-median ({formulation}): {problem.num_vars} columns, {problem.num_rows} rows, {problem.A.nnz} nonzeros")
-    warm = _warm_vector(problem, instance, spec, start) if start is not None else None
+    warm = _warm_vector(problem, instance, spec, start, params) if start is not None else None
     res = backend.solve(problem, params, warm_start=warm)
     mask = problem.open_sites(res.x) if res.x is not None else None
     return _finish(instance, spec, res, mask, started, stats={"formulation": formulation})
@@ -374,10 +390,12 @@ def _solve_heuristic(
     method_name = "auto" if method == "heuristic" else method
     out = run_heuristic(
         instance, spec.model, p=spec.p, radius=spec.radius, budget=spec.budget, method=method_name,
-        time_limit=params.time_limit, seed=params.seed,
+        time_limit=params.remaining(), seed=params.seed,
     )
     gap = relative_gap(out.objective, out.bound)
     proven = gap is not None and gap <= max(params.mip_gap, 1e-9)
+    left = params.remaining()
+    timed_out = left is not None and left <= 0.05 + 0.02 * float(params.time_limit or 0.0)
     res = SolveResult(
         status=Status.OPTIMAL if proven else Status.FEASIBLE,
         solver=method,
@@ -386,9 +404,12 @@ def _solve_heuristic(
         bound=None if out.bound is None else float(out.bound),
         gap=gap,
         seconds=float(out.seconds),
-        limit=Limit.NONE if proven else Limit.OTHER,
+        limit=Limit.NONE if proven else (Limit.TIME if timed_out else Limit.OTHER),
         x=None,
-        message="" if proven else "heuristic: optimality not proven",
+        message="" if proven else (
+            "heuristic: stopped by the time limit, optimality not proven" if timed_out
+            else "heuristic: optimality not proven"
+        ),
     )
     return _finish(instance, spec, res, np.asarray(out.open_mask, dtype=bool), started, stats={"formulation": "heuristic"})
 
