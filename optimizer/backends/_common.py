@@ -178,7 +178,13 @@ def settle_unbounded(backend: Backend, problem: MilpProblem, params: SolveParams
     )
 
 
-def out_of_time(problem: MilpProblem, solver: str, version: str, seconds: float = 0.0) -> SolveResult:
+def out_of_time(
+    problem: MilpProblem,
+    solver: str,
+    version: str,
+    seconds: float = 0.0,
+    message: str = "the time limit was used up before this solve could start",
+) -> SolveResult:
     """NO_SOLUTION, limit time: the shared time budget was spent before the solver could run."""
     return finish(
         problem,
@@ -187,5 +193,5 @@ def out_of_time(problem: MilpProblem, solver: str, version: str, seconds: float 
         status=Status.NO_SOLUTION,
         limit=Limit.TIME,
         seconds=seconds,
-        message="the time limit was used up before this solve could start",
+        message=message,
     )

@@ -476,9 +476,10 @@ class PulpBackend:
         try:
             lp, variables, infeasible_reason = self.build(problem, params)
         except OutOfTime:
-            return out_of_time(problem, self.name, self.version(), time.perf_counter() - t0).with_note(
+            return out_of_time(
+                problem, self.name, self.version(), time.perf_counter() - t0,
                 f"PuLP had not finished building the {problem.num_vars}-column model when the time limit "
-                "ran out; a faster backend (highs) needs no model building"
+                "ran out; the highs backend needs no such model building",
             )
         if infeasible_reason is not None:
             return finish(
