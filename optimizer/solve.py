@@ -261,6 +261,13 @@ def _heuristic_start(
     return np.asarray(out.open_mask, dtype=bool)
 
 
+def _spent(solver: str) -> SolveResult:
+    return SolveResult(
+        status=Status.NO_SOLUTION, solver=solver, limit=Limit.TIME,
+        message="the time limit was used up before the model could be built",
+    )
+
+
 def _or_start(
     res: SolveResult, mask: NDArray[np.bool_] | None, start: NDArray[np.bool_] | None, spec: ModelSpec,
     record: dict[str, Any],
@@ -360,10 +367,13 @@ def solve(
     if spec.model == "mclp":
         from siting.models.formulations.mclp import mclp
 
-        problem = mclp(instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget)
-        say(f"MCLP: {problem.num_vars} columns, {problem.num_rows} rows")
         record: dict[str, Any] = {}
         start = _heuristic_start(instance, spec, params, record) if warm_ok else None
+        if params.expired():  # no time to build the model: keep the start
+            res, mask = _or_start(_spent(backend.name), None, start, spec, record)
+            return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp"})
+        problem = mclp(instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget)
+        say(f"MCLP: {problem.num_vars} columns, {problem.num_rows} rows")
         warm = _warm_vector(problem, instance, spec, start, params) if start is not None else None
         res = backend.solve(problem, params, warm_start=warm)
         mask = problem.open_sites(res.x) if res.x is not None else None
@@ -386,6 +396,9 @@ def solve(
         formulation = "benders" if backend.name == "highs" and spec.budget is None else "radius"
     record = {}
     start = _heuristic_start(instance, spec, params, record) if warm_ok else None
+    if formulation != "benders" and params.expired():  # no time to build the model: keep the start
+        res, mask = _or_start(_spent(backend.name), None, start, spec, record)
+        return _finish(instance, spec, res, mask, started, stats={"formulation": formulation})
     if formulation == "benders":
         if backend.name != "highs":
             raise ScenarioError(

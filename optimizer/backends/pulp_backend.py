@@ -122,6 +122,8 @@ _ROW_CHUNK = 2_000
 #: Seconds CBC may run past its ``sec`` limit (it checks the clock between nodes, and a root LP
 #: can be long) before siting kills it and reports no solution.
 _KILL_GRACE = 1.0
+#: Writing the MPS file takes PuLP up to this multiple of the model-building time (measured 0.7).
+_WRITE_SHARE = 0.9
 
 
 class OutOfTime(Exception):
@@ -141,17 +143,24 @@ class _CbcGuard:
     the remaining budget as ``-sec``, CBC in its own process group that dies with siting (see
     :mod:`optimizer.processes`), and a hard stop ``_KILL_GRACE`` seconds after the limit."""
 
-    def __init__(self, work: Workspace, params: SolveParams) -> None:
+    def __init__(self, work: Workspace, params: SolveParams, build_seconds: float = 0.0) -> None:
         self.work = work
         self.params = params
+        self.build_seconds = build_seconds
         self.killed = False
 
     def solve_cbc(self, solver: Any, lp: Any, use_mps: bool = True) -> int:
         if not solver.executable(solver.path):
             raise pulp.PulpSolverError(f"cannot execute CBC at {solver.path}")
         tmp_mps, tmp_sol, tmp_mst = solver.create_tmp_files(lp.name, "mps", "sol", "mst")
-        if self.params.expired():
-            raise OutOfTime
+        left = self.params.remaining()
+        if left is not None and left < _WRITE_SHARE * self.build_seconds:
+            # PuLP writes the MPS file at about 0.7 x the time it took to build the model, and
+            # cannot be stopped while it does: there is no time to write it, let alone solve
+            raise OutOfTime(
+                f"{left:.1f} s were left after PuLP built the model in {self.build_seconds:.1f} s: not enough "
+                "to write it for CBC and solve it"
+            )
         vs, var_names, con_names, _ = lp.writeMPS(tmp_mps, rename=1)
         args = [solver.path, tmp_mps] + (["-max"] if lp.sense == pulp.LpMaximize else [])
         if solver.optionsDict.get("warmStart", False):
@@ -421,6 +430,7 @@ class PulpBackend:
         build when the budget is spent, instead of finishing a model there is no time to solve.
         """
         check = _deadline_check(params)
+        check()
         sense = pulp.LpMaximize if problem.sense == "max" else pulp.LpMinimize
         lp = pulp.LpProblem(re.sub(r"\W", "_", problem.name) or "siting", sense)
         lo = [None if not math.isfinite(v) else float(v) for v in problem.col_lower]
@@ -475,6 +485,7 @@ class PulpBackend:
         ws = check_warm_start(problem, warm_start, self.name)
         try:
             lp, variables, infeasible_reason = self.build(problem, params)
+            build_seconds = time.perf_counter() - t0
         except OutOfTime:
             return out_of_time(
                 problem, self.name, self.version(), time.perf_counter() - t0,
@@ -500,14 +511,17 @@ class PulpBackend:
             solver, notes = self.make_solver(params, log_path=log_path, warm_start=use_ws)
             if hasattr(solver, "tmpDir"):
                 solver.tmpDir = tmp  # PuLP's own .mps/.lp/.sol/.mst files go in our folder too
-            guard = _CbcGuard(work, params) if self.is_cbc else None
+            guard = _CbcGuard(work, params, build_seconds) if self.is_cbc else None
             if guard is not None:
                 solver.solve_CBC = functools.partial(guard.solve_cbc, solver)
             try:
                 with _quiet_deprecations():
                     lp.solve(solver)
-            except OutOfTime:
-                return out_of_time(problem, self.name, self.version(), time.perf_counter() - t0)
+            except OutOfTime as exc:
+                seconds = time.perf_counter() - t0
+                if str(exc):
+                    return out_of_time(problem, self.name, self.version(), seconds, str(exc))
+                return out_of_time(problem, self.name, self.version(), seconds)
             except (
                 pulp.PulpSolverError,
                 OSError,
