@@ -49,8 +49,21 @@ MODELS = ("mclp", "lscp", "pmedian", "pcenter", "joint")
 #: Seconds a child may take beyond its budget (instance generation, interpreter start) before
 #: the parent kills it.
 GENERATION_ALLOWANCE = 120.0
-FIELDS = ["model", "backend", "limit", "wall", "reported", "status", "limit_hit", "objective", "bound", "ok",
-          "process_wall", "case", "message"]
+FIELDS = [
+    "model",
+    "backend",
+    "limit",
+    "wall",
+    "reported",
+    "status",
+    "limit_hit",
+    "objective",
+    "bound",
+    "ok",
+    "process_wall",
+    "case",
+    "message",
+]
 
 
 def allowed(limit: float) -> float:
@@ -84,7 +97,6 @@ def _dense(rng: Any, n: int, m: int, side: float) -> Any:
 def make_case(model: str, quick: bool, seed: int = 7) -> tuple[Any, Any, str]:
     """(instance, spec, description) for a siting model, or (MultiServiceInstance, None, ...) for joint."""
     import numpy as np
-
     from siting.models.instance import SitingInstance
     from siting.optimizer.solve import ModelSpec
 
@@ -98,13 +110,15 @@ def make_case(model: str, quick: bool, seed: int = 7) -> tuple[Any, Any, str]:
         n, m = (20_000, 1_000) if quick else (60_000, 3_000)
         d = _sparse_within(_points(rng, n, 10_000.0), _points(rng, m, 10_000.0), 400.0)
         keep = np.diff(d.indptr) > 0  # demand no site reaches is reported, not solved: leave it out
-        inst = SitingInstance(d[keep], weights=np.ones(int(keep.sum())), cost=rng.uniform(1.0, 10.0, size=m),
-                              name="lscp")
+        inst = SitingInstance(
+            d[keep], weights=np.ones(int(keep.sum())), cost=rng.uniform(1.0, 10.0, size=m), name="lscp"
+        )
         return inst, ModelSpec("lscp", radius=400.0), f"{int(keep.sum())}x{m} r=400 least cost"
     if model in ("pmedian", "pcenter"):
         n, m = (1_500, 200) if quick else (3_000, 400)
-        inst = SitingInstance(_dense(rng, n, m, 5_000.0), weights=rng.integers(1, 100, size=n).astype(float),
-                              name=model)
+        inst = SitingInstance(
+            _dense(rng, n, m, 5_000.0), weights=rng.integers(1, 100, size=n).astype(float), name=model
+        )
         return inst, ModelSpec(model, p=10), f"{n}x{m} p=10"  # type: ignore[arg-type]
     if model == "joint":
         sys.path.insert(0, str(HERE))
@@ -129,15 +143,26 @@ def child(model: str, backend: str, limit: float, quick: bool) -> None:
             from siting.optimizer.joint import solve_joint
 
             res = solve_joint(inst, "max_coverage", solver=backend, params=params)
-            row.update(status=res.status.value, objective=res.objective, bound=res.bound,
-                       reported=res.seconds, limit_hit="time" if res.status.value != "OPTIMAL" else "none",
-                       message=res.message)
+            row.update(
+                status=res.status.value,
+                objective=res.objective,
+                bound=res.bound,
+                reported=res.seconds,
+                limit_hit="time" if res.status.value != "OPTIMAL" else "none",
+                message=res.message,
+            )
         else:
             from siting.optimizer.solve import solve
 
             res = solve(inst, spec, solver=backend, params=params)
-            row.update(status=res.status.value, objective=res.objective, bound=res.bound, reported=res.seconds,
-                       limit_hit=res.limit.value, message=res.message)
+            row.update(
+                status=res.status.value,
+                objective=res.objective,
+                bound=res.bound,
+                reported=res.seconds,
+                limit_hit=res.limit.value,
+                message=res.message,
+            )
     except SitingError as exc:
         row.update(status=type(exc).__name__, message=str(exc))
     row["wall"] = time.monotonic() - t0
@@ -169,12 +194,18 @@ def run_one(model: str, backend: str, limit: float, quick: bool) -> dict[str, An
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)
         proc.communicate()
-        return {"model": model, "backend": backend, "limit": limit, "status": "KILLED", "ok": False,
-                "process_wall": round(time.monotonic() - started, 2)}
+        return {
+            "model": model,
+            "backend": backend,
+            "limit": limit,
+            "status": "KILLED",
+            "ok": False,
+            "process_wall": round(time.monotonic() - started, 2),
+        }
     row: dict[str, Any] = {"model": model, "backend": backend, "limit": limit}
     result = [line for line in out.splitlines() if line.startswith("RESULT ")]
     if result:
-        row.update(json.loads(result[-1][len("RESULT "):]))
+        row.update(json.loads(result[-1][len("RESULT ") :]))
     else:
         row.update(status="CRASHED", message=(err.strip().splitlines() or ["no output"])[-1][:300])
     row["process_wall"] = round(time.monotonic() - started, 2)
@@ -212,9 +243,12 @@ def main() -> None:
             rows.append(row)
             writer.writerow(row)
             fh.flush()
-            print(f"{model:8} {backend:9} limit {limit:5.0f}  wall {row.get('wall', float('nan')):7.2f}  "
-                  f"reported {row.get('reported', float('nan')) if row.get('reported') is not None else float('nan'):7.2f}  "
-                  f"{row.get('status', ''):14} {'ok' if row['ok'] else 'OVER'}", flush=True)
+            print(
+                f"{model:8} {backend:9} limit {limit:5.0f}  wall {row.get('wall', float('nan')):7.2f}  "
+                f"reported {row.get('reported', float('nan')) if row.get('reported') is not None else float('nan'):7.2f}  "
+                f"{row.get('status', ''):14} {'ok' if row['ok'] else 'OVER'}",
+                flush=True,
+            )
     bad = [r for r in rows if not r["ok"]]
     print(f"{len(rows) - len(bad)}/{len(rows)} runs within 5 % + 2 s of their limit; results in {out}")
     if bad:

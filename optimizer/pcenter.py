@@ -14,7 +14,6 @@ found by binary search between
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from typing import Any, cast

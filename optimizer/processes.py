@@ -31,9 +31,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 TEMP_PREFIX = "siting-pulp-"
 _STALE_RE = re.compile(rf"^{re.escape(TEMP_PREFIX)}(\d+)-")
@@ -66,13 +66,23 @@ def die_with_parent(sig: int = signal.SIGKILL) -> bool:
 
     Safe in ``preexec_fn`` (between fork and exec). Returns False where it is not supported.
     """
+    if _PRCTL is None:
+        return False
+    return int(_PRCTL(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)) == 0
+
+
+def _load_prctl() -> Any:
+    # loaded once, in the parent: between fork and exec only the function pointer is called
+    # (no dlopen, which could deadlock on a lock held by another thread at fork time)
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return int(libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)) == 0
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
     except (OSError, AttributeError):
-        return False
+        return None
+
+
+_PRCTL = _load_prctl()
 
 
 def _alive(pid: int) -> bool:
@@ -131,10 +141,10 @@ class Workspace:
         except OSError:  # no watchdog: layers 1 and 2 and clean_stale still hold
             self._watch = None
 
-    def __enter__(self) -> Workspace:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def start(self, args: Sequence[str], **popen: Any) -> subprocess.Popen[bytes]:
@@ -173,7 +183,9 @@ class Workspace:
 
 def start_child(args: Sequence[str], **popen: Any) -> subprocess.Popen[bytes]:
     """``subprocess.Popen`` in a new process group that receives SIGKILL when siting dies."""
-    return subprocess.Popen(list(args), start_new_session=True, preexec_fn=die_with_parent, **popen)
+    # preexec_fn is the only way to set the parent-death signal between fork and exec; it calls
+    # one preloaded C function and nothing else
+    return subprocess.Popen(list(args), start_new_session=True, preexec_fn=die_with_parent, **popen)  # noqa: PLW1509
 
 
 def kill_group(proc: subprocess.Popen[Any], wait: float = 5.0) -> None:

@@ -14,14 +14,15 @@ import numpy as np
 import psutil
 import pytest
 import scipy.sparse as sp
-
 from siting.models.milp import MilpProblem
 from siting.optimizer.backends import pulp_backend as pulp_mod
 from siting.optimizer.processes import TEMP_PREFIX, clean_stale
 from siting.optimizer.registry import get_backend
 from siting.optimizer.result import Limit, SolveParams, Status
 
-pytestmark = pytest.mark.skipif(not get_backend("cbc").available(), reason="CBC (PuLP's bundled binary) is not installed")
+pytestmark = pytest.mark.skipif(
+    not get_backend("cbc").available(), reason="CBC (PuLP's bundled binary) is not installed"
+)
 
 
 def hard_knapsack(n: int, k: int, seed: int = 1) -> MilpProblem:
@@ -30,13 +31,23 @@ def hard_knapsack(n: int, k: int, seed: int = 1) -> MilpProblem:
     W = rng.integers(1, 1000, size=(k, n)).astype(np.float64)
     value = (W.sum(axis=0) // k + rng.integers(0, 50, size=n)).astype(np.float64)
     return MilpProblem(
-        c=value, A=sp.csc_array(W), row_lower=np.full(k, -np.inf), row_upper=W.sum(axis=1) // 2,
-        col_lower=np.zeros(n), col_upper=np.ones(n), integrality=np.ones(n, dtype=bool), sense="max",
+        c=value,
+        A=sp.csc_array(W),
+        row_lower=np.full(k, -np.inf),
+        row_upper=W.sum(axis=1) // 2,
+        col_lower=np.zeros(n),
+        col_upper=np.ones(n),
+        integrality=np.ones(n, dtype=bool),
+        sense="max",
     )
 
 
 def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith(TEMP_PREFIX) or p.suffix in (".mps", ".sol", ".mst", ".lp"))
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.name.startswith(TEMP_PREFIX) or p.suffix in (".mps", ".sol", ".mst", ".lp")
+    )
 
 
 @pytest.fixture
@@ -48,7 +59,9 @@ def tmpdir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_no_temp_files_after_normal_timed_out_and_killed_cbc_runs(tmpdir_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_temp_files_after_normal_timed_out_and_killed_cbc_runs(
+    tmpdir_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cbc = get_backend("cbc")
     r = cbc.solve(hard_knapsack(8, 2), SolveParams())
     assert r.status == Status.OPTIMAL

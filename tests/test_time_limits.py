@@ -14,7 +14,6 @@ import time
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from siting.models.errors import NoSolutionError
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
@@ -155,8 +154,11 @@ def joint_instance(seed: int = 2) -> MultiServiceInstance:
         for s in range(2)
     )
     return MultiServiceInstance(
-        demand_ids=np.arange(n), site_ids=np.array([f"p{j}" for j in range(m)], dtype=object),
-        room=np.full(m, 2.0), services=services, total_budget=8.0,
+        demand_ids=np.arange(n),
+        site_ids=np.array([f"p{j}" for j in range(m)], dtype=object),
+        room=np.full(m, 2.0),
+        services=services,
+        total_budget=8.0,
     )
 
 
@@ -178,18 +180,26 @@ def test_pulp_stops_building_a_model_it_has_no_time_for() -> None:
     # Every deadline check moves the clock 1 s: a 3 s budget is spent after a few of the
     # 20,000-column chunks of a 150,000-column model, long before the model is complete.
     ticks = itertools.count()
-    clock = lambda: float(next(ticks))  # noqa: E731
+    clock = lambda: float(next(ticks))
     n = 150_000
     problem = MilpProblem(
-        c=np.ones(n), A=sp.csc_array(np.ones((1, n))), row_lower=np.array([1.0]), row_upper=np.array([np.inf]),
-        col_lower=np.zeros(n), col_upper=np.ones(n), integrality=np.ones(n, dtype=bool), sense="min",
+        c=np.ones(n),
+        A=sp.csc_array(np.ones((1, n))),
+        row_lower=np.array([1.0]),
+        row_upper=np.array([np.inf]),
+        col_lower=np.zeros(n),
+        col_upper=np.ones(n),
+        integrality=np.ones(n, dtype=bool),
+        sense="min",
     )
     params = SolveParams(time_limit=3.0, deadline=Deadline.after(3.0, clock))
     with pytest.raises(pulp_mod.OutOfTime):
         pulp_mod.PulpBackend("PULP_CBC_CMD").build(problem, params)
     used = next(ticks)
     assert used < 10  # stopped after a few chunks: the whole build would check 9 times plus per row
-    r = pulp_mod.PulpBackend("PULP_CBC_CMD").solve(problem, SolveParams(time_limit=3.0, deadline=Deadline.after(3.0, clock)))
+    r = pulp_mod.PulpBackend("PULP_CBC_CMD").solve(
+        problem, SolveParams(time_limit=3.0, deadline=Deadline.after(3.0, clock))
+    )
     assert (r.status, r.limit) == (Status.NO_SOLUTION, Limit.TIME)
     assert "had not finished building" in r.message
 
