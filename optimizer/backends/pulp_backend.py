@@ -33,6 +33,14 @@ the bound is only known when the run is OPTIMAL (bound = objective), and a run t
 limit stopped it. A "solution" that violates the rows is never passed on (ERROR if the solver
 called it optimal, NO_SOLUTION if a limit stopped it).
 
+Time and processes: ``time_limit`` is what is left of the shared budget (``params.remaining()``).
+PuLP's model building checks the deadline every 20,000 columns and 2,000 rows and stops
+(NO_SOLUTION, limit time) when it is spent; the MPS file is not written when less time is left
+than writing it takes. CBC itself runs under :class:`_CbcGuard` instead of PuLP's ``solve_CBC``:
+the same command line, with the remaining budget as ``-sec``, its files in a siting-owned
+``siting-pulp-<pid>-*`` folder, CBC in its own process group with a parent-death signal and a
+watchdog (:mod:`optimizer.processes`), killed ``_KILL_GRACE`` seconds after the limit.
+
 Solvers that duplicate a native backend are left out of :func:`extra_pulp_solvers`:
 ``PULP_CBC_CMD`` and ``COIN_CMD`` (the ``cbc`` backend), and PuLP's ``HiGHS`` / ``HiGHS_CMD``
 (the faster ``highs`` backend). They remain reachable by name, e.g. ``pulp:HiGHS``.
