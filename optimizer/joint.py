@@ -45,7 +45,7 @@ from siting.models.multiservice import (
     open_pairs,
 )
 from siting.optimizer.registry import get_backend
-from siting.optimizer.result import Backend, SolveParams, SolveResult, Status, relative_gap
+from siting.optimizer.result import Backend, Limit, SolveParams, SolveResult, Status, relative_gap
 
 #: Relative slack with which an earlier stage's objective (or cost) is held by the next stage.
 HOLD_RTOL = 1e-6
@@ -367,6 +367,13 @@ def solve_joint(
     start = greedy_plan(inst, l1, objective)
     ws = _warm_start(p1, l1, start)
     r1, again = _solve(be, p1, params, deadline, ws)
+    if not r1.status.has_solution and r1.limit == Limit.TIME and ws is not None:
+        # the budget ran out before the solver had a plan (CBC may still be building the model):
+        # the greedy start is the best plan found so far
+        r1 = dataclasses.replace(
+            r1, status=Status.FEASIBLE, x=ws, objective=p1.objective_value(ws),
+            message="; ".join(filter(None, [r1.message, "the time limit stopped the solver; the greedy start is kept"])),
+        )
     stages.append(_record("primary", r1, p1))
     stages[-1]["warm_start"] = ws is not None
     stages[-1]["resolved_cold"] = again

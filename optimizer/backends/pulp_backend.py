@@ -580,6 +580,18 @@ class PulpBackend:
                 if status == Status.OPTIMAL:
                     status = Status.FEASIBLE
                 limit = stopped
+        if (
+            self.is_cbc
+            and status == Status.INFEASIBLE
+            and problem.is_mip
+            and params.remaining() is not None
+            and (str(cbc.get("result", "")) in CBC_RESULT_LIMITS or "infeasible" not in log.lower())
+        ):
+            # CBC stopped by a short time limit before its first LP writes "Infeasible" to the
+            # solution file; a proof shows in its log ("Problem proven infeasible", "Pre-processing
+            # says infeasible"), a limit in its result line
+            status, limit = Status.NO_SOLUTION, CBC_RESULT_LIMITS.get(str(cbc.get("result", "")), Limit.TIME)
+            notes.append("CBC stopped before it found a solution or proved there is none")
         if status in (Status.FEASIBLE, Status.NO_SOLUTION) and "result" not in cbc:
             limit = Limit.TIME if params.time_limit is not None else Limit.OTHER
         if (
