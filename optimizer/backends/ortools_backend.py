@@ -50,6 +50,9 @@ from siting.optimizer.backends._common import check_warm_start, finish, limit_st
 from siting.optimizer.deadline import run_bounded
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
+#: |bound| at or above this is a solver's infinity, not a bound (SCIP uses 1e20).
+_NO_BOUND = 1e20
+
 try:
     import ortools
     from ortools.linear_solver.python import model_builder_helper as mbh
@@ -274,6 +277,8 @@ class OrToolsBackend:
         bound: float | None = None
         if has_solution and status.has_solution:
             bound = float(solver.best_objective_bound())
+            if abs(bound) >= _NO_BOUND:  # SCIP's "no bound yet" (seen as -1e20 after a time limit)
+                bound = None
             if not problem.is_mip and self.kind == "scip" and status == Status.OPTIMAL and x is not None:
                 bound = problem.objective_value(x)
         return finish(
