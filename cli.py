@@ -297,7 +297,7 @@ def solve(
     solver: Annotated[
         str, typer.Option("--solver", help="highs, cbc, cpsat, scip, pulp:NAME or a heuristic (greedy, interchange, ...).")
     ] = "highs",
-    time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds.")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds for everything after the input is read.")] = None,
     gap: Annotated[float | None, typer.Option("--gap", min=0.0, help="Relative gap at which to stop (0 = prove).")] = None,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Solver threads.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
@@ -588,7 +588,7 @@ def run(
     ] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="Solver, overriding solver.name.")] = None,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", min=0.0, help="Seconds per solve, overriding solver.time_limit.")
+        float | None, typer.Option("--time-limit", min=0.0, help="Seconds for the whole run once the input is read, overriding solver.time_limit.")
     ] = None,
     split: Annotated[
         bool,
@@ -685,7 +685,7 @@ def sweep(
     ] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="Solver, overriding solver.name.")] = None,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", min=0.0, help="Seconds per budget, overriding solver.time_limit.")
+        float | None, typer.Option("--time-limit", min=0.0, help="Seconds for the whole sweep once the input is read, overriding solver.time_limit.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
 ) -> None:

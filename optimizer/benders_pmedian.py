@@ -366,7 +366,8 @@ def solve_pmedian_benders(
     """
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
-    deadline = t0 + params.time_limit if params.time_limit is not None else np.inf
+    left = params.remaining()  # the shared budget: the heuristic start may have used some of it
+    deadline = t0 + left if left is not None else np.inf
     version = _highs_version()
 
     # ---- data: clients with positive weight, candidate sites (not forbidden)

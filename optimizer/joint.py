@@ -45,7 +45,7 @@ from siting.models.multiservice import (
     open_pairs,
 )
 from siting.optimizer.registry import get_backend
-from siting.optimizer.result import Backend, SolveParams, SolveResult, Status, relative_gap
+from siting.optimizer.result import Backend, Limit, SolveParams, SolveResult, Status, relative_gap
 
 #: Relative slack with which an earlier stage's objective (or cost) is held by the next stage.
 HOLD_RTOL = 1e-6
@@ -356,7 +356,8 @@ def solve_joint(
     inst : the joint instance.
     objective : "max_coverage", "complete_circle", "pmedian", "min_cost" or "phased".
     solver : backend name (:func:`optimizer.registry.get_backend`).
-    params : solve parameters; ``time_limit`` covers all stages together.
+    params : solve parameters; the time limit covers all stages together (and is shared with the
+        caller's other stages when ``params`` already carries a deadline).
     tie_break : for the maximising objectives, break ties by cost, then walking distance.
     forbid : plans whose set of open (service, plot) pairs may not be returned again.
     primary_bound : the primary objective must be at least (max) / at most (min) this value.
@@ -369,10 +370,11 @@ def solve_joint(
     """
     t0 = time.perf_counter()
     check_objective(objective)
-    params = params or SolveParams()
+    params = (params or SolveParams()).started()  # one budget for every stage (and every alternative)
     be = backend if backend is not None else get_backend(solver)
     sense = OBJECTIVE_SENSE[objective]
-    deadline = None if params.time_limit is None else t0 + float(params.time_limit)
+    left = params.remaining()
+    deadline = None if left is None else t0 + left
     stages: list[dict[str, Any]] = []
     checks: list[tuple[str, float | None, float]] = []
     notes: list[str] = []
@@ -382,6 +384,13 @@ def solve_joint(
     start = greedy_plan(inst, l1, objective)
     ws = _warm_start(p1, l1, start)
     r1, again = _solve(be, p1, params, deadline, ws)
+    if not r1.status.has_solution and r1.limit == Limit.TIME and ws is not None:
+        # the budget ran out before the solver had a plan (CBC may still be building the model):
+        # the greedy start is the best plan found so far
+        r1 = dataclasses.replace(
+            r1, status=Status.FEASIBLE, x=ws, objective=p1.objective_value(ws),
+            message="; ".join(filter(None, [r1.message, "the time limit stopped the solver; the greedy start is kept"])),
+        )
     stages.append(_record("primary", r1, p1))
     stages[-1]["warm_start"] = ws is not None
     stages[-1]["resolved_cold"] = again
@@ -501,7 +510,8 @@ def alternatives(
     The best plan is solved first; then, repeatedly, the best plan that differs from every plan
     found so far (no-good cuts (15)) and keeps the objective within :func:`tolerance_bound`, until
     ``k`` plans or none is left. Plans come in order of objective (when every solve is proven).
-    ``params.time_limit`` applies to each solve.
+    ``params``' time limit is one budget for all of them: the search stops when it is spent and
+    returns the plans found so far.
     """
     check_objective(objective)
     if int(k) != k or k < 1:
@@ -510,10 +520,11 @@ def alternatives(
         raise ScenarioError(f"alternatives tolerance = {tolerance} must be a number >= 0 (e.g. 0.05 for 5 %)")
     be = get_backend(solver)
     sense = OBJECTIVE_SENSE[objective]
+    params = (params or SolveParams()).started()
     first = solve_joint(inst, objective, solver, params, tie_break=tie_break, backend=be)
     results = [first]
     bound = tolerance_bound(first.objective, tolerance, sense)
-    while len(results) < k:
+    while len(results) < k and not params.expired():
         try:
             r = solve_joint(
                 inst, objective, solver, params, tie_break=tie_break, backend=be,

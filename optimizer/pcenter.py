@@ -14,7 +14,6 @@ found by binary search between
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from typing import Any, cast
@@ -102,7 +101,7 @@ def solve_pcenter(
     at most p new sites moves the upper end down, a step that proves more than p are needed
     (solver bound > p, or infeasible) moves the lower end up. A step that decides neither (a limit
     hit) is treated as "no" and the result is then only FEASIBLE, with the proven lower bound.
-    ``params.time_limit`` bounds the whole search; each step gets what is left.
+    ``params``' time budget (its deadline) bounds the whole search; each step gets what is left.
 
     Parameters
     ----------
@@ -129,6 +128,7 @@ def solve_pcenter(
     NoSolutionError : the search stopped (limits) before any plan was found.
     """
     t0 = time.perf_counter()
+    params = params.started()
     ip = check_site_limits(instance, p, None, min_p=1, strict_p=True)
     assert ip is not None
     rows, _, dist = eligible_pairs(instance, weighted_only=True)
@@ -180,15 +180,11 @@ def solve_pcenter(
 
     def run(idx: int) -> str:
         nonlocal undecided, step_limit
-        step_params = params
-        if params.time_limit is not None:
-            left = params.time_limit - (time.perf_counter() - t0)
-            if left <= 0:
-                undecided, step_limit = True, Limit.TIME
-                return "stop"
-            step_params = dataclasses.replace(params, time_limit=left)
+        if params.expired():  # each step gets what is left of the shared budget
+            undecided, step_limit = True, Limit.TIME
+            return "stop"
         radius = float(cand[idx])
-        verdict, mask, res = _decide(instance, ip, radius, backend, step_params)
+        verdict, mask, res = _decide(instance, ip, radius, backend, params)
         stats["steps"] += 1
         stats["radii"].append(radius)
         stats["decisions"].append(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from siting.models.errors import NoSolutionError
 from siting.models.milp import MilpProblem
+from siting.optimizer.deadline import Deadline
 
 
 class Status(str, Enum):
@@ -58,6 +59,9 @@ class SolveParams:
     seed : random seed.
     verbose : let the solver print its log.
     options : per-backend options, namespaced by backend name: ``{"highs": {"presolve": "off"}}``.
+    deadline : the shared wall-clock budget of the whole command (see :mod:`optimizer.deadline`),
+        set once by :meth:`started` when the input has been read. Stages and backends read
+        :meth:`remaining`, never ``time_limit`` itself, so that their times add up to the limit.
     """
 
     time_limit: float | None = None
@@ -66,6 +70,37 @@ class SolveParams:
     seed: int = 0
     verbose: bool = False
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    deadline: Deadline | None = None
+
+    def started(self) -> SolveParams:
+        """These parameters with the clock running: the deadline is ``time_limit`` from now.
+
+        Idempotent: parameters that already carry a deadline are returned unchanged, so an inner
+        stage calling it again does not restart the budget.
+        """
+        if self.deadline is not None or self.time_limit is None:
+            return self
+        return replace(self, deadline=Deadline.after(self.time_limit))
+
+    def remaining(self) -> float | None:
+        """Seconds left for the next stage: the smaller of the shared deadline's remaining time and
+        ``time_limit`` (a stage may be given a share of the budget); ``None`` for no limit."""
+        left = self.deadline.remaining() if self.deadline is not None else None
+        if self.time_limit is None:
+            return left
+        return float(self.time_limit) if left is None else min(left, float(self.time_limit))
+
+    def expired(self) -> bool:
+        """True once there is no time left."""
+        left = self.remaining()
+        return left is not None and left <= 0.0
+
+    def within(self, seconds: float | None) -> SolveParams:
+        """These parameters for a stage that may take at most ``seconds`` (and never more than is left)."""
+        if seconds is None:
+            return self
+        left = self.remaining()
+        return replace(self.started(), time_limit=float(seconds) if left is None else min(float(seconds), left))
 
     def options_for(self, backend: str) -> Mapping[str, Any]:
         return self.options.get(backend, {})
@@ -110,6 +145,10 @@ class SolveResult:
                 + "; try a longer --time-limit or another --solver"
             )
         return self.x
+
+    def with_note(self, note: str) -> SolveResult:
+        """This result with ``note`` appended to its message."""
+        return replace(self, message="; ".join(filter(None, [self.message, note])))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -29,6 +29,9 @@ MODELS = ("mclp", "lscp", "pmedian", "pcenter")
 FORMULATIONS = ("auto", "classic", "radius", "benders")
 
 Progress = Callable[[str], None]
+#: Nonzeros HiGHS presolves per second, conservatively (measured ~350,000/s on one busy core):
+#: a warm-start LP larger than this times its time share is not attempted.
+_WARM_NNZ_PER_SECOND = 200_000
 
 #: The models each option applies to; giving an option to any other model is an error, never
 #: silently ignored. ``allow_split`` also needs ``capacitated``.
@@ -372,10 +375,18 @@ def _cheapest(
 
 
 # ---------------------------------------------------------------------------------- solving
-def _heuristic_start(instance: SitingInstance, spec: ModelSpec, time_limit: float | None) -> NDArray[np.bool_] | None:
-    """Greedy + interchange plan used to warm-start an exact solve (None when not applicable)."""
-    if spec.model not in ("pmedian", "mclp") or spec.capacitated:
+def _heuristic_start(
+    instance: SitingInstance, spec: ModelSpec, params: SolveParams | None = None, record: dict[str, Any] | None = None
+) -> NDArray[np.bool_] | None:
+    """Greedy + interchange plan used to warm-start an exact solve (None when not applicable).
+
+    It may use a quarter of what is left of the time budget; the exact solve gets the rest.
+    ``record`` receives the heuristic's proven bound (``"bound"``).
+    """
+    params = params or SolveParams()
+    if spec.model not in ("pmedian", "mclp") or spec.capacitated or params.expired():
         return None
+    left = params.remaining()
     from siting.optimizer.heuristics import run_heuristic
 
     # "auto" = greedy, interchange, Lagrangian, interchange again from the Lagrangian plans: it
@@ -383,12 +394,41 @@ def _heuristic_start(instance: SitingInstance, spec: ModelSpec, time_limit: floa
     # near-optimal incumbent is what makes reduced-cost fixing in the exact path strong.
     out = run_heuristic(
         instance, spec.model, p=spec.p, radius=spec.radius, budget=spec.budget, method="auto",
-        time_limit=None if time_limit is None else 0.25 * time_limit,
+        time_limit=None if left is None else 0.25 * left,
     )
+    if record is not None:
+        record["bound"] = out.bound
     return np.asarray(out.open_mask, dtype=bool)
 
 
-def _warm_vector(problem: Any, instance: SitingInstance, spec: ModelSpec, mask: NDArray[np.bool_]) -> NDArray[np.float64] | None:
+def _spent(solver: str) -> SolveResult:
+    return SolveResult(
+        status=Status.NO_SOLUTION, solver=solver, limit=Limit.TIME,
+        message="the time limit was used up before the model could be built",
+    )
+
+
+def _or_start(
+    res: SolveResult, mask: NDArray[np.bool_] | None, start: NDArray[np.bool_] | None, spec: ModelSpec,
+    record: dict[str, Any],
+) -> tuple[SolveResult, NDArray[np.bool_] | None]:
+    """The heuristic start as the plan when the time limit stopped the solver before it had one.
+
+    The time budget is one for all stages: a solver that ran out of it (or never got to start,
+    e.g. PuLP still building the model) leaves the best plan found so far, which is the start.
+    Its bound is the better of the solver's and the heuristic's.
+    """
+    if res.status.has_solution or start is None or res.limit != Limit.TIME:
+        return res, mask
+    bounds = [b for b in (res.bound, record.get("bound")) if b is not None and np.isfinite(b)]
+    bound = None if not bounds else (min(bounds) if spec.model == "mclp" else max(bounds))
+    note = "the time limit stopped the solver before it had a plan; the heuristic start is returned"
+    return replace(res, status=Status.FEASIBLE, bound=bound, objective=None).with_note(note), start
+
+
+def _warm_vector(
+    problem: Any, instance: SitingInstance, spec: ModelSpec, mask: NDArray[np.bool_], params: SolveParams | None = None
+) -> NDArray[np.float64] | None:
     """A complete MILP start vector from an open-site mask, or None if the mask does not fit.
 
     The site columns are fixed to the plan and the rest (coverage or assignment columns) is
@@ -396,15 +436,22 @@ def _warm_vector(problem: Any, instance: SitingInstance, spec: ModelSpec, mask: 
     sets the site columns is feasible but not optimal for the other columns, and HiGHS has been
     seen to hand back such a start unchanged with the objective of its own optimum.
     """
-    from dataclasses import replace
-
     lower = problem.col_lower.copy()
     upper = problem.col_upper.copy()
     fixed = mask.astype(np.float64)
     lower[problem.site_cols] = fixed
     upper[problem.site_cols] = fixed
     lp = replace(problem, col_lower=lower, col_upper=upper, integrality=np.zeros(problem.num_vars, dtype=bool))
-    res = get_backend("highs").solve(lp, SolveParams(time_limit=30.0))
+    # at most 30 s, and at most a quarter of what is left: the start is worth less than the solve
+    left = params.remaining() if params is not None else None
+    if left is not None and left <= 0:
+        return None
+    cap = 30.0 if left is None else min(30.0, 0.25 * left)
+    if problem.A.nnz > _WARM_NNZ_PER_SECOND * cap:
+        # HiGHS does not look at its time limit while it presolves or sets up a large LP (a
+        # 3.5 M-nonzero p-median LP took 10 s against a 1 s limit): skip a start there is no time for
+        return None
+    res = get_backend("highs").solve(lp, SolveParams(time_limit=cap))
     if res.status != Status.OPTIMAL or res.x is None:
         return None
     x = res.x.copy()
@@ -428,7 +475,9 @@ def solve(
     heuristic (``greedy``, ``interchange``, ``lagrangian``, ``heuristic``). Heuristics carry a
     proven bound where one is cheap (Lagrangian for p-median and MCLP).
     """
-    params = params or SolveParams()
+    # The budget starts here unless the caller started it earlier (a scenario run starts it when
+    # its input has been read, and every stage after that shares it).
+    params = (params or SolveParams()).started()
     say = progress or (lambda _msg: None)
     check_spec(instance, spec)
     conflicts = option_conflicts(spec.model, spec_options(spec), solver)
@@ -471,12 +520,17 @@ def solve(
     if spec.model == "mclp":
         from siting.models.formulations.mclp import mclp
 
+        record: dict[str, Any] = {}
+        start = _heuristic_start(instance, spec, params, record) if warm_ok else None
+        if params.expired():  # no time to build the model: keep the start
+            res, mask = _or_start(_spent(backend.name), None, start, spec, record)
+            return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp"})
         problem = mclp(instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget)
         say(f"MCLP: {problem.num_vars} columns, {problem.num_rows} rows")
-        start = _heuristic_start(instance, spec, params.time_limit) if warm_ok else None
-        warm = _warm_vector(problem, instance, spec, start) if start is not None else None
+        warm = _warm_vector(problem, instance, spec, start, params) if start is not None else None
         res = backend.solve(problem, params, warm_start=warm)
         mask = problem.open_sites(res.x) if res.x is not None else None
+        res, mask = _or_start(res, mask, start, spec, record)
         st = {"formulation": "mclp"}
         x2 = _cheapest(instance, spec, problem, res, backend, params, started, st)
         mask = problem.open_sites(x2) if x2 is not None else mask
@@ -502,7 +556,11 @@ def solve(
     formulation = spec.formulation
     if formulation == "auto":
         formulation = "benders" if backend.name == "highs" and spec.budget is None else "radius"
-    start = _heuristic_start(instance, spec, params.time_limit) if warm_ok else None
+    record = {}
+    start = _heuristic_start(instance, spec, params, record) if warm_ok else None
+    if formulation != "benders" and params.expired():  # no time to build the model: keep the start
+        res, mask = _or_start(_spent(backend.name), None, start, spec, record)
+        return _finish(instance, spec, res, mask, started, stats={"formulation": formulation})
     if formulation == "benders":
         if backend.name != "highs":
             raise ScenarioError(
@@ -525,9 +583,10 @@ def solve(
     build = pm.pmedian_classic if formulation == "classic" else pm.pmedian_radius
     problem = build(instance, p=spec.p, budget=spec.budget)
     say(f"p-median ({formulation}): {problem.num_vars} columns, {problem.num_rows} rows, {problem.A.nnz} nonzeros")
-    warm = _warm_vector(problem, instance, spec, start) if start is not None else None
+    warm = _warm_vector(problem, instance, spec, start, params) if start is not None else None
     res = backend.solve(problem, params, warm_start=warm)
     mask = problem.open_sites(res.x) if res.x is not None else None
+    res, mask = _or_start(res, mask, start, spec, record)
     st = {"formulation": formulation}
     x2 = _cheapest(instance, spec, problem, res, backend, params, started, st)
     mask = problem.open_sites(x2) if x2 is not None else mask
@@ -560,10 +619,12 @@ def _solve_heuristic(
     method_name = "auto" if method == "heuristic" else method
     out = run_heuristic(
         instance, spec.model, p=spec.p, radius=spec.radius, budget=spec.budget, method=method_name,
-        time_limit=params.time_limit, seed=params.seed,
+        time_limit=params.remaining(), seed=params.seed,
     )
     gap = relative_gap(out.objective, out.bound)
     proven = gap is not None and gap <= max(params.mip_gap, 1e-9)
+    left = params.remaining()
+    timed_out = left is not None and left <= 0.05 + 0.02 * float(params.time_limit or 0.0)
     res = SolveResult(
         status=Status.OPTIMAL if proven else Status.FEASIBLE,
         solver=method,
@@ -572,9 +633,12 @@ def _solve_heuristic(
         bound=None if out.bound is None else float(out.bound),
         gap=gap,
         seconds=float(out.seconds),
-        limit=Limit.NONE if proven else Limit.OTHER,
+        limit=Limit.NONE if proven else (Limit.TIME if timed_out else Limit.OTHER),
         x=None,
-        message="" if proven else "heuristic: optimality not proven",
+        message="" if proven else (
+            "heuristic: stopped by the time limit, optimality not proven" if timed_out
+            else "heuristic: optimality not proven"
+        ),
     )
     return _finish(instance, spec, res, np.asarray(out.open_mask, dtype=bool), started, stats={"formulation": "heuristic"})
 

@@ -119,7 +119,8 @@ def budget_sweep(
     budgets : the budgets to solve (sorted ascending here; duplicates are kept).
     objective : ``max_coverage``, ``complete_circle`` or ``phased``.
     solver : exact backend for :func:`optimizer.joint.solve_joint`.
-    params : solve parameters (time limit per point, gap, threads, seed).
+    params : solve parameters (gap, threads, seed, and one time budget shared by all points: once
+        it is spent, the remaining points keep the previous plan, FEASIBLE, or have none).
 
     Returns
     -------
@@ -138,6 +139,7 @@ def budget_sweep(
     bad = [b for b in values if not (math.isfinite(b) and b >= 0)]
     if bad:
         raise ScenarioError(f"budgets must be finite numbers >= 0, got {bad[0]!r}")
+    params = params.started() if params is not None else None
     warm = _takes_warm_start(solve_joint)
     S, m = inst.S, inst.m
     points: list[SweepPoint] = []
@@ -155,6 +157,8 @@ def budget_sweep(
         res = None
         status = Status.NO_SOLUTION
         try:
+            if params is not None and params.expired():
+                raise NoSolutionError("the time limit was used up by the earlier budgets")
             res = solve_joint(sub, objective=objective, solver=solver, params=params, **kwargs)
             status = res.status
         except InfeasibleError:

@@ -93,7 +93,9 @@ def cheapest_stage(
     Parameters
     ----------
     stage2 : the second-stage problem (cost objective, primary held).
-    backend, params : as in the first stage; ``params.time_limit`` counts from ``started``.
+    backend, params : as in the first stage; the stage gets what is left of the shared budget
+        (:meth:`SolveParams.remaining`), or of ``params.time_limit`` counted from ``started`` when
+        the parameters carry no running deadline.
     plan_cost : cost of the first stage's plan.
     accept : independent check of a candidate mask (its evaluated objective equals the first's).
     warm : a feasible start (the first stage's solution).
@@ -104,12 +106,16 @@ def cheapest_stage(
     if plan_cost <= 0:
         rec["message"] = "the plan costs nothing"
         return None, rec
-    left = float("inf") if params.time_limit is None else float(params.time_limit) - (time.perf_counter() - started)
+    if params.deadline is not None:
+        remaining = params.remaining()
+        left = float("inf") if remaining is None else remaining
+    else:
+        left = float("inf") if params.time_limit is None else float(params.time_limit) - (time.perf_counter() - started)
     if left < MIN_SECONDS:
         rec["message"] = "time limit reached"
         return None, rec
     budget = min(left, float("inf") if max_seconds is None else max_seconds)
-    stage_params = params if not np.isfinite(budget) else dataclasses.replace(params, time_limit=budget)
+    stage_params = params if not np.isfinite(budget) else params.within(budget)
     if warm is not None and stage2.max_violation(warm) > 1e-6:
         warm = None
     res: SolveResult = backend.solve(stage2, stage_params, warm_start=warm)

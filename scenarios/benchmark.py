@@ -183,6 +183,18 @@ def failure_row(exc: BaseException) -> Row:
     return {"status": "ERROR", "message": f"{type(exc).__name__}: {exc}"}
 
 
+def _guarded(child: Callable[..., None], *args: Any) -> None:
+    """Run ``child`` in a spawned process that the kernel kills when its parent dies (SIGKILL of
+    ``siting compare`` included); the solver it starts dies with it (see optimizer.processes)."""
+    from siting.optimizer.processes import die_with_parent
+
+    parent = os.getppid()
+    die_with_parent()
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+    child(*args)
+
+
 def run_in_child(child: Callable[..., None], args: tuple[Any, ...], time_limit: float | None) -> Row:
     """Run ``child(*args, conn)`` in a fresh spawned process and return the row it sends.
 
@@ -192,7 +204,7 @@ def run_in_child(child: Callable[..., None], args: tuple[Any, ...], time_limit: 
     """
     ctx = mp.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=child, args=(*args, send), daemon=True)
+    proc = ctx.Process(target=_guarded, args=(child, *args, send), daemon=True)
     started = time.perf_counter()
     proc.start()
     send.close()
@@ -209,6 +221,9 @@ def run_in_child(child: Callable[..., None], args: tuple[Any, ...], time_limit: 
         proc.join()
         row = {"status": "ERROR", "message": f"the run crashed (exit code {proc.exitcode}); "
                                              f"it may have run out of memory"}
+    except BaseException:  # Ctrl-C, SIGTERM turned into an exception: the run and its solver go too
+        _kill_tree(proc.pid)
+        raise
     finally:
         recv.close()
     proc.join(timeout=10)

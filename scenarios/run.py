@@ -1244,7 +1244,8 @@ def run_scenario(
     scenario : name of an override under ``scenarios:`` to merge on top of the base.
     out : output folder (default: the scenario's ``output.folder``, relative to the file).
     solver : solver name overriding ``solver.name``.
-    time_limit : seconds per solve, overriding ``solver.time_limit``.
+    time_limit : seconds for everything after the input is read (every service, stage and
+        alternative shares them), overriding ``solver.time_limit``.
     progress : progress reporter (:class:`RichProgress`, or silent by default).
     split : solve each service on its own with the budget split in advance, even when the
         scenario would be solved jointly (see the module docstring).
@@ -1295,6 +1296,7 @@ def run_scenario(
         warnings = list(built.warnings)
         for w in warnings:
             progress.note(w)
+        params = params.started()  # the input is read: from here every stage shares one time budget
         t0 = time.perf_counter()
         joint: JointOutcome | None = None
         alt_table = freq_table = None

@@ -176,7 +176,11 @@ class Distance(_Strict):
 
 class SolverSettings(_Strict):
     name: str = Field(default="highs", description="highs, cbc, cpsat, scip, pulp:NAME, or a heuristic.")
-    time_limit: float | None = Field(default=60.0, gt=0, description="Seconds per solve.")
+    time_limit: float | None = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds for everything after the input is read (every service, stage and alternative shares them).",
+    )
     mip_gap: float = Field(default=1e-4, ge=0, lt=1, description="Relative gap at which a solve counts as optimal.")
     threads: int = Field(default=1, ge=1, description="Solver threads (at most the machine's cores).")
     seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Random seed (0 to 2147483647, as every solver takes).")

@@ -195,7 +195,8 @@ def sweep_scenario(
     budgets : ``FROM:TO:STEPS`` or a list of budgets.
     scenario : a named override to merge first.
     out : output folder (default: the run's output folder with ``_sweep`` appended).
-    solver, time_limit : override ``solver.name`` / ``solver.time_limit`` (seconds per budget).
+    solver, time_limit : override ``solver.name`` / ``solver.time_limit`` (seconds for the whole sweep,
+        counted from when the scenario has been read).
     progress : progress reporter.
 
     Raises
@@ -243,6 +244,7 @@ def _sweep(
     for w in built.warnings:
         progress.note(w)
     inst, mapping = to_multiservice(built)
+    params = params.started()  # the input is read: one time budget for every budget point
     with progress.step(f"solving {len(values)} budgets ({body.objective})", total=len(values)):
         points = budget_sweep(inst, values, objective=body.objective, solver=name, params=params)
     knee = knee_index([p.budget for p in points], [p.objective for p in points])

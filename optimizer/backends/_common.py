@@ -162,8 +162,7 @@ def settle_unbounded(backend: Backend, problem: MilpProblem, params: SolveParams
     feasibility = dataclasses.replace(
         problem, c=np.zeros(problem.num_vars), offset=0.0, name=f"{problem.name}-feasibility"
     )
-    left = None if params.time_limit is None else max(params.time_limit - elapsed, 0.01)
-    check = backend.solve(feasibility, dataclasses.replace(params, time_limit=left))
+    check = backend.solve(feasibility, params)  # within what is left of the shared budget
     if check.status.has_solution:
         return Status.UNBOUNDED, (
             f"{backend.name} found an unbounded ray and a feasibility solve found a feasible point: "
@@ -176,4 +175,23 @@ def settle_unbounded(backend: Backend, problem: MilpProblem, params: SolveParams
     return Status.UNBOUNDED, (
         f"{backend.name} reported 'unbounded or infeasible' and the feasibility check ended {check.status.value}: "
         "the problem may be infeasible instead"
+    )
+
+
+def out_of_time(
+    problem: MilpProblem,
+    solver: str,
+    version: str,
+    seconds: float = 0.0,
+    message: str = "the time limit was used up before this solve could start",
+) -> SolveResult:
+    """NO_SOLUTION, limit time: the shared time budget was spent before the solver could run."""
+    return finish(
+        problem,
+        solver=solver,
+        version=version,
+        status=Status.NO_SOLUTION,
+        limit=Limit.TIME,
+        seconds=seconds,
+        message=message,
     )

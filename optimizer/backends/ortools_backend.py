@@ -46,8 +46,12 @@ from numpy.typing import NDArray
 
 from siting.models.errors import BackendUnavailableError, ScenarioError
 from siting.models.milp import MilpProblem
-from siting.optimizer.backends._common import check_warm_start, finish, limit_status, settle_unbounded
+from siting.optimizer.backends._common import check_warm_start, finish, limit_status, out_of_time, settle_unbounded
+from siting.optimizer.deadline import run_bounded
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
+
+#: |bound| at or above this is a solver's infinity, not a bound (SCIP uses 1e20).
+_NO_BOUND = 1e20
 
 try:
     import ortools
@@ -128,8 +132,9 @@ def configure(solver: Any, kind: str, params: SolveParams) -> str:
     text = parameter_text(kind, params)
     solver.set_solver_specific_parameters(text)
     solver.enable_output(bool(params.verbose))
-    if params.time_limit is not None:
-        solver.set_time_limit_in_seconds(float(params.time_limit))
+    left = params.remaining()  # what is left of the shared budget, not the original limit
+    if left is not None:
+        solver.set_time_limit_in_seconds(float(left))
     return text
 
 
@@ -207,6 +212,8 @@ class OrToolsBackend:
         """
         t0 = time.perf_counter()
         ws = check_warm_start(problem, warm_start, self.name)
+        if params.expired():
+            return out_of_time(problem, self.name, self.version())
         notes: list[str] = []
         if self.kind == "cpsat":
             integer, reason = cpsat_integrality(problem)
@@ -228,12 +235,19 @@ class OrToolsBackend:
             if params.threads != 1:
                 notes.append(f"SCIP in OR-Tools runs on one thread; threads={params.threads} ignored")
         model = self.build(problem, integer)
+        if params.expired():  # building a large model can take a while
+            return out_of_time(problem, self.name, self.version(), time.perf_counter() - t0)
         if ws is not None and integer.any():
             for j, value in enumerate(np.where(integer, np.round(ws), ws).tolist()):
                 model.add_hint(j, value)
         solver = mbh.ModelSolverHelper(SOLVER_IDS[self.kind])
         configure(solver, self.kind, params)
-        solver.solve(model)
+        # SCIP overran its limit by 30 % on a large MCLP: interrupt it at the deadline
+        if not run_bounded(lambda: solver.solve(model), params.remaining(), solver.interrupt_solve):
+            return out_of_time(
+                problem, self.name, self.version(), time.perf_counter() - t0,
+                f"{LABELS[self.kind]} did not stop at its time limit; its run was abandoned",
+            )
 
         name = str(getattr(solver.status(), "name", solver.status())).split(".")[-1]
         detail = solver.status_string()
@@ -245,7 +259,7 @@ class OrToolsBackend:
             )
         status, limit = STATUS_MAP.get(name, (Status.ERROR, Limit.NONE))
         if status in (Status.FEASIBLE, Status.NO_SOLUTION) and limit == Limit.TIME:
-            status, limit = limit_status(has_solution, Limit.TIME if params.time_limit is not None else Limit.OTHER)
+            status, limit = limit_status(has_solution, Limit.TIME if params.remaining() is not None else Limit.OTHER)
         if name in ("UNKNOWN_STATUS", "INFEASIBLE") and "unbounded" in detail.lower():
             # CP-SAT presolve's "proven infeasible or unbounded", SCIP's INFORUNBD: settle it.
             status, why = settle_unbounded(self, problem, params, time.perf_counter() - t0)
@@ -263,6 +277,8 @@ class OrToolsBackend:
         bound: float | None = None
         if has_solution and status.has_solution:
             bound = float(solver.best_objective_bound())
+            if abs(bound) >= _NO_BOUND:  # SCIP's "no bound yet" (seen as -1e20 after a time limit)
+                bound = None
             if not problem.is_mip and self.kind == "scip" and status == Status.OPTIMAL and x is not None:
                 bound = problem.objective_value(x)
         return finish(

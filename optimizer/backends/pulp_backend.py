@@ -33,6 +33,14 @@ the bound is only known when the run is OPTIMAL (bound = objective), and a run t
 limit stopped it. A "solution" that violates the rows is never passed on (ERROR if the solver
 called it optimal, NO_SOLUTION if a limit stopped it).
 
+Time and processes: ``time_limit`` is what is left of the shared budget (``params.remaining()``).
+PuLP's model building checks the deadline every 20,000 columns and 2,000 rows and stops
+(NO_SOLUTION, limit time) when it is spent; the MPS file is not written when less time is left
+than writing it takes. CBC itself runs under :class:`_CbcGuard` instead of PuLP's ``solve_CBC``:
+the same command line, with the remaining budget as ``-sec``, its files in a siting-owned
+``siting-pulp-<pid>-*`` folder, CBC in its own process group with a parent-death signal and a
+watchdog (:mod:`optimizer.processes`), killed ``_KILL_GRACE`` seconds after the limit.
+
 Solvers that duplicate a native backend are left out of :func:`extra_pulp_solvers`:
 ``PULP_CBC_CMD`` and ``COIN_CMD`` (the ``cbc`` backend), and PuLP's ``HiGHS`` / ``HiGHS_CMD``
 (the faster ``highs`` backend). They remain reachable by name, e.g. ``pulp:HiGHS``.
@@ -49,7 +57,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -61,7 +68,15 @@ from numpy.typing import NDArray
 
 from siting.models.errors import BackendUnavailableError, ScenarioError
 from siting.models.milp import MilpProblem
-from siting.optimizer.backends._common import VIOLATION_TOL, check_warm_start, finish, limit_status, settle_unbounded
+from siting.optimizer.backends._common import (
+    VIOLATION_TOL,
+    check_warm_start,
+    finish,
+    limit_status,
+    out_of_time,
+    settle_unbounded,
+)
+from siting.optimizer.processes import Workspace
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
 try:
@@ -108,6 +123,92 @@ CBC_RESULT_LIMITS: dict[str, Limit] = {
     "Stopped on ctrl-c": Limit.INTERRUPTED,
     "Stopped on difficulties": Limit.OTHER,
 }
+
+#: Columns (and terms of one row) built between two deadline checks; rows between two checks.
+_BUILD_CHUNK = 20_000
+_ROW_CHUNK = 2_000
+#: Seconds CBC may run past its ``sec`` limit (it checks the clock between nodes, and a root LP
+#: can be long) before siting kills it and reports no solution.
+_KILL_GRACE = 1.0
+#: Writing the MPS file takes PuLP up to this multiple of the model-building time (measured 0.7).
+_WRITE_SHARE = 0.9
+
+
+class OutOfTime(Exception):
+    """The shared time budget ran out while the model was being built or written."""
+
+
+def _deadline_check(params: SolveParams | None) -> Any:
+    def check() -> None:
+        if params is not None and params.expired():
+            raise OutOfTime
+
+    return check
+
+
+class _CbcGuard:
+    """Runs CBC in place of PuLP's ``solve_CBC``: same command line and solution reading, but with
+    the remaining budget as ``-sec``, CBC in its own process group that dies with siting (see
+    :mod:`optimizer.processes`), and a hard stop ``_KILL_GRACE`` seconds after the limit."""
+
+    def __init__(self, work: Workspace, params: SolveParams, build_seconds: float = 0.0) -> None:
+        self.work = work
+        self.params = params
+        self.build_seconds = build_seconds
+        self.killed = False
+
+    def solve_cbc(self, solver: Any, lp: Any, use_mps: bool = True) -> int:
+        if not solver.executable(solver.path):
+            raise pulp.PulpSolverError(f"cannot execute CBC at {solver.path}")
+        tmp_mps, tmp_sol, tmp_mst = solver.create_tmp_files(lp.name, "mps", "sol", "mst")
+        left = self.params.remaining()
+        if left is not None and left < _WRITE_SHARE * self.build_seconds:
+            # PuLP writes the MPS file at about 0.7 x the time it took to build the model, and
+            # cannot be stopped while it does: there is no time to write it, let alone solve
+            raise OutOfTime(
+                f"{left:.1f} s were left after PuLP built the model in {self.build_seconds:.1f} s: not enough "
+                "to write it for CBC and solve it"
+            )
+        vs, var_names, con_names, _ = lp.writeMPS(tmp_mps, rename=1)
+        args = [solver.path, tmp_mps] + (["-max"] if lp.sense == pulp.LpMaximize else [])
+        if solver.optionsDict.get("warmStart", False):
+            solver.writesol(tmp_mst, lp, vs, var_names, con_names)
+            args += ["-mips", tmp_mst]
+        left = self.params.remaining()
+        if left is not None:
+            if left <= 0.0:
+                raise OutOfTime
+            args += ["-sec", f"{left:.3f}"]
+        presolve = solver.optionsDict.get("presolve")
+        if presolve is not None:
+            args += ["-presolve", "on" if presolve else "off"]
+        cuts = solver.optionsDict.get("cuts")
+        if cuts is not None:
+            args += ["-gomory", "on", "knapsack", "on", "probing", "on"] if cuts else ["-cuts", "off"]
+        for option in [*solver.options, *solver.getOptions()]:
+            args += f"-{option}".split()
+        args += ["-solve" if solver.mip else "-initialSolve", "-printingOptions", "all", "-solution", tmp_sol]
+        log_path = solver.optionsDict.get("logPath")
+        with open(log_path or os.devnull, "w") as pipe:
+            proc = self.work.start(args, stdout=pipe, stderr=pipe, stdin=subprocess.DEVNULL)
+            left = self.params.remaining()
+            try:
+                code = proc.wait(timeout=None if left is None else left + _KILL_GRACE)
+            except subprocess.TimeoutExpired:
+                self.killed = True
+                self.work.close_child()
+                lp.assignStatus(pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound)
+                return int(pulp.LpStatusNotSolved)
+        if code != 0 or not os.path.exists(tmp_sol):
+            raise pulp.PulpSolverError(f"CBC ended with exit code {code} and wrote no solution")
+        status, values, reduced, shadow, slacks, sol_status = solver.readsol_MPS(tmp_sol, lp, vs, var_names, con_names)
+        lp.assignVarsVals(values)
+        lp.assignVarsDj(reduced)
+        lp.assignConsPi(shadow)
+        lp.assignConsSlack(slacks, activity=True)
+        lp.assignStatus(status, sol_status)
+        return int(status)
+
 
 _BOUND_RE = re.compile(r"^(?:Lower|Upper) bound:\s+(\S+)", re.MULTILINE)
 _RESULT_RE = re.compile(r"^Result - (.+?)\s*$", re.MULTILINE)
@@ -273,7 +374,7 @@ class PulpBackend:
         notes: list[str] = []
         common: dict[str, Any] = {
             "msg": bool(params.verbose) and log_path is None,
-            "timeLimit": params.time_limit,
+            "timeLimit": params.remaining(),
             "gapRel": float(params.mip_gap),
             "threads": int(params.threads),
         }
@@ -325,12 +426,19 @@ class PulpBackend:
         return solver, notes
 
     # ---------------------------------------------------------------- model translation
-    def build(self, problem: MilpProblem) -> tuple[Any, list[Any], str | None]:
+    def build(self, problem: MilpProblem, params: SolveParams | None = None) -> tuple[Any, list[Any], str | None]:
         """Translate ``problem`` into a ``pulp.LpProblem`` (the problem itself is only read).
 
         Returns the LpProblem, its variables in column order, and a reason when the problem is
         infeasible on its face (an empty row whose bounds exclude 0), else None.
+
+        PuLP builds one Python object per column and per term (about a second per million
+        nonzeros): a large model can take longer than the time limit. Columns and rows are made in
+        chunks and ``params``' deadline is checked between chunks; :class:`OutOfTime` stops the
+        build when the budget is spent, instead of finishing a model there is no time to solve.
         """
+        check = _deadline_check(params)
+        check()
         sense = pulp.LpMaximize if problem.sense == "max" else pulp.LpMinimize
         lp = pulp.LpProblem(re.sub(r"\W", "_", problem.name) or "siting", sense)
         lo = [None if not math.isfinite(v) else float(v) for v in problem.col_lower]
@@ -338,7 +446,11 @@ class PulpBackend:
         cats = np.where(problem.integrality, pulp.LpInteger, pulp.LpContinuous)
         with _quiet_deprecations():
             make = getattr(lp, "add_variable", None) or pulp.LpVariable
-            variables = [make(f"x{j}", lo[j], up[j], str(cats[j])) for j in range(problem.num_vars)]
+            variables = []
+            for first in range(0, problem.num_vars, _BUILD_CHUNK):
+                check()
+                last = min(first + _BUILD_CHUNK, problem.num_vars)
+                variables.extend(make(f"x{j}", lo[j], up[j], str(cats[j])) for j in range(first, last))
         V = np.empty(problem.num_vars, dtype=object)
         V[:] = variables
 
@@ -348,6 +460,8 @@ class PulpBackend:
         A = sp.csr_array(problem.A.tocsr(copy=True))
         A.sum_duplicates()  # on the copy
         for i in range(problem.num_rows):
+            if i % _ROW_CHUNK == 0 or A.indptr[i + 1] - A.indptr[i] > _BUILD_CHUNK:
+                check()
             start, end = A.indptr[i], A.indptr[i + 1]
             keep = A.data[start:end] != 0
             cols, vals = A.indices[start:end][keep], A.data[start:end][keep]
@@ -364,6 +478,7 @@ class PulpBackend:
                 lp += pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintGE, f"r{i}_lo", rlo)
             if math.isfinite(rup):
                 lp += pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, f"r{i}_up", rup)
+        check()
         return lp, variables, None
 
     # ---------------------------------------------------------------- solve
@@ -376,7 +491,15 @@ class PulpBackend:
         """Solve ``problem`` with the PuLP solver; see the module docstring for the mappings."""
         t0 = time.perf_counter()
         ws = check_warm_start(problem, warm_start, self.name)
-        lp, variables, infeasible_reason = self.build(problem)
+        try:
+            lp, variables, infeasible_reason = self.build(problem, params)
+            build_seconds = time.perf_counter() - t0
+        except OutOfTime:
+            return out_of_time(
+                problem, self.name, self.version(), time.perf_counter() - t0,
+                f"PuLP had not finished building the {problem.num_vars}-column model when the time limit "
+                "ran out; the highs backend needs no such model building",
+            )
         if infeasible_reason is not None:
             return finish(
                 problem,
@@ -390,12 +513,23 @@ class PulpBackend:
         if use_ws and ws is not None:
             for v, value in zip(variables, ws.tolist(), strict=True):
                 v.setInitialValue(value, check=False)
-        with tempfile.TemporaryDirectory(prefix="siting-pulp-") as tmp:
+        with Workspace() as work:
+            tmp = work.path
             log_path = os.path.join(tmp, "cbc.log") if self.is_cbc else None
             solver, notes = self.make_solver(params, log_path=log_path, warm_start=use_ws)
+            if hasattr(solver, "tmpDir"):
+                solver.tmpDir = tmp  # PuLP's own .mps/.lp/.sol/.mst files go in our folder too
+            guard = _CbcGuard(work, params, build_seconds) if self.is_cbc else None
+            if guard is not None:
+                solver.solve_CBC = functools.partial(guard.solve_cbc, solver)
             try:
                 with _quiet_deprecations():
                     lp.solve(solver)
+            except OutOfTime as exc:
+                seconds = time.perf_counter() - t0
+                if str(exc):
+                    return out_of_time(problem, self.name, self.version(), seconds, str(exc))
+                return out_of_time(problem, self.name, self.version(), seconds)
             except (
                 pulp.PulpSolverError,
                 OSError,
@@ -415,6 +549,11 @@ class PulpBackend:
                     log = fh.read()
                 if params.verbose:
                     sys.stdout.write(log)
+            if guard is not None and guard.killed:
+                notes.append(
+                    f"CBC was still running {_KILL_GRACE:g} s after the time limit and was stopped; "
+                    "its incumbent, if any, is lost"
+                )
         elapsed = time.perf_counter() - t0
         return self._result(problem, params, lp, variables, log, notes, t0, elapsed)
 
@@ -441,6 +580,18 @@ class PulpBackend:
                 if status == Status.OPTIMAL:
                     status = Status.FEASIBLE
                 limit = stopped
+        if (
+            self.is_cbc
+            and status == Status.INFEASIBLE
+            and problem.is_mip
+            and params.remaining() is not None
+            and (str(cbc.get("result", "")) in CBC_RESULT_LIMITS or "infeasible" not in log.lower())
+        ):
+            # CBC stopped by a short time limit before its first LP writes "Infeasible" to the
+            # solution file; a proof shows in its log ("Problem proven infeasible", "Pre-processing
+            # says infeasible"), a limit in its result line
+            status, limit = Status.NO_SOLUTION, CBC_RESULT_LIMITS.get(str(cbc.get("result", "")), Limit.TIME)
+            notes.append("CBC stopped before it found a solution or proved there is none")
         if status in (Status.FEASIBLE, Status.NO_SOLUTION) and "result" not in cbc:
             limit = Limit.TIME if params.time_limit is not None else Limit.OTHER
         if (
