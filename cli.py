@@ -75,6 +75,8 @@ class Formulation(str, Enum):
     classic = "classic"
     radius = "radius"
     benders = "benders"
+    compact = "compact"
+    reduced = "reduced"
 
 
 @app.callback()
@@ -163,7 +165,7 @@ def solve(
     objective: Annotated[
         LscpObjective, typer.Option("--objective", help="LSCP: least cost or fewest sites.")
     ] = LscpObjective.cost,
-    formulation: Annotated[Formulation, typer.Option("--formulation", help="p-median formulation.")] = Formulation.auto,
+    formulation: Annotated[Formulation, typer.Option("--formulation", help="p-median: classic, radius, benders; MCLP/LSCP: compact, reduced.")] = Formulation.auto,
     solver: Annotated[
         str, typer.Option("--solver", help="highs, cbc, cpsat, scip, pulp:NAME or a heuristic (greedy, interchange, ...).")
     ] = "highs",
@@ -186,7 +188,9 @@ def solve(
     from siting.scenarios.readers import read_csv_instance
 
     with _errors():
-        instance = read_csv_instance(demand, sites, distances)
+        # coverage models need only the pairs within the radius: a KD-tree cutoff, never the dense matrix
+        covering = model.value in ("mclp", "lscp") and radius is not None and radius > 0
+        instance = read_csv_instance(demand, sites, distances, cutoff=radius if covering else None)
         spec = ModelSpec(
             model=model.value,  # type: ignore[arg-type]
             p=p,

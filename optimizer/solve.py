@@ -25,7 +25,7 @@ from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, rel
 HEURISTIC_SOLVERS = ("greedy", "interchange", "lagrangian", "heuristic")
 SOLVER_NAMES = (*EXACT_SOLVERS, "pulp:NAME", *HEURISTIC_SOLVERS)
 MODELS = ("mclp", "lscp", "pmedian", "pcenter")
-FORMULATIONS = ("auto", "classic", "radius", "benders")
+FORMULATIONS = ("auto", "classic", "radius", "benders", "compact", "reduced")
 
 Progress = Callable[[str], None]
 
@@ -46,7 +46,10 @@ class ModelSpec:
     allow_split : capacitated p-median may split a demand point between sites.
     lscp_objective : ``cost`` (least total cost) or ``count`` (fewest sites).
     formulation : p-median formulation: ``classic`` assignment form, ``radius`` form of Elloumi
-        (2010), ``benders`` decomposition of the radius form, or ``auto``.
+        (2010), ``benders`` decomposition of the radius form, or ``auto``. MCLP / LSCP:
+        ``compact`` (the merged-row MILP handed to the solver as is) or ``reduced`` (heuristic
+        incumbent, dominated sites, LP bound and reduced-cost fixing, then the compact MILP on
+        what is left: :mod:`optimizer.coverage_exact`); ``auto`` is ``reduced`` on highs.
     """
 
     model: Literal["mclp", "lscp", "pmedian", "pcenter"]
@@ -56,7 +59,7 @@ class ModelSpec:
     capacitated: bool = False
     allow_split: bool = False
     lscp_objective: Literal["cost", "count"] = "cost"
-    formulation: Literal["auto", "classic", "radius", "benders"] = "auto"
+    formulation: Literal["auto", "classic", "radius", "benders", "compact", "reduced"] = "auto"
 
 
 @dataclass(frozen=True, eq=False)
@@ -305,6 +308,19 @@ def solve(
         _radius, mask, res, st = solve_pcenter(instance, int(spec.p or 0), backend, params)
         return _finish(instance, ModelSpec("pcenter", p=spec.p), res, mask, started, stats=st)
 
+    if spec.model in ("mclp", "lscp"):
+        coverage_form = _coverage_formulation(spec, backend.name)
+        if coverage_form == "reduced":
+            from siting.models.formulations.lscp import uncoverable
+            from siting.optimizer.coverage_exact import solve_coverage
+
+            unc = uncoverable(instance, float(spec.radius or 0.0)) if spec.model == "lscp" else None
+            res, mask, st = solve_coverage(
+                instance, spec.model, float(spec.radius or 0.0), p=spec.p, budget=spec.budget,
+                objective=spec.lscp_objective, params=params, progress=say,
+            )
+            return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
+
     if spec.model == "lscp":
         from siting.models.formulations.lscp import lscp, uncoverable
 
@@ -338,6 +354,10 @@ def solve(
         return _finish(instance, spec, res, mask, started, assignment=assign, stats={"formulation": "capacitated"})
 
     formulation = spec.formulation
+    if formulation in ("compact", "reduced"):
+        raise ScenarioError(
+            f"formulation {formulation!r} is a covering formulation; pmedian takes auto, classic, radius or benders"
+        )
     if formulation == "auto":
         formulation = "benders" if backend.name == "highs" and spec.budget is None else "radius"
     start = _heuristic_start(instance, spec, params.time_limit) if warm_ok else None
@@ -358,6 +378,25 @@ def solve(
     res = backend.solve(problem, params, warm_start=warm)
     mask = problem.open_sites(res.x) if res.x is not None else None
     return _finish(instance, spec, res, mask, started, stats={"formulation": formulation})
+
+
+def _coverage_formulation(spec: ModelSpec, backend: str) -> str:
+    """``reduced`` or ``compact`` for MCLP / LSCP; an option the model cannot honour is an error."""
+    form = spec.formulation
+    if form == "classic":
+        return "compact"  # the textbook covering model as a peer builds it
+    if form in ("radius", "benders"):
+        raise ScenarioError(
+            f"formulation {form!r} is a p-median formulation; {spec.model} takes auto, compact (classic) or reduced"
+        )
+    if form == "reduced" and backend != "highs":
+        raise ScenarioError(
+            f"the reduced formulation runs on the highs solver only, not {backend!r}; "
+            "use --formulation compact with this solver"
+        )
+    if form == "auto":
+        return "reduced" if backend == "highs" else "compact"
+    return form
 
 
 def _solve_heuristic(

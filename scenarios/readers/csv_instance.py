@@ -176,6 +176,7 @@ def read_csv_instance(
     *,
     name: str | None = None,
     max_bytes: float = DENSE_LIMIT_BYTES,
+    cutoff: float | None = None,
 ) -> SitingInstance:
     """Build an instance from a demand CSV, a sites CSV and optionally a distance matrix.
 
@@ -187,6 +188,9 @@ def read_csv_instance(
         demand points as rows and sites as columns.
     name : the instance's label (default: the demand file's folder name).
     max_bytes : refuse Euclidean distances whose dense float32 matrix would exceed this.
+    cutoff : store only the Euclidean pairs within this distance (a sparse instance built with a
+        KD-tree, never the dense matrix): exact for coverage models whose radius is at most
+        ``cutoff``. Ignored when ``distances`` is given.
 
     Returns
     -------
@@ -220,12 +224,18 @@ def read_csv_instance(
     existing = _flags(sites, "existing", s_raw) if sites.has("existing") else None
     forbidden = _flags(sites, "forbidden", s_raw) if sites.has("forbidden") else None
 
-    if distances is None:
+    if distances is None and cutoff is not None:
+        from siting.models.sparse_distances import within_radius
+
+        dist: NDArray[np.float32] | sp.csr_array = within_radius(
+            _coordinates(demand, d_raw), _coordinates(sites, s_raw), cutoff
+        )
+    elif distances is None:
         check_dense_size(
             len(demand), len(sites), f"{demand.name} x {sites.name}", max_bytes,
             "give a sparse distance matrix (.npz saved with scipy.sparse.save_npz) holding only the pairs within reach",
         )
-        dist: NDArray[np.float32] | sp.csr_array = euclidean(_coordinates(demand, d_raw), _coordinates(sites, s_raw))
+        dist = euclidean(_coordinates(demand, d_raw), _coordinates(sites, s_raw))
     else:
         dist = read_distance_matrix(distances, d_raw, s_raw)
 
