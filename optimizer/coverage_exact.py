@@ -166,6 +166,9 @@ def _lp_duals(problem: MilpProblem, params: SolveParams, seconds: float) -> tupl
 
     h = new_highs()
     configure(h, SolveParams(time_limit=max(seconds, 0.1), threads=params.threads, seed=params.seed))
+    # primal simplex: on covering LPs (degenerate, many more rows than site columns) measured
+    # about 7x faster than HiGHS's default dual simplex (2.5 s against 17.6 s at 10,000 x 1,000)
+    h.setOptionValue("simplex_strategy", 4)
     from dataclasses import replace
 
     pass_problem(h, replace(problem, integrality=np.zeros(problem.num_vars, dtype=bool)))
