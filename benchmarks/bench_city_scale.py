@@ -59,7 +59,6 @@ def _child(case: str, method: str, seed: int, conn: Any) -> None:
     row: dict[str, Any] = {"case": case, "method": method}
     try:
         from city_instances import city_instance
-
         from siting.optimizer.result import SolveParams
         from siting.optimizer.solve import ModelSpec, solve
         from siting.scenarios.benchmark import peak_mb

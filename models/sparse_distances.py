@@ -22,9 +22,18 @@ from siting.models.instance import RADIUS_TOL
 
 # Demand points per KD-tree query block: bounds the temporary per-block pair lists.
 _BLOCK = 100_000
+# Default ceiling on the memory of the stored pairs (CSR float32 values + int32 columns, and the
+# int64 row indices and float64 distances of the build): 8 GB.
+MAX_BYTES = 8e9
+# Bytes per stored pair at the build's peak (float32 + int32 kept, int64 row + float64 temporary).
+_BYTES_PER_PAIR = 24
+# Demand points sampled to estimate the number of pairs before building them.
+_SAMPLE = 2_000
 
 
-def within_radius(demand_xy: NDArray[np.float64], site_xy: NDArray[np.float64], cutoff: float) -> sp.csr_array:
+def within_radius(
+    demand_xy: NDArray[np.float64], site_xy: NDArray[np.float64], cutoff: float, *, max_bytes: float = MAX_BYTES
+) -> sp.csr_array:
     """CSR (n, m) float32 of Euclidean ``d_ij`` for every pair with ``d_ij <= cutoff``.
 
     ``d_ij = sqrt((x_i - x_j)^2 + (y_i - y_j)^2)``, computed in float64 and stored as float32, the
@@ -34,7 +43,9 @@ def within_radius(demand_xy: NDArray[np.float64], site_xy: NDArray[np.float64], 
 
     Raises
     ------
-    DataError : non-finite coordinates, or a cutoff that is not a positive number.
+    DataError : non-finite coordinates, a cutoff that is not a positive number, coordinates that
+        look like degrees (longitude / latitude) with a cutoff in metres, or pairs whose build
+        would need more than ``max_bytes`` (estimated from a sample before anything is built).
     """
     a = np.asarray(demand_xy, dtype=np.float64)
     b = np.asarray(site_xy, dtype=np.float64)
@@ -46,8 +57,19 @@ def within_radius(demand_xy: NDArray[np.float64], site_xy: NDArray[np.float64], 
     if not np.isfinite(c) or c <= 0:
         raise DataError(f"cutoff = {cutoff} is not a positive distance: give a positive radius")
     n, m = len(a), len(b)
+    _check_degrees(a, b, c)
     slack = c + 2 * RADIUS_TOL + 1e-9 * c
     tree = cKDTree(b)
+    sample = a[np.random.default_rng(0).choice(n, size=min(n, _SAMPLE), replace=False)]
+    pairs_est = float(tree.query_ball_point(sample, r=slack, return_length=True).sum()) * n / len(sample)
+    need = pairs_est * _BYTES_PER_PAIR
+    if need > max_bytes:
+        raise DataError(
+            f"the distances within {c:g} of {n:,} demand points to {m:,} sites would hold about "
+            f"{pairs_est:,.0f} pairs and need about {need / 1e9:.1f} GB, over the {max_bytes / 1e9:.1f} GB "
+            "available to the build: reduce the radius, aggregate demand points (e.g. per building block), "
+            "or split the area into districts"
+        )
     rows_l: list[NDArray[np.int64]] = []
     cols_l: list[NDArray[np.int32]] = []
     vals_l: list[NDArray[np.float32]] = []
@@ -67,3 +89,21 @@ def within_radius(demand_xy: NDArray[np.float64], site_xy: NDArray[np.float64], 
     out = sp.csr_array((vals, (rows, cols)), shape=(n, m), dtype=np.float32)
     out.sort_indices()
     return out
+
+
+def _check_degrees(a: NDArray[np.float64], b: NDArray[np.float64], cutoff: float) -> None:
+    """Refuse longitude / latitude coordinates with a cutoff that is clearly in metres.
+
+    Every point inside ``[-180, 180] x [-90, 90]``, an extent of a few units and a cutoff of 50 or
+    more (longer than the whole extent) means every pair would be "within reach": the coordinates
+    are degrees of a city-sized area and the radius is metres.
+    """
+    xy = np.vstack([a, b])
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    in_degrees = lo[0] >= -180 and hi[0] <= 180 and lo[1] >= -90 and hi[1] <= 90
+    diagonal = float(np.hypot(*(hi - lo)))
+    if in_degrees and cutoff >= 50.0 and diagonal < 5.0 and cutoff > diagonal:
+        raise DataError(
+            f"the coordinates look like degrees (x {lo[0]:g}..{hi[0]:g}, y {lo[1]:g}..{hi[1]:g}) but the radius "
+            f"{cutoff:g} is in metres: project the points to a metric CRS (e.g. the local UTM zone) first"
+        )

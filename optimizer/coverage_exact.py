@@ -311,8 +311,9 @@ def solve_coverage(
     stats["dominated_sites"] = int(dom.sum())
     say(f"{int(dom.sum())} of {int(new_eligible(instance).sum())} candidate sites dominated")
 
-    # 3. LP bound + reduced-cost fixing
-    global_bound = math.inf
+    # 3. LP bound + reduced-cost fixing; until the LP answers, the heuristic's Lagrangian bound holds
+    heuristic_bound = stats.get("heuristic_bound")
+    global_bound = float(heuristic_bound) if heuristic_bound is not None else math.inf
     for rnd in range(_FIX_ROUNDS):
         problem = _build(work, model, radius, objective)
         if problem is None or left() <= 0:
@@ -416,9 +417,13 @@ def _check_mclp(instance: SitingInstance, radius: float, p: int | None, budget: 
     check_site_limits(instance, p, budget, min_p=0)
     _, _, _, no_site = covering_rows(instance, r)
     if no_site.all():
+        dmin = _smallest_eligible_distance(instance)
+        # a sparse instance built with a cutoff stores no pair beyond it: the nearest is farther
+        nearest = (
+            f"the smallest demand-site distance is {dmin:g}" if math.isfinite(dmin) else "no pair is stored within it"
+        )
         raise ScenarioError(
-            f"radius {r:g} covers no demand point from any eligible site; the smallest demand-site "
-            f"distance is {_smallest_eligible_distance(instance):g}: increase the radius"
+            f"radius {r:g} covers no demand point from any eligible site; {nearest}: increase the radius"
         )
 
 

@@ -16,7 +16,6 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from siting.models.evaluate import evaluate
 from siting.models.formulations.lscp import covering_rows, new_eligible
 from siting.models.formulations.mclp import mclp
@@ -27,7 +26,7 @@ from siting.optimizer.result import SolveParams, Status
 from siting.optimizer.solve import ModelSpec, solve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from city_instances import city_instance, city_points, write_city_csv  # noqa: E402
+from city_instances import city_instance, city_points, write_city_csv
 
 PROVE = SolveParams(mip_gap=0.0, time_limit=30)
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -141,6 +140,14 @@ def test_lagrangian_bound_is_valid_for_any_duals(inst: SitingInstance, radius: i
         forbidden=inst.forbidden,
     )
     assert at1[j] >= brute_mclp(forced, radius, 1, None) - 1e-9
+    closed = SitingInstance(
+        inst.distances,
+        weights=inst.weights,
+        cost=inst.cost,
+        existing=inst.existing,
+        forbidden=inst.forbidden | (np.arange(inst.m) == j),
+    )
+    assert at0[j] >= brute_mclp(closed, radius, 2, None) - 1e-9
 
 
 def test_reduced_equals_compact_on_a_medium_city() -> None:
@@ -207,3 +214,28 @@ def test_city_generator_is_seeded_and_shaped() -> None:
     assert a.demand_xy.min() >= 0 and a.demand_xy.max() <= 10_000
     assert a.weights.min() >= 1 and a.weights.max() <= 200 and (a.weights == np.round(a.weights)).all()
     assert a.cost.min() >= 0.5 and a.cost.max() <= 3.0
+
+
+def test_within_radius_refuses_degrees_and_oversized_builds() -> None:
+    from siting.models.errors import DataError
+
+    rng = np.random.default_rng(4)
+    lonlat = rng.uniform([109.7, 39.6], [109.9, 39.8], size=(200, 2))
+    with pytest.raises(DataError, match=r"look like degrees .* project the points to a metric CRS"):
+        within_radius(lonlat, lonlat[:20], 500.0)
+    metres = rng.uniform(0, 10_000, size=(5_000, 2))
+    with pytest.raises(
+        DataError, match=r"about [\d,]+ pairs and need about .* GB, over the 0\.0 GB .*reduce the radius"
+    ):
+        within_radius(metres, metres[:300], 800.0, max_bytes=1e5)
+
+
+def test_cli_radius_covering_nothing_is_one_clear_line(tmp_path: Path) -> None:
+    from siting.cli import app
+    from typer.testing import CliRunner
+
+    dpath, spath = write_city_csv(300, 20, seed=2, out=tmp_path)
+    args = ["solve", "--demand", str(dpath), "--sites", str(spath), "--model", "mclp", "--radius", "0.001", "--p", "2"]
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 1
+    assert "covers no demand point" in out.output and "Traceback" not in out.output
