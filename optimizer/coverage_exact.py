@@ -356,7 +356,8 @@ def solve_coverage(
             winst = work.instance()
             warm = None
             agrees = not (inc_mask & work.fixed_closed).any() and (inc_mask | ~work.fixed_open).all()
-            if agrees:
+            # the warm vector costs an LP of its own (up to 30 s): only when the time left affords it
+            if agrees and left() > 45:
                 from siting.optimizer.solve import ModelSpec, _warm_vector
 
                 warm = _warm_vector(problem, winst, ModelSpec(model), inc_mask)  # type: ignore[arg-type]
