@@ -80,6 +80,8 @@ class Formulation(str, Enum):
     classic = "classic"
     radius = "radius"
     benders = "benders"
+    compact = "compact"
+    reduced = "reduced"
 
 
 def _print_version(value: bool) -> None:
@@ -292,7 +294,7 @@ def solve(
         LscpObjective | None, typer.Option("--objective", help="lscp: least cost (default) or fewest sites.")
     ] = None,
     formulation: Annotated[
-        Formulation | None, typer.Option("--formulation", help="pmedian (uncapacitated): formulation (default auto).")
+        Formulation | None, typer.Option("--formulation", help="pmedian (uncapacitated): classic, radius, benders; mclp/lscp: compact, reduced (default auto).")
     ] = None,
     solver: Annotated[
         str, typer.Option("--solver", help="highs, cbc, cpsat, scip, pulp:NAME or a heuristic (greedy, interchange, ...).")
@@ -344,7 +346,11 @@ def solve(
 
         if threads > (cores := machine_cores()):
             raise ScenarioError(f"--threads {threads} is more than the {cores} cores of this machine; use at most {cores}")
-        instance = read_csv_instance(demand, sites, distances, input_crs=input_crs)
+        # coverage models need only the pairs within the radius: a KD-tree cutoff, never the dense matrix
+        covering = model.value in ("mclp", "lscp") and radius is not None and radius > 0
+        instance = read_csv_instance(
+            demand, sites, distances, input_crs=input_crs, cutoff=radius if covering else None
+        )
         spec = ModelSpec(
             model=model.value,  # type: ignore[arg-type]
             p=p,

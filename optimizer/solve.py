@@ -26,7 +26,7 @@ from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, rel
 HEURISTIC_SOLVERS = ("greedy", "interchange", "lagrangian", "heuristic")
 SOLVER_NAMES = (*EXACT_SOLVERS, "pulp:NAME", *HEURISTIC_SOLVERS)
 MODELS = ("mclp", "lscp", "pmedian", "pcenter")
-FORMULATIONS = ("auto", "classic", "radius", "benders")
+FORMULATIONS = ("auto", "classic", "radius", "benders", "compact", "reduced")
 
 Progress = Callable[[str], None]
 #: Nonzeros HiGHS presolves per second, conservatively (measured ~350,000/s on one busy core):
@@ -42,7 +42,7 @@ OPTION_MODELS: dict[str, tuple[str, ...]] = {
     "capacitated": ("pmedian",),
     "allow_split": ("pmedian",),
     "objective": ("lscp",),
-    "formulation": ("pmedian",),
+    "formulation": ("pmedian", "mclp", "lscp"),
 }
 #: Command-line spelling of each option, for messages.
 OPTION_FLAGS = {
@@ -68,6 +68,11 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
             )
     if "allow_split" in given and "capacitated" not in given and model == "pmedian":
         out.append("--allow-split applies to the capacitated p-median only: add --capacitated or remove --allow-split")
+    covering_forms = ("compact", "reduced")
+    if model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto", "classic", *covering_forms):
+        out.append(f"--formulation {given['formulation']} is a p-median formulation; {model} takes auto, compact or reduced")
+    if model == "pmedian" and given.get("formulation") in covering_forms:
+        out.append(f"--formulation {given['formulation']} is a covering formulation; pmedian takes auto, classic, radius or benders")
     if model == "pmedian" and "formulation" in given:
         form = given["formulation"]
         if "capacitated" in given:
@@ -108,7 +113,10 @@ class ModelSpec:
     allow_split : capacitated p-median may split a demand point between sites.
     lscp_objective : ``cost`` (least total cost) or ``count`` (fewest sites).
     formulation : p-median formulation: ``classic`` assignment form, ``radius`` form of Elloumi
-        (2010), ``benders`` decomposition of the radius form, or ``auto``.
+        (2010), ``benders`` decomposition of the radius form, or ``auto``. MCLP / LSCP:
+        ``compact`` (the merged-row MILP handed to the solver as is) or ``reduced`` (heuristic
+        incumbent, dominated sites, LP bound and reduced-cost fixing, then the compact MILP on
+        what is left: :mod:`optimizer.coverage_exact`); ``auto`` is ``compact``.
     """
 
     model: Literal["mclp", "lscp", "pmedian", "pcenter"]
@@ -118,7 +126,7 @@ class ModelSpec:
     capacitated: bool = False
     allow_split: bool = False
     lscp_objective: Literal["cost", "count"] = "cost"
-    formulation: Literal["auto", "classic", "radius", "benders"] = "auto"
+    formulation: Literal["auto", "classic", "radius", "benders", "compact", "reduced"] = "auto"
 
 
 @dataclass(frozen=True, eq=False)
@@ -503,6 +511,19 @@ def solve(
                 mask = stage2.open_sites(x2)
         return _finish(instance, pspec, res, mask, started, stats=st)
 
+    if spec.model in ("mclp", "lscp"):
+        coverage_form = _coverage_formulation(spec, backend.name)
+        if coverage_form == "reduced":
+            from siting.models.formulations.lscp import uncoverable
+            from siting.optimizer.coverage_exact import solve_coverage
+
+            unc = uncoverable(instance, float(spec.radius or 0.0)) if spec.model == "lscp" else None
+            res, mask, st = solve_coverage(
+                instance, spec.model, float(spec.radius or 0.0), p=spec.p, budget=spec.budget,
+                objective=spec.lscp_objective, params=params, progress=say,
+            )
+            return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
+
     if spec.model == "lscp":
         from siting.models.formulations.lscp import lscp, uncoverable
 
@@ -554,6 +575,10 @@ def solve(
         return _finish(instance, spec, res, mask, started, assignment=assign, stats={"formulation": "capacitated"})
 
     formulation = spec.formulation
+    if formulation in ("compact", "reduced"):
+        raise ScenarioError(
+            f"formulation {formulation!r} is a covering formulation; pmedian takes auto, classic, radius or benders"
+        )
     if formulation == "auto":
         formulation = "benders" if backend.name == "highs" and spec.budget is None else "radius"
     record = {}
@@ -603,6 +628,27 @@ def _pcenter_cheapest_problem(instance: SitingInstance, radius: float, p: int) -
     blocks = [(base.A, base.row_lower, base.row_upper), *site_limit_rows(instance, base.num_vars, p, None)]
     A, lo, up = stack_rows(blocks, base.num_vars)
     return dataclasses.replace(base, A=A, row_lower=lo, row_upper=up, name=base.name + " /cheapest p-center")
+
+
+def _coverage_formulation(spec: ModelSpec, backend: str) -> str:
+    """``reduced`` or ``compact`` for MCLP / LSCP; an option the model cannot honour is an error."""
+    form = spec.formulation
+    if form == "classic":
+        return "compact"  # the textbook covering model as a peer builds it
+    if form in ("radius", "benders"):
+        raise ScenarioError(
+            f"formulation {form!r} is a p-median formulation; {spec.model} takes auto, compact (classic) or reduced"
+        )
+    if form == "reduced" and backend != "highs":
+        raise ScenarioError(
+            f"the reduced formulation runs on the highs solver only, not {backend!r}; "
+            "use --formulation compact with this solver"
+        )
+    if form == "auto":
+        # the compact MILP stays the default until the reduced path closes city-scale cases faster
+        # (benchmarks/bench_city_scale.py); the reduced path does not break ties by cost yet
+        return "compact"
+    return form
 
 
 def _solve_heuristic(

@@ -131,7 +131,7 @@ CASES = [
     ),
     (
         ["--model", "mclp", "--radius", 200, "--p", 1, "--formulation", "radius"],
-        "--formulation does not apply to model mclp",
+        "--formulation radius is a p-median formulation; mclp takes auto, compact or reduced",
     ),
     (["--model", "pmedian", "--p", 1, "--allow-split"], "--allow-split applies to the capacitated p-median only"),
     (

@@ -233,6 +233,7 @@ def read_csv_instance(
     name: str | None = None,
     max_bytes: float = DENSE_LIMIT_BYTES,
     input_crs: str | None = None,
+    cutoff: float | None = None,
 ) -> SitingInstance:
     """Build an instance from a demand CSV, a sites CSV and optionally a distance matrix.
 
@@ -246,6 +247,9 @@ def read_csv_instance(
     name : the instance's label (default: the demand file's folder name).
     max_bytes : refuse Euclidean distances whose dense float32 matrix would exceed this.
     input_crs : geographic CRS of ``lon``, ``lat`` columns (default WGS-84, EPSG:4326).
+    cutoff : store only the Euclidean pairs within this distance (a sparse instance built with a
+        KD-tree, never the dense matrix): exact for coverage models whose radius is at most
+        ``cutoff``. Ignored when ``distances`` is given.
 
     Returns
     -------
@@ -300,15 +304,20 @@ def read_csv_instance(
     forbidden = _flags(sites, "forbidden", s_raw) if sites.has("forbidden") else None
 
     if distances is None:
-        check_dense_size(
-            len(demand), len(sites), f"{demand.name} x {sites.name}", max_bytes,
-            "give a sparse distance matrix (.npz saved with scipy.sparse.save_npz) holding only the pairs within reach",
-        )
         if _kind(demand) == "lonlat":
             d_xy, s_xy = _projected([(demand, d_raw), (sites, s_raw)], input_crs)
         else:
             d_xy, s_xy = _coordinates(demand, d_raw), _coordinates(sites, s_raw)
-        dist: NDArray[np.float32] | sp.csr_array = euclidean(d_xy, s_xy)
+    if distances is None and cutoff is not None:
+        from siting.models.sparse_distances import within_radius
+
+        dist: NDArray[np.float32] | sp.csr_array = within_radius(d_xy, s_xy, cutoff)
+    elif distances is None:
+        check_dense_size(
+            len(demand), len(sites), f"{demand.name} x {sites.name}", max_bytes,
+            "give a sparse distance matrix (.npz saved with scipy.sparse.save_npz) holding only the pairs within reach",
+        )
+        dist = euclidean(d_xy, s_xy)
     else:
         dist = read_distance_matrix(distances, d_raw, s_raw)
 

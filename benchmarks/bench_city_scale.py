@@ -1,0 +1,138 @@
+"""City-scale coverage benchmark: MCLP and LSCP on seeded city instances, side by side in one run.
+
+On demand, not part of the test suite (the machine is shared: compare figures of one run)::
+
+    python benchmarks/bench_city_scale.py                              # every case, every method
+    python benchmarks/bench_city_scale.py --cases mclp10k --methods new,old,cbc
+    python benchmarks/bench_city_scale.py --cases mclp100k,lscp100k --out benchmarks/results/city_scale.csv
+
+Cases (instances from :mod:`city_instances`, Euclidean distances within the radius, KD-tree):
+
+========== ============================== ===== ====== ==========
+case       size                           p     radius time limit
+========== ============================== ===== ====== ==========
+mclp10k    10,000 demand x 1,000 sites    50    500 m  60 s
+mclp100k   100,000 x 2,000                50    800 m  120 s
+lscp100k   100,000 x 2,000 (least cost)   -     800 m  120 s
+mclp1m     1,000,000 x 5,000              100   800 m  300 s
+========== ============================== ===== ====== ==========
+
+Methods: ``new`` is the default ``solve(..., solver="highs")`` (formulation ``reduced``:
+:mod:`optimizer.coverage_exact`); ``old`` is the merged-row compact MILP handed to HiGHS as before
+(formulation ``compact``, with its heuristic warm start); ``cbc`` is the classic covering MILP on
+PuLP/CBC without merging or warm start (as pysal/spopt builds it; only on cases up to 10,000
+demand points); ``heuristic`` is greedy + swap + Lagrangian with its proven bound (MCLP only).
+
+Every (case, method) runs in its own spawned process, so ``peak_mb`` (``VmHWM``) is that run's
+own peak memory, including the instance build; ``build_s`` is the KD-tree distance build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+CASES: dict[str, dict[str, Any]] = {
+    "mclp10k": {"model": "mclp", "n": 10_000, "m": 1_000, "p": 50, "radius": 500.0, "time_limit": 60.0},
+    "mclp100k": {"model": "mclp", "n": 100_000, "m": 2_000, "p": 50, "radius": 800.0, "time_limit": 120.0},
+    "lscp100k": {"model": "lscp", "n": 100_000, "m": 2_000, "p": None, "radius": 800.0, "time_limit": 120.0},
+    "mclp1m": {"model": "mclp", "n": 1_000_000, "m": 5_000, "p": 100, "radius": 800.0, "time_limit": 300.0},
+}
+METHODS = ("new", "old", "cbc", "heuristic")
+#: the classic PuLP/CBC model is built pair by pair: only on instances it can finish
+CBC_MAX_N = 10_000
+COLUMNS = (
+    "case", "method", "n", "m", "p", "radius", "time_limit", "status", "limit", "objective", "bound", "gap",
+    "seconds", "build_s", "peak_mb", "verified", "pairs", "message",
+)  # fmt: skip
+
+
+def _child(case: str, method: str, seed: int, conn: Any) -> None:
+    """One run in a spawned process: build the instance, solve, send the row."""
+    row: dict[str, Any] = {"case": case, "method": method}
+    try:
+        from city_instances import city_instance
+
+        from siting.optimizer.result import SolveParams
+        from siting.optimizer.solve import ModelSpec, solve
+        from siting.scenarios.benchmark import peak_mb
+
+        c = CASES[case]
+        t0 = time.perf_counter()
+        inst = city_instance(c["n"], c["m"], seed, c["radius"])
+        row["build_s"] = round(time.perf_counter() - t0, 2)
+        row["pairs"] = int(inst.distances.nnz)
+        formulation = {"new": "auto", "old": "compact", "cbc": "classic"}.get(method, "auto")
+        spec = ModelSpec(c["model"], p=c["p"], radius=c["radius"], formulation=formulation)  # type: ignore[arg-type]
+        solver = {"new": "highs", "old": "highs", "cbc": "cbc", "heuristic": "heuristic"}[method]
+        options = {"siting": {"warm_start": method != "cbc"}}
+        params = SolveParams(time_limit=c["time_limit"], mip_gap=1e-6, options=options)
+        res = solve(inst, spec, solver=solver, params=params)
+        row.update(
+            status=res.status.value,
+            limit=res.limit.value,
+            objective=res.objective,
+            bound=res.bound,
+            gap=res.gap,
+            seconds=round(res.seconds, 2),
+            verified=res.verified,
+            message=res.message[:200],
+        )
+        row["peak_mb"] = peak_mb()
+    except Exception as exc:  # noqa: BLE001 - a failed run is a row, the benchmark goes on
+        row.update(status="ERROR", message=f"{type(exc).__name__}: {exc}"[:300])
+    conn.send(row)
+    conn.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
+    ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default=str(HERE / "results" / "city_scale.csv"))
+    args = ap.parse_args()
+    from siting.scenarios.benchmark import run_in_child
+
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    bad = [c for c in cases if c not in CASES] + [m for m in methods if m not in METHODS]
+    if bad:
+        sys.exit(
+            f"error: unknown case or method {', '.join(bad)}; cases: {', '.join(CASES)}; methods: {', '.join(METHODS)}"
+        )
+    rows = []
+    for case in cases:
+        c = CASES[case]
+        for method in methods:
+            if method == "cbc" and c["n"] > CBC_MAX_N:
+                continue
+            if method == "heuristic" and c["model"] != "mclp":
+                continue
+            row = run_in_child(_child, (case, method, args.seed), c["time_limit"] + 120.0)
+            row.update(case=case, method=method, n=c["n"], m=c["m"], p=c["p"], radius=c["radius"])
+            row["time_limit"] = c["time_limit"]
+            rows.append(row)
+            print(
+                f"{case:9s} {method:9s} {row.get('status', ''):11s} obj {row.get('objective')} bound {row.get('bound')} "
+                f"gap {row.get('gap')} {row.get('seconds')} s build {row.get('build_s')} s {row.get('peak_mb')} MB",
+                flush=True,
+            )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    print(f"results written to {out}")
+
+
+if __name__ == "__main__":
+    main()
