@@ -287,11 +287,36 @@ def test_tie_break_keeps_a_useless_site_closed_on_every_solver() -> None:
 
 
 def test_tie_break_respects_the_time_limit() -> None:
-    """With no time left after the first stage the second stage is skipped, never overrun."""
+    """With no time left after the first stage the second stage is skipped, never overrun.
+
+    The shared budget runs on a fake clock that jumps past the deadline as soon as the first
+    stage has returned; the same solve with time to spare does run its tie-break (the control).
+    """
+    from siting.optimizer.deadline import Deadline
+
     inst = _line_instance(seed=5)
-    res = solve(inst, ModelSpec("mclp", radius=250.0, p=4), params=SolveParams(mip_gap=0.0, time_limit=1e-9))
-    rec = res.stats.get("tie_break")
-    assert rec is None or rec["status"] == "skipped"
+    spec = ModelSpec("mclp", radius=250.0, p=4)
+    control = solve(inst, spec, params=SolveParams(mip_gap=0.0, time_limit=60.0))
+    assert control.stats["tie_break"]["status"] != "skipped"
+
+    now = [0.0]
+    import siting.optimizer.tiebreak as tiebreak
+
+    real = tiebreak.cheapest_stage
+
+    def late(*args: Any, **kwargs: Any) -> Any:
+        now[0] = 1e6  # the first stage has used the whole budget
+        return real(*args, **kwargs)
+
+    params = SolveParams(mip_gap=0.0, time_limit=60.0, deadline=Deadline.after(60.0, clock=lambda: now[0]))
+    tiebreak.cheapest_stage = late
+    try:
+        res = solve(inst, spec, params=params)
+    finally:
+        tiebreak.cheapest_stage = real
+    rec = res.stats["tie_break"]
+    assert rec["status"] == "skipped" and rec["message"] == "time limit reached"
+    assert res.verified and res.objective == control.objective
 
 
 # ------------------------------------------------------------------------------------ lon/lat
