@@ -434,6 +434,19 @@ def _or_start(
     return replace(res, status=Status.FEASIBLE, bound=bound, objective=None).with_note(note), start
 
 
+def _tighter_bound(res: SolveResult, spec: ModelSpec, record: dict[str, Any]) -> SolveResult:
+    """A stopped solve keeps the better of its own bound and the heuristic start's proven bound
+    (Lagrangian: an upper bound for MCLP, a lower bound for p-median), so a run cut short by the
+    time limit still reports how far from optimal its plan can be."""
+    heur = record.get("bound")
+    if res.status != Status.FEASIBLE or heur is None or not np.isfinite(heur):
+        return res
+    if res.bound is None or not np.isfinite(res.bound):
+        return replace(res, bound=float(heur))
+    better = min(res.bound, heur) if spec.model == "mclp" else max(res.bound, heur)
+    return replace(res, bound=float(better))
+
+
 def _warm_vector(
     problem: Any, instance: SitingInstance, spec: ModelSpec, mask: NDArray[np.bool_], params: SolveParams | None = None
 ) -> NDArray[np.float64] | None:
@@ -552,6 +565,7 @@ def solve(
         res = backend.solve(problem, params, warm_start=warm)
         mask = problem.open_sites(res.x) if res.x is not None else None
         res, mask = _or_start(res, mask, start, spec, record)
+        res = _tighter_bound(res, spec, record)
         st = {"formulation": "mclp"}
         x2 = _cheapest(instance, spec, problem, res, backend, params, started, st)
         mask = problem.open_sites(x2) if x2 is not None else mask
@@ -595,6 +609,7 @@ def solve(
         from siting.optimizer.benders_pmedian import solve_pmedian_benders
 
         res, mask = solve_pmedian_benders(instance, int(spec.p or 0), params, start_mask=start, progress=say)
+        res = _tighter_bound(res, spec, record)
         st = {"formulation": "benders"}
         if res.status == Status.OPTIMAL and mask is not None and _costs_vary(instance):
             # the cheapest stage runs on the radius form (same optimum), warm-started from the plan
@@ -612,6 +627,7 @@ def solve(
     res = backend.solve(problem, params, warm_start=warm)
     mask = problem.open_sites(res.x) if res.x is not None else None
     res, mask = _or_start(res, mask, start, spec, record)
+    res = _tighter_bound(res, spec, record)
     st = {"formulation": formulation}
     x2 = _cheapest(instance, spec, problem, res, backend, params, started, st)
     mask = problem.open_sites(x2) if x2 is not None else mask

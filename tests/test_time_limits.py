@@ -223,3 +223,24 @@ def test_a_real_half_second_limit_on_cbc_is_kept() -> None:
         assert (r.status, r.limit) == (Status.FEASIBLE, Limit.TIME), r.message
         assert r.metrics is not None and not r.metrics.violations
     assert time.monotonic() - t0 < 1.05 * limit + 2.0
+
+
+def test_a_stopped_solve_keeps_the_better_proven_bound() -> None:
+    """A run cut short keeps the tighter of the solver's bound and the heuristic start's proven
+    Lagrangian bound: the larger lower bound for p-median, the smaller upper bound for MCLP; a
+    proven-optimal result is left alone."""
+    from siting.optimizer.result import Limit, SolveResult, Status
+    from siting.optimizer.solve import ModelSpec, _tighter_bound
+
+    stopped = SolveResult(status=Status.FEASIBLE, solver="highs", objective=100.0, bound=None, limit=Limit.TIME)
+    pmed, mclp = ModelSpec("pmedian", p=2), ModelSpec("mclp", p=2, radius=1.0)
+    assert _tighter_bound(stopped, pmed, {"bound": 90.0}).bound == 90.0
+    from dataclasses import replace
+
+    assert _tighter_bound(replace(stopped, bound=95.0), pmed, {"bound": 90.0}).bound == 95.0
+    assert _tighter_bound(replace(stopped, bound=80.0), pmed, {"bound": 90.0}).bound == 90.0
+    assert _tighter_bound(replace(stopped, bound=130.0), mclp, {"bound": 120.0}).bound == 120.0
+    assert _tighter_bound(replace(stopped, bound=110.0), mclp, {"bound": 120.0}).bound == 110.0
+    assert _tighter_bound(stopped, pmed, {}).bound is None
+    done = replace(stopped, status=Status.OPTIMAL, bound=100.0, limit=Limit.NONE)
+    assert _tighter_bound(done, pmed, {"bound": 90.0}).bound == 100.0
