@@ -69,7 +69,7 @@ def _child(case: str, method: str, seed: int, conn: Any) -> None:
         inst = city_instance(c["n"], c["m"], seed, c["radius"])
         row["build_s"] = round(time.perf_counter() - t0, 2)
         row["pairs"] = int(inst.distances.nnz)
-        formulation = {"new": "auto", "old": "compact", "cbc": "classic"}.get(method, "auto")
+        formulation = {"new": "reduced", "old": "compact", "cbc": "classic"}.get(method, "auto")
         spec = ModelSpec(c["model"], p=c["p"], radius=c["radius"], formulation=formulation)  # type: ignore[arg-type]
         solver = {"new": "highs", "old": "highs", "cbc": "cbc", "heuristic": "heuristic"}[method]
         options = {"siting": {"warm_start": method != "cbc"}}
