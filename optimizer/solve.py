@@ -434,7 +434,7 @@ def _or_start(
     return replace(res, status=Status.FEASIBLE, bound=bound, objective=None).with_note(note), start
 
 
-def _warm_vector(
+def warm_vector(
     problem: Any, instance: SitingInstance, spec: ModelSpec, mask: NDArray[np.bool_], params: SolveParams | None = None
 ) -> NDArray[np.float64] | None:
     """A complete MILP start vector from an open-site mask, or None if the mask does not fit.
@@ -548,7 +548,7 @@ def solve(
             return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp"})
         problem = mclp(instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget)
         say(f"MCLP: {problem.num_vars} columns, {problem.num_rows} rows")
-        warm = _warm_vector(problem, instance, spec, start, params) if start is not None else None
+        warm = warm_vector(problem, instance, spec, start, params) if start is not None else None
         res = backend.solve(problem, params, warm_start=warm)
         mask = problem.open_sites(res.x) if res.x is not None else None
         res, mask = _or_start(res, mask, start, spec, record)
@@ -599,7 +599,7 @@ def solve(
         if res.status == Status.OPTIMAL and mask is not None and _costs_vary(instance):
             # the cheapest stage runs on the radius form (same optimum), warm-started from the plan
             rform = pm.pmedian_radius(instance, p=spec.p, budget=spec.budget)
-            warm = _warm_vector(rform, instance, spec, mask)
+            warm = warm_vector(rform, instance, spec, mask)
             if warm is not None:
                 res1 = dataclasses.replace(res, x=warm, objective=float(rform.c @ warm + rform.offset))
                 x2 = _cheapest(instance, spec, rform, res1, backend, params, started, st)
@@ -608,7 +608,7 @@ def solve(
     build = pm.pmedian_classic if formulation == "classic" else pm.pmedian_radius
     problem = build(instance, p=spec.p, budget=spec.budget)
     say(f"p-median ({formulation}): {problem.num_vars} columns, {problem.num_rows} rows, {problem.A.nnz} nonzeros")
-    warm = _warm_vector(problem, instance, spec, start, params) if start is not None else None
+    warm = warm_vector(problem, instance, spec, start, params) if start is not None else None
     res = backend.solve(problem, params, warm_start=warm)
     mask = problem.open_sites(res.x) if res.x is not None else None
     res, mask = _or_start(res, mask, start, spec, record)
@@ -692,12 +692,12 @@ def _solve_heuristic(
 def solver_table() -> list[dict[str, Any]]:
     """Every solver name with its kind, whether it is installed, and its version."""
     from siting.models.errors import BackendUnavailableError
-    from siting.optimizer.registry import _make
+    from siting.optimizer.registry import make_backend
 
     rows: list[dict[str, Any]] = []
     for name in EXACT_SOLVERS:
         try:
-            b = _make(name)
+            b = make_backend(name)
             ok = b.available()
             rows.append({"name": name, "kind": "exact", "available": ok, "version": b.version() if ok else ""})
         except (BackendUnavailableError, ImportError) as exc:
@@ -706,7 +706,7 @@ def solver_table() -> list[dict[str, Any]]:
         from siting.optimizer.backends.pulp_backend import extra_pulp_solvers
 
         for extra in extra_pulp_solvers():
-            b = _make(f"pulp:{extra}")
+            b = make_backend(f"pulp:{extra}")
             rows.append({"name": f"pulp:{extra}", "kind": "exact", "available": True, "version": b.version()})
     except ImportError:
         pass

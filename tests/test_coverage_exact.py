@@ -92,7 +92,7 @@ def test_mclp_reduced_equals_brute_force(inst: SitingInstance, radius: int, p: i
     n_new = int((inst.eligible & ~inst.existing).sum())
     if n_new == 0 or not covering_rows(inst, radius)[3].__invert__().any():
         return
-    res = solve(inst, ModelSpec("mclp", p=min(p, n_new), radius=radius, budget=budget), "highs", PROVE)
+    res = solve(inst, ModelSpec("mclp", p=min(p, n_new), radius=radius, budget=budget, formulation="reduced"), "highs", PROVE)
     assert res.stats["formulation"] == "mclp-reduced"
     assert res.status == Status.OPTIMAL and res.verified
     assert res.objective == pytest.approx(brute_mclp(inst, radius, min(p, n_new), budget))
@@ -102,7 +102,7 @@ def test_mclp_reduced_equals_brute_force(inst: SitingInstance, radius: int, p: i
 @SETTINGS
 @given(inst=instances(), radius=st.integers(1, 15), objective=st.sampled_from(["cost", "count"]))
 def test_lscp_reduced_equals_brute_force(inst: SitingInstance, radius: int, objective: str) -> None:
-    res = solve(inst, ModelSpec("lscp", radius=radius, lscp_objective=objective), "highs", PROVE)  # type: ignore[arg-type]
+    res = solve(inst, ModelSpec("lscp", radius=radius, lscp_objective=objective, formulation="reduced"), "highs", PROVE)  # type: ignore[arg-type]
     assert res.status == Status.OPTIMAL and res.verified
     assert res.objective == pytest.approx(brute_lscp(inst, radius, objective))
 
@@ -153,15 +153,15 @@ def test_lagrangian_bound_is_valid_for_any_duals(inst: SitingInstance, radius: i
 
 def test_reduced_equals_compact_on_a_medium_city() -> None:
     inst = city_instance(2_000, 200, seed=7, cutoff=600.0)
-    spec = ModelSpec("mclp", p=8, radius=600.0)
+    spec = ModelSpec("mclp", p=8, radius=600.0, formulation="reduced")
     new = solve(inst, spec, "highs", PROVE)
     old = solve(inst, ModelSpec("mclp", p=8, radius=600.0, formulation="compact"), "highs", PROVE)
-    heur = solve(inst, spec, "heuristic", PROVE)
+    heur = solve(inst, ModelSpec("mclp", p=8, radius=600.0), "heuristic", PROVE)
     assert new.status == old.status == Status.OPTIMAL
     assert new.objective == pytest.approx(old.objective)
     assert heur.objective <= new.objective + 1e-9
     assert new.verified and new.stats["heuristic_objective"] <= new.objective
-    lnew = solve(inst, ModelSpec("lscp", radius=600.0), "highs", PROVE)
+    lnew = solve(inst, ModelSpec("lscp", radius=600.0, formulation="reduced"), "highs", PROVE)
     lold = solve(inst, ModelSpec("lscp", radius=600.0, formulation="compact"), "highs", PROVE)
     assert lnew.status == lold.status == Status.OPTIMAL
     assert lnew.objective == pytest.approx(lold.objective)
@@ -197,7 +197,7 @@ def test_within_radius_matches_dense_euclidean() -> None:
 
 
 def test_csv_solve_uses_the_cutoff_and_agrees_with_dense(tmp_path: Path) -> None:
-    from siting.scenarios.readers import read_csv_instance
+    from siting.scenarios.research.readers import read_csv_instance
 
     dpath, spath = write_city_csv(1_500, 120, seed=5, out=tmp_path)
     dense = read_csv_instance(dpath, spath)

@@ -24,7 +24,7 @@ import yaml
 from typer.testing import CliRunner
 
 from siting.cli import app
-from siting.scenarios.run import validate_scenario
+from siting.scenarios.pipeline.run import validate_scenario
 from siting.scenarios.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

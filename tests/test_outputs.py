@@ -40,7 +40,7 @@ from siting.scenarios.outputs import rerender, resolve_lang
 from siting.scenarios.outputs.csv_safe import TRIGGERS, restore_frame
 from siting.scenarios.outputs.gpkg import REASON_CODES, row_min
 from siting.scenarios.outputs.mapping import render_map
-from siting.scenarios.run import run_scenario
+from siting.scenarios.pipeline.run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 HELSINKI = ROOT / "scenarios" / "examples" / "helsinki" / "scenario.yaml"

@@ -25,8 +25,9 @@ from siting.models.errors import DataError, ScenarioError
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.scenarios.build import build, euclidean_pairs, resolve_budgets
-from siting.scenarios.layers import read_layer
-from siting.scenarios.run import rank_sites, run_scenario, write_atomically
+from siting.scenarios.geodata.layers import read_layer
+from siting.scenarios.pipeline.run import run_scenario, write_atomically
+from siting.scenarios.pipeline.solving import rank_sites
 from siting.scenarios.schema import DemandLayer, load_scenario, schema_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -261,7 +262,7 @@ def test_csv_xy_with_crs_and_geoparquet_without_pyarrow(tmp_path: Path) -> None:
 
 def test_gcj02_points_are_converted(tmp_path: Path) -> None:
     """Points shifted into GCJ-02 and declared so come back within a metre of the WGS 84 originals."""
-    from siting.scenarios.coords import wgs84_to_gcj02
+    from siting.scenarios.geodata.coords import wgs84_to_gcj02
 
     df = pd.read_csv(TINY / "demand.csv", dtype={"block_id": str})
     glon, glat = wgs84_to_gcj02(df.lon.to_numpy(), df.lat.to_numpy())

@@ -30,7 +30,7 @@ import shapely
 from numpy.typing import NDArray
 
 from siting.models.errors import DataError, ScenarioError
-from siting.scenarios.readers._common import user_file, user_path
+from siting.scenarios.files import user_file, user_path
 from siting.scenarios.schema import DemandLayer, ExistingLayer, LayerRef, ScenarioBody, SitesLayer, StreetsLayer
 
 Role = Literal["demand", "sites", "existing", "streets"]
@@ -517,7 +517,7 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
         finite = np.array([g is not None for g in geoms])
         if finite.any():
             b = shapely.bounds(geoms[finite])
-            from siting.scenarios.coords import looks_like_lonlat
+            from siting.scenarios.geodata.coords import looks_like_lonlat
 
             if looks_like_lonlat(b[:, [0, 2]].ravel(), b[:, [1, 3]].ravel()):
                 hint = " (the coordinates look like longitude/latitude: crs: EPSG:4326, or EPSG:4490 for CGCS2000)"
@@ -607,7 +607,7 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
         b = bounds[ok_geom]
         lon = b[:, [0, 2]].ravel()
         lat = b[:, [1, 3]].ravel()
-        from siting.scenarios.coords import looks_swapped
+        from siting.scenarios.geodata.coords import looks_swapped
 
         out_of_range = (np.abs(lat) > 90) | (np.abs(lon) > 180)
         if looks_swapped(lon, lat):
@@ -627,7 +627,7 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
                 f"projected metres: give the right crs: under layers.{role}"
             )
         elif ref.coordinates != "wgs84":
-            from siting.scenarios import coords
+            from siting.scenarios.geodata import coords
 
             convert = coords.gcj02_to_wgs84 if ref.coordinates == "gcj02" else coords.bd09_to_wgs84
 
@@ -688,7 +688,7 @@ def _companions(path: Path) -> list[Path]:
 
 def target_crs(body: ScenarioBody, demand: Any, scenario_name: str) -> pyproj.CRS:
     """The metric CRS of a scenario: its ``crs`` (checked projected, in metres) or the demand's UTM zone."""
-    from siting.scenarios.coords import utm_crs_for
+    from siting.scenarios.geodata.coords import utm_crs_for
 
     if body.crs is not None:
         parsed = _parse_crs(body.crs, f"{scenario_name}: crs")
@@ -735,7 +735,7 @@ def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress
     demand and sites layers are used through a representative point (always inside the polygon);
     a site's area is its ``area`` column where given, else its polygon's area in m².
     """
-    from siting.scenarios.build import NullProgress
+    from siting.scenarios.pipeline.progress import NullProgress
 
     progress = progress or NullProgress()
     problems = Problems()
@@ -784,7 +784,7 @@ def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress
             continue
         gap = _gap_m(box, demand_box)
         if gap > FAR_FROM_DEMAND_M:
-            from siting.scenarios.coords import looks_swapped
+            from siting.scenarios.geodata.coords import looks_swapped
 
             src = read[role]
             hint = "check the layer's crs: (and coordinates:)"
