@@ -41,7 +41,7 @@ from siting.scenarios.geodata.layers import LoadedLayers, Problems, load_layers,
 from siting.scenarios.pipeline.progress import NullProgress
 from siting.scenarios.schema import ScenarioBody, Service
 
-#: Objectives that need the joint multi-service model of issue 4.
+#: Objectives that need the joint multi-service model (:mod:`scenarios.joint_build`).
 JOINT_OBJECTIVES = ("complete_circle", "phased")
 #: Prefix of existing facilities' ids in an instance (they share the site axis with candidate sites).
 EXISTING_PREFIX = "existing:"
@@ -181,7 +181,7 @@ def resolve_budgets(body: ScenarioBody, group_totals: dict[str, float]) -> dict[
 
     .. math:: B_s = (B - \\sum_{t \\in P} B_t) \\frac{w_s N_s}{\\sum_{r \\notin P} w_r N_r}
 
-    This fixed split is a heuristic: the joint multi-service model (issue 4) optimises it.
+    This fixed split is a heuristic: the joint multi-service model optimises it.
     Otherwise None.
     """
     budget = body.budget
@@ -274,7 +274,7 @@ def build(
 
     if body.objective in JOINT_OBJECTIVES:
         raise ScenarioError(
-            f"{source}: objective: {body.objective} arrives with the joint multi-service model (issue 4); "
+            f"{source}: objective: {body.objective} needs the joint multi-service model (siting run without --split); "
             "use max_coverage, pmedian or min_cost"
         )
     if body.distance.method == "network" and body.layers.streets is None:
@@ -305,7 +305,7 @@ def build(
             f"budget.total {body.budget.total:,.0f}; lower the per-service budgets or raise the total"
         )
     if body.budget.phases:
-        warnings.append("budget.phases is used by the phased objective (issue 4); it is ignored here")
+        warnings.append("budget.phases is used by the joint multi-service model (siting run without --split); it is ignored here")
 
     land = sites["land_type"].to_numpy().astype(str)
     present = set(land.tolist())

@@ -1,4 +1,4 @@
-"""From a built scenario to the joint multi-service instance (issue 4).
+"""From a built scenario to the joint multi-service instance.
 
 :func:`build_joint` reads and checks a scenario for the joint model: it runs
 :func:`scenarios.build.build` on a copy of the scenario whose budget is reduced to

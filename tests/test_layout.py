@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -259,3 +260,15 @@ def test_scenarios_is_grouped_by_role() -> None:
     flat = sorted(p.name for p in (REPO / "scenarios").glob("*.py"))
     assert len(flat) <= MAX_SCENARIOS_MODULES, flat
     assert {"geodata", "pipeline", "outputs", "research"} <= {p.name for p in (REPO / "scenarios").iterdir()}
+
+
+def test_messages_speak_to_users_not_to_the_tracker() -> None:
+    # "issue 4" means nothing to a planner reading an error or summary.json
+    tracker = re.compile(r"\bissues? #?\d+", re.IGNORECASE)
+    hits = [
+        f"{m.path.relative_to(REPO)}:{i}"
+        for m in MODULES.values()
+        for i, line in enumerate(m.path.read_text(encoding="utf-8").splitlines(), 1)
+        if tracker.search(line)
+    ]
+    assert hits == []

@@ -1,4 +1,4 @@
-"""What a run leaves behind for officials and GIS users: plan.gpkg, map.png, report.html (issue 5).
+"""What a run leaves behind for officials and GIS users: plan.gpkg, map.png, report.html.
 
 The Helsinki example (real walking network, four services, solved jointly) is run twice into
 separate folders; the checks read only what the runs wrote:

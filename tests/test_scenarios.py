@@ -68,7 +68,7 @@ def test_run_end_to_end(tiny: Path, override: str | None) -> None:
     assert summary["override"] == override
     assert set(summary["inputs_sha256"]) >= {"scenario.yaml", "demand.csv", "sites.gpkg", "existing.geojson"}
     assert summary["versions"]["numpy"] == np.__version__
-    assert "issue 4" in summary["budget_split"]
+    assert "joint multi-service model (siting run without --split)" in summary["budget_split"]
 
     built = build(*load_scenario(tiny, override), source=tiny.name)
     for name, svc in summary["services"].items():
@@ -334,7 +334,7 @@ def test_write_atomically_leaves_nothing_on_error(tmp_path: Path) -> None:
 def test_bad_input_errors_are_siting_errors(tiny: Path) -> None:
     body, base = load_scenario(tiny)
     broken = body.model_copy(update={"objective": "phased"})
-    with pytest.raises(ScenarioError, match="issue 4"):
+    with pytest.raises(ScenarioError, match="needs the joint multi-service model"):
         build(broken, base)
 
 

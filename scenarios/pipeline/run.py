@@ -2,7 +2,7 @@
 
 :func:`run_scenario` is what ``siting run scenario.yaml`` calls. It solves in one of two modes.
 
-**Joint** (issue 4), whenever the scenario has more than one service, or its objective is
+**Joint**, whenever the scenario has more than one service, or its objective is
 ``complete_circle`` or ``phased``, or it sets ``budget.phases`` (or alternatives are asked for):
 every service on the shared candidate plots in one model (:func:`optimizer.joint.solve_joint`,
 instance from :func:`scenarios.joint_build.to_multiservice`): one total budget, per-service and

@@ -118,7 +118,8 @@ def model_spec(built: BuiltScenario, problem: ServiceProblem) -> Any:
     if objective == "min_cost":
         return ModelSpec("lscp", radius=problem.reach_m, lscp_objective="cost" if problem.cost_known else "count")
     raise ScenarioError(  # build() already refuses these; kept for direct callers
-        f"objective {objective} arrives with the joint multi-service model (issue 4); use max_coverage, pmedian or min_cost"
+        f"objective {objective} needs the joint multi-service model (siting run without --split); "
+        "use max_coverage, pmedian or min_cost"
     )
 
 
@@ -228,7 +229,7 @@ def solve_service(
     if svc.min_sites and order.size < svc.min_sites:
         notes.append(
             f"the plan opens {order.size} new sites, fewer than min_sites = {svc.min_sites} (min_sites is enforced "
-            "by the joint model of issue 4; here more sites would add no coverage or break a limit)"
+            "by the joint model, siting run without --split; here more sites would add no coverage or break a limit)"
         )
     return ServiceOutcome(
         problem=problem,

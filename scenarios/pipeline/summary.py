@@ -160,7 +160,7 @@ def summary_dict(
             "objective": body.objective,
             "budget_split": (
                 "budget.total is split across services in advance, in proportion to weight x people served; "
-                "the joint multi-service model of issue 4 (siting run without --split) optimises the split"
+                "the joint multi-service model (siting run without --split) optimises the split"
                 if split
                 else None
             ),
@@ -417,7 +417,7 @@ def joint_summary_dict(
         "distance": _distance_record(built),
         "objective": body.objective,
         "budget_split": (
-            "none: the joint multi-service model (issue 4) shares budget.total"
+            "none: the joint multi-service model shares budget.total"
             + (", the phase budgets" if body.budget.phases else "")
             + " and the plots between the services; nothing is split in advance"
         ),
