@@ -353,7 +353,7 @@ def _cheapest(
     plan_cost = float(instance.cost[mask & new].sum())
     first = evaluate(instance, mask, radius=spec.radius, p=spec.p if spec.model != "lscp" else None, budget=spec.budget)
     v1 = _evaluated_objective(spec, first)
-    warm = res.x
+    warm: NDArray[np.float64] | None = res.x
     if stage2 is None:
         tol = tiebreak.objective_tolerance(problem, float(res.objective))
         stage2 = tiebreak.hold_objective(
@@ -532,7 +532,7 @@ def solve(
         say(f"LSCP: {problem.num_vars} columns, {problem.num_rows} rows")
         res = backend.solve(problem, params)
         mask = problem.open_sites(res.x) if res.x is not None else None
-        st: dict[str, Any] = {"formulation": "lscp"}
+        st = {"formulation": "lscp"}
         if spec.lscp_objective == "count":
             x2 = _cheapest(instance, spec, problem, res, backend, params, started, st)
             mask = problem.open_sites(x2) if x2 is not None else mask

@@ -237,6 +237,7 @@ def _network(built_layers: LoadedLayers, body: ScenarioBody, cutoff: float, sour
     streets = built_layers.streets
     length_col = None
     if body.layers.streets is not None and body.layers.streets.length is not None:
+        assert streets is not None  # a streets layer is named, so load_layers read it
         streets = streets.copy()
         streets["length_m"] = streets["length_m"].fillna(streets.geometry.length)
         length_col = "length_m"

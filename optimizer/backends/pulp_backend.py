@@ -446,7 +446,7 @@ class PulpBackend:
         cats = np.where(problem.integrality, pulp.LpInteger, pulp.LpContinuous)
         with _quiet_deprecations():
             make = getattr(lp, "add_variable", None) or pulp.LpVariable
-            variables = []
+            variables: list[Any] = []
             for first in range(0, problem.num_vars, _BUILD_CHUNK):
                 check()
                 last = min(first + _BUILD_CHUNK, problem.num_vars)

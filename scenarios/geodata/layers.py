@@ -59,6 +59,9 @@ _GEOM_TYPES = {
     "streets": _LINES,
 }
 
+#: A missing geometry in an object array (``np.where(mask, geoms, NO_GEOMETRY)``).
+NO_GEOMETRY = np.array(None, dtype=object)
+
 
 # ------------------------------------------------------------------------------ collecting
 class Problems:
@@ -534,14 +537,14 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
 
     # -- geometry
     warnings: list[str] = []
-    empty = np.array([g is None for g in geoms]) | shapely.is_empty(np.where([g is None for g in geoms], None, geoms))
+    empty = np.array([g is None for g in geoms]) | shapely.is_empty(np.where([g is None for g in geoms], NO_GEOMETRY, geoms))
     if empty.any():
         problems.add(
             f"{ctx.where}: empty geometries (no coordinates) at ids {show_ids(ids[empty])}; "
             "give them coordinates or delete those features"
         )
     present = ~empty
-    types = np.array(shapely.get_type_id(np.where(present, geoms, None)))
+    types = np.array(shapely.get_type_id(np.where(present, geoms, NO_GEOMETRY)))
     type_names = np.array(
         ["", "Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
          "GeometryCollection"], dtype=object,
@@ -554,9 +557,9 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
         problems.add(
             f"{ctx.where}: {', '.join(kinds)} geometries at ids {show_ids(ids[wrong])}; layers.{role} needs {need}"
         )
-    bounds = shapely.bounds(np.where(present, geoms, None))
+    bounds = shapely.bounds(np.where(present, geoms, NO_GEOMETRY))
     nonfinite = present & ~np.isfinite(bounds).all(axis=1)
-    invalid = present & ~wrong & ~nonfinite & ~shapely.is_valid(np.where(present, geoms, None))
+    invalid = present & ~wrong & ~nonfinite & ~shapely.is_valid(np.where(present, geoms, NO_GEOMETRY))
     if nonfinite.any():
         problems.add(
             f"{ctx.where}: geometries with NaN or infinite coordinates at ids {show_ids(ids[nonfinite])}; fix their coordinates"
@@ -635,7 +638,7 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
                 x, y = convert(xy[:, 0], xy[:, 1])
                 return np.column_stack([x, y])
 
-            converted = np.where(ok_geom, geoms, None)
+            converted = np.where(ok_geom, geoms, NO_GEOMETRY)
             converted[ok_geom] = shapely.transform(geoms[ok_geom], _to_wgs84)
             converted[~ok_geom] = geoms[~ok_geom]
             gdf = gdf.set_geometry(list(converted), crs=gdf.crs)

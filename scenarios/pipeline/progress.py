@@ -8,13 +8,17 @@ from contextlib import contextmanager
 from typing import Any
 
 
+def ignore(k: int = 1) -> None:
+    """An ``advance(k)`` that shows nothing."""
+
+
 class NullProgress:
     """Progress reporting that shows nothing (the library default, and ``--quiet``)."""
 
     @contextmanager
     def step(self, label: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
         """A step that may take a while; yields ``advance(k)`` for steps with a known ``total``."""
-        yield lambda k=1: None
+        yield ignore
 
     def note(self, text: str) -> None:
         """A one-line remark (a warning, what was decided)."""
@@ -47,10 +51,14 @@ class RichProgress(NullProgress):
             columns.append(TimeElapsedColumn())
             with Progress(*columns, console=self.console, transient=True) as bar:
                 task = bar.add_task(label, total=total)
-                yield lambda k=1: bar.advance(task, k)
+
+                def advance(k: int = 1) -> None:
+                    bar.advance(task, k)
+
+                yield advance
             self.console.print(f"[green]✓[/green] {label} ({time.perf_counter() - started:.1f} s)", highlight=False)
         else:
-            yield lambda k=1: None
+            yield ignore
             self.console.print(f"{label}: done in {time.perf_counter() - started:.1f} s", highlight=False, markup=False)
 
     def note(self, text: str) -> None:

@@ -389,8 +389,7 @@ def alternatives_tables(inst: Any, mapping: Any, plans: list[Any], objective: st
     freq_rows: list[dict[str, Any]] = []
     for s, svc in enumerate(inst.services):
         js = np.flatnonzero(svc.eligible | (use[s] > 0))
-        js = sorted(js, key=lambda j: (-use[s, j], mapping.site_order[j]))
-        for j in js:
+        for j in sorted(js, key=lambda j: (-use[s, j], mapping.site_order[j])):
             c = int(use[s, j])
             freq_rows.append(
                 {
