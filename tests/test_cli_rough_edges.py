@@ -300,7 +300,7 @@ def test_tie_break_respects_the_time_limit() -> None:
     assert control.stats["tie_break"]["status"] != "skipped"
 
     now = [0.0]
-    import siting.optimizer.tiebreak as tiebreak
+    from siting.optimizer import tiebreak
 
     real = tiebreak.cheapest_stage
 

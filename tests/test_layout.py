@@ -26,7 +26,7 @@ LAYERS = {"models": 0, "optimizer": 1, "scenarios": 2, "cli": 3}
 EDGE_LIBRARIES = ("pandas", "geopandas", "pyogrio", "shapely", "pyproj", "fiona", "matplotlib", "yaml", "pydantic")
 MAX_LINES = 900
 MAX_SCENARIOS_MODULES = 8
-RUN_ORCHESTRATION_LINES = 360
+RUN_ORCHESTRATION_LINES = 330
 
 
 @dataclass

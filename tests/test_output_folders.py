@@ -397,7 +397,7 @@ def test_output_folder_may_not_leave_the_scenarios_folder(tmp_path: Path, scenar
 
 
 def test_output_folder_inside_the_scenarios_folder_is_fine(scenario: Path) -> None:
-    from siting.scenarios.pipeline.run import output_dir
+    from siting.scenarios.pipeline.output_folder import output_dir
     from siting.scenarios.schema import load_scenario
 
     body, base = load_scenario(scenario)

@@ -26,7 +26,8 @@ from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.scenarios.build import build, euclidean_pairs, resolve_budgets
 from siting.scenarios.geodata.layers import read_layer
-from siting.scenarios.pipeline.run import run_scenario, write_atomically
+from siting.scenarios.pipeline.output_folder import write_atomically
+from siting.scenarios.pipeline.run import run_scenario
 from siting.scenarios.pipeline.solving import rank_sites
 from siting.scenarios.schema import DemandLayer, load_scenario, schema_text
 

@@ -204,8 +204,7 @@ def sweep_scenario(
     ScenarioError, DataError : bad scenario, data or budget range (nothing is written).
     """
     from siting.optimizer.sweep import SWEEP_OBJECTIVES
-    from siting.scenarios.pipeline.output_folder import claimed
-    from siting.scenarios.pipeline.run import output_dir
+    from siting.scenarios.pipeline.output_folder import claimed, output_dir
     from siting.scenarios.pipeline.solving import check_solver, joint_solver, solve_params
 
     started = time.perf_counter()

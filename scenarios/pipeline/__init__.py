@@ -15,13 +15,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from siting.scenarios.pipeline.output_folder import OutputFolderError, claimed, write_folder
+    from siting.scenarios.pipeline.output_folder import OutputFolderError, claimed, output_dir, write_folder
     from siting.scenarios.pipeline.progress import NullProgress, RichProgress
     from siting.scenarios.pipeline.run import (
         RUN_FILES,
         RunResult,
         describe,
-        output_dir,
         run_scenario,
         validate_scenario,
     )
@@ -57,7 +56,7 @@ _EXPORTS = {
     "joint_summary_dict": "siting.scenarios.pipeline.summary",
     "json_safe": "siting.scenarios.pipeline.summary",
     "model_spec": "siting.scenarios.pipeline.solving",
-    "output_dir": "siting.scenarios.pipeline.run",
+    "output_dir": "siting.scenarios.pipeline.output_folder",
     "plan_table": "siting.scenarios.pipeline.tables",
     "prepare_osm_scenario": "siting.scenarios.pipeline.starters",
     "run_scenario": "siting.scenarios.pipeline.run",

@@ -52,7 +52,7 @@ import pandas as pd
 
 from siting.models.errors import ScenarioError
 from siting.scenarios.build import BuiltScenario, build
-from siting.scenarios.pipeline.output_folder import claimed, write_folder
+from siting.scenarios.pipeline.output_folder import claimed, output_dir
 from siting.scenarios.pipeline.progress import NullProgress
 from siting.scenarios.pipeline.solving import (
     JointOutcome,
@@ -73,7 +73,7 @@ from siting.scenarios.pipeline.tables import (
     plan_table,
     uncovered_table,
 )
-from siting.scenarios.schema import ScenarioBody, load_scenario
+from siting.scenarios.schema import load_scenario
 
 
 @dataclass(eq=False)
@@ -108,31 +108,6 @@ RUN_FILES = (
     "map.png",
     "report.html",
 )
-
-
-def output_dir(body: ScenarioBody, base_dir: Path, out: str | Path | None, source: str = "scenario file") -> Path:
-    """Where the outputs go: ``out`` (relative to the working directory), else ``output.folder``
-    relative to the scenario file.
-
-    A scenario file may only aim inside its own folder: an ``output.folder`` that is absolute or
-    leaves the scenario's folder (``../victim``) is refused unless the user gives ``out``.
-    """
-    if out is not None:
-        return Path(out).expanduser().resolve()
-    folder = Path(body.output.folder)
-    base = base_dir.resolve()
-    target = (base / folder).resolve()
-    if folder.is_absolute() or body.output.folder.startswith("~") or not target.is_relative_to(base):
-        raise ScenarioError(
-            f"{source}: output.folder {body.output.folder!r} is outside the scenario's folder {base}; a scenario "
-            "file may only write inside its own folder: use a relative folder such as 'out', or give --out"
-        )
-    return target
-
-
-def write_atomically(target: Path, files: dict[str, bytes], kind: str = "files") -> None:
-    """Write ``files`` into ``target`` all at once, under the rules of :mod:`scenarios.pipeline.output_folder`."""
-    write_folder(target, kind, files)
 
 
 #: Most alternative plans one run may ask for: each is another full solve.

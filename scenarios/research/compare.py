@@ -237,9 +237,8 @@ def compare_solvers(
         The rows (columns :data:`COLUMNS` plus ``chosen``), the folder written, and the relative
         tolerance within which two objectives count as equal (the scenario's ``solver.mip_gap``).
     """
-    from siting.scenarios.pipeline.output_folder import claimed
+    from siting.scenarios.pipeline.output_folder import claimed, output_dir
     from siting.scenarios.pipeline.progress import NullProgress
-    from siting.scenarios.pipeline.run import output_dir
     from siting.scenarios.pipeline.solving import solve_params
     from siting.scenarios.research.benchmark import parse_solver_entry
     from siting.scenarios.schema import load_scenario
