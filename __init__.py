@@ -23,7 +23,7 @@ from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.result import SolveParams, SolveResult
 from siting.optimizer.solve import ModelSpec, solve
-from siting.scenarios.run import run_scenario, validate_scenario
+from siting.scenarios.pipeline.run import run_scenario, validate_scenario
 from siting.scenarios.schema import load_scenario
 
 try:

@@ -121,7 +121,7 @@ def _errors() -> Iterator[None]:
     """
     import signal
 
-    from siting.scenarios.output_folder import kept_note, reset_note
+    from siting.scenarios.pipeline.output_folder import kept_note, reset_note
 
     reset_note()
     try:
@@ -323,7 +323,7 @@ def solve(
     from siting.optimizer.result import SolveParams
     from siting.optimizer.solve import ModelSpec, option_conflicts
     from siting.optimizer.solve import solve as solve_model
-    from siting.scenarios.readers import read_csv_instance
+    from siting.scenarios.research.readers import read_csv_instance
 
     given: dict[str, Any] = {
         name: value
@@ -371,7 +371,7 @@ def solve(
 
         result = solve_model(instance, spec, solver=solver, params=params, progress=None if quiet else say)
     if as_json:
-        from siting.scenarios.run import json_safe
+        from siting.scenarios.pipeline.summary import json_safe
 
         typer.echo(json.dumps(json_safe(result.to_dict() | {"exit_code": 0}), indent=2))
     else:
@@ -397,7 +397,7 @@ def solvers() -> None:
 
 
 def _report(rows: list[dict[str, Any]], out: Path | None) -> None:
-    from siting.scenarios.benchmark import COLUMNS, summarize
+    from siting.scenarios.research.benchmark import COLUMNS, summarize
 
     if out is None:
         from siting.scenarios.outputs.csv_safe import rows_to_csv
@@ -409,7 +409,7 @@ def _report(rows: list[dict[str, Any]], out: Path | None) -> None:
 
 
 def _progress(row: dict[str, Any], done: int, total: int) -> None:
-    from siting.scenarios.benchmark import format_progress
+    from siting.scenarios.research.benchmark import format_progress
 
     typer.echo(format_progress(row, done, total), err=True)
 
@@ -438,7 +438,7 @@ def benchmark_orlib(
 
     Example: siting benchmark orlib-pmed tests/data/orlib --instances pmed1 --solver highs --solver greedy
     """
-    from siting.scenarios.benchmark import run_orlib
+    from siting.scenarios.research.benchmark import run_orlib
 
     with _errors():
         rows = run_orlib(
@@ -468,7 +468,7 @@ def benchmark_tsplib(
 
     Example: siting benchmark tsplib tests/data/tsplib/rl1304.tsp --p 500 --solver highs --time-limit 600
     """
-    from siting.scenarios.benchmark import run_tsplib
+    from siting.scenarios.research.benchmark import run_tsplib
 
     with _errors():
         rows = run_tsplib(
@@ -480,8 +480,7 @@ def benchmark_tsplib(
 # ------------------------------------------------------------------------------ scenario files
 def _progress_for(quiet: bool) -> Any:
     """Progress on stderr; ``--quiet`` hides the steps but never the notes (warnings)."""
-    from siting.scenarios.build import NullProgress
-    from siting.scenarios.run import RichProgress
+    from siting.scenarios.pipeline.progress import NullProgress, RichProgress
 
     if not quiet:
         return RichProgress()
@@ -522,7 +521,7 @@ def init(
 
     Example: siting init my_scenario && siting run my_scenario/scenario.yaml
     """
-    from siting.scenarios.run import init_example
+    from siting.scenarios.pipeline.starters import init_example
 
     with _errors():
         source, target = init_example(directory)
@@ -544,7 +543,7 @@ def validate(
 
     Example: siting validate tests/data/scenarios/tiny/scenario.yaml --scenario euclidean
     """
-    from siting.scenarios.run import describe, validate_scenario
+    from siting.scenarios.pipeline.run import describe, validate_scenario
 
     with _errors():
         built = validate_scenario(file, scenario, progress=_progress_for(quiet))
@@ -630,7 +629,7 @@ def run(
 
     Example: siting run scenarios/examples/wuhai/scenario.yaml --out wuhai_plan --alternatives 5
     """
-    from siting.scenarios.run import run_scenario
+    from siting.scenarios.pipeline.run import run_scenario
 
     with _errors():
         result = run_scenario(
@@ -703,7 +702,7 @@ def sweep(
 
     Example: siting sweep scenarios/examples/wuhai/scenario.yaml --budget 2e6:1.6e7:8 --out wuhai_sweep
     """
-    from siting.scenarios.sweep_output import sweep_scenario
+    from siting.scenarios.outputs.sweep import sweep_scenario
 
     with _errors():
         res = sweep_scenario(
@@ -762,7 +761,7 @@ def compare(
 
     Example: siting compare scenarios/examples/helsinki/scenario.yaml --solvers highs,cbc,cpsat,scip,heuristic --time-limit 60
     """
-    from siting.scenarios.compare import compare_solvers, format_progress
+    from siting.scenarios.research.compare import compare_solvers, format_progress
 
     if solvers:
         names = _split([solvers])
@@ -799,7 +798,7 @@ def prepare_osm_cmd(
     Example: siting prepare osm city.osm.pbf --bbox 24.93,60.16,24.96,60.18 --out my_city
     """
     from siting.models.errors import ScenarioError
-    from siting.scenarios.run import prepare_osm_scenario
+    from siting.scenarios.pipeline.starters import prepare_osm_scenario
 
     with _errors():
         box = None

@@ -62,7 +62,7 @@ def _child(case: str, method: str, seed: int, conn: Any) -> None:
 
         from siting.optimizer.result import SolveParams
         from siting.optimizer.solve import ModelSpec, solve
-        from siting.scenarios.benchmark import peak_mb
+        from siting.scenarios.research.child import peak_mb
 
         c = CASES[case]
         t0 = time.perf_counter()
@@ -99,7 +99,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=str(HERE / "results" / "city_scale.csv"))
     args = ap.parse_args()
-    from siting.scenarios.benchmark import run_in_child
+    from siting.scenarios.research.child import run_in_child
 
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]

@@ -10,7 +10,7 @@ Each repetition starts a fresh ``python -m cli run scenarios/examples/helsinki/s
 imports, reading the layers, building the street network, walking distances, solving every service,
 writing the outputs. Per-step seconds are read from the run's ``summary.json`` (``seconds``: the
 pipeline's own timers; ``distances`` includes building the network). The script prints the median
-of every column and whether the median wall time meets issue 3's target of 60 s (exit code 1 if not).
+of every column and whether the median wall time meets the target of 60 s (exit code 1 if not).
 """
 
 from __future__ import annotations

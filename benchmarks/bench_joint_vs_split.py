@@ -5,7 +5,7 @@ On demand, not part of the test suite. From the repository root::
     PYTHONPATH=. python benchmarks/bench_joint_vs_split.py                  # Wuhai and Helsinki, base + low_budget
     PYTHONPATH=. python benchmarks/bench_joint_vs_split.py --example kotka --override straight_line
 
-For each (example, override) the scenario is run twice in-process with ``scenarios.run.run_scenario``:
+For each (example, override) the scenario is run twice in-process with ``scenarios.pipeline.run.run_scenario``:
 
 * **split** (``split=True``): every service on its own, one MCLP each, ``budget.total`` split in
   advance in proportion to weight x people of the group (``scenarios.build.resolve_budgets``);
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from siting.models.multiservice import evaluate_joint
 from siting.scenarios.joint_build import build_joint, to_multiservice
-from siting.scenarios.run import run_scenario
+from siting.scenarios.pipeline.run import run_scenario
 from siting.scenarios.schema import load_scenario
 
 EXAMPLES = ROOT / "scenarios" / "examples"

@@ -3,7 +3,7 @@
     python benchmarks/bench_network.py [--repeat 5]
 
 Loads ``scenarios/examples/helsinki/helsinki.gpkg`` (OSM walking network, ODbL), builds the street
-graph once, then times :func:`scenarios.network.network_distances` for
+graph once, then times :func:`scenarios.geodata.network.network_distances` for
 
 * the example's real demand points x candidate sites at a 1,200 m cutoff (a 15-minute walk), and
 * seeded random loads on the same streets (5,000 x 500 at 1,200 m; 20,000 x 2,000 at 500 m),
@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from siting.scenarios.network import StreetNetwork, network_distances
+from siting.scenarios.geodata.network import StreetNetwork, network_distances
 
 GPKG = ROOT / "scenarios" / "examples" / "helsinki" / "helsinki.gpkg"
 

@@ -163,7 +163,7 @@ def lagrangian_bound(
 
 def _lp_duals(problem: MilpProblem, params: SolveParams, seconds: float) -> tuple[float, NDArray[np.float64]] | None:
     """LP relaxation value and row duals by HiGHS, or None if it did not solve in time."""
-    from siting.optimizer.backends.highs import _run, configure, new_highs, pass_problem
+    from siting.optimizer.backends.highs import configure, new_highs, pass_problem, run_highs
 
     h = new_highs()
     configure(h, SolveParams(time_limit=max(seconds, 0.1), threads=params.threads, seed=params.seed))
@@ -173,7 +173,7 @@ def _lp_duals(problem: MilpProblem, params: SolveParams, seconds: float) -> tupl
     from dataclasses import replace
 
     pass_problem(h, replace(problem, integrality=np.zeros(problem.num_vars, dtype=bool)))
-    _run(h)
+    run_highs(h)
     if str(h.getModelStatus()).split(".")[-1] != "kOptimal":
         return None
     sol = h.getSolution()
@@ -359,9 +359,9 @@ def solve_coverage(
             agrees = not (inc_mask & work.fixed_closed).any() and (inc_mask | ~work.fixed_open).all()
             # the warm vector costs an LP of its own (up to 30 s): only when the time left affords it
             if agrees and left() > 45:
-                from siting.optimizer.solve import ModelSpec, _warm_vector
+                from siting.optimizer.solve import ModelSpec, warm_vector
 
-                warm = _warm_vector(problem, winst, ModelSpec(model), inc_mask)  # type: ignore[arg-type]
+                warm = warm_vector(problem, winst, ModelSpec(model), inc_mask)  # type: ignore[arg-type]
             say(f"branch and bound: {problem.num_vars} columns, {problem.num_rows} rows, {left():.0f} s left")
             sub = SolveParams(
                 time_limit=None if not math.isfinite(left()) else max(left(), 0.1),
@@ -396,7 +396,7 @@ def solve_coverage(
     result = SolveResult(
         status=res_status,
         solver="highs",
-        solver_version=_highs_version(),
+        solver_version=highs_version(),
         objective=sign * best,
         bound=sign * global_bound if math.isfinite(global_bound) else None,
         gap=relative_gap(sign * best, sign * global_bound) if math.isfinite(global_bound) else None,
@@ -413,13 +413,13 @@ def _check_mclp(instance: SitingInstance, radius: float, p: int | None, budget: 
     """The checks :func:`models.formulations.mclp` makes, before any heuristic runs."""
     from siting.models.errors import ScenarioError
     from siting.models.formulations.lscp import check_radius
-    from siting.models.formulations.mclp import _smallest_eligible_distance, check_site_limits
+    from siting.models.formulations.mclp import check_site_limits, smallest_eligible_distance
 
     r = check_radius(radius, allow_zero=False)
     check_site_limits(instance, p, budget, min_p=0)
     _, _, _, no_site = covering_rows(instance, r)
     if no_site.all():
-        dmin = _smallest_eligible_distance(instance)
+        dmin = smallest_eligible_distance(instance)
         # a sparse instance built with a cutoff stores no pair beyond it: the nearest is farther
         nearest = (
             f"the smallest demand-site distance is {dmin:g}" if math.isfinite(dmin) else "no pair is stored within it"
@@ -435,7 +435,7 @@ def _gap(value: float, bound: float) -> float:
     return max(bound - value, 0.0) / max(abs(value), 1e-9)
 
 
-def _highs_version() -> str:
-    from siting.optimizer.backends.highs import _highs_version as v
+def highs_version() -> str:
+    from siting.optimizer.backends.highs import highs_version as v
 
     return v()

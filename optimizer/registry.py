@@ -11,7 +11,7 @@ DEFAULT_SOLVER = "highs"
 EXACT_SOLVERS = ("highs", "cbc", "cpsat", "scip")
 
 
-def _make(name: str) -> Backend:
+def make_backend(name: str) -> Backend:
     if name == "highs":
         from siting.optimizer.backends.highs import HighsBackend
 
@@ -39,7 +39,7 @@ def _make(name: str) -> Backend:
 
 def get_backend(name: str) -> Backend:
     """The backend called ``name``, checked to be installed."""
-    backend = _make(name.strip().lower() if not name.startswith("pulp:") else name.strip())
+    backend = make_backend(name.strip().lower() if not name.startswith("pulp:") else name.strip())
     if not backend.available():
         raise BackendUnavailableError(
             f"solver {name!r} is not installed on this machine; run `siting solvers` to see which are"
@@ -59,7 +59,7 @@ def installed_backends() -> list[Backend]:
         from siting.optimizer.backends.pulp_backend import extra_pulp_solvers
 
         for solver_name in extra_pulp_solvers():
-            out.append(_make(f"pulp:{solver_name}"))
+            out.append(make_backend(f"pulp:{solver_name}"))
     except ImportError:
         pass
     return out

@@ -353,7 +353,7 @@ def _cheapest(
     plan_cost = float(instance.cost[mask & new].sum())
     first = evaluate(instance, mask, radius=spec.radius, p=spec.p if spec.model != "lscp" else None, budget=spec.budget)
     v1 = _evaluated_objective(spec, first)
-    warm = res.x
+    warm: NDArray[np.float64] | None = res.x
     if stage2 is None:
         tol = tiebreak.objective_tolerance(problem, float(res.objective))
         stage2 = tiebreak.hold_objective(
@@ -447,7 +447,7 @@ def _tighter_bound(res: SolveResult, spec: ModelSpec, record: dict[str, Any]) ->
     return replace(res, bound=float(better))
 
 
-def _warm_vector(
+def warm_vector(
     problem: Any, instance: SitingInstance, spec: ModelSpec, mask: NDArray[np.bool_], params: SolveParams | None = None
 ) -> NDArray[np.float64] | None:
     """A complete MILP start vector from an open-site mask, or None if the mask does not fit.
@@ -545,7 +545,7 @@ def solve(
         say(f"LSCP: {problem.num_vars} columns, {problem.num_rows} rows")
         res = backend.solve(problem, params)
         mask = problem.open_sites(res.x) if res.x is not None else None
-        st: dict[str, Any] = {"formulation": "lscp"}
+        st = {"formulation": "lscp"}
         if spec.lscp_objective == "count":
             x2 = _cheapest(instance, spec, problem, res, backend, params, started, st)
             mask = problem.open_sites(x2) if x2 is not None else mask
@@ -561,7 +561,7 @@ def solve(
             return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp"})
         problem = mclp(instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget)
         say(f"MCLP: {problem.num_vars} columns, {problem.num_rows} rows")
-        warm = _warm_vector(problem, instance, spec, start, params) if start is not None else None
+        warm = warm_vector(problem, instance, spec, start, params) if start is not None else None
         res = backend.solve(problem, params, warm_start=warm)
         mask = problem.open_sites(res.x) if res.x is not None else None
         res, mask = _or_start(res, mask, start, spec, record)
@@ -614,7 +614,7 @@ def solve(
         if res.status == Status.OPTIMAL and mask is not None and _costs_vary(instance):
             # the cheapest stage runs on the radius form (same optimum), warm-started from the plan
             rform = pm.pmedian_radius(instance, p=spec.p, budget=spec.budget)
-            warm = _warm_vector(rform, instance, spec, mask)
+            warm = warm_vector(rform, instance, spec, mask)
             if warm is not None:
                 res1 = dataclasses.replace(res, x=warm, objective=float(rform.c @ warm + rform.offset))
                 x2 = _cheapest(instance, spec, rform, res1, backend, params, started, st)
@@ -623,7 +623,7 @@ def solve(
     build = pm.pmedian_classic if formulation == "classic" else pm.pmedian_radius
     problem = build(instance, p=spec.p, budget=spec.budget)
     say(f"p-median ({formulation}): {problem.num_vars} columns, {problem.num_rows} rows, {problem.A.nnz} nonzeros")
-    warm = _warm_vector(problem, instance, spec, start, params) if start is not None else None
+    warm = warm_vector(problem, instance, spec, start, params) if start is not None else None
     res = backend.solve(problem, params, warm_start=warm)
     mask = problem.open_sites(res.x) if res.x is not None else None
     res, mask = _or_start(res, mask, start, spec, record)
@@ -708,12 +708,12 @@ def _solve_heuristic(
 def solver_table() -> list[dict[str, Any]]:
     """Every solver name with its kind, whether it is installed, and its version."""
     from siting.models.errors import BackendUnavailableError
-    from siting.optimizer.registry import _make
+    from siting.optimizer.registry import make_backend
 
     rows: list[dict[str, Any]] = []
     for name in EXACT_SOLVERS:
         try:
-            b = _make(name)
+            b = make_backend(name)
             ok = b.available()
             rows.append({"name": name, "kind": "exact", "available": ok, "version": b.version() if ok else ""})
         except (BackendUnavailableError, ImportError) as exc:
@@ -722,7 +722,7 @@ def solver_table() -> list[dict[str, Any]]:
         from siting.optimizer.backends.pulp_backend import extra_pulp_solvers
 
         for extra in extra_pulp_solvers():
-            b = _make(f"pulp:{extra}")
+            b = make_backend(f"pulp:{extra}")
             rows.append({"name": f"pulp:{extra}", "kind": "exact", "available": True, "version": b.version()})
     except ImportError:
         pass

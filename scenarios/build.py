@@ -1,8 +1,8 @@
 """From a validated scenario to one siting instance per service.
 
-:func:`build` reads the layers (:mod:`scenarios.layers`), measures distances once (straight line
+:func:`build` reads the layers (:mod:`scenarios.geodata.layers`), measures distances once (straight line
 in the scenario's metric CRS, or walking distance over the street network,
-:mod:`scenarios.network`) and cuts, for every service, a :class:`ServiceProblem`:
+:mod:`scenarios.geodata.network`) and cuts, for every service, a :class:`ServiceProblem`:
 
 * demand: every demand point, weighted by the service's demand group (``w_i`` = people of that group);
 * sites: the candidate sites whose land type the service accepts (``eligible_land_types``, else the
@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,26 +37,14 @@ from numpy.typing import NDArray
 
 from siting.models.errors import DataError, ScenarioError
 from siting.models.instance import SitingInstance
-from siting.scenarios.layers import LoadedLayers, Problems, load_layers, natural_key, resolve_path, show_ids, xy
+from siting.scenarios.geodata.layers import LoadedLayers, Problems, load_layers, natural_key, resolve_path, show_ids, xy
+from siting.scenarios.pipeline.progress import NullProgress
 from siting.scenarios.schema import ScenarioBody, Service
 
-#: Objectives that need the joint multi-service model of issue 4.
+#: Objectives that need the joint multi-service model (:mod:`scenarios.joint_build`).
 JOINT_OBJECTIVES = ("complete_circle", "phased")
 #: Prefix of existing facilities' ids in an instance (they share the site axis with candidate sites).
 EXISTING_PREFIX = "existing:"
-
-
-# ------------------------------------------------------------------------------ progress
-class NullProgress:
-    """Progress reporting that shows nothing (the library default, and ``--quiet``)."""
-
-    @contextmanager
-    def step(self, label: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-        """A step that may take a while; yields ``advance(k)`` for steps with a known ``total``."""
-        yield lambda k=1: None
-
-    def note(self, text: str) -> None:
-        """A one-line remark (a warning, what was decided)."""
 
 
 # ------------------------------------------------------------------------------- results
@@ -195,7 +181,7 @@ def resolve_budgets(body: ScenarioBody, group_totals: dict[str, float]) -> dict[
 
     .. math:: B_s = (B - \\sum_{t \\in P} B_t) \\frac{w_s N_s}{\\sum_{r \\notin P} w_r N_r}
 
-    This fixed split is a heuristic: the joint multi-service model (issue 4) optimises it.
+    This fixed split is a heuristic: the joint multi-service model optimises it.
     Otherwise None.
     """
     budget = body.budget
@@ -237,7 +223,7 @@ def _counts(values: NDArray[Any]) -> str:
 
 def _network(built_layers: LoadedLayers, body: ScenarioBody, cutoff: float, source: str) -> Any:
     """The street network (lines layer or .pbf extract)."""
-    from siting.scenarios.network import StreetNetwork
+    from siting.scenarios.geodata.network import StreetNetwork
 
     if built_layers.streets_pbf is not None:
         w, s, e, n = built_layers.lonlat_bbox
@@ -251,6 +237,7 @@ def _network(built_layers: LoadedLayers, body: ScenarioBody, cutoff: float, sour
     streets = built_layers.streets
     length_col = None
     if body.layers.streets is not None and body.layers.streets.length is not None:
+        assert streets is not None  # a streets layer is named, so load_layers read it
         streets = streets.copy()
         streets["length_m"] = streets["length_m"].fillna(streets.geometry.length)
         length_col = "length_m"
@@ -288,7 +275,7 @@ def build(
 
     if body.objective in JOINT_OBJECTIVES:
         raise ScenarioError(
-            f"{source}: objective: {body.objective} arrives with the joint multi-service model (issue 4); "
+            f"{source}: objective: {body.objective} needs the joint multi-service model (siting run without --split); "
             "use max_coverage, pmedian or min_cost"
         )
     if body.distance.method == "network" and body.layers.streets is None:
@@ -319,7 +306,7 @@ def build(
             f"budget.total {body.budget.total:,.0f}; lower the per-service budgets or raise the total"
         )
     if body.budget.phases:
-        warnings.append("budget.phases is used by the phased objective (issue 4); it is ignored here")
+        warnings.append("budget.phases is used by the joint multi-service model (siting run without --split); it is ignored here")
 
     land = sites["land_type"].to_numpy().astype(str)
     present = set(land.tolist())
@@ -467,7 +454,7 @@ def build(
                 "km": round(net.total_length / 1000.0, 3),
                 "notes": list(net.notes),
             }
-            from siting.scenarios.network import network_distances
+            from siting.scenarios.geodata.network import network_distances
 
             with progress.step("walking distances"):
                 nd = network_distances(net, demand_xy, all_xy, cutoff, max_snap=body.distance.max_snap_m)

@@ -1,4 +1,4 @@
-"""From a built scenario to the joint multi-service instance (issue 4).
+"""From a built scenario to the joint multi-service instance.
 
 :func:`build_joint` reads and checks a scenario for the joint model: it runs
 :func:`scenarios.build.build` on a copy of the scenario whose budget is reduced to
@@ -45,7 +45,7 @@ from numpy.typing import NDArray
 from siting.models.errors import ScenarioError
 from siting.models.multiservice import MultiServiceInstance, ServiceData
 from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, build
-from siting.scenarios.layers import Problems, natural_key, show_ids
+from siting.scenarios.geodata.layers import Problems, natural_key, show_ids
 from siting.scenarios.schema import ScenarioBody
 
 #: Placeholder count limit given to ``build`` for services whose only limit is a shared budget.

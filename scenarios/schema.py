@@ -473,7 +473,7 @@ def read_yaml(path: Path) -> Any:
     Duplicate keys, lists or mappings used as keys, nesting deeper than :data:`MAX_YAML_DEPTH` and
     alias expansion beyond :data:`MAX_YAML_NODES` values are errors naming the line.
     """
-    from siting.scenarios.readers._common import user_file
+    from siting.scenarios.files import user_file
 
     if not Path(path).exists() and not str(path).startswith("~"):
         raise ScenarioError(f"{path}: scenario file not found; check the path (siting init DIR writes a working example)")

@@ -639,7 +639,7 @@ def test_pulp_empty_row_with_impossible_bounds_is_infeasible() -> None:
 
 
 def test_objective_mismatch_is_reported() -> None:
-    from siting.optimizer.backends._common import finish
+    from siting.optimizer.backends.common import finish
 
     p = knapsack()
     r = finish(p, solver="x", version="1", status=Status.OPTIMAL, x=[1, 1, 0], reported_objective=18.0, bound=19.0)

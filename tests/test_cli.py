@@ -238,9 +238,10 @@ def test_benchmark_tsplib_p_out_of_range(tmp_path: Path) -> None:
 
 def test_benchmark_hung_run_is_killed_and_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A run still going after time limit + grace is killed; its row says so and the rest goes on."""
-    import siting.scenarios.benchmark as bench
+    import siting.scenarios.research.benchmark as bench
+    from siting.scenarios.research import child
 
-    monkeypatch.setattr(bench, "KILL_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr(child, "KILL_GRACE_SECONDS", 0.0)
     rows = bench.run_orlib(ORLIB, ["pmed1"], ["highs"], time_limit=1e-3, out=tmp_path / "r.csv")
     assert len(rows) == 1
     # the spawned child cannot even import numpy within 1 ms, so the parent kills it
@@ -257,7 +258,7 @@ def test_killing_a_run_also_kills_the_solver_it_started() -> None:
 
     import psutil
 
-    from siting.scenarios.benchmark import _kill_tree
+    from siting.scenarios.research.child import kill_tree
 
     parent = subprocess.Popen(
         [sys.executable, "-c", "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"]
@@ -269,7 +270,7 @@ def test_killing_a_run_also_kills_the_solver_it_started() -> None:
                 break
             time.sleep(0.05)
         assert kids, "the test's child did not start its own subprocess"
-        _kill_tree(parent.pid)
+        kill_tree(parent.pid)
         parent.wait(timeout=10)
         _gone, alive = psutil.wait_procs(kids, timeout=10)
         assert not alive

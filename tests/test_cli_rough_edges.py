@@ -300,7 +300,7 @@ def test_tie_break_respects_the_time_limit() -> None:
     assert control.stats["tie_break"]["status"] != "skipped"
 
     now = [0.0]
-    import siting.optimizer.tiebreak as tiebreak
+    from siting.optimizer import tiebreak
 
     real = tiebreak.cheapest_stage
 
@@ -324,7 +324,7 @@ def test_lon_lat_columns_are_projected_to_utm(tmp_path: Path) -> None:
     """Helsinki: 0.01 degree of latitude is 1,113 m; of longitude at 60.17 N about 555 m."""
     demand = write(tmp_path, "d.csv", "id,lon,lat,weight\n1,24.94,60.17,1\n2,24.95,60.17,1\n3,24.94,60.18,1\n")
     sites = write(tmp_path, "s.csv", "id,lon,lat\nA,24.94,60.17\n")
-    from siting.scenarios.readers import read_csv_instance
+    from siting.scenarios.research.readers import read_csv_instance
 
     inst = read_csv_instance(demand, sites)
     d = np.asarray(inst.distances).ravel()

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from siting.cli import app
 from siting.optimizer.solve import solver_table
-from siting.scenarios.compare import COLUMNS, NOT_APPLICABLE, jaccard
+from siting.scenarios.research.compare import COLUMNS, NOT_APPLICABLE, jaccard
 from siting.scenarios.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +88,7 @@ def test_rows_carry_time_memory_and_overlap(compared: tuple[Path, pd.DataFrame, 
     _, rows, _ = compared
     solved = rows[rows["status"].isin(["OPTIMAL", "FEASIBLE"])]
     assert (solved["seconds"].astype(float) >= 0).all()
-    # a spawned Python with numpy/scipy: tens of MB, not the parent's hundreds (VmHWM, see scenarios.compare)
+    # a spawned Python with numpy/scipy: tens of MB, not the parent's hundreds (VmHWM, see scenarios.research.compare)
     assert solved["peak_mb"].astype(float).between(10, 2000).all()
     assert solved["overlap_with_best"].astype(float).between(0, 1).all()
     assert (solved["new_sites"].astype(float) >= 1).all()

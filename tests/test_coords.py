@@ -7,7 +7,7 @@ import pyproj
 import pytest
 
 from siting.models.errors import DataError
-from siting.scenarios.coords import (
+from siting.scenarios.geodata.coords import (
     bd09_to_gcj02,
     bd09_to_wgs84,
     gcj02_to_bd09,

@@ -197,7 +197,7 @@ def test_within_radius_matches_dense_euclidean() -> None:
 
 
 def test_csv_solve_uses_the_cutoff_and_agrees_with_dense(tmp_path: Path) -> None:
-    from siting.scenarios.readers import read_csv_instance
+    from siting.scenarios.research.readers import read_csv_instance
 
     dpath, spath = write_city_csv(1_500, 120, seed=5, out=tmp_path)
     dense = read_csv_instance(dpath, spath)

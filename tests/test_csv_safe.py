@@ -81,7 +81,7 @@ def test_reading_back_and_restoring_gives_the_original_text(values: list[str]) -
 
 
 def test_compare_csv_quotes_text_and_keeps_numbers() -> None:
-    from siting.scenarios.compare import COLUMNS, to_csv
+    from siting.scenarios.research.compare import COLUMNS, to_csv
 
     row = {
         "model": "split",
@@ -102,7 +102,7 @@ def test_compare_csv_quotes_text_and_keeps_numbers() -> None:
 
 
 def test_benchmark_csv_quotes_text_and_keeps_numbers(tmp_path: Path) -> None:
-    from siting.scenarios.benchmark import COLUMNS, write_csv
+    from siting.scenarios.research.benchmark import COLUMNS, write_csv
 
     path = write_csv(
         [{"instance": "@pmed1", "n": 100, "p": 5, "solver": "-x", "objective": -3, "message": "\tm"}],

@@ -24,7 +24,7 @@ import yaml
 from typer.testing import CliRunner
 
 from siting.cli import app
-from siting.scenarios.run import validate_scenario
+from siting.scenarios.pipeline.run import validate_scenario
 from siting.scenarios.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,7 +154,7 @@ def test_wuhai_data_is_labelled_synthetic_and_shaped_like_the_pilot() -> None:
 def test_example_runs_end_to_end(name: str, tmp_path: Path) -> None:
     """``siting run`` on the base scenario (walking distances): exit 0, outputs written, plans verified.
 
-    The Helsinki run is issue 3's acceptance case; it takes about a second here (the timed benchmark
+    The Helsinki run is the acceptance case of a city-district plan; it takes about a second here (the timed benchmark
     is benchmarks/bench_helsinki_run.py), so the bound of 30 s only catches a gross slowdown.
     """
     scenario = EXAMPLES / name / "scenario.yaml"

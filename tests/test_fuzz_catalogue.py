@@ -684,7 +684,7 @@ def test_ids_beyond_int64_are_kept_as_text(tmp_path: Path) -> None:
 
 def test_valid_sparse_npz_still_reads(tmp_path: Path) -> None:
     """The checks refuse crafted files only: a matrix saved by scipy (csr, csc or coo) reads as before."""
-    from siting.scenarios.readers import read_csv_instance
+    from siting.scenarios.research.readers import read_csv_instance
 
     (tmp_path / "d.csv").write_text(DEMAND, encoding="utf-8")
     (tmp_path / "s.csv").write_text(SITES, encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The joint multi-service model (issue 4) against brute-force enumeration.
+"""The joint multi-service model against brute-force enumeration.
 
 Instances are tiny (n <= 6 demand points, m <= 4 plots, S <= 2 services, T <= 2 phases) with random
 room and areas, costs (zeros included), eligibility, total / per-service / per-phase budgets with

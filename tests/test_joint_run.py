@@ -1,4 +1,4 @@
-"""``siting run`` in joint mode (issue 4): the Wuhai pilot and Helsinki examples end to end.
+"""``siting run`` in joint mode: the Wuhai pilot and Helsinki examples end to end.
 
 Every plan is re-checked here from the written files, independently of the run's own checks: the
 plan.csv pairs are put back on the joint instance and recounted by ``evaluate_joint`` (budgets
@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from siting.cli import app
 from siting.models.multiservice import evaluate_joint, objective_value
 from siting.scenarios.joint_build import build_joint, to_multiservice
-from siting.scenarios.run import run_scenario
+from siting.scenarios.pipeline.run import run_scenario
 from siting.scenarios.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def _wuhai_copy(tmp_path: Path, **changes: object) -> Path:
 
 
 def check_joint_outputs(scenario: Path, out: Path, override: str | None = None) -> tuple[pd.DataFrame, dict]:
-    """Every check of issue 4 on a joint run's files; returns plan.csv and summary.json."""
+    """Every check of the joint model on a joint run's files; returns plan.csv and summary.json."""
     plan, unc, summary = _read(out)
     assert summary["mode"] == "joint"
     assert summary["solve"]["status"] == "OPTIMAL" and summary["solve"]["verified"]
@@ -149,7 +149,7 @@ def test_joint_plan_covers_at_least_the_split(tmp_path: Path) -> None:
 
     assert weighted(joint.summary) >= weighted(split.summary) - 1e-6
     assert joint.summary["joint"]["weighted_coverage"] == pytest.approx(weighted(joint.summary))
-    assert "issue 4" in split.summary["budget_split"]
+    assert "joint multi-service model (siting run without --split)" in split.summary["budget_split"]
 
 
 def test_alternatives_are_distinct_and_within_tolerance(tmp_path: Path) -> None:

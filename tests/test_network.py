@@ -22,7 +22,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from siting.models.errors import DataError
-from siting.scenarios.network import StreetNetwork, network_distances, walking_minutes_to_metres
+from siting.scenarios.geodata.network import StreetNetwork, network_distances, walking_minutes_to_metres
 
 DATA = Path(__file__).parent / "data" / "network"
 METRIC = "EPSG:3067"  # ETRS89 / TM35FIN, the Finnish national grid

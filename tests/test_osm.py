@@ -12,8 +12,8 @@ import pytest
 import shapely
 
 from siting.models.errors import DataError
-from siting.scenarios.network import StreetNetwork
-from siting.scenarios.osm import (
+from siting.scenarios.geodata.network import StreetNetwork
+from siting.scenarios.geodata.osm import (
     DEFAULT_FLOOR_AREA_PER_RESIDENT_M2,
     LAND_TYPES,
     SERVICES,

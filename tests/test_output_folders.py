@@ -1,6 +1,6 @@
 """An output folder never costs the user a file.
 
-The rule (scenarios/output_folder.py): a new or empty folder is written into; a folder holding an
+The rule (scenarios/pipeline/output_folder.py): a new or empty folder is written into; a folder holding an
 earlier output of the same command (its ``.siting-manifest.json``) has only those files replaced,
 once the new output is complete; any other non-empty folder is refused before anything is read or
 solved. A failed or interrupted run (error, SIGINT, SIGTERM, SIGKILL) leaves the previous output
@@ -25,7 +25,7 @@ import yaml
 from typer.testing import CliRunner
 
 from siting.cli import app
-from siting.scenarios.output_folder import (
+from siting.scenarios.pipeline.output_folder import (
     LOCK,
     MANIFEST,
     OutputFolderError,
@@ -34,7 +34,7 @@ from siting.scenarios.output_folder import (
     read_manifest,
     write_folder,
 )
-from siting.scenarios.run import RUN_FILES
+from siting.scenarios.pipeline.run import RUN_FILES
 
 TINY = Path(__file__).parent / "data" / "scenarios" / "tiny"
 runner = CliRunner()
@@ -329,7 +329,7 @@ def test_sigkill_keeps_the_previous_output_and_the_next_run_cleans_up(tmp_path: 
 _KILL_MID_COMMIT = textwrap.dedent(
     """
     import os, signal, sys
-    from siting.scenarios.output_folder import claim
+    from siting.scenarios.pipeline.output_folder import claim
 
     folder = claim(sys.argv[1], "run", ["a.csv", "b.csv"])
     real, calls = os.replace, [0]
@@ -397,7 +397,7 @@ def test_output_folder_may_not_leave_the_scenarios_folder(tmp_path: Path, scenar
 
 
 def test_output_folder_inside_the_scenarios_folder_is_fine(scenario: Path) -> None:
-    from siting.scenarios.run import output_dir
+    from siting.scenarios.pipeline.output_folder import output_dir
     from siting.scenarios.schema import load_scenario
 
     body, base = load_scenario(scenario)

@@ -1,4 +1,4 @@
-"""What a run leaves behind for officials and GIS users: plan.gpkg, map.png, report.html (issue 5).
+"""What a run leaves behind for officials and GIS users: plan.gpkg, map.png, report.html.
 
 The Helsinki example (real walking network, four services, solved jointly) is run twice into
 separate folders; the checks read only what the runs wrote:
@@ -40,7 +40,7 @@ from siting.scenarios.outputs import rerender, resolve_lang
 from siting.scenarios.outputs.csv_safe import TRIGGERS, restore_frame
 from siting.scenarios.outputs.gpkg import REASON_CODES, row_min
 from siting.scenarios.outputs.mapping import render_map
-from siting.scenarios.run import run_scenario
+from siting.scenarios.pipeline.run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 HELSINKI = ROOT / "scenarios" / "examples" / "helsinki" / "scenario.yaml"

@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 from siting.models.errors import DataError
-from siting.scenarios.readers import (
+from siting.scenarios.research.readers import (
     read_csv_instance,
     read_optimal_values,
     read_orlib_pmed,

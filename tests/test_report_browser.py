@@ -50,7 +50,7 @@ import pandas as pd
 import pytest
 
 from siting.scenarios.outputs import rerender
-from siting.scenarios.run import run_scenario
+from siting.scenarios.pipeline.run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 HELSINKI = ROOT / "scenarios" / "examples" / "helsinki" / "scenario.yaml"

@@ -25,8 +25,10 @@ from siting.models.errors import DataError, ScenarioError
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.scenarios.build import build, euclidean_pairs, resolve_budgets
-from siting.scenarios.layers import read_layer
-from siting.scenarios.run import rank_sites, run_scenario, write_atomically
+from siting.scenarios.geodata.layers import read_layer
+from siting.scenarios.pipeline.output_folder import write_atomically
+from siting.scenarios.pipeline.run import run_scenario
+from siting.scenarios.pipeline.solving import rank_sites
 from siting.scenarios.schema import DemandLayer, load_scenario, schema_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +69,7 @@ def test_run_end_to_end(tiny: Path, override: str | None) -> None:
     assert summary["override"] == override
     assert set(summary["inputs_sha256"]) >= {"scenario.yaml", "demand.csv", "sites.gpkg", "existing.geojson"}
     assert summary["versions"]["numpy"] == np.__version__
-    assert "issue 4" in summary["budget_split"]
+    assert "joint multi-service model (siting run without --split)" in summary["budget_split"]
 
     built = build(*load_scenario(tiny, override), source=tiny.name)
     for name, svc in summary["services"].items():
@@ -261,7 +263,7 @@ def test_csv_xy_with_crs_and_geoparquet_without_pyarrow(tmp_path: Path) -> None:
 
 def test_gcj02_points_are_converted(tmp_path: Path) -> None:
     """Points shifted into GCJ-02 and declared so come back within a metre of the WGS 84 originals."""
-    from siting.scenarios.coords import wgs84_to_gcj02
+    from siting.scenarios.geodata.coords import wgs84_to_gcj02
 
     df = pd.read_csv(TINY / "demand.csv", dtype={"block_id": str})
     glon, glat = wgs84_to_gcj02(df.lon.to_numpy(), df.lat.to_numpy())
@@ -333,7 +335,7 @@ def test_write_atomically_leaves_nothing_on_error(tmp_path: Path) -> None:
 def test_bad_input_errors_are_siting_errors(tiny: Path) -> None:
     body, base = load_scenario(tiny)
     broken = body.model_copy(update={"objective": "phased"})
-    with pytest.raises(ScenarioError, match="issue 4"):
+    with pytest.raises(ScenarioError, match="needs the joint multi-service model"):
         build(broken, base)
 
 

@@ -198,7 +198,7 @@ def test_warm_start_is_a_complete_consistent_point(model: str) -> None:
     returned a start that set only the site columns, unchanged, as its optimum)."""
     from siting.models.formulations.mclp import mclp
     from siting.models.formulations.pmedian import pmedian_classic
-    from siting.optimizer.solve import _heuristic_start, _warm_vector
+    from siting.optimizer.solve import _heuristic_start, warm_vector
 
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 2000, size=(80, 2))
@@ -211,7 +211,7 @@ def test_warm_start_is_a_complete_consistent_point(model: str) -> None:
     problem = mclp(inst, 400.0, p=4) if model == "mclp" else pmedian_classic(inst, p=4)
     start = _heuristic_start(inst, spec, None)
     assert start is not None
-    x = _warm_vector(problem, inst, spec, start)
+    x = warm_vector(problem, inst, spec, start)
     assert x is not None and problem.max_violation(x) <= 1e-6
     met = evaluate(inst, start, radius=spec.radius)
     expected = met.covered_weight if model == "mclp" else met.weighted_distance

@@ -19,7 +19,7 @@ from siting.models.errors import ScenarioError
 from siting.models.multiservice import MultiServiceInstance, ServiceData, evaluate_joint
 from siting.optimizer.result import SolveParams, Status
 from siting.optimizer.sweep import budget_sweep, knee_index, with_budget
-from siting.scenarios.sweep_output import parse_budget_range
+from siting.scenarios.outputs.sweep import parse_budget_range
 
 WUHAI = Path(__file__).resolve().parents[1] / "scenarios" / "examples" / "wuhai" / "scenario.yaml"
 PARAMS = SolveParams(time_limit=30, mip_gap=1e-9)
@@ -161,7 +161,7 @@ def test_siting_sweep_on_wuhai(tmp_path: Path) -> None:
     for name in ("elderly_care", "childcare", "ev_charging", "public_toilet"):
         assert (table[f"share_{name}"].between(0, 1)).all()
     # 13 million covers at least what the scenario's own 12 million does in a joint run
-    from siting.scenarios.run import run_scenario
+    from siting.scenarios.pipeline.run import run_scenario
 
     res = run_scenario(WUHAI, out=tmp_path / "run")
     assert res.summary["joint"]["value"] <= table["objective"].iloc[-1] + 1e-6

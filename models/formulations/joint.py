@@ -75,7 +75,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.errors import ScenarioError
-from siting.models.formulations.lscp import _select, csr_rows, merge_identical_rows
+from siting.models.formulations.lscp import csr_rows, merge_identical_rows, submatrix
 from siting.models.milp import MilpProblem
 from siting.models.multiservice import OBJECTIVE_SENSE, OBJECTIVES, MultiServiceInstance, check_plan
 
@@ -314,7 +314,7 @@ def _merged_rows(
     point (-1 for rows not selected).
     """
     n = cov.shape[0]
-    sel = _select(cov, rows_mask, sites_mask)
+    sel = submatrix(cov, rows_mask, sites_mask)
     demand = np.flatnonzero(rows_mask)
     group_full = np.full(n, -1, dtype=np.int64)
     if demand.size == 0:

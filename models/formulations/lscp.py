@@ -56,7 +56,7 @@ def csr_rows(a: sp.csr_array) -> NDArray[np.int64]:
     return np.repeat(np.arange(a.shape[0], dtype=np.int64), np.diff(a.indptr))
 
 
-def _select(
+def submatrix(
     a: sp.csr_array,
     keep_rows: NDArray[np.bool_],
     keep_cols: NDArray[np.bool_],
@@ -86,7 +86,7 @@ def coverage_matrix(instance: SitingInstance, radius: float) -> sp.csr_array:
     pairs = instance.reachable_pairs(radius)
     fin = np.isfinite(pairs.data)
     if not fin.all():
-        pairs = _select(pairs, np.ones(pairs.shape[0], dtype=bool), np.ones(pairs.shape[1], dtype=bool), fin)
+        pairs = submatrix(pairs, np.ones(pairs.shape[0], dtype=bool), np.ones(pairs.shape[1], dtype=bool), fin)
     return sp.csr_array((np.ones(pairs.nnz, dtype=bool), pairs.indices, pairs.indptr), shape=pairs.shape)
 
 
@@ -123,7 +123,7 @@ def covering_rows(
     by_new = np.bincount(rows[new[cov.indices]], minlength=n) > 0
     no_site = ~by_existing & ~by_new
     open_q = by_new & ~by_existing & (instance.weights > 0)
-    cover = _select(cov, open_q, new)
+    cover = submatrix(cov, open_q, new)
     return cover, np.flatnonzero(open_q).astype(np.int64), by_existing, no_site
 
 

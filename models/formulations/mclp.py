@@ -64,7 +64,7 @@ def site_limit_rows(
     return blocks
 
 
-def _smallest_eligible_distance(instance: SitingInstance) -> float:
+def smallest_eligible_distance(instance: SitingInstance) -> float:
     """The smallest finite distance between any demand point and any eligible site (inf if none)."""
     elig = instance.eligible
     if instance.is_sparse:
@@ -104,7 +104,7 @@ def mclp(instance: SitingInstance, radius: float, p: int | None = None, budget: 
     m = instance.m
     cover, demand, by_existing, no_site = covering_rows(instance, r)
     if no_site.all():
-        dmin = _smallest_eligible_distance(instance)
+        dmin = smallest_eligible_distance(instance)
         raise ScenarioError(
             f"radius {r:g} covers no demand point from any eligible site; the smallest demand-site "
             f"distance is {dmin:g}: increase the radius"

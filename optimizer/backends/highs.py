@@ -20,7 +20,7 @@ SolveParams         HiGHS option
 Status mapping (:data:`STATUS_MAP`): a run stopped by a limit is FEASIBLE when HiGHS holds a
 feasible solution and NO_SOLUTION otherwise, never OPTIMAL. ``kUnboundedOrInfeasible`` (HiGHS's
 presolve found an unbounded ray but did not check feasibility) is settled by
-:func:`~optimizer.backends._common.settle_unbounded`: a second solve of the same constraints with a
+:func:`~optimizer.backends.common.settle_unbounded`: a second solve of the same constraints with a
 zero objective; feasible means unbounded, infeasible means infeasible.
 """
 
@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from siting.models.errors import ScenarioError
 from siting.models.milp import MilpProblem
-from siting.optimizer.backends._common import check_warm_start, finish, limit_status, out_of_time, settle_unbounded
+from siting.optimizer.backends.common import check_warm_start, finish, limit_status, out_of_time, settle_unbounded
 from siting.optimizer.deadline import run_bounded
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
@@ -205,7 +205,7 @@ def pass_problem(h: Any, problem: MilpProblem, cost: NDArray[np.float64] | None 
         raise RuntimeError(f"HiGHS refused problem {problem.name!r} in passModel (bounds or matrix invalid)")
 
 
-def _run(h: Any) -> None:
+def run_highs(h: Any) -> None:
     # HiGHS keeps one task scheduler per thread, sized by the first run on that thread; a later
     # run asking for another `threads` value fails unless the old scheduler is dropped first.
     reset = getattr(_highs_class(), "resetThreadScheduler", None)
@@ -223,11 +223,11 @@ def run_within(h: Any, params: SolveParams) -> bool:
     no interrupt callbacks, so an overrunning run is abandoned (its own limit ends it later).
     """
     cancel = getattr(h, "cancelSolve", None)
-    return run_bounded(lambda: _run(h), params.remaining(), cancel)
+    return run_bounded(lambda: run_highs(h), params.remaining(), cancel)
 
 
 @functools.lru_cache(maxsize=1)
-def _highs_version() -> str:
+def highs_version() -> str:
     h = _highs_class()()
     version = getattr(h, "version", None)
     return str(version()) if version is not None else importlib.metadata.version("highspy")
@@ -250,7 +250,7 @@ class HighsBackend:
         """HiGHS version string, e.g. ``"1.16.0"``."""
         if not _HAVE_HIGHSPY:
             return ""
-        return _highs_version()
+        return highs_version()
 
     def solve(
         self,

@@ -32,7 +32,7 @@ SolveParams         CP-SAT (SatParameters)                SCIP
 
 Status mapping: :data:`STATUS_MAP`; FEASIBLE and NOT_SOLVED mean a limit stopped the run.
 "Infeasible or unbounded" answers (CP-SAT presolve, SCIP's INFORUNBD) are settled by
-:func:`~optimizer.backends._common.settle_unbounded`.
+:func:`~optimizer.backends.common.settle_unbounded`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from numpy.typing import NDArray
 
 from siting.models.errors import BackendUnavailableError, ScenarioError
 from siting.models.milp import MilpProblem
-from siting.optimizer.backends._common import check_warm_start, finish, limit_status, out_of_time, settle_unbounded
+from siting.optimizer.backends.common import check_warm_start, finish, limit_status, out_of_time, settle_unbounded
 from siting.optimizer.deadline import run_bounded
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 

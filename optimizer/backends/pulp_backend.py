@@ -27,7 +27,7 @@ says ``LpSolutionIntegerFeasible``. Both are read (:data:`STATUS_MAP`) and such 
 never OPTIMAL. CBC's log (written to a temporary file via ``logPath``) is parsed for the reason
 it stopped and for its best bound ("Lower bound:" / "Upper bound:", which exclude the objective
 offset). "Unbounded" from CBC means its LP relaxation is unbounded; the MIP may be infeasible,
-so it is settled by :func:`~optimizer.backends._common.settle_unbounded`. For other PuLP solvers
+so it is settled by :func:`~optimizer.backends.common.settle_unbounded`. For other PuLP solvers
 the bound is only known when the run is OPTIMAL (bound = objective), and a run that reports
 "Optimal" after using up its time limit is reported FEASIBLE: PuLP does not say whether the
 limit stopped it. A "solution" that violates the rows is never passed on (ERROR if the solver
@@ -68,7 +68,7 @@ from numpy.typing import NDArray
 
 from siting.models.errors import BackendUnavailableError, ScenarioError
 from siting.models.milp import MilpProblem
-from siting.optimizer.backends._common import (
+from siting.optimizer.backends.common import (
     VIOLATION_TOL,
     check_warm_start,
     finish,
@@ -446,7 +446,7 @@ class PulpBackend:
         cats = np.where(problem.integrality, pulp.LpInteger, pulp.LpContinuous)
         with _quiet_deprecations():
             make = getattr(lp, "add_variable", None) or pulp.LpVariable
-            variables = []
+            variables: list[Any] = []
             for first in range(0, problem.num_vars, _BUILD_CHUNK):
                 check()
                 last = min(first + _BUILD_CHUNK, problem.num_vars)

@@ -1,6 +1,6 @@
 """What a run leaves for officials and GIS users: ``plan.gpkg``, ``map.png`` and ``report.html``.
 
-:func:`render_outputs` is called by :func:`scenarios.run.run_scenario` with the files it is about
+:func:`render_outputs` is called by :func:`scenarios.pipeline.run.run_scenario` with the files it is about
 to write; its result joins them, so the whole output folder still appears at once.
 :func:`rerender` is ``siting report OUTDIR``: it redraws ``map.png`` and ``report.html`` from a
 finished run's files alone (``plan.csv``, ``uncovered.csv``, ``summary.json``, ``plan.gpkg``).
@@ -22,6 +22,8 @@ import pandas as pd
 from siting.models.errors import DataError
 from siting.scenarios.outputs.csv_safe import restore_frame
 from siting.scenarios.outputs.i18n import LANGS, check_lang
+
+__all__ = ["OUTPUT_FILES", "read_run", "render_outputs", "rerender", "resolve_lang"]
 
 OUTPUT_FILES = ("plan.gpkg", "map.png", "report.html")
 
@@ -65,7 +67,7 @@ UNCOVERED_COLUMNS = ("service", "demand_id")
 
 def _run_file(folder: Path, name: str, required: bool) -> Path | None:
     """``folder/name`` when it is a regular file; None when absent and optional; else a DataError."""
-    from siting.scenarios.readers._common import user_file
+    from siting.scenarios.files import user_file
 
     path = folder / name
     if not os.path.lexists(path):
@@ -120,7 +122,7 @@ def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str,
     UTF-8, parseable, with the columns or keys the report needs. A problem is a DataError naming
     the file and the fix, never a traceback; library warnings raised while reading are captured.
     """
-    from siting.scenarios.readers._common import user_path
+    from siting.scenarios.files import user_path
 
     folder = user_path(out_dir, "output folder")
     if not folder.exists():
@@ -137,7 +139,8 @@ def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str,
         summary = _read_summary(summary_path)
         plan = _read_table(plan_path, {"site_id": str, "service": str}, PLAN_COLUMNS)
         uncovered = (
-            _read_table(unc_path, {"demand_id": str, "service": str}, UNCOVERED_COLUMNS) if unc_path is not None
+            _read_table(unc_path, {"demand_id": str, "service": str}, UNCOVERED_COLUMNS)
+            if unc_path is not None
             else pd.DataFrame(columns=["service", "demand_id", "people", "reason"])
         )
         # the text as the data gave it (the CSV files carry a quote before text a spreadsheet would run)
@@ -169,11 +172,11 @@ def _layers_from_plan(plan: pd.DataFrame) -> dict[str, Any]:
 def rerender(out_dir: str | Path, lang: str | None = None) -> tuple[list[Path], list[str]]:
     """``siting report OUTDIR``: redraw ``map.png`` and ``report.html`` from a finished run's files.
 
-    The two files replace those of the run's manifest (see :mod:`scenarios.output_folder`); a
+    The two files replace those of the run's manifest (see :mod:`scenarios.pipeline.output_folder`); a
     folder without one is refused. Returns the files written and the warnings (e.g. no
     ``plan.gpkg``: the map shows the chosen sites only).
     """
-    from siting.scenarios.output_folder import claimed
+    from siting.scenarios.pipeline.output_folder import claimed
 
     folder = Path(out_dir)
     plan, uncovered, summary, layers = read_run(folder)
@@ -191,7 +194,9 @@ def _rerender(
     lang = resolve_lang(lang, summary)
     notes: list[str] = []
     if layers is None:
-        notes.append(f"{folder / 'plan.gpkg'} not found: the map shows the chosen sites only; rerun `siting run` for the full map")
+        notes.append(
+            f"{folder / 'plan.gpkg'} not found: the map shows the chosen sites only; rerun `siting run` for the full map"
+        )
         layers = _layers_from_plan(plan)
     try:
         with warnings.catch_warnings():

@@ -49,7 +49,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siting.scenarios.layers import natural_key
+from siting.scenarios.geodata.layers import natural_key
 
 LAYERS = ("chosen_sites", "candidates", "demand", "existing", "streets")
 #: Columns of the demand file that name an area, finest first; the report groups uncovered people by them.
@@ -146,7 +146,7 @@ def service_state(pb: Any, chosen_ids: list[str]) -> dict[str, Any]:
 def area_columns(built: Any) -> pd.DataFrame:
     """Area columns (:data:`AREA_COLUMNS`) of the demand file, indexed by demand id, as text; may be empty."""
     from siting.models.errors import SitingError
-    from siting.scenarios.layers import read_layer
+    from siting.scenarios.geodata.layers import read_layer
 
     ids = pd.Index(built.layers.demand.index.astype(str), name="id")
     try:

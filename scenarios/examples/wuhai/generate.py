@@ -317,8 +317,8 @@ def generate(out_dir: Path = HERE, seed: int = SEED) -> Path:
             rows["streets"].append({**base, "street_id": sid, "highway": kind, "geometry": LineString(lonlat(c, seg))})
 
     by_id = {c.cid: c for c in comms}
-    for k, (a, b) in enumerate(CONNECTORS):
-        ca, cb = by_id[a].ring_corners(), by_id[b].ring_corners()
+    for k, (from_id, to_id) in enumerate(CONNECTORS):
+        ca, cb = by_id[from_id].ring_corners(), by_id[to_id].ring_corners()
         d = np.linalg.norm(ca[:, None, :] - cb[None, :, :], axis=2)
         ia, ib = np.unravel_index(int(np.argmin(d)), d.shape)
         seg = lonlat(None, np.vstack([ca[ia], cb[ib]]))

@@ -76,7 +76,7 @@ class SafeNpz:
                 elif version == (2, 0):
                     shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
                 else:
-                    shape, _fortran, dtype = np.lib.format._read_array_header(fh, version)
+                    shape, _fortran, dtype = np.lib.format._read_array_header(fh, version)  # type: ignore[attr-defined]  # no public reader for 3.0
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, SyntaxError, TypeError) as exc:
             raise DataError(
                 f"{self.name}: array {key!r} is not a readable .npy member ({exc}); save the file again"

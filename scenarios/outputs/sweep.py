@@ -29,7 +29,7 @@ import pandas as pd
 
 from siting.models.errors import ScenarioError
 from siting.optimizer.result import Status
-from siting.scenarios.build import NullProgress
+from siting.scenarios.pipeline.progress import NullProgress
 from siting.scenarios.schema import load_scenario
 
 #: The files ``siting sweep`` writes.
@@ -79,7 +79,7 @@ def parse_budget_range(text: str) -> list[float]:
 
 def sweep_table(points: list[Any], inst: Any, mapping: Any, knee: int | None) -> pd.DataFrame:
     """One row per budget (module docstring)."""
-    from siting.scenarios.run import _plan_text
+    from siting.scenarios.pipeline.tables import plan_text
 
     recs: list[dict[str, Any]] = []
     for k, p in enumerate(points):
@@ -106,7 +106,7 @@ def sweep_table(points: list[Any], inst: Any, mapping: Any, knee: int | None) ->
             total = float(svc.weights.sum())
             rec[f"covered_{svc.name}"] = float(p.covered_people[s])
             rec[f"share_{svc.name}"] = float(p.covered_people[s]) / total if total > 0 else float("nan")
-        rec["sites"] = _plan_text(inst, mapping, p.open_phase)
+        rec["sites"] = plan_text(inst, mapping, p.open_phase)
         recs.append(rec)
     cols = list(SWEEP_COLUMNS)
     for svc in inst.services:
@@ -204,8 +204,8 @@ def sweep_scenario(
     ScenarioError, DataError : bad scenario, data or budget range (nothing is written).
     """
     from siting.optimizer.sweep import SWEEP_OBJECTIVES
-    from siting.scenarios.output_folder import claimed
-    from siting.scenarios.run import _joint_solver, check_solver, output_dir, solve_params
+    from siting.scenarios.pipeline.output_folder import claimed, output_dir
+    from siting.scenarios.pipeline.solving import check_solver, joint_solver, solve_params
 
     started = time.perf_counter()
     progress = progress or NullProgress()
@@ -219,7 +219,7 @@ def sweep_scenario(
             f"whose objective is one of {', '.join(SWEEP_OBJECTIVES)} (e.g. --scenario with objective: max_coverage)"
         )
     where = "--solver" if solver is not None else f"{source}: solver.name"
-    name = _joint_solver(check_solver(solver if solver is not None else body.solver.name, where), where)
+    name = joint_solver(check_solver(solver if solver is not None else body.solver.name, where), where)
     if time_limit is not None and not (time_limit > 0):
         raise ScenarioError(f"--time-limit {time_limit} must be a positive number of seconds")
     if out is not None:

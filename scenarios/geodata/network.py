@@ -146,13 +146,13 @@ def _check_metric_crs(crs: Any, what: str) -> pyproj.CRS | None:
     if not crs.is_projected:
         raise DataError(
             f"{what} is in {crs.to_string()}, a geographic CRS (degrees): walking distances need metres. "
-            "Project it first, e.g. gdf.to_crs(scenarios.coords.utm_crs_for(lon, lat)) or to your national grid"
+            "Project it first, e.g. gdf.to_crs(scenarios.geodata.coords.utm_crs_for(lon, lat)) or to your national grid"
         )
     units = {ax.unit_name.lower() for ax in crs.axis_info[:2]}
     if not units <= {"metre", "meter", "m"}:
         raise DataError(
             f"{what} is in {crs.to_string()} whose axis unit is {sorted(units)}, not metres: "
-            "project it to a metric CRS (e.g. the UTM zone, scenarios.coords.utm_crs_for)"
+            "project it to a metric CRS (e.g. the UTM zone, scenarios.geodata.coords.utm_crs_for)"
         )
     return crs
 
@@ -498,7 +498,7 @@ class StreetNetwork:
 
         Ways are those of pyrosm's ``network_type="walking"`` filter (footways, paths, steps,
         pedestrian streets and the roads people may walk along), projected to ``crs`` or, by
-        default, the UTM zone of the centre of the network (:func:`scenarios.coords.utm_crs_for`),
+        default, the UTM zone of the centre of the network (:func:`scenarios.geodata.coords.utm_crs_for`),
         then passed to :meth:`from_lines`. OSM ways share nodes at junctions, so shared vertices
         become graph nodes.
 
@@ -513,7 +513,7 @@ class StreetNetwork:
         keep : {"largest", "all"}
             As in :meth:`from_lines`.
         """
-        from siting.scenarios.osm import read_walking_ways  # pyrosm is imported only when needed
+        from siting.scenarios.geodata.osm import read_walking_ways  # pyrosm is imported only when needed
 
         ways = read_walking_ways(path, bbox=bbox, crs=crs)
         return cls.from_lines(ways, keep=keep, name=f"the walking ways of {os.fspath(path)}")

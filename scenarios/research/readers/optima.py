@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from siting.models.errors import DataError
-from siting.scenarios.readers._common import existing_file
+from siting.scenarios.files import existing_file
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components, shortest_path
 
 from siting.models.errors import DataError
 from siting.models.instance import SitingInstance
-from siting.scenarios.readers._common import DENSE_LIMIT_BYTES, check_dense_size, existing_file, read_text, show_ids
+from siting.scenarios.files import DENSE_LIMIT_BYTES, check_dense_size, existing_file, read_text, show_ids
 
 
 def _ints(tokens: list[str]) -> list[int] | None:

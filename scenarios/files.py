@@ -1,4 +1,5 @@
-"""Shared helpers of the readers: file checks, id parsing, blockwise Euclidean distances."""
+"""User input files and ids, shared by the layers, the readers and the outputs: files checked before
+anything opens them, ids parsed and shown in messages, blockwise Euclidean distances, SHA-256 of inputs."""
 
 from __future__ import annotations
 

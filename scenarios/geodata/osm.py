@@ -31,8 +31,8 @@ import pyproj
 import shapely
 
 from siting.models.errors import DataError
-from siting.scenarios.coords import looks_swapped, utm_crs_for
-from siting.scenarios.readers._common import sha256_file
+from siting.scenarios.files import sha256_file
+from siting.scenarios.geodata.coords import looks_swapped, utm_crs_for
 
 __all__ = [
     "DEFAULT_FLOOR_AREA_PER_RESIDENT_M2",
@@ -227,7 +227,7 @@ def _check_bbox(bbox: Sequence[float] | None) -> tuple[float, float, float, floa
 
 
 def _open_osm(path: str | os.PathLike[str], bbox: tuple[float, float, float, float] | None) -> Any:
-    from siting.scenarios.readers._common import user_file
+    from siting.scenarios.files import user_file
 
     p = Path(path)
     if not p.exists():
@@ -851,7 +851,7 @@ def _readme(
     }[assumptions["untyped_buildings"]]
     return f"""# Scenario layers prepared from OpenStreetMap
 
-Prepared by `siting prepare osm` (scenarios.osm.prepare_osm) from `{src.name}`
+Prepared by `siting prepare osm` (scenarios.geodata.osm.prepare_osm) from `{src.name}`
 (sha256 {sha}), {bbox_text}. Every layer is in **{crs_name}** (metres).
 
 | file | layer | features | geometry | columns |

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from siting.models.errors import DataError
 from siting.models.instance import SitingInstance
-from siting.scenarios.readers._common import (
+from siting.scenarios.files import (
     DENSE_LIMIT_BYTES,
     check_dense_size,
     euclidean,

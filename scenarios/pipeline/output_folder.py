@@ -60,9 +60,12 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from siting.models.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from siting.scenarios.schema import ScenarioBody
 
 MANIFEST = ".siting-manifest.json"
 LOCK = ".siting.lock"
@@ -628,3 +631,28 @@ __all__ = [
     "reset_note",
     "write_folder",
 ]
+
+
+def output_dir(body: ScenarioBody, base_dir: Path, out: str | Path | None, source: str = "scenario file") -> Path:
+    """Where the outputs go: ``out`` (relative to the working directory), else ``output.folder``
+    relative to the scenario file.
+
+    A scenario file may only aim inside its own folder: an ``output.folder`` that is absolute or
+    leaves the scenario's folder (``../victim``) is refused unless the user gives ``out``.
+    """
+    if out is not None:
+        return Path(out).expanduser().resolve()
+    folder = Path(body.output.folder)
+    base = base_dir.resolve()
+    target = (base / folder).resolve()
+    if folder.is_absolute() or body.output.folder.startswith("~") or not target.is_relative_to(base):
+        raise ScenarioError(
+            f"{source}: output.folder {body.output.folder!r} is outside the scenario's folder {base}; a scenario "
+            "file may only write inside its own folder: use a relative folder such as 'out', or give --out"
+        )
+    return target
+
+
+def write_atomically(target: Path, files: dict[str, bytes], kind: str = "files") -> None:
+    """Write ``files`` into ``target`` all at once, under the rules of this module."""
+    write_folder(target, kind, files)

@@ -9,7 +9,7 @@ to case or surrounding spaces.
 Distances are Euclidean in the units of x and y (use a projected CRS in metres, e.g. EPSG:3067 or
 a UTM zone, never longitude/latitude) unless a matrix is given. Instead of ``x``, ``y`` both tables
 may give ``lon``, ``lat`` in degrees (WGS-84, or the geographic CRS ``input_crs``): they are projected
-to the UTM zone of the points' centre (:func:`scenarios.coords.utm_crs_for`), so distances are in
+to the UTM zone of the points' centre (:func:`scenarios.geodata.coords.utm_crs_for`), so distances are in
 metres. Both tables must use the same kind of coordinates.
 
 * ``.npz`` holding a dense (n, m) array ``distances`` (``inf`` = unreachable; optional arrays
@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from siting.models.errors import DataError
 from siting.models.instance import SitingInstance
-from siting.scenarios.readers._common import (
+from siting.scenarios.files import (
     DENSE_LIMIT_BYTES,
     check_dense_size,
     euclidean,
@@ -43,7 +43,7 @@ from siting.scenarios.readers._common import (
     parse_ids,
     show_ids,
 )
-from siting.scenarios.readers.npz import numeric_values, open_npz, read_sparse, sparse_matrix
+from siting.scenarios.research.readers.npz import numeric_values, open_npz, read_sparse, sparse_matrix
 
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
@@ -194,7 +194,7 @@ def _projected(tables: list[tuple[_Table, list[str]]], input_crs: str | None) ->
     """lon/lat of every table, projected to the UTM zone of their common centre (metres)."""
     import pyproj
 
-    from siting.scenarios.coords import utm_crs_for
+    from siting.scenarios.geodata.coords import utm_crs_for
 
     raw = [_lonlat(t, ids) for t, ids in tables]
     src = "EPSG:4326" if input_crs is None else input_crs

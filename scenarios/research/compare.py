@@ -1,7 +1,7 @@
 """``siting compare``: one scenario on several solvers, side by side.
 
 For a scenario file and a list of solvers (exact backends and heuristics), every model the scenario
-poses is solved once per solver, each run in its own spawned process (as :mod:`scenarios.benchmark`
+poses is solved once per solver, each run in its own spawned process (as :mod:`scenarios.research.benchmark`
 does), so that ``peak_mb`` is that run's own peak resident memory (the process's ``VmHWM`` on
 Linux, else ``ru_maxrss``; or that of a solver it ran as a subprocess, e.g. CBC through PuLP,
 whichever is larger) and a crash or a hung solver costs one row:
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from siting.models.errors import ScenarioError
-from siting.scenarios.benchmark import failure_row, peak_mb
+from siting.scenarios.research.child import failure_row, peak_mb
 
 #: The files ``siting compare`` writes.
 COMPARE_FILES = ("compare.csv", "compare.md", "compare.png")
@@ -99,7 +99,7 @@ def _child(kind: str, payload: tuple[Any, ...], solver: str, params: Any, conn: 
 
 def run_isolated(kind: str, payload: tuple[Any, ...], solver: str, params: Any) -> Row:
     """One solve in a fresh spawned process; a crash or a hang becomes an ERROR row."""
-    from siting.scenarios.benchmark import run_in_child
+    from siting.scenarios.research.child import run_in_child
 
     return run_in_child(_child, (kind, payload, solver, params), params.time_limit)
 
@@ -109,13 +109,13 @@ def _useful(instance: Any, spec: Any, chosen: list[list[str]]) -> list[list[str]
     """For a coverage model, the chosen sites without those that add nobody once the others are open.
 
     The MCLP is indifferent to such sites and solvers differ in whether they open them; ``siting
-    run`` leaves them out (:func:`scenarios.run.rank_sites`), and so does the comparison, so that the
+    run`` leaves them out (:func:`scenarios.pipeline.run.rank_sites`), and so does the comparison, so that the
     overlap measures different decisions, not different leftovers.
     """
     import numpy as np
     import scipy.sparse as sp
 
-    from siting.scenarios.run import rank_sites
+    from siting.scenarios.pipeline.solving import rank_sites
 
     if spec.model != "mclp" or not chosen:
         return chosen
@@ -184,7 +184,7 @@ def _tasks(path: Path, scenario: str | None, progress: Any) -> tuple[Any, Path, 
     """(body, base folder, [(model, service, payload, sense)]) for the scenario."""
     from siting.models.multiservice import OBJECTIVE_SENSE
     from siting.scenarios.build import JOINT_OBJECTIVES, build
-    from siting.scenarios.run import model_spec, solve_mode
+    from siting.scenarios.pipeline.solving import model_spec, solve_mode
     from siting.scenarios.schema import load_scenario
 
     body, base_dir = load_scenario(path, scenario)
@@ -237,10 +237,10 @@ def compare_solvers(
         The rows (columns :data:`COLUMNS` plus ``chosen``), the folder written, and the relative
         tolerance within which two objectives count as equal (the scenario's ``solver.mip_gap``).
     """
-    from siting.scenarios.benchmark import parse_solver_entry
-    from siting.scenarios.build import NullProgress
-    from siting.scenarios.output_folder import claimed
-    from siting.scenarios.run import output_dir, solve_params
+    from siting.scenarios.pipeline.output_folder import claimed, output_dir
+    from siting.scenarios.pipeline.progress import NullProgress
+    from siting.scenarios.pipeline.solving import solve_params
+    from siting.scenarios.research.benchmark import parse_solver_entry
     from siting.scenarios.schema import load_scenario
 
     path = Path(path)

@@ -30,7 +30,7 @@ import shapely
 from numpy.typing import NDArray
 
 from siting.models.errors import DataError, ScenarioError
-from siting.scenarios.readers._common import user_file, user_path
+from siting.scenarios.files import user_file, user_path
 from siting.scenarios.schema import DemandLayer, ExistingLayer, LayerRef, ScenarioBody, SitesLayer, StreetsLayer
 
 Role = Literal["demand", "sites", "existing", "streets"]
@@ -58,6 +58,9 @@ _GEOM_TYPES = {
     "existing": _POINTLIKE,
     "streets": _LINES,
 }
+
+#: A missing geometry in an object array (``np.where(mask, geoms, NO_GEOMETRY)``).
+NO_GEOMETRY = np.array(None, dtype=object)
 
 
 # ------------------------------------------------------------------------------ collecting
@@ -517,7 +520,7 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
         finite = np.array([g is not None for g in geoms])
         if finite.any():
             b = shapely.bounds(geoms[finite])
-            from siting.scenarios.coords import looks_like_lonlat
+            from siting.scenarios.geodata.coords import looks_like_lonlat
 
             if looks_like_lonlat(b[:, [0, 2]].ravel(), b[:, [1, 3]].ravel()):
                 hint = " (the coordinates look like longitude/latitude: crs: EPSG:4326, or EPSG:4490 for CGCS2000)"
@@ -534,14 +537,14 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
 
     # -- geometry
     warnings: list[str] = []
-    empty = np.array([g is None for g in geoms]) | shapely.is_empty(np.where([g is None for g in geoms], None, geoms))
+    empty = np.array([g is None for g in geoms]) | shapely.is_empty(np.where([g is None for g in geoms], NO_GEOMETRY, geoms))
     if empty.any():
         problems.add(
             f"{ctx.where}: empty geometries (no coordinates) at ids {show_ids(ids[empty])}; "
             "give them coordinates or delete those features"
         )
     present = ~empty
-    types = np.array(shapely.get_type_id(np.where(present, geoms, None)))
+    types = np.array(shapely.get_type_id(np.where(present, geoms, NO_GEOMETRY)))
     type_names = np.array(
         ["", "Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
          "GeometryCollection"], dtype=object,
@@ -554,9 +557,9 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
         problems.add(
             f"{ctx.where}: {', '.join(kinds)} geometries at ids {show_ids(ids[wrong])}; layers.{role} needs {need}"
         )
-    bounds = shapely.bounds(np.where(present, geoms, None))
+    bounds = shapely.bounds(np.where(present, geoms, NO_GEOMETRY))
     nonfinite = present & ~np.isfinite(bounds).all(axis=1)
-    invalid = present & ~wrong & ~nonfinite & ~shapely.is_valid(np.where(present, geoms, None))
+    invalid = present & ~wrong & ~nonfinite & ~shapely.is_valid(np.where(present, geoms, NO_GEOMETRY))
     if nonfinite.any():
         problems.add(
             f"{ctx.where}: geometries with NaN or infinite coordinates at ids {show_ids(ids[nonfinite])}; fix their coordinates"
@@ -607,7 +610,7 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
         b = bounds[ok_geom]
         lon = b[:, [0, 2]].ravel()
         lat = b[:, [1, 3]].ravel()
-        from siting.scenarios.coords import looks_swapped
+        from siting.scenarios.geodata.coords import looks_swapped
 
         out_of_range = (np.abs(lat) > 90) | (np.abs(lon) > 180)
         if looks_swapped(lon, lat):
@@ -627,7 +630,7 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
                 f"projected metres: give the right crs: under layers.{role}"
             )
         elif ref.coordinates != "wgs84":
-            from siting.scenarios import coords
+            from siting.scenarios.geodata import coords
 
             convert = coords.gcj02_to_wgs84 if ref.coordinates == "gcj02" else coords.bd09_to_wgs84
 
@@ -635,7 +638,7 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
                 x, y = convert(xy[:, 0], xy[:, 1])
                 return np.column_stack([x, y])
 
-            converted = np.where(ok_geom, geoms, None)
+            converted = np.where(ok_geom, geoms, NO_GEOMETRY)
             converted[ok_geom] = shapely.transform(geoms[ok_geom], _to_wgs84)
             converted[~ok_geom] = geoms[~ok_geom]
             gdf = gdf.set_geometry(list(converted), crs=gdf.crs)
@@ -688,7 +691,7 @@ def _companions(path: Path) -> list[Path]:
 
 def target_crs(body: ScenarioBody, demand: Any, scenario_name: str) -> pyproj.CRS:
     """The metric CRS of a scenario: its ``crs`` (checked projected, in metres) or the demand's UTM zone."""
-    from siting.scenarios.coords import utm_crs_for
+    from siting.scenarios.geodata.coords import utm_crs_for
 
     if body.crs is not None:
         parsed = _parse_crs(body.crs, f"{scenario_name}: crs")
@@ -735,7 +738,7 @@ def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress
     demand and sites layers are used through a representative point (always inside the polygon);
     a site's area is its ``area`` column where given, else its polygon's area in m².
     """
-    from siting.scenarios.build import NullProgress
+    from siting.scenarios.pipeline.progress import NullProgress
 
     progress = progress or NullProgress()
     problems = Problems()
@@ -784,7 +787,7 @@ def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress
             continue
         gap = _gap_m(box, demand_box)
         if gap > FAR_FROM_DEMAND_M:
-            from siting.scenarios.coords import looks_swapped
+            from siting.scenarios.geodata.coords import looks_swapped
 
             src = read[role]
             hint = "check the layer's crs: (and coordinates:)"

@@ -1,0 +1,118 @@
+"""The run pipeline: load, build, solve, tables, write (``siting run`` / ``siting validate``).
+
+* :mod:`.run` - the orchestration (:func:`run_scenario`, :func:`validate_scenario`, :func:`describe`);
+* :mod:`.solving` - solver checks, the per-service (split) and the joint solve;
+* :mod:`.tables` - plan, uncovered, alternatives and site-frequency tables, and each row's reason;
+* :mod:`.summary` - summary.json: solve records, checks, input hashes, versions;
+* :mod:`.progress` - the progress protocol (:class:`NullProgress`, :class:`RichProgress`);
+* :mod:`.output_folder` - the one writer of output folders (manifest, staging, atomic replace);
+* :mod:`.starters` - ``siting init`` and ``siting prepare osm``'s scenario file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from siting.scenarios.pipeline.output_folder import OutputFolderError, claimed, output_dir, write_folder
+    from siting.scenarios.pipeline.progress import NullProgress, RichProgress
+    from siting.scenarios.pipeline.run import (
+        RUN_FILES,
+        RunResult,
+        describe,
+        run_scenario,
+        validate_scenario,
+    )
+    from siting.scenarios.pipeline.solving import (
+        JointOutcome,
+        ServiceOutcome,
+        check_solver,
+        model_spec,
+        solve_joint_scenario,
+        solve_mode,
+        solve_params,
+        solve_service,
+    )
+    from siting.scenarios.pipeline.starters import init_example, prepare_osm_scenario, schema_bytes
+    from siting.scenarios.pipeline.summary import joint_summary_dict, json_safe, summary_dict, versions
+    from siting.scenarios.pipeline.tables import alternatives_tables, joint_plan_table, plan_table, uncovered_table
+
+# name -> module: resolved on first use (PEP 562), so importing one submodule does not import them all
+_EXPORTS = {
+    "JointOutcome": "siting.scenarios.pipeline.solving",
+    "NullProgress": "siting.scenarios.pipeline.progress",
+    "OutputFolderError": "siting.scenarios.pipeline.output_folder",
+    "RUN_FILES": "siting.scenarios.pipeline.run",
+    "RichProgress": "siting.scenarios.pipeline.progress",
+    "RunResult": "siting.scenarios.pipeline.run",
+    "ServiceOutcome": "siting.scenarios.pipeline.solving",
+    "alternatives_tables": "siting.scenarios.pipeline.tables",
+    "check_solver": "siting.scenarios.pipeline.solving",
+    "claimed": "siting.scenarios.pipeline.output_folder",
+    "describe": "siting.scenarios.pipeline.run",
+    "init_example": "siting.scenarios.pipeline.starters",
+    "joint_plan_table": "siting.scenarios.pipeline.tables",
+    "joint_summary_dict": "siting.scenarios.pipeline.summary",
+    "json_safe": "siting.scenarios.pipeline.summary",
+    "model_spec": "siting.scenarios.pipeline.solving",
+    "output_dir": "siting.scenarios.pipeline.output_folder",
+    "plan_table": "siting.scenarios.pipeline.tables",
+    "prepare_osm_scenario": "siting.scenarios.pipeline.starters",
+    "run_scenario": "siting.scenarios.pipeline.run",
+    "schema_bytes": "siting.scenarios.pipeline.starters",
+    "solve_joint_scenario": "siting.scenarios.pipeline.solving",
+    "solve_mode": "siting.scenarios.pipeline.solving",
+    "solve_params": "siting.scenarios.pipeline.solving",
+    "solve_service": "siting.scenarios.pipeline.solving",
+    "summary_dict": "siting.scenarios.pipeline.summary",
+    "uncovered_table": "siting.scenarios.pipeline.tables",
+    "validate_scenario": "siting.scenarios.pipeline.run",
+    "versions": "siting.scenarios.pipeline.summary",
+    "write_folder": "siting.scenarios.pipeline.output_folder",
+}
+
+__all__ = [
+    "RUN_FILES",
+    "JointOutcome",
+    "NullProgress",
+    "OutputFolderError",
+    "RichProgress",
+    "RunResult",
+    "ServiceOutcome",
+    "alternatives_tables",
+    "check_solver",
+    "claimed",
+    "describe",
+    "init_example",
+    "joint_plan_table",
+    "joint_summary_dict",
+    "json_safe",
+    "model_spec",
+    "output_dir",
+    "plan_table",
+    "prepare_osm_scenario",
+    "run_scenario",
+    "schema_bytes",
+    "solve_joint_scenario",
+    "solve_mode",
+    "solve_params",
+    "solve_service",
+    "summary_dict",
+    "uncovered_table",
+    "validate_scenario",
+    "versions",
+    "write_folder",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,65 @@
+"""Progress reporting of a run: the silent default (:class:`NullProgress`) and rich output on stderr."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+def ignore(k: int = 1) -> None:
+    """An ``advance(k)`` that shows nothing."""
+
+
+class NullProgress:
+    """Progress reporting that shows nothing (the library default, and ``--quiet``)."""
+
+    @contextmanager
+    def step(self, label: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+        """A step that may take a while; yields ``advance(k)`` for steps with a known ``total``."""
+        yield ignore
+
+    def note(self, text: str) -> None:
+        """A one-line remark (a warning, what was decided)."""
+
+
+class RichProgress(NullProgress):
+    """Progress on stderr: rich spinners and bars on a terminal, plain status lines otherwise."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console(stderr=True, soft_wrap=True)
+
+    @contextmanager
+    def step(self, label: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+        started = time.perf_counter()
+        if self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+            if total:
+                columns += [BarColumn(), MofNCompleteColumn()]
+            columns.append(TimeElapsedColumn())
+            with Progress(*columns, console=self.console, transient=True) as bar:
+                task = bar.add_task(label, total=total)
+
+                def advance(k: int = 1) -> None:
+                    bar.advance(task, k)
+
+                yield advance
+            self.console.print(f"[green]✓[/green] {label} ({time.perf_counter() - started:.1f} s)", highlight=False)
+        else:
+            yield ignore
+            self.console.print(f"{label}: done in {time.perf_counter() - started:.1f} s", highlight=False, markup=False)
+
+    def note(self, text: str) -> None:
+        self.console.print(f"note: {text}", highlight=False, markup=False)
