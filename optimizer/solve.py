@@ -33,6 +33,8 @@ Progress = Callable[[str], None]
 #: a warm-start LP larger than this times its time share is not attempted.
 _WARM_NNZ_PER_SECOND = 200_000
 
+#: Least time the cheapest-plan stage may take, whatever the first stage took (see :func:`_cheapest`).
+TIE_BREAK_MIN_SECONDS = 5.0
 #: The models each option applies to; giving an option to any other model is an error, never
 #: silently ignored. ``allow_split`` also needs ``capacitated``.
 OPTION_MODELS: dict[str, tuple[str, ...]] = {
@@ -373,8 +375,10 @@ def _cheapest(
         v2 = _evaluated_objective(spec, m2)
         return v2 >= v1 - tol if sense_max else v2 <= v1 + tol
 
-    # the tie-break may take as long as the first stage did (at least 1 s), never more
-    cap = max(1.0, float(res.seconds or 0.0))
+    # the tie-break may take as long as the first stage did, never more, but at least 5 s: a solver
+    # run as a subprocess (CBC through PuLP: model file, process start, watchdog) needs a few
+    # seconds even for a tiny model on a busy machine; the shared time limit still bounds it
+    cap = max(TIE_BREAK_MIN_SECONDS, float(res.seconds or 0.0))
     x2, rec = tiebreak.cheapest_stage(
         stage2, backend, params, started=started, plan_cost=plan_cost, accept=accept, warm=warm, max_seconds=cap
     )
