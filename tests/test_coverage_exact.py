@@ -7,7 +7,6 @@ dense Euclidean distances.
 
 from __future__ import annotations
 
-import itertools
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from siting.optimizer.solve import ModelSpec, solve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from city_instances import city_instance, city_points, write_city_csv
+from oracles import all_plans
 
 PROVE = SolveParams(mip_gap=0.0, time_limit=30)
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -51,22 +51,13 @@ def instances(draw: st.DrawFn) -> SitingInstance:
     return SitingInstance(d, weights=w, cost=cost, existing=existing, forbidden=forbidden)
 
 
-def _plans(inst: SitingInstance):
-    free = np.flatnonzero(inst.eligible & ~inst.existing)
-    for r in range(len(free) + 1):
-        for combo in itertools.combinations(free, r):
-            mask = inst.existing.copy()
-            mask[list(combo)] = True
-            yield mask
-
-
 def _covered(inst: SitingInstance, radius: float, mask: np.ndarray) -> np.ndarray:
     return (inst.dense_distances()[:, mask] <= radius).any(axis=1)
 
 
 def brute_mclp(inst: SitingInstance, radius: float, p: int | None, budget: float | None) -> float:
     best = -1.0
-    for mask in _plans(inst):
+    for mask in all_plans(inst):
         new = mask & ~inst.existing
         if (p is not None and new.sum() > p) or (budget is not None and inst.cost[new].sum() > budget + 1e-9):
             continue
@@ -77,7 +68,7 @@ def brute_mclp(inst: SitingInstance, radius: float, p: int | None, budget: float
 def brute_lscp(inst: SitingInstance, radius: float, objective: str) -> float:
     need = (inst.weights > 0) & _covered(inst, radius, inst.eligible)
     best = np.inf
-    for mask in _plans(inst):
+    for mask in all_plans(inst):
         if (need & ~_covered(inst, radius, mask)).any():
             continue
         new = mask & ~inst.existing

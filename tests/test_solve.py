@@ -7,12 +7,11 @@ reported objective must equal the evaluated one.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracles import all_plans
 
 from siting.models.errors import BackendUnavailableError, ScenarioError
 from siting.models.evaluate import evaluate
@@ -53,20 +52,10 @@ def instances(draw: st.DrawFn) -> SitingInstance:
     return SitingInstance(d, weights=w, cost=cost, existing=existing, forbidden=forbidden, name=f"rand{seed}")
 
 
-def plans(inst: SitingInstance):
-    """Every plan: existing sites plus any subset of the new eligible sites."""
-    free = np.flatnonzero(inst.eligible & ~inst.existing)
-    for r in range(len(free) + 1):
-        for combo in itertools.combinations(free, r):
-            mask = inst.existing.copy()
-            mask[list(combo)] = True
-            yield mask
-
-
 def brute(inst: SitingInstance, spec: ModelSpec) -> float:
     """Optimum by enumeration, with the same evaluator the engine uses."""
     best = None
-    for mask in plans(inst):
+    for mask in all_plans(inst):
         met = evaluate(inst, mask, radius=spec.radius, p=spec.p, budget=spec.budget)
         if met.violations:
             continue
