@@ -397,6 +397,18 @@ def _estimate_residents(
     return out
 
 
+def _first_match(rules: list[tuple[pd.Series, str, pd.Series]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Label each of ``n`` features by the first rule whose mask holds: ``(label, source tag)``,
+    both ``""`` where no rule matches (rules are ordered, most specific first)."""
+    label = np.full(n, "", dtype=object)
+    source_tag = np.full(n, "", dtype=object)
+    for mask, name, tag in rules:
+        m = mask.fillna(False).to_numpy(dtype=bool) & (label == "")
+        label[m] = name
+        source_tag[m] = tag.to_numpy(dtype=object)[m]
+    return label, source_tag
+
+
 def _classify_sites(d: Any) -> tuple[np.ndarray, np.ndarray]:
     """land_type and source_tag per row ("" when the row is no candidate)."""
     building = _col(d, "building")
@@ -425,13 +437,7 @@ def _classify_sites(d: Any) -> tuple[np.ndarray, np.ndarray]:
             pd.Series("amenity=parking", index=d.index),
         ),
     ]
-    land_type = np.full(len(d), "", dtype=object)
-    source_tag = np.full(len(d), "", dtype=object)
-    for mask, name, tag in rules:
-        m = mask.fillna(False).to_numpy(dtype=bool) & (land_type == "")
-        land_type[m] = name
-        source_tag[m] = tag.to_numpy(dtype=object)[m]
-    return land_type, source_tag
+    return _first_match(rules, len(d))
 
 
 def _classify_services(f: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -457,13 +463,7 @@ def _classify_services(f: Any) -> tuple[np.ndarray, np.ndarray]:
         (amenity.isin({"kindergarten", "childcare"}), "childcare", "amenity=" + amenity.astype(str)),
         (social & (kind == "day_care") & child, "childcare", tag("amenity=social_facility;social_facility=day_care")),
     ]
-    service = np.full(len(f), "", dtype=object)
-    source_tag = np.full(len(f), "", dtype=object)
-    for mask, name, text in rules:
-        m = mask.fillna(False).to_numpy(dtype=bool) & (service == "")
-        service[m] = name
-        source_tag[m] = text.to_numpy(dtype=object)[m]
-    return service, source_tag
+    return _first_match(rules, len(f))
 
 
 # ---------------------------------------------------------------------------- writing
