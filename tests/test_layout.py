@@ -272,3 +272,28 @@ def test_messages_speak_to_users_not_to_the_tracker() -> None:
         if tracker.search(line)
     ]
     assert hits == []
+
+
+#: test modules about the project as a whole (packaging, this file) stay at the top of tests/
+PROJECT_WIDE_TESTS = {"test_layout.py", "test_packaging.py"}
+
+
+def test_tests_mirror_the_layout() -> None:
+    # tests/optimizer/test_x.py tests something in optimizer/, tests/scenarios/geodata/... in scenarios/geodata/
+    tests = REPO / "tests"
+    misplaced = []
+    for path in sorted(tests.rglob("test_*.py")):
+        folder = path.parent.relative_to(tests)
+        if folder.parts and folder.parts[0] == "data":
+            continue
+        if folder == Path("."):
+            ok = path.name in PROJECT_WIDE_TESTS
+        elif folder == Path("cli"):
+            ok = (REPO / "cli.py").is_file()
+        else:
+            ok = (REPO / folder / "__init__.py").is_file()
+        if not ok:
+            misplaced.append(str(path.relative_to(REPO)))
+    assert misplaced == [], "put each test module in the tests/ folder that mirrors what it tests: " + ", ".join(
+        misplaced
+    )

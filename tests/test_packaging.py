@@ -19,8 +19,16 @@ TOP_FOLDERS = ("models", "optimizer", "scenarios")
 
 
 def test_facade_exports_the_documented_api() -> None:
-    for name in ("solve", "SitingInstance", "ModelSpec", "SolveParams", "load_scenario", "validate_scenario",
-                 "run_scenario", "evaluate"):
+    for name in (
+        "solve",
+        "SitingInstance",
+        "ModelSpec",
+        "SolveParams",
+        "load_scenario",
+        "validate_scenario",
+        "run_scenario",
+        "evaluate",
+    ):
         assert callable(getattr(siting, name)), name
     assert siting.__version__ == metadata.version("siting")
 
@@ -34,7 +42,9 @@ def test_install_adds_one_top_level_name() -> None:
     files = [str(f) for f in dist.files or []]
     if any("__editable__" in f for f in files):  # a contributor's editable install: no copies to inspect
         return
-    generic = sorted({f.split("/")[0] for f in files} - {"siting", f"siting-{dist.version}.dist-info", "..", "__pycache__"})
+    generic = sorted(
+        {f.split("/")[0] for f in files} - {"siting", f"siting-{dist.version}.dist-info", "..", "__pycache__"}
+    )
     assert generic == [], f"the install puts {generic} at the top of site-packages"
 
 
@@ -50,8 +60,13 @@ def test_every_subpackage_is_listed_in_pyproject() -> None:
 
 def test_example_data_ships_with_the_package() -> None:
     examples = resources.files("siting.scenarios") / "examples"
-    for rel in ("helsinki/scenario.yaml", "helsinki/helsinki.gpkg", "wuhai/scenario.yaml", "kotka/kotka.gpkg",
-                "helsinki_csv/demand.csv"):
+    for rel in (
+        "helsinki/scenario.yaml",
+        "helsinki/helsinki.gpkg",
+        "wuhai/scenario.yaml",
+        "kotka/kotka.gpkg",
+        "helsinki_csv/demand.csv",
+    ):
         assert (examples / rel).is_file(), rel
     assert (resources.files("siting.scenarios") / "scenario.schema.json").is_file()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
@@ -18,13 +17,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import shapely
+from paths import DATA
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from siting.models.errors import DataError
 from siting.scenarios.geodata.network import StreetNetwork, network_distances, walking_minutes_to_metres
 
-DATA = Path(__file__).parent / "data" / "network"
+DATA = DATA / "network"
 METRIC = "EPSG:3067"  # ETRS89 / TM35FIN, the Finnish national grid
 
 

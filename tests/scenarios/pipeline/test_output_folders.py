@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from paths import DATA
 from typer.testing import CliRunner
 
 from siting.cli import app
@@ -36,7 +37,7 @@ from siting.scenarios.pipeline.output_folder import (
 )
 from siting.scenarios.pipeline.run import RUN_FILES
 
-TINY = Path(__file__).parent / "data" / "scenarios" / "tiny"
+TINY = DATA / "scenarios" / "tiny"
 runner = CliRunner()
 
 
@@ -472,7 +473,7 @@ def test_every_writer_refuses_a_foreign_folder(tmp_path: Path, scenario: Path, c
     (out / "thesis.txt").write_text("mine")
     (out / "plan.csv").write_text("my own plan")  # even with an output's name, no manifest: not siting's
     (out / "summary.json").write_text("{}")
-    pbf = Path(__file__).parent / "data" / "network" / "helsinki_centre.osm.pbf"
+    pbf = DATA / "network" / "helsinki_centre.osm.pbf"
     args = {
         "run": ["run", str(scenario), "--out", str(out), "--quiet"],
         "sweep": ["sweep", str(scenario), "--budget", "1e6:2e6:2", "--out", str(out), "--quiet"],

@@ -20,6 +20,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import DATA
 from scipy.sparse.csgraph import shortest_path
 
 import siting.optimizer.heuristics.greedy as greedy_module
@@ -37,7 +38,7 @@ from siting.optimizer.heuristics import (
     trivial_bound,
 )
 
-DATA = Path(__file__).parent / "data" / "orlib"
+DATA = DATA / "orlib"
 METHODS = ("greedy", "interchange", "lagrangian", "auto")
 HYP = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
@@ -187,6 +188,7 @@ def improving_single_moves(
     inst: SitingInstance, plan: np.ndarray, p: int | None, budget: float | None, model: str, radius: float
 ) -> list[tuple[int, int]]:
     """Every feasible swap (j in, k out) or add (k = -1) that improves the plan, by enumeration."""
+
     def val(mask: np.ndarray) -> float:
         met = evaluate(inst, mask, radius=radius)
         return met.weighted_distance if model == "pmedian" else -met.covered_weight

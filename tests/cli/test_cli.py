@@ -14,15 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import DATA, REPO
 from typer.testing import CliRunner
 
 from siting.cli import app
 from siting.models.errors import DataError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 EXAMPLE = ROOT / "scenarios" / "examples" / "helsinki_csv"
 DEMAND, SITES = str(EXAMPLE / "demand.csv"), str(EXAMPLE / "sites.csv")
-ORLIB = Path(__file__).parent / "data" / "orlib"
+ORLIB = DATA / "orlib"
 
 runner = CliRunner()
 
@@ -173,7 +174,9 @@ def test_usage_errors_exit_2(small: tuple[Path, Path], args: list[str]) -> None:
 
 
 def test_debug_shows_the_traceback(small: tuple[Path, Path], tmp_path: Path) -> None:
-    result = run("--debug", "solve", "--demand", tmp_path / "nope.csv", "--sites", small[1], "--model", "pmedian", "--p", 1)
+    result = run(
+        "--debug", "solve", "--demand", tmp_path / "nope.csv", "--sites", small[1], "--model", "pmedian", "--p", 1
+    )
     assert result.exit_code != 0
     assert isinstance(result.exception, DataError)
 
@@ -199,8 +202,11 @@ def test_benchmark_orlib_pmed1_highs(tmp_path: Path) -> None:
 def test_benchmark_tsplib_tiny_to_stdout(tmp_path: Path) -> None:
     # Points (0,0), (3,4), (1,1); floor distances d12 = 5, d13 = 1, d23 = 3. With p = 1 the best
     # median is point 3: 1 + 3 + 0 = 4 (point 1 gives 6, point 2 gives 8). Checked by hand.
-    tsp = write(tmp_path, "tiny.tsp", "NAME : tiny\nDIMENSION : 3\nEDGE_WEIGHT_TYPE : EUC_2D\nNODE_COORD_SECTION\n"
-                                      "1 0 0\n2 3 4\n3 1 1\nEOF\n")
+    tsp = write(
+        tmp_path,
+        "tiny.tsp",
+        "NAME : tiny\nDIMENSION : 3\nEDGE_WEIGHT_TYPE : EUC_2D\nNODE_COORD_SECTION\n1 0 0\n2 3 4\n3 1 1\nEOF\n",
+    )
     write(tmp_path, "optimal_values.csv", "instance,n,p,optimal_value,status\ntiny,3,1,4,optimal\n")
     result = run("benchmark", "tsplib", tsp, "--p", 1, "--solver", "highs")
     assert result.exit_code == 0, result.output

@@ -16,7 +16,7 @@ YAML traps (duplicate keys, complex keys, extreme nesting, alias bombs, non-UTF-
 that are not finite, resource caps (threads, alternatives), crafted ``.npz`` matrices (object
 arrays, out-of-range sparse indices, a non-monotone ``indptr``, declared shapes far larger than
 the data), broken run folders given to ``siting report`` and damaged ``.osm.pbf`` extracts.
-tests/test_bad_scenarios.py holds the planner's everyday mistakes; nothing here repeats it.
+tests/scenarios/pipeline/test_bad_scenarios.py holds the planner's everyday mistakes; nothing here repeats it.
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from paths import DATA
 from typer.testing import CliRunner
 
 from siting.cli import app
 from siting.scenarios.schema import MAX_YAML_DEPTH, machine_cores
 
-DATA = Path(__file__).parent / "data"
 TINY = DATA / "scenarios" / "tiny"
 PBF = DATA / "network" / "helsinki_centre.osm.pbf"
 runner = CliRunner()

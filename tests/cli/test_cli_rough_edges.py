@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from paths import REPO
 from typer.testing import CliRunner
 
 from siting.cli import _progress_for, app, failed_checks
@@ -27,7 +28,7 @@ from siting.optimizer.registry import installed_backends
 from siting.optimizer.result import SolveParams
 from siting.optimizer.solve import OPTION_MODELS, ModelSpec, solve
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 TINY = ROOT / "tests" / "data" / "scenarios" / "tiny"
 EXACT = [b.name for b in installed_backends() if ":" not in b.name]
 PARAMS = SolveParams(mip_gap=0.0)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paths import REPO
 from typer.testing import CliRunner
 
 from siting.cli import app
@@ -20,7 +21,7 @@ from siting.optimizer.solve import solver_table
 from siting.scenarios.research.compare import COLUMNS, NOT_APPLICABLE, jaccard
 from siting.scenarios.schema import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 HELSINKI = ROOT / "scenarios" / "examples" / "helsinki" / "scenario.yaml"
 runner = CliRunner()
 INSTALLED = [r["name"] for r in solver_table() if r["available"] and r["kind"] == "exact" and ":" not in r["name"]]
@@ -34,9 +35,20 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFra
         app, ["compare", str(HELSINKI), "--solvers", solvers, "--time-limit", "30", "--out", str(out), "--quiet"]
     )
     assert result.exit_code == 0, result.output
-    rows = pd.read_csv(out / "compare.csv", dtype={"solver": str, "service": str, "best": str}, keep_default_na=False,
-                       na_values={"objective": [""], "bound": [""], "gap": [""], "seconds": [""], "peak_mb": [""],
-                                  "overlap_with_best": [""], "new_sites": [""]})
+    rows = pd.read_csv(
+        out / "compare.csv",
+        dtype={"solver": str, "service": str, "best": str},
+        keep_default_na=False,
+        na_values={
+            "objective": [""],
+            "bound": [""],
+            "gap": [""],
+            "seconds": [""],
+            "peak_mb": [""],
+            "overlap_with_best": [""],
+            "new_sites": [""],
+        },
+    )
     return out, rows, result.output
 
 
@@ -70,7 +82,9 @@ def test_optimal_rows_agree(compared: tuple[Path, pd.DataFrame, str]) -> None:
     body, _ = load_scenario(HELSINKI)
     gap = body.solver.mip_gap
     checked = 0
-    per_model = rows[~((rows["model"] == "split") & (rows["service"] == "all"))]  # split/all sums services: no objective
+    per_model = rows[
+        ~((rows["model"] == "split") & (rows["service"] == "all"))
+    ]  # split/all sums services: no objective
     for (model, service), group in per_model.groupby(["model", "service"]):
         optimal = group.loc[group["status"] == "OPTIMAL", "objective"].astype(float)
         assert len(optimal) >= 2, (model, service)
@@ -105,4 +119,3 @@ def test_compare_rejects_an_unknown_solver(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "unknown solver 'nosuch'" in result.output
     assert not (tmp_path / "x").exists()
-

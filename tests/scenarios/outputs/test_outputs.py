@@ -33,6 +33,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import scipy.sparse as sp
+from paths import REPO
 from typer.testing import CliRunner
 
 from siting.cli import app
@@ -42,7 +43,7 @@ from siting.scenarios.outputs.gpkg import REASON_CODES, row_min
 from siting.scenarios.outputs.mapping import render_map
 from siting.scenarios.pipeline.run import run_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 HELSINKI = ROOT / "scenarios" / "examples" / "helsinki" / "scenario.yaml"
 runner = CliRunner()
 
@@ -98,7 +99,9 @@ def test_gpkg_layers_have_a_crs_and_match_the_plan(runs: tuple[Path, Path]) -> N
     services = list(_summary(a)["services"])
     for s in services:
         assert set(cand[f"why_{s}"]) <= set(REASON_CODES), s
-        assert ((cand[f"why_{s}"] == "chosen") == cand["chosen_for"].fillna("").str.split(",").apply(lambda v, s=s: s in v)).all()
+        assert (
+            (cand[f"why_{s}"] == "chosen") == cand["chosen_for"].fillna("").str.split(",").apply(lambda v, s=s: s in v)
+        ).all()
 
 
 def test_demand_layer_agrees_with_uncovered_csv_and_the_reach(runs: tuple[Path, Path]) -> None:
@@ -178,7 +181,9 @@ def test_summary_carries_the_record(runs: tuple[Path, Path]) -> None:
         assert key in s, key
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in s["inputs_sha256"].values())
     assert any(k.endswith("helsinki.gpkg") for k in s["inputs_sha256"])
-    records = [rec["solve"] for rec in s["services"].values()] + ([s["solve"]] if isinstance(s.get("solve"), dict) else [])
+    records = [rec["solve"] for rec in s["services"].values()] + (
+        [s["solve"]] if isinstance(s.get("solve"), dict) else []
+    )
     for rec in records:
         for key in ("solver", "solver_version", "status", "objective", "bound", "gap", "seconds"):
             assert key in rec, key
@@ -349,7 +354,7 @@ def test_bundled_font_draws_chinese_where_dejavu_draws_boxes() -> None:
     with pytest.warns(UserWarning, match=GLYPH_MISSING):
         boxes = _glyphs(fm.FontProperties(family="DejaVu Sans"))
     assert boxes[0].mean() > 0.01 and all((b == boxes[0]).all() for b in boxes)  # tofu, five times
-    differ = [float((a != b).mean()) for i, a in enumerate(cjk) for b in cjk[i + 1:]]
+    differ = [float((a != b).mean()) for i, a in enumerate(cjk) for b in cjk[i + 1 :]]
     assert min(g.mean() for g in cjk) > 0.01
     assert min(differ) > 0.05, differ
     assert min(float((g != boxes[0]).mean()) for g in cjk) > 0.05
@@ -440,7 +445,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], 
     existing.to_file(folder / "existing.geojson", driver="GeoJSON")
     text = (folder / "scenario.yaml").read_text(encoding="utf-8")
     assert "\n  public_toilet:\n" in text
-    (folder / "scenario.yaml").write_text(text.replace("\n  public_toilet:\n", f"\n  '{SERVICE_KEY}':\n"), encoding="utf-8")
+    (folder / "scenario.yaml").write_text(
+        text.replace("\n  public_toilet:\n", f"\n  '{SERVICE_KEY}':\n"), encoding="utf-8"
+    )
     out = base / "out"
     result = runner.invoke(app, ["run", str(folder / "scenario.yaml"), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output

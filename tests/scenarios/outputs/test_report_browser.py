@@ -48,11 +48,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from paths import REPO
 
 from siting.scenarios.outputs import rerender
 from siting.scenarios.pipeline.run import run_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 HELSINKI = ROOT / "scenarios" / "examples" / "helsinki" / "scenario.yaml"
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser")) if p), None)
 pytestmark = pytest.mark.skipif(
@@ -60,10 +61,21 @@ pytestmark = pytest.mark.skipif(
 )
 
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-extensions", "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
-    "--force-device-scale-factor=1", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+    "--proxy-server=127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
     "--host-resolver-rules=MAP * ~NOTFOUND",
 ]
 WIDTH = 1280
@@ -142,7 +154,7 @@ def _render(report: Path, work: Path) -> tuple[dict[str, Any], np.ndarray]:
 
 def _crop(pixels: np.ndarray, box: list[float]) -> np.ndarray:
     x, y, w, h = (round(float(v)) for v in box[:4])
-    return pixels[max(y, 0): y + h, max(x, 0): x + w]
+    return pixels[max(y, 0) : y + h, max(x, 0) : x + w]
 
 
 @pytest.fixture(scope="module")

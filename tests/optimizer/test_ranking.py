@@ -33,18 +33,20 @@ def random_case(seed: int, carry_over: bool = True) -> tuple[MultiServiceInstanc
         elig[s] = True
         cost = np.where(elig, rng.integers(1, 6, m).astype(float), np.nan)
         ex = rng.random(n) < 0.15
-        services.append(ServiceData(
-            name=f"svc{s}",
-            weights=rng.integers(0, 12, n).astype(float),  # small integers: ties happen
-            coverage=sp.csr_array(cov),
-            distances=None,
-            cost=cost,
-            eligible=elig,
-            area=float(rng.integers(1, 3)),
-            existing_covered=ex,
-            existing_distance=np.where(ex, 0.0, np.inf),
-            weight=float(rng.choice([0.5, 1.0, 2.0])),
-        ))
+        services.append(
+            ServiceData(
+                name=f"svc{s}",
+                weights=rng.integers(0, 12, n).astype(float),  # small integers: ties happen
+                coverage=sp.csr_array(cov),
+                distances=None,
+                cost=cost,
+                eligible=elig,
+                area=float(rng.integers(1, 3)),
+                existing_covered=ex,
+                existing_distance=np.where(ex, 0.0, np.inf),
+                weight=float(rng.choice([0.5, 1.0, 2.0])),
+            )
+        )
     plan = np.full((S, m), -1, dtype=np.int8)
     for s, svc in enumerate(services):
         pick = svc.eligible & (rng.random(m) < 0.45)
@@ -120,7 +122,11 @@ def test_rank_plan_matches_brute_force(seed: int, carry: bool) -> None:
         before = float(svc.weights[svc.existing_covered].sum())
         assert before + sum(r.gain_people for r in mine) == pytest.approx(full.covered_people[s])
         np.testing.assert_allclose([r.covered_after for r in mine], before + np.cumsum([r.gain_people for r in mine]))
-        assert mine[-1].coverage_share == pytest.approx(full.covered_people[s] / svc.weights.sum()) if svc.weights.sum() else True
+        assert (
+            mine[-1].coverage_share == pytest.approx(full.covered_people[s] / svc.weights.sum())
+            if svc.weights.sum()
+            else True
+        )
 
     cur = np.full(plan.shape, -1, dtype=np.int8)
     for r in rows:
@@ -169,21 +175,33 @@ def test_ranking_of_a_hand_checked_plan() -> None:
     (it also covers 3, which c keeps; the plan then costs 5 - 2 + 4 = 7, the budget); for c, e would
     recover 1 but the plan would cost 5 - 1 + 4 = 8 > 7: e does not fit, and no other site reaches point 3.
     """
-    cov = np.array([
-        # a  b  c  d  e
-        [1, 0, 0, 1, 0],
-        [1, 1, 0, 0, 0],
-        [0, 1, 0, 0, 1],
-        [0, 0, 1, 0, 1],
-    ], dtype=bool)
+    cov = np.array(
+        [
+            # a  b  c  d  e
+            [1, 0, 0, 1, 0],
+            [1, 1, 0, 0, 0],
+            [0, 1, 0, 0, 1],
+            [0, 0, 1, 0, 1],
+        ],
+        dtype=bool,
+    )
     svc = ServiceData(
-        name="care", weights=np.array([5.0, 3.0, 2.0, 1.0]), coverage=sp.csr_array(cov), distances=None,
-        cost=np.array([2.0, 2.0, 1.0, 2.0, 4.0]), eligible=np.ones(5, dtype=bool), area=1.0,
-        existing_covered=np.zeros(4, dtype=bool), existing_distance=np.full(4, np.inf),
+        name="care",
+        weights=np.array([5.0, 3.0, 2.0, 1.0]),
+        coverage=sp.csr_array(cov),
+        distances=None,
+        cost=np.array([2.0, 2.0, 1.0, 2.0, 4.0]),
+        eligible=np.ones(5, dtype=bool),
+        area=1.0,
+        existing_covered=np.zeros(4, dtype=bool),
+        existing_distance=np.full(4, np.inf),
     )
     inst = MultiServiceInstance(
-        demand_ids=np.arange(4), site_ids=np.array(list("abcde"), dtype=object), room=np.full(5, np.inf),
-        services=(svc,), total_budget=7.0,
+        demand_ids=np.arange(4),
+        site_ids=np.array(list("abcde"), dtype=object),
+        room=np.full(5, np.inf),
+        services=(svc,),
+        total_budget=7.0,
     )
     plan = np.array([[0, 0, 0, -1, -1]], dtype=np.int8)
     rows = rank_plan(inst, plan)
@@ -213,13 +231,23 @@ def test_earliest_phases_hand_checked() -> None:
     carry-over, all opened in the last phase: the two most valuable move to the first phase."""
     cov = sp.csr_array(np.eye(3, dtype=bool))
     svc = ServiceData(
-        name="s", weights=np.array([5.0, 3.0, 1.0]), coverage=cov, distances=None, cost=np.ones(3),
-        eligible=np.ones(3, dtype=bool), area=0.0, existing_covered=np.zeros(3, dtype=bool),
+        name="s",
+        weights=np.array([5.0, 3.0, 1.0]),
+        coverage=cov,
+        distances=None,
+        cost=np.ones(3),
+        eligible=np.ones(3, dtype=bool),
+        area=0.0,
+        existing_covered=np.zeros(3, dtype=bool),
         existing_distance=np.full(3, np.inf),
     )
     inst = MultiServiceInstance(
-        demand_ids=np.arange(3), site_ids=np.array(["x", "y", "z"], dtype=object), room=np.full(3, np.inf),
-        services=(svc,), phases=("2022", "2023"), phase_budgets=np.array([2.0, 2.0]),
+        demand_ids=np.arange(3),
+        site_ids=np.array(["x", "y", "z"], dtype=object),
+        room=np.full(3, np.inf),
+        services=(svc,),
+        phases=("2022", "2023"),
+        phase_budgets=np.array([2.0, 2.0]),
     )
     plan = np.array([[1, 1, 1]], dtype=np.int8)
     assert greedy_order(inst, plan).tolist() == [0, 1, 2]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from paths import DATA, REPO
 
 from siting.models.errors import DataError
 from siting.scenarios.research.readers import (
@@ -21,8 +22,7 @@ from siting.scenarios.research.readers import (
     read_tsplib,
 )
 
-DATA = Path(__file__).parent / "data"
-EXAMPLE = Path(__file__).resolve().parents[1] / "scenarios" / "examples" / "helsinki_csv"
+EXAMPLE = REPO / "scenarios" / "examples" / "helsinki_csv"
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -115,9 +115,18 @@ def test_orlib_pmed1_published_optimum_with_scipy_milp() -> None:
         ("", r"bad\.txt is empty"),
         ("4 5\n", r"bad\.txt line 1: expected 3 integers 'n m p'.*got '4 5'"),
         ("4 5 2\n1 2 3\n2 3 5\n3 4 7\nx y\n2 1 20\n", r"bad\.txt line 5: expected 3 integers 'i j cost', got 'x y'"),
-        ("4 5 2\n1 2 3\n2 3 5\n3 4 7\n1 4 3.5\n2 1 20\n", r"bad\.txt line 5: expected 3 integers 'i j cost', got '1 4 3\.5'"),
-        ("4 5 2\n1 2 3\n2 3 5\n3 9 7\n1 4 30\n2 1 20\n", r"bad\.txt line 4: edge \(3, 9\) names a vertex outside 1\.\.4"),
-        ("4 5 2\n1 2 3\n2 3 5\n0 4 7\n1 4 30\n2 1 20\n", r"line 4: edge \(0, 4\) names a vertex outside 1\.\.4; vertex ids are 1-based"),
+        (
+            "4 5 2\n1 2 3\n2 3 5\n3 4 7\n1 4 3.5\n2 1 20\n",
+            r"bad\.txt line 5: expected 3 integers 'i j cost', got '1 4 3\.5'",
+        ),
+        (
+            "4 5 2\n1 2 3\n2 3 5\n3 9 7\n1 4 30\n2 1 20\n",
+            r"bad\.txt line 4: edge \(3, 9\) names a vertex outside 1\.\.4",
+        ),
+        (
+            "4 5 2\n1 2 3\n2 3 5\n0 4 7\n1 4 30\n2 1 20\n",
+            r"line 4: edge \(0, 4\) names a vertex outside 1\.\.4; vertex ids are 1-based",
+        ),
         ("4 5 2\n1 2 3\n2 3 -5\n3 4 7\n1 4 30\n2 1 20\n", r"line 3: edge \(2, 3\) has negative cost -5"),
         ("4 5 2\n1 2 3\n2 3 5\n3 4 7\n1 4 30\n", r"declares m = 5 edges but the file has 4 edge lines"),
         ("4 5 2\n1 2 3\n2 3 5\n3 4 7\n1 4 30\n2 1 20\n1 3 4\n", r"declares m = 5 edges but the file has 6 edge lines"),
@@ -187,12 +196,24 @@ def test_tsplib_rl1304_blockwise_matches_pointwise() -> None:
     [
         (TINY_TSP.format(wtype="GEO"), r"EDGE_WEIGHT_TYPE GEO is not supported; only CEIL_2D and EUC_2D"),
         (TINY_TSP.format(wtype="EUC_2D").replace("DIMENSION : 3\n", ""), r"no 'DIMENSION : n' line"),
-        (TINY_TSP.format(wtype="EUC_2D").replace("DIMENSION : 3", "DIMENSION : 4"), r"DIMENSION is 4 but NODE_COORD_SECTION has 3 points"),
-        (TINY_TSP.format(wtype="EUC_2D").replace("DIMENSION : 3", "DIMENSION : 2"), r"line 9: more coordinate lines than DIMENSION = 2"),
-        (TINY_TSP.format(wtype="EUC_2D").replace("3 1 1", "3 1 one"), r"bad\.tsp line 9: expected an integer id and two numbers"),
+        (
+            TINY_TSP.format(wtype="EUC_2D").replace("DIMENSION : 3", "DIMENSION : 4"),
+            r"DIMENSION is 4 but NODE_COORD_SECTION has 3 points",
+        ),
+        (
+            TINY_TSP.format(wtype="EUC_2D").replace("DIMENSION : 3", "DIMENSION : 2"),
+            r"line 9: more coordinate lines than DIMENSION = 2",
+        ),
+        (
+            TINY_TSP.format(wtype="EUC_2D").replace("3 1 1", "3 1 one"),
+            r"bad\.tsp line 9: expected an integer id and two numbers",
+        ),
         (TINY_TSP.format(wtype="EUC_2D").replace("3 1 1", "3 1"), r"bad\.tsp line 9: expected 'id x y', got '3 1'"),
         (TINY_TSP.format(wtype="EUC_2D").replace("3 1 1", "2 1 1"), r"duplicate point ids 2"),
-        (TINY_TSP.format(wtype="EUC_2D").replace("NODE_COORD_SECTION", "EDGE_WEIGHT_SECTION"), r"line 6: expected a header line"),
+        (
+            TINY_TSP.format(wtype="EUC_2D").replace("NODE_COORD_SECTION", "EDGE_WEIGHT_SECTION"),
+            r"line 6: expected a header line",
+        ),
         ("NAME : x\nDIMENSION : 3\n", r"no NODE_COORD_SECTION"),
     ],
 )
@@ -203,7 +224,9 @@ def test_tsplib_malformed(tmp_path: Path, text: str, match: str) -> None:
 
 def test_tsplib_refuses_too_large_dense_matrix(tmp_path: Path) -> None:
     path = write(tmp_path, "tiny.tsp", TINY_TSP.format(wtype="EUC_2D"))
-    with pytest.raises(DataError, match=r"tiny\.tsp: a dense 3 x 3 float32 distance matrix needs .* GB, more than .*max_bytes"):
+    with pytest.raises(
+        DataError, match=r"tiny\.tsp: a dense 3 x 3 float32 distance matrix needs .* GB, more than .*max_bytes"
+    ):
         read_tsplib(path, max_bytes=20)
 
 
@@ -213,7 +236,8 @@ def test_optimal_values_tsplib_best_known(tmp_path: Path) -> None:
     assert len(known) == 9 and all(v.proven for v in known.values())
     assert known[("rl1304", 500)].value == 97024
     path = write(
-        tmp_path, "opt.csv",
+        tmp_path,
+        "opt.csv",
         'instance,n,p,optimal_value,status\nfl1400,1400,500,3764,"best_known(gap_0,09%_at_10h)"\n',
     )
     kv = read_optimal_values(path)[("fl1400", 500)]
@@ -315,18 +339,46 @@ def test_bundled_helsinki_example() -> None:
     ("demand", "sites", "match"),
     [
         ("id,x\nd1,0\n", SITES, r"demand file demand\.csv: missing column\(s\) 'y'; columns found: 'id', 'x'"),
-        (DEMAND, "name,x,y\ns1,0,0\n", r"sites file sites\.csv: missing column\(s\) 'id'; columns found: 'name', 'x', 'y'"),
-        (DEMAND.replace("d2,30,40,5", "d2,30,forty,5"), SITES, r"demand\.csv line 3 \(id 'd2'\): column 'y' is 'forty', not a number"),
+        (
+            DEMAND,
+            "name,x,y\ns1,0,0\n",
+            r"sites file sites\.csv: missing column\(s\) 'id'; columns found: 'name', 'x', 'y'",
+        ),
+        (
+            DEMAND.replace("d2,30,40,5", "d2,30,forty,5"),
+            SITES,
+            r"demand\.csv line 3 \(id 'd2'\): column 'y' is 'forty', not a number",
+        ),
         (DEMAND.replace("d2,30,40,5", "d2,30,,5"), SITES, r"demand\.csv line 3 \(id 'd2'\): column 'y' is empty"),
-        (DEMAND.replace("d2,30,40,5", "d2,30,40,nan"), SITES, r"demand\.csv: column 'weight' must be a finite number >= 0; bad at id\(s\) d2 \(nan\)"),
-        (DEMAND.replace("d2,30,40,5", "d2,30,40,-5"), SITES, r"column 'weight' must be a finite number >= 0; bad at id\(s\) d2 \(-5\)"),
+        (
+            DEMAND.replace("d2,30,40,5", "d2,30,40,nan"),
+            SITES,
+            r"demand\.csv: column 'weight' must be a finite number >= 0; bad at id\(s\) d2 \(nan\)",
+        ),
+        (
+            DEMAND.replace("d2,30,40,5", "d2,30,40,-5"),
+            SITES,
+            r"column 'weight' must be a finite number >= 0; bad at id\(s\) d2 \(-5\)",
+        ),
         (DEMAND.replace("d3,", "d1,"), SITES, r"demand\.csv: duplicate id\(s\) 'd1' \(lines 2, 4\)"),
         (DEMAND.replace("d2,30,40,5", "d2,30,40"), SITES, r"demand\.csv line 3: 3 fields but the header has 4"),
         ("id,x,y\n", SITES, r"demand file demand\.csv has a header but no rows"),
         ("", SITES, r"demand file demand\.csv is empty"),
-        (DEMAND, SITES.replace(",true", ",maybe"), r"sites\.csv line 3 \(id 's2'\): column 'existing' is 'maybe'; use 1/0"),
-        (DEMAND, SITES.replace("s1,0,0,2", "s1,0,0,-2"), r"column 'cost' must be a finite number >= 0; bad at id\(s\) s1 \(-2\)"),
-        (DEMAND, SITES.replace("s1,0,0,", "s1,0,inf,"), r"sites\.csv: x and y must be finite numbers; bad at id\(s\) s1 \(0, inf\)"),
+        (
+            DEMAND,
+            SITES.replace(",true", ",maybe"),
+            r"sites\.csv line 3 \(id 's2'\): column 'existing' is 'maybe'; use 1/0",
+        ),
+        (
+            DEMAND,
+            SITES.replace("s1,0,0,2", "s1,0,0,-2"),
+            r"column 'cost' must be a finite number >= 0; bad at id\(s\) s1 \(-2\)",
+        ),
+        (
+            DEMAND,
+            SITES.replace("s1,0,0,", "s1,0,inf,"),
+            r"sites\.csv: x and y must be finite numbers; bad at id\(s\) s1 \(0, inf\)",
+        ),
         (DEMAND.replace("d1,0", ",0"), SITES, r"demand\.csv: empty id on line\(s\) 2"),
     ],
 )
@@ -343,14 +395,26 @@ def test_csv_missing_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("matrix", "match"),
     [
-        ("x,s1,s2\nd1,1,2\nd2,1,2\n", r"m\.csv: the matrix has 2 rows and 2 site columns but there are 3 demand points"),
+        (
+            "x,s1,s2\nd1,1,2\nd2,1,2\n",
+            r"m\.csv: the matrix has 2 rows and 2 site columns but there are 3 demand points",
+        ),
         ("x,d1,d2,d3\ns1,1,2,3\ns2,1,2,3\n", r"has 2 rows and 3 site columns.*it looks transposed"),
         ("x,s1,s2\nd1,1,2\nd2,1\nd3,1,2\n", r"m\.csv line 3: 1 distances but the header names 2 sites"),
         ("x,s1,s2\nd1,1,2\nd2,1,far\nd3,1,2\n", r"m\.csv line 3 \(demand 'd2', site 's2'\): 'far' is not a number"),
-        ("x,s1,s2\nd1,1,2\nd2,1,-4\nd3,1,2\n", r"m\.csv: 1 negative distance\(s\), at \(demand, site\) \(d2, s2\) = -4"),
+        (
+            "x,s1,s2\nd1,1,2\nd2,1,-4\nd3,1,2\n",
+            r"m\.csv: 1 negative distance\(s\), at \(demand, site\) \(d2, s2\) = -4",
+        ),
         ("x,s1,s2\nd1,1,2\nd2,1,nan\nd3,1,2\n", r"m\.csv: 1 NaN distance\(s\), at \(demand, site\) \(d2, s2\) = nan"),
-        ("x,s1,s9\nd1,1,2\nd2,1,2\nd3,1,2\n", r"column \(site\) ids do not match the sites file; ids missing from the matrix: s2; ids not in the sites file: s9"),
-        ("x,s1,s2\nd1,1,2\nd2,1,2\nd7,1,2\n", r"row \(demand\) ids do not match the demand file; ids missing from the matrix: d3"),
+        (
+            "x,s1,s9\nd1,1,2\nd2,1,2\nd3,1,2\n",
+            r"column \(site\) ids do not match the sites file; ids missing from the matrix: s2; ids not in the sites file: s9",
+        ),
+        (
+            "x,s1,s2\nd1,1,2\nd2,1,2\nd7,1,2\n",
+            r"row \(demand\) ids do not match the demand file; ids missing from the matrix: d3",
+        ),
     ],
 )
 def test_csv_matrix_malformed(tables: tuple[Path, Path], tmp_path: Path, matrix: str, match: str) -> None:
@@ -360,16 +424,22 @@ def test_csv_matrix_malformed(tables: tuple[Path, Path], tmp_path: Path, matrix:
 
 def test_npz_matrix_malformed(tables: tuple[Path, Path], tmp_path: Path) -> None:
     np.savez(tmp_path / "t.npz", distances=np.ones((2, 3)))
-    with pytest.raises(DataError, match=r"t\.npz: the distance matrix has shape 2 x 3 .* it must be 3 x 2 \(it looks transposed"):
+    with pytest.raises(
+        DataError, match=r"t\.npz: the distance matrix has shape 2 x 3 .* it must be 3 x 2 \(it looks transposed"
+    ):
         read_csv_instance(*tables, distances=tmp_path / "t.npz")
     np.savez(tmp_path / "neg.npz", distances=np.array([[1, 2], [3, -1], [-2, 0]]))
-    with pytest.raises(DataError, match=r"neg\.npz: 2 negative distance\(s\), at \(demand, site\) \(d2, s2\) = -1, \(d3, s1\) = -2"):
+    with pytest.raises(
+        DataError, match=r"neg\.npz: 2 negative distance\(s\), at \(demand, site\) \(d2, s2\) = -1, \(d3, s1\) = -2"
+    ):
         read_csv_instance(*tables, distances=tmp_path / "neg.npz")
     np.savez(tmp_path / "other.npz", dist=np.ones((3, 2)))
     with pytest.raises(DataError, match=r"other\.npz: expected an array named 'distances'.*arrays found: dist"):
         read_csv_instance(*tables, distances=tmp_path / "other.npz")
     sp.save_npz(tmp_path / "sparse.npz", sp.csr_array(np.ones((3, 3))))
-    with pytest.raises(DataError, match=r"sparse\.npz: the distance matrix has shape 3 x 3 but there are 3 demand points and 2 sites"):
+    with pytest.raises(
+        DataError, match=r"sparse\.npz: the distance matrix has shape 3 x 3 but there are 3 demand points and 2 sites"
+    ):
         read_csv_instance(*tables, distances=tmp_path / "sparse.npz")
     sp.save_npz(tmp_path / "sneg.npz", sp.csr_array(([-1.0], ([2], [1])), shape=(3, 2)))
     with pytest.raises(DataError, match=r"sneg\.npz: 1 negative distance\(s\), at \(demand, site\) \(d3, s2\) = -1"):

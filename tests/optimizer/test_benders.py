@@ -68,6 +68,8 @@ CASES = [
     (6, 50, 50, 3, True, True),
 ]
 GRAPH_CASES = [(0, 60, 3), (0, 60, 5), (2, 60, 5), (2, 60, 8), (4, 60, 5), (0, 80, 5), (2, 80, 5)]
+
+
 @functools.cache
 def graph_optimum(seed: int, n: int, p: int) -> tuple[float, np.ndarray]:
     """The classic optimum of a graph case, solved once for all its variants."""
@@ -81,7 +83,9 @@ VARIANTS = [{}, {"probe_passes": 0, "enum_budget": 0}]
 @pytest.mark.parametrize("seed,n,m,p,integral,special", CASES)
 @pytest.mark.parametrize("variant", VARIANTS, ids=["full", "milp"])
 @pytest.mark.parametrize("start_kind", ["none", "poor", "optimal"])
-def test_benders_equals_classic(seed: int, n: int, m: int, p: int, integral: bool, special: bool, variant: dict, start_kind: str) -> None:
+def test_benders_equals_classic(
+    seed: int, n: int, m: int, p: int, integral: bool, special: bool, variant: dict, start_kind: str
+) -> None:
     inst = random_instance(seed, n, m, integral, special)
     best, best_mask = classic_optimum(inst, p)
     start = None

@@ -15,6 +15,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import REPO
 
 from siting.models.evaluate import evaluate
 from siting.models.formulations.lscp import covering_rows, new_eligible
@@ -25,7 +26,7 @@ from siting.optimizer.coverage_exact import dominated_sites, lagrangian_bound, s
 from siting.optimizer.result import SolveParams, Status
 from siting.optimizer.solve import ModelSpec, solve
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 from city_instances import city_instance, city_points, write_city_csv
 from oracles import all_plans
 
@@ -83,7 +84,9 @@ def test_mclp_reduced_equals_brute_force(inst: SitingInstance, radius: int, p: i
     n_new = int((inst.eligible & ~inst.existing).sum())
     if n_new == 0 or not covering_rows(inst, radius)[3].__invert__().any():
         return
-    res = solve(inst, ModelSpec("mclp", p=min(p, n_new), radius=radius, budget=budget, formulation="reduced"), "highs", PROVE)
+    res = solve(
+        inst, ModelSpec("mclp", p=min(p, n_new), radius=radius, budget=budget, formulation="reduced"), "highs", PROVE
+    )
     assert res.stats["formulation"] == "mclp-reduced"
     assert res.status == Status.OPTIMAL and res.verified
     assert res.objective == pytest.approx(brute_mclp(inst, radius, min(p, n_new), budget))

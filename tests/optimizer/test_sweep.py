@@ -12,6 +12,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import REPO
 from typer.testing import CliRunner
 
 from siting.cli import app
@@ -21,7 +22,7 @@ from siting.optimizer.result import SolveParams, Status
 from siting.optimizer.sweep import budget_sweep, knee_index, with_budget
 from siting.scenarios.outputs.sweep import parse_budget_range
 
-WUHAI = Path(__file__).resolve().parents[1] / "scenarios" / "examples" / "wuhai" / "scenario.yaml"
+WUHAI = REPO / "scenarios" / "examples" / "wuhai" / "scenario.yaml"
 PARAMS = SolveParams(time_limit=30, mip_gap=1e-9)
 runner = CliRunner()
 
@@ -33,22 +34,28 @@ def small_instance(seed: int, T: int = 1) -> MultiServiceInstance:
     for s in range(S):
         elig = rng.random(m) < 0.85
         elig[s] = True
-        services.append(ServiceData(
-            name=f"svc{s}",
-            weights=rng.integers(1, 20, n).astype(float),
-            coverage=sp.csr_array(rng.random((n, m)) < 0.35),
-            distances=None,
-            cost=np.where(elig, rng.integers(1, 5, m).astype(float), np.nan),
-            eligible=elig,
-            area=1.0,
-            existing_covered=np.zeros(n, dtype=bool),
-            existing_distance=np.full(n, np.inf),
-            weight=float(rng.choice([1.0, 2.0])),
-        ))
+        services.append(
+            ServiceData(
+                name=f"svc{s}",
+                weights=rng.integers(1, 20, n).astype(float),
+                coverage=sp.csr_array(rng.random((n, m)) < 0.35),
+                distances=None,
+                cost=np.where(elig, rng.integers(1, 5, m).astype(float), np.nan),
+                eligible=elig,
+                area=1.0,
+                existing_covered=np.zeros(n, dtype=bool),
+                existing_distance=np.full(n, np.inf),
+                weight=float(rng.choice([1.0, 2.0])),
+            )
+        )
     return MultiServiceInstance(
-        demand_ids=np.arange(n), site_ids=np.array([f"p{j}" for j in range(m)], dtype=object),
-        room=rng.integers(1, 3, m).astype(float), services=tuple(services), total_budget=10.0,
-        phases=tuple(f"t{t}" for t in range(T)), phase_budgets=np.full(T, 10.0 / T) if T > 1 else None,
+        demand_ids=np.arange(n),
+        site_ids=np.array([f"p{j}" for j in range(m)], dtype=object),
+        room=rng.integers(1, 3, m).astype(float),
+        services=tuple(services),
+        total_budget=10.0,
+        phases=tuple(f"t{t}" for t in range(T)),
+        phase_budgets=np.full(T, 10.0 / T) if T > 1 else None,
     )
 
 
@@ -108,7 +115,9 @@ def test_a_worse_solve_keeps_the_previous_plan(monkeypatch: pytest.MonkeyPatch) 
         res = real(sub, objective, solver, params, **{k: v for k, v in kw.items() if k != "primary_bound"})
         if calls["k"] == 2:
             empty = np.full((sub.S, sub.m), -1, dtype=np.int8)
-            return dataclasses.replace(res, open_phase=empty, status=Status.FEASIBLE, metrics=evaluate_joint(sub, empty))
+            return dataclasses.replace(
+                res, open_phase=empty, status=Status.FEASIBLE, metrics=evaluate_joint(sub, empty)
+            )
         return res
 
     monkeypatch.setattr(joint_mod, "solve_joint", flaky)
@@ -136,8 +145,13 @@ def test_knee_rule_hand_checked() -> None:
 def test_parse_budget_range() -> None:
     assert parse_budget_range("1e6:3e6:3") == [1e6, 2e6, 3e6]
     assert parse_budget_range("5:5:1") == [5.0]
-    for bad, text in [("1e6:2e6", "FROM:TO:STEPS"), ("a:2:3", "numbers"), ("3:2:4", "FROM <= TO"), ("1:2:x", "whole"),
-                      ("1:2:1", "STEPS")]:
+    for bad, text in [
+        ("1e6:2e6", "FROM:TO:STEPS"),
+        ("a:2:3", "numbers"),
+        ("3:2:4", "FROM <= TO"),
+        ("1:2:x", "whole"),
+        ("1:2:1", "STEPS"),
+    ]:
         with pytest.raises(ScenarioError, match=text):
             parse_budget_range(bad)
 

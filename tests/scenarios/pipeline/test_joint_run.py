@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from paths import DATA, REPO
 from typer.testing import CliRunner
 
 from siting.cli import app
@@ -26,11 +27,11 @@ from siting.scenarios.joint_build import build_joint, to_multiservice
 from siting.scenarios.pipeline.run import run_scenario
 from siting.scenarios.schema import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 EXAMPLES = ROOT / "scenarios" / "examples"
 WUHAI = EXAMPLES / "wuhai" / "scenario.yaml"
 HELSINKI = EXAMPLES / "helsinki" / "scenario.yaml"
-TINY = Path(__file__).parent / "data" / "scenarios" / "tiny"
+TINY = DATA / "scenarios" / "tiny"
 runner = CliRunner()
 
 
@@ -111,7 +112,9 @@ def check_joint_outputs(scenario: Path, out: Path, override: str | None = None) 
         assert rec["coverage"]["after"] == pytest.approx(met.covered_people[s])
         np.testing.assert_allclose(rows["cumulative_coverage_share"], rows["covered_after"] / rec["people"])
         assert ((rows["weighted_gain"] - inst.services[s].weight * own).abs() < 1e-6).all()
-        assert (rows["drop_one_loss"] >= 0).all() and (rows["substitute_recovers"] <= rows["drop_one_loss"] + 1e-9).all()
+        assert (rows["drop_one_loss"] >= 0).all() and (
+            rows["substitute_recovers"] <= rows["drop_one_loss"] + 1e-9
+        ).all()
         assert rec["plan_check"]["violations"] == []
         # uncovered.csv lists exactly the people not covered
         assert rec["coverage"]["after"] + unc[unc.service == name]["people"].sum() == pytest.approx(rec["people"])
@@ -128,7 +131,9 @@ def test_joint_run_end_to_end(scenario: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert seconds < 20.0, f"joint run took {seconds:.1f} s"
     assert "joint plan:" in result.stdout and "checks passed" in result.stdout
-    assert {"plan.csv", "summary.json", "uncovered.csv", "plan.gpkg", "map.png", "report.html"} <= {p.name for p in out.iterdir()}
+    assert {"plan.csv", "summary.json", "uncovered.csv", "plan.gpkg", "map.png", "report.html"} <= {
+        p.name for p in out.iterdir()
+    }
     plan, summary = check_joint_outputs(scenario, out)
     body, _ = load_scenario(scenario)
     assert set(plan["service"]) == set(body.services)

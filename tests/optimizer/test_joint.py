@@ -113,7 +113,9 @@ def all_plans(inst: MultiServiceInstance) -> list[tuple[NDArray[np.int8], JointM
     return out
 
 
-def feasible_values(plans: list[tuple[NDArray[np.int8], JointMetrics]], objective: str) -> list[tuple[float, JointMetrics]]:
+def feasible_values(
+    plans: list[tuple[NDArray[np.int8], JointMetrics]], objective: str
+) -> list[tuple[float, JointMetrics]]:
     """(value, metrics) of every plan the objective admits (min_cost must cover all coverable
     demand, p-median must reach all reachable demand)."""
     out = []
@@ -259,8 +261,9 @@ def test_greedy_plan_keeps_room_budgets_and_eligibility(seed: int) -> None:
 
 
 def test_phases_collapse_without_phase_budgets() -> None:
-    inst = dataclasses.replace(random_instance(7), phases=("2022", "2023", "2024"), phase_budgets=None,
-                               phase_weights=None)
+    inst = dataclasses.replace(
+        random_instance(7), phases=("2022", "2023", "2024"), phase_budgets=None, phase_weights=None
+    )
     _, layout = joint_milp(inst, "max_coverage")
     assert layout.n_phases == 1  # phases cannot matter: every plan is built in phase 0
     _, layout_phased = joint_milp(inst, "phased")
@@ -275,13 +278,24 @@ def test_phased_objective_prefers_early_coverage() -> None:
     value = 2/3 * 10 + 1/3 * 20 = 13.33; the larger group (20 people at plot 1) must come first:
     2/3 * 20 + 1/3 * 30 = 23.33 beats 2/3 * 10 + 1/3 * 30 = 16.67."""
     svc = ServiceData(
-        name="care", weights=np.array([10.0, 20.0]), coverage=sp.csr_array(np.eye(2, dtype=bool)),
-        distances=sp.csr_array(np.eye(2)), cost=np.array([1.0, 1.0]), eligible=np.array([True, True]),
-        area=1.0, existing_covered=np.zeros(2, dtype=bool), existing_distance=np.full(2, np.inf),
+        name="care",
+        weights=np.array([10.0, 20.0]),
+        coverage=sp.csr_array(np.eye(2, dtype=bool)),
+        distances=sp.csr_array(np.eye(2)),
+        cost=np.array([1.0, 1.0]),
+        eligible=np.array([True, True]),
+        area=1.0,
+        existing_covered=np.zeros(2, dtype=bool),
+        existing_distance=np.full(2, np.inf),
     )
     inst = MultiServiceInstance(
-        demand_ids=np.arange(2), site_ids=np.array(["a", "b"]), room=np.array([1.0, 1.0]), services=(svc,),
-        phases=("2022", "2023"), phase_budgets=np.array([1.0, 1.0]), carry_over=False,
+        demand_ids=np.arange(2),
+        site_ids=np.array(["a", "b"]),
+        room=np.array([1.0, 1.0]),
+        services=(svc,),
+        phases=("2022", "2023"),
+        phase_budgets=np.array([1.0, 1.0]),
+        carry_over=False,
     )
     res = solve_joint(inst, "phased", params=PARAMS)
     assert res.open_phase.tolist() == [[1, 0]]
@@ -293,19 +307,41 @@ def test_evaluate_joint_hand_checked() -> None:
     cov = sp.csr_array(np.array([[1, 0], [1, 1], [0, 1]], dtype=bool))
     dist = sp.csr_array(([0.0, 3.0, 2.0, 4.0], ([0, 1, 1, 2], [0, 0, 1, 1])), shape=(3, 2))  # explicit zero at (0,0)
     a = ServiceData(
-        name="care", weights=np.array([1.0, 2.0, 3.0]), coverage=cov, distances=dist, cost=np.array([5.0, 7.0]),
-        eligible=np.array([True, True]), area=2.0, existing_covered=np.array([False, False, True]),
-        existing_distance=np.array([np.inf, np.inf, 1.0]), weight=2.0, budget=4.0,
+        name="care",
+        weights=np.array([1.0, 2.0, 3.0]),
+        coverage=cov,
+        distances=dist,
+        cost=np.array([5.0, 7.0]),
+        eligible=np.array([True, True]),
+        area=2.0,
+        existing_covered=np.array([False, False, True]),
+        existing_distance=np.array([np.inf, np.inf, 1.0]),
+        weight=2.0,
+        budget=4.0,
     )
     b = ServiceData(
-        name="kids", weights=np.array([4.0, 0.0, 1.0]), coverage=cov, distances=dist, cost=np.array([np.nan, 1.0]),
-        eligible=np.array([False, True]), area=1.0, existing_covered=np.zeros(3, dtype=bool),
-        existing_distance=np.full(3, np.inf), max_sites=0,
+        name="kids",
+        weights=np.array([4.0, 0.0, 1.0]),
+        coverage=cov,
+        distances=dist,
+        cost=np.array([np.nan, 1.0]),
+        eligible=np.array([False, True]),
+        area=1.0,
+        existing_covered=np.zeros(3, dtype=bool),
+        existing_distance=np.full(3, np.inf),
+        max_sites=0,
     )
     inst = MultiServiceInstance(
-        demand_ids=np.array([10, 11, 12]), site_ids=np.array(["a", "b"]), room=np.array([2.0, 2.0]),
-        services=(a, b), total_budget=100.0, phases=("p0", "p1"), phase_budgets=np.array([5.0, 100.0]),
-        carry_over=False, phase_weights=np.array([0.5, 0.5]), residents=np.array([1.0, 1.0, 1.0]),
+        demand_ids=np.array([10, 11, 12]),
+        site_ids=np.array(["a", "b"]),
+        room=np.array([2.0, 2.0]),
+        services=(a, b),
+        total_budget=100.0,
+        phases=("p0", "p1"),
+        phase_budgets=np.array([5.0, 100.0]),
+        carry_over=False,
+        phase_weights=np.array([0.5, 0.5]),
+        residents=np.array([1.0, 1.0, 1.0]),
     )
     plan = np.array([[0, 1], [-1, 1]], dtype=np.int8)  # care on a (phase 0) and b (phase 1), kids on b (phase 1)
     met = evaluate_joint(inst, plan)
@@ -341,11 +377,19 @@ def test_merged_rows_and_columns_only_for_eligible_pairs() -> None:
     # identical covering sets share one row: four demand points with the same covering set -> 1 z
     cov = sp.csr_array(np.array([[1, 1, 0]] * 4 + [[0, 1, 1]], dtype=bool))
     svc = ServiceData(
-        name="wc", weights=np.ones(5), coverage=cov, distances=None, cost=np.ones(3), eligible=np.ones(3, dtype=bool),
-        area=1.0, existing_covered=np.zeros(5, dtype=bool), existing_distance=np.full(5, np.inf),
+        name="wc",
+        weights=np.ones(5),
+        coverage=cov,
+        distances=None,
+        cost=np.ones(3),
+        eligible=np.ones(3, dtype=bool),
+        area=1.0,
+        existing_covered=np.zeros(5, dtype=bool),
+        existing_distance=np.full(5, np.inf),
     )
-    small = MultiServiceInstance(demand_ids=np.arange(5), site_ids=np.arange(3), room=np.full(3, np.inf),
-                                 services=(svc,), total_budget=1.0)
+    small = MultiServiceInstance(
+        demand_ids=np.arange(5), site_ids=np.arange(3), room=np.full(3, np.inf), services=(svc,), total_budget=1.0
+    )
     prob, layout = joint_milp(small, "max_coverage")
     assert layout.cover_blocks[0].cols.shape == (2, 1)
     assert layout.cover_blocks[0].weight.tolist() == [4.0, 1.0]
@@ -415,7 +459,9 @@ class _ReturnsTheStart:
         r = self.inner.solve(problem, params, warm_start)
         if warm_start is None:
             return r
-        return dataclasses.replace(r, x=np.asarray(warm_start, dtype=float), objective=problem.objective_value(warm_start))
+        return dataclasses.replace(
+            r, x=np.asarray(warm_start, dtype=float), objective=problem.objective_value(warm_start)
+        )
 
 
 def test_a_start_returned_as_the_optimum_is_solved_again() -> None:
@@ -447,11 +493,19 @@ def test_min_cost_and_pmedian_report_what_cannot_be_served() -> None:
     """Hand-checked: demand 1 is within reach of no plot and of no existing facility."""
     cov = sp.csr_array(np.array([[1], [0]], dtype=bool))
     svc = ServiceData(
-        name="ev", weights=np.array([3.0, 5.0]), coverage=cov, distances=sp.csr_array(np.array([[2.0], [0.0]])),
-        cost=np.array([4.0]), eligible=np.array([True]), area=1.0, existing_covered=np.zeros(2, dtype=bool),
+        name="ev",
+        weights=np.array([3.0, 5.0]),
+        coverage=cov,
+        distances=sp.csr_array(np.array([[2.0], [0.0]])),
+        cost=np.array([4.0]),
+        eligible=np.array([True]),
+        area=1.0,
+        existing_covered=np.zeros(2, dtype=bool),
         existing_distance=np.full(2, np.inf),
     )
-    inst = MultiServiceInstance(demand_ids=np.arange(2), site_ids=np.array(["x"]), room=np.array([1.0]), services=(svc,))
+    inst = MultiServiceInstance(
+        demand_ids=np.arange(2), site_ids=np.array(["x"]), room=np.array([1.0]), services=(svc,)
+    )
     res = solve_joint(inst, "min_cost", params=PARAMS)
     assert res.objective == 4.0 and res.metrics.uncoverable[0].tolist() == [False, True]
     res = solve_joint(inst, "pmedian", params=PARAMS)
@@ -475,7 +529,9 @@ def test_bad_data_raises_clear_errors() -> None:
     with pytest.raises(DataError, match="plan has shape"):
         evaluate_joint(inst, np.zeros((inst.S + 1, inst.m), dtype=np.int8))
     with pytest.raises(DataError, match="no stored distance"):
-        dataclasses.replace(svc, distances=sp.csr_array((svc.n, svc.m)), coverage=sp.csr_array(np.ones((svc.n, svc.m), dtype=bool)))
+        dataclasses.replace(
+            svc, distances=sp.csr_array((svc.n, svc.m)), coverage=sp.csr_array(np.ones((svc.n, svc.m), dtype=bool))
+        )
     with pytest.raises(ScenarioError, match="unknown joint objective"):
         solve_joint(inst, "max_cover")
     no_dist = random_instance(1, distances=False)

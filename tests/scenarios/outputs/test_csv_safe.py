@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import REPO
 
 from siting.scenarios.outputs.csv_safe import TRIGGERS, frame_to_csv, neutralise, restore, restore_frame, rows_to_csv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 HOSTILE = ["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1:A9)", "\t=1+1", "\r=1+1", "'=already", "ok", "a=b", "-"]
 
 

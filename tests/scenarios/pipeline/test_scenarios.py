@@ -18,6 +18,7 @@ import pandas as pd
 import pyproj
 import pytest
 import scipy.sparse as sp
+from paths import DATA, REPO
 from typer.testing import CliRunner
 
 from siting.cli import app
@@ -31,8 +32,8 @@ from siting.scenarios.pipeline.run import run_scenario
 from siting.scenarios.pipeline.solving import rank_sites
 from siting.scenarios.schema import DemandLayer, load_scenario, schema_text
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = Path(__file__).parent / "data" / "scenarios" / "tiny"
+ROOT = REPO
+TINY = DATA / "scenarios" / "tiny"
 SCHEMA_FILE = ROOT / "scenarios" / "scenario.schema.json"
 runner = CliRunner()
 
@@ -185,8 +186,10 @@ def test_validate_and_init(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (target / "scenario.yaml").is_file()
     # the folder is self-contained: the schema sits beside the scenario and is referenced relatively
-    assert (target / "scenario.yaml").read_text(encoding="utf-8").startswith(
-        "# yaml-language-server: $schema=scenario.schema.json\n"
+    assert (
+        (target / "scenario.yaml")
+        .read_text(encoding="utf-8")
+        .startswith("# yaml-language-server: $schema=scenario.schema.json\n")
     )
     assert (target / "scenario.schema.json").read_bytes() == SCHEMA_FILE.read_bytes()
     assert runner.invoke(app, ["validate", str(target / "scenario.yaml"), "--quiet"]).exit_code == 0
@@ -199,9 +202,15 @@ def test_committed_schema_is_fresh() -> None:
     fresh = schema_text()
     committed = SCHEMA_FILE.read_text(encoding="utf-8") if SCHEMA_FILE.exists() else ""
     if committed != fresh:
-        diff = "".join(difflib.unified_diff(
-            committed.splitlines(True), fresh.splitlines(True), "committed", "generated", n=1,
-        ))
+        diff = "".join(
+            difflib.unified_diff(
+                committed.splitlines(True),
+                fresh.splitlines(True),
+                "committed",
+                "generated",
+                n=1,
+            )
+        )
         pytest.fail(
             "scenarios/scenario.schema.json is stale: regenerate it with\n"
             "    siting schema --out scenarios/scenario.schema.json\n" + diff[:4000]
@@ -231,9 +240,7 @@ def _demand_ref(path: str, **kw: object) -> DemandLayer:
 def test_layer_formats_agree(tmp_path: Path) -> None:
     """The same points as CSV (lon/lat), GeoJSON, Shapefile and GeoPackage read to the same projected points."""
     df = pd.read_csv(TINY / "demand.csv", dtype={"block_id": str})
-    gdf = gpd.GeoDataFrame(
-        df[["block_id", "residents"]], geometry=gpd.points_from_xy(df.lon, df.lat), crs=4326
-    )
+    gdf = gpd.GeoDataFrame(df[["block_id", "residents"]], geometry=gpd.points_from_xy(df.lon, df.lat), crs=4326)
     gdf.to_file(tmp_path / "d.geojson", driver="GeoJSON")
     gdf.to_file(tmp_path / "d.shp")
     gdf.to_crs(32648).to_file(tmp_path / "d.gpkg", layer="blocks")
@@ -269,7 +276,9 @@ def test_gcj02_points_are_converted(tmp_path: Path) -> None:
     glon, glat = wgs84_to_gcj02(df.lon.to_numpy(), df.lat.to_numpy())
     df.assign(lon=glon, lat=glat).to_csv(tmp_path / "gcj.csv", index=False)
     raw = read_layer(_demand_ref("gcj.csv", id="block_id"), tmp_path, "demand", "t.yaml").to_crs(32648)
-    conv = read_layer(_demand_ref("gcj.csv", id="block_id", coordinates="gcj02"), tmp_path, "demand", "t.yaml").to_crs(32648)
+    conv = read_layer(_demand_ref("gcj.csv", id="block_id", coordinates="gcj02"), tmp_path, "demand", "t.yaml").to_crs(
+        32648
+    )
     base = read_layer(_demand_ref("demand.csv", id="block_id"), TINY, "demand", "t.yaml").to_crs(32648)
     assert float(raw.distance(base).min()) > 100  # the offset is hundreds of metres
     assert float(conv.distance(base).max()) < 1.0
@@ -307,7 +316,9 @@ def test_rank_sites_by_marginal_coverage_ties_by_id() -> None:
     # ("c") covers {3} (1); "a" and "b" tie at 5, "a" < "b" so "a" first, then "b" adds only demand 2 (2), then "c".
     cover = sp.csc_array(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=bool))
     w = np.array([2.0, 3.0, 2.0, 1.0])
-    order, gains, covered = rank_sites(cover, w, np.zeros(4, dtype=bool), np.array([2, 1, 0]), np.array(["a", "b", "c"]))
+    order, gains, covered = rank_sites(
+        cover, w, np.zeros(4, dtype=bool), np.array([2, 1, 0]), np.array(["a", "b", "c"])
+    )
     assert order.tolist() == [0, 1, 2] and gains.tolist() == [5.0, 2.0, 1.0] and covered.all()
 
 
@@ -341,7 +352,7 @@ def test_bad_input_errors_are_siting_errors(tiny: Path) -> None:
 
 # ---------------------------------------------------------------------------- OpenStreetMap
 # the repository's own copy (tests/data/network/README.md names its source and licence)
-HELSINKI_PBF = Path(__file__).parent / "data" / "network" / "helsinki_centre.osm.pbf"
+HELSINKI_PBF = DATA / "network" / "helsinki_centre.osm.pbf"
 
 
 def test_prepare_osm_writes_a_scenario_that_runs(tmp_path: Path) -> None:
@@ -350,7 +361,9 @@ def test_prepare_osm_writes_a_scenario_that_runs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     text = (out / "scenario.yaml").read_text(encoding="utf-8")
     assert text.startswith("# yaml-language-server: $schema=")
-    assert {"streets.gpkg", "demand.gpkg", "sites.gpkg", "existing.gpkg", "README.md"} <= {p.name for p in out.iterdir()}
+    assert {"streets.gpkg", "demand.gpkg", "sites.gpkg", "existing.gpkg", "README.md"} <= {
+        p.name for p in out.iterdir()
+    }
     res = run_scenario(out / "scenario.yaml")
     assert set(res.summary["services"]) == {"public_toilet", "elderly_care", "childcare", "ev_charging"}
     for svc in res.summary["services"].values():

@@ -21,13 +21,14 @@ import pandas as pd
 import pyogrio
 import pytest
 import yaml
+from paths import REPO
 from typer.testing import CliRunner
 
 from siting.cli import app
 from siting.scenarios.pipeline.run import validate_scenario
 from siting.scenarios.schema import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 EXAMPLES = ROOT / "scenarios" / "examples"
 SCENARIO_FILES = sorted(EXAMPLES.glob("*/scenario.yaml"))
 WUHAI = EXAMPLES / "wuhai"

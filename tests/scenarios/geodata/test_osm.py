@@ -10,6 +10,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from paths import DATA
 
 from siting.models.errors import DataError
 from siting.scenarios.geodata.network import StreetNetwork
@@ -25,7 +26,7 @@ from siting.scenarios.geodata.osm import (
     read_walking_ways,
 )
 
-PBF = Path(__file__).parent / "data" / "network" / "helsinki_centre.osm.pbf"
+PBF = DATA / "network" / "helsinki_centre.osm.pbf"
 
 
 @pytest.fixture(scope="module")
