@@ -29,15 +29,14 @@ if TYPE_CHECKING:
         JointOutcome,
         ServiceOutcome,
         check_solver,
-        model_spec,
+        scenario_instance,
         solve_joint_scenario,
         solve_mode,
         solve_params,
-        solve_service,
     )
     from siting.scenarios.pipeline.starters import init_example, prepare_osm_scenario, schema_bytes
-    from siting.scenarios.pipeline.summary import joint_summary_dict, json_safe, summary_dict, versions
-    from siting.scenarios.pipeline.tables import alternatives_tables, joint_plan_table, plan_table, uncovered_table
+    from siting.scenarios.pipeline.summary import json_safe, summary_dict, versions
+    from siting.scenarios.pipeline.tables import alternatives_tables, plan_table, uncovered_table
 
 # name -> module: resolved on first use (PEP 562), so importing one submodule does not import them all
 _EXPORTS = {
@@ -53,10 +52,8 @@ _EXPORTS = {
     "claimed": "siting.scenarios.pipeline.output_folder",
     "describe": "siting.scenarios.pipeline.run",
     "init_example": "siting.scenarios.pipeline.starters",
-    "joint_plan_table": "siting.scenarios.pipeline.tables",
-    "joint_summary_dict": "siting.scenarios.pipeline.summary",
     "json_safe": "siting.scenarios.pipeline.summary",
-    "model_spec": "siting.scenarios.pipeline.solving",
+    "scenario_instance": "siting.scenarios.pipeline.solving",
     "output_dir": "siting.scenarios.pipeline.output_folder",
     "plan_table": "siting.scenarios.pipeline.tables",
     "prepare_osm_scenario": "siting.scenarios.pipeline.starters",
@@ -65,7 +62,6 @@ _EXPORTS = {
     "solve_joint_scenario": "siting.scenarios.pipeline.solving",
     "solve_mode": "siting.scenarios.pipeline.solving",
     "solve_params": "siting.scenarios.pipeline.solving",
-    "solve_service": "siting.scenarios.pipeline.solving",
     "summary_dict": "siting.scenarios.pipeline.summary",
     "uncovered_table": "siting.scenarios.pipeline.tables",
     "validate_scenario": "siting.scenarios.pipeline.run",
@@ -86,19 +82,16 @@ __all__ = [
     "claimed",
     "describe",
     "init_example",
-    "joint_plan_table",
-    "joint_summary_dict",
     "json_safe",
-    "model_spec",
     "output_dir",
     "plan_table",
     "prepare_osm_scenario",
     "run_scenario",
+    "scenario_instance",
     "schema_bytes",
     "solve_joint_scenario",
     "solve_mode",
     "solve_params",
-    "solve_service",
     "summary_dict",
     "uncovered_table",
     "validate_scenario",
