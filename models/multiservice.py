@@ -31,9 +31,9 @@ per-phase budget exceeded (cumulatively when unspent money carries over), count 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np

@@ -179,7 +179,13 @@ def run_scenario(
         params = params.started()  # the input is read: from here every stage shares one time budget
         t0 = time.perf_counter()
         joint = solve_joint_scenario(
-            built, chosen_solver, params, progress, alternatives=alternatives, tolerance=tolerance, split=mode == "split"
+            built,
+            chosen_solver,
+            params,
+            progress,
+            alternatives=alternatives,
+            tolerance=tolerance,
+            split=mode == "split",
         )
         outcomes = joint_outcomes(built, joint.inst, joint.mapping, joint.rows)
         joint.checks = plan_checks(joint.inst, joint.mapping, joint.metrics, joint.rows, outcomes)

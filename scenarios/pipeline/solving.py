@@ -156,9 +156,7 @@ def scenario_instance(built: BuiltScenario, split: bool = False) -> tuple[Any, A
     if not split:
         return inst, mapping
     body = built.scenario
-    budgets = {
-        name: (pb.budget if body.objective != "min_cost" else None) for name, pb in built.services.items()
-    }
+    budgets = {name: (pb.budget if body.objective != "min_cost" else None) for name, pb in built.services.items()}
     mapping = dataclasses.replace(
         mapping,
         phases=("all",),
