@@ -36,7 +36,6 @@ manifest are replaced; anything else is refused before solving; nothing is left 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from siting.models.errors import ScenarioError
 from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, build
 from siting.scenarios.pipeline.output_folder import claimed, output_dir
 from siting.scenarios.pipeline.progress import NullProgress
+from siting.scenarios.pipeline.record import RunRecord, make_record, record_bytes
 from siting.scenarios.pipeline.solving import (
     JointOutcome,
     ServiceOutcome,
@@ -73,7 +73,8 @@ class RunResult:
     """A finished run: where its outputs are, and what they say.
 
     ``mode`` is ``joint`` or ``split`` (``--split``); ``joint`` holds the solve (one model in both
-    modes), ``outcomes`` each service's part of the plan, recounted on its own instance.
+    modes), ``outcomes`` each service's part of the plan, recounted on its own instance; ``record``
+    is summary.json as written (``summary`` the same as plain data).
     """
 
     out_dir: Path
@@ -87,6 +88,7 @@ class RunResult:
     joint: JointOutcome | None = None
     alternatives: pd.DataFrame | None = None
     site_frequency: pd.DataFrame | None = None
+    record: RunRecord | None = None
 
 
 #: Every file ``siting run`` may write (see :mod:`scenarios.pipeline.output_folder` for how they replace an earlier run's).
@@ -211,10 +213,11 @@ def run_scenario(
             requested=alternatives,
             mode=mode,
         )
+        record = make_record(summary)  # summary.json is written from (and read back into) the typed record
         files = {
             "plan.csv": csv_bytes(plan),
             "uncovered.csv": csv_bytes(uncovered),
-            "summary.json": (json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8"),
+            "summary.json": record_bytes(record),
         }
         if alt_table is not None and freq_table is not None:
             files["alternatives.csv"] = csv_bytes(alt_table)
@@ -236,6 +239,7 @@ def run_scenario(
             joint=joint,
             alternatives=alt_table,
             site_frequency=freq_table,
+            record=record,
         )
 
 
