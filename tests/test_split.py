@@ -153,3 +153,25 @@ def test_run_split_gives_each_service_its_own_optimum(tmp_path: Path) -> None:
         alone = solve(pb.instance, ModelSpec("mclp", p=pb.max_sites, radius=pb.reach_m, budget=pb.budget), "highs")
         assert rec["coverage"]["after"] == pytest.approx(alone.objective, abs=TOL)
     assert res.summary["checks"]["budget_total"]["limit"] is None
+
+
+def test_a_capacity_the_model_cannot_honour_is_an_error(tmp_path: Path) -> None:
+    """The scenario model has no facility capacities: a pmedian scenario with one is refused, in one line."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from siting.cli import app
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(TINY, folder, ignore=shutil.ignore_patterns("out", ".*"))
+    path = folder / "scenario.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["objective"] = "pmedian"
+    doc["services"]["public_toilet"]["capacity"] = 500
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    for extra in ([], ["--split"]):
+        result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "o"), "--quiet", *extra])
+        err = result.stderr.strip()
+        assert result.exit_code == 1 and len(err.splitlines()) == 1, result.output
+        assert "services.public_toilet.capacity" in err and "remove capacity" in err
+        assert not (tmp_path / "o").exists()

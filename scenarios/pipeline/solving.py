@@ -114,6 +114,14 @@ def solve_mode(body: ScenarioBody, split: bool = False, alternatives: int = 0, s
     Both modes solve the same joint model (:func:`solve_joint_scenario`); a scenario with one
     service is a joint model with one service. Raises when ``--split`` cannot do what is asked.
     """
+    where = source + ": " if source else ""
+    capped = [name for name, svc in body.services.items() if svc.capacity is not None]
+    if capped and body.objective == "pmedian":
+        raise ScenarioError(
+            f"{where}services.{capped[0]}.capacity: the scenario model has no facility capacities, so a capacity "
+            "cannot be honoured; remove capacity (siting solve --capacitated solves a capacitated p-median of one "
+            "instance)"
+        )
     if split:
         if body.objective in JOINT_OBJECTIVES:
             raise ScenarioError(

@@ -192,10 +192,11 @@ def _tasks(path: Path, scenario: str | None, progress: Any) -> tuple[Any, Path, 
     """(body, base folder, [(model, service, payload, sense)]) for the scenario."""
     from siting.models.multiservice import OBJECTIVE_SENSE
     from siting.scenarios.build import JOINT_OBJECTIVES, build
-    from siting.scenarios.pipeline.solving import scenario_instance
+    from siting.scenarios.pipeline.solving import scenario_instance, solve_mode
     from siting.scenarios.schema import load_scenario
 
     body, base_dir = load_scenario(path, scenario)
+    solve_mode(body, source=path.name)  # what the scenario model cannot honour is refused here too
     tasks: list[tuple[str, str, tuple[Any, ...], str]] = []
     if body.objective not in JOINT_OBJECTIVES:
         split, mapping = scenario_instance(build(body, base_dir, progress, source=path.name), split=True)
