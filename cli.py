@@ -495,17 +495,26 @@ def _progress_for(quiet: bool) -> Any:
 @app.command()
 def schema(
     out: Annotated[Path | None, typer.Option("--out", help="Write the JSON Schema to this file instead of stdout.")] = None,
+    run_record: Annotated[
+        bool, typer.Option("--run-record", help="The schema of summary.json (a run's record) instead.")
+    ] = False,
 ) -> None:
     """Print (or write) the JSON Schema of scenario files, generated from the scenario models.
 
     Editors validate and complete scenario.yaml files whose first line is
-    `# yaml-language-server: $schema=PATH/scenario.schema.json`.
+    `# yaml-language-server: $schema=PATH/scenario.schema.json`. With --run-record: the schema of
+    the summary.json a run writes.
 
     Example: siting schema --out scenario.schema.json
     """
     from siting.scenarios.schema import schema_text
 
-    text = schema_text()
+    if run_record:
+        from siting.scenarios.pipeline.record import record_schema_text
+
+        text = record_schema_text()
+    else:
+        text = schema_text()
     if out is None:
         typer.echo(text, nl=False)
     else:

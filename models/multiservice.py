@@ -31,6 +31,7 @@ per-phase budget exceeded (cumulatively when unspent money carries over), count 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -40,6 +41,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.errors import DataError
+from siting.models.instance import SitingInstance
 
 #: The joint objectives and their sense.
 OBJECTIVE_SENSE: dict[str, str] = {
@@ -416,6 +418,72 @@ class MultiServiceInstance:
     def has_distances(self) -> bool:
         """Every service has walking distances."""
         return all(s.distances is not None for s in self.services)
+
+    def split(self, budgets: Mapping[str, float | None]) -> MultiServiceInstance:
+        """Every service on its own, each with a budget fixed in advance (``siting run --split``).
+
+        Service s keeps its demand, reach, costs, eligibility and count limits and gets
+        ``B_s = budgets[s]`` (None: no budget; a service not named keeps its own) as its only budget.
+        Nothing is shared: no total budget, one phase without a phase budget, unlimited room on
+        every plot. No constraint of the joint model then links two services, so the joint MILP
+        separates into S independent models and its optimum is the sum of the per-service optima
+        (for every objective that adds up over services: max_coverage, pmedian, min_cost).
+        """
+        import dataclasses
+
+        services = tuple(
+            dataclasses.replace(s, budget=budgets[s.name]) if s.name in budgets else s for s in self.services
+        )
+        return dataclasses.replace(
+            self,
+            services=services,
+            room=np.full(self.m, np.inf),
+            total_budget=None,
+            phases=("all",),
+            phase_budgets=None,
+            phase_weights=None,
+        )
+
+    def service(self, name: str) -> SitingInstance:
+        """Service ``name`` alone as a single-service :class:`SitingInstance`.
+
+        Columns: the m plots in order (ineligible plots ``forbidden``, cost ``c_sj``, 0 where
+        ineligible), with the service's stored distances ``d^s_ij`` (its coverage pattern at
+        distance 0 when it has none); then, when some demand point has an existing facility of the
+        service (``e_si`` finite, or ``ex_si``), one more column, open and free, at distance
+        ``e_si`` from demand i (0 where ``ex_si`` without a distance). Only the nearest existing
+        facility counts for coverage and for the p-median, so this one column stands for all of
+        them: ``a_i,existing = [e_si <= r]`` equals ``ex_si`` at the service's reach r.
+        """
+        svc = self.services[self.service_index(name)]
+        cov = svc.coverage
+        d = (
+            sp.csr_array(svc.distances, dtype=np.float64)
+            if svc.distances is not None
+            else sp.csr_array((np.zeros(cov.nnz), cov.indices, cov.indptr), shape=cov.shape)
+        )
+        ed = np.where(svc.existing_covered & ~np.isfinite(svc.existing_distance), 0.0, svc.existing_distance)
+        has_existing = bool(np.isfinite(ed).any())
+        site_ids = np.asarray(self.site_ids, dtype=object)
+        if has_existing:
+            rows = np.flatnonzero(np.isfinite(ed))
+            col = sp.csr_array((ed[rows], (rows, np.zeros(rows.size, dtype=np.int64))), shape=(self.n, 1))
+            d = sp.csr_array(sp.hstack([d, col], format="csr"))
+            label = "(existing)"
+            while label in set(site_ids.tolist()):
+                label = f"({label})"
+            site_ids = np.append(site_ids, np.array([label], dtype=object))
+        extra = 1 if has_existing else 0
+        return SitingInstance(
+            distances=d,
+            weights=svc.weights,
+            demand_ids=self.demand_ids,
+            site_ids=site_ids,
+            cost=np.append(svc.cost0, np.zeros(extra)),
+            existing=np.append(np.zeros(self.m, dtype=bool), np.ones(extra, dtype=bool)),
+            forbidden=np.append(~svc.eligible, np.zeros(extra, dtype=bool)),
+            name=f"{self.name}/{svc.name}",
+        )
 
 
 @dataclass(frozen=True, eq=False)

@@ -250,6 +250,7 @@ def build(
     progress: Any = None,
     *,
     source: str | None = None,
+    shared: bool = False,
 ) -> BuiltScenario:
     """Read, check and measure a scenario: one :class:`ServiceProblem` per service.
 
@@ -259,6 +260,9 @@ def build(
     base_dir : folder that relative layer paths are taken from.
     progress : a progress reporter (:class:`NullProgress` interface); default silent.
     source : the scenario file's name, for messages.
+    shared : for the joint model (:func:`scenarios.joint_build.build_joint`): nothing is split in
+        advance (a service's budget is ``budget.per_service`` or None), ``budget.total`` and
+        ``budget.phases`` count as limits, and the joint objectives are accepted.
 
     Raises
     ------
@@ -273,7 +277,7 @@ def build(
     warnings: list[str] = []
     problems = Problems()
 
-    if body.objective in JOINT_OBJECTIVES:
+    if body.objective in JOINT_OBJECTIVES and not shared:
         raise ScenarioError(
             f"{source}: objective: {body.objective} needs the joint multi-service model (siting run without --split); "
             "use max_coverage, pmedian or min_cost"
@@ -300,12 +304,18 @@ def build(
                 "demand point, so the service has nobody to serve; check the column or choose another group"
             )
     budgets = resolve_budgets(body, group_totals)
+    if shared:  # the joint model shares budget.total and budget.phases: only budget.per_service is a service's own
+        own = body.budget.per_service
+        budgets = {
+            s: ((float(own[s]), f"budget.per_service.{s}") if s in own else (None, "none")) for s in body.services
+        }
+    shared_limit = shared and (body.budget.total is not None or bool(body.budget.phases))
     if body.budget.total is not None and sum(body.budget.per_service.values()) > body.budget.total:
         problems.add(
             f"{source}: budget.per_service adds up to {sum(body.budget.per_service.values()):,.0f}, more than "
             f"budget.total {body.budget.total:,.0f}; lower the per-service budgets or raise the total"
         )
-    if body.budget.phases:
+    if body.budget.phases and not shared:
         warnings.append("budget.phases is used by the joint multi-service model (siting run without --split); it is ignored here")
 
     land = sites["land_type"].to_numpy().astype(str)
@@ -393,7 +403,8 @@ def build(
             )
         n_eligible = int(eligible.sum())
         max_sites = svc.max_sites
-        if body.objective in ("max_coverage", "pmedian") and max_sites is None and budget is None:
+        needs_limit = body.objective in ("max_coverage", "pmedian") or (shared and body.objective in JOINT_OBJECTIVES)
+        if needs_limit and max_sites is None and budget is None and not shared_limit:
             problems.add(
                 f"{source}: services.{name}: objective {body.objective} needs a limit: give services.{name}.max_sites, "
                 f"budget.per_service.{name} or budget.total"

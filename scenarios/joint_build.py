@@ -1,9 +1,9 @@
 """From a built scenario to the joint multi-service instance.
 
 :func:`build_joint` reads and checks a scenario for the joint model: it runs
-:func:`scenarios.build.build` on a copy of the scenario whose budget is reduced to
-``budget.per_service`` (the joint model shares ``budget.total`` and ``budget.phases`` between the
-services instead of splitting them in advance) and checks the budgets itself.
+:func:`scenarios.build.build` with ``shared=True`` (a service's own budget is
+``budget.per_service`` only: the joint model shares ``budget.total`` and ``budget.phases`` between
+the services instead of splitting them in advance) and checks the shared budgets itself.
 
 :func:`to_multiservice` lays every service on one shared site axis: all candidate sites of the
 sites layer, in the layer's order. For service s (its :class:`scenarios.build.ServiceProblem`,
@@ -44,12 +44,9 @@ from numpy.typing import NDArray
 
 from siting.models.errors import ScenarioError
 from siting.models.multiservice import MultiServiceInstance, ServiceData
-from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, build
+from siting.scenarios.build import BuiltScenario, build
 from siting.scenarios.geodata.layers import Problems, natural_key, show_ids
 from siting.scenarios.schema import ScenarioBody
-
-#: Placeholder count limit given to ``build`` for services whose only limit is a shared budget.
-_NO_COUNT_LIMIT = 1_000_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,20 +90,6 @@ class JointMapping:
         return pd.Index(self.site_ids)
 
 
-def _relaxed(body: ScenarioBody) -> ScenarioBody:
-    """The scenario as ``build`` should see it for the joint model (module docstring)."""
-    doc = body.model_dump(mode="python")
-    shared = body.budget.total is not None or bool(body.budget.phases)
-    if body.objective in JOINT_OBJECTIVES:
-        doc["objective"] = "max_coverage"
-    if doc["objective"] in ("max_coverage", "pmedian") and shared:
-        for name, svc in doc["services"].items():
-            if svc["max_sites"] is None and name not in body.budget.per_service:
-                svc["max_sites"] = _NO_COUNT_LIMIT
-    doc["budget"] = {"per_service": dict(body.budget.per_service), "carry_over": body.budget.carry_over}
-    return ScenarioBody.model_validate(doc)
-
-
 def _budget_problems(body: ScenarioBody, source: str) -> list[str]:
     """Budget problems that need no data."""
     out: list[str] = []
@@ -145,8 +128,7 @@ def build_joint(
         problems = Problems()
         problems.extend(pre)
         problems.raise_if_any(source, ScenarioError)
-    built = build(_relaxed(scenario), base_dir, progress, source=source)
-    built.scenario = scenario
+    built = build(scenario, base_dir, progress, source=source, shared=True)
     problems = Problems()
     shared = scenario.budget.total is not None or bool(scenario.budget.phases)
     sites = built.layers.sites
@@ -155,8 +137,6 @@ def build_joint(
     where = "budget.total" if scenario.budget.total is not None else "budget.phases"
     for name, pb in built.services.items():
         svc = scenario.services[name]
-        # build() was told of no count limit where a shared budget is the only one: drop its note
-        pb.notes[:] = [t for t in pb.notes if not t.startswith(f"max_sites = {_NO_COUNT_LIMIT}")]
         if shared and not pb.cost_known:
             idx = pd.Index(sites.index.astype(str)).get_indexer(pb.site_ids)
             priced = np.array([

@@ -11,17 +11,19 @@ Modules: :mod:`.gpkg` (the GIS layers), :mod:`.mapping` (the map), :mod:`.report
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from siting.models.errors import DataError
 from siting.scenarios.outputs.csv_safe import restore_frame
 from siting.scenarios.outputs.i18n import LANGS, check_lang
+
+if TYPE_CHECKING:
+    from siting.scenarios.pipeline.record import RunRecord
 
 __all__ = ["OUTPUT_FILES", "read_run", "render_outputs", "rerender", "resolve_lang"]
 
@@ -99,30 +101,16 @@ def _read_table(path: Path, text_columns: dict[str, type], required: tuple[str, 
     return table
 
 
-def _read_summary(path: Path) -> dict[str, Any]:
-    fix = "rerun `siting run` to write it again"
-    try:
-        summary = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise DataError(f"{path} is not valid JSON ({exc}); rerun `siting run`") from None
-    if not isinstance(summary, dict):
-        raise DataError(f"{path} holds a JSON {type(summary).__name__}, not the object `siting run` writes; {fix}")
-    for key in ("scenario", "services", "solve", "joint", "checks", "distance"):
-        if summary.get(key) is not None and not isinstance(summary[key], dict):
-            raise DataError(f"{path}: {key!r} is a JSON {type(summary[key]).__name__}, expected an object; {fix}")
-    return summary
-
-
-def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], dict[str, Any] | None]:
-    """A finished run's plan, uncovered table, summary and ``plan.gpkg`` layers (None when absent).
+def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, RunRecord, dict[str, Any] | None]:
+    """A finished run's plan, uncovered table, run record (summary.json) and ``plan.gpkg`` layers (None when absent).
 
     Every file is checked before use: present (``plan.csv``, ``summary.json``), a regular file,
-    UTF-8, parseable, with the columns or keys the report needs. A problem is a DataError naming
-    the file and the fix, never a traceback; library warnings raised while reading are captured.
+    UTF-8, parseable, with the columns the report needs; summary.json is read into its typed
+    :class:`scenarios.pipeline.record.RunRecord`. A problem is a DataError naming the file (and the
+    field) and the fix, never a traceback; library warnings raised while reading are captured.
     """
     from siting.scenarios.files import user_path
+    from siting.scenarios.pipeline.record import read_record
 
     folder = user_path(out_dir, "output folder")
     if not folder.exists():
@@ -136,7 +124,7 @@ def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str,
     assert plan_path is not None and summary_path is not None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas / pyogrio chatter must not precede an error line
-        summary = _read_summary(summary_path)
+        summary = read_record(summary_path)
         plan = _read_table(plan_path, {"site_id": str, "service": str}, PLAN_COLUMNS)
         uncovered = (
             _read_table(unc_path, {"demand_id": str, "service": str}, UNCOVERED_COLUMNS)
@@ -179,18 +167,19 @@ def rerender(out_dir: str | Path, lang: str | None = None) -> tuple[list[Path], 
     from siting.scenarios.pipeline.output_folder import claimed
 
     folder = Path(out_dir)
-    plan, uncovered, summary, layers = read_run(folder)
+    plan, uncovered, record, layers = read_run(folder)
     with claimed(folder, "run", ("map.png", "report.html"), update=True) as out:  # only siting's own files
-        return _rerender(out, plan, uncovered, summary, layers, lang)
+        return _rerender(out, plan, uncovered, record, layers, lang)
 
 
 def _rerender(
-    out: Any, plan: Any, uncovered: Any, summary: dict[str, Any], layers: Any, lang: str | None
+    out: Any, plan: Any, uncovered: Any, record: RunRecord, layers: Any, lang: str | None
 ) -> tuple[list[Path], list[str]]:
     from siting.scenarios.outputs.mapping import render_map
     from siting.scenarios.outputs.report import render_report
 
     folder = out.path
+    summary = record.to_dict()  # the map and the report draw from the validated record's data
     lang = resolve_lang(lang, summary)
     notes: list[str] = []
     if layers is None:

@@ -1,48 +1,41 @@
 """Run a scenario file end to end: read, check, measure, solve, write the plan.
 
-:func:`run_scenario` is what ``siting run scenario.yaml`` calls. It solves in one of two modes.
-
-**Joint**, whenever the scenario has more than one service, or its objective is
-``complete_circle`` or ``phased``, or it sets ``budget.phases`` (or alternatives are asked for):
-every service on the shared candidate plots in one model (:func:`optimizer.joint.solve_joint`,
-instance from :func:`scenarios.joint_build.to_multiservice`): one total budget, per-service and
-per-phase budgets (with carry-over), plot room, eligibility and count limits, under the scenario's
-objective. The plan is ranked (:func:`optimizer.ranking.rank_plan`) and re-checked by
+:func:`run_scenario` is what ``siting run scenario.yaml`` calls. Every run solves one model, the
+joint multi-service model (:func:`optimizer.joint.solve_joint`, instance from
+:func:`scenarios.joint_build.to_multiservice`; a scenario with one service is a joint model with one
+service), under the scenario's objective: ``max_coverage`` (people within reach, weighted per
+service), ``pmedian`` (least total walking distance), ``min_cost`` (the least-cost plan covering
+everyone who can be covered; who cannot is reported), ``complete_circle`` or ``phased``. The plan is
+ranked (:func:`optimizer.ranking.rank_plan`) and re-checked by
 :func:`models.multiservice.evaluate_joint` and, per service, by :func:`models.evaluate.evaluate`.
 
-**Split** (a single service, or ``--split``): each service on its own, one after another, each on
-its own budget (``budget.per_service``, or a fixed share of ``budget.total``: see
-:func:`scenarios.build.resolve_budgets`):
-
-* ``max_coverage``: a maximal covering model (MCLP): at most ``max_sites`` new sites and / or new
-  sites costing at most the service's budget, maximising the people of its demand group within
-  reach (existing facilities count from the start);
-* ``pmedian``: a p-median with ``p = max_sites`` (and the budget, if any): least total walking
-  distance ``sum_i w_i d(i, nearest facility)``; capacitated when the service has a ``capacity``;
-* ``min_cost``: a set covering model (LSCP): the least-cost set of new sites that covers every
-  person who can be covered at all (the fewest sites when costs are unknown); who cannot is reported.
+* **joint** (the default): every service on the shared candidate plots; one total budget,
+  per-service and per-phase budgets (with carry-over), plot room, eligibility and count limits.
+* **split** (``--split``): the same model with the budget divided per service in advance
+  (``budget.per_service``, or a fixed share of ``budget.total``: see
+  :func:`scenarios.build.resolve_budgets`) and nothing shared: no total or phase budget, no
+  shared plot room (:meth:`models.multiservice.MultiServiceInstance.split`), so each service is
+  solved as if on its own.
 
 Outputs, staged inside the output folder and moved into place only when complete, under the rule of
 :mod:`scenarios.pipeline.output_folder` (a new or empty folder, or an earlier run's: only the files listed in its
 manifest are replaced; anything else is refused before solving; nothing is left behind on error):
 
-* ``plan.csv``: joint mode: the ranked site plan (one row per chosen (site, service): rank, phase,
-  cost and cumulative cost, people newly covered per demand group, coverage share, drop-one loss,
-  best substitute, reason; see :data:`JOINT_PLAN_HEAD`); split mode: one row per chosen (site,
-  service), ranked within the service by marginal coverage (ties by id), with cost and coverage,
-  each also cumulative;
+* ``plan.csv``: the ranked site plan (one row per chosen (site, service): rank, phase, cost and
+  cumulative cost, people newly covered per demand group, coverage share, drop-one loss, best
+  substitute, reason; see :data:`scenarios.pipeline.tables.JOINT_PLAN_HEAD`);
 * ``uncovered.csv``: per service, the demand points with people of its group that are not within reach
   of any open facility, and why;
-* ``summary.json``: the resolved scenario, the solve record(s), each service's coverage, the plan's
-  checks (joint mode: budgets total / per service / per phase, room, eligibility, counts, the ranked
-  table adding up), warnings, SHA-256 of every input file, package versions;
-* with ``alternatives=K`` (joint mode): ``alternatives.csv`` (K distinct plans within the tolerance)
+* ``summary.json``: the run record (:class:`scenarios.pipeline.record.RunRecord`): the resolved
+  scenario, the solve record, each service's coverage, the plan's checks (budgets total / per
+  service / per phase, room, eligibility, counts, the ranked table adding up), warnings, SHA-256 of
+  every input file, package versions, timings;
+* with ``alternatives=K`` (joint mode only): ``alternatives.csv`` (K distinct plans within the tolerance)
   and ``site_frequency.csv`` (how many of them use each (service, site): firm or interchangeable).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +44,10 @@ from typing import Any
 import pandas as pd
 
 from siting.models.errors import ScenarioError
-from siting.scenarios.build import BuiltScenario, build
+from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, build
 from siting.scenarios.pipeline.output_folder import claimed, output_dir
 from siting.scenarios.pipeline.progress import NullProgress
+from siting.scenarios.pipeline.record import RunRecord, make_record, record_bytes
 from siting.scenarios.pipeline.solving import (
     JointOutcome,
     ServiceOutcome,
@@ -62,14 +56,12 @@ from siting.scenarios.pipeline.solving import (
     solve_joint_scenario,
     solve_mode,
     solve_params,
-    solve_service,
 )
-from siting.scenarios.pipeline.summary import joint_summary_dict, plan_checks, summary_dict
+from siting.scenarios.pipeline.summary import plan_checks, summary_dict
 from siting.scenarios.pipeline.tables import (
     alternatives_tables,
     csv_bytes,
     joint_outcomes,
-    joint_plan_table,
     plan_table,
     uncovered_table,
 )
@@ -80,8 +72,9 @@ from siting.scenarios.schema import load_scenario
 class RunResult:
     """A finished run: where its outputs are, and what they say.
 
-    ``mode`` is ``joint`` or ``split``; ``joint`` holds the joint solve (joint mode), ``outcomes``
-    one entry per service in both modes (in joint mode its ``result`` is None: the solve is joint).
+    ``mode`` is ``joint`` or ``split`` (``--split``); ``joint`` holds the solve (one model in both
+    modes), ``outcomes`` each service's part of the plan, recounted on its own instance; ``record``
+    is summary.json as written (``summary`` the same as plain data).
     """
 
     out_dir: Path
@@ -91,10 +84,11 @@ class RunResult:
     uncovered: pd.DataFrame
     summary: dict[str, Any]
     warnings: list[str]
-    mode: str = "split"
+    mode: str = "joint"
     joint: JointOutcome | None = None
     alternatives: pd.DataFrame | None = None
     site_frequency: pd.DataFrame | None = None
+    record: RunRecord | None = None
 
 
 #: Every file ``siting run`` may write (see :mod:`scenarios.pipeline.output_folder` for how they replace an earlier run's).
@@ -138,8 +132,8 @@ def run_scenario(
     time_limit : seconds for everything after the input is read (every service, stage and
         alternative shares them), overriding ``solver.time_limit``.
     progress : progress reporter (:class:`RichProgress`, or silent by default).
-    split : solve each service on its own with the budget split in advance, even when the
-        scenario would be solved jointly (see the module docstring).
+    split : divide the budget per service in advance and share nothing between the services
+        (see the module docstring).
     alternatives : also find this many distinct plans within ``tolerance`` of the best (joint mode).
     tolerance : relative shortfall from the best objective an alternative may have.
     lang : language of report.html and map.png, ``en`` or ``zh`` (default: the scenario's ``output.lang``).
@@ -174,63 +168,56 @@ def run_scenario(
     if not (0 <= tolerance < 1):
         raise ScenarioError(f"--tolerance {tolerance} must be a fraction in [0, 1), e.g. 0.02 for 2 %")
     mode = solve_mode(body, split, alternatives, source)
-    if mode == "joint":
-        joint_solver(chosen_solver, where)
+    joint_solver(chosen_solver, where)
     target = output_dir(body, base_dir, out, source)
     params = solve_params(body, time_limit)
     # claimed before any layer is read: someone else's folder or a bad path fails in the first second
     with claimed(target, "run", RUN_FILES) as folder:
-        if mode == "joint":
-            built = build_joint(body, base_dir, progress, source=source)
-        else:
-            built = build(body, base_dir, progress, source=source)
+        # --split: build() fixes each service's budget in advance; build_joint() leaves them shared
+        built = (build if mode == "split" else build_joint)(body, base_dir, progress, source=source)
         warnings = list(built.warnings)
         for w in warnings:
             progress.note(w)
         params = params.started()  # the input is read: from here every stage shares one time budget
         t0 = time.perf_counter()
-        joint: JointOutcome | None = None
+        joint = solve_joint_scenario(
+            built,
+            chosen_solver,
+            params,
+            progress,
+            alternatives=alternatives,
+            tolerance=tolerance,
+            split=mode == "split",
+        )
+        outcomes = joint_outcomes(built, joint.inst, joint.mapping, joint.rows)
+        joint.checks = plan_checks(joint.inst, joint.mapping, joint.metrics, joint.rows, outcomes)
+        plan = plan_table(joint.inst, joint.mapping, joint.rows)
         alt_table = freq_table = None
-        if mode == "joint":
-            joint = solve_joint_scenario(
-                built, chosen_solver, params, progress, alternatives=alternatives, tolerance=tolerance
-            )
-            outcomes = joint_outcomes(built, joint.inst, joint.mapping, joint.rows)
-            joint.checks = plan_checks(joint.inst, joint.mapping, joint.metrics, joint.rows, outcomes)
-            plan = joint_plan_table(joint.inst, joint.mapping, joint.rows)
-            if alternatives:
-                alt_table, freq_table = alternatives_tables(
-                    joint.inst, joint.mapping, joint.alternatives, body.objective
-                )
-        else:
-            outcomes = {}
-            for name, problem in built.services.items():
-                outcomes[name] = solve_service(built, problem, chosen_solver, params, progress)
-            plan = plan_table(built, outcomes)
+        if alternatives:
+            alt_table, freq_table = alternatives_tables(joint.inst, joint.mapping, joint.alternatives, body.objective)
         seconds = dict(built.seconds)
         seconds["solve"] = time.perf_counter() - t0
         uncovered = uncovered_table(built, outcomes)
         seconds["total"] = time.perf_counter() - started
-        if joint is not None:
-            summary = joint_summary_dict(
-                built,
-                joint,
-                outcomes,
-                path,
-                scenario,
-                chosen_solver,
-                params,
-                warnings,
-                seconds,
-                tolerance=tolerance if alternatives else None,
-                requested=alternatives,
-            )
-        else:
-            summary = summary_dict(built, outcomes, path, scenario, chosen_solver, params, warnings, seconds)
+        summary = summary_dict(
+            built,
+            joint,
+            outcomes,
+            path,
+            scenario,
+            chosen_solver,
+            params,
+            warnings,
+            seconds,
+            tolerance=tolerance if alternatives else None,
+            requested=alternatives,
+            mode=mode,
+        )
+        record = make_record(summary)  # summary.json is written from (and read back into) the typed record
         files = {
             "plan.csv": csv_bytes(plan),
             "uncovered.csv": csv_bytes(uncovered),
-            "summary.json": (json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8"),
+            "summary.json": record_bytes(record),
         }
         if alt_table is not None and freq_table is not None:
             files["alternatives.csv"] = csv_bytes(alt_table)
@@ -252,6 +239,7 @@ def run_scenario(
             joint=joint,
             alternatives=alt_table,
             site_frequency=freq_table,
+            record=record,
         )
 
 
@@ -260,17 +248,18 @@ def validate_scenario(
 ) -> BuiltScenario:
     """Schema, layers and data checks of a scenario file, without solving (``siting validate``).
 
-    A scenario that ``siting run`` solves jointly is checked for the joint model (no advance budget split).
+    Checked as ``siting run`` would build it: for the joint model, or with ``split`` with the budget
+    divided per service in advance.
     """
     from siting.scenarios.joint_build import build_joint
 
     path = Path(path)
     body, base_dir = load_scenario(path, scenario)
     name = check_solver(body.solver.name, f"{path.name}: solver.name")
-    if solve_mode(body, split, source=path.name) == "joint":
-        joint_solver(name, f"{path.name}: solver.name")
-        return build_joint(body, base_dir, progress or NullProgress(), source=path.name)
-    return build(body, base_dir, progress or NullProgress(), source=path.name)
+    joint_solver(name, f"{path.name}: solver.name")
+    if solve_mode(body, split, source=path.name) == "split":
+        return build(body, base_dir, progress or NullProgress(), source=path.name)
+    return build_joint(body, base_dir, progress or NullProgress(), source=path.name)
 
 
 def describe(built: BuiltScenario) -> str:
@@ -291,7 +280,7 @@ def describe(built: BuiltScenario) -> str:
         ),
     ]
     budget = body.budget
-    if solve_mode(body) == "joint":
+    if len(body.services) > 1 or body.objective in JOINT_OBJECTIVES or bool(budget.phases):
         shared = []
         if budget.total is not None:
             shared.append(f"total budget {budget.total:,.0f}")

@@ -1,4 +1,4 @@
-"""summary.json: per-service and joint records, the plan's checks, input hashes and package versions."""
+"""summary.json's content: the solve record, per-service records, the plan's checks, input hashes and package versions."""
 
 from __future__ import annotations
 
@@ -64,54 +64,6 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def _service_summary(built: BuiltScenario, oc: ServiceOutcome) -> dict[str, Any]:
-    pb = oc.problem
-    res = oc.result
-    total = pb.group_total
-    record: dict[str, Any] = {
-        "demand_group": pb.demand_group,
-        "reach_m": pb.reach_m,
-        "demand_points": pb.instance.n,
-        "candidate_sites": pb.n_candidates,
-        "existing_facilities": pb.n_existing,
-        "budget": pb.budget,
-        "budget_source": pb.budget_source,
-        "max_sites": pb.max_sites,
-        "people": total,
-        "coverage": {
-            "before": oc.covered_before,
-            "after": oc.covered_after,
-            "share_before": oc.covered_before / total if total > 0 else None,
-            "share_after": oc.covered_after / total if total > 0 else None,
-        },
-        "new_sites": int(oc.order.size),
-        "cost": float(pb.instance.cost[oc.order].sum()) if pb.cost_known else None,
-        "plan_check": {
-            "covered_weight": oc.check.covered_weight,
-            "weighted_distance_m": oc.check.weighted_distance,
-            "violations": list(oc.check.violations),
-        },
-        "notes": list(pb.notes) + list(oc.notes),
-    }
-    if res is None:
-        record["solve"] = None
-    else:
-        record["solve"] = {
-            "model": res.spec.model,
-            "status": res.status.value,
-            "limit": res.limit.value,
-            "objective": res.objective,
-            "bound": res.bound,
-            "gap": res.gap,
-            "seconds": round(res.seconds, 4),
-            "solver": res.solver,
-            "solver_version": res.solver_version,
-            "verified": bool(res.verified) and not oc.check.violations,
-            "message": res.message,
-        }
-    return record
-
-
 def _input_hashes(built: BuiltScenario, scenario_path: Path) -> dict[str, str]:
     """SHA-256 of the scenario file and every input layer, keyed by path relative to the scenario."""
     base = built.base_dir
@@ -135,49 +87,6 @@ def _distance_record(built: BuiltScenario) -> dict[str, Any]:
         "unsnapped_demand": built.unsnapped_demand,
         "unsnapped_sites": built.unsnapped_sites,
     }
-
-
-def summary_dict(
-    built: BuiltScenario,
-    outcomes: dict[str, ServiceOutcome],
-    scenario_path: Path,
-    override: str | None,
-    solver: str,
-    params: SolveParams,
-    warnings: list[str],
-    seconds: dict[str, float],
-) -> dict[str, Any]:
-    body = built.scenario
-    split = body.budget.total is not None and any(s not in body.budget.per_service for s in body.services)
-    return json_safe(
-        {
-            "scenario": body.model_dump(mode="json"),
-            "scenario_file": scenario_path.name,
-            "override": override,
-            "mode": "split",
-            "crs": built.layers.crs.to_string(),
-            "distance": _distance_record(built),
-            "objective": body.objective,
-            "budget_split": (
-                "budget.total is split across services in advance, in proportion to weight x people served; "
-                "the joint multi-service model (siting run without --split) optimises the split"
-                if split
-                else None
-            ),
-            "solver": {
-                "name": solver,
-                "time_limit": params.time_limit,
-                "mip_gap": params.mip_gap,
-                "threads": params.threads,
-            },
-            "seed": params.seed,
-            "services": {name: _service_summary(built, oc) for name, oc in outcomes.items()},
-            "warnings": warnings,
-            "inputs_sha256": _input_hashes(built, scenario_path),
-            "versions": versions(),
-            "seconds": {k: round(v, 3) for k, v in seconds.items()},
-        }
-    )
 
 
 #: Objective of the joint model -> the per-service model family it generalises (summary.json "model").
@@ -309,9 +218,25 @@ def plan_checks(
     return checks
 
 
+def _budget_split(body: Any, mode: str) -> str | None:
+    """How the money was shared between the services, in words."""
+    if mode == "joint":
+        return (
+            "none: the joint multi-service model shares budget.total"
+            + (", the phase budgets" if body.budget.phases else "")
+            + " and the plots between the services; nothing is split in advance"
+        )
+    if body.budget.total is not None and any(s not in body.budget.per_service for s in body.services):
+        return (
+            "budget.total is split across services in advance, in proportion to weight x people served; "
+            "the joint multi-service model (siting run without --split) optimises the split"
+        )
+    return None
+
+
 def _joint_record(res: Any, objective: str, checks: dict[str, Any]) -> dict[str, Any]:
     return {
-        "mode": "joint",
+        "mode": "joint",  # the model solved (both run modes solve the joint model)
         "model": JOINT_MODEL_OF.get(objective, objective),
         "objective_name": objective,
         "status": res.status.value,
@@ -375,7 +300,7 @@ def _joint_service_summary(
     }
 
 
-def joint_summary_dict(
+def summary_dict(
     built: BuiltScenario,
     joint: JointOutcome,
     outcomes: dict[str, ServiceOutcome],
@@ -387,7 +312,12 @@ def joint_summary_dict(
     seconds: dict[str, float],
     tolerance: float | None = None,
     requested: int = 0,
+    mode: str = "joint",
 ) -> dict[str, Any]:
+    """The run's record as a JSON-safe dict (validated and written by :mod:`scenarios.pipeline.record`).
+
+    ``mode`` is ``joint`` or ``split`` (``--split``: the budget was divided per service in advance).
+    """
     body = built.scenario
     inst, mapping, res, metrics = joint.inst, joint.mapping, joint.result, joint.metrics
     record = _joint_record(res, body.objective, joint.checks)
@@ -412,15 +342,11 @@ def joint_summary_dict(
         "scenario": body.model_dump(mode="json"),
         "scenario_file": scenario_path.name,
         "override": override,
-        "mode": "joint",
+        "mode": mode,
         "crs": built.layers.crs.to_string(),
         "distance": _distance_record(built),
         "objective": body.objective,
-        "budget_split": (
-            "none: the joint multi-service model shares budget.total"
-            + (", the phase budgets" if body.budget.phases else "")
-            + " and the plots between the services; nothing is split in advance"
-        ),
+        "budget_split": _budget_split(body, mode),
         "solver": {
             "name": solver,
             "time_limit": params.time_limit,

@@ -12,23 +12,6 @@ from siting.models.evaluate import evaluate
 from siting.scenarios.build import BuiltScenario
 from siting.scenarios.pipeline.solving import COMPARABLE_TOL, ServiceOutcome, coverage_matrix, rephase
 
-PLAN_COLUMNS = (
-    "service",
-    "rank",
-    "site_id",
-    "land_type",
-    "area_m2",
-    "cost",
-    "cumulative_cost",
-    "demand_group",
-    "covered",
-    "cumulative_covered",
-    "coverage_share",
-    "lon",
-    "lat",
-)
-
-
 UNCOVERED_COLUMNS = ("service", "demand_id", "demand_group", "people", "reason", "nearest_open_m")
 
 
@@ -38,43 +21,6 @@ REASONS = {
     "no_site_in_reach": "no eligible or existing site within reach",
     "not_chosen": "coverable, but no site within reach was chosen (budget or max_sites)",
 }
-
-
-def plan_table(built: BuiltScenario, outcomes: dict[str, ServiceOutcome]) -> pd.DataFrame:
-    """One row per chosen (site, service), ranked within each service."""
-    sites_ll = built.layers.sites.geometry.to_crs(4326)
-    lon = pd.Series(sites_ll.x.to_numpy(), index=built.layers.sites.index)
-    lat = pd.Series(sites_ll.y.to_numpy(), index=built.layers.sites.index)
-    rows: list[dict[str, Any]] = []
-    for name, oc in outcomes.items():
-        pb = oc.problem
-        inst = pb.instance
-        total = pb.group_total
-        cum_cost = 0.0
-        cum_cov = 0.0
-        for rank, (j, gain) in enumerate(zip(oc.order, oc.gains), start=1):
-            sid = str(inst.site_ids[j])
-            c = float(inst.cost[j])
-            cum_cost += c
-            cum_cov += float(gain)
-            rows.append(
-                {
-                    "service": name,
-                    "rank": rank,
-                    "site_id": sid,
-                    "land_type": pb.land_types[j],
-                    "area_m2": pb.area_m2[j],
-                    "cost": c if pb.cost_known else np.nan,
-                    "cumulative_cost": cum_cost if pb.cost_known else np.nan,
-                    "demand_group": pb.demand_group,
-                    "covered": float(gain),
-                    "cumulative_covered": cum_cov,
-                    "coverage_share": (oc.covered_before + cum_cov) / total if total > 0 else np.nan,
-                    "lon": float(lon[sid]),
-                    "lat": float(lat[sid]),
-                }
-            )
-    return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
 
 
 def uncovered_table(built: BuiltScenario, outcomes: dict[str, ServiceOutcome]) -> pd.DataFrame:
@@ -235,7 +181,7 @@ def plan_reason(row: Any, inst: Any, mapping: Any, lang: str = "en") -> str:
     return text
 
 
-def joint_plan_table(inst: Any, mapping: Any, rows: list[Any]) -> pd.DataFrame:
+def plan_table(inst: Any, mapping: Any, rows: list[Any]) -> pd.DataFrame:
     """The ranked site plan of DESIGN.md: one row per chosen (site, service), in rank order.
 
     ``new_<group>``: people of each demand group at the demand points this row newly brings within
@@ -312,15 +258,13 @@ def joint_outcomes(built: BuiltScenario, inst: Any, mapping: Any, rows: list[Any
                     f"covering everything coverable needs {order.size} new sites, more than max_sites = {limit}"
                 )
             cost = float(pb.instance.cost[order].sum())
-            own = body.budget.per_service.get(svc.name)
+            own = pb.budget  # budget.per_service, or (split) the service's share of budget.total
             if own is not None and pb.cost_known and cost > own:
-                notes.append(
-                    f"covering everything coverable costs {cost:,.0f}, more than budget.per_service {own:,.0f}"
-                )
+                where = "budget.per_service" if svc.name in body.budget.per_service else "its share of budget.total"
+                notes.append(f"covering everything coverable costs {cost:,.0f}, more than {where} {own:,.0f}")
         before = float(pb.instance.weights[svc.existing_covered].sum())
         out[svc.name] = ServiceOutcome(
             problem=pb,
-            result=None,
             order=order,
             gains=gains,
             covered_before=before,

@@ -7,8 +7,10 @@ Linux, else ``ru_maxrss``; or that of a solver it ran as a subprocess, e.g. CBC 
 whichever is larger) and a crash or a hung solver costs one row:
 
 * ``split`` rows: each service's own model (MCLP, p-median or least-cost covering, as the scenario's
-  objective says) with the budget split across services in advance, exactly as ``siting run
-  --split`` solves it; heuristics can take part. One extra row per solver, service ``all``, sums the
+  objective says) with the budget split across services in advance: the instance ``siting run
+  --split`` solves (:func:`scenarios.pipeline.solving.scenario_instance`), one service at a time
+  through its single-service view (:meth:`models.multiservice.MultiServiceInstance.service`), so
+  heuristics can take part. One extra row per solver, service ``all``, sums the
   seconds, takes the largest memory and the worst status, and compares the whole plan;
 * ``joint`` rows: the joint multi-service model (shared budgets, shared plots, phases) that ``siting
   run`` solves when the scenario has several services, phases or a joint objective; exact backends
@@ -105,31 +107,37 @@ def run_isolated(kind: str, payload: tuple[Any, ...], solver: str, params: Any) 
 
 
 # ------------------------------------------------------------------------------ comparing
-def _useful(instance: Any, spec: Any, chosen: list[list[str]]) -> list[list[str]]:
+def _useful(split: Any, service: str, chosen: list[list[str]], objective: str) -> list[list[str]]:
     """For a coverage model, the chosen sites without those that add nobody once the others are open.
 
-    The MCLP is indifferent to such sites and solvers differ in whether they open them; ``siting
-    run`` leaves them out (:func:`scenarios.pipeline.run.rank_sites`), and so does the comparison, so that the
-    overlap measures different decisions, not different leftovers.
+    The MCLP is indifferent to such sites and solvers differ in whether they open them; the ranked
+    plan of ``siting run`` (:func:`optimizer.ranking.rank_plan`) shows what each adds, and the
+    comparison leaves them out, so that the overlap measures different decisions, not different leftovers.
     """
     import numpy as np
-    import scipy.sparse as sp
 
-    from siting.scenarios.pipeline.solving import rank_sites
+    from siting.optimizer.ranking import rank_plan
 
-    if spec.model != "mclp" or not chosen:
+    if objective != "max_coverage" or not chosen:
         return chosen
-    ids = [str(v) for v in instance.site_ids]
-    col = {v: j for j, v in enumerate(ids)}
-    cols = np.asarray([col[site] for _svc, site in chosen if site in col], dtype=np.int64)
-    cover = sp.csc_array(instance.coverage(float(spec.radius)))
-    start = np.zeros(instance.n, dtype=bool)
-    existing = np.flatnonzero(instance.existing)
-    if existing.size:
-        start[cover[:, existing].tocoo().row] = True
-    order, gains, _ = rank_sites(cover, np.asarray(instance.weights, dtype=np.float64), start, cols, instance.site_ids)
-    keep = {ids[j] for j, g in zip(order.tolist(), gains.tolist()) if g > 0}
+    s = split.service_index(service)
+    col = {str(v): j for j, v in enumerate(split.site_ids)}
+    plan = np.full((split.S, split.m), -1, dtype=np.int8)
+    plan[s, [col[site] for _svc, site in chosen if site in col]] = 0
+    rows = rank_plan(split, plan, confirm=False, substitutes=False)
+    keep = {str(split.site_ids[r.site]) for r in rows if r.gain_people > 0}
     return [[svc, site] for svc, site in chosen if site in keep]
+
+
+def service_spec(objective: str, svc: Any, reach_m: float, cost_known: bool) -> Any:
+    """The ``optimizer.solve.ModelSpec`` of one service of a split instance under the scenario's objective."""
+    from siting.optimizer.solve import ModelSpec
+
+    if objective == "max_coverage":
+        return ModelSpec("mclp", p=svc.max_sites, radius=reach_m, budget=svc.budget)
+    if objective == "pmedian":
+        return ModelSpec("pmedian", p=svc.max_sites, budget=svc.budget)
+    return ModelSpec("lscp", radius=reach_m, lscp_objective="cost" if cost_known else "count")
 
 
 def jaccard(a: set[Any], b: set[Any]) -> float:
@@ -184,20 +192,21 @@ def _tasks(path: Path, scenario: str | None, progress: Any) -> tuple[Any, Path, 
     """(body, base folder, [(model, service, payload, sense)]) for the scenario."""
     from siting.models.multiservice import OBJECTIVE_SENSE
     from siting.scenarios.build import JOINT_OBJECTIVES, build
-    from siting.scenarios.pipeline.solving import model_spec, solve_mode
+    from siting.scenarios.pipeline.solving import scenario_instance, solve_mode
     from siting.scenarios.schema import load_scenario
 
     body, base_dir = load_scenario(path, scenario)
+    solve_mode(body, source=path.name)  # what the scenario model cannot honour is refused here too
     tasks: list[tuple[str, str, tuple[Any, ...], str]] = []
     if body.objective not in JOINT_OBJECTIVES:
-        built = build(body, base_dir, progress, source=path.name)
-        for name, pb in built.services.items():
-            spec = model_spec(built, pb)
-            if pb.max_sites == 0 and body.objective != "min_cost":
+        split, mapping = scenario_instance(build(body, base_dir, progress, source=path.name), split=True)
+        for svc in split.services:
+            if svc.max_sites == 0 and body.objective != "min_cost":
                 continue
+            spec = service_spec(body.objective, svc, mapping.reach_m[svc.name], mapping.cost_known[svc.name])
             sense = "max" if spec.model == "mclp" else "min"
-            tasks.append(("split", name, (name, pb.instance, spec), sense))
-    if solve_mode(body) == "joint":
+            tasks.append(("split", svc.name, (svc.name, split.service(svc.name), spec, split), sense))
+    if len(body.services) > 1 or body.objective in JOINT_OBJECTIVES or body.budget.phases:
         from siting.scenarios.joint_build import build_joint, to_multiservice
 
         built_j = build_joint(body, base_dir, progress, source=path.name)
@@ -274,12 +283,13 @@ def _compare(
                 child: Row = {"status": NOT_APPLICABLE, "message": "heuristics solve the per-service models only; the joint model needs an exact solver"}
             else:
                 run_payload = payload
-                if model == "split" and formulation != "auto":
-                    name, inst, spec = payload
-                    run_payload = (name, inst, replace(spec, formulation=formulation))
+                if model == "split":  # the child needs the service's own instance only
+                    name, inst, spec, _split = payload
+                    formulated = replace(spec, formulation=formulation) if formulation != "auto" else spec
+                    run_payload = (name, inst, formulated)
                 child = run_isolated(model, run_payload, solver, params)
                 if model == "split" and child.get("chosen") is not None:
-                    child["chosen"] = _useful(payload[1], payload[2], child["chosen"])
+                    child["chosen"] = _useful(payload[3], service, child["chosen"], body.objective)
             row: Row = {c: None for c in COLUMNS}
             row.update(model=model, service=service, solver=entry, best="", message="", solver_version="")
             row.update({k: v for k, v in child.items() if k in COLUMNS or k == "chosen"})

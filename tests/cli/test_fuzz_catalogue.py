@@ -520,7 +520,7 @@ CASES = [
     Case(
         "report_summary_wrong_types",
         report_on(write("summary.json", '{"services": "x"}')),
-        ("'services' is a JSON str, expected an object",),
+        ("summary.json: field scenario: field required",),
     ),
     Case(
         "report_summary_not_utf8",

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pyproj
 import pytest
-import scipy.sparse as sp
 from paths import DATA, REPO
 from typer.testing import CliRunner
 
@@ -29,7 +28,6 @@ from siting.scenarios.build import build, euclidean_pairs, resolve_budgets
 from siting.scenarios.geodata.layers import read_layer
 from siting.scenarios.pipeline.output_folder import write_atomically
 from siting.scenarios.pipeline.run import run_scenario
-from siting.scenarios.pipeline.solving import rank_sites
 from siting.scenarios.schema import DemandLayer, load_scenario, schema_text
 
 ROOT = REPO
@@ -57,7 +55,7 @@ def _read(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 @pytest.mark.parametrize("override", [None, "euclidean"])
 def test_run_end_to_end(tiny: Path, override: str | None) -> None:
     out = tiny.parent / "result"
-    # --split: the per-service path, whose table ranks within each service (the joint path has
+    # --split: the joint model with the budget divided per service in advance (the joint path has
     # its own end-to-end tests in test_joint_run.py)
     args = ["run", str(tiny), "--out", str(out), "--quiet", "--split"] + (["--scenario", override] if override else [])
     result = runner.invoke(app, args)
@@ -65,34 +63,36 @@ def test_run_end_to_end(tiny: Path, override: str | None) -> None:
     assert "public_toilet:" in result.stdout and "verified" in result.stdout
     plan, unc, summary = _read(out)
     assert {"plan.csv", "summary.json", "uncovered.csv"} <= {p.name for p in out.iterdir()}
+    assert summary["mode"] == "split"
     assert summary["distance"]["method"] == ("euclidean" if override else "network")
     assert summary["scenario"]["name"] == ("tiny/euclidean" if override else "tiny")
     assert summary["override"] == override
     assert set(summary["inputs_sha256"]) >= {"scenario.yaml", "demand.csv", "sites.gpkg", "existing.geojson"}
     assert summary["versions"]["numpy"] == np.__version__
     assert "joint multi-service model (siting run without --split)" in summary["budget_split"]
+    assert summary["checks"]["all_ok"] and summary["solve"]["status"] == "OPTIMAL" and summary["solve"]["verified"]
+    # one ranked table over all services; cumulative cost adds up in rank order
+    assert list(plan["rank"]) == list(range(1, len(plan) + 1))
+    np.testing.assert_allclose(plan["cumulative_cost"], plan["cost"].cumsum())
 
     built = build(*load_scenario(tiny, override), source=tiny.name)
     for name, svc in summary["services"].items():
         rows = plan[plan.service == name].sort_values("rank")
-        assert list(rows["rank"]) == list(range(1, len(rows) + 1))
-        # cumulative columns add up, coverage share ends at the coverage after the plan
-        np.testing.assert_allclose(rows["cumulative_covered"], rows["covered"].cumsum())
-        np.testing.assert_allclose(rows["cumulative_cost"], rows["cost"].cumsum())
-        assert (np.diff(rows["covered"]) <= 1e-9).all(), "ranked by marginal coverage"
+        gain = rows[f"new_{svc['demand_group']}"]
+        assert (np.diff(gain) <= 1e-9).all(), "ranked by marginal coverage"
         cov = svc["coverage"]
-        assert cov["before"] + rows["covered"].sum() == pytest.approx(cov["after"])
+        assert cov["before"] + gain.sum() == pytest.approx(cov["after"])
         if len(rows):
-            assert rows["coverage_share"].iloc[-1] == pytest.approx(cov["share_after"])
-        # the plan, re-evaluated from the instance, gives the solver's objective and respects the limits
+            assert rows["cumulative_coverage_share"].iloc[-1] == pytest.approx(cov["share_after"])
+        # the plan, re-evaluated from the service's own instance, keeps its advance budget and limits
         pb = built.services[name]
+        assert svc["budget"] == pytest.approx(pb.budget) if pb.budget is not None else svc["budget"] is None
         inst = pb.instance
         open_mask = inst.existing | np.isin(inst.site_ids.astype(str), rows["site_id"].to_numpy())
         m = evaluate(inst, open_mask, radius=pb.reach_m, p=pb.max_sites, budget=pb.budget)
         assert m.violations == []
         assert m.covered_weight == pytest.approx(cov["after"])
-        assert svc["solve"]["objective"] == pytest.approx(cov["after"])
-        assert svc["solve"]["status"] == "OPTIMAL" and svc["solve"]["verified"]
+        assert svc["plan_check"]["covered_weight"] == pytest.approx(cov["after"])
         # uncovered.csv lists exactly the people not covered
         missing = unc[unc.service == name]["people"].sum()
         assert cov["after"] + missing == pytest.approx(svc["people"])
@@ -311,17 +311,6 @@ def test_euclidean_pairs_keep_zeros_and_respect_the_cutoff() -> None:
     np.testing.assert_array_equal(dense, [[0, np.inf], [5, 5], [np.inf, np.inf]])
 
 
-def test_rank_sites_by_marginal_coverage_ties_by_id() -> None:
-    # hand-checked: column 0 ("a") covers {0, 1} (5 people), column 1 ("b") covers {1, 2} (5), column 2
-    # ("c") covers {3} (1); "a" and "b" tie at 5, "a" < "b" so "a" first, then "b" adds only demand 2 (2), then "c".
-    cover = sp.csc_array(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=bool))
-    w = np.array([2.0, 3.0, 2.0, 1.0])
-    order, gains, covered = rank_sites(
-        cover, w, np.zeros(4, dtype=bool), np.array([2, 1, 0]), np.array(["a", "b", "c"])
-    )
-    assert order.tolist() == [0, 1, 2] and gains.tolist() == [5.0, 2.0, 1.0] and covered.all()
-
-
 def test_budget_split_is_proportional_to_weight_times_people(tiny: Path) -> None:
     body, _ = load_scenario(tiny)
     totals = {"residents": 1000.0, "elderly": 200.0, "infants": 50.0}
@@ -389,5 +378,7 @@ def test_min_cost_without_costs_finds_fewest_sites_and_euclidean_ignores_streets
     res = run_scenario(tiny, out=tiny.parent / "o", split=True)
     toilet = res.summary["services"]["public_toilet"]
     assert toilet["cost"] is None and any("fewest sites" in n for n in toilet["notes"])
-    assert res.outcomes["public_toilet"].result.spec.lscp_objective == "count"
+    # no costs: every eligible plot costs 1 in the model, so the least cost is the fewest sites
+    toilets = res.joint.inst.services[res.joint.inst.service_index("public_toilet")]
+    assert (toilets.cost[toilets.eligible] == 1).all()
     assert res.plan[res.plan.service == "public_toilet"]["cost"].isna().all()
