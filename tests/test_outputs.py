@@ -38,7 +38,7 @@ from typer.testing import CliRunner
 from siting.cli import app
 from siting.scenarios.outputs import rerender, resolve_lang
 from siting.scenarios.outputs.csv_safe import TRIGGERS, restore_frame
-from siting.scenarios.outputs.gpkg import REASON_CODES, row_min
+from siting.scenarios.outputs.gpkg import LAYERS, REASON_CODES, row_min
 from siting.scenarios.outputs.mapping import render_map
 from siting.scenarios.pipeline.run import run_scenario
 
@@ -75,8 +75,11 @@ def test_run_writes_every_output(runs: tuple[Path, Path]) -> None:
 
 def test_gpkg_layers_have_a_crs_and_match_the_plan(runs: tuple[Path, Path]) -> None:
     a, _ = runs
-    names = [str(n) for n, _ in pyogrio.list_layers(a / "plan.gpkg")]
-    assert names == ["chosen_sites", "candidates", "demand", "existing", "streets"]
+    listed = [(str(n), kind) for n, kind in pyogrio.list_layers(a / "plan.gpkg")]
+    assert listed[-1] == ("layer_styles", None)  # the QGIS styles table, without geometry
+    names = [n for n, _ in listed[:-1]]
+    assert names == [n for n in LAYERS if n in names]
+    assert {"chosen_sites", "catchments", "served_by", "candidates", "demand", "existing", "streets"} <= set(names)
     layers = {n: gpd.read_file(a / "plan.gpkg", layer=n) for n in names}
     for name, gdf in layers.items():
         assert gdf.crs is not None, name
@@ -86,7 +89,8 @@ def test_gpkg_layers_have_a_crs_and_match_the_plan(runs: tuple[Path, Path]) -> N
     chosen = layers["chosen_sites"]
     key = ["service", "site_id", "rank"]
     assert chosen[key].astype(str).values.tolist() == plan[key].astype(str).values.tolist()
-    assert list(chosen.columns[:-1]) == list(plan.columns)  # plan.csv's columns, then the geometry
+    # plan.csv's columns (and the site's name where the data have names), then the geometry
+    assert [c for c in chosen.columns[:-1] if c != "name"] == list(plan.columns)
     assert not chosen.geometry.is_empty.any()
     # candidates: chosen_for lists exactly the services plan.csv chose each site for
     cand = layers["candidates"].set_index("site_id")
@@ -98,7 +102,9 @@ def test_gpkg_layers_have_a_crs_and_match_the_plan(runs: tuple[Path, Path]) -> N
     services = list(_summary(a)["services"])
     for s in services:
         assert set(cand[f"why_{s}"]) <= set(REASON_CODES), s
-        assert ((cand[f"why_{s}"] == "chosen") == cand["chosen_for"].fillna("").str.split(",").apply(lambda v, s=s: s in v)).all()
+        assert (
+            (cand[f"why_{s}"] == "chosen") == cand["chosen_for"].fillna("").str.split(",").apply(lambda v, s=s: s in v)
+        ).all()
 
 
 def test_demand_layer_agrees_with_uncovered_csv_and_the_reach(runs: tuple[Path, Path]) -> None:
@@ -178,7 +184,9 @@ def test_summary_carries_the_record(runs: tuple[Path, Path]) -> None:
         assert key in s, key
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in s["inputs_sha256"].values())
     assert any(k.endswith("helsinki.gpkg") for k in s["inputs_sha256"])
-    records = [rec["solve"] for rec in s["services"].values()] + ([s["solve"]] if isinstance(s.get("solve"), dict) else [])
+    records = [rec["solve"] for rec in s["services"].values()] + (
+        [s["solve"]] if isinstance(s.get("solve"), dict) else []
+    )
     for rec in records:
         for key in ("solver", "solver_version", "status", "objective", "bound", "gap", "seconds"):
             assert key in rec, key
@@ -349,7 +357,7 @@ def test_bundled_font_draws_chinese_where_dejavu_draws_boxes() -> None:
     with pytest.warns(UserWarning, match=GLYPH_MISSING):
         boxes = _glyphs(fm.FontProperties(family="DejaVu Sans"))
     assert boxes[0].mean() > 0.01 and all((b == boxes[0]).all() for b in boxes)  # tofu, five times
-    differ = [float((a != b).mean()) for i, a in enumerate(cjk) for b in cjk[i + 1:]]
+    differ = [float((a != b).mean()) for i, a in enumerate(cjk) for b in cjk[i + 1 :]]
     assert min(g.mean() for g in cjk) > 0.01
     assert min(differ) > 0.05, differ
     assert min(float((g != boxes[0]).mean()) for g in cjk) > 0.05
@@ -440,7 +448,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], 
     existing.to_file(folder / "existing.geojson", driver="GeoJSON")
     text = (folder / "scenario.yaml").read_text(encoding="utf-8")
     assert "\n  public_toilet:\n" in text
-    (folder / "scenario.yaml").write_text(text.replace("\n  public_toilet:\n", f"\n  '{SERVICE_KEY}':\n"), encoding="utf-8")
+    (folder / "scenario.yaml").write_text(
+        text.replace("\n  public_toilet:\n", f"\n  '{SERVICE_KEY}':\n"), encoding="utf-8"
+    )
     out = base / "out"
     result = runner.invoke(app, ["run", str(folder / "scenario.yaml"), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
