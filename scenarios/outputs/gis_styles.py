@@ -83,6 +83,8 @@ def layer_look(name: str, geom_type: str, services: list[str]) -> dict[str, Any]
         look.update(default=("#000000", "o"), size=3.0, fill_alpha=0)
     elif name == "candidates":
         look.update(default=("#9e9e9e", "s"), size=1.8)
+    elif name == "demand_areas":
+        look.update(default=(palette.BUILDING, "o"), width=0.1)
     elif name == "streets":
         look.update(default=(palette.STREET, "o"), width=0.3)
     return look
@@ -236,6 +238,7 @@ def styles_table(layers: dict[str, Any], services: list[str]) -> pd.DataFrame:
                 "served_by": "LineString",
                 "catchments": "Polygon",
                 "chosen_plots": "Polygon",
+                "demand_areas": "Polygon",
             }.get(name, "Point")
         )
         look = layer_look(name, geom_type, services)

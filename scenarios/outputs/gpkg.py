@@ -40,6 +40,9 @@ Layers (all in the scenario's metric CRS, every one with its CRS set):
 ``catchments``, ``served_by``
     The walking reach of every open facility, and a line from each covered demand point to its
     nearest facility per service (:mod:`scenarios.outputs.reach_layers`).
+``demand_areas``
+    The demand layer's polygons (buildings, residential blocks) with ``demand_id``, when the demand
+    file has polygons: the map's background.
 ``layer_styles``
     A table (no geometry) with a QGIS style (QML and SLD) for every layer above, which QGIS applies
     when a layer is opened (:mod:`scenarios.outputs.gis_styles`).
@@ -65,7 +68,9 @@ from numpy.typing import NDArray
 
 from siting.scenarios.geodata.layers import natural_key
 
-LAYERS = ("chosen_sites", "chosen_plots", "catchments", "served_by", "candidates", "demand", "existing", "streets")
+LAYERS = (
+    "chosen_sites", "chosen_plots", "catchments", "served_by", "candidates", "demand", "existing", "streets", "demand_areas",
+)
 #: Columns of the sites layer that name a site, first found wins.
 NAME_COLUMNS = ("name", "name_zh", "name_en", "site_name", "名称")
 #: Columns of the demand file that name an area, finest first; the report groups uncovered people by them.
@@ -236,6 +241,32 @@ def site_shapes(built: Any) -> tuple[Any, pd.Series]:
     shapes = raw.geometry[polys].to_crs(built.layers.crs)
     series = pd.Series(shapely.make_valid(np.asarray(shapes.values)), index=raw_ids[polys])
     return series[~series.index.duplicated()], names
+
+
+def demand_shapes(built: Any) -> Any:
+    """The demand file's polygons (buildings, blocks) in the run's CRS, as a GeoDataFrame with
+    ``demand_id`` in natural order; None when the demand layer has points only."""
+    import geopandas as gpd
+    import shapely
+
+    from siting.models.errors import SitingError
+    from siting.scenarios.geodata.layers import read_layer
+
+    try:
+        raw = read_layer(built.scenario.layers.demand, built.base_dir, "demand", built.source)
+    except (SitingError, OSError, ValueError):
+        return None
+    polys = raw.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if not polys.any() or raw.crs is None:
+        return None
+    shapes = raw.geometry[polys].to_crs(built.layers.crs)
+    ids = np.asarray(raw.index.astype(str), dtype=object)[polys]
+    order = _natural_order(ids)
+    return gpd.GeoDataFrame(
+        {"demand_id": ids[order].astype(str)},
+        geometry=gpd.GeoSeries(shapely.make_valid(np.asarray(shapes.values)[order]), crs=built.layers.crs),
+        crs=built.layers.crs,
+    )
 
 
 def plan_layers(built: Any, plan: pd.DataFrame) -> tuple[dict[str, Any], list[str]]:
@@ -411,6 +442,9 @@ def plan_layers(built: Any, plan: pd.DataFrame) -> tuple[dict[str, Any], list[st
         )
     elif built.layers.streets_pbf is not None:
         notes.append("plan.gpkg: the streets come from an .osm.pbf extract and are not copied into the streets layer")
+    areas = demand_shapes(built)
+    if areas is not None and len(areas):
+        layers["demand_areas"] = areas
     return layers, notes
 
 
@@ -517,6 +551,7 @@ __all__ = [
     "REASON_CODES",
     "area_columns",
     "chosen_plots",
+    "demand_shapes",
     "layer_services",
     "plan_layers",
     "read_gpkg",
