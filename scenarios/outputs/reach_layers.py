@@ -69,11 +69,20 @@ def nearest_open(d: Any, open_cols: NDArray[np.int64], reach: float) -> tuple[ND
     return best, dist
 
 
+def column_ids(pb: Any) -> NDArray[Any]:
+    """The ids of the instance's columns as the layers name them: candidate site ids, then the
+    service's existing facility ids (the instance prefixes those; the layers do not)."""
+    n_cand = len(pb.site_ids)
+    ids = [str(v) for v in pb.instance.site_ids]
+    ids[n_cand:] = [str(v) for v in pb.existing_ids][: len(ids) - n_cand]
+    return np.asarray(ids, dtype=object)
+
+
 def _column_points(
     pb: Any, site_xy: dict[str, tuple[float, float]], existing_xy: dict[str, tuple[float, float]]
 ) -> NDArray[np.float64]:
     """(m, 2) coordinates of the instance's columns: candidate sites, then existing facilities (NaN unknown)."""
-    ids = [str(v) for v in pb.instance.site_ids]
+    ids = column_ids(pb)
     n_cand = len(pb.site_ids)
     out = np.full((len(ids), 2), np.nan)
     for j, sid in enumerate(ids):  # a loop over columns (sites), not pairs
@@ -118,7 +127,7 @@ def reach_layers(built: Any, states: dict[str, dict[str, Any]], ranks: dict[tupl
         inst = pb.instance
         rows_xy = dem_xy[np.asarray([d_index.get(str(v), -1) for v in pb.demand_ids], dtype=np.int64)]
         cols_xy = _column_points(pb, site_xy, existing_xy)
-        ids = np.asarray([str(v) for v in inst.site_ids], dtype=object)
+        ids = column_ids(pb)
         existing = np.asarray(inst.existing, dtype=bool)
         w = np.asarray(inst.weights, dtype=np.float64)
         open_cols = np.flatnonzero(np.asarray(st["open"], dtype=bool)).astype(np.int64)
@@ -172,4 +181,12 @@ def reach_layers(built: Any, states: dict[str, dict[str, Any]], ranks: dict[tupl
     return catchments, served_by
 
 
-__all__ = ["CATCHMENT_COLUMNS", "HULL_BUFFER_M", "HULL_RATIO", "SERVED_COLUMNS", "nearest_open", "reach_layers"]
+__all__ = [
+    "CATCHMENT_COLUMNS",
+    "HULL_BUFFER_M",
+    "HULL_RATIO",
+    "SERVED_COLUMNS",
+    "column_ids",
+    "nearest_open",
+    "reach_layers",
+]
