@@ -32,6 +32,7 @@ import shapely
 
 from siting.models.errors import DataError
 from siting.scenarios.files import sha256_file
+from siting.scenarios.geodata.census import CENSUS_SHARES, check_shares
 from siting.scenarios.geodata.coords import looks_swapped, utm_crs_for
 
 __all__ = [
@@ -107,16 +108,6 @@ RESIDENTIAL_BUILDINGS = frozenset(
         "houseboat",
     }
 )
-#: Demand groups as shares of residents (age structure), written as columns of demand.gpkg. Defaults:
-#: China's 7th national census (2020): 18.70 % aged 60 and over; children under 3 about three birth
-#: cohorts of about 12-15 million against 1,412 million people (about 3 %); EV households one per
-#: 2.62 persons (the census' average family household) x an illustrative 6 % of households with an
-#: electric car. Replace them with your district's census shares (``--share NAME=VALUE``).
-CENSUS_SHARES: dict[str, float] = {
-    "elderly_60plus": 0.187,
-    "infants_0_3": 0.03,
-    "ev_households": round(0.06 / 2.62, 4),
-}
 #: Candidate land types and the OSM tags they come from (first match wins, in this order).
 LAND_TYPES: dict[str, str] = {
     "disused_building": "building=ruins/abandoned/disused, disused:building=*, abandoned:building=*, "
@@ -423,26 +414,6 @@ def _estimate_residents(
     return out
 
 
-def check_shares(shares: Mapping[str, float]) -> dict[str, float]:
-    """Demand-group shares checked: names usable as columns, each share a number in [0, 1]."""
-    out: dict[str, float] = {}
-    for name, value in shares.items():
-        key = str(name)
-        if not key.isidentifier() or key in _DEMAND_COLUMNS:
-            raise DataError(
-                f"share {key!r}: a demand group name must be a plain name (letters, digits, _) other than "
-                f"{', '.join(_DEMAND_COLUMNS)}, e.g. elderly_60plus=0.187"
-            )
-        try:
-            share = float(value)
-        except (TypeError, ValueError):
-            share = float("nan")
-        if not (0.0 <= share <= 1.0):
-            raise DataError(f"share {key}={value!r} must be a number from 0 to 1 (a share of residents), e.g. 0.187")
-        out[key] = share
-    return out
-
-
 def _first_match(rules: list[tuple[pd.Series, str, pd.Series]], n: int) -> tuple[np.ndarray, np.ndarray]:
     """Label each of ``n`` features by the first rule whose mask holds: ``(label, source tag)``,
     both ``""`` where no rule matches (rules are ordered, most specific first)."""
@@ -647,7 +618,7 @@ def prepare_osm(
         raise DataError(
             f'untyped_buildings must be "in_residential_landuse", "all" or "none", got {untyped_buildings!r}'
         )
-    group_shares = check_shares(CENSUS_SHARES if shares is None else shares)
+    group_shares = check_shares(CENSUS_SHARES if shares is None else shares, _DEMAND_COLUMNS)
     demand_columns = _DEMAND_COLUMNS + list(group_shares)
     box = _check_bbox(bbox)
     src = Path(pbf_path)
@@ -858,10 +829,12 @@ def prepare_osm(
             "streets": 'pyrosm network_type="walking"',
         }
         layers = {"streets": streets_l, "demand": demand_l, "sites": sites_l, "existing": existing_l}
-        readme_text = _readme(
+        from siting.scenarios.geodata.osm_readme import readme_text
+
+        readme_body = readme_text(
             src, sha, box, crs_name, layers, total_res, land_type_counts, service_counts, assumptions, notes
         )
-        (tmp / names["readme"]).write_text(readme_text, encoding="utf-8")
+        (tmp / names["readme"]).write_text(readme_body, encoding="utf-8")
         final = {}
         for role, fname in names.items():
             dest = out / fname
@@ -892,75 +865,3 @@ def prepare_osm(
         assumptions=assumptions,
         notes=tuple(notes),
     )
-
-
-def _readme(
-    src: Path,
-    sha: str,
-    box: Any,
-    crs_name: str,
-    layers: Mapping[str, PreparedLayer],
-    total_res: float,
-    land_type_counts: Mapping[str, int],
-    service_counts: Mapping[str, int],
-    assumptions: Mapping[str, Any],
-    notes: Sequence[str],
-) -> str:
-    rows = "\n".join(
-        f"| `{lay.path.name}` | `{lay.layer}` | {lay.count:,} | {lay.geometry_type} | "
-        f"{', '.join(f'`{c}`' for c in lay.columns)} |"
-        for lay in layers.values()
-    )
-    lt = ", ".join(f"{k} {v}" for k, v in land_type_counts.items())
-    sv = ", ".join(f"{k} {v}" for k, v in service_counts.items())
-    levels = ", ".join(f"{k} {v:g}" for k, v in assumptions["default_levels"].items())
-    land_rules = "\n".join(f"  - `{k}`: {v}" for k, v in LAND_TYPES.items())
-    svc_rules = "\n".join(f"  - `{k}`: {v}" for k, v in SERVICES.items())
-    note_lines = "\n".join(f"- {n}" for n in notes) or "- none"
-    shares_text = ", ".join(f"`{k}` {v:.4g}" for k, v in assumptions["shares"].items()) or "none"
-    bbox_text = "the whole extract" if box is None else f"west,south,east,north = {','.join(f'{v:g}' for v in box)}"
-    untyped = {
-        "in_residential_landuse": "`building=yes` counts when it lies in a `landuse=residential` area and has no "
-        "`amenity`, `shop` or `office` tag",
-        "all": "every `building=yes` counts",
-        "none": "`building=yes` does not count",
-    }[assumptions["untyped_buildings"]]
-    return f"""# Scenario layers prepared from OpenStreetMap
-
-Prepared by `siting prepare osm` (scenarios.geodata.osm.prepare_osm) from `{src.name}`
-(sha256 {sha}), {bbox_text}. Every layer is in **{crs_name}** (metres).
-
-| file | layer | features | geometry | columns |
-|---|---|---|---|---|
-{rows}
-
-Candidate sites by land type: {lt}.
-Existing facilities by service: {sv}.
-Estimated residents in total: {total_res:,.0f}.
-
-## Assumptions
-- **Residents** = footprint area (m²) × levels × {assumptions["persons_per_m2_floor"]:.4g} persons per m² of floor
-  (1 resident per {assumptions["floor_area_per_resident_m2"]:.4g} m² of floor area). Levels come from `building:levels`,
-  else `max(1, round(height / {METRES_PER_LEVEL:g} m))`, else the median levels of the extract's tagged
-  residential buildings when {MIN_TAGGED_FOR_MEDIAN} or more are tagged (`extract_median`), else a default by building
-  type ({levels}; other types {assumptions["fallback_levels"]:g}); column `levels_source` says which. An untyped
-  `building=yes` with less than {MIN_UNTYPED_FOOTPRINT_M2:g} m² of footprint is taken as an outbuilding (shed, sauna,
-  garage) and left out. Floor area per person: about 41 m² in Finland (Statistics Finland 2022), 41.76 m² in China
-  (7th national census, 2020). This is a coarse estimate:
-  replace `residents` with census or population-grid figures where you have them.
-- **Residential buildings**: `building` in {", ".join(assumptions["residential_buildings"])}; {untyped}.
-- **Demand groups** (columns of `demand.gpkg`) = residents × share: {shares_text}. Defaults from China's 7th
-  national census (2020): 18.70 % aged 60+; children under 3 about 3 %; EV households one per 2.62 persons × an
-  illustrative 6 % of households with an electric car. Replace them with your district's census shares.
-- **Candidate land types** (first rule that matches wins):
-{land_rules}
-- **Existing services**:
-{svc_rules}
-- **Streets**: ways of pyrosm's `network_type="walking"` filter.
-
-## Notes
-{note_lines}
-
-## Licence and attribution
-Data {OSM_ATTRIBUTION}
-"""

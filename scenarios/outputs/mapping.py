@@ -336,7 +336,9 @@ def _inset(
     inset.set_yticks([])
     inset.set_facecolor("white")
     inset.set_title(i18n.text(lang, "map_inset"), fontsize=7, pad=2)
-    return inset
+    # its box in display pixels (title included), from the axes' frame: the inset is placed at draw time
+    (px0, py0), (px1, py1) = ax.transAxes.transform([(x, y), (x + w, y + h + 0.06)])
+    return (float(px0), float(py0), float(px1), float(py1))
 
 
 def _sizes(values: Any, top: float) -> Any:
@@ -508,7 +510,7 @@ def draw_map(
     ):
         _warnings.simplefilter("always")
         fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
-        FigureCanvasAgg(fig)
+        canvas = FigureCanvasAgg(fig)
         grid = fig.add_gridspec(1 + n_rows, 2, height_ratios=[over_h + 0.9] + [panel_h] * n_rows)
         name = scenario.get("name") or ""
         fig.suptitle(f"{i18n.text(lang, 'title')} · {name}", fontsize=14, fontweight="bold")
@@ -739,9 +741,9 @@ def draw_map(
             )
 
         # ---- fix the layout, then scale bars, north arrows, the inset and the labels in display pixels
-        fig.canvas.draw()
+        fig.draw_without_rendering()  # the constrained layout, once
         fig.set_layout_engine("none")
-        renderer = fig.canvas.get_renderer()
+        renderer = canvas.get_renderer()
         chosen_xy = None
         if chosen is not None and len(chosen):
             ok = ~(chosen.geometry.isna() | chosen.geometry.is_empty).to_numpy()
@@ -759,8 +761,7 @@ def draw_map(
                     obstacles.append(
                         _inset(fig, ax, original_boxes, [lab for _b, lab in cluster_boxes], data_xy, taken, lang)
                     )
-            fig.canvas.draw()  # extents of what was just added
-            hard = [_bbox(a.get_window_extent(renderer)) for a in obstacles]
+            hard = [a if isinstance(a, tuple) else _bbox(a.get_window_extent(renderer)) for a in obstacles]
             items = label_items(chosen, styles, lang, only)
             for it in items:
                 it["family"] = label_family
@@ -785,7 +786,7 @@ def draw_map(
             )
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
-        renderer = fig.canvas.get_renderer()
+        renderer = canvas.get_renderer()
         boxes = [[_bbox(t.get_window_extent(renderer)) for t in panel] for panel in drawn]
     warnings.extend(_glyph_notes(caught))
     return buf.getvalue(), warnings, boxes
