@@ -69,7 +69,15 @@ from numpy.typing import NDArray
 from siting.scenarios.geodata.layers import natural_key
 
 LAYERS = (
-    "chosen_sites", "chosen_plots", "catchments", "served_by", "candidates", "demand", "existing", "streets", "demand_areas",
+    "chosen_sites",
+    "chosen_plots",
+    "catchments",
+    "served_by",
+    "candidates",
+    "demand",
+    "existing",
+    "streets",
+    "demand_areas",
 )
 #: Columns of the sites layer that name a site, first found wins.
 NAME_COLUMNS = ("name", "name_zh", "name_en", "site_name", "名称")
