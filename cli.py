@@ -525,15 +525,18 @@ def schema(
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="New folder for the example scenario (must not exist or be empty).")],
+    example: Annotated[
+        str, typer.Option("--example", help="Which example: helsinki, wuhai (Chinese report) or kotka.")
+    ] = "helsinki",
 ) -> None:
     """Copy a working example scenario folder to DIR, to edit and run.
 
-    Example: siting init my_scenario && siting run my_scenario/scenario.yaml
+    Example: siting init my_scenario --example wuhai && siting run my_scenario/scenario.yaml
     """
     from siting.scenarios.pipeline.starters import init_example
 
     with _errors():
-        source, target = init_example(directory)
+        source, target = init_example(directory, example)
     typer.echo(f"example scenario copied from {source} to {target}")
     typer.echo(f"run it with: siting run {target / 'scenario.yaml'}")
 
@@ -800,9 +803,18 @@ def prepare_osm_cmd(
         str | None, typer.Option("--bbox", help="Read only this box: W,S,E,N in degrees (lon/lat).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+    share: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--share",
+            help="A demand group as a share of residents, NAME=VALUE (repeat; replaces the census defaults), "
+            "e.g. --share elderly_60plus=0.25 --share infants_0_3=0.02 --share ev_households=0.03.",
+        ),
+    ] = None,
 ) -> None:
     """Write a scenario folder from an OpenStreetMap extract: streets, residential buildings with
-    estimated residents, candidate sites, existing facilities, and a scenario.yaml that runs.
+    estimated residents and demand groups, candidate sites, existing facilities, and a scenario.yaml
+    with services, room needs and a placeholder budget with phases that runs.
 
     Example: siting prepare osm city.osm.pbf --bbox 24.93,60.16,24.96,60.18 --out my_city
     """
@@ -819,7 +831,20 @@ def prepare_osm_cmd(
             if len(parts) != 4:
                 raise ScenarioError(f"--bbox {bbox!r} must be four numbers W,S,E,N in degrees, e.g. 24.93,60.16,24.96,60.18")
             box = (parts[0], parts[1], parts[2], parts[3])
-        path = prepare_osm_scenario(extract, out, bbox=box, progress=_progress_for(quiet))
+        shares = None
+        if share:
+            shares = {}
+            for item in share:
+                key, sep, value = item.partition("=")
+                try:
+                    shares[key.strip()] = float(value)
+                except ValueError:
+                    sep = ""
+                if not sep:
+                    raise ScenarioError(
+                        f"--share {item!r} must be NAME=VALUE with VALUE a share from 0 to 1, e.g. elderly_60plus=0.187"
+                    )
+        path = prepare_osm_scenario(extract, out, bbox=box, progress=_progress_for(quiet), shares=shares)
     typer.echo(f"scenario written to {path}")
     typer.echo(f"run it with: siting run {path}")
 

@@ -32,6 +32,23 @@ Layers (all in the scenario's metric CRS, every one with its CRS set):
 ``streets``
     The street lines the walking network was built from (only when ``layers.streets`` is a lines
     layer; an ``.osm.pbf`` extract is not copied).
+``chosen_plots``
+    The chosen sites as the plots (polygons) of the sites layer, one row per plot: ``site_id``,
+    ``name`` (when the data have names), ``services`` (comma-separated), ``service`` (the first, for
+    styling), ``rank`` (the best rank on the plot), ``land_type``, ``area_m2``. Only when the sites
+    layer has polygons.
+``catchments``, ``served_by``
+    The walking reach of every open facility, and a line from each covered demand point to its
+    nearest facility per service (:mod:`scenarios.outputs.reach_layers`).
+``demand_areas``
+    The demand layer's polygons (buildings, residential blocks) with ``demand_id``, when the demand
+    file has polygons: the map's background.
+``layer_styles``
+    A table (no geometry) with a QGIS style (QML and SLD) for every layer above, which QGIS applies
+    when a layer is opened (:mod:`scenarios.outputs.gis_styles`).
+
+Site names: ``chosen_sites`` and ``candidates`` carry a ``name`` column when the sites layer has one
+(:data:`NAME_COLUMNS`, first found).
 
 Attribute tables are deterministic: rows sorted (plan order; ids in natural order), a fixed column
 order and fixed dtypes. GDAL's ``OGR_CURRENT_DATE`` is pinned while writing, so the GeoPackage's
@@ -51,18 +68,53 @@ from numpy.typing import NDArray
 
 from siting.scenarios.geodata.layers import natural_key
 
-LAYERS = ("chosen_sites", "candidates", "demand", "existing", "streets")
+LAYERS = (
+    "chosen_sites",
+    "chosen_plots",
+    "catchments",
+    "served_by",
+    "candidates",
+    "demand",
+    "existing",
+    "streets",
+    "demand_areas",
+)
+#: Columns of the sites layer that name a site, first found wins.
+NAME_COLUMNS = ("name", "name_zh", "name_en", "site_name", "名称")
 #: Columns of the demand file that name an area, finest first; the report groups uncovered people by them.
 AREA_COLUMNS = (
-    "community_id", "community", "community_name", "neighbourhood", "neighborhood", "residential_area",
-    "subdistrict", "street_office", "grid_id", "district", "area_id", "area_name", "zone",
-    "社区", "小区", "街道", "片区", "区",
+    "community_id",
+    "community",
+    "community_name",
+    "neighbourhood",
+    "neighborhood",
+    "residential_area",
+    "subdistrict",
+    "street_office",
+    "grid_id",
+    "district",
+    "area_id",
+    "area_name",
+    "zone",
+    "社区",
+    "小区",
+    "街道",
+    "片区",
+    "区",
 )
 #: The GeoPackage ``last_change`` stamp written while :func:`write_gpkg` runs (see the module docstring).
 FIXED_GPKG_DATE = "2000-01-01T00:00:00.000Z"
 REASON_CODES = (
-    "chosen", "ineligible_land_type", "too_small", "off_network", "not_needed", "over_budget", "site_limit",
-    "not_chosen", "ineligible", "service_not_solved",
+    "chosen",
+    "ineligible_land_type",
+    "too_small",
+    "off_network",
+    "not_needed",
+    "over_budget",
+    "site_limit",
+    "not_chosen",
+    "ineligible",
+    "service_not_solved",
 )
 
 
@@ -138,8 +190,15 @@ def service_state(pb: Any, chosen_ids: list[str]) -> dict[str, Any]:
     nearest = row_min(inst.distances, cols)
     w = np.asarray(inst.weights, dtype=np.float64)
     gain = np.asarray(cover.T @ np.where(covered, 0.0, w), dtype=np.float64).ravel()
-    return {"covered": covered, "covered_before": before, "nearest": nearest, "gain": gain, "open": is_open, "cost": np.asarray(inst.cost, float),
-            "col_of": col_of}
+    return {
+        "covered": covered,
+        "covered_before": before,
+        "nearest": nearest,
+        "gain": gain,
+        "open": is_open,
+        "cost": np.asarray(inst.cost, float),
+        "col_of": col_of,
+    }
 
 
 # ------------------------------------------------------------------------------ the layers
@@ -161,6 +220,61 @@ def area_columns(built: Any) -> pd.DataFrame:
         values = pd.Series(raw[col].to_numpy(), index=raw_ids).reindex(ids)
         out[str(col)] = [("" if pd.isna(v) else str(v)) for v in values]
     return out
+
+
+def site_shapes(built: Any) -> tuple[Any, pd.Series]:
+    """The sites layer's polygons in the run's CRS (a GeoSeries by site id, or None when it has no
+    polygons) and site names (:data:`NAME_COLUMNS`, text by site id; empty when there are none)."""
+    from siting.models.errors import SitingError
+    from siting.scenarios.geodata.layers import read_layer
+
+    ids = pd.Index(built.layers.sites.index.astype(str))
+    names = pd.Series("", index=ids, dtype=object)
+    try:
+        raw = read_layer(built.scenario.layers.sites, built.base_dir, "sites", built.source)
+    except (SitingError, OSError, ValueError):
+        return None, names
+    raw_ids = pd.Index(raw.index.astype(str))
+    lower = {str(c).lower(): c for c in raw.columns if c != raw.geometry.name}
+    found = next((lower[c.lower()] for c in NAME_COLUMNS if c.lower() in lower), None)
+    if found is not None:
+        values = pd.Series(raw[found].to_numpy(), index=raw_ids)
+        values = values[~values.index.duplicated()].reindex(ids)
+        names = pd.Series([("" if pd.isna(v) else str(v)) for v in values], index=ids, dtype=object)
+    polys = raw.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if not polys.any() or raw.crs is None:
+        return None, names
+    import shapely
+
+    shapes = raw.geometry[polys].to_crs(built.layers.crs)
+    series = pd.Series(shapely.make_valid(np.asarray(shapes.values)), index=raw_ids[polys])
+    return series[~series.index.duplicated()], names
+
+
+def demand_shapes(built: Any) -> Any:
+    """The demand file's polygons (buildings, blocks) in the run's CRS, as a GeoDataFrame with
+    ``demand_id`` in natural order; None when the demand layer has points only."""
+    import geopandas as gpd
+    import shapely
+
+    from siting.models.errors import SitingError
+    from siting.scenarios.geodata.layers import read_layer
+
+    try:
+        raw = read_layer(built.scenario.layers.demand, built.base_dir, "demand", built.source)
+    except (SitingError, OSError, ValueError):
+        return None
+    polys = raw.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if not polys.any() or raw.crs is None:
+        return None
+    shapes = raw.geometry[polys].to_crs(built.layers.crs)
+    ids = np.asarray(raw.index.astype(str), dtype=object)[polys]
+    order = _natural_order(ids)
+    return gpd.GeoDataFrame(
+        {"demand_id": ids[order].astype(str)},
+        geometry=gpd.GeoSeries(shapely.make_valid(np.asarray(shapes.values)[order]), crs=built.layers.crs),
+        crs=built.layers.crs,
+    )
 
 
 def plan_layers(built: Any, plan: pd.DataFrame) -> tuple[dict[str, Any], list[str]]:
@@ -188,9 +302,7 @@ def plan_layers(built: Any, plan: pd.DataFrame) -> tuple[dict[str, Any], list[st
     land = sites["land_type"].to_numpy().astype(str)
     area = sites["area_m2"].to_numpy(dtype=np.float64)
     unsnapped = set(built.unsnapped_sites)
-    states = {
-        name: service_state(pb, _plan_sites(plan, name)) for name, pb in built.services.items()
-    }
+    states = {name: service_state(pb, _plan_sites(plan, name)) for name, pb in built.services.items()}
 
     # ---- chosen sites: plan rows (their own columns and order) + the site's point
     plan_df = plan.copy() if plan is not None else pd.DataFrame(columns=["service", "rank", "site_id"])
@@ -202,6 +314,9 @@ def plan_layers(built: Any, plan: pd.DataFrame) -> tuple[dict[str, Any], list[st
     if missing:
         notes.append(f"plan.gpkg: chosen sites without a geometry in the sites layer: {', '.join(missing[:10])}")
     chosen_geom = [geom_of.get(s) for s in plan_df.get("site_id", pd.Series(dtype=str))]
+    shapes, site_names = site_shapes(built)
+    if (site_names != "").any() and "site_id" in plan_df.columns and "name" not in plan_df.columns:
+        plan_df.insert(plan_df.columns.get_loc("site_id") + 1, "name", plan_df["site_id"].map(site_names).fillna(""))
     chosen = gpd.GeoDataFrame(plan_df, geometry=gpd.GeoSeries(chosen_geom, crs=crs), crs=crs)
 
     # ---- candidates: why each site was (not) chosen, per service
@@ -245,16 +360,13 @@ def plan_layers(built: Any, plan: pd.DataFrame) -> tuple[dict[str, Any], list[st
                 else:
                     reason[k] = "not_chosen"
         why[name] = reason
-    chosen_for = [
-        ",".join(s for s in services if why[s][k] == "chosen") for k in range(n_sites)
-    ]
-    why_not = [
-        "; ".join(f"{s}={why[s][k]}" for s in services if why[s][k] != "chosen") for k in range(n_sites)
-    ]
+    chosen_for = [",".join(s for s in services if why[s][k] == "chosen") for k in range(n_sites)]
+    why_not = ["; ".join(f"{s}={why[s][k]}" for s in services if why[s][k] != "chosen") for k in range(n_sites)]
     cand_cols: dict[str, Any] = {
         "site_id": site_ids.astype(str),
         "land_type": land,
         "area_m2": area,
+        **({"name": site_names.reindex(pd.Index(site_ids)).fillna("").to_numpy()} if (site_names != "").any() else {}),
         "chosen": np.array([1 if c else 0 for c in chosen_for], dtype=np.int32),
         "chosen_for": np.asarray(chosen_for, dtype=object),
     }
@@ -291,7 +403,17 @@ def plan_layers(built: Any, plan: pd.DataFrame) -> tuple[dict[str, Any], list[st
         crs=crs,
     )
 
-    layers: dict[str, Any] = {"chosen_sites": chosen, "candidates": candidates, "demand": demand_layer}
+    layers: dict[str, Any] = {"chosen_sites": chosen}
+    plots = chosen_plots(chosen, shapes, crs)
+    if plots is not None:
+        layers["chosen_plots"] = plots
+    from siting.scenarios.outputs.reach_layers import reach_layers
+
+    ranks: dict[tuple[str, str], Any] = {}
+    if {"service", "site_id", "rank"} <= set(plan_df.columns):
+        ranks = dict(zip(zip(plan_df["service"].astype(str), plan_df["site_id"].astype(str)), plan_df["rank"]))
+    layers["catchments"], layers["served_by"] = reach_layers(built, states, ranks)
+    layers.update({"candidates": candidates, "demand": demand_layer})
 
     # ---- existing facilities
     ex = built.layers.existing
@@ -315,7 +437,11 @@ def plan_layers(built: Any, plan: pd.DataFrame) -> tuple[dict[str, Any], list[st
     # ---- streets
     st_layer = built.layers.streets
     if st_layer is not None and len(st_layer):
-        length = st_layer["length_m"].to_numpy(dtype=np.float64) if "length_m" in st_layer else np.full(len(st_layer), np.nan)
+        length = (
+            st_layer["length_m"].to_numpy(dtype=np.float64)
+            if "length_m" in st_layer
+            else np.full(len(st_layer), np.nan)
+        )
         length = np.where(np.isnan(length), st_layer.geometry.length.to_numpy(dtype=np.float64), length)
         layers["streets"] = gpd.GeoDataFrame(
             {"street_id": np.asarray(st_layer.index.astype(str)), "length_m": np.round(length, 2)},
@@ -324,17 +450,79 @@ def plan_layers(built: Any, plan: pd.DataFrame) -> tuple[dict[str, Any], list[st
         )
     elif built.layers.streets_pbf is not None:
         notes.append("plan.gpkg: the streets come from an .osm.pbf extract and are not copied into the streets layer")
+    areas = demand_shapes(built)
+    if areas is not None and len(areas):
+        layers["demand_areas"] = areas
     return layers, notes
 
 
+def chosen_plots(chosen: Any, shapes: Any, crs: Any) -> Any:
+    """One polygon per chosen plot (module docstring), or None when the sites layer has no polygons."""
+    import geopandas as gpd
+
+    if shapes is None or not len(chosen) or "site_id" not in chosen.columns:
+        return None
+    frame = pd.DataFrame(chosen.drop(columns=chosen.geometry.name))
+    frame = frame[frame["site_id"].isin(shapes.index)]
+    if frame.empty:
+        return None
+    rank = (
+        pd.to_numeric(frame["rank"], errors="coerce")
+        if "rank" in frame.columns
+        else pd.Series(np.nan, index=frame.index)
+    )
+    frame = frame.assign(_rank=rank)
+    rows = []
+    for sid, grp in frame.groupby("site_id", sort=False):  # a loop over chosen plots
+        grp = grp.sort_values("_rank", kind="stable")
+        services = [str(v) for v in grp["service"]] if "service" in grp.columns else []
+        rows.append(
+            {
+                "site_id": str(sid),
+                **({"name": str(grp["name"].iloc[0])} if "name" in grp.columns else {}),
+                "services": ",".join(dict.fromkeys(services)),
+                "service": services[0] if services else "",
+                "rank": float(grp["_rank"].min()),
+                **({"land_type": str(grp["land_type"].iloc[0])} if "land_type" in grp.columns else {}),
+                **(
+                    {"area_m2": float(pd.to_numeric(grp["area_m2"], errors="coerce").iloc[0])}
+                    if "area_m2" in grp.columns
+                    else {}
+                ),
+            }
+        )
+    table = pd.DataFrame(rows)
+    return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(shapes.reindex(table["site_id"]).values, crs=crs), crs=crs)
+
+
 # ------------------------------------------------------------------------------ reading / writing
+def layer_services(layers: dict[str, Any]) -> list[str]:
+    """The run's services, in order, from the demand layer's ``covered_<service>`` columns (else the plan)."""
+    demand = layers.get("demand")
+    if demand is not None:
+        found = [
+            c[len("covered_") :]
+            for c in demand.columns
+            if c.startswith("covered_") and not c.startswith("covered_before_")
+        ]
+        if found:
+            return found
+    chosen = layers.get("chosen_sites")
+    if chosen is not None and "service" in chosen.columns:
+        return list(dict.fromkeys(str(v) for v in chosen["service"]))
+    return []
+
+
 def write_gpkg(layers: dict[str, Any], path: str | Path | None = None) -> bytes:
     """Write ``layers`` into one GeoPackage and return its bytes (also left at ``path`` when given).
 
-    ``OGR_CURRENT_DATE`` is pinned to :data:`FIXED_GPKG_DATE` while writing (and restored after), so
-    the file does not depend on the clock.
+    The QGIS styles of every layer follow in the ``layer_styles`` table
+    (:func:`scenarios.outputs.gis_styles.styles_table`). ``OGR_CURRENT_DATE`` is pinned to
+    :data:`FIXED_GPKG_DATE` while writing (and restored after), so the file does not depend on the clock.
     """
     import pyogrio
+
+    from siting.scenarios.outputs.gis_styles import STYLE_TABLE, styles_table
 
     previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     with tempfile.TemporaryDirectory(prefix="siting-gpkg-") as tmp:
@@ -348,19 +536,35 @@ def write_gpkg(layers: dict[str, Any], path: str | Path | None = None) -> bytes:
                 if frame.crs is None:
                     raise ValueError(f"plan.gpkg: layer {name} has no CRS")
                 pyogrio.write_dataframe(frame, target, layer=name, driver="GPKG")
+            table = styles_table(layers, layer_services(layers))
+            pyogrio.write_dataframe(table, target, layer=STYLE_TABLE, driver="GPKG", layer_options={"FID": "id"})
         finally:
             pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
         return target.read_bytes()
 
 
 def read_gpkg(path: str | Path) -> dict[str, Any]:
-    """Every layer of a ``plan.gpkg``, as GeoDataFrames in :data:`LAYERS` order."""
+    """Every spatial layer of a ``plan.gpkg``, as GeoDataFrames in :data:`LAYERS` order (not ``layer_styles``)."""
     import pyogrio
 
-    names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    names = [str(n) for n, kind in pyogrio.list_layers(path) if kind is not None]  # not the layer_styles table
     ordered = [n for n in LAYERS if n in names] + [n for n in names if n not in LAYERS]
     return {n: pyogrio.read_dataframe(path, layer=n) for n in ordered}
 
 
-__all__ = ["AREA_COLUMNS", "LAYERS", "REASON_CODES", "area_columns", "plan_layers", "read_gpkg", "row_min",
-           "service_state", "write_gpkg"]
+__all__ = [
+    "AREA_COLUMNS",
+    "LAYERS",
+    "NAME_COLUMNS",
+    "REASON_CODES",
+    "area_columns",
+    "chosen_plots",
+    "demand_shapes",
+    "layer_services",
+    "plan_layers",
+    "read_gpkg",
+    "row_min",
+    "service_state",
+    "site_shapes",
+    "write_gpkg",
+]

@@ -73,7 +73,7 @@ def test_residents_follow_the_documented_formula(prepared: PreparedOsm) -> None:
         demand["residents"], demand["floor_area_m2"] / DEFAULT_FLOOR_AREA_PER_RESIDENT_M2, rtol=1e-9
     )
     assert (demand["levels"] >= 1).all()
-    assert set(demand["levels_source"]) <= {"building:levels", "height", "default"}
+    assert set(demand["levels_source"]) <= {"building:levels", "height", "default", "extract_median"}
     assert prepared.total_residents == pytest.approx(float(demand["residents"].sum()))
     assert prepared.assumptions["floor_area_per_resident_m2"] == DEFAULT_FLOOR_AREA_PER_RESIDENT_M2
 
@@ -99,7 +99,7 @@ def test_streets_make_a_walking_network(prepared: PreparedOsm) -> None:
 def test_readme_carries_attribution_and_assumptions(prepared: PreparedOsm) -> None:
     text = prepared.readme.read_text(encoding="utf-8")
     assert "© OpenStreetMap contributors" in text and "ODbL 1.0" in text
-    assert "1 resident per 35 m²" in text
+    assert "1 resident per 40 m²" in text
     assert prepared.source_sha256 in text
 
 
@@ -156,10 +156,24 @@ def test_estimate_residents_by_hand() -> None:
     np.testing.assert_allclose(out["residents"], [15.0, 20.0, 25.0, 5.0])
 
 
+def test_untagged_buildings_take_the_median_of_tagged_neighbours() -> None:
+    # five tagged buildings (levels 1, 1, 2, 3, 1 -> median 1) and one untagged apartment block:
+    # the neighbours, not the type default (5), set its levels
+    tags = ["1", "1", "2", "3", "1", None]
+    b = gpd.GeoDataFrame(
+        {"building": ["residential"] * 5 + ["apartments"], "building:levels": tags, "height": [None] * 6},
+        geometry=[shapely.box(0, 0, 10, 20)] * 6,
+        crs="EPSG:3067",
+    )
+    out = _estimate_residents(b, 40.0, {"apartments": 5.0}, 1.0)
+    assert out["levels"].tolist()[-1] == float(np.median([1, 1, 2, 3, 1]))
+    assert out["levels_source"].tolist()[-1] == "extract_median"
+
+
 def test_persons_per_100m2_overrides(tmp_path: Path, prepared: PreparedOsm) -> None:
     res = prepare_osm(PBF, tmp_path / "dense", persons_per_100m2=5.0)
-    # 5 per 100 m² instead of 1 per 35 m²: every estimate scales by 5 * 35 / 100
-    assert res.total_residents == pytest.approx(prepared.total_residents * 5.0 * 35.0 / 100.0, rel=1e-9)
+    # 5 per 100 m² instead of 1 per 40 m²: every estimate scales by 5 * 40 / 100
+    assert res.total_residents == pytest.approx(prepared.total_residents * 5.0 * 40.0 / 100.0, rel=1e-9)
     assert res.assumptions["persons_per_m2_floor"] == pytest.approx(0.05)
 
 

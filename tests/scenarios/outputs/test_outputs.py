@@ -39,7 +39,7 @@ from typer.testing import CliRunner
 from siting.cli import app
 from siting.scenarios.outputs import rerender, resolve_lang
 from siting.scenarios.outputs.csv_safe import TRIGGERS, restore_frame
-from siting.scenarios.outputs.gpkg import REASON_CODES, row_min
+from siting.scenarios.outputs.gpkg import LAYERS, REASON_CODES, row_min
 from siting.scenarios.outputs.mapping import render_map
 from siting.scenarios.pipeline.run import run_scenario
 
@@ -76,8 +76,11 @@ def test_run_writes_every_output(runs: tuple[Path, Path]) -> None:
 
 def test_gpkg_layers_have_a_crs_and_match_the_plan(runs: tuple[Path, Path]) -> None:
     a, _ = runs
-    names = [str(n) for n, _ in pyogrio.list_layers(a / "plan.gpkg")]
-    assert names == ["chosen_sites", "candidates", "demand", "existing", "streets"]
+    listed = [(str(n), kind) for n, kind in pyogrio.list_layers(a / "plan.gpkg")]
+    assert listed[-1] == ("layer_styles", None)  # the QGIS styles table, without geometry
+    names = [n for n, _ in listed[:-1]]
+    assert names == [n for n in LAYERS if n in names]
+    assert {"chosen_sites", "catchments", "served_by", "candidates", "demand", "existing", "streets"} <= set(names)
     layers = {n: gpd.read_file(a / "plan.gpkg", layer=n) for n in names}
     for name, gdf in layers.items():
         assert gdf.crs is not None, name
@@ -87,7 +90,8 @@ def test_gpkg_layers_have_a_crs_and_match_the_plan(runs: tuple[Path, Path]) -> N
     chosen = layers["chosen_sites"]
     key = ["service", "site_id", "rank"]
     assert chosen[key].astype(str).values.tolist() == plan[key].astype(str).values.tolist()
-    assert list(chosen.columns[:-1]) == list(plan.columns)  # plan.csv's columns, then the geometry
+    # plan.csv's columns (and the site's name where the data have names), then the geometry
+    assert [c for c in chosen.columns[:-1] if c != "name"] == list(plan.columns)
     assert not chosen.geometry.is_empty.any()
     # candidates: chosen_for lists exactly the services plan.csv chose each site for
     cand = layers["candidates"].set_index("site_id")
