@@ -22,10 +22,11 @@ import pandas as pd
 from siting.models.errors import DataError
 from siting.scenarios.outputs.csv_safe import restore_frame
 from siting.scenarios.outputs.i18n import LANGS, check_lang
+from siting.scenarios.outputs.lonlat import coordinate_system, plan_in_system, to_wgs84
 
 __all__ = ["OUTPUT_FILES", "read_run", "render_outputs", "rerender", "resolve_lang"]
 
-OUTPUT_FILES = ("plan.gpkg", "map.png", "report.html")
+OUTPUT_FILES = ("plan.gpkg", "map.png", "report.html", "plan.xlsx")
 
 
 def resolve_lang(lang: str | None, summary: dict[str, Any]) -> str:
@@ -39,7 +40,7 @@ def resolve_lang(lang: str | None, summary: dict[str, Any]) -> str:
 def render_outputs(
     built: Any, plan: pd.DataFrame, uncovered: pd.DataFrame, summary: dict[str, Any], lang: str | None = None
 ) -> dict[str, bytes]:
-    """``plan.gpkg``, ``map.png`` and ``report.html`` of a finished solve, as file name -> bytes.
+    """``plan.gpkg``, ``map.png``, ``report.html`` and ``plan.xlsx`` of a finished solve, as file name -> bytes.
 
     Parameters
     ----------
@@ -48,6 +49,7 @@ def render_outputs(
     summary : the dict written to ``summary.json``.
     lang : ``en`` or ``zh``; default the scenario's ``output.lang``.
     """
+    from siting.scenarios.outputs.excel import plan_workbook
     from siting.scenarios.outputs.gpkg import plan_layers, write_gpkg
     from siting.scenarios.outputs.mapping import render_map
     from siting.scenarios.outputs.report import render_report
@@ -57,7 +59,8 @@ def render_outputs(
     gpkg = write_gpkg(layers)
     png, map_notes = render_map(layers, summary, lang)
     page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes + map_notes)
-    return {"plan.gpkg": gpkg, "map.png": png, "report.html": page.encode("utf-8")}
+    xlsx = plan_workbook(plan_in_system(plan, coordinate_system(summary)), uncovered, summary, lang)
+    return {"plan.gpkg": gpkg, "map.png": png, "report.html": page.encode("utf-8"), "plan.xlsx": xlsx}
 
 
 #: Columns ``siting report`` needs in each table (a run writes more).
@@ -83,7 +86,7 @@ def _read_table(path: Path, text_columns: dict[str, type], required: tuple[str, 
     """A CSV a run wrote, or a DataError saying what is wrong with it and how to get it back."""
     fix = "rerun `siting run` to write it again"
     try:
-        table = pd.read_csv(path, dtype=text_columns, encoding="utf-8")
+        table = pd.read_csv(path, dtype=text_columns, encoding="utf-8-sig")  # a run writes a BOM
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from None
     except pd.errors.EmptyDataError:
@@ -159,13 +162,15 @@ def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str,
     return plan, uncovered, summary, layers
 
 
-def _layers_from_plan(plan: pd.DataFrame) -> dict[str, Any]:
+def _layers_from_plan(plan: pd.DataFrame, summary: dict[str, Any]) -> dict[str, Any]:
     """Without plan.gpkg: the chosen sites from plan.csv's lon/lat only."""
     import geopandas as gpd
 
     if not {"lon", "lat"} <= set(plan.columns):
         return {}
-    pts = gpd.points_from_xy(plan["lon"], plan["lat"], crs=4326)
+    # plan.csv gives lon/lat in output.coordinates (e.g. GCJ-02): back to WGS 84 before drawing
+    lon, lat = to_wgs84(plan["lon"], plan["lat"], coordinate_system(summary))
+    pts = gpd.points_from_xy(lon, lat, crs=4326)
     return {"chosen_sites": gpd.GeoDataFrame(plan.copy(), geometry=pts, crs=4326)}
 
 
@@ -197,7 +202,7 @@ def _rerender(
         notes.append(
             f"{folder / 'plan.gpkg'} not found: the map shows the chosen sites only; rerun `siting run` for the full map"
         )
-        layers = _layers_from_plan(plan)
+        layers = _layers_from_plan(plan, summary)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -7,6 +7,7 @@ wording (一刻钟社区生活圈, 养老服务站, 托育点, 充电设施, 公
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 LANGS = ("en", "zh")
@@ -117,6 +118,13 @@ COLUMNS = {
         "cumulative_coverage_share": "coverage after",
         "substitute_recovers": "substitute recovers",
         "substitute_cost": "substitute cost",
+        "substitute_phase": "substitute's phase",
+        "new_sites": "new sites",
+        "demand_id": "demand point",
+        "people": "people",
+        "nearest_open_m": "nearest open facility (m)",
+        "lon": "longitude",
+        "lat": "latitude",
     },
     "zh": {
         "service": "服务设施",
@@ -140,6 +148,13 @@ COLUMNS = {
         "cumulative_coverage_share": "覆盖率（累计）",
         "substitute_recovers": "替代地块可挽回",
         "substitute_cost": "替代地块投资",
+        "substitute_phase": "替代地块阶段",
+        "new_sites": "新增设施",
+        "demand_id": "需求点",
+        "people": "人数",
+        "nearest_open_m": "最近设施距离（米）",
+        "lon": "经度",
+        "lat": "纬度",
     },
 }
 
@@ -238,6 +253,22 @@ TEXT: dict[str, dict[str, str]] = {
         "map_street": "streets",
         "map_compact": "Far-apart areas are drawn side by side (dashed boxes): each box is to scale, the distances between boxes are not",
         "map_service_title": "{service}: coverage {before} → {after}",
+        # plan.xlsx and the coordinate note
+        "sheet_plan": "Plan",
+        "sheet_phase": "Phase {phase}",
+        "sheet_uncovered": "Uncovered",
+        "sheet_about": "About",
+        "about_item": "Item",
+        "about_value": "Value",
+        "about_scenario": "Scenario",
+        "about_coordinates": "Coordinates of the lon/lat columns",
+        "about_currency": "Currency of costs",
+        "about_sheets": "Sheets: the ranked plan, one per phase, one per service, the uncovered demand points",
+        "coords_note": "Longitude and latitude in plan.csv and plan.xlsx are {system}.",
+        "lon_in": "longitude ({system})",
+        "lat_in": "latitude ({system})",
+        "cost_unit": "Costs in {unit}.",
+        "kmh": "km/h",
     },
     "zh": {
         "title": "一刻钟社区生活圈 设施选址方案",
@@ -333,7 +364,44 @@ TEXT: dict[str, dict[str, str]] = {
         "map_street": "道路",
         "map_compact": "相距较远的片区并排绘制（虚线框）：框内按比例，框间距离不按比例",
         "map_service_title": "{service}：覆盖率 {before} → {after}",
+        # plan.xlsx and the coordinate note
+        "sheet_plan": "选址方案",
+        "sheet_phase": "{phase} 阶段",
+        "sheet_uncovered": "未覆盖居民",
+        "sheet_about": "说明",
+        "about_item": "项目",
+        "about_value": "内容",
+        "about_scenario": "情景",
+        "about_coordinates": "经纬度列的坐标系",
+        "about_currency": "投资货币单位",
+        "about_sheets": "工作表：排序后的选址方案、各阶段、各类设施、未覆盖需求点",
+        "coords_note": "plan.csv 与 plan.xlsx 中的经纬度采用{system}。",
+        "lon_in": "经度（{system}）",
+        "lat_in": "纬度（{system}）",
+        "cost_unit": "投资单位：{unit}。",
+        "kmh": "公里/小时",
     },
+}
+
+
+#: Names of the lon/lat systems of ``output.coordinates``.
+COORDINATES = {
+    "en": {
+        "wgs84": "WGS-84 (GPS, OpenStreetMap)",
+        "gcj02": "GCJ-02 (Gaode/AMap, Tencent maps)",
+        "bd09": "BD-09 (Baidu maps)",
+    },
+    "zh": {
+        "wgs84": "WGS-84 坐标（GPS、OpenStreetMap）",
+        "gcj02": "GCJ-02 坐标（高德、腾讯地图）",
+        "bd09": "BD-09 坐标（百度地图）",
+    },
+}
+
+#: Units of money: CNY reads 元 and, from 10,000 up, 万元 in Chinese; other currencies by their code.
+CURRENCY_UNITS = {
+    "en": {"CNY": "CNY"},
+    "zh": {"CNY": "元", "CNY_10K": "万元", "EUR": "欧元", "USD": "美元"},
 }
 
 
@@ -387,3 +455,31 @@ def status_name(lang: str, key: Any) -> str:
 
 def column_name(lang: str, key: Any) -> str:
     return COLUMNS[lang].get(str(key), str(key).replace("_", " "))
+
+
+def coordinates_name(lang: str, system: Any) -> str:
+    return COORDINATES[lang].get(str(system), str(system))
+
+
+def currency_unit(lang: str, currency: Any) -> str:
+    """The unit costs are written in: ``元`` for CNY in Chinese, else the ISO code (``CNY``, ``EUR``)."""
+    code = str(currency or "CNY")
+    return CURRENCY_UNITS[lang].get(code, code)
+
+
+def money(lang: str, value: Any, currency: Any = "CNY") -> str:
+    """A cost with its currency: ``2,400,000 CNY``; in Chinese ``240 万元`` (from 10,000 元 up) or ``800 元``.
+
+    ``-`` for a missing value. The amount is never rounded to less than 0.01 万元 (100 元).
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    if not math.isfinite(v):
+        return "-"
+    code = str(currency or "CNY")
+    if lang == "zh" and code == "CNY" and abs(v) >= 10_000:
+        amount = f"{v / 10_000:,.2f}".rstrip("0").rstrip(".")
+        return f"{amount} {CURRENCY_UNITS['zh']['CNY_10K']}"
+    return f"{v:,.0f} {currency_unit(lang, code)}"

@@ -52,6 +52,7 @@ import pandas as pd
 
 from siting.models.errors import ScenarioError
 from siting.scenarios.build import BuiltScenario, build
+from siting.scenarios.outputs.lonlat import plan_in_system
 from siting.scenarios.pipeline.output_folder import claimed, output_dir
 from siting.scenarios.pipeline.progress import NullProgress
 from siting.scenarios.pipeline.solving import (
@@ -107,6 +108,7 @@ RUN_FILES = (
     "plan.gpkg",
     "map.png",
     "report.html",
+    "plan.xlsx",
 )
 
 
@@ -228,7 +230,7 @@ def run_scenario(
         else:
             summary = summary_dict(built, outcomes, path, scenario, chosen_solver, params, warnings, seconds)
         files = {
-            "plan.csv": csv_bytes(plan),
+            "plan.csv": csv_bytes(plan_in_system(plan, body.output.coordinates)),  # lon/lat as output.coordinates
             "uncovered.csv": csv_bytes(uncovered),
             "summary.json": (json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8"),
         }

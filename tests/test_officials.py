@@ -1,0 +1,178 @@
+"""What officials receive from the Chinese Wuhai run: plan.csv with a BOM, plan.xlsx in Chinese with
+numeric cells and currency formats, lon/lat in GCJ-02 when the scenario asks, and the words of the
+report all in Chinese.
+
+One run of the Wuhai example (``output.lang: zh``, ``output.coordinates: gcj02``) serves every test.
+None of these outputs depends on a system font (the CSV and the workbook are bytes; the report names
+a font stack), so they hold on a machine with no CJK font too.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+from siting.scenarios.geodata.coords import gcj02_to_bd09, wgs84_to_gcj02
+from siting.scenarios.outputs import i18n
+from siting.scenarios.outputs.csv_safe import BOM
+from siting.scenarios.outputs.excel import plan_workbook
+from siting.scenarios.outputs.lonlat import from_wgs84, plan_in_system, to_wgs84
+from siting.scenarios.pipeline.run import run_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+WUHAI = ROOT / "scenarios" / "examples" / "wuhai"
+
+
+@pytest.fixture(scope="module")
+def wuhai(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Wuhai example run in Chinese with GCJ-02 coordinates; returns the output folder."""
+    base = tmp_path_factory.mktemp("wuhai")
+    shutil.copy(WUHAI / "wuhai.gpkg", base / "wuhai.gpkg")
+    text = (WUHAI / "scenario.yaml").read_text(encoding="utf-8")
+    assert "\n  lang: zh\n" in text
+    text = text.replace("\n  lang: zh\n", "\n  lang: zh\n  coordinates: gcj02\n")
+    (base / "scenario.yaml").write_text(text, encoding="utf-8")
+    return run_scenario(base / "scenario.yaml", out=base / "out").out_dir
+
+
+def _workbook(out: Path) -> Any:
+    from openpyxl import load_workbook
+
+    return load_workbook(io.BytesIO((out / "plan.xlsx").read_bytes()))
+
+
+# ------------------------------------------------------------------------------ CSV with a BOM
+def test_csv_files_start_with_the_bom_and_read_back(wuhai: Path) -> None:
+    for name in ("plan.csv", "uncovered.csv"):
+        raw = (wuhai / name).read_bytes()
+        assert raw.startswith(BOM), name
+        assert not raw[3:].startswith(BOM), name  # once
+        table = pd.read_csv(wuhai / name, encoding="utf-8-sig")
+        assert table.columns[0] in ("rank", "service"), table.columns[0]
+    plan = pd.read_csv(wuhai / "plan.csv", encoding="utf-8-sig")
+    # the Chinese reasons survive the round trip as written by the run
+    assert plan["reason_zh"].str.contains("覆盖").all()
+    # Excel on Chinese Windows decodes a BOM file as UTF-8: the bytes after it are valid UTF-8
+    raw = (wuhai / "plan.csv").read_bytes()[len(BOM) :].decode("utf-8")
+    assert "新覆盖" in raw
+
+
+# ------------------------------------------------------------------------------ plan.xlsx
+def test_xlsx_round_trip_has_chinese_headers_and_numeric_cells(wuhai: Path) -> None:
+    plan = pd.read_csv(wuhai / "plan.csv", encoding="utf-8-sig", dtype={"site_id": str, "phase": str})
+    wb = _workbook(wuhai)
+    ws = wb.worksheets[0]
+    rows = list(ws.iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    assert len(body) == len(plan)
+    columns = list(plan.columns.drop("reason_zh"))
+    assert list(header) == [
+        i18n.text("zh", "lon_in", system=i18n.coordinates_name("zh", "gcj02"))
+        if c == "lon"
+        else i18n.text("zh", "lat_in", system=i18n.coordinates_name("zh", "gcj02"))
+        if c == "lat"
+        else f"新增覆盖: {i18n.group_name('zh', c[4:])}"
+        if c.startswith("new_")
+        else i18n.column_name("zh", c)
+        for c in columns
+    ]
+    assert "地块编号" in header and "投资" in header and "选址理由" in header
+    col = {c: k for k, c in enumerate(columns)}
+    for k, rec in enumerate(plan.to_dict("records")):
+        for c in ("cost", "cumulative_cost", "rank", "cumulative_coverage_share", "lon", "lat"):
+            cell = body[k][col[c]]
+            assert isinstance(cell, (int, float)) and not isinstance(cell, bool), (c, cell)
+            assert cell == pytest.approx(rec[c], rel=1e-9), (c, cell, rec[c])
+        assert body[k][col["site_id"]] == rec["site_id"]
+        assert body[k][col["reason"]] == rec["reason_zh"]
+        assert body[k][col["service"]] == i18n.service_name("zh", rec["service"])
+    # costs carry the currency; shares are percentages
+    cost_cell = ws.cell(row=2, column=col["cost"] + 1)
+    assert "元" in cost_cell.number_format
+    assert "%" in ws.cell(row=2, column=col["cumulative_coverage_share"] + 1).number_format
+    phases = list(dict.fromkeys(plan["phase"]))
+    services = list(dict.fromkeys(plan["service"]))
+    names = wb.sheetnames
+    assert names[0] == "选址方案"
+    for ph in phases:
+        assert f"{ph} 阶段" in names
+        n = sum(1 for _ in wb[f"{ph} 阶段"].iter_rows()) - 1
+        assert n == int((plan["phase"] == ph).sum())
+    for s in services:
+        sheet = wb[i18n.service_name("zh", s)]
+        assert sum(1 for _ in sheet.iter_rows()) - 1 == int((plan["service"] == s).sum())
+    unc = pd.read_csv(wuhai / "uncovered.csv", encoding="utf-8-sig")
+    assert sum(1 for _ in wb["未覆盖居民"].iter_rows()) - 1 == len(unc)
+    about = {r[0]: r[1] for r in wb["说明"].iter_rows(values_only=True)}
+    assert about["经纬度列的坐标系"] == i18n.coordinates_name("zh", "gcj02")
+    assert about["投资货币单位"] == "元"
+
+
+def test_xlsx_text_from_the_data_is_never_a_formula() -> None:
+    from openpyxl import load_workbook
+
+    plan = pd.DataFrame(
+        {"rank": [1, 2], "site_id": ["=cmd|' /C calc'!A0", "+1\x07"], "service": ["@x", "-2"], "cost": [1.5e6, -2.0]}
+    )
+    unc = pd.DataFrame(columns=["service", "demand_id", "people", "reason"])
+    data = plan_workbook(plan, unc, {"scenario": {"output": {"currency": "EUR"}}}, "en")
+    ws = load_workbook(io.BytesIO(data)).worksheets[0]
+    cells = [[c for c in r] for r in ws.iter_rows(min_row=2)]
+    assert [c.value for c in cells[0]][:3] == [1, "=cmd|' /C calc'!A0", "@x"]
+    assert cells[1][1].value == "+1"  # the control character is dropped (XML cannot hold it)
+    assert all(c.data_type != "f" for r in cells for c in r)
+    assert cells[1][3].value == -2 and '" EUR"' in cells[1][3].number_format
+
+
+def test_money_reads_yuan_and_wan_yuan() -> None:
+    assert i18n.money("zh", 2_400_000, "CNY") == "240 万元"
+    assert i18n.money("zh", 1_234_567, "CNY") == "123.46 万元"
+    assert i18n.money("zh", 800, "CNY") == "800 元"
+    assert i18n.money("en", 2_400_000, "CNY") == "2,400,000 CNY"
+    assert i18n.money("en", 1000, "EUR") == "1,000 EUR"
+    assert i18n.money("zh", float("nan")) == "-"
+
+
+# ------------------------------------------------------------------------------ coordinates
+def test_plan_lonlat_is_in_the_chosen_system(wuhai: Path) -> None:
+    """plan.csv's lon/lat are GCJ-02: the WGS 84 site points of plan.gpkg moved by the GCJ-02 offset."""
+    plan = pd.read_csv(wuhai / "plan.csv", encoding="utf-8-sig", dtype={"site_id": str})
+    sites = pyogrio.read_dataframe(wuhai / "plan.gpkg", layer="chosen_sites").to_crs(4326)
+    where = sites.drop_duplicates("site_id").set_index(sites.drop_duplicates("site_id")["site_id"].astype(str))
+    pts = where.geometry.reindex(plan["site_id"])
+    if pts.geom_type.iloc[0] != "Point":
+        pts = pts.centroid
+    glon, glat = wgs84_to_gcj02(pts.x.to_numpy(), pts.y.to_numpy())
+    wlon, wlat = plan["lon"].to_numpy(), plan["lat"].to_numpy()
+    # the written columns follow GCJ-02 (the offset is a few hundred metres in China; 1e-6 deg ~ 0.1 m)
+    offset_m = np.hypot((wlon - pts.x.to_numpy()) * 85_000, (wlat - pts.y.to_numpy()) * 111_000)
+    assert (offset_m > 50).all() and (offset_m < 1500).all(), offset_m
+    assert np.allclose(wlon, glon, atol=2e-6) and np.allclose(wlat, glat, atol=2e-6)
+    summary = json.loads((wuhai / "summary.json").read_text(encoding="utf-8"))
+    assert summary["scenario"]["output"]["coordinates"] == "gcj02"
+    page = (wuhai / "report.html").read_text(encoding="utf-8")
+    assert i18n.text("zh", "coords_note", system=i18n.coordinates_name("zh", "gcj02")) in page
+
+
+@pytest.mark.parametrize("system", ["wgs84", "gcj02", "bd09"])
+def test_lonlat_round_trip(system: str) -> None:
+    rng = np.random.default_rng(7)
+    lon, lat = rng.uniform(100, 120, 50), rng.uniform(25, 45, 50)
+    x, y = from_wgs84(lon, lat, system)
+    if system == "bd09":
+        gx, gy = wgs84_to_gcj02(lon, lat)
+        bx, by = gcj02_to_bd09(gx, gy)
+        assert np.allclose(x, bx) and np.allclose(y, by)
+    back = to_wgs84(x, y, system)
+    assert np.allclose(back[0], lon, atol=1e-6) and np.allclose(back[1], lat, atol=1e-6)
+    plan = pd.DataFrame({"site_id": ["a"] * 50, "lon": lon, "lat": lat})
+    moved = plan_in_system(plan, system)
+    assert np.allclose(moved["lon"], x) and plan["lon"].to_numpy() is not moved["lon"].to_numpy() or system == "wgs84"
