@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -176,3 +177,116 @@ def test_lonlat_round_trip(system: str) -> None:
     plan = pd.DataFrame({"site_id": ["a"] * 50, "lon": lon, "lat": lat})
     moved = plan_in_system(plan, system)
     assert np.allclose(moved["lon"], x) and plan["lon"].to_numpy() is not moved["lon"].to_numpy() or system == "wgs84"
+
+
+# ------------------------------------------------------------------------------ one catalogue, two languages
+CATALOGUES = (
+    "SERVICES",
+    "GROUPS",
+    "LAND_TYPES",
+    "REASONS",
+    "STATUS",
+    "COLUMNS",
+    "TEXT",
+    "MODELS",
+    "OBJECTIVES",
+    "STAGES",
+    "NOTES",
+    "COORDINATES",
+)
+
+
+def _fields(template: str) -> set[str]:
+    import string
+
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+@pytest.mark.parametrize("name", CATALOGUES)
+def test_every_catalogue_entry_exists_in_both_languages(name: str) -> None:
+    table = getattr(i18n, name)
+    assert set(table) == set(i18n.LANGS), name
+    assert set(table["en"]) == set(table["zh"]), (name, set(table["en"]) ^ set(table["zh"]))
+    for key, en in table["en"].items():
+        zh = table["zh"][key]
+        assert en.strip() and zh.strip(), (name, key)
+        assert _fields(en) == _fields(zh), (name, key)  # the same blanks to fill in
+        # a Chinese entry is Chinese (a few carry only digits, codes and punctuation)
+        bare = re.sub(r"\{[a-z_]*\}", "", zh)
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in bare) or not any(ch.isalpha() for ch in bare), (name, key, zh)
+
+
+def test_every_key_the_code_asks_for_is_in_the_catalogue() -> None:
+    """Every ``text(lang, "key")`` / ``t("key")`` in the output modules names a catalogue entry."""
+    import re
+
+    keys: set[str] = set()
+    for module in ("report.py", "excel.py", "console.py", "mapping.py", "svgmap.py"):
+        path = ROOT / "scenarios" / "outputs" / module
+        if path.exists():
+            src = path.read_text(encoding="utf-8")
+            keys |= set(re.findall(r"""\btext\(\s*lang\s*,\s*["']([a-z0-9_]+)["']""", src))
+            keys |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']""", src))
+    assert len(keys) > 50
+    missing = sorted(k for k in keys if k not in i18n.TEXT["en"] or k not in i18n.TEXT["zh"])
+    assert not missing, missing
+
+
+def _visible_text(page: str) -> list[str]:
+    """Text nodes of the page outside scripts, styles, the scenario's own prose, hashes and versions."""
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[bool] = []
+            self.out: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            cls = set((dict(attrs).get("class") or "").split())
+            skip = tag in ("style", "script") or bool(cls & {"mono", "prose", "versions"})
+            if tag not in ("br", "img", "meta", "link", "input", "hr"):
+                self.stack.append(skip or (bool(self.stack) and self.stack[-1]))
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag not in ("br", "img", "meta", "link", "input", "hr") and self.stack:
+                self.stack.pop()
+
+        def handle_data(self, data: str) -> None:
+            if not (self.stack and self.stack[-1]) and data.strip():
+                self.out.append(data)
+
+    parser = Text()
+    parser.feed(page)
+    return parser.out
+
+
+def test_chinese_report_has_no_english_interface_words(wuhai: Path) -> None:
+    """Every English word left in the zh report is the scenario's own (names, ids, columns, files) or a
+    technical name (EPSG, SHA-256, WGS-84, solver and file names); the issue counted 46 before."""
+    import re
+
+    summary = json.loads((wuhai / "summary.json").read_text(encoding="utf-8"))
+    plan = pd.read_csv(wuhai / "plan.csv", encoding="utf-8-sig", dtype=str)
+    unc = pd.read_csv(wuhai / "uncovered.csv", encoding="utf-8-sig", dtype=str)
+    demand = pyogrio.read_dataframe(wuhai / "plan.gpkg", layer="demand", read_geometry=False)
+    own: set[str] = {str(summary["scenario"]["name"]), str(summary.get("crs") or "")}
+    for layer in (summary["scenario"].get("layers") or {}).values():
+        if isinstance(layer, dict):
+            own |= {str(v) for v in layer.values() if isinstance(v, str)}
+            own |= {str(v) for v in (layer.get("groups") or {}).values()}
+    own |= set(plan["site_id"].dropna()) | set(plan.get("best_substitute", pd.Series(dtype=str)).dropna())
+    own |= set(unc["demand_id"].dropna()) | {str(c) for c in demand.columns}
+    own |= {str(v) for c in demand.columns if not pd.api.types.is_numeric_dtype(demand[c]) for v in demand[c].dropna()}
+    own |= {str(r.get("solver", "")) for r in [summary.get("solve") or {}]} | {"highs", "cbc", "cpsat", "scip"}
+    technical = {"EPSG", "SHA", "WGS", "GPS", "OpenStreetMap", "GCJ", "BD", "MCLP", "LSCP", "siting", "km"}
+    words: dict[str, str] = {}
+    for chunk in _visible_text((wuhai / "report.html").read_text(encoding="utf-8")):
+        rest = re.sub(r"\S+\.(csv|xlsx|gpkg|json|yaml|png|html)\b", " ", chunk)  # file names
+        for item in sorted(own, key=len, reverse=True):
+            if item:
+                rest = rest.replace(item, " ")
+        for w in re.findall(r"[A-Za-z]{2,}", rest):
+            if w not in technical:
+                words.setdefault(w, chunk.strip()[:80])
+    assert not words, words

@@ -576,7 +576,7 @@ def _assumptions(summary: dict[str, Any], demand: Any, lang: str) -> str:
             )
         parts.append("</ul>")
     if sc.get("description"):
-        parts.append(f'<h3>{_e(t("scenario_notes"))}</h3><p class="note">{_e(sc.get("description"))}</p>')
+        parts.append(f'<h3>{_e(t("scenario_notes"))}</h3><p class="note prose">{_e(sc.get("description"))}</p>')
     return "\n".join(parts)
 
 
@@ -597,6 +597,15 @@ def solve_records(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def _status(lang: str, rec: dict[str, Any]) -> str:
+    """A solve record's status in ``lang``; a skipped stage says why."""
+    status = str(rec.get("status", ""))
+    if status == "skipped":
+        why = rec.get("message")
+        return i18n.text(lang, "skipped") + (f" ({i18n.note(lang, why)})" if why else "")
+    return i18n.status_name(lang, status)
+
+
 def _solve(summary: dict[str, Any], lang: str) -> str:
     t = partial(i18n.text, lang)
     parts = [f"<h2>{_e(t('solve'))}</h2>"]
@@ -605,16 +614,20 @@ def _solve(summary: dict[str, Any], lang: str) -> str:
         name = (
             i18n.text(lang, "joint_model")
             if label == "all"
-            else (label if label.startswith("stage ") else i18n.service_name(lang, label))
+            else (
+                i18n.stage_name(lang, label[len("stage ") :])
+                if label.startswith("stage ")
+                else i18n.service_name(lang, label)
+            )
         )
         verified = rec.get("verified")
         rows.append(
             [
                 (_e(name), False),
-                (_e(rec.get("model", "")), False),
+                (_e(i18n.model_name(lang, rec.get("model", ""))), False),
                 (_e(rec.get("solver", "")), False),
                 (_e(rec.get("solver_version", "")), False),
-                (_e(i18n.status_name(lang, rec.get("status", ""))), False),
+                (_e(_status(lang, rec)), False),
                 (_num(rec.get("objective"), 10), True),
                 (_num(rec.get("bound"), 10), True),
                 (_e(f"{float(rec['gap']):.2e}") if _finite(rec.get("gap")) else "-", True),
@@ -656,7 +669,7 @@ def _solve(summary: dict[str, Any], lang: str) -> str:
         + _e(
             t(
                 "settings",
-                limit=f"{_float(limit):g} s" if _finite(limit) else t("no_limit"),
+                limit=f"{_float(limit):g} {t('seconds')}" if _finite(limit) else t("no_limit"),
                 gap=_num(solver.get("mip_gap")),
                 threads=solver.get("threads", "-"),
                 seed=summary.get("seed", solver.get("seed", "-")),
@@ -677,17 +690,17 @@ def _solve(summary: dict[str, Any], lang: str) -> str:
     versions = summary.get("versions") or {}
     if versions:
         parts.append(f"<h3>{_e(t('versions'))}</h3>")
-        parts.append('<p class="note">' + ", ".join(f"{_e(k)} {_e(v)}" for k, v in versions.items()) + "</p>")
+        parts.append('<p class="note versions">' + ", ".join(f"{_e(k)} {_e(v)}" for k, v in versions.items()) + "</p>")
     return "\n".join(parts)
 
 
 def _warnings(summary: dict[str, Any], extra: list[str], lang: str) -> str:
-    items = [str(w) for w in (summary.get("warnings") or [])]
+    items = [i18n.note(lang, w) for w in (summary.get("warnings") or [])]
     for s, rec in (summary.get("services") or {}).items():
         items.extend(f"{s}: {n}" for n in (rec or {}).get("notes") or [])
     items.extend(extra)
     if summary.get("budget_split"):
-        items.append(str(summary["budget_split"]))
+        items.append(i18n.note(lang, summary["budget_split"]))
     if not items:
         return ""
     return f"<h2>{_e(i18n.text(lang, 'warnings'))}</h2><ul>" + "".join(f"<li>{_e(w)}</li>" for w in items) + "</ul>"
