@@ -58,7 +58,7 @@ def render_outputs(
     layers, notes = plan_layers(built, plan)
     gpkg = write_gpkg(layers)
     png, map_notes = render_map(layers, summary, lang)
-    page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes + map_notes)
+    page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes + map_notes, layers=layers)
     xlsx = plan_workbook(plan_in_system(plan, coordinate_system(summary)), uncovered, summary, lang)
     return {"plan.gpkg": gpkg, "map.png": png, "report.html": page.encode("utf-8"), "plan.xlsx": xlsx}
 
@@ -208,7 +208,7 @@ def _rerender(
             warnings.simplefilter("ignore")
             png, map_notes = render_map(layers, summary, lang)
             notes += map_notes
-            page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes)
+            page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes, layers=layers)
     except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
         # files edited by hand (or by another version) that parse but do not fit together
         raise DataError(

@@ -290,6 +290,15 @@ TEXT: dict[str, dict[str, str]] = {
         "kmh": "km/h",
         "seconds": "s",
         "skipped": "skipped",
+        # interactive map of report.html
+        "imap_caption": "Drag to move, wheel or +/− to zoom, double-click to reset; hover a site for its "
+        "rank, click it for its rows of the plan. Drawn from the scenario's own layers: works offline.",
+        "imap_zoom_in": "zoom in",
+        "imap_zoom_out": "zoom out",
+        "imap_reset": "whole area",
+        "imap_site": "Site",
+        "imap_rank": "Rank",
+        "imap_reason": "Why",
         # console summary of `siting run`
         "con_service": "{service}: {sites}{cost}; {group} within {reach} m: {before} -> {after}",
         "con_site_one": "{n} new site",
@@ -423,6 +432,15 @@ TEXT: dict[str, dict[str, str]] = {
         "kmh": "公里/小时",
         "seconds": "秒",
         "skipped": "跳过",
+        # interactive map of report.html
+        "imap_caption": "拖动平移，滚轮或 +/− 缩放，双击复原；鼠标悬停地块可见排序，点击可见其在方案中的各行。"
+        "地图由情景自身的图层绘制，离线可用。",
+        "imap_zoom_in": "放大",
+        "imap_zoom_out": "缩小",
+        "imap_reset": "全图",
+        "imap_site": "地块",
+        "imap_rank": "排序",
+        "imap_reason": "选址理由",
         # console summary of `siting run`
         "con_service": "{service}：{sites}{cost}；{reach} 米内的{group}：{before} -> {after}",
         "con_site_one": "新增 {n} 处",

@@ -29,6 +29,8 @@ import pandas as pd
 from siting.scenarios.outputs import i18n
 from siting.scenarios.outputs.excel import currency_of
 from siting.scenarios.outputs.lonlat import coordinate_system
+from siting.scenarios.outputs.svgmap import CSS as SVG_CSS
+from siting.scenarios.outputs.svgmap import interactive_map
 
 #: Plan columns not shown in the report's table (the map shows where the sites are).
 HIDDEN_PLAN_COLUMNS = ("lon", "lat", "x", "y", "geometry")
@@ -74,7 +76,32 @@ code, .mono { font-family: "DejaVu Sans Mono", "Noto Sans Mono CJK SC", monospac
 div.long { width: 24em; white-space: normal; }
 ul { margin: 4px 0 10px; padding-left: 22px; }
 footer { margin-top: 36px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
-@media print { main { max-width: none; } h2 { break-after: avoid; } table, figure { break-inside: avoid; } }
+/* Print: A4 portrait; the ranked plan on landscape pages (page "plan"); every section on a new page;
+   table headers repeated on each page; wide tables wrap inside the page width instead of scrolling (a
+   scroll box prints cut); the map fits one page; the interactive map (needs a screen) is left out. */
+@page { size: A4 portrait; margin: 12mm 10mm; }
+@page plan { size: A4 landscape; margin: 10mm; }
+@media print {
+  body { font-size: 10pt; }
+  main { max-width: none; padding: 0; }
+  h1 { font-size: 20pt; }
+  h2 { break-before: page; break-after: avoid; font-size: 15pt; margin-top: 0; }
+  #headline { break-before: avoid; }
+  h3 { break-after: avoid; }
+  thead { display: table-header-group; }
+  tr, .card, figure { break-inside: avoid; }
+  table { font-size: 8.5pt; max-width: 100%; }
+  th, td { overflow-wrap: anywhere; padding: 2px 4px; }
+  td.num { white-space: normal; }
+  .wide { overflow: visible; }
+  .wide table { width: 100%; font-size: 7pt; }
+  .wide th { max-width: none; }
+  div.long { width: auto; }
+  section.plan-section { page: plan; }
+  figure img { width: auto; max-width: 100%; max-height: 235mm; object-fit: contain; }
+  .screen-only { display: none !important; }
+  a { color: inherit; text-decoration: none; }
+}
 """
 
 
@@ -165,7 +192,7 @@ def _headline(plan: pd.DataFrame, summary: dict[str, Any], demand: Any, lang: st
     t = partial(i18n.text, lang)
     services = _services(summary)
     recs = summary.get("services") or {}
-    parts = [f"<h2>{_e(t('headline'))}</h2>"]
+    parts = [f'<h2 id="headline">{_e(t("headline"))}</h2>']
     speed = float(((summary.get("scenario") or {}).get("distance") or {}).get("walking_speed_kmh") or 4.0)
 
     # cards: coverage after per service
@@ -434,7 +461,7 @@ def _plan_table(plan: pd.DataFrame, lang: str, currency: str = "CNY") -> str:
         for c in cols
     ]
     parts.append('<div class="wide">' + _table(headers, rows, table_id="plan-table") + "</div>")
-    return "\n".join(parts)
+    return '<section class="plan-section">' + "\n".join(parts) + "</section>"
 
 
 def _uncovered(uncovered: pd.DataFrame, summary: dict[str, Any], demand: Any, lang: str) -> str:
@@ -715,6 +742,7 @@ def render_report(
     demand: Any = None,
     lang: str = "en",
     notes: list[str] | None = None,
+    layers: dict[str, Any] | None = None,
 ) -> str:
     """The text of ``report.html``.
 
@@ -726,6 +754,7 @@ def render_report(
     demand : the ``demand`` layer of ``plan.gpkg`` (areas, people per group, coverage flags), or None.
     lang : ``en`` or ``zh``.
     notes : more warnings to list (e.g. from drawing the map).
+    layers : the layers of ``plan.gpkg``, for the interactive map (:mod:`.svgmap`); None: no interactive map.
     """
     lang = i18n.check_lang(lang)
     t = partial(i18n.text, lang)
@@ -743,6 +772,7 @@ def render_report(
     if map_png:
         data = base64.b64encode(map_png).decode("ascii")
         body.append(f'<figure><img id="plan-map" alt="{_e(t("map_alt"))}" src="data:image/png;base64,{data}"></figure>')
+    body.append(interactive_map(layers, plan, summary, lang))  # on screen only; print keeps map.png
     body += [
         _plan_table(plan, lang, currency_of(summary)),
         _uncovered(uncovered, summary, demand, lang),
@@ -752,7 +782,7 @@ def render_report(
         f"<footer>{_e(t('generated', version=version))}</footer>",
     ]
     html_lang = "zh-CN" if lang == "zh" else "en"
-    css = CSS.replace("FONTS", i18n.FONT_STACK)
+    css = CSS.replace("FONTS", i18n.FONT_STACK) + SVG_CSS
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="{html_lang}">\n<head>\n<meta charset="utf-8">\n'
