@@ -6,7 +6,9 @@ to write; its result joins them, so the whole output folder still appears at onc
 finished run's files alone (``plan.csv``, ``uncovered.csv``, ``summary.json``, ``plan.gpkg``).
 
 Modules: :mod:`.gpkg` (the GIS layers), :mod:`.mapping` (the map), :mod:`.report` (the HTML page),
-:mod:`.i18n` (English and Chinese words), :mod:`.csv_safe` (CSV cells a spreadsheet cannot run).
+:mod:`.svgmap` (its interactive map), :mod:`.excel` (``plan.xlsx``), :mod:`.lonlat` (``output.coordinates``),
+:mod:`.console` (what ``siting run`` prints), :mod:`.i18n` (English and Chinese words), :mod:`.csv_safe`
+(CSV cells a spreadsheet cannot run).
 """
 
 from __future__ import annotations

@@ -217,12 +217,12 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
         svc = (
             existing["service"].astype(str).to_numpy() if "service" in existing.columns else np.full(len(existing), "")
         )
-        marks = "".join(
+        squares = "".join(
             f'<rect x="{_fmt(a - 4)}" y="{_fmt(b - 4)}" width="8" height="8" fill="{colour.get(s, "#555555")}">'
             f"<title>{_e(t(lang, 'map_existing'))}: {_e(i18n.service_name(lang, s))}</title></rect>"
             for a, b, s in zip(ex, ey, svc)
         )
-        out.append(f'<g stroke="#333333" stroke-width="1" vector-effect="non-scaling-stroke">{marks}</g>')
+        out.append(f'<g stroke="#333333" stroke-width="1" vector-effect="non-scaling-stroke">{squares}</g>')
     # chosen sites: one marker per (site, service), fanned out around the plot when a plot hosts several
     cx, cy = to_svg(*_points(chosen))
     ids = chosen["site_id"].astype(str).to_numpy()
@@ -233,7 +233,7 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
     angle = 2 * math.pi * nth / np.maximum(count, 1)
     off = np.where(count > 1, r_site * 1.1, 0.0)
     mx, my = cx + off * np.sin(angle), cy - off * np.cos(angle)
-    marks = []
+    marks: list[str] = []
     for k in range(len(chosen)):  # a loop over chosen sites (tens)
         label = f"{ids[k]} · #{ranks[k]} {i18n.service_name(lang, svc[k])}"
         marks.append(
