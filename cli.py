@@ -615,11 +615,14 @@ def run(
         typer.Option("--tolerance", min=0.0, max=0.99, help="Relative shortfall from the best an alternative may have."),
     ] = 0.02,
     lang: Annotated[
-        Lang | None, typer.Option("--lang", help="Language of report.html and map.png (default: output.lang).")
+        Lang | None,
+        typer.Option(
+            "--lang", help="Language of report.html, map.png, plan.xlsx and this summary (default: output.lang)."
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
 ) -> None:
-    """Solve a scenario file and write plan.csv, uncovered.csv, summary.json, plan.gpkg, map.png and report.html.
+    """Solve a scenario file and write plan.csv, plan.xlsx, uncovered.csv, summary.json, plan.gpkg, map.png, report.html.
 
     Scenarios with several services, budget.phases or a complete_circle / phased objective are
     solved jointly: all services on the shared plots under one budget (--split solves them one by
