@@ -1,13 +1,18 @@
 """``report.html``: one self-contained page an official can open offline, in English or Chinese.
 
+Printed (``@media print``), it fits A4: each section on a new page, the ranked plan on landscape
+pages with its header repeated, wide tables wrapped instead of scrolled, the static map sized to the
+page and the interactive one left out.
+
 Sections: headline figures (coverage before and after per service and per demand group; cost
 against each budget; what each phase buys), the map (``map.png`` inlined as a ``data:`` URI), the
 ranked plan table, the residents still uncovered by area, the assumptions (reach, walking speed,
 costs, population estimates) and the solve record (solver, version, status, objective, bound, gap,
 time), then the input hashes, package versions and warnings.
 
-The page makes no request: the style sheet is inline, the only image is a ``data:`` URI, there is
-no script and no web font (the CSS font stack names fonts installed with the system, Noto Sans CJK SC
+The page makes no request: the style sheet is inline, the only image is a ``data:`` URI, the only
+script is the interactive map's own (:mod:`.svgmap`: an inline SVG of the scenario's layers), there is
+no web font (the CSS font stack names fonts installed with the system, Noto Sans CJK SC
 first, so Chinese renders without a download; the page stays small: embedding a CJK font would add
 megabytes, and the machines officials read it on have a Chinese system font). Every value comes from
 the run's files (``plan.csv``, ``uncovered.csv``, ``summary.json`` and the ``demand`` layer of

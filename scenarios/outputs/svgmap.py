@@ -285,4 +285,4 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
     )
 
 
-__all__ = ["CSS", "interactive_map"]
+__all__ = ["CSS", "SCRIPT", "interactive_map"]
