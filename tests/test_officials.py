@@ -225,9 +225,9 @@ def test_every_key_the_code_asks_for_is_in_the_catalogue() -> None:
         path = ROOT / "scenarios" / "outputs" / module
         if path.exists():
             src = path.read_text(encoding="utf-8")
-            keys |= set(re.findall(r"""\btext\(\s*lang\s*,\s*["']([a-z0-9_]+)["']""", src))
-            keys |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']""", src))
-            keys |= set(re.findall(r"""\bt\(\s*lang\s*,\s*["']([a-z0-9_]+)["']""", src))
+            keys |= set(re.findall(r"""\btext\(\s*lang\s*,\s*["']([a-z0-9_]+)["']\s*[,)]""", src))
+            keys |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']\s*[,)]""", src))
+            keys |= set(re.findall(r"""\bt\(\s*lang\s*,\s*["']([a-z0-9_]+)["']\s*[,)]""", src))
     assert len(keys) > 50
     missing = sorted(k for k in keys if k not in i18n.TEXT["en"] or k not in i18n.TEXT["zh"])
     assert not missing, missing

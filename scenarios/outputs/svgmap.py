@@ -97,7 +97,7 @@ SCRIPT = """
 
 CSS = """
 #imap { margin: 8px 0 4px; }
-#imap svg { width: 100%; height: auto; max-height: 78vh; border: 1px solid var(--line); background: #fbfbf8;
+#imap svg { width: 100%; height: auto; max-height: 720px; border: 1px solid var(--line); background: #fbfbf8;
   touch-action: none; cursor: grab; }
 #imap .tools { margin: 0 0 4px; }
 #imap .tools button { font: inherit; padding: 0 10px; margin-right: 4px; }
