@@ -291,3 +291,44 @@ def test_chinese_report_has_no_english_interface_words(wuhai: Path) -> None:
             if w not in technical:
                 words.setdefault(w, chunk.strip()[:80])
     assert not words, words
+
+
+# ------------------------------------------------------------------------------ interactive map (no browser)
+def test_interactive_map_draws_streets_sites_and_rows() -> None:
+    """Streets become one path (touching lines chained, every vertex once), every chosen (site, service)
+    one marker, and a click's rows carry rank, service, cost and reason; data text is escaped."""
+    import geopandas as gpd
+    from shapely.geometry import LineString, Point
+
+    from siting.scenarios.outputs.svgmap import interactive_map
+
+    crs = "EPSG:3067"
+    streets = gpd.GeoDataFrame(
+        geometry=[LineString([(0, 0), (100, 0)]), LineString([(100, 0), (100, 50)]), LineString([(0, 50), (40, 50)])],
+        crs=crs,
+    )
+    plan = pd.DataFrame(
+        {
+            "rank": [1, 2, 3],
+            "site_id": ["a<b>", "a<b>", "c"],
+            "service": ["childcare", "public_toilet", "childcare"],
+            "cost": [2_000_000.0, 300_000.0, 50_000.0],
+            "reason": ["r1 </script>", "r2", "r3"],
+        }
+    )
+    chosen = gpd.GeoDataFrame(plan.copy(), geometry=[Point(10, 10), Point(10, 10), Point(90, 40)], crs=crs)
+    block = interactive_map({"streets": streets, "chosen_sites": chosen}, plan, {"services": {}}, "en")
+    path = re.search(r'<path d="([^"]+)"', block).group(1)
+    moves = path.split("M")[1:]
+    assert len(moves) == 2  # the first two lines touch: one polyline; the third is apart
+    assert [len(m.split()) // 2 for m in moves] == [3, 2]
+    scale = 1000.0 / (100 * 1.06)  # the box is the data's extent plus 3 % on each side
+    x0 = float(moves[0].split()[0])
+    assert x0 == pytest.approx(3 * scale, abs=0.06)
+    assert block.count('class="site"') == 3 and "a&lt;b&gt;" in block and "<b>" not in block
+    rows = json.loads(re.search(r'<script type="application/json" id="imap-data">(.*?)</script>', block, re.S).group(1))
+    assert rows["a<b>"] == [
+        ["1", "Childcare room", "", "2,000,000 CNY", "r1 </script>"],
+        ["2", "Public toilet", "", "300,000 CNY", "r2"],
+    ]
+    assert "</script>" not in block.split('id="imap-data">')[1].split("</script>")[0]

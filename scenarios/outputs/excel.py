@@ -100,23 +100,26 @@ def _write_table(ws: Any, table: pd.DataFrame, lang: str, currency: str, system:
         cell.font = Font(bold=True)
         cell.data_type = "s"
     money, share = _money_format(lang, currency), "0.0%"
-    for values in table.itertuples(index=False, name=None):  # a loop over the table's rows (the plan: few)
-        ws.append([_cell_value(lang, c, v) for c, v in zip(columns, values)])
-        for cell, c in zip(ws[ws.max_row], columns):
+    formats = [
+        money if c in MONEY_COLUMNS else share if c in SHARE_COLUMNS else "0.000000" if c in ("lon", "lat") else None
+        for c in columns
+    ]
+    # a loop over the table's rows (the plan: tens; uncovered: hundreds); rows are counted here, not with
+    # ws.max_row, which scans every cell on each call
+    for r, values in enumerate(table.itertuples(index=False, name=None), start=2):
+        for k, (c, v) in enumerate(zip(columns, values), start=1):
+            cell = ws.cell(row=r, column=k, value=_cell_value(lang, c, v))
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # text is text: "=..." from the data is never a formula
             elif isinstance(cell.value, (int, float)):
-                if c in MONEY_COLUMNS:
-                    cell.number_format = money
-                elif c in SHARE_COLUMNS:
-                    cell.number_format = share
-                elif c in ("lon", "lat"):
-                    cell.number_format = "0.000000"
+                if formats[k - 1] is not None:
+                    cell.number_format = formats[k - 1]
                 elif isinstance(cell.value, float) and c != "area_m2" and float(cell.value).is_integer():
                     cell.number_format = "#,##0"
+    last_row = len(table) + 1
     ws.freeze_panes = "A2"
     if columns:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(ws.max_row, 1)}"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{last_row}"
     for k, c in enumerate(columns, start=1):
         head = _header(lang, c, system)
         wide = 40 if c in ("reason", "reason_zh") else min(max(len(head) * (2 if lang == "zh" else 1) + 2, 10), 28)

@@ -126,23 +126,42 @@ def _fmt(v: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def _fmt_all(values: np.ndarray) -> np.ndarray:
+    """:func:`_fmt` of every value at once (numpy string ops, no Python loop per coordinate)."""
+    text = np.char.mod(f"%.{DECIMALS}f", np.round(np.asarray(values, dtype=float), DECIMALS) + 0.0)
+    text = np.char.rstrip(np.char.rstrip(text, "0"), ".")
+    return np.where(np.isin(text, ("-0", "")), "0", text)
+
+
 def _street_path(streets: Any, to_svg: Any, tolerance: float) -> str:
-    """One SVG path of every street line, simplified by ``tolerance`` (data units), in SVG units."""
+    """One SVG path of every street line, simplified by ``tolerance`` (data units), in SVG units.
+
+    Each line is ``M x0 y0 x1 y1 ...`` (pairs after the move are line-to); all coordinates are
+    transformed and formatted at once.
+    """
     import shapely
 
     if streets is None or not len(streets):
         return ""
     geoms = shapely.simplify(np.asarray(streets.geometry.to_numpy()), tolerance, preserve_topology=False)
-    parts: list[str] = []
-    for line in shapely.get_parts(geoms[~shapely.is_empty(geoms)]):  # a loop over street lines (hundreds)
-        if line.geom_type not in ("LineString", "LinearRing"):
-            continue
-        xy = shapely.get_coordinates(line)
-        if len(xy) < 2:
-            continue
-        sx, sy = to_svg(xy[:, 0], xy[:, 1])
-        parts.append("M" + " ".join(f"{_fmt(a)} {_fmt(b)}" for a, b in zip(sx, sy)))  # later pairs: line-to
-    return "".join(parts)
+    parts = shapely.get_parts(geoms[~shapely.is_empty(geoms)])
+    parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]  # LineString, LinearRing
+    if not len(parts):
+        return ""
+    xy, line = shapely.get_coordinates(parts, return_index=True)
+    keep = np.bincount(line, minlength=len(parts))[line] >= 2  # a line needs two points
+    xy, line = xy[keep], line[keep]
+    if not len(xy):
+        return ""
+    sx, sy = to_svg(xy[:, 0], xy[:, 1])
+    pairs = np.char.add(np.char.add(_fmt_all(sx), " "), _fmt_all(sy))
+    first = np.ones(len(line), dtype=bool)
+    first[1:] = line[1:] != line[:-1]
+    # a line that starts where the previous one ended continues it: no move, no repeated point
+    joined = np.zeros(len(line), dtype=bool)
+    joined[1:] = first[1:] & (pairs[1:] == pairs[:-1])
+    pairs = np.where(first & ~joined, np.char.add("M", pairs), pairs)
+    return " ".join(pairs[~joined].tolist())
 
 
 def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str, Any], lang: str) -> str:
