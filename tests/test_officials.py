@@ -326,7 +326,9 @@ def test_interactive_map_draws_streets_sites_and_rows() -> None:
     x0 = float(moves[0].split()[0])
     assert x0 == pytest.approx(3 * scale, abs=0.06)
     assert block.count('class="site"') == 3 and "a&lt;b&gt;" in block and "<b>" not in block
-    rows = json.loads(re.search(r'<script type="application/json" id="imap-data">(.*?)</script>', block, re.S).group(1))
+    rows = json.loads(
+        re.search(r'<script type="application/json" id="imap-data">(.*?)</script>', block, re.DOTALL).group(1)
+    )
     assert rows["a<b>"] == [
         ["1", "Childcare room", "", "2,000,000 CNY", "r1 </script>"],
         ["2", "Public toilet", "", "300,000 CNY", "r2"],
