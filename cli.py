@@ -627,11 +627,14 @@ def run(
         typer.Option("--tolerance", min=0.0, max=0.99, help="Relative shortfall from the best an alternative may have."),
     ] = 0.02,
     lang: Annotated[
-        Lang | None, typer.Option("--lang", help="Language of report.html and map.png (default: output.lang).")
+        Lang | None,
+        typer.Option(
+            "--lang", help="Language of report.html, map.png, plan.xlsx and this summary (default: output.lang)."
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
 ) -> None:
-    """Solve a scenario file and write plan.csv, uncovered.csv, summary.json, plan.gpkg, map.png and report.html.
+    """Solve a scenario file and write plan.csv, plan.xlsx, uncovered.csv, summary.json, plan.gpkg, map.png, report.html.
 
     Scenarios with several services, budget.phases or a complete_circle / phased objective are
     solved jointly: all services on the shared plots under one budget (--split solves them one by
@@ -648,44 +651,12 @@ def run(
             file, scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet),
             split=split, alternatives=alternatives, tolerance=tolerance, lang=lang.value if lang else None,
         )
+    from siting.scenarios.outputs.console import run_lines
+
     summary = result.summary
-    for name, svc in summary["services"].items():
-        cov = svc["coverage"]
-        share = cov["share_after"]
-        solve_rec = svc["solve"] or {}
-        status = solve_rec.get("status", "not solved")
-        verified = "verified" if solve_rec.get("verified", True) else "NOT verified"
-        cost = f", cost {svc['cost']:,.0f}" if svc["cost"] is not None else ""
-        typer.echo(
-            f"{name}: {svc['new_sites']} new site{'' if svc['new_sites'] == 1 else 's'}{cost}; {svc['demand_group']} within {svc['reach_m']:,.0f} m: "
-            f"{cov['before']:,.0f} -> {cov['after']:,.0f}"
-            + (f" ({100 * share:.1f} %)" if share is not None else "")
-            + f"; {status}, {verified}"
-        )
-    if result.mode == "joint":
-        rec, joint, checks = summary["solve"], summary["joint"], summary["checks"]
-        budget = checks["budget_total"]["limit"]
-        typer.echo(
-            f"joint plan: {joint['new_sites']} new facilities on {joint['plots_used']} plots, cost "
-            f"{joint['total_cost']:,.0f}" + (f" of {budget:,.0f}" if budget is not None else "")
-            + f"; {summary['objective']} = {joint['value']:,.6g} ({rec['status']}"
-            + (f", gap {rec['gap']:.2g}" if rec.get("gap") else "")
-            + ")"
-        )
-        for ph in summary["phases"] if len(summary["phases"]) > 1 else []:
-            typer.echo(f"  phase {ph['phase']}: {ph['new_sites']} new facilities, cost {ph['cost']:,.0f}")
-        if "alternatives" in summary:
-            alt = summary["alternatives"]
-            typer.echo(
-                f"alternatives: {alt['found']} distinct plans within {100 * alt['tolerance']:g} % of the best"
-                + (f" ({alt['note']})" if alt.get("note") else "")
-            )
-    failed = failed_checks(summary)
-    if "checks" in summary or failed:
-        typer.echo("checks passed" if not failed else f"checks FAILED: {', '.join(failed)} (see summary.json)")
-    if sum(int(svc.get("new_sites") or 0) for svc in summary["services"].values()) == 0:
-        typer.echo("nothing to build: the plan opens no new facility (the existing ones give this coverage)")
-    typer.echo(f"plan written to {result.out_dir}")
+    # the summary in --lang when given; else English (scripts read these lines), whatever output.lang says
+    for line in run_lines(summary, result.mode, result.out_dir, failed_checks(summary), lang.value if lang else "en"):
+        typer.echo(line)
 
 
 @app.command()

@@ -197,6 +197,16 @@ class SolverSettings(_Strict):
 class Output(_Strict):
     folder: str = Field(default="out", description="Output folder, relative to the scenario file.")
     lang: Literal["en", "zh"] = Field(default="en", description="Language of the report.")
+    currency: str = Field(
+        default="CNY",
+        pattern=r"^[A-Z]{3}$",
+        description="Currency of every cost, an ISO 4217 code (CNY, EUR, USD, ...); CNY reads 元 / 万元 in Chinese.",
+    )
+    coordinates: Literal["wgs84", "gcj02", "bd09"] = Field(
+        default="wgs84",
+        description="System of the lon/lat columns of plan.csv and plan.xlsx: wgs84 (GPS, OpenStreetMap), "
+        "gcj02 (Gaode/AMap, Tencent) or bd09 (Baidu).",
+    )
 
 
 Objective = Literal["max_coverage", "complete_circle", "pmedian", "min_cost", "phased"]

@@ -6,7 +6,9 @@ to write; its result joins them, so the whole output folder still appears at onc
 finished run's files alone (``plan.csv``, ``uncovered.csv``, ``summary.json``, ``plan.gpkg``).
 
 Modules: :mod:`.gpkg` (the GIS layers), :mod:`.mapping` (the map), :mod:`.report` (the HTML page),
-:mod:`.i18n` (English and Chinese words), :mod:`.csv_safe` (CSV cells a spreadsheet cannot run).
+:mod:`.svgmap` (its interactive map), :mod:`.excel` (``plan.xlsx``), :mod:`.lonlat` (``output.coordinates``),
+:mod:`.console` (what ``siting run`` prints), :mod:`.i18n` (English and Chinese words), :mod:`.csv_safe`
+(CSV cells a spreadsheet cannot run).
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import pandas as pd
 from siting.models.errors import DataError
 from siting.scenarios.outputs.csv_safe import restore_frame
 from siting.scenarios.outputs.i18n import LANGS, check_lang
+from siting.scenarios.outputs.lonlat import coordinate_system, plan_in_system, to_wgs84
 
 if TYPE_CHECKING:
     from siting.scenarios.pipeline.record import RunRecord
 
 __all__ = ["OUTPUT_FILES", "read_run", "render_outputs", "rerender", "resolve_lang"]
 
-OUTPUT_FILES = ("plan.gpkg", "map.png", "report.html")
+OUTPUT_FILES = ("plan.gpkg", "map.png", "report.html", "plan.xlsx")
 
 
 def resolve_lang(lang: str | None, summary: dict[str, Any]) -> str:
@@ -41,7 +44,7 @@ def resolve_lang(lang: str | None, summary: dict[str, Any]) -> str:
 def render_outputs(
     built: Any, plan: pd.DataFrame, uncovered: pd.DataFrame, summary: dict[str, Any], lang: str | None = None
 ) -> dict[str, bytes]:
-    """``plan.gpkg``, ``map.png`` and ``report.html`` of a finished solve, as file name -> bytes.
+    """``plan.gpkg``, ``map.png``, ``report.html`` and ``plan.xlsx`` of a finished solve, as file name -> bytes.
 
     Parameters
     ----------
@@ -50,6 +53,7 @@ def render_outputs(
     summary : the dict written to ``summary.json``.
     lang : ``en`` or ``zh``; default the scenario's ``output.lang``.
     """
+    from siting.scenarios.outputs.excel import plan_workbook
     from siting.scenarios.outputs.gpkg import plan_layers, write_gpkg
     from siting.scenarios.outputs.mapping import render_map
     from siting.scenarios.outputs.report import render_report
@@ -58,8 +62,9 @@ def render_outputs(
     layers, notes = plan_layers(built, plan)
     gpkg = write_gpkg(layers)
     png, map_notes = render_map(layers, summary, lang)
-    page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes + map_notes)
-    return {"plan.gpkg": gpkg, "map.png": png, "report.html": page.encode("utf-8")}
+    page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes + map_notes, layers=layers)
+    xlsx = plan_workbook(plan_in_system(plan, coordinate_system(summary)), uncovered, summary, lang)
+    return {"plan.gpkg": gpkg, "map.png": png, "report.html": page.encode("utf-8"), "plan.xlsx": xlsx}
 
 
 #: Columns ``siting report`` needs in each table (a run writes more).
@@ -85,7 +90,7 @@ def _read_table(path: Path, text_columns: dict[str, type], required: tuple[str, 
     """A CSV a run wrote, or a DataError saying what is wrong with it and how to get it back."""
     fix = "rerun `siting run` to write it again"
     try:
-        table = pd.read_csv(path, dtype=text_columns, encoding="utf-8")
+        table = pd.read_csv(path, dtype=text_columns, encoding="utf-8-sig")  # a run writes a BOM
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from None
     except pd.errors.EmptyDataError:
@@ -147,13 +152,15 @@ def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, RunRecord
     return plan, uncovered, summary, layers
 
 
-def _layers_from_plan(plan: pd.DataFrame) -> dict[str, Any]:
+def _layers_from_plan(plan: pd.DataFrame, summary: dict[str, Any]) -> dict[str, Any]:
     """Without plan.gpkg: the chosen sites from plan.csv's lon/lat only."""
     import geopandas as gpd
 
     if not {"lon", "lat"} <= set(plan.columns):
         return {}
-    pts = gpd.points_from_xy(plan["lon"], plan["lat"], crs=4326)
+    # plan.csv gives lon/lat in output.coordinates (e.g. GCJ-02): back to WGS 84 before drawing
+    lon, lat = to_wgs84(plan["lon"], plan["lat"], coordinate_system(summary))
+    pts = gpd.points_from_xy(lon, lat, crs=4326)
     return {"chosen_sites": gpd.GeoDataFrame(plan.copy(), geometry=pts, crs=4326)}
 
 
@@ -186,13 +193,13 @@ def _rerender(
         notes.append(
             f"{folder / 'plan.gpkg'} not found: the map shows the chosen sites only; rerun `siting run` for the full map"
         )
-        layers = _layers_from_plan(plan)
+        layers = _layers_from_plan(plan, summary)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             png, map_notes = render_map(layers, summary, lang)
             notes += map_notes
-            page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes)
+            page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes, layers=layers)
     except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
         # files edited by hand (or by another version) that parse but do not fit together
         raise DataError(

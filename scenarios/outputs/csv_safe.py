@@ -28,6 +28,8 @@ import pandas as pd
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _NEEDS_QUOTE = re.compile(r"'*[=+\-@\t\r]")  # matched at the start of the text
 _QUOTED = re.compile(r"'+[=+\-@\t\r]")
+#: The UTF-8 byte-order mark a CSV for spreadsheets starts with (see :func:`frame_to_csv`).
+BOM = b"\xef\xbb\xbf"
 
 
 def neutralise(value: Any) -> Any:
@@ -108,18 +110,21 @@ def _line_end(has_cr: bool, lineterminator: str) -> str:
     return "\r\n" if has_cr and "\r" not in lineterminator else lineterminator
 
 
-def frame_to_csv(df: pd.DataFrame, float_format: str = "%.10g") -> bytes:
+def frame_to_csv(df: pd.DataFrame, float_format: str = "%.10g", bom: bool = False) -> bytes:
     """The CSV bytes (UTF-8, ``\\n`` line ends, no index) of ``df`` with its text neutralised.
 
     Numbers are written with ``float_format``; a file with a carriage return inside a text cell gets
-    CRLF line ends so that the cell is quoted and the row stays whole.
+    CRLF line ends so that the cell is quoted and the row stays whole. With ``bom`` the bytes start
+    with the UTF-8 byte-order mark (EF BB BF): Excel on a Chinese Windows reads a CSV without it in
+    the system code page (GBK) and garbles every Chinese cell; with it, Excel, WPS and LibreOffice
+    read UTF-8. Readers: ``pd.read_csv(..., encoding="utf-8-sig")``, ``open(..., encoding="utf-8-sig")``.
     """
     safe = neutralise_frame(df)
     has_cr = any(_has_cr(safe[c]) for c in _text_columns(safe)) or any(
         isinstance(c, str) and "\r" in c for c in safe.columns
     )
     text = safe.to_csv(index=False, float_format=float_format, lineterminator=_line_end(has_cr, "\n"))
-    return text.encode("utf-8")
+    return (BOM if bom else b"") + text.encode("utf-8")
 
 
 def rows_to_csv(
@@ -142,6 +147,7 @@ def rows_to_csv(
 
 
 __all__ = [
+    "BOM",
     "TRIGGERS",
     "frame_to_csv",
     "neutralise",

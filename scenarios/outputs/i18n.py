@@ -7,6 +7,7 @@ wording (一刻钟社区生活圈, 养老服务站, 托育点, 充电设施, 公
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 LANGS = ("en", "zh")
@@ -52,7 +53,19 @@ GROUPS = {
 }
 
 LAND_TYPES = {
-    "en": {},
+    "en": {
+        "idle_land": "idle land",
+        "warehouse": "warehouse",
+        "factory": "old factory",
+        "commercial": "commercial space",
+        "demolition_site": "cleared demolition site",
+        "parking_lot": "parking lot",
+        "construction_site": "construction site",
+        "disused_building": "disused building",
+        "industrial_land": "industrial land",
+        "greenfield": "greenfield",
+        "existing": "existing facility",
+    },
     "zh": {
         "idle_land": "闲置土地",
         "warehouse": "仓库",
@@ -82,7 +95,14 @@ REASONS = {
 }
 
 STATUS = {
-    "en": {},
+    "en": {
+        "OPTIMAL": "OPTIMAL (proven)",
+        "FEASIBLE": "FEASIBLE (optimality not proven)",
+        "NO_SOLUTION": "NO_SOLUTION (no plan found)",
+        "INFEASIBLE": "INFEASIBLE",
+        "UNBOUNDED": "UNBOUNDED",
+        "ERROR": "ERROR",
+    },
     "zh": {
         "OPTIMAL": "最优（已证明）",
         "FEASIBLE": "可行（未证明最优）",
@@ -117,6 +137,13 @@ COLUMNS = {
         "cumulative_coverage_share": "coverage after",
         "substitute_recovers": "substitute recovers",
         "substitute_cost": "substitute cost",
+        "substitute_phase": "substitute's phase",
+        "new_sites": "new sites",
+        "demand_id": "demand point",
+        "people": "people",
+        "nearest_open_m": "nearest open facility (m)",
+        "lon": "longitude",
+        "lat": "latitude",
     },
     "zh": {
         "service": "服务设施",
@@ -140,6 +167,13 @@ COLUMNS = {
         "cumulative_coverage_share": "覆盖率（累计）",
         "substitute_recovers": "替代地块可挽回",
         "substitute_cost": "替代地块投资",
+        "substitute_phase": "替代地块阶段",
+        "new_sites": "新增设施",
+        "demand_id": "需求点",
+        "people": "人数",
+        "nearest_open_m": "最近设施距离（米）",
+        "lon": "经度",
+        "lat": "纬度",
     },
 }
 
@@ -241,6 +275,53 @@ TEXT: dict[str, dict[str, str]] = {
         "map_buildings": "buildings / blocks",
         "map_plot": "chosen plot",
         "map_inset": "where the areas lie",
+        # plan.xlsx and the coordinate note
+        "sheet_plan": "Plan",
+        "sheet_phase": "Phase {phase}",
+        "sheet_uncovered": "Uncovered",
+        "sheet_about": "About",
+        "about_item": "Item",
+        "about_value": "Value",
+        "about_scenario": "Scenario",
+        "about_coordinates": "Coordinates of the lon/lat columns",
+        "about_currency": "Currency of costs",
+        "about_sheets": "Sheets: the ranked plan, one per phase, one per service, the uncovered demand points",
+        "coords_note": "Longitude and latitude in plan.csv and plan.xlsx are {system}.",
+        "lon_in": "longitude ({system})",
+        "lat_in": "latitude ({system})",
+        "cost_unit": "Costs in {unit}.",
+        "kmh": "km/h",
+        "seconds": "s",
+        "skipped": "skipped",
+        # interactive map of report.html
+        "imap_caption": "Drag to move, wheel or +/− to zoom, double-click to reset; hover a site for its "
+        "rank, click it for its rows of the plan. Drawn from the scenario's own layers: works offline.",
+        "imap_zoom_in": "zoom in",
+        "imap_zoom_out": "zoom out",
+        "imap_reset": "whole area",
+        "imap_site": "Site",
+        "imap_rank": "Rank",
+        "imap_reason": "Why",
+        # console summary of `siting run`
+        "con_service": "{service}: {sites}{cost}; {group} within {reach} m: {before} -> {after}",
+        "con_site_one": "{n} new site",
+        "con_site_many": "{n} new sites",
+        "con_cost": ", cost {cost}",
+        "con_share": " ({share} %)",
+        "con_status": "; {status}, {verified}",
+        "con_verified": "verified",
+        "con_not_verified": "NOT verified",
+        "con_joint": "joint plan: {n} new facilities on {plots} plots, cost {cost}",
+        "con_of_budget": " of {budget}",
+        "con_objective": "; {objective} = {value} ({status}",
+        "con_gap": ", gap {gap}",
+        "con_close": ")",
+        "con_phase": "  phase {phase}: {n} new facilities, cost {cost}",
+        "con_alternatives": "alternatives: {found} distinct plans within {tolerance} % of the best",
+        "con_checks_passed": "checks passed",
+        "con_checks_failed": "checks FAILED: {failed} (see summary.json)",
+        "con_nothing": "nothing to build: the plan opens no new facility (the existing ones give this coverage)",
+        "con_written": "plan written to {out}",
     },
     "zh": {
         "title": "一刻钟社区生活圈 设施选址方案",
@@ -339,7 +420,162 @@ TEXT: dict[str, dict[str, str]] = {
         "map_buildings": "建筑 / 街坊",
         "map_plot": "选中地块",
         "map_inset": "各片区位置",
+        # plan.xlsx and the coordinate note
+        "sheet_plan": "选址方案",
+        "sheet_phase": "{phase} 阶段",
+        "sheet_uncovered": "未覆盖居民",
+        "sheet_about": "说明",
+        "about_item": "项目",
+        "about_value": "内容",
+        "about_scenario": "情景",
+        "about_coordinates": "经纬度列的坐标系",
+        "about_currency": "投资货币单位",
+        "about_sheets": "工作表：排序后的选址方案、各阶段、各类设施、未覆盖需求点",
+        "coords_note": "plan.csv 与 plan.xlsx 中的经纬度采用{system}。",
+        "lon_in": "经度（{system}）",
+        "lat_in": "纬度（{system}）",
+        "cost_unit": "投资单位：{unit}。",
+        "kmh": "公里/小时",
+        "seconds": "秒",
+        "skipped": "跳过",
+        # interactive map of report.html
+        "imap_caption": "拖动平移，滚轮或 +/− 缩放，双击复原；鼠标悬停地块可见排序，点击可见其在方案中的各行。"
+        "地图由情景自身的图层绘制，离线可用。",
+        "imap_zoom_in": "放大",
+        "imap_zoom_out": "缩小",
+        "imap_reset": "全图",
+        "imap_site": "地块",
+        "imap_rank": "排序",
+        "imap_reason": "选址理由",
+        # console summary of `siting run`
+        "con_service": "{service}：{sites}{cost}；{reach} 米内的{group}：{before} -> {after}",
+        "con_site_one": "新增 {n} 处",
+        "con_site_many": "新增 {n} 处",
+        "con_cost": "，投资 {cost}",
+        "con_share": "（{share}%）",
+        "con_status": "；{status}，{verified}",
+        "con_verified": "已独立核验",
+        "con_not_verified": "未通过核验",
+        "con_joint": "联合方案：在 {plots} 个地块上新增 {n} 处设施，投资 {cost}",
+        "con_of_budget": "（预算 {budget}）",
+        "con_objective": "；{objective} = {value}（{status}",
+        "con_gap": "，间隙 {gap}",
+        "con_close": "）",
+        "con_phase": "  {phase} 阶段：新增 {n} 处设施，投资 {cost}",
+        "con_alternatives": "备选方案：与最优相差 {tolerance}% 以内的不同方案 {found} 个",
+        "con_checks_passed": "全部检查通过",
+        "con_checks_failed": "检查未通过：{failed}（见 summary.json）",
+        "con_nothing": "无需新建：方案未新增设施（既有设施已达到此覆盖）",
+        "con_written": "方案已写入 {out}",
     },
+}
+
+
+#: Models of the solve record (summary.json ``model``).
+MODELS = {
+    "en": {
+        "mclp": "maximal covering (MCLP)",
+        "lscp": "set covering (LSCP)",
+        "pmedian": "p-median",
+        "pcenter": "p-center",
+    },
+    "zh": {
+        "mclp": "最大覆盖模型（MCLP）",
+        "lscp": "集合覆盖模型（LSCP）",
+        "pmedian": "p-中位模型",
+        "pcenter": "p-中心模型",
+    },
+}
+
+#: Objectives of a scenario (``objective``).
+OBJECTIVES = {
+    "en": {
+        "max_coverage": "max_coverage",
+        "complete_circle": "complete_circle",
+        "pmedian": "pmedian",
+        "min_cost": "min_cost",
+        "phased": "phased",
+    },
+    "zh": {
+        "max_coverage": "最大覆盖人数",
+        "complete_circle": "完整生活圈人数",
+        "pmedian": "总步行距离最短",
+        "min_cost": "投资最省",
+        "phased": "分阶段覆盖",
+    },
+}
+
+#: Stages of a joint solve (summary.json ``solve.stages[].name``): best plan, then the cheapest and the
+#: shortest-walk plan among the equally good ones.
+STAGES = {
+    "en": {
+        "primary": "stage 1: the best plan",
+        "cost": "stage 2: the cheapest of the best plans",
+        "distance": "stage 3: the shortest walks among them",
+    },
+    "zh": {
+        "primary": "第 1 步：求最优方案",
+        "cost": "第 2 步：同等效果中投资最省",
+        "distance": "第 3 步：其中步行距离最短",
+    },
+}
+
+#: Human-readable notes a run records (summary.json ``budget_split``, warnings) in both languages: an
+#: English note matching a pattern is shown in Chinese with the captured parts filled in.
+NOTES: dict[str, dict[str, str]] = {
+    "en": {
+        "split_joint": "none: the joint multi-service model shares budget.total{phases} and the plots between the "
+        "services; nothing is split in advance",
+        "split_joint_phases": ", the phase budgets",
+        "split_advance": "budget.total is split across services in advance, in proportion to weight x people served; "
+        "the joint multi-service model (siting run without --split) optimises the split",
+        "stage_skipped_time": "time limit reached",
+        "stage_skipped_distance": "a service has no walking distances",
+    },
+    "zh": {
+        "split_joint": "预算不预先分配：联合多设施模型在各类设施之间统筹总预算{phases}和地块",
+        "split_joint_phases": "、各阶段预算",
+        "split_advance": "总预算按权重 × 服务人数预先分配给各类设施；联合多设施模型（siting run 不加 --split）可优化这一分配",
+        "stage_skipped_time": "已达时间上限",
+        "stage_skipped_distance": "有设施缺少步行距离",
+    },
+}
+
+
+def note(lang: str, message: Any) -> str:
+    """A recorded English note in ``lang``: translated when it is one of :data:`NOTES`, else as written."""
+    msg = str(message)
+    if lang == "en":
+        return msg
+    en, out = NOTES["en"], NOTES[lang]
+    for with_phases in (True, False):
+        phases = en["split_joint_phases"] if with_phases else ""
+        if msg == en["split_joint"].format(phases=phases):
+            return out["split_joint"].format(phases=out["split_joint_phases"] if with_phases else "")
+    for key in ("split_advance", "stage_skipped_time", "stage_skipped_distance"):
+        if msg == en[key]:
+            return out[key]
+    return msg
+
+
+#: Names of the lon/lat systems of ``output.coordinates``.
+COORDINATES = {
+    "en": {
+        "wgs84": "WGS-84 (GPS, OpenStreetMap)",
+        "gcj02": "GCJ-02 (Gaode/AMap, Tencent maps)",
+        "bd09": "BD-09 (Baidu maps)",
+    },
+    "zh": {
+        "wgs84": "WGS-84 坐标（GPS、OpenStreetMap）",
+        "gcj02": "GCJ-02 坐标（高德、腾讯地图）",
+        "bd09": "BD-09 坐标（百度地图）",
+    },
+}
+
+#: Units of money: CNY reads 元 and, from 10,000 up, 万元 in Chinese; other currencies by their code.
+CURRENCY_UNITS = {
+    "en": {"CNY": "CNY"},
+    "zh": {"CNY": "元", "CNY_10K": "万元", "EUR": "欧元", "USD": "美元"},
 }
 
 
@@ -393,3 +629,43 @@ def status_name(lang: str, key: Any) -> str:
 
 def column_name(lang: str, key: Any) -> str:
     return COLUMNS[lang].get(str(key), str(key).replace("_", " "))
+
+
+def model_name(lang: str, key: Any) -> str:
+    return MODELS[lang].get(str(key), str(key))
+
+
+def objective_name(lang: str, key: Any) -> str:
+    return OBJECTIVES[lang].get(str(key), str(key))
+
+
+def stage_name(lang: str, key: Any) -> str:
+    return STAGES[lang].get(str(key), str(key))
+
+
+def coordinates_name(lang: str, system: Any) -> str:
+    return COORDINATES[lang].get(str(system), str(system))
+
+
+def currency_unit(lang: str, currency: Any) -> str:
+    """The unit costs are written in: ``元`` for CNY in Chinese, else the ISO code (``CNY``, ``EUR``)."""
+    code = str(currency or "CNY")
+    return CURRENCY_UNITS[lang].get(code, code)
+
+
+def money(lang: str, value: Any, currency: Any = "CNY") -> str:
+    """A cost with its currency: ``2,400,000 CNY``; in Chinese ``240 万元`` (from 10,000 元 up) or ``800 元``.
+
+    ``-`` for a missing value. The amount is never rounded to less than 0.01 万元 (100 元).
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    if not math.isfinite(v):
+        return "-"
+    code = str(currency or "CNY")
+    if lang == "zh" and code == "CNY" and abs(v) >= 10_000:
+        amount = f"{v / 10_000:,.2f}".rstrip("0").rstrip(".")
+        return f"{amount} {CURRENCY_UNITS['zh']['CNY_10K']}"
+    return f"{v:,.0f} {currency_unit(lang, code)}"

@@ -1,13 +1,18 @@
 """``report.html``: one self-contained page an official can open offline, in English or Chinese.
 
+Printed (``@media print``), it fits A4: each section on a new page, the ranked plan on landscape
+pages with its header repeated, wide tables wrapped instead of scrolled, the static map sized to the
+page and the interactive one left out.
+
 Sections: headline figures (coverage before and after per service and per demand group; cost
 against each budget; what each phase buys), the map (``map.png`` inlined as a ``data:`` URI), the
 ranked plan table, the residents still uncovered by area, the assumptions (reach, walking speed,
 costs, population estimates) and the solve record (solver, version, status, objective, bound, gap,
 time), then the input hashes, package versions and warnings.
 
-The page makes no request: the style sheet is inline, the only image is a ``data:`` URI, there is
-no script and no web font (the CSS font stack names fonts installed with the system, Noto Sans CJK SC
+The page makes no request: the style sheet is inline, the only image is a ``data:`` URI, the only
+script is the interactive map's own (:mod:`.svgmap`: an inline SVG of the scenario's layers), there is
+no web font (the CSS font stack names fonts installed with the system, Noto Sans CJK SC
 first, so Chinese renders without a download; the page stays small: embedding a CJK font would add
 megabytes, and the machines officials read it on have a Chinese system font). Every value comes from
 the run's files (``plan.csv``, ``uncovered.csv``, ``summary.json`` and the ``demand`` layer of
@@ -27,12 +32,23 @@ import numpy as np
 import pandas as pd
 
 from siting.scenarios.outputs import i18n
+from siting.scenarios.outputs.excel import currency_of
+from siting.scenarios.outputs.lonlat import coordinate_system
+from siting.scenarios.outputs.svgmap import CSS as SVG_CSS
+from siting.scenarios.outputs.svgmap import interactive_map
 
 #: Plan columns not shown in the report's table (the map shows where the sites are).
 HIDDEN_PLAN_COLUMNS = ("lon", "lat", "x", "y", "geometry")
 #: Plan columns holding money, people and shares (formatted accordingly).
 MONEY_COLUMNS = ("cost", "cumulative_cost", "substitute_cost")
-PEOPLE_COLUMNS = ("covered", "cumulative_covered", "covered_after", "drop_one_loss", "substitute_recovers", "weighted_gain")
+PEOPLE_COLUMNS = (
+    "covered",
+    "cumulative_covered",
+    "covered_after",
+    "drop_one_loss",
+    "substitute_recovers",
+    "weighted_gain",
+)
 SHARE_COLUMNS = ("coverage_share", "cumulative_coverage_share")
 UNCOVERED_TOP = 15
 
@@ -65,7 +81,32 @@ code, .mono { font-family: "DejaVu Sans Mono", "Noto Sans Mono CJK SC", monospac
 div.long { width: 24em; white-space: normal; }
 ul { margin: 4px 0 10px; padding-left: 22px; }
 footer { margin-top: 36px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
-@media print { main { max-width: none; } h2 { break-after: avoid; } table, figure { break-inside: avoid; } }
+/* Print: A4 portrait; the ranked plan on landscape pages (page "plan"); every section on a new page;
+   table headers repeated on each page; wide tables wrap inside the page width instead of scrolling (a
+   scroll box prints cut); the map fits one page; the interactive map (needs a screen) is left out. */
+@page { size: A4 portrait; margin: 12mm 10mm; }
+@page plan { size: A4 landscape; margin: 10mm; }
+@media print {
+  body { font-size: 10pt; }
+  main { max-width: none; padding: 0; }
+  h1 { font-size: 20pt; }
+  h2 { break-before: page; break-after: avoid; font-size: 15pt; margin-top: 0; }
+  #headline { break-before: avoid; }
+  h3 { break-after: avoid; }
+  thead { display: table-header-group; }
+  tr, .card, figure { break-inside: avoid; }
+  table { font-size: 8.5pt; max-width: 100%; }
+  th, td { overflow-wrap: anywhere; padding: 2px 4px; }
+  td.num { white-space: normal; }
+  .wide { overflow: visible; }
+  .wide table { width: 100%; font-size: 7pt; }
+  .wide th { max-width: none; }
+  div.long { width: auto; }
+  section.plan-section { page: plan; }
+  figure img { width: auto; max-width: 100%; max-height: 235mm; object-fit: contain; }
+  .screen-only { display: none !important; }
+  a { color: inherit; text-decoration: none; }
+}
 """
 
 
@@ -105,15 +146,19 @@ def _pct(value: Any, lang: str) -> str:
     return f"{100 * float(value):.1f}%" if lang == "zh" else f"{100 * float(value):.1f} %"
 
 
-def _table(headers: list[str], rows: list[list[tuple[str, bool]]], table_id: str | None = None, caption: str | None = None) -> str:
+def _table(
+    headers: list[str], rows: list[list[tuple[str, bool]]], table_id: str | None = None, caption: str | None = None
+) -> str:
     """An HTML table; each cell is (escaped html, numeric?). The id is escaped too: it may hold a
     service key from the scenario (``uncovered-<service>``)."""
     out = [f'<table id="{_e(table_id)}">' if table_id else "<table>"]
     if caption:
-        out.append(f"<caption class=\"note\">{_e(caption)}</caption>")
+        out.append(f'<caption class="note">{_e(caption)}</caption>')
     out.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr></thead><tbody>")
     for row in rows:
-        out.append("<tr>" + "".join(f'<td class="num">{c}</td>' if num else f"<td>{c}</td>" for c, num in row) + "</tr>")
+        out.append(
+            "<tr>" + "".join(f'<td class="num">{c}</td>' if num else f"<td>{c}</td>" for c, num in row) + "</tr>"
+        )
     out.append("</tbody></table>")
     return "\n".join(out)
 
@@ -152,7 +197,7 @@ def _headline(plan: pd.DataFrame, summary: dict[str, Any], demand: Any, lang: st
     t = partial(i18n.text, lang)
     services = _services(summary)
     recs = summary.get("services") or {}
-    parts = [f"<h2>{_e(t('headline'))}</h2>"]
+    parts = [f'<h2 id="headline">{_e(t("headline"))}</h2>']
     speed = float(((summary.get("scenario") or {}).get("distance") or {}).get("walking_speed_kmh") or 4.0)
 
     # cards: coverage after per service
@@ -180,26 +225,40 @@ def _headline(plan: pd.DataFrame, summary: dict[str, Any], demand: Any, lang: st
         )
     parts.append('<div class="cards">' + "".join(cards) + "</div>")
 
-    headers = [t("service"), t("group"), t("reach"), t("people"), t("before"), t("after"), t("share_before"),
-               t("share_after"), t("new_sites"), t("cost")]
+    headers = [
+        t("service"),
+        t("group"),
+        t("reach"),
+        t("people"),
+        t("before"),
+        t("after"),
+        t("share_before"),
+        t("share_after"),
+        t("new_sites"),
+        t("cost"),
+    ]
     rows = []
     for s in services:
         rec = recs.get(s) or {}
         cov = rec.get("coverage") or {}
         reach = _reach_m(summary, s)
-        reach_txt = "-" if reach is None else f"{reach:,.0f} {t('metres')} ≈ {reach / (speed * 1000 / 60):.0f} {t('minutes')}"
-        rows.append([
-            (_e(i18n.service_name(lang, s)), False),
-            (_e(i18n.group_name(lang, _group_of(summary, s))), False),
-            (_e(reach_txt), True),
-            (_int(rec.get("people")), True),
-            (_int(cov.get("before")), True),
-            (_int(cov.get("after")), True),
-            (_pct(cov.get("share_before"), lang), True),
-            (_pct(cov.get("share_after"), lang), True),
-            (_int(rec.get("new_sites")), True),
-            (_int(rec.get("cost")), True),
-        ])
+        reach_txt = (
+            "-" if reach is None else f"{reach:,.0f} {t('metres')} ≈ {reach / (speed * 1000 / 60):.0f} {t('minutes')}"
+        )
+        rows.append(
+            [
+                (_e(i18n.service_name(lang, s)), False),
+                (_e(i18n.group_name(lang, _group_of(summary, s))), False),
+                (_e(reach_txt), True),
+                (_int(rec.get("people")), True),
+                (_int(cov.get("before")), True),
+                (_int(cov.get("after")), True),
+                (_pct(cov.get("share_before"), lang), True),
+                (_pct(cov.get("share_after"), lang), True),
+                (_int(rec.get("new_sites")), True),
+                (_e(i18n.money(lang, rec.get("cost"), currency_of(summary))), True),
+            ]
+        )
     parts.append(f'<p class="caption">{_e(t("coverage_caption"))}</p>')
     parts.append(_table(headers, rows, table_id="coverage-table"))
 
@@ -231,8 +290,13 @@ def _headline(plan: pd.DataFrame, summary: dict[str, Any], demand: Any, lang: st
     parts.append(f"<h3>{_e(t('budget_caption'))}</h3>")
     b_rows = _budget_rows(plan, summary, lang)
     if b_rows:
-        parts.append(_table([t("budget_name"), t("budget"), t("spent"), t("left"), t("budget_used")], b_rows,
-                            table_id="budget-table"))
+        parts.append(
+            _table(
+                [t("budget_name"), t("budget"), t("spent"), t("left"), t("budget_used")],
+                b_rows,
+                table_id="budget-table",
+            )
+        )
     else:
         parts.append(f'<p class="note">{_e(t("budget"))}: {_e(t("no_limit"))}</p>')
 
@@ -246,11 +310,18 @@ def _headline(plan: pd.DataFrame, summary: dict[str, Any], demand: Any, lang: st
     return "\n".join(parts)
 
 
-def _budget_row(label: str, amount: Any, spent: Any, lang: str) -> list[tuple[str, bool]]:
+def _budget_row(label: str, amount: Any, spent: Any, lang: str, currency: str = "CNY") -> list[tuple[str, bool]]:
     spent_v = float(spent) if _finite(spent) else None
     left = float(amount) - spent_v if _finite(amount) and spent_v is not None else None
     used = spent_v / float(amount) if _finite(amount) and float(amount) > 0 and spent_v is not None else None
-    return [(_e(label), False), (_int(amount), True), (_int(spent_v), True), (_int(left), True), (_pct(used, lang), True)]
+    m = partial(i18n.money, lang, currency=currency)
+    return [
+        (_e(label), False),
+        (_e(m(amount)), True),
+        (_e(m(spent_v)), True),
+        (_e(m(left)), True),
+        (_pct(used, lang), True),
+    ]
 
 
 def _budget_rows(plan: pd.DataFrame, summary: dict[str, Any], lang: str) -> list[list[tuple[str, bool]]]:
@@ -258,6 +329,7 @@ def _budget_rows(plan: pd.DataFrame, summary: dict[str, Any], lang: str) -> list
     has them (``checks``: total, per service, per phase with the money carried over), else from the
     scenario's budgets and the plan's costs."""
     t = partial(i18n.text, lang)
+    cur = currency_of(summary)
     rows: list[list[tuple[str, bool]]] = []
     checks = summary.get("checks") or {}
     recs = summary.get("services") or {}
@@ -266,10 +338,10 @@ def _budget_rows(plan: pd.DataFrame, summary: dict[str, Any], lang: str) -> list
     if checks.get("budget_total") or checks.get("budget_per_service") or checks.get("budget_per_phase"):
         total = checks.get("budget_total") or {}
         if _finite(total.get("limit")):
-            rows.append(_budget_row(t("total_budget"), total.get("limit"), total.get("spent"), lang))
+            rows.append(_budget_row(t("total_budget"), total.get("limit"), total.get("spent"), lang, cur))
         for s, rec in (checks.get("budget_per_service") or {}).items():
             if _finite((rec or {}).get("limit")):
-                rows.append(_budget_row(i18n.service_name(lang, s), rec.get("limit"), rec.get("spent"), lang))
+                rows.append(_budget_row(i18n.service_name(lang, s), rec.get("limit"), rec.get("spent"), lang, cur))
         for rec in checks.get("budget_per_phase") or []:
             label = t("phase_budget", phase=rec.get("phase", ""))
             amount = rec.get("available", rec.get("budget"))
@@ -277,19 +349,19 @@ def _budget_rows(plan: pd.DataFrame, summary: dict[str, Any], lang: str) -> list
                 continue
             if _finite(rec.get("carried_in")) and float(rec["carried_in"]) > 0:
                 label += f" ({_int(rec.get('budget'))} + {_int(rec.get('carried_in'))})"
-            rows.append(_budget_row(label, amount, rec.get("spent"), lang))
+            rows.append(_budget_row(label, amount, rec.get("spent"), lang, cur))
         return rows
     total_cost = float(np.nansum(cost_col.to_numpy(dtype=float))) if len(cost_col) else 0.0
     if _finite(budget.get("total")):
-        rows.append(_budget_row(t("total_budget"), budget.get("total"), total_cost, lang))
+        rows.append(_budget_row(t("total_budget"), budget.get("total"), total_cost, lang, cur))
     for s, rec in recs.items():
         if _finite((rec or {}).get("budget")):
-            rows.append(_budget_row(i18n.service_name(lang, s), rec.get("budget"), rec.get("cost") or 0.0, lang))
+            rows.append(_budget_row(i18n.service_name(lang, s), rec.get("budget"), rec.get("cost") or 0.0, lang, cur))
     for ph, amount in (budget.get("phases") or {}).items():
         spent = None
         if "phase" in plan.columns:
             spent = float(np.nansum(cost_col[plan["phase"].astype(str) == str(ph)].to_numpy(dtype=float)))
-        rows.append(_budget_row(t("phase_budget", phase=ph), amount, spent, lang))
+        rows.append(_budget_row(t("phase_budget", phase=ph), amount, spent, lang, cur))
     return rows
 
 
@@ -301,37 +373,51 @@ def _gain_column(plan: pd.DataFrame, group: str) -> str | None:
     return None
 
 
-def _phase_rows(plan: pd.DataFrame, summary: dict[str, Any], lang: str) -> tuple[list[str], list[list[tuple[str, bool]]]]:
+def _phase_rows(
+    plan: pd.DataFrame, summary: dict[str, Any], lang: str
+) -> tuple[list[str], list[list[tuple[str, bool]]]]:
     """What each phase buys: new sites, cost and, per service, the people within reach once it is done
     (with the increase over the phase before). Empty when the plan has a single phase."""
     t = partial(i18n.text, lang)
     services = _services(summary)
     recs = summary.get("services") or {}
-    headers = [t("phase"), t("new_sites"), t("cost")] + [f"{i18n.service_name(lang, s)}: {t('after')}" for s in services]
+    headers = [t("phase"), t("new_sites"), t("cost")] + [
+        f"{i18n.service_name(lang, s)}: {t('after')}" for s in services
+    ]
     rows: list[list[tuple[str, bool]]] = []
     phases = [p for p in (summary.get("phases") or []) if isinstance(p, dict)]
     if len(phases) > 1:
         previous = {s: ((recs.get(s) or {}).get("coverage") or {}).get("before") for s in services}
         for p in phases:
-            row = [(_e(p.get("phase", "")), False), (_int(p.get("new_sites")), True), (_int(p.get("cost")), True)]
+            row = [
+                (_e(p.get("phase", "")), False),
+                (_int(p.get("new_sites")), True),
+                (_e(i18n.money(lang, p.get("cost"), currency_of(summary))), True),
+            ]
             covered = p.get("covered_people") or {}
             for s in services:
                 now = covered.get(s)
                 people = (recs.get(s) or {}).get("people")
-                share = _float(now) / _float(people) if _finite(now) and _finite(people) and _float(people) > 0 else None
+                share = (
+                    _float(now) / _float(people) if _finite(now) and _finite(people) and _float(people) > 0 else None
+                )
                 delta = _float(now) - _float(previous[s]) if _finite(now) and _finite(previous.get(s)) else None
-                text = f"{_int(now)} ({_pct(share, lang)})" + (f", +{_int(delta)}" if delta is not None and delta > 0 else "")
+                text = f"{_int(now)} ({_pct(share, lang)})" + (
+                    f", +{_int(delta)}" if delta is not None and delta > 0 else ""
+                )
                 row.append((_e(text), True))
                 previous[s] = now
             rows.append(row)
         return headers, rows
     if "phase" not in plan.columns or plan["phase"].astype(str).nunique() < 2:
         return headers, rows
-    headers = [t("phase"), t("new_sites"), t("cost")] + [f"{i18n.service_name(lang, s)}: {t('newly_covered')}" for s in services]
+    headers = [t("phase"), t("new_sites"), t("cost")] + [
+        f"{i18n.service_name(lang, s)}: {t('newly_covered')}" for s in services
+    ]
     for ph in dict.fromkeys(plan["phase"].astype(str).tolist()):
         sub = plan[plan["phase"].astype(str) == ph]
         cost = np.nansum(pd.to_numeric(sub["cost"], errors="coerce")) if "cost" in sub.columns else None
-        row = [(_e(ph), False), (_int(len(sub)), True), (_int(cost), True)]
+        row = [(_e(ph), False), (_int(len(sub)), True), (_e(i18n.money(lang, cost, currency_of(summary))), True)]
         for s in services:
             part = sub[sub["service"].astype(str) == s] if "service" in sub.columns else sub.iloc[0:0]
             col = _gain_column(plan, _group_of(summary, s))
@@ -340,7 +426,7 @@ def _phase_rows(plan: pd.DataFrame, summary: dict[str, Any], lang: str) -> tuple
     return headers, rows
 
 
-def _plan_table(plan: pd.DataFrame, lang: str) -> str:
+def _plan_table(plan: pd.DataFrame, lang: str, currency: str = "CNY") -> str:
     t = partial(i18n.text, lang)
     parts = [f"<h2>{_e(t('plan'))}</h2>", f'<p class="caption">{_e(t("plan_caption"))}</p>']
     if lang == "zh" and "reason_zh" in plan.columns:
@@ -361,7 +447,9 @@ def _plan_table(plan: pd.DataFrame, lang: str) -> str:
                 row.append((_e(i18n.land_type_name(lang, v)), False))
             elif c in SHARE_COLUMNS:
                 row.append((_pct(v, lang), True))
-            elif c in MONEY_COLUMNS or c in PEOPLE_COLUMNS or c.startswith("new_"):
+            elif c in MONEY_COLUMNS:
+                row.append((_e(i18n.money(lang, v, currency)), True))
+            elif c in PEOPLE_COLUMNS or c.startswith("new_"):
                 row.append((_int(v), True))
             elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
                 row.append((_num(v), True))
@@ -372,11 +460,13 @@ def _plan_table(plan: pd.DataFrame, lang: str) -> str:
     if not rows:
         parts.append(f'<p class="note">{_e(t("no_plan"))}</p>')
     headers = [
-        f"{i18n.text(lang, 'newly_covered')}: {i18n.group_name(lang, c[4:])}" if c.startswith("new_") else i18n.column_name(lang, c)
+        f"{i18n.text(lang, 'newly_covered')}: {i18n.group_name(lang, c[4:])}"
+        if c.startswith("new_")
+        else i18n.column_name(lang, c)
         for c in cols
     ]
     parts.append('<div class="wide">' + _table(headers, rows, table_id="plan-table") + "</div>")
-    return "\n".join(parts)
+    return '<section class="plan-section">' + "\n".join(parts) + "</section>"
 
 
 def _uncovered(uncovered: pd.DataFrame, summary: dict[str, Any], demand: Any, lang: str) -> str:
@@ -409,22 +499,29 @@ def _uncovered(uncovered: pd.DataFrame, summary: dict[str, Any], demand: Any, la
         sub = sub.assign(people=people)
         grouped = sub.groupby("area", sort=False).agg(points=("people", "size"), people=("people", "sum"))
         if "reason" in sub.columns:
-            main = sub.sort_values(["people"], ascending=False, kind="stable").groupby("area", sort=False)["reason"].first()
+            main = (
+                sub.sort_values(["people"], ascending=False, kind="stable")
+                .groupby("area", sort=False)["reason"]
+                .first()
+            )
             grouped["reason"] = main
         grouped = grouped.reset_index()
         grouped["key"] = grouped["area"].astype(str)
         grouped = grouped.sort_values(["people", "key"], ascending=[False, True], kind="stable")
         rows = []
         for rec in grouped.head(UNCOVERED_TOP).to_dict("records"):
-            rows.append([
-                (_e(rec["area"]), False),
-                (_int(rec["points"]), True),
-                (_int(rec["people"]), True),
-                (_e(i18n.reason_name(lang, rec.get("reason", ""))), False),
-            ])
+            rows.append(
+                [
+                    (_e(rec["area"]), False),
+                    (_int(rec["points"]), True),
+                    (_int(rec["people"]), True),
+                    (_e(i18n.reason_name(lang, rec.get("reason", ""))), False),
+                ]
+            )
         rest = grouped.iloc[UNCOVERED_TOP:]
-        parts.append(_table([t("area"), t("demand_points"), t("people"), t("main_reason")], rows,
-                            table_id=f"uncovered-{s}"))
+        parts.append(
+            _table([t("area"), t("demand_points"), t("people"), t("main_reason")], rows, table_id=f"uncovered-{s}")
+        )
         if len(rest):
             parts.append(f'<p class="note">{_e(t("more_areas", k=len(rest), people=_int(rest["people"].sum())))}</p>')
     return "\n".join(parts)
@@ -438,35 +535,59 @@ def _assumptions(summary: dict[str, Any], demand: Any, lang: str) -> str:
     speed = float(sdist.get("walking_speed_kmh") or dist.get("walking_speed_kmh") or 4.0)
     method = dist.get("method") or sdist.get("method") or "euclidean"
     parts = [f"<h2>{_e(t('assumptions'))}</h2>", "<ul>"]
-    parts.append(f"<li>{_e(t('distance'))}: {_e(t('distance_network' if method == 'network' else 'distance_euclidean'))}"
-                 + (f" ({_e(summary.get('crs'))})" if summary.get("crs") else "") + "</li>")
-    parts.append(f"<li>{_e(t('walking_speed'))}: {speed:g} km/h</li>")
+    parts.append(
+        f"<li>{_e(t('distance'))}: {_e(t('distance_network' if method == 'network' else 'distance_euclidean'))}"
+        + (f" ({_e(summary.get('crs'))})" if summary.get("crs") else "")
+        + "</li>"
+    )
+    parts.append(f"<li>{_e(t('walking_speed'))}: {speed:g} {_e(t('kmh'))}</li>")
+    parts.append(f"<li>{_e(t('coords_note', system=i18n.coordinates_name(lang, coordinate_system(summary))))}</li>")
+    unit = i18n.currency_unit(lang, currency_of(summary))
+    if lang == "zh" and currency_of(summary) == "CNY":
+        unit = f"{unit}、{i18n.currency_unit(lang, 'CNY_10K')}"
+    parts.append(f"<li>{_e(t('cost_unit', unit=unit))}</li>")
     if method == "network" and _finite(sdist.get("max_snap_m")):
         parts.append(f"<li>{_e(t('max_snap', m=_num(sdist.get('max_snap_m'))))}</li>")
     for s in _services(summary):
         reach = _reach_m(summary, s)
         if reach is not None:
-            parts.append("<li>" + _e(t("reach_row", service=i18n.service_name(lang, s),
-                                          group=i18n.group_name(lang, _group_of(summary, s)),
-                                          metres=f"{reach:,.0f}", minutes=f"{reach / (speed * 1000 / 60):.0f}")) + "</li>")
+            parts.append(
+                "<li>"
+                + _e(
+                    t(
+                        "reach_row",
+                        service=i18n.service_name(lang, s),
+                        group=i18n.group_name(lang, _group_of(summary, s)),
+                        metres=f"{reach:,.0f}",
+                        minutes=f"{reach / (speed * 1000 / 60):.0f}",
+                    )
+                )
+                + "</li>"
+            )
     parts.append("</ul>")
 
     # costs by land type
     services = _services(summary)
     lands: list[str] = []
     for s in services:
-        for land in (_scenario_service(summary, s).get("cost_by_land_type") or {}):
+        for land in _scenario_service(summary, s).get("cost_by_land_type") or {}:
             if land not in lands:
                 lands.append(land)
+    cur = currency_of(summary)
     if lands or any(_scenario_service(summary, s).get("default_cost") is not None for s in services):
         headers = [t("service")] + [i18n.land_type_name(lang, x) for x in lands] + [t("default_cost"), t("min_area")]
         rows = []
         for s in services:
             svc = _scenario_service(summary, s)
             costs = svc.get("cost_by_land_type") or {}
-            rows.append([(_e(i18n.service_name(lang, s)), False)]
-                        + [(_int(costs.get(x)), True) for x in lands]
-                        + [(_int(svc.get("default_cost")), True), (_e(f"{_num(svc.get('min_area_m2', 0))} m²"), True)])
+            rows.append(
+                [(_e(i18n.service_name(lang, s)), False)]
+                + [(_e(i18n.money(lang, costs.get(x), cur)), True) for x in lands]
+                + [
+                    (_e(i18n.money(lang, svc.get("default_cost"), cur)), True),
+                    (_e(f"{_num(svc.get('min_area_m2', 0))} m²"), True),
+                ]
+            )
         parts.append(f"<h3>{_e(t('costs'))}</h3>")
         parts.append(_table(headers, rows, table_id="cost-table"))
 
@@ -475,12 +596,19 @@ def _assumptions(summary: dict[str, Any], demand: Any, lang: str) -> str:
     if groups:
         parts.append(f"<h3>{_e(t('population'))}</h3><ul>")
         for g, col in groups.items():
-            total = float(np.nansum(demand[g].to_numpy(dtype=float))) if demand is not None and g in getattr(demand, "columns", []) else None
-            parts.append("<li>" + _e(t("population_row", group=i18n.group_name(lang, g), column=col,
-                                            people=_int(total))) + "</li>")
+            total = (
+                float(np.nansum(demand[g].to_numpy(dtype=float)))
+                if demand is not None and g in getattr(demand, "columns", [])
+                else None
+            )
+            parts.append(
+                "<li>"
+                + _e(t("population_row", group=i18n.group_name(lang, g), column=col, people=_int(total)))
+                + "</li>"
+            )
         parts.append("</ul>")
     if sc.get("description"):
-        parts.append(f"<h3>{_e(t('scenario_notes'))}</h3><p class=\"note\">{_e(sc.get('description'))}</p>")
+        parts.append(f'<h3>{_e(t("scenario_notes"))}</h3><p class="note prose">{_e(sc.get("description"))}</p>')
     return "\n".join(parts)
 
 
@@ -501,63 +629,113 @@ def solve_records(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def _status(lang: str, rec: dict[str, Any]) -> str:
+    """A solve record's status in ``lang``; a skipped stage says why."""
+    status = str(rec.get("status", ""))
+    if status == "skipped":
+        why = rec.get("message")
+        return i18n.text(lang, "skipped") + (f" ({i18n.note(lang, why)})" if why else "")
+    return i18n.status_name(lang, status)
+
+
 def _solve(summary: dict[str, Any], lang: str) -> str:
     t = partial(i18n.text, lang)
     parts = [f"<h2>{_e(t('solve'))}</h2>"]
     rows = []
     for label, rec in solve_records(summary):
-        name = i18n.text(lang, "joint_model") if label == "all" else (
-            label if label.startswith("stage ") else i18n.service_name(lang, label))
+        name = (
+            i18n.text(lang, "joint_model")
+            if label == "all"
+            else (
+                i18n.stage_name(lang, label[len("stage ") :])
+                if label.startswith("stage ")
+                else i18n.service_name(lang, label)
+            )
+        )
         verified = rec.get("verified")
-        rows.append([
-            (_e(name), False),
-            (_e(rec.get("model", "")), False),
-            (_e(rec.get("solver", "")), False),
-            (_e(rec.get("solver_version", "")), False),
-            (_e(i18n.status_name(lang, rec.get("status", ""))), False),
-            (_num(rec.get("objective"), 10), True),
-            (_num(rec.get("bound"), 10), True),
-            (_e(f"{float(rec['gap']):.2e}") if _finite(rec.get("gap")) else "-", True),
-            (_e(f"{float(rec['seconds']):.3f}") if _finite(rec.get("seconds")) else "-", True),
-            (_e("" if verified is None else t("yes") if verified else t("no")), False),
-        ])
+        rows.append(
+            [
+                (_e(name), False),
+                (_e(i18n.model_name(lang, rec.get("model", ""))), False),
+                (_e(rec.get("solver", "")), False),
+                (_e(rec.get("solver_version", "")), False),
+                (_e(_status(lang, rec)), False),
+                (_num(rec.get("objective"), 10), True),
+                (_num(rec.get("bound"), 10), True),
+                (_e(f"{float(rec['gap']):.2e}") if _finite(rec.get("gap")) else "-", True),
+                (_e(f"{float(rec['seconds']):.3f}") if _finite(rec.get("seconds")) else "-", True),
+                (_e("" if verified is None else t("yes") if verified else t("no")), False),
+            ]
+        )
     for s, rec in (summary.get("services") or {}).items():
         if not isinstance((rec or {}).get("solve"), dict) and summary.get("solve") is None:
-            rows.append([(_e(i18n.service_name(lang, s)), False)] + [("", False)] * 3
-                        + [(_e(t("not_solved")), False)] + [("-", True)] * 4 + [("", False)])
-    parts.append(_table([t("service"), t("model"), t("solver"), t("version"), t("status"), t("objective"), t("bound"),
-                         t("gap"), t("time"), t("verified")], rows, table_id="solve-table"))
+            rows.append(
+                [(_e(i18n.service_name(lang, s)), False)]
+                + [("", False)] * 3
+                + [(_e(t("not_solved")), False)]
+                + [("-", True)] * 4
+                + [("", False)]
+            )
+    parts.append(
+        _table(
+            [
+                t("service"),
+                t("model"),
+                t("solver"),
+                t("version"),
+                t("status"),
+                t("objective"),
+                t("bound"),
+                t("gap"),
+                t("time"),
+                t("verified"),
+            ],
+            rows,
+            table_id="solve-table",
+        )
+    )
     solver = summary.get("solver") or {}
     limit = solver.get("time_limit")
-    parts.append('<p class="note">' + _e(t(
-        "settings",
-        limit=f"{_float(limit):g} s" if _finite(limit) else t("no_limit"),
-        gap=_num(solver.get("mip_gap")),
-        threads=solver.get("threads", "-"),
-        seed=summary.get("seed", solver.get("seed", "-")),
-    )) + "</p>")
+    parts.append(
+        '<p class="note">'
+        + _e(
+            t(
+                "settings",
+                limit=f"{_float(limit):g} {t('seconds')}" if _finite(limit) else t("no_limit"),
+                gap=_num(solver.get("mip_gap")),
+                threads=solver.get("threads", "-"),
+                seed=summary.get("seed", solver.get("seed", "-")),
+            )
+        )
+        + "</p>"
+    )
     inputs = summary.get("inputs_sha256") or {}
     if inputs:
         parts.append(f"<h3>{_e(t('inputs'))}</h3>")
-        parts.append(_table([t("file"), "SHA-256"], [[(_e(k), False), (f'<span class="mono">{_e(v)}</span>', False)]
-                                                  for k, v in inputs.items()], table_id="inputs-table"))
+        parts.append(
+            _table(
+                [t("file"), "SHA-256"],
+                [[(_e(k), False), (f'<span class="mono">{_e(v)}</span>', False)] for k, v in inputs.items()],
+                table_id="inputs-table",
+            )
+        )
     versions = summary.get("versions") or {}
     if versions:
         parts.append(f"<h3>{_e(t('versions'))}</h3>")
-        parts.append('<p class="note">' + ", ".join(f"{_e(k)} {_e(v)}" for k, v in versions.items()) + "</p>")
+        parts.append('<p class="note versions">' + ", ".join(f"{_e(k)} {_e(v)}" for k, v in versions.items()) + "</p>")
     return "\n".join(parts)
 
 
 def _warnings(summary: dict[str, Any], extra: list[str], lang: str) -> str:
-    items = [str(w) for w in (summary.get("warnings") or [])]
+    items = [i18n.note(lang, w) for w in (summary.get("warnings") or [])]
     for s, rec in (summary.get("services") or {}).items():
         items.extend(f"{s}: {n}" for n in (rec or {}).get("notes") or [])
     items.extend(extra)
     if summary.get("budget_split"):
-        items.append(str(summary["budget_split"]))
+        items.append(i18n.note(lang, summary["budget_split"]))
     if not items:
         return ""
-    return (f"<h2>{_e(i18n.text(lang, 'warnings'))}</h2><ul>" + "".join(f"<li>{_e(w)}</li>" for w in items) + "</ul>")
+    return f"<h2>{_e(i18n.text(lang, 'warnings'))}</h2><ul>" + "".join(f"<li>{_e(w)}</li>" for w in items) + "</ul>"
 
 
 # ------------------------------------------------------------------------------ the page
@@ -569,6 +747,7 @@ def render_report(
     demand: Any = None,
     lang: str = "en",
     notes: list[str] | None = None,
+    layers: dict[str, Any] | None = None,
 ) -> str:
     """The text of ``report.html``.
 
@@ -580,6 +759,7 @@ def render_report(
     demand : the ``demand`` layer of ``plan.gpkg`` (areas, people per group, coverage flags), or None.
     lang : ``en`` or ``zh``.
     notes : more warnings to list (e.g. from drawing the map).
+    layers : the layers of ``plan.gpkg``, for the interactive map (:mod:`.svgmap`); None: no interactive map.
     """
     lang = i18n.check_lang(lang)
     t = partial(i18n.text, lang)
@@ -597,8 +777,9 @@ def render_report(
     if map_png:
         data = base64.b64encode(map_png).decode("ascii")
         body.append(f'<figure><img id="plan-map" alt="{_e(t("map_alt"))}" src="data:image/png;base64,{data}"></figure>')
+    body.append(interactive_map(layers, plan, summary, lang))  # on screen only; print keeps map.png
     body += [
-        _plan_table(plan, lang),
+        _plan_table(plan, lang, currency_of(summary)),
         _uncovered(uncovered, summary, demand, lang),
         _assumptions(summary, demand, lang),
         _solve(summary, lang),
@@ -606,7 +787,7 @@ def render_report(
         f"<footer>{_e(t('generated', version=version))}</footer>",
     ]
     html_lang = "zh-CN" if lang == "zh" else "en"
-    css = CSS.replace("FONTS", i18n.FONT_STACK)
+    css = CSS.replace("FONTS", i18n.FONT_STACK) + SVG_CSS
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="{html_lang}">\n<head>\n<meta charset="utf-8">\n'

@@ -45,6 +45,7 @@ import pandas as pd
 
 from siting.models.errors import ScenarioError
 from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, build
+from siting.scenarios.outputs.lonlat import plan_in_system
 from siting.scenarios.pipeline.output_folder import claimed, output_dir
 from siting.scenarios.pipeline.progress import NullProgress
 from siting.scenarios.pipeline.record import RunRecord, make_record, record_bytes
@@ -101,6 +102,7 @@ RUN_FILES = (
     "plan.gpkg",
     "map.png",
     "report.html",
+    "plan.xlsx",
 )
 
 
@@ -215,7 +217,7 @@ def run_scenario(
         )
         record = make_record(summary)  # summary.json is written from (and read back into) the typed record
         files = {
-            "plan.csv": csv_bytes(plan),
+            "plan.csv": csv_bytes(plan_in_system(plan, body.output.coordinates)),  # lon/lat as output.coordinates
             "uncovered.csv": csv_bytes(uncovered),
             "summary.json": record_bytes(record),
         }

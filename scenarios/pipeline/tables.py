@@ -72,9 +72,11 @@ def uncovered_table(built: BuiltScenario, outcomes: dict[str, ServiceOutcome]) -
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    from siting.scenarios.outputs.csv_safe import frame_to_csv  # text cells cannot start a spreadsheet formula
+    """A run's CSV file: text cells cannot start a spreadsheet formula, and the UTF-8 byte-order mark
+    comes first so that Excel on a Chinese Windows reads the Chinese cells as UTF-8, not GBK."""
+    from siting.scenarios.outputs.csv_safe import frame_to_csv
 
-    return frame_to_csv(df)
+    return frame_to_csv(df, bom=True)
 
 
 #: First columns of the joint ranked plan; then ``new_<group>`` per demand group, then :data:`JOINT_PLAN_TAIL`.
