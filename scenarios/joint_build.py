@@ -128,8 +128,11 @@ def build_joint(
     progress: Any = None,
     *,
     source: str | None = None,
+    inputs: Any = None,
 ) -> BuiltScenario:
     """Read, check and measure a scenario for the joint model (module docstring).
+
+    ``inputs`` is passed to :func:`scenarios.build.build` (shared layers and distances of a batch).
 
     The returned :class:`BuiltScenario` carries the scenario as written (``built.scenario``); its
     service problems were built without the advance budget split (their ``budget`` is
@@ -145,7 +148,7 @@ def build_joint(
         problems = Problems()
         problems.extend(pre)
         problems.raise_if_any(source, ScenarioError)
-    built = build(_relaxed(scenario), base_dir, progress, source=source)
+    built = build(_relaxed(scenario), base_dir, progress, source=source, inputs=inputs)
     built.scenario = scenario
     problems = Problems()
     shared = scenario.budget.total is not None or bool(scenario.budget.phases)
