@@ -885,7 +885,7 @@ def whatif(
 ) -> None:
     """What if a facility closes, or a plot gets one? The optimal plan before and after, side by side.
 
-    Example: siting whatif scenarios/examples/helsinki/scenario.yaml --close T01
+    Example: siting whatif scenarios/examples/helsinki/scenario.yaml --close node/251337995
     """
     from siting.scenarios.batch.whatif import run_whatif
 

@@ -37,7 +37,7 @@ BATCH_FILES = ("batch.json", "results.parquet")
 #: Leading columns of results.parquet (settings columns follow ``variant_id``).
 HEAD = ("variant_id",)
 RESULT = ("status", "objective", "bound", "gap", "cost", "new_sites")
-TRAILER = ("seconds", "solve_seconds", "peak_mb", "warnings", "scenario_sha256")
+TRAILER = ("seconds", "solve_seconds", "peak_mb", "worker", "warnings", "scenario_sha256")
 TAIL = ("error", "sites")
 
 

@@ -16,13 +16,15 @@ Row fields: ``variant_id``, the settings (one column per key), ``status`` (the s
 (split mode: the sums over services, the worst status), ``cost``, ``new_sites``, per service
 ``covered.<s>`` (people of its group within reach) and ``coverage.<s>`` (their share), ``sites``
 (``service:site`` of every new facility, sorted, ``;``-separated), ``seconds`` (the task, wall),
-``solve_seconds``, ``peak_mb`` (the worker process's peak resident memory so far), ``error``,
+``solve_seconds``, ``peak_mb`` (the worker process's peak resident memory so far), ``worker`` (host:pid), ``error``,
 ``scenario_sha256`` (the file the row was solved from; a changed file makes the row stale).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,7 @@ def run_variant(spec: dict[str, Any]) -> dict[str, Any]:
         row.update(status="ERROR", error=str(exc))
     row["seconds"] = round(time.perf_counter() - started, 4)
     row["peak_mb"] = peak_mb()
+    row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     row.setdefault("error", "")
     row["scenario_sha256"] = spec.get("sha256", "")
     return {"row": row, "plan": plan_csv}
