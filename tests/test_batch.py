@@ -230,3 +230,10 @@ def test_dask_cluster_gives_the_same_results_as_the_local_engine(tmp_path: Path)
         assert a == (tmp_path / "dask" / "plans" / f"{vid}.csv").read_bytes()
     meta = json.loads((tmp_path / "dask" / "batch.json").read_text())
     assert len(meta["variants"]) == 14
+
+
+def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["batch", str(WUHAI), "--scheduler", "tcp://127.0.0.1:1", "--out", str(out)])
+    assert r.exit_code == 1 and "--scheduler tcp://127.0.0.1:1: cannot connect" in r.output
+    assert not out.exists()

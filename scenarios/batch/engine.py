@@ -55,6 +55,19 @@ def run_serial(specs: list[dict[str, Any]], handle: Handler, bar: Any) -> None:
         bar.advance(result["row"]["status"], running=1)
 
 
+def connect(scheduler: str) -> Any:
+    """A ``distributed.Client`` of the cluster at ``scheduler``, or one clear error."""
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ScenarioError(
+            f"--scheduler {scheduler}: cannot connect ({exc}); start one with `dask scheduler` and "
+            "`dask worker ADDRESS`, or leave --scheduler out to run on this machine"
+        ) from None
+
+
 def run_dask(
     specs: list[dict[str, Any]],
     handle: Handler,
@@ -70,13 +83,7 @@ def run_dask(
     cluster = None
     try:
         if scheduler:
-            try:
-                client = Client(scheduler, timeout="10s")
-            except (OSError, TimeoutError) as exc:
-                raise ScenarioError(
-                    f"--scheduler {scheduler}: cannot connect ({exc}); start one with `dask scheduler` and "
-                    "`dask worker ADDRESS`, or leave --scheduler out to run on this machine"
-                ) from None
+            client = connect(scheduler)
         else:
             with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
                 cluster = LocalCluster(

@@ -198,10 +198,10 @@ def resolve(file: str | Path, settings: dict[str, Any], where: str) -> tuple[Sce
     if override is not None and not isinstance(override, str):
         raise ScenarioError(f"{where}: scenario={override!r} must be the name of an override under scenarios:")
     try:
-        body, base_dir = load_scenario(file, override)
+        base, base_dir = _loaded(Path(file), override)
     except ScenarioError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
-    doc = body.model_dump(mode="json")
+    doc = copy.deepcopy(base)
     for key, value in settings.items():
         if key in TRANSFORMS:
             _check_transform(key, value, where)
@@ -214,6 +214,25 @@ def resolve(file: str | Path, settings: dict[str, Any], where: str) -> tuple[Sce
         first = err.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise ScenarioError(f"{where}: {loc}: {first['msg']}") from None
+
+
+_LOADED: dict[tuple[Any, ...], tuple[dict[str, Any], Path]] = {}
+
+
+def _loaded(path: Path, override: str | None) -> tuple[dict[str, Any], Path]:
+    """The resolved scenario as a dict, read once per file version and override (many variants share it)."""
+    try:
+        st = path.stat()
+    except OSError:  # load_scenario says what is wrong with the path
+        body, base_dir = load_scenario(path, override)
+        return body.model_dump(mode="json"), base_dir
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, override)
+    if key not in _LOADED:
+        body, base_dir = load_scenario(path, override)
+        if len(_LOADED) > 64:
+            _LOADED.clear()
+        _LOADED[key] = (body.model_dump(mode="json"), base_dir)
+    return _LOADED[key]
 
 
 def set_path(doc: dict[str, Any], key: str, value: Any, where: str) -> None:

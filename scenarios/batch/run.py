@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from siting.models.errors import ScenarioError
-from siting.scenarios.batch.engine import ENGINES, Bar, run_dask, run_serial
+from siting.scenarios.batch.engine import ENGINES, Bar, connect, run_dask, run_serial
 from siting.scenarios.batch.grid import Variant, make_variants, validate_all
 from siting.scenarios.batch.results import open_batch
 
@@ -87,6 +87,8 @@ def run_batch(
     vs = variants if variants is not None else make_variants(list(grids or []), variants_csv)
     validate_all(path, vs)
     sha = sha256_file(path)
+    if scheduler:  # a wrong address fails before the folder is made
+        connect(scheduler).close()
     meta = {
         "scenario_file": str(path.resolve()),
         "scenario_sha256": sha,
