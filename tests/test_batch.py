@@ -237,3 +237,22 @@ def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path: Path) ->
     r = runner.invoke(app, ["batch", str(WUHAI), "--scheduler", "tcp://127.0.0.1:1", "--out", str(out)])
     assert r.exit_code == 1 and "--scheduler tcp://127.0.0.1:1: cannot connect" in r.output
     assert not out.exists()
+
+
+def test_a_worker_that_dies_is_retried_once_then_recorded() -> None:
+    from siting.scenarios.batch.engine import Bar, run_dask
+
+    def task(spec: dict) -> dict:  # pickled by value: the worker needs no test module
+        import os
+
+        if spec["id"] == "dies":
+            os._exit(1)
+        return {"row": {"variant_id": spec["id"], "status": "OPTIMAL"}, "plan": None}
+
+    got: list[dict] = []
+    specs = [{"id": "ok", "settings": {}}, {"id": "dies", "settings": {"budget.total": 1}}]
+    run_dask(specs, got.append, Bar(quiet=True), workers=1, fn=task)
+    rows = {r["row"]["variant_id"]: r["row"] for r in got}
+    assert rows["ok"]["status"] == "OPTIMAL"
+    assert rows["dies"]["status"] == "CRASHED" and "died" in rows["dies"]["error"]
+    assert rows["dies"]["budget.total"] == 1  # the row still says which variant it was

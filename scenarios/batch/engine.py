@@ -75,8 +75,9 @@ def run_dask(
     *,
     workers: int | None = None,
     scheduler: str | None = None,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] = run_variant,
 ) -> dict[str, Any]:
-    """Every variant as one Dask task; returns what the engine was (workers, threads, address)."""
+    """Every variant as one Dask task (``fn``, default :func:`run_variant`); returns what the engine was."""
     import dask
     from distributed import Client, LocalCluster, as_completed
 
@@ -108,7 +109,7 @@ def run_dask(
         token = uuid.uuid4().hex[:8]
         keys = [f"siting-variant-{s['id']}-{token}" for s in specs]
         by_key = dict(zip(keys, specs, strict=True))
-        futures = client.map(run_variant, specs, key=keys, retries=1, pure=False)
+        futures = client.map(fn, specs, key=keys, retries=1, pure=False)
         slots = max(sum(client.nthreads().values()), 1)
         bar.start(len(specs), running=min(slots, len(specs)))
         left = len(specs)
