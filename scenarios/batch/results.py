@@ -79,7 +79,7 @@ class BatchFolder:
         vid = row["variant_id"]
         self.rows[vid] = row
         if result.get("plan") is not None:
-            self.plans_dir.add({f"{vid}.csv": result["plan"].encode("utf-8")})
+            self.plans_dir.add({f"{vid}.csv": result["plan"]})
         self.rows_dir.add({f"{vid}.json": (json.dumps(row, default=_json_default) + "\n").encode("utf-8")})
 
     def table(self) -> pd.DataFrame:

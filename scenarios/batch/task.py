@@ -47,12 +47,12 @@ def peak_mb() -> float:
 def run_variant(spec: dict[str, Any]) -> dict[str, Any]:
     """Solve one variant. ``spec``: ``id``, ``settings``, ``file``, ``index``, ``time_limit``, ``threads``.
 
-    Returns ``{"row": {...}, "plan": csv text or None}``.
+    Returns ``{"row": {...}, "plan": the plan as CSV bytes (as ``siting run``'s plan.csv), or None}``.
     """
     started = time.perf_counter()
     settings = dict(spec["settings"])
     row: dict[str, Any] = {"variant_id": spec["id"], **settings}
-    plan_csv: str | None = None
+    plan_csv: bytes | None = None
     try:
         outcome = _solve(spec)
         row.update(outcome["fields"])
@@ -86,7 +86,7 @@ def _solve(spec: dict[str, Any]) -> dict[str, Any]:
         solve_service,
     )
     from siting.scenarios.pipeline.summary import joint_summary_dict, plan_checks, summary_dict
-    from siting.scenarios.pipeline.tables import joint_outcomes, joint_plan_table, plan_table
+    from siting.scenarios.pipeline.tables import csv_bytes, joint_outcomes, joint_plan_table, plan_table
 
     settings = spec["settings"]
     where = f"variant {spec['id']}"
@@ -145,7 +145,7 @@ def _solve(spec: dict[str, Any]) -> dict[str, Any]:
         fields[f"coverage.{name}"] = svc["coverage"]["share_after"]
     fields["sites"] = ";".join(sorted(f"{s}:{i}" for s, i in zip(plan["service"], plan["site_id"], strict=True)))
     fields["warnings"] = len(warnings)
-    return {"fields": fields, "plan": plan.to_csv(index=False)}
+    return {"fields": fields, "plan": csv_bytes(plan)}
 
 
 _RANK = {"OPTIMAL": 0, "FEASIBLE": 1}
