@@ -820,5 +820,86 @@ def prepare_osm_cmd(
     typer.echo(f"run it with: siting run {path}")
 
 
+
+# ------------------------------------------------------------------------------ batches (Dask)
+_Engine = Annotated[str, typer.Option("--engine", help="local: in this process; dask: a local Dask cluster (or --scheduler).")]
+_Scheduler = Annotated[str | None, typer.Option("--scheduler", help="A running Dask scheduler, e.g. tcp://host:8786.")]
+_Workers = Annotated[int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")]
+_Limit = Annotated[float | None, typer.Option("--time-limit", help="Seconds per variant, overriding solver.time_limit.")]
+_Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar on stderr.")]
+_File = Annotated[Path, typer.Argument(help="The scenario file (YAML).")]
+
+
+@app.command()
+def batch(
+    file: _File,
+    out: Annotated[Path, typer.Option("--out", help="Batch folder (new, or an earlier batch's: resumed).")],
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", help="KEY=a,b,c or KEY=start:stop:count (KEY: budget.total, services.X.reach_minutes, "
+                     "scenario, ...); several make the cross product."),
+    ] = None,
+    variants: Annotated[Path | None, typer.Option("--variants", help="CSV of variants: one column per KEY.")] = None,
+    engine: _Engine = "dask", scheduler: _Scheduler = None, workers: _Workers = None, time_limit: _Limit = None,
+    quiet: _Quiet = False,
+) -> None:
+    """Solve many variants of a scenario, one row each in OUT/results.parquet (plans in OUT/plans/);
+    the same command again solves only the variants that are missing or failed.
+
+    Example: siting batch scenarios/examples/wuhai/scenario.yaml --grid budget.total=6e6:1.2e7:4 --grid services.public_toilet.reach_minutes=5,10 --out wuhai_batch
+    """
+    from siting.scenarios.batch.run import run_batch
+
+    with _errors():
+        res = run_batch(file, out, list(grid or []), variants, engine=engine, scheduler=scheduler, workers=workers,
+                        time_limit=time_limit, quiet=quiet)
+    typer.echo(res.text())
+
+
+@app.command()
+def sensitivity(
+    file: _File,
+    out: Annotated[Path, typer.Option("--out", help="Output folder (new, or an earlier sensitivity run's).")],
+    samples: Annotated[int, typer.Option("--samples", help="Population draws (K).")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the first population draw.")] = 0,
+    spread: Annotated[float, typer.Option("--spread", help="Population perturbation (0.15 = ±15 %).")] = 0.15,
+    engine: _Engine = "dask", scheduler: _Scheduler = None, workers: _Workers = None, time_limit: _Limit = None,
+    quiet: _Quiet = False,
+) -> None:
+    """How firm is the plan: reaches x0.67 / x1.33, populations ±15 % (K seeded draws), costs ±20 %;
+    writes sensitivity.csv, stability.csv (how often each site is chosen) and sensitivity.png.
+
+    Example: siting sensitivity scenarios/examples/wuhai/scenario.yaml --out wuhai_sensitivity
+    """
+    from siting.scenarios.batch.sensitivity import run_sensitivity, summary_text
+
+    with _errors():
+        sens, stab, res = run_sensitivity(file, out, samples=samples, seed=seed, spread=spread, engine=engine,
+                                          workers=workers, scheduler=scheduler, time_limit=time_limit, quiet=quiet)
+    typer.echo(summary_text(sens, stab, res.out_dir))
+
+
+@app.command()
+def whatif(
+    file: _File,
+    close: Annotated[list[str] | None, typer.Option("--close", help="An existing facility that closes (id).")] = None,
+    add: Annotated[list[str] | None, typer.Option("--add", help="SITE[:SERVICE]: a facility there, outside the budget.")] = None,
+    force: Annotated[list[str] | None, typer.Option("--force", help="SITE[:SERVICE]: a facility there, paid from the budget.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: output.folder + '_whatif').")] = None,
+    engine: _Engine = "local", time_limit: _Limit = None, quiet: _Quiet = False,
+) -> None:
+    """What if a facility closes, or a plot gets one? The optimal plan before and after, side by side.
+
+    Example: siting whatif scenarios/examples/helsinki/scenario.yaml --close node/251337995
+    """
+    from siting.scenarios.batch.whatif import run_whatif
+
+    with _errors():
+        table, res = run_whatif(file, out, close=list(close or []), add=list(add or []), force=list(force or []),
+                                engine=engine, time_limit=time_limit, quiet=quiet)
+    typer.echo(table.to_string(index=False))
+    typer.echo(f"written to {res.out_dir} (whatif.csv, results.parquet)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -251,6 +251,7 @@ def build(
     *,
     source: str | None = None,
     shared: bool = False,
+    inputs: Any = None,
 ) -> BuiltScenario:
     """Read, check and measure a scenario: one :class:`ServiceProblem` per service.
 
@@ -263,6 +264,10 @@ def build(
     shared : for the joint model (:func:`scenarios.joint_build.build_joint`): nothing is split in
         advance (a service's budget is ``budget.per_service`` or None), ``budget.total`` and
         ``budget.phases`` count as limits, and the joint objectives are accepted.
+    inputs : where the heavy inputs come from when many variants share them (``siting batch``):
+        an object with ``layers(body, base_dir, source, progress) -> LoadedLayers`` and
+        ``network(body, cutoff, measure) -> (net, distances)`` that returns ``measure()``'s result,
+        computed once per distinct geometry and reach. None: read and measure here.
 
     Raises
     ------
@@ -289,7 +294,10 @@ def build(
         )
 
     t0 = time.perf_counter()
-    layers = load_layers(body, base_dir, source, progress)
+    if inputs is None:
+        layers = load_layers(body, base_dir, source, progress)
+    else:
+        layers = inputs.layers(body, base_dir, source, progress)
     seconds["layers"] = time.perf_counter() - t0
     warnings.extend(layers.warnings)
     demand, sites, existing = layers.demand, layers.sites, layers.existing
@@ -455,9 +463,18 @@ def build(
         with progress.step("straight-line distances"):
             dist = euclidean_pairs(demand_xy, all_xy, cutoff)
     else:
-        try:
+
+        def measure() -> tuple[Any, Any]:
             with progress.step("building the street network"):
                 net = _network(layers, body, cutoff, source)
+            from siting.scenarios.geodata.network import network_distances
+
+            with progress.step("walking distances"):
+                nd = network_distances(net, demand_xy, all_xy, cutoff, max_snap=body.distance.max_snap_m)
+            return net, nd
+
+        try:
+            net, nd = measure() if inputs is None else inputs.network(body, cutoff, measure)
             seconds["network"] = time.perf_counter() - t0
             network_info = {
                 "nodes": net.n_nodes,
@@ -465,10 +482,6 @@ def build(
                 "km": round(net.total_length / 1000.0, 3),
                 "notes": list(net.notes),
             }
-            from siting.scenarios.geodata.network import network_distances
-
-            with progress.step("walking distances"):
-                nd = network_distances(net, demand_xy, all_xy, cutoff, max_snap=body.distance.max_snap_m)
         except DataError as exc:
             raise DataError(str(exc) if str(exc).startswith(source) else f"{source}: {exc}") from None
         dist = nd.distances

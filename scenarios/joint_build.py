@@ -111,8 +111,11 @@ def build_joint(
     progress: Any = None,
     *,
     source: str | None = None,
+    inputs: Any = None,
 ) -> BuiltScenario:
     """Read, check and measure a scenario for the joint model (module docstring).
+
+    ``inputs`` is passed to :func:`scenarios.build.build` (shared layers and distances of a batch).
 
     The returned :class:`BuiltScenario` carries the scenario as written (``built.scenario``); its
     service problems were built without the advance budget split (their ``budget`` is
@@ -128,7 +131,7 @@ def build_joint(
         problems = Problems()
         problems.extend(pre)
         problems.raise_if_any(source, ScenarioError)
-    built = build(scenario, base_dir, progress, source=source, shared=True)
+    built = build(scenario, base_dir, progress, source=source, shared=True, inputs=inputs)
     problems = Problems()
     shared = scenario.budget.total is not None or bool(scenario.budget.phases)
     sites = built.layers.sites

@@ -261,6 +261,50 @@ class OutputFolder:
             _note["kept"] = f"the new output in {self.path} is complete"
             shutil.rmtree(self.staging, ignore_errors=True)
 
+    def add(self, files: dict[str, bytes]) -> None:
+        """Put ``files`` in place now and keep the folder claimed: a folder that grows (``siting batch``).
+
+        Each file is written into the staging folder, then the manifest is rewritten listing it
+        (with its size and SHA-256) and the file moved into place with ``os.replace``: a reader
+        sees the old or the new file, and a file in the folder is always one the manifest lists
+        (a kill between the two leaves a listed file missing, which is not a change). A file that
+        is in the folder but not in the manifest, or was changed after siting wrote it, is refused
+        as in :meth:`commit`. Files listed earlier stay listed; nothing is removed. Do not mix
+        with :meth:`commit` on one claim.
+        """
+        if not self.manifest:
+            raise RuntimeError("add() needs a folder with a manifest")
+        if self.committed:
+            raise RuntimeError("output folder already committed")
+        bad = [n for n in files if not _plain_name(n) or n in (MARKER, _BACKUP, MANIFEST)]
+        if bad:
+            raise ValueError(f"output file names must be plain names inside the folder, not {', '.join(bad)}")
+        listed: dict[str, Any] = dict(self.previous["files"]) if self.previous else {}
+        for name in files:
+            if name not in listed and os.path.lexists(self.path / name):
+                raise OutputFolderError(
+                    f"{self.path / name} is not siting's: nothing was written; move it away or give a new folder with --out"
+                )
+            if name in listed and _changed(self.path, name, listed[name]):
+                raise OutputFolderError(
+                    f"{self.path / name} was changed after siting wrote it; keep your copy elsewhere and run "
+                    "again, or give a new folder with --out"
+                )
+        try:
+            for name, data in files.items():
+                _write_file(self.staging / name, data)
+                listed[name] = {"bytes": len(data), "sha256": sha256_bytes(data)}
+            _write_file(self.staging / MANIFEST, _manifest_bytes(self.kind, listed))
+            with _signals_blocked():
+                os.replace(self.staging / MANIFEST, self.path / MANIFEST)
+                for name in files:
+                    os.replace(self.staging / name, self.path / name)
+            _fsync_dir(self.path)
+        except OSError as exc:
+            raise _os_error(exc, self.path) from None
+        self.previous = {"format": 1, "kind": self.kind, "files": listed}
+        _note["kept"] = f"every file written so far in {self.path} is complete"
+
     def close(self) -> None:
         """Remove what was staged (unless committed), folders made for the claim, and the lock."""
         if not self.committed:
