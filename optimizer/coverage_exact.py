@@ -411,8 +411,8 @@ def solve_coverage(
 
 def _check_mclp(instance: SitingInstance, radius: float, p: int | None, budget: float | None) -> None:
     """The checks :func:`models.formulations.mclp` makes, before any heuristic runs."""
+    from siting.models.checks import check_radius
     from siting.models.errors import ScenarioError
-    from siting.models.formulations.lscp import check_radius
     from siting.models.formulations.mclp import check_site_limits, smallest_eligible_distance
 
     r = check_radius(radius, allow_zero=False)

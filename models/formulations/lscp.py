@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siting.models.checks import check_radius
 from siting.models.errors import ScenarioError
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
@@ -40,15 +41,6 @@ def site_bounds(instance: SitingInstance) -> tuple[NDArray[np.float64], NDArray[
 def new_eligible(instance: SitingInstance) -> NDArray[np.bool_]:
     """Sites that may be newly opened: not forbidden and not already existing."""
     return ~instance.forbidden & ~instance.existing
-
-
-def check_radius(radius: float, allow_zero: bool) -> float:
-    """Validate a service radius; a radius must be a number, and positive unless ``allow_zero``."""
-    r = float(radius)
-    if np.isnan(r) or r < 0 or (r == 0 and not allow_zero):
-        need = ">= 0" if allow_zero else "> 0"
-        raise ScenarioError(f"radius = {radius} is not a valid service radius: give --radius {need}")
-    return r
 
 
 def csr_rows(a: sp.csr_array) -> NDArray[np.int64]:

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siting.models.errors import ScenarioError
+from siting.models.checks import check_limits, check_radius
 from siting.models.instance import SitingInstance
 
 # Above this many (demand x site) entries a dense instance is kept in float32 and a sparse one
@@ -37,20 +37,6 @@ BUDGET_TOL = 1e-9
 
 
 # --------------------------------------------------------------------------- argument checks
-def check_limits(p: int | None, budget: float | None, what: str) -> None:
-    """Raise :class:`ScenarioError` for a negative ``p`` or a negative / NaN budget."""
-    if p is not None and (int(p) != p or p < 0):
-        raise ScenarioError(f"{what}: p = {p!r} is not a non-negative integer; give the number of new sites to open")
-    if budget is not None and not (budget >= 0):
-        raise ScenarioError(f"{what}: budget = {budget!r} must be a number >= 0")
-
-
-def check_radius(radius: float, what: str) -> None:
-    """Raise :class:`ScenarioError` for a negative or NaN radius."""
-    if not (radius >= 0):
-        raise ScenarioError(f"{what}: radius = {radius!r} must be a number >= 0 (a distance)")
-
-
 def affordable(cost: NDArray[np.float64], slack: float) -> NDArray[np.bool_]:
     """Sites whose cost fits in the remaining budget ``slack`` (with a relative tolerance)."""
     if not np.isfinite(slack):
@@ -311,7 +297,7 @@ def greedy_pmedian(
     -------
     (m,) bool mask of open sites (existing included).
     """
-    check_limits(p, budget, "greedy_pmedian")
+    check_limits(p, budget, what="greedy_pmedian")
     open_mask = instance.existing.copy()
     cand = instance.eligible & ~instance.existing
     if p is None and budget is None:
@@ -373,8 +359,8 @@ def greedy_mclp(
     -------
     (m,) bool mask of open sites (existing included).
     """
-    check_limits(p, budget, "greedy_mclp")
-    check_radius(radius, "greedy_mclp")
+    check_limits(p, budget, what="greedy_mclp")
+    check_radius(radius, allow_zero=True, what="greedy_mclp")
     a_csr, a_csc = coverage_float(instance, radius)
     w = instance.weights
     open_mask = instance.existing.copy()

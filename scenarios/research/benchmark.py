@@ -48,7 +48,8 @@ def parse_solver_entry(entry: str) -> tuple[str, str]:
     ``highs`` is the default path (formulation ``auto``); ``cbc/classic`` is the classic assignment
     formulation on PuLP/CBC, as pysal/spopt builds it. Unknown names or formulations raise.
     """
-    from siting.optimizer.solve import FORMULATIONS, HEURISTIC_SOLVERS
+    from siting.optimizer.registry import get_solver, solver_kind
+    from siting.optimizer.solve import FORMULATIONS
 
     text = entry.strip()
     name, formulation = text, "auto"
@@ -59,18 +60,12 @@ def parse_solver_entry(entry: str) -> tuple[str, str]:
             f"solver entry {entry!r}: unknown formulation {formulation!r}; write NAME or NAME/FORMULATION "
             f"with FORMULATION one of {', '.join(FORMULATIONS)}"
         )
-    if name.lower() in HEURISTIC_SOLVERS:
-        return name.lower(), formulation
-    from siting.optimizer.registry import get_backend
-
     try:
-        get_backend(name)  # unknown or not installed: fails here, before any run
-    except BackendUnavailableError as exc:
-        if str(exc).startswith("unknown solver"):
-            raise BackendUnavailableError(f"{exc}; heuristics: {', '.join(HEURISTIC_SOLVERS)}") from None
-        raise
+        get_solver(name)  # unknown or not installed: fails here, before any run
     except ImportError as exc:
         raise BackendUnavailableError(f"solver {name!r} is not available here ({exc}); run `siting solvers`") from None
+    if solver_kind(name) == "heuristic":
+        return name.strip().lower(), formulation
     return name, formulation
 
 
