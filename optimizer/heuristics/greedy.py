@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.checks import check_limits, check_radius
+from siting.models.csr import csr_rows
 from siting.models.instance import SitingInstance
 
 # Above this many (demand x site) entries a dense instance is kept in float32 and a sparse one
@@ -121,7 +122,7 @@ class DistanceTable:
         make_dense = (not instance.is_sparse) or instance.n * instance.m <= limit
         if instance.is_sparse:
             csr = sp.csr_array(d)
-            rows_all = np.repeat(np.arange(instance.n), np.diff(csr.indptr))
+            rows_all = csr_rows(csr)
             ok = allowed[csr.indices] & np.isfinite(csr.data)
             reach = np.bincount(rows_all[ok], minlength=instance.n) > 0
         else:
@@ -150,7 +151,7 @@ class DistanceTable:
             dtype = np.float64 if instance.n * instance.m <= limit else np.float32
             if sub is not None:
                 arr = np.full((self.n, self.m), self.big, dtype=dtype)
-                r = np.repeat(np.arange(self.n), np.diff(sub.indptr))
+                r = csr_rows(sub)
                 arr[r, sub.indices] = sub.data
             else:
                 arr = np.asarray(d[self.rows], dtype=dtype)
@@ -177,7 +178,7 @@ class DistanceTable:
                 indptr = np.arange(self.n + 1, dtype=np.int64) * self.m
             else:
                 assert self.csr is not None
-                r = np.repeat(np.arange(self.n), np.diff(self.csr.indptr))
+                r = csr_rows(self.csr)
                 order = np.lexsort((self.csr.indices, self.csr.data, r))
                 vals = self.csr.data[order]
                 cols = self.csr.indices[order].astype(np.int64)
@@ -201,7 +202,7 @@ class DistanceTable:
             return np.asarray(w @ diff, dtype=np.float64)
         assert self.csr is not None
         sub = self.csr if rows is None else self.csr[rows]
-        r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
+        r = csr_rows(sub)
         vals = w[r] * np.maximum(d1[r] - sub.data, 0.0)
         return np.bincount(sub.indices, weights=vals, minlength=self.m).astype(np.float64)
 
@@ -255,7 +256,7 @@ class DistanceTable:
             return d1, p1, d2, p2
         assert self.csr is not None
         sub = self.csr[rows]
-        r = np.repeat(np.arange(k), np.diff(sub.indptr))
+        r = csr_rows(sub)
         keep = open_mask[sub.indices]
         r, c, v = r[keep], sub.indices[keep].astype(np.int64), sub.data[keep]
         order = np.lexsort((c, v, r))

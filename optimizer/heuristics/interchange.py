@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.checks import check_limits, check_radius
+from siting.models.csr import csr_rows
 from siting.models.errors import ScenarioError
 from siting.models.instance import SitingInstance
 from siting.optimizer.heuristics.greedy import (
@@ -299,7 +300,7 @@ def interchange_mclp(
     w = instance.weights[keep_rows]
     cost, m = instance.cost, instance.m
     eligible_new = instance.eligible & ~instance.existing
-    rows_of = np.repeat(np.arange(a_csr.shape[0]), np.diff(a_csr.indptr))
+    rows_of = csr_rows(a_csr)
     idx = np.arange(m, dtype=np.float64)
     tol = 1e-9 * max(1.0, float(w.sum()))
     moves = 0

@@ -14,9 +14,7 @@ gap lets a solver stop short of the optimum (HiGHS's default 1e-4 stops pmed35 o
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from siting.models.errors import (
     DataError,
     ScenarioError,
 )
-from siting.scenarios.files import existing_file
+from siting.scenarios.files import existing_file, write_atomic
 from siting.scenarios.research.child import failure_row, peak_mb, run_in_child
 from siting.scenarios.research.readers import read_optimal_values, read_orlib_pmed, read_tsplib, read_tsplib_points
 from siting.scenarios.research.readers.optima import KnownValue
@@ -142,20 +140,10 @@ def _row(instance: str, n: int | None, p: int | None, entry: str, known: dict[tu
 
 def write_csv(rows: Iterable[Row], out: str | Path) -> Path:
     """Write rows (columns :data:`COLUMNS`) to ``out``, atomically: a temporary file moved into place."""
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            from siting.scenarios.outputs.csv_safe import rows_to_csv
+    from siting.scenarios.outputs.csv_safe import rows_to_csv
 
-            # text cells cannot start a spreadsheet formula; CRLF line ends as csv.DictWriter wrote them
-            fh.write(rows_to_csv(COLUMNS, rows, lineterminator="\r\n"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    # text cells cannot start a spreadsheet formula; CRLF line ends as csv.DictWriter wrote them
+    return write_atomic(out, rows_to_csv(COLUMNS, rows, lineterminator="\r\n"))
 
 
 def _known_values(folder: Path) -> dict[tuple[str, int], KnownValue]:
