@@ -14,7 +14,6 @@ it shares no code with the formulation or the solver.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
+from oracles import joint_plans
 
 from siting.models.errors import DataError, InfeasibleError, ScenarioError
 from siting.models.formulations.joint import joint_milp
@@ -101,18 +101,6 @@ def random_instance(seed: int, *, distances: bool = True) -> MultiServiceInstanc
     )
 
 
-def all_plans(inst: MultiServiceInstance) -> list[tuple[NDArray[np.int8], JointMetrics]]:
-    """Every plan over the eligible pairs (closed or one of the phases) with its evaluation."""
-    pairs = np.argwhere(np.stack([s.eligible for s in inst.services]))
-    out = []
-    for choice in itertools.product(range(-1, inst.T), repeat=len(pairs)):
-        plan = np.full((inst.S, inst.m), -1, dtype=np.int8)
-        if len(pairs):
-            plan[pairs[:, 0], pairs[:, 1]] = choice
-        out.append((plan, evaluate_joint(inst, plan)))
-    return out
-
-
 def feasible_values(plans: list[tuple[NDArray[np.int8], JointMetrics]], objective: str) -> list[tuple[float, JointMetrics]]:
     """(value, metrics) of every plan the objective admits (min_cost must cover all coverable
     demand, p-median must reach all reachable demand)."""
@@ -156,7 +144,7 @@ def assert_plan_sound(inst: MultiServiceInstance, met: JointMetrics) -> None:
 @given(seed=SEEDS)
 def test_every_objective_matches_brute_force(seed: int) -> None:
     inst = random_instance(seed)
-    plans = all_plans(inst)
+    plans = joint_plans(inst)
     for objective in OBJECTIVES:
         cands = feasible_values(plans, objective)
         sense = OBJECTIVE_SENSE[objective]
@@ -189,7 +177,7 @@ def test_every_objective_matches_brute_force(seed: int) -> None:
 @given(seed=SEEDS)
 def test_without_tie_break_only_the_primary_objective_is_optimal(seed: int) -> None:
     inst = random_instance(seed, distances=False)
-    plans = all_plans(inst)
+    plans = joint_plans(inst)
     for objective in ("max_coverage", "complete_circle", "phased", "min_cost"):
         cands = feasible_values(plans, objective)
         if not cands:
@@ -209,7 +197,7 @@ def test_alternatives_match_brute_force(seed: int, which: str, tie_break: bool) 
     inst = random_instance(seed)
     tolerance = 0.1234  # not a round number, so no plan value sits exactly on the threshold
     sense = OBJECTIVE_SENSE[which]
-    cands = feasible_values(all_plans(inst), which)
+    cands = feasible_values(joint_plans(inst), which)
     if not cands:
         with pytest.raises(InfeasibleError):
             alternatives(inst, 3, tolerance, which, params=PARAMS)
@@ -358,7 +346,7 @@ def test_forbid_excludes_a_plan() -> None:
     tried = 0
     for seed in range(100):  # the first instances with at least two distinct feasible plans
         inst = random_instance(seed)
-        sets = {open_pairs(met.open_phase) for _, met in feasible_values(all_plans(inst), "max_coverage")}
+        sets = {open_pairs(met.open_phase) for _, met in feasible_values(joint_plans(inst), "max_coverage")}
         if len(sets) < 2:
             continue
         tried += 1
@@ -421,7 +409,7 @@ class _ReturnsTheStart:
 def test_a_start_returned_as_the_optimum_is_solved_again() -> None:
     for seed in range(200):  # an instance where the greedy start is not optimal
         inst = random_instance(seed)
-        cands = feasible_values(all_plans(inst), "max_coverage")
+        cands = feasible_values(joint_plans(inst), "max_coverage")
         if not cands:
             continue
         best = max(v for v, _ in cands)
@@ -495,7 +483,7 @@ def test_every_installed_solver_finds_the_brute_force_optimum(solver: str) -> No
     except BackendUnavailableError:
         pytest.skip(f"{solver} is not installed")
     inst = random_instance(5)
-    plans = all_plans(inst)
+    plans = joint_plans(inst)
     for objective in ("max_coverage", "phased", "pmedian"):
         cands = feasible_values(plans, objective)
         values = [v for v, _ in cands]
