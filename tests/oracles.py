@@ -77,9 +77,10 @@ def plan_value(
 ) -> tuple[float, PlanMetrics] | None:
     """The model's objective for one plan, or None when the model does not admit the plan.
 
-    The rules are the models' own: p and budget limit the new sites (with ``exact_p``, p-median and
-    p-center plans open exactly ``min(p, new eligible sites)``, as the models do; without it, at
-    most ``p``, which gives the same optimum value when there is no budget); LSCP must cover every
+    The rules are the models' own: p and budget limit the new sites (with ``exact_p``, p-median
+    plans open exactly ``min(p, new eligible sites)``, as the model does, which matters for the
+    cheapest optimal plan; without it, at most ``p``, which gives the same optimum value when there
+    is no budget; the p-center's cheapest stage takes at most ``p``); LSCP must cover every
     demand point of positive weight that some eligible site can cover within the radius.
     """
     met = evaluate(inst, mask, radius=radius, p=p, budget=budget)
@@ -93,11 +94,11 @@ def plan_value(
         if (coverable & (inst.weights > 0) & ~met.covered).any():
             return None
         return float(met.cost if lscp_objective == "cost" else met.n_new), met
+    if model == "pcenter":
+        return float(met.max_distance), met
     free = int((inst.eligible & ~inst.existing).sum())
     if exact_p and p is not None and met.n_new != min(p, free):
         return None
-    if model == "pcenter":
-        return float(met.max_distance), met
     return float(met.weighted_distance), met
 
 

@@ -8,15 +8,21 @@ sites new and every pair reachable, and reports that smallest instance.
 * :func:`instances` - a small :class:`SitingInstance` (dense or CSR distances);
 * :func:`limits` - ``(p, budget)`` for an instance: a count, a budget, or both;
 * :func:`radii` - a service radius among the instance's own distances (so coverage changes at it);
-* :func:`joint_instances` - a small :class:`MultiServiceInstance` (services on shared plots).
+* :func:`joint_instances` - a small :class:`MultiServiceInstance` (services on shared plots);
+* :class:`NumpySource` / :class:`DrawSource` - one interface for random choices, backed by a seeded
+  numpy generator or by hypothesis, so one instance generator serves fixed examples and shrinking
+  property tests alike.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from numpy.typing import NDArray
 
 from siting.models.instance import SitingInstance
 from siting.models.multiservice import MultiServiceInstance, ServiceData
@@ -149,3 +155,49 @@ def joint_instances(
         phases=tuple(f"t{t}" for t in range(phases)),
         phase_budgets=np.full(phases, total_budget / phases) if phases > 1 else None,
     )
+
+
+class NumpySource:
+    """Random choices from a seeded numpy generator: a generator written against this interface
+    makes the same instance for the same seed (fixed examples in tests)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def choice(self, options: list[Any], size: int | None = None) -> Any:
+        return self.rng.choice(options, size=size)
+
+    def ints(self, lo: int, hi: int, size: int | tuple[int, ...] | None = None) -> Any:
+        """Whole numbers in ``[lo, hi)``."""
+        return self.rng.integers(lo, hi, size=size)
+
+    def mask(self, shape: int | tuple[int, ...], p: float) -> NDArray[np.bool_]:
+        """True with probability ``p``, elementwise."""
+        return np.asarray(self.rng.random(shape) < p)
+
+    def chance(self, p: float) -> bool:
+        return bool(self.rng.random() < p)
+
+
+class DrawSource:
+    """The same interface with every choice drawn by hypothesis, so the instance shrinks: choices
+    towards the first option, numbers towards ``lo``, masks and chances towards False."""
+
+    def __init__(self, draw: st.DrawFn) -> None:
+        self.draw = draw
+
+    def choice(self, options: list[Any], size: int | None = None) -> Any:
+        if size is None:
+            return self.draw(st.sampled_from(options))
+        return np.array([self.draw(st.sampled_from(options)) for _ in range(size)])
+
+    def ints(self, lo: int, hi: int, size: int | tuple[int, ...] | None = None) -> Any:
+        if size is None:
+            return self.draw(st.integers(lo, hi - 1))
+        return self.draw(hnp.arrays(np.int64, size, elements=st.integers(lo, hi - 1)))
+
+    def mask(self, shape: int | tuple[int, ...], p: float) -> NDArray[np.bool_]:
+        return np.asarray(self.draw(hnp.arrays(np.bool_, shape)))
+
+    def chance(self, p: float) -> bool:
+        return bool(self.draw(st.booleans()))
