@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import strategies
 from city_instances import city_instance, city_points, write_city_csv
 from clocks import spent
-from oracles import all_plans
+from oracles import brute_optimum
 
 PROVE = SolveParams(mip_gap=0.0, time_limit=30)
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -41,29 +41,12 @@ def instances() -> st.SearchStrategy[SitingInstance]:
     return strategies.instances(n=(2, 10), m=(2, 7), weights=(0, 9), costs=(1, 5))
 
 
-def _covered(inst: SitingInstance, radius: float, mask: np.ndarray) -> np.ndarray:
-    return (inst.dense_distances()[:, mask] <= radius).any(axis=1)
-
-
 def brute_mclp(inst: SitingInstance, radius: float, p: int | None, budget: float | None) -> float:
-    best = -1.0
-    for mask in all_plans(inst):
-        new = mask & ~inst.existing
-        if (p is not None and new.sum() > p) or (budget is not None and inst.cost[new].sum() > budget + 1e-9):
-            continue
-        best = max(best, float(inst.weights[_covered(inst, radius, mask)].sum()))
-    return best
+    return brute_optimum(inst, "mclp", p=p, budget=budget, radius=radius).value
 
 
 def brute_lscp(inst: SitingInstance, radius: float, objective: str) -> float:
-    need = (inst.weights > 0) & _covered(inst, radius, inst.eligible)
-    best = np.inf
-    for mask in all_plans(inst):
-        if (need & ~_covered(inst, radius, mask)).any():
-            continue
-        new = mask & ~inst.existing
-        best = min(best, float(inst.cost[new].sum() if objective == "cost" else new.sum()))
-    return best
+    return brute_optimum(inst, "lscp", radius=radius, lscp_objective=objective).value
 
 
 @SETTINGS
