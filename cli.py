@@ -217,8 +217,9 @@ def _num(value: float | None) -> str:
 
 
 def _ids(ids: list[Any], limit: int = 20) -> str:
-    shown = ", ".join(str(v) for v in ids[:limit])
-    return (shown + f" (and {len(ids) - limit} more)" if len(ids) > limit else shown) or "(none)"
+    from siting.models.checks import show_ids
+
+    return show_ids(ids, limit) or "(none)"
 
 
 def _summary(result: Any, instance: Any) -> str:

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siting.models.csr import csr_rows
 from siting.models.instance import RADIUS_TOL, SitingInstance
 
 
@@ -159,7 +160,7 @@ def evaluate(
         if a.shape != (instance.n, instance.m):
             raise ValueError(f"assignment has shape {a.shape}, expected ({instance.n}, {instance.m})")
         a = sp.csr_array(a.multiply(a > tol))
-        rows = np.repeat(np.arange(instance.n), np.diff(a.indptr))
+        rows = csr_rows(a)
         cols = a.indices
         dd = instance.pair_distances(rows, cols)
         if not np.isfinite(dd).all():

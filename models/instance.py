@@ -16,6 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siting.models.checks import show_ids
+from siting.models.csr import csr_rows
 from siting.models.errors import DataError
 
 # Distances are compared against a radius with this absolute slack, so that a radius typed as
@@ -52,12 +54,6 @@ def _mask(values: Any, size: int, what: str) -> NDArray[np.bool_]:
     if arr.shape != (size,):
         raise DataError(f"{what} has shape {arr.shape}, expected ({size},)")
     return arr
-
-
-def _bad_ids(ids: NDArray[Any], bad: NDArray[np.bool_], limit: int = 5) -> str:
-    shown = ", ".join(str(v) for v in ids[bad][:limit])
-    more = int(bad.sum()) - limit
-    return shown + (f" (and {more} more)" if more > 0 else "")
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,25 +110,25 @@ class SitingInstance:
         bad = ~np.isfinite(w) | (w < 0)
         if bad.any():
             raise DataError(
-                f"demand weights must be finite and >= 0; bad weight at demand ids {_bad_ids(self.demand_ids, bad)}"
+                f"demand weights must be finite and >= 0; bad weight at demand ids {show_ids(self.demand_ids[bad])}"
             )
         set_(self, "weights", w)
         cost = _vector(self.cost, m, 1.0, "cost")
         bad = ~np.isfinite(cost) | (cost < 0)
         if bad.any():
-            raise DataError(f"site costs must be finite and >= 0; bad cost at site ids {_bad_ids(self.site_ids, bad)}")
+            raise DataError(f"site costs must be finite and >= 0; bad cost at site ids {show_ids(self.site_ids[bad])}")
         set_(self, "cost", cost)
         cap = _vector(self.capacity, m, np.inf, "capacity")
         bad = np.isnan(cap) | (cap < 0)
         if bad.any():
-            raise DataError(f"site capacities must be >= 0; bad capacity at site ids {_bad_ids(self.site_ids, bad)}")
+            raise DataError(f"site capacities must be >= 0; bad capacity at site ids {show_ids(self.site_ids[bad])}")
         set_(self, "capacity", cap)
         ex = _mask(self.existing, m, "existing")
         fb = _mask(self.forbidden, m, "forbidden")
         both = ex & fb
         if both.any():
             raise DataError(
-                f"sites {_bad_ids(self.site_ids, both)} are both existing and forbidden: an existing facility is open"
+                f"sites {show_ids(self.site_ids[both])} are both existing and forbidden: an existing facility is open"
             )
         set_(self, "existing", ex)
         set_(self, "forbidden", fb)
@@ -167,7 +163,7 @@ class SitingInstance:
         if self.is_sparse:
             d = self.distances
             out = np.full((self.n, self.m), np.inf)
-            rows = np.repeat(np.arange(self.n), np.diff(d.indptr))
+            rows = csr_rows(d)
             out[rows, d.indices] = d.data
             return out
         return np.asarray(self.distances, dtype=np.float64)
@@ -181,7 +177,7 @@ class SitingInstance:
         if self.is_sparse:
             d = self.distances
             keep = d.data <= limit
-            rows = np.repeat(np.arange(self.n), np.diff(d.indptr))[keep]
+            rows = csr_rows(d)[keep]
             cols, vals = d.indices[keep], d.data[keep]
         else:
             rows, cols = np.nonzero(np.isfinite(self.distances) & (self.distances <= limit))
@@ -201,7 +197,7 @@ class SitingInstance:
             return np.asarray(self.distances[rows, cols], dtype=np.float64)
         d = self.distances
         # CSR with sorted indices is sorted by the key row * m + col: look the pairs up by bisection
-        stored = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(d.indptr)) * self.m + d.indices
+        stored = csr_rows(d) * self.m + d.indices
         want = rows * self.m + cols
         pos = np.searchsorted(stored, want)
         pos_ok = np.minimum(pos, max(len(stored) - 1, 0))

@@ -40,6 +40,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siting.models.checks import show_ids
+from siting.models.csr import csr_rows
 from siting.models.errors import DataError
 from siting.models.instance import SitingInstance
 
@@ -57,12 +59,6 @@ OBJECTIVES: tuple[str, ...] = tuple(OBJECTIVE_SENSE)
 CHECK_TOL = 1e-6
 
 
-def _show(ids: NDArray[Any], mask: NDArray[np.bool_], limit: int = 5) -> str:
-    shown = ", ".join(str(v) for v in np.asarray(ids)[mask][:limit])
-    more = int(mask.sum()) - limit
-    return shown + (f" (and {more} more)" if more > 0 else "")
-
-
 def _over(value: float | NDArray[np.float64], limit: float | NDArray[np.float64]) -> Any:
     """``value`` exceeds ``limit`` by more than the check tolerance (``inf`` limits never)."""
     lim = np.asarray(limit, dtype=np.float64)
@@ -70,15 +66,11 @@ def _over(value: float | NDArray[np.float64], limit: float | NDArray[np.float64]
     return np.asarray(value) > lim + slack
 
 
-def _csr_rows(a: sp.csr_array) -> NDArray[np.int64]:
-    return np.repeat(np.arange(a.shape[0], dtype=np.int64), np.diff(a.indptr))
-
-
 def _row_min(a: sp.csr_array, keep: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Row-wise minimum of the stored entries of ``a`` flagged in ``keep`` (inf for none)."""
     out = np.full(a.shape[0], np.inf)
     if a.nnz:
-        np.minimum.at(out, _csr_rows(a)[keep], np.asarray(a.data, dtype=np.float64)[keep])
+        np.minimum.at(out, csr_rows(a)[keep], np.asarray(a.data, dtype=np.float64)[keep])
     return out
 
 
@@ -237,7 +229,7 @@ class ServiceData:
         if self.distances is None:
             return self.coverable
         d = self.distances
-        hit = np.bincount(_csr_rows(d)[self.eligible[d.indices]], minlength=self.n) > 0
+        hit = np.bincount(csr_rows(d)[self.eligible[d.indices]], minlength=self.n) > 0
         return np.asarray(hit | np.isfinite(self.existing_distance))
 
     @cached_property
@@ -247,8 +239,8 @@ class ServiceData:
             raise DataError(f"service {self.name!r} has no walking distances; give distances to compute them")
         cov, d = self.coverage, self.distances
         m = self.m
-        want = _csr_rows(cov) * m + cov.indices
-        stored = _csr_rows(d) * m + d.indices
+        want = csr_rows(cov) * m + cov.indices
+        stored = csr_rows(d) * m + d.indices
         pos = np.searchsorted(stored, want)
         ok = pos < stored.size
         ok[ok] = stored[pos[ok]] == want[ok]
@@ -325,7 +317,7 @@ class MultiServiceInstance:
         if room.shape != (m,):
             raise DataError(f"room has shape {room.shape}, expected ({m},): one room value per plot (inf = unlimited)")
         if np.isnan(room).any() or (room < 0).any():
-            raise DataError(f"room must be >= 0 (inf = unlimited); bad at plots {_show(sid, np.isnan(room) | (room < 0))}")
+            raise DataError(f"room must be >= 0 (inf = unlimited); bad at plots {show_ids(np.asarray(sid)[np.isnan(room) | (room < 0)])}")
         if self.total_budget is not None and (np.isnan(self.total_budget) or self.total_budget < 0):
             raise DataError(f"total_budget = {self.total_budget} must be >= 0 or None")
         phases = tuple(str(p) for p in self.phases)
@@ -644,11 +636,11 @@ def evaluate_joint(inst: MultiServiceInstance, open_phase: NDArray[np.int8]) -> 
     inel = opened & ~inst.eligible_matrix
     for si in np.flatnonzero(inel.any(axis=1)).tolist():
         violations.append(
-            f"service {inst.services[si].name!r} placed on ineligible plots {_show(inst.site_ids, inel[si])}"
+            f"service {inst.services[si].name!r} placed on ineligible plots {show_ids(inst.site_ids[inel[si]])}"
         )
     over = _over(room_used, inst.room)
     if over.any():
-        violations.append(f"room exceeded on plots {_show(inst.site_ids, over)}")
+        violations.append(f"room exceeded on plots {show_ids(inst.site_ids[over])}")
     if inst.total_budget is not None and _over(total_cost, inst.total_budget):
         violations.append(f"total cost {total_cost:g} exceeds the total budget {inst.total_budget:g}")
     for s, svc in enumerate(inst.services):

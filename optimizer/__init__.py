@@ -4,7 +4,7 @@
   on an exact backend or a heuristic) -> :class:`SitingResult`, verified by the evaluator;
 * :mod:`.joint` - :func:`solve_joint` and :func:`alternatives` for the multi-service model;
 * :mod:`.result` - the result contract (:class:`SolveParams`, :class:`SolveResult`, :class:`Status`,
-  the :class:`Backend` protocol); :mod:`.registry` - backends by name; :mod:`.backends` - one per solver;
+  the :class:`Backend` protocol); :mod:`.registry` - every solver by name, exact and heuristic; :mod:`.backends` - one per solver;
 * :mod:`.heuristics` - greedy, interchange and Lagrangian with proven bounds;
 * :mod:`.benders_pmedian`, :mod:`.coverage_exact`, :mod:`.pcenter` - exact methods for scale;
 * :mod:`.ranking` - the ranked plan; :mod:`.sweep` - budget sweeps; :mod:`.tiebreak` - cheapest optimum;
@@ -16,9 +16,18 @@ the submodule of the same name. This package imports numpy, scipy and solver lib
 
 from siting.optimizer.joint import JointResult, alternatives, solve_joint
 from siting.optimizer.ranking import RankedRow, earliest_phases, rank_plan
-from siting.optimizer.registry import DEFAULT_SOLVER, EXACT_SOLVERS, get_backend, installed_backends
+from siting.optimizer.registry import (
+    DEFAULT_SOLVER,
+    EXACT_SOLVERS,
+    HEURISTIC_SOLVERS,
+    get_backend,
+    get_solver,
+    installed_backends,
+    solver_kind,
+    solver_table,
+)
 from siting.optimizer.result import Backend, Limit, SolveParams, SolveResult, Status
-from siting.optimizer.solve import HEURISTIC_SOLVERS, ModelSpec, SitingResult, solver_table
+from siting.optimizer.solve import ModelSpec, SitingResult
 from siting.optimizer.sweep import budget_sweep, knee_index
 
 __all__ = [
@@ -38,9 +47,11 @@ __all__ = [
     "budget_sweep",
     "earliest_phases",
     "get_backend",
+    "get_solver",
     "installed_backends",
     "knee_index",
     "rank_plan",
     "solve_joint",
+    "solver_kind",
     "solver_table",
 ]

@@ -265,13 +265,14 @@ def solve_coverage(
     """
     from siting.optimizer.registry import get_backend
 
-    params = params or SolveParams()
+    # one budget for every step, shared with whatever ran before in the same command
+    params = (params or SolveParams()).started()
     say = progress or (lambda _m: None)
     t0 = time.monotonic()
-    deadline = t0 + (params.time_limit if params.time_limit is not None else math.inf)
 
     def left() -> float:
-        return deadline - time.monotonic()
+        remaining = params.remaining()
+        return math.inf if remaining is None else remaining
 
     if model == "mclp":
         _check_mclp(instance, radius, p, budget)
@@ -284,7 +285,7 @@ def solve_coverage(
     elif model == "mclp":
         from siting.optimizer.heuristics import run_heuristic
 
-        tl = None if params.time_limit is None else 0.25 * params.time_limit
+        tl = None if params.time_limit is None else max(0.25 * left(), 0.0)
         h = run_heuristic(instance, "mclp", p=p, radius=radius, budget=budget, method="auto", time_limit=tl)
         inc_mask = np.asarray(h.open_mask, dtype=bool)
         stats["heuristic_bound"] = h.bound
@@ -411,8 +412,8 @@ def solve_coverage(
 
 def _check_mclp(instance: SitingInstance, radius: float, p: int | None, budget: float | None) -> None:
     """The checks :func:`models.formulations.mclp` makes, before any heuristic runs."""
+    from siting.models.checks import check_radius
     from siting.models.errors import ScenarioError
-    from siting.models.formulations.lscp import check_radius
     from siting.models.formulations.mclp import check_site_limits, smallest_eligible_distance
 
     r = check_radius(radius, allow_zero=False)

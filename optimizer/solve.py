@@ -17,14 +17,43 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siting.models.checks import budget_problem, p_problem, radius_problem
 from siting.models.errors import DataError, InfeasibleError, NoSolutionError, ScenarioError
 from siting.models.evaluate import PlanMetrics, evaluate
 from siting.models.instance import SitingInstance
-from siting.optimizer.registry import DEFAULT_SOLVER, EXACT_SOLVERS, get_backend
+from siting.optimizer.heuristics.backend import HeuristicBackend
+from siting.optimizer.registry import (
+    DEFAULT_SOLVER,
+    EXACT_SOLVERS,
+    HEURISTIC_SOLVERS,
+    SOLVER_NAMES,
+    get_backend,
+    get_solver,
+    solver_kind,
+    solver_table,
+)
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
-HEURISTIC_SOLVERS = ("greedy", "interchange", "lagrangian", "heuristic")
-SOLVER_NAMES = (*EXACT_SOLVERS, "pulp:NAME", *HEURISTIC_SOLVERS)
+# the solver names stay importable from here, where callers have always found them
+__all__ = [
+    "EXACT_SOLVERS",
+    "FORMULATIONS",
+    "HEURISTIC_SOLVERS",
+    "MODELS",
+    "OPTION_FLAGS",
+    "OPTION_MODELS",
+    "SOLVER_NAMES",
+    "TIE_BREAK_MIN_SECONDS",
+    "ModelSpec",
+    "Progress",
+    "SitingResult",
+    "check_spec",
+    "option_conflicts",
+    "solve",
+    "solver_table",
+    "spec_options",
+    "warm_vector",
+]
 MODELS = ("mclp", "lscp", "pmedian", "pcenter")
 FORMULATIONS = ("auto", "classic", "radius", "benders", "compact", "reduced")
 
@@ -60,7 +89,7 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
     Returns one plain sentence per conflict (empty when everything applies).
     """
     out: list[str] = []
-    if solver is not None and solver.strip().lower() in HEURISTIC_SOLVERS and "formulation" in given:
+    if solver is not None and solver_kind(solver) == "heuristic" and "formulation" in given:
         out.append(f"--formulation applies to exact solvers, not to the heuristic {solver.strip()!r}: remove it")
     for name in given:
         models = OPTION_MODELS.get(name)
@@ -203,19 +232,20 @@ def check_spec(instance: SitingInstance, spec: ModelSpec) -> None:
     # p-median and p-center open exactly p sites, so they need at least one
     min_p = 0 if spec.model == "mclp" else 1
     if spec.p is not None:
-        if int(spec.p) != spec.p or spec.p < min_p:
+        bad_p = p_problem(spec.p, min_p=min_p)
+        if bad_p is not None:
             problems.append(
-                f"p = {spec.p} must be a whole number >= {min_p}"
-                + (" (--p 0, the existing network alone, is for --model mclp)" if min_p == 1 and spec.p == 0 else "")
+                bad_p + (" (--p 0, the existing network alone, is for --model mclp)" if min_p == 1 and spec.p == 0 else "")
             )
         elif spec.p > new_eligible:
             problems.append(
                 f"p = {spec.p} but only {new_eligible} new sites are eligible: lower --p to at most {new_eligible}"
             )
-    if spec.budget is not None and (not np.isfinite(spec.budget) or spec.budget < 0):
-        problems.append(f"budget = {spec.budget} must be a finite number >= 0")
-    if spec.radius is not None and (not np.isfinite(spec.radius) or spec.radius <= 0):
-        problems.append(f"radius = {spec.radius} must be a positive number")
+    if spec.budget is not None:
+        problems.append(budget_problem(spec.budget, finite=True) or "")
+    if spec.radius is not None:
+        problems.append(radius_problem(spec.radius, finite=True) or "")
+    problems = [text for text in problems if text]
     if spec.model in ("mclp", "lscp") and spec.radius is None:
         problems.append(f"model {spec.model} needs a service radius: give --radius")
     if spec.model in ("mclp", "pmedian") and spec.p is None and spec.budget is None:
@@ -509,10 +539,12 @@ def solve(
     if conflicts:
         raise ScenarioError("; ".join(conflicts))
     started = time.perf_counter()
-    name = solver.strip()
-    if name.lower() in HEURISTIC_SOLVERS:
-        return _solve_heuristic(instance, spec, name.lower(), params, started)
-    backend = get_backend(name)
+    engine = get_solver(solver)
+    if isinstance(engine, HeuristicBackend):
+        res = engine.solve(instance, spec, params)
+        plan = None if res.x is None else np.asarray(res.x > 0.5)
+        return _finish(instance, spec, res, plan, started, stats={"formulation": "heuristic"})
+    backend = engine
     warm_ok = bool(params.options_for("siting").get("warm_start", True))
 
     mask: NDArray[np.bool_] | None
@@ -669,67 +701,3 @@ def _coverage_formulation(spec: ModelSpec, backend: str) -> str:
         # (benchmarks/bench_city_scale.py); the reduced path does not break ties by cost yet
         return "compact"
     return form
-
-
-def _solve_heuristic(
-    instance: SitingInstance, spec: ModelSpec, method: str, params: SolveParams, started: float
-) -> SitingResult:
-    if spec.model not in ("pmedian", "mclp") or spec.capacitated:
-        raise ScenarioError(
-            f"heuristic solver {method!r} handles the uncapacitated pmedian and mclp models; "
-            f"use an exact solver (highs, cbc, cpsat, scip) for {spec.model}"
-            + (" (capacitated)" if spec.capacitated else "")
-        )
-    from siting.optimizer.heuristics import run_heuristic
-
-    method_name = "auto" if method == "heuristic" else method
-    out = run_heuristic(
-        instance, spec.model, p=spec.p, radius=spec.radius, budget=spec.budget, method=method_name,
-        time_limit=params.remaining(), seed=params.seed,
-    )
-    gap = relative_gap(out.objective, out.bound)
-    proven = gap is not None and gap <= max(params.mip_gap, 1e-9)
-    left = params.remaining()
-    timed_out = left is not None and left <= 0.05 + 0.02 * float(params.time_limit or 0.0)
-    res = SolveResult(
-        status=Status.OPTIMAL if proven else Status.FEASIBLE,
-        solver=method,
-        solver_version="siting",
-        objective=float(out.objective),
-        bound=None if out.bound is None else float(out.bound),
-        gap=gap,
-        seconds=float(out.seconds),
-        limit=Limit.NONE if proven else (Limit.TIME if timed_out else Limit.OTHER),
-        x=None,
-        message="" if proven else (
-            "heuristic: stopped by the time limit, optimality not proven" if timed_out
-            else "heuristic: optimality not proven"
-        ),
-    )
-    return _finish(instance, spec, res, np.asarray(out.open_mask, dtype=bool), started, stats={"formulation": "heuristic"})
-
-
-def solver_table() -> list[dict[str, Any]]:
-    """Every solver name with its kind, whether it is installed, and its version."""
-    from siting.models.errors import BackendUnavailableError
-    from siting.optimizer.registry import make_backend
-
-    rows: list[dict[str, Any]] = []
-    for name in EXACT_SOLVERS:
-        try:
-            b = make_backend(name)
-            ok = b.available()
-            rows.append({"name": name, "kind": "exact", "available": ok, "version": b.version() if ok else ""})
-        except (BackendUnavailableError, ImportError) as exc:
-            rows.append({"name": name, "kind": "exact", "available": False, "version": str(exc)})
-    try:
-        from siting.optimizer.backends.pulp_backend import extra_pulp_solvers
-
-        for extra in extra_pulp_solvers():
-            b = make_backend(f"pulp:{extra}")
-            rows.append({"name": f"pulp:{extra}", "kind": "exact", "available": True, "version": b.version()})
-    except ImportError:
-        pass
-    for name in HEURISTIC_SOLVERS:
-        rows.append({"name": name, "kind": "heuristic", "available": True, "version": "siting"})
-    return rows

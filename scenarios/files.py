@@ -1,18 +1,24 @@
 """User input files and ids, shared by the layers, the readers and the outputs: files checked before
-anything opens them, ids parsed and shown in messages, blockwise Euclidean distances, SHA-256 of inputs."""
+anything opens them, ids parsed and shown in messages, blockwise Euclidean distances, SHA-256 of inputs,
+and the atomic writes of files that are not a run's output folder (``pipeline/output_folder.py`` owns those)."""
 
 from __future__ import annotations
 
 import errno
 import hashlib
 import os
+import shutil
 import stat
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from siting.models.checks import show_ids  # noqa: F401  (re-exported: the readers show ids through here)
 from siting.models.errors import DataError
 
 # A dense float32 distance matrix larger than this is refused (bytes); callers may raise it.
@@ -78,13 +84,6 @@ def read_text(path: Path) -> str:
         raise DataError(f"{path.name}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
 
 
-def show_ids(ids: Any, limit: int = 5) -> str:
-    """``'a, b, c (and 4 more)'`` for error messages."""
-    ids = list(ids)
-    shown = ", ".join(str(v) for v in ids[:limit])
-    return shown + (f" (and {len(ids) - limit} more)" if len(ids) > limit else "")
-
-
 def parse_ids(raw: list[str]) -> NDArray[Any]:
     """Ids as int64 when every one is a canonical integer (``'12'``, not ``'012'``), else as str."""
     try:
@@ -140,3 +139,49 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------ atomic writes
+def write_atomic(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never a part.
+
+    The bytes go to a hidden temporary file in the same folder (so the final move stays on one
+    file system), which is then moved over ``path`` with ``os.replace``; on any failure the
+    temporary file is removed and ``path`` is untouched. Text is written as UTF-8, unchanged
+    (line ends included).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@contextmanager
+def staged_files(folder: str | Path, prefix: str) -> Iterator[Path]:
+    """A fresh hidden folder inside ``folder`` to write several files into before they are moved
+    into place with :func:`move_into_place`; it is removed afterwards, whatever happened."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def move_into_place(staging: Path, folder: str | Path, names: Mapping[str, str]) -> dict[str, Path]:
+    """Move each written file ``staging / name`` to ``folder / name`` (``os.replace``, atomic per
+    file); returns role -> final path for ``names`` (role -> file name)."""
+    final: dict[str, Path] = {}
+    for role, name in names.items():
+        dest = Path(folder) / name
+        os.replace(staging / name, dest)
+        final[role] = dest
+    return final

@@ -1,14 +1,33 @@
-"""Brute-force oracles shared by the tests: every plan of a tiny instance, enumerated."""
+"""Brute-force oracles shared by the tests: every plan of a tiny instance enumerated and scored by
+the independent evaluator (``models.evaluate``), never by a solver.
+
+* :func:`all_plans` - every plan of a :class:`SitingInstance` (existing open, any subset of the new
+  eligible sites);
+* :func:`feasible_plans` - those within a limit on the number and the cost of new sites;
+* :func:`brute_optimum` - the optimum of a single-service model over those plans, and the least
+  cost among the optimal plans (what the tie-break stage must find);
+* :func:`joint_plans` - every plan of a :class:`MultiServiceInstance` (each eligible pair closed or
+  opened in one of the phases) with its :class:`JointMetrics`; :func:`best_joint_coverage` the best
+  weighted coverage among the feasible ones.
+
+The tests import these directly (``from oracles import ...``; conftest.py puts this folder on the
+path) or through the ``oracle`` fixture of conftest.py.
+"""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from siting.models.evaluate import PlanMetrics, evaluate
 from siting.models.instance import SitingInstance
+from siting.models.multiservice import JointMetrics, MultiServiceInstance, evaluate_joint
+
+MAXIMISED = ("mclp",)
 
 
 def all_plans(inst: SitingInstance) -> Iterator[NDArray[np.bool_]]:
@@ -19,3 +38,117 @@ def all_plans(inst: SitingInstance) -> Iterator[NDArray[np.bool_]]:
             mask = inst.existing.copy()
             mask[list(combo)] = True
             yield mask
+
+
+def feasible_plans(
+    inst: SitingInstance, p: int | None = None, budget: float | None = None, tol: float = 1e-6
+) -> Iterator[NDArray[np.bool_]]:
+    """The plans of :func:`all_plans` with at most ``p`` new sites costing at most ``budget``."""
+    for mask in all_plans(inst):
+        new = mask & ~inst.existing
+        if p is not None and int(new.sum()) > p:
+            continue
+        if budget is not None and float(inst.cost[new].sum()) > budget + tol:
+            continue
+        yield mask
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """What enumeration found: the optimal value, the least cost among the optimal plans, one such
+    plan, and how many plans were feasible."""
+
+    value: float
+    cost: float
+    plan: NDArray[np.bool_]
+    feasible: int
+
+
+def plan_value(
+    inst: SitingInstance,
+    mask: NDArray[np.bool_],
+    model: str,
+    *,
+    p: int | None = None,
+    budget: float | None = None,
+    radius: float | None = None,
+    lscp_objective: str = "cost",
+    exact_p: bool = False,
+) -> tuple[float, PlanMetrics] | None:
+    """The model's objective for one plan, or None when the model does not admit the plan.
+
+    The rules are the models' own: p and budget limit the new sites (with ``exact_p``, p-median
+    plans open exactly ``min(p, new eligible sites)``, as the model does, which matters for the
+    cheapest optimal plan; without it, at most ``p``, which gives the same optimum value when there
+    is no budget; the p-center's cheapest stage takes at most ``p``); LSCP must cover every
+    demand point of positive weight that some eligible site can cover within the radius.
+    """
+    met = evaluate(inst, mask, radius=radius, p=p, budget=budget)
+    if met.violations:
+        return None
+    if model == "mclp":
+        return float(met.covered_weight or 0.0), met
+    if model == "lscp":
+        coverable = evaluate(inst, inst.eligible | inst.existing, radius=radius).covered
+        assert coverable is not None and met.covered is not None
+        if (coverable & (inst.weights > 0) & ~met.covered).any():
+            return None
+        return float(met.cost if lscp_objective == "cost" else met.n_new), met
+    if model == "pcenter":
+        return float(met.max_distance), met
+    free = int((inst.eligible & ~inst.existing).sum())
+    if exact_p and p is not None and met.n_new != min(p, free):
+        return None
+    return float(met.weighted_distance), met
+
+
+def brute_optimum(
+    inst: SitingInstance,
+    model: str,
+    *,
+    p: int | None = None,
+    budget: float | None = None,
+    radius: float | None = None,
+    lscp_objective: str = "cost",
+    exact_p: bool = False,
+    rel: float = 1e-9,
+) -> Optimum:
+    """The optimum of ``model`` on ``inst`` by enumeration (see :func:`plan_value` for the rules);
+    among plans within ``rel`` of the optimum, the cheapest. Raises if no plan is feasible."""
+    sign = -1.0 if model in MAXIMISED else 1.0
+    best: tuple[float, float, NDArray[np.bool_]] | None = None
+    count = 0
+    for mask in all_plans(inst):
+        scored = plan_value(
+            inst, mask, model, p=p, budget=budget, radius=radius, lscp_objective=lscp_objective, exact_p=exact_p
+        )
+        if scored is None:
+            continue
+        count += 1
+        value, met = scored
+        if best is None:
+            best = (value, met.cost, mask)
+            continue
+        close = abs(value - best[0]) <= rel * max(1.0, abs(value))
+        if (not close and sign * value < sign * best[0]) or (close and met.cost < best[1]):
+            best = (value, met.cost, mask)
+    assert best is not None, f"no feasible plan for {model} (p={p}, budget={budget}, radius={radius})"
+    return Optimum(value=best[0], cost=best[1], plan=best[2], feasible=count)
+
+
+def joint_plans(inst: MultiServiceInstance) -> list[tuple[NDArray[np.int8], JointMetrics]]:
+    """Every plan over the eligible (service, site) pairs, each closed (-1) or opened in one of the
+    phases, with its evaluation: (T + 1)^(eligible pairs) plans."""
+    pairs = np.argwhere(np.stack([s.eligible for s in inst.services]))
+    out = []
+    for choice in itertools.product(range(-1, inst.T), repeat=len(pairs)):
+        plan = np.full((inst.S, inst.m), -1, dtype=np.int8)
+        if len(pairs):
+            plan[pairs[:, 0], pairs[:, 1]] = choice
+        out.append((plan, evaluate_joint(inst, plan)))
+    return out
+
+
+def best_joint_coverage(inst: MultiServiceInstance) -> float:
+    """The best weighted coverage among the feasible plans of :func:`joint_plans`."""
+    return max((met.weighted_coverage for _, met in joint_plans(inst) if not met.violations), default=0.0)

@@ -74,8 +74,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siting.models.csr import csr_rows
 from siting.models.errors import ScenarioError
-from siting.models.formulations.lscp import csr_rows, merge_identical_rows, submatrix
+from siting.models.formulations.lscp import merge_identical_rows, submatrix
 from siting.models.milp import MilpProblem
 from siting.models.multiservice import OBJECTIVE_SENSE, OBJECTIVES, MultiServiceInstance, check_plan
 

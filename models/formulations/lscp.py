@@ -21,6 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siting.models.checks import check_radius
+from siting.models.csr import csr_rows, row_lengths
 from siting.models.errors import ScenarioError
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
@@ -40,20 +42,6 @@ def site_bounds(instance: SitingInstance) -> tuple[NDArray[np.float64], NDArray[
 def new_eligible(instance: SitingInstance) -> NDArray[np.bool_]:
     """Sites that may be newly opened: not forbidden and not already existing."""
     return ~instance.forbidden & ~instance.existing
-
-
-def check_radius(radius: float, allow_zero: bool) -> float:
-    """Validate a service radius; a radius must be a number, and positive unless ``allow_zero``."""
-    r = float(radius)
-    if np.isnan(r) or r < 0 or (r == 0 and not allow_zero):
-        need = ">= 0" if allow_zero else "> 0"
-        raise ScenarioError(f"radius = {radius} is not a valid service radius: give --radius {need}")
-    return r
-
-
-def csr_rows(a: sp.csr_array) -> NDArray[np.int64]:
-    """Row index of every stored entry of a CSR array (entries in storage order)."""
-    return np.repeat(np.arange(a.shape[0], dtype=np.int64), np.diff(a.indptr))
 
 
 def submatrix(
@@ -149,7 +137,7 @@ def merge_identical_rows(a: sp.csr_array) -> tuple[NDArray[np.int64], NDArray[np
     rng = np.random.default_rng(_HASH_SEED)
     top = np.iinfo(np.uint64).max
     keys = rng.integers(0, top, size=(2, m), dtype=np.uint64, endpoint=True)
-    length = np.diff(a.indptr).astype(np.int64)
+    length = row_lengths(a)
     hashes = []
     for key in keys:
         cs = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(key[a.indices], dtype=np.uint64)])

@@ -8,8 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siting.models.checks import budget_problem, check_radius, p_problem
 from siting.models.errors import ScenarioError
-from siting.models.formulations.lscp import check_radius, covering_rows, merge_identical_rows, new_eligible, site_bounds
+from siting.models.formulations.lscp import covering_rows, merge_identical_rows, new_eligible, site_bounds
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem, stack_rows
 
@@ -29,15 +30,13 @@ def check_site_limits(
     """
     if p is None and budget is None:
         raise ScenarioError("no limit on the number or cost of new sites: give --p or --budget")
-    if budget is not None and (np.isnan(budget) or budget < 0):
-        raise ScenarioError(f"budget = {budget} is not a valid budget: give --budget >= 0")
+    problem = budget_problem(budget) if budget is not None else None
+    problem = problem or (p_problem(p, min_p=min_p) if p is not None else None)
+    if problem:
+        raise ScenarioError(problem)
     if p is None:
         return None
-    if float(p) != int(p):
-        raise ScenarioError(f"p = {p} is not a whole number of sites: give an integer --p")
     ip = int(p)
-    if ip < min_p:
-        raise ScenarioError(f"p = {ip} is too small: give --p {min_p} or more")
     n_new = int(new_eligible(instance).sum())
     if strict_p and ip > n_new:
         raise ScenarioError(f"p = {ip} but only {n_new} sites are eligible: lower --p")

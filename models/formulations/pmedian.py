@@ -13,17 +13,13 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siting.models.checks import show_ids
+from siting.models.csr import csr_rows
 from siting.models.errors import DataError, InfeasibleError
-from siting.models.formulations.lscp import csr_rows, new_eligible, site_bounds
+from siting.models.formulations.lscp import new_eligible, site_bounds
 from siting.models.formulations.mclp import check_site_limits, site_limit_rows
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem, stack_rows
-
-
-def _ids_text(ids: NDArray[np.generic], bad: NDArray[np.bool_], limit: int = 5) -> str:
-    shown = ", ".join(str(v) for v in ids[bad][:limit])
-    more = int(bad.sum()) - limit
-    return shown + (f" (and {more} more)" if more > 0 else "")
 
 
 def _limits_label(p: int | None, budget: float | None) -> str:
@@ -59,7 +55,7 @@ def eligible_pairs(
     lost = ~reached & (instance.weights > 0)
     if lost.any():
         raise DataError(
-            f"demand ids {_ids_text(instance.demand_ids, lost)} (weight > 0) can reach no eligible or "
+            f"demand ids {show_ids(instance.demand_ids[lost])} (weight > 0) can reach no eligible or "
             "existing site: add a reachable candidate site, allow a forbidden one, or give that demand weight 0"
         )
     return rows, cols, dist

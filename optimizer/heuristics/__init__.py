@@ -29,13 +29,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from siting.models.checks import check_limits, check_radius
 from siting.models.errors import ScenarioError
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.heuristics.greedy import (
     DistanceTable,
-    check_limits,
-    check_radius,
     coverage_float,
     greedy_mclp,
     greedy_pmedian,
@@ -153,11 +152,11 @@ def run_heuristic(
         raise ScenarioError(f"run_heuristic: model {model!r} is not one of {', '.join(MODELS)}")
     if method not in METHODS:
         raise ScenarioError(f"run_heuristic: method {method!r} is not one of {', '.join(METHODS)}")
-    check_limits(p, budget, "run_heuristic")
+    check_limits(p, budget, what="run_heuristic")
     if model == "mclp":
         if radius is None:
             raise ScenarioError("run_heuristic: model 'mclp' needs a radius (the service distance)")
-        check_radius(radius, "run_heuristic")
+        check_radius(radius, allow_zero=True, what="run_heuristic")
     deadline = math.inf if time_limit is None else t0 + float(time_limit)
 
     def left() -> float | None:

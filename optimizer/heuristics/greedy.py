@@ -25,7 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siting.models.errors import ScenarioError
+from siting.models.checks import check_limits, check_radius
+from siting.models.csr import csr_rows
 from siting.models.instance import SitingInstance
 
 # Above this many (demand x site) entries a dense instance is kept in float32 and a sparse one
@@ -37,20 +38,6 @@ BUDGET_TOL = 1e-9
 
 
 # --------------------------------------------------------------------------- argument checks
-def check_limits(p: int | None, budget: float | None, what: str) -> None:
-    """Raise :class:`ScenarioError` for a negative ``p`` or a negative / NaN budget."""
-    if p is not None and (int(p) != p or p < 0):
-        raise ScenarioError(f"{what}: p = {p!r} is not a non-negative integer; give the number of new sites to open")
-    if budget is not None and not (budget >= 0):
-        raise ScenarioError(f"{what}: budget = {budget!r} must be a number >= 0")
-
-
-def check_radius(radius: float, what: str) -> None:
-    """Raise :class:`ScenarioError` for a negative or NaN radius."""
-    if not (radius >= 0):
-        raise ScenarioError(f"{what}: radius = {radius!r} must be a number >= 0 (a distance)")
-
-
 def affordable(cost: NDArray[np.float64], slack: float) -> NDArray[np.bool_]:
     """Sites whose cost fits in the remaining budget ``slack`` (with a relative tolerance)."""
     if not np.isfinite(slack):
@@ -135,7 +122,7 @@ class DistanceTable:
         make_dense = (not instance.is_sparse) or instance.n * instance.m <= limit
         if instance.is_sparse:
             csr = sp.csr_array(d)
-            rows_all = np.repeat(np.arange(instance.n), np.diff(csr.indptr))
+            rows_all = csr_rows(csr)
             ok = allowed[csr.indices] & np.isfinite(csr.data)
             reach = np.bincount(rows_all[ok], minlength=instance.n) > 0
         else:
@@ -164,7 +151,7 @@ class DistanceTable:
             dtype = np.float64 if instance.n * instance.m <= limit else np.float32
             if sub is not None:
                 arr = np.full((self.n, self.m), self.big, dtype=dtype)
-                r = np.repeat(np.arange(self.n), np.diff(sub.indptr))
+                r = csr_rows(sub)
                 arr[r, sub.indices] = sub.data
             else:
                 arr = np.asarray(d[self.rows], dtype=dtype)
@@ -191,7 +178,7 @@ class DistanceTable:
                 indptr = np.arange(self.n + 1, dtype=np.int64) * self.m
             else:
                 assert self.csr is not None
-                r = np.repeat(np.arange(self.n), np.diff(self.csr.indptr))
+                r = csr_rows(self.csr)
                 order = np.lexsort((self.csr.indices, self.csr.data, r))
                 vals = self.csr.data[order]
                 cols = self.csr.indices[order].astype(np.int64)
@@ -215,7 +202,7 @@ class DistanceTable:
             return np.asarray(w @ diff, dtype=np.float64)
         assert self.csr is not None
         sub = self.csr if rows is None else self.csr[rows]
-        r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
+        r = csr_rows(sub)
         vals = w[r] * np.maximum(d1[r] - sub.data, 0.0)
         return np.bincount(sub.indices, weights=vals, minlength=self.m).astype(np.float64)
 
@@ -269,7 +256,7 @@ class DistanceTable:
             return d1, p1, d2, p2
         assert self.csr is not None
         sub = self.csr[rows]
-        r = np.repeat(np.arange(k), np.diff(sub.indptr))
+        r = csr_rows(sub)
         keep = open_mask[sub.indices]
         r, c, v = r[keep], sub.indices[keep].astype(np.int64), sub.data[keep]
         order = np.lexsort((c, v, r))
@@ -311,7 +298,7 @@ def greedy_pmedian(
     -------
     (m,) bool mask of open sites (existing included).
     """
-    check_limits(p, budget, "greedy_pmedian")
+    check_limits(p, budget, what="greedy_pmedian")
     open_mask = instance.existing.copy()
     cand = instance.eligible & ~instance.existing
     if p is None and budget is None:
@@ -373,8 +360,8 @@ def greedy_mclp(
     -------
     (m,) bool mask of open sites (existing included).
     """
-    check_limits(p, budget, "greedy_mclp")
-    check_radius(radius, "greedy_mclp")
+    check_limits(p, budget, what="greedy_mclp")
+    check_radius(radius, allow_zero=True, what="greedy_mclp")
     a_csr, a_csc = coverage_float(instance, radius)
     w = instance.weights
     open_mask = instance.existing.copy()

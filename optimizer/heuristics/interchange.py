@@ -41,14 +41,14 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siting.models.checks import check_limits, check_radius
+from siting.models.csr import csr_rows
 from siting.models.errors import ScenarioError
 from siting.models.instance import SitingInstance
 from siting.optimizer.heuristics.greedy import (
     BUDGET_TOL,
     DistanceTable,
     affordable,
-    check_limits,
-    check_radius,
     coverage_float,
 )
 
@@ -190,7 +190,7 @@ def interchange_pmedian(
     limit), never worse than ``start_mask``.
     """
     t0 = time.perf_counter()
-    check_limits(p, budget, "interchange_pmedian")
+    check_limits(p, budget, what="interchange_pmedian")
     open_mask = check_start(instance, start_mask, p, budget, "interchange_pmedian")
     deadline = _deadline(time_limit)
     tab = table if table is not None else DistanceTable(instance)
@@ -290,8 +290,8 @@ def interchange_mclp(
     (m,) bool mask, never worse than ``start_mask``.
     """
     t0 = time.perf_counter()
-    check_limits(p, budget, "interchange_mclp")
-    check_radius(radius, "interchange_mclp")
+    check_limits(p, budget, what="interchange_mclp")
+    check_radius(radius, allow_zero=True, what="interchange_mclp")
     open_mask = check_start(instance, start_mask, p, budget, "interchange_mclp")
     deadline = _deadline(time_limit)
     a_csr, _ = coverage_float(instance, radius)
@@ -300,7 +300,7 @@ def interchange_mclp(
     w = instance.weights[keep_rows]
     cost, m = instance.cost, instance.m
     eligible_new = instance.eligible & ~instance.existing
-    rows_of = np.repeat(np.arange(a_csr.shape[0]), np.diff(a_csr.indptr))
+    rows_of = csr_rows(a_csr)
     idx = np.arange(m, dtype=np.float64)
     tol = 1e-9 * max(1.0, float(w.sum()))
     moves = 0

@@ -48,13 +48,12 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siting.models.checks import check_limits, check_radius
 from siting.models.errors import ScenarioError
 from siting.models.instance import SitingInstance
 from siting.optimizer.heuristics.greedy import (
     DistanceTable,
     affordable,
-    check_limits,
-    check_radius,
     coverage_float,
     greedy_mclp,
     greedy_pmedian,
@@ -280,7 +279,7 @@ def lagrangian_pmedian(
     out of reach of every eligible site, since every plan is then infinite).
     """
     t0 = time.perf_counter()
-    check_limits(p, budget, "lagrangian_pmedian")
+    check_limits(p, budget, what="lagrangian_pmedian")
     if p is None and budget is None:
         raise ScenarioError("lagrangian_pmedian: give p or a budget (with neither, open every eligible site)")
     deadline = math.inf if time_limit is None else t0 + float(time_limit)
@@ -433,8 +432,8 @@ def lagrangian_mclp(
     LagrangianResult with ``upper_bound`` (proven) and the best plan found.
     """
     t0 = time.perf_counter()
-    check_limits(p, budget, "lagrangian_mclp")
-    check_radius(radius, "lagrangian_mclp")
+    check_limits(p, budget, what="lagrangian_mclp")
+    check_radius(radius, allow_zero=True, what="lagrangian_mclp")
     if p is None and budget is None:
         raise ScenarioError("lagrangian_mclp: give p or a budget (with neither, open every eligible site)")
     deadline = math.inf if time_limit is None else t0 + float(time_limit)

@@ -29,6 +29,7 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
+from siting.models import checks
 from siting.models.errors import DataError, ScenarioError
 from siting.scenarios.files import user_file, user_path
 from siting.scenarios.schema import DemandLayer, ExistingLayer, LayerRef, ScenarioBody, SitesLayer, StreetsLayer
@@ -106,10 +107,8 @@ def problems_of(exc: Exception) -> list[str]:
 
 
 def show_ids(ids: Any, limit: int = 8) -> str:
-    """``'a, b, c (and 4 more)'`` for messages."""
-    ids = [str(v) for v in ids]
-    shown = ", ".join(ids[:limit])
-    return shown + (f" (and {len(ids) - limit} more)" if len(ids) > limit else "")
+    """``'a, b, c (and 4 more)'`` for messages about a layer: up to 8 ids (:func:`models.checks.show_ids`)."""
+    return checks.show_ids(ids, limit)
 
 
 def natural_key(value: Any) -> tuple[int, float, str]:

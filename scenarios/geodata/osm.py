@@ -17,7 +17,6 @@ write one. All layers are in one local metric CRS (the UTM zone by default). OSM
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -31,7 +30,7 @@ import pyproj
 import shapely
 
 from siting.models.errors import DataError
-from siting.scenarios.files import sha256_file
+from siting.scenarios.files import move_into_place, sha256_file, staged_files
 from siting.scenarios.geodata.census import CENSUS_SHARES, check_shares
 from siting.scenarios.geodata.coords import looks_swapped, utm_crs_for
 
@@ -791,9 +790,7 @@ def prepare_osm(
 
     # --- write into a temporary folder, then move into place
     say("writing layers")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".prepare-osm-", dir=out))
-    try:
+    with staged_files(out, ".prepare-osm-") as tmp:
         multi = bool(len(streets)) and bool((streets.geom_type == "MultiLineString").any())
         streets_l = _write_layer(
             streets,
@@ -835,15 +832,7 @@ def prepare_osm(
             src, sha, box, crs_name, layers, total_res, land_type_counts, service_counts, assumptions, notes
         )
         (tmp / names["readme"]).write_text(readme_body, encoding="utf-8")
-        final = {}
-        for role, fname in names.items():
-            dest = out / fname
-            if dest.exists():
-                dest.unlink()
-            os.replace(tmp / fname, dest)
-            final[role] = dest
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        final = move_into_place(tmp, out, names)
 
     def moved(layer: PreparedLayer, role: str) -> PreparedLayer:
         return PreparedLayer(final[role], layer.layer, layer.count, layer.geometry_type, layer.columns)

@@ -76,11 +76,10 @@ class JointOutcome:
 
 def check_solver(name: str, where: str) -> str:
     """The solver name, checked: a heuristic, or an installed exact backend."""
-    from siting.optimizer.registry import get_backend
-    from siting.optimizer.solve import HEURISTIC_SOLVERS
+    from siting.optimizer.registry import get_backend, solver_kind
 
     clean = name.strip()
-    if clean.lower() in HEURISTIC_SOLVERS:
+    if solver_kind(clean) == "heuristic":
         return clean.lower()
     try:
         get_backend(clean)
@@ -136,9 +135,9 @@ def solve_mode(body: ScenarioBody, split: bool = False, alternatives: int = 0, s
 
 def joint_solver(name: str, where: str) -> str:
     """The solver name, refused when it is a single-service heuristic (``siting run`` solves the joint model)."""
-    from siting.optimizer.solve import HEURISTIC_SOLVERS
+    from siting.optimizer.registry import solver_kind
 
-    if name in HEURISTIC_SOLVERS:
+    if solver_kind(name) == "heuristic":
         raise ScenarioError(
             f"{where}: {name} is a single-service heuristic; siting run solves the joint multi-service model, "
             "which needs an exact solver (highs, cbc, cpsat, scip, pulp:NAME); heuristics run in siting solve "

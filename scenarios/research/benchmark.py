@@ -14,9 +14,7 @@ gap lets a solver stop short of the optimum (HiGHS's default 1e-4 stops pmed35 o
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from siting.models.errors import (
     DataError,
     ScenarioError,
 )
-from siting.scenarios.files import existing_file
+from siting.scenarios.files import existing_file, write_atomic
 from siting.scenarios.research.child import failure_row, peak_mb, run_in_child
 from siting.scenarios.research.readers import read_optimal_values, read_orlib_pmed, read_tsplib, read_tsplib_points
 from siting.scenarios.research.readers.optima import KnownValue
@@ -48,7 +46,8 @@ def parse_solver_entry(entry: str) -> tuple[str, str]:
     ``highs`` is the default path (formulation ``auto``); ``cbc/classic`` is the classic assignment
     formulation on PuLP/CBC, as pysal/spopt builds it. Unknown names or formulations raise.
     """
-    from siting.optimizer.solve import FORMULATIONS, HEURISTIC_SOLVERS
+    from siting.optimizer.registry import get_solver, solver_kind
+    from siting.optimizer.solve import FORMULATIONS
 
     text = entry.strip()
     name, formulation = text, "auto"
@@ -59,18 +58,12 @@ def parse_solver_entry(entry: str) -> tuple[str, str]:
             f"solver entry {entry!r}: unknown formulation {formulation!r}; write NAME or NAME/FORMULATION "
             f"with FORMULATION one of {', '.join(FORMULATIONS)}"
         )
-    if name.lower() in HEURISTIC_SOLVERS:
-        return name.lower(), formulation
-    from siting.optimizer.registry import get_backend
-
     try:
-        get_backend(name)  # unknown or not installed: fails here, before any run
-    except BackendUnavailableError as exc:
-        if str(exc).startswith("unknown solver"):
-            raise BackendUnavailableError(f"{exc}; heuristics: {', '.join(HEURISTIC_SOLVERS)}") from None
-        raise
+        get_solver(name)  # unknown or not installed: fails here, before any run
     except ImportError as exc:
         raise BackendUnavailableError(f"solver {name!r} is not available here ({exc}); run `siting solvers`") from None
+    if solver_kind(name) == "heuristic":
+        return name.strip().lower(), formulation
     return name, formulation
 
 
@@ -147,20 +140,10 @@ def _row(instance: str, n: int | None, p: int | None, entry: str, known: dict[tu
 
 def write_csv(rows: Iterable[Row], out: str | Path) -> Path:
     """Write rows (columns :data:`COLUMNS`) to ``out``, atomically: a temporary file moved into place."""
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            from siting.scenarios.outputs.csv_safe import rows_to_csv
+    from siting.scenarios.outputs.csv_safe import rows_to_csv
 
-            # text cells cannot start a spreadsheet formula; CRLF line ends as csv.DictWriter wrote them
-            fh.write(rows_to_csv(COLUMNS, rows, lineterminator="\r\n"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    # text cells cannot start a spreadsheet formula; CRLF line ends as csv.DictWriter wrote them
+    return write_atomic(out, rows_to_csv(COLUMNS, rows, lineterminator="\r\n"))
 
 
 def _known_values(folder: Path) -> dict[tuple[str, int], KnownValue]:

@@ -270,7 +270,7 @@ def compare_solvers(
 def _compare(
     path: Path, scenario: str | None, parsed: dict[str, Any], params: Any, folder: Any, progress: Any, build_progress: Any
 ) -> CompareResult:
-    from siting.optimizer.solve import HEURISTIC_SOLVERS
+    from siting.optimizer.registry import solver_kind
 
     target = folder.path
     body, _base_dir, tasks = _tasks(path, scenario, build_progress)
@@ -279,7 +279,7 @@ def _compare(
     done = 0
     for model, service, payload, _sense in tasks:
         for entry, (solver, formulation) in parsed.items():
-            if model == "joint" and solver in HEURISTIC_SOLVERS:
+            if model == "joint" and solver_kind(solver) == "heuristic":
                 child: Row = {"status": NOT_APPLICABLE, "message": "heuristics solve the per-service models only; the joint model needs an exact solver"}
             else:
                 run_payload = payload

@@ -6,7 +6,6 @@ input, ``--quiet`` keeping warnings, the binding cause of an infeasible min_cost
 
 from __future__ import annotations
 
-import itertools
 import json
 import shutil
 from pathlib import Path
@@ -15,12 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from oracles import brute_optimum
 from paths import REPO
 from typer.testing import CliRunner
 
 from siting.cli import _progress_for, app, failed_checks
 from siting.models.errors import InfeasibleError, ScenarioError
-from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.models.multiservice import MultiServiceInstance, ServiceData
 from siting.optimizer.joint import solve_joint
@@ -214,47 +213,6 @@ def _line_instance(seed: int = 0, n: int = 14, m: int = 8, existing: bool = Fals
     )
 
 
-def _brute(inst: SitingInstance, spec: ModelSpec) -> tuple[float, float]:
-    """(optimal objective, least cost among optimal plans) over every subset of new sites."""
-    from siting.models.formulations.lscp import uncoverable
-
-    new = np.flatnonzero(~inst.existing)
-    lost = float(inst.weights[uncoverable(inst, spec.radius)].sum()) if spec.model == "lscp" else 0.0
-    best: tuple[float, float] | None = None
-    maximise = spec.model == "mclp"
-    for k in range(new.size + 1):
-        for subset in itertools.combinations(new, k):
-            mask = inst.existing.copy()
-            mask[list(subset)] = True
-            met = evaluate(inst, mask, radius=spec.radius, p=spec.p, budget=spec.budget)
-            if met.violations:
-                continue
-            if spec.model == "mclp":
-                value = float(met.covered_weight or 0.0)
-            elif spec.model == "pcenter":
-                value = float(met.max_distance)
-            elif spec.model == "lscp":
-                if (met.uncovered_weight or 0.0) > lost + 1e-9:
-                    continue
-                value = float(met.n_new)
-            else:
-                if k != spec.p:
-                    continue
-                value = float(met.weighted_distance)
-            key = (-value if maximise else value, float(met.cost))
-            if (
-                best is None
-                or key < (-best[0] if maximise else best[0], best[1])
-                or (
-                    abs(key[0] - (-best[0] if maximise else best[0])) <= 1e-6 * max(1.0, abs(value))
-                    and key[1] < best[1]
-                )
-            ):
-                best = (value, float(met.cost))
-    assert best is not None
-    return best
-
-
 SPECS = [
     ModelSpec("mclp", radius=250.0, p=4),
     ModelSpec("mclp", radius=300.0, budget=9.0),
@@ -268,7 +226,11 @@ SPECS = [
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.model}-{s.p}-{s.budget}-{s.lscp_objective}")
 def test_every_exact_solver_returns_the_cheapest_optimal_plan(solver: str, spec: ModelSpec) -> None:
     inst = _line_instance(seed=3)
-    value, cost = _brute(inst, spec)
+    best = brute_optimum(
+        inst, spec.model, p=spec.p, budget=spec.budget, radius=spec.radius,
+        lscp_objective=spec.lscp_objective, exact_p=True, rel=1e-6,
+    )
+    value, cost = best.value, best.cost
     res = solve(inst, spec, solver=solver, params=PARAMS)
     assert res.status.value == "OPTIMAL"
     assert res.objective == pytest.approx(value, rel=1e-6, abs=1e-6)

@@ -1,10 +1,10 @@
 """Formulations (MCLP, LSCP, p-median classic / radius / capacitated, p-center) against brute force.
 
 Every instance is small (n <= 8 demand points, m <= 6 sites, integer distances 0..20, some pairs
-unreachable, random weights, costs, existing and forbidden sites) and generated from a seed that
-hypothesis draws deterministically (``derandomize=True``). The brute force enumerates every set
-of new sites and scores it with the independent evaluator, so it shares no code with the
-formulations. Every solve is also re-checked: ``evaluate`` of the solver's plan gives the solver's
+unreachable, random weights, costs, existing and forbidden sites) and drawn entry by entry by
+hypothesis (``tests/strategies.py``, derandomized), so a failing case shrinks to a small one. The
+brute force (``tests/oracles.py``) enumerates every set of new sites and scores it with the
+independent evaluator, so it shares no code with the formulations. Every solve is also re-checked: ``evaluate`` of the solver's plan gives the solver's
 objective.
 """
 
@@ -20,9 +20,12 @@ from unittest import mock
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import strategies
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
+from oracles import feasible_plans
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from siting.models.errors import BackendUnavailableError, DataError, InfeasibleError, ScenarioError
@@ -38,7 +41,6 @@ from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 INF = np.inf
 TOL = 1e-6
 PARAMS = SolveParams(mip_gap=0.0)
-SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 FAST = settings(max_examples=40, deadline=None, derandomize=True)
 
 
@@ -100,64 +102,29 @@ def solve(problem: MilpProblem) -> SolveResult:
 
 
 # --------------------------------------------------------------------------------- instances
-def make_instance(
-    seed: int, n_max: int = 8, m_max: int = 6, min_weight: int = 0, capacity: bool = False
-) -> SitingInstance:
-    """A random small instance; half of them stored sparse (only finite pairs, zeros kept)."""
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, n_max + 1))
-    m = int(rng.integers(1, m_max + 1))
-    d = rng.integers(0, 21, size=(n, m)).astype(np.float64)
-    d[rng.random((n, m)) < rng.choice([0.0, 0.2, 0.4])] = INF
-    existing = rng.random(m) < 0.2
-    forbidden = (rng.random(m) < 0.2) & ~existing
-    weights = rng.integers(min_weight, 6, size=n).astype(np.float64)
-    cost = rng.integers(1, 6, size=m).astype(np.float64)
-    cap = None
-    if capacity:
-        cap = rng.integers(3, 16, size=m).astype(np.float64)
-        cap[rng.random(m) < 0.25] = INF
-    dist: Any = d
-    if rng.random() < 0.5:
-        fin = np.isfinite(d)
-        r, c = np.nonzero(fin)
-        dist = sp.csr_array((d[fin], (r, c)), shape=(n, m))
-    return SitingInstance(dist, weights=weights, cost=cost, capacity=cap, existing=existing, forbidden=forbidden)
+def instances(
+    n_max: int = 8, m_max: int = 6, min_weight: int = 0, capacity: bool = False
+) -> st.SearchStrategy[SitingInstance]:
+    """Small instances drawn entry by entry (tests/strategies.py): integer distances 0..20, some
+    pairs unreachable, dense or CSR (only finite pairs, zeros kept), weights ``min_weight``..5,
+    costs 1..5, some sites existing or forbidden (possibly none new), capacities 3..15 or none."""
+    return strategies.instances(
+        n=(1, n_max), m=(1, m_max), weights=(min_weight, 5), costs=(1, 5), min_new=0, unreachable=True,
+        sparse=None, capacities=(3, 15) if capacity else None,
+    )
 
 
 def new_sites(inst: SitingInstance) -> NDArray[np.int64]:
     return np.flatnonzero(~inst.existing & ~inst.forbidden)
 
 
-def plans(inst: SitingInstance, p: int | None = None, budget: float | None = None):
-    """Every plan: existing facilities plus any set of new eligible sites within p and budget."""
-    new = new_sites(inst)
-    top = new.size if p is None else min(p, new.size)
-    for k in range(top + 1):
-        for subset in itertools.combinations(new.tolist(), k):
-            mask = inst.existing.copy()
-            mask[list(subset)] = True
-            if budget is not None and inst.cost[list(subset)].sum() > budget + TOL:
-                continue
-            yield mask
-
-
-def pick_limits(rng: np.random.Generator, inst: SitingInstance, min_p: int = 0) -> tuple[int | None, float | None]:
-    n_new = new_sites(inst).size
-    kind = rng.integers(3)
-    p = int(rng.integers(min_p, max(n_new, min_p) + 1)) if kind in (0, 2) else None
-    budget = float(rng.integers(0, 12)) if kind in (1, 2) else None
-    return p, budget
-
-
 # ------------------------------------------------------------------------------------- MCLP
 @FAST
-@given(seed=SEEDS)
-def test_mclp_matches_brute_force(seed: int) -> None:
-    inst = make_instance(seed)
-    rng = np.random.default_rng(seed + 1)
-    radius = float(rng.integers(1, 21))
-    p, budget = pick_limits(rng, inst)
+@given(data=st.data())
+def test_mclp_matches_brute_force(data: st.DataObject) -> None:
+    inst = data.draw(instances(), label="instance")
+    radius = float(data.draw(st.integers(1, 20), label="radius"))
+    p, budget = data.draw(strategies.limits(inst))
     if uncoverable(inst, radius).all():
         event("no coverage")
         with pytest.raises(ScenarioError, match="covers no demand point"):
@@ -166,7 +133,7 @@ def test_mclp_matches_brute_force(seed: int) -> None:
     problem = mclp(inst, radius, p=p, budget=budget)
     event(f"solved, {int(inst.existing.any())} existing, rows merged: {problem.num_vars - inst.m < inst.n}")
     res = solve(problem)
-    best = max(evaluate(inst, mask, radius=radius).covered_weight for mask in plans(inst, p, budget))
+    best = max(evaluate(inst, mask, radius=radius).covered_weight for mask in feasible_plans(inst, p, budget))
     assert res.objective == pytest.approx(best, abs=TOL)
     metrics = evaluate(inst, problem.open_sites(res.x), radius=radius, p=p, budget=budget)
     assert metrics.violations == []
@@ -174,16 +141,15 @@ def test_mclp_matches_brute_force(seed: int) -> None:
 
 
 @FAST
-@given(seed=SEEDS)
-def test_mclp_merging_keeps_objective(seed: int) -> None:
+@given(data=st.data())
+def test_mclp_merging_keeps_objective(data: st.DataObject) -> None:
     """Duplicating every demand point (weights split) leaves the rows and the optimum unchanged."""
-    inst = make_instance(seed)
-    rng = np.random.default_rng(seed + 2)
-    radius = float(rng.integers(5, 21))
+    inst = data.draw(instances(), label="instance")
+    radius = float(data.draw(st.integers(5, 20), label="radius"))
     if uncoverable(inst, radius).all():
         return
     d = inst.dense_distances()
-    share = rng.random(inst.n)
+    share = data.draw(hnp.arrays(np.float64, inst.n, elements=st.floats(0.0, 1.0, width=16)), label="share")
     twin = SitingInstance(
         np.vstack([d, d]),
         weights=np.concatenate([inst.weights * share, inst.weights * (1 - share)]),
@@ -191,18 +157,17 @@ def test_mclp_merging_keeps_objective(seed: int) -> None:
         existing=inst.existing,
         forbidden=inst.forbidden,
     )
-    p = int(rng.integers(0, inst.m + 1))
+    p = data.draw(st.integers(0, inst.m), label="p")
     a, b = mclp(inst, radius, p=p), mclp(twin, radius, p=p)
     assert (a.num_vars, a.num_rows) == (b.num_vars, b.num_rows)
     assert solve(a).objective == pytest.approx(solve(b).objective, abs=1e-6)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(seed=SEEDS)
-def test_merge_identical_rows_matches_python_reference(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    k, m = int(rng.integers(0, 30)), int(rng.integers(1, 6))
-    a = sp.csr_array(rng.random((k, m)) < 0.4)
+@given(data=st.data())
+def test_merge_identical_rows_matches_python_reference(data: st.DataObject) -> None:
+    k, m = data.draw(st.integers(0, 29), label="rows"), data.draw(st.integers(1, 5), label="columns")
+    a = sp.csr_array(data.draw(hnp.arrays(np.bool_, (k, m)), label="matrix"))
     group, first = merge_identical_rows(a)
     dense = a.toarray()
     seen: dict[tuple[bool, ...], int] = {}
@@ -213,12 +178,11 @@ def test_merge_identical_rows_matches_python_reference(seed: int) -> None:
 
 # ------------------------------------------------------------------------------------- LSCP
 @FAST
-@given(seed=SEEDS)
-def test_lscp_matches_brute_force(seed: int) -> None:
-    inst = make_instance(seed)
-    rng = np.random.default_rng(seed + 3)
-    radius = float(rng.integers(0, 14))
-    objective = "cost" if rng.random() < 0.5 else "count"
+@given(data=st.data())
+def test_lscp_matches_brute_force(data: st.DataObject) -> None:
+    inst = data.draw(instances(), label="instance")
+    radius = float(data.draw(st.integers(0, 13), label="radius"))
+    objective = data.draw(st.sampled_from(["cost", "count"]), label="objective")
     # uncoverable: no eligible site (all of them open) reaches the point within R
     everything = evaluate(inst, ~inst.forbidden, radius=radius)
     unc = uncoverable(inst, radius)
@@ -232,7 +196,7 @@ def test_lscp_matches_brute_force(seed: int) -> None:
         return mt.cost if objective == "cost" else float(mt.n_new)
 
     best = min(
-        score(mt) for mt in (evaluate(inst, mask, radius=radius) for mask in plans(inst)) if mt.covered[must].all()
+        score(mt) for mt in (evaluate(inst, mask, radius=radius) for mask in feasible_plans(inst)) if mt.covered[must].all()
     )
     assert res.objective == pytest.approx(best, abs=TOL)
     metrics = evaluate(inst, problem.open_sites(res.x), radius=radius)
@@ -247,22 +211,21 @@ def _weighted_unreachable(inst: SitingInstance) -> bool:
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(seed=SEEDS)
-def test_pmedian_classic_and_radius_match_brute_force(seed: int) -> None:
-    inst = make_instance(seed)
-    rng = np.random.default_rng(seed + 4)
+@given(data=st.data())
+def test_pmedian_classic_and_radius_match_brute_force(data: st.DataObject) -> None:
+    inst = data.draw(instances(), label="instance")
     if new_sites(inst).size == 0:
         event("no new site")
         with pytest.raises(ScenarioError, match="only 0 sites are eligible"):
             pmedian_classic(inst, p=1)
         return
-    p, budget = pick_limits(rng, inst, min_p=1)
+    p, budget = data.draw(strategies.limits(inst, min_p=1))
     if _weighted_unreachable(inst):
         event("unreachable demand")
         with pytest.raises(DataError, match="can reach no eligible or existing site"):
             pmedian_radius(inst, p=p, budget=budget)
         return
-    best = min(evaluate(inst, mask).weighted_distance for mask in plans(inst, p, budget))
+    best = min(evaluate(inst, mask).weighted_distance for mask in feasible_plans(inst, p, budget))
     problems = [pmedian_classic(inst, p, budget)] + [
         pmedian_radius(inst, p, budget, form=f) for f in ("chained", "cumulative")
     ]
@@ -285,14 +248,13 @@ def test_pmedian_classic_and_radius_match_brute_force(seed: int) -> None:
 
 
 @FAST
-@given(seed=SEEDS)
-def test_radius_forms_have_the_same_lp_bound(seed: int) -> None:
+@given(data=st.data())
+def test_radius_forms_have_the_same_lp_bound(data: st.DataObject) -> None:
     """Cumulative and chained (1) give the same LP relaxation (the docstring's claim)."""
-    inst = make_instance(seed)
-    rng = np.random.default_rng(seed + 5)
+    inst = data.draw(instances(), label="instance")
     if new_sites(inst).size == 0 or _weighted_unreachable(inst):
         return
-    p, budget = pick_limits(rng, inst, min_p=1)
+    p, budget = data.draw(strategies.limits(inst, min_p=1))
     values = [_lp(pmedian_radius(inst, p, budget, form=form)) for form in ("chained", "cumulative")]
     if values[0] is None:
         assert values[1] is None
@@ -331,20 +293,19 @@ def _best_capacitated(inst: SitingInstance, mask: NDArray[np.bool_], split: bool
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(seed=SEEDS)
-def test_pmedian_capacitated_matches_brute_force(seed: int) -> None:
-    inst = make_instance(seed, n_max=5, m_max=4, min_weight=1, capacity=True)
-    rng = np.random.default_rng(seed + 6)
-    split = bool(rng.random() < 0.5)
+@given(data=st.data())
+def test_pmedian_capacitated_matches_brute_force(data: st.DataObject) -> None:
+    inst = data.draw(instances(n_max=5, m_max=4, min_weight=1, capacity=True), label="instance")
+    split = data.draw(st.booleans(), label="split")
     if new_sites(inst).size == 0 or _weighted_unreachable(inst):
         return
-    p, budget = pick_limits(rng, inst, min_p=1)
+    p, budget = data.draw(strategies.limits(inst, min_p=1))
     if inst.capacity[~inst.forbidden].sum() < inst.total_weight:
         event("capacity below demand")
         with pytest.raises(InfeasibleError, match="total capacity"):
             pmedian_capacitated(inst, p, budget, allow_split=split)
         return
-    best = min(_best_capacitated(inst, mask, split) for mask in plans(inst, p, budget))
+    best = min(_best_capacitated(inst, mask, split) for mask in feasible_plans(inst, p, budget))
     problem = pmedian_capacitated(inst, p, budget, allow_split=split)
     res = solve(problem)
     if not np.isfinite(best):
@@ -361,15 +322,14 @@ def test_pmedian_capacitated_matches_brute_force(seed: int) -> None:
 
 # ----------------------------------------------------------------------------------- p-center
 @FAST
-@given(seed=SEEDS)
-def test_pcenter_matches_brute_force(seed: int) -> None:
-    inst = make_instance(seed, n_max=10, m_max=7)
-    rng = np.random.default_rng(seed + 7)
+@given(data=st.data())
+def test_pcenter_matches_brute_force(data: st.DataObject) -> None:
+    inst = data.draw(instances(n_max=10, m_max=7), label="instance")
     n_new = new_sites(inst).size
     if n_new == 0 or _weighted_unreachable(inst):
         return
-    p = int(rng.integers(1, n_new + 1))
-    best = min(evaluate(inst, mask).max_distance for mask in plans(inst, p))
+    p = data.draw(st.integers(1, n_new), label="p")
+    best = min(evaluate(inst, mask).max_distance for mask in feasible_plans(inst, p))
     if not np.isfinite(best):
         event("infeasible")
         with pytest.raises(InfeasibleError, match=f"p = {p} new sites"):

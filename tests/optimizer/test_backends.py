@@ -15,6 +15,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from siting.models.errors import BackendUnavailableError, DataError, ScenarioError
 from siting.models.milp import MilpProblem
@@ -356,17 +357,19 @@ def test_time_limit_is_never_optimal(name: str) -> None:
 
 
 @given(
-    st.integers(min_value=0, max_value=2**31 - 1),
+    hnp.arrays(np.int64, (3, 5), elements=st.integers(-3, 5)),
+    hnp.arrays(np.int64, 3, elements=st.integers(2, 8)),
+    hnp.arrays(np.int64, 5, elements=st.integers(-5, 9)),
     st.sampled_from(["min", "max"]),
 )
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_random_binary_programs_match_brute_force(seed: int, sense: str) -> None:
-    # Random 5-binary, 3-row programs against enumeration of all 32 points.
-    rng = np.random.default_rng(seed)
-    n, m = 5, 3
-    A = rng.integers(-3, 6, size=(m, n)).astype(float)
-    upper = rng.integers(2, 9, size=m).astype(float)
-    c = rng.integers(-5, 10, size=n).astype(float)
+def test_random_binary_programs_match_brute_force(
+    a_int: np.ndarray, upper_int: np.ndarray, c_int: np.ndarray, sense: str
+) -> None:
+    # 5-binary, 3-row programs, every coefficient drawn (a failure shrinks), against enumeration
+    # of all 32 points.
+    m, n = a_int.shape
+    A, upper, c = a_int.astype(float), upper_int.astype(float), c_int.astype(float)
     p = MilpProblem(
         c=c,
         A=sp.csc_array(A),

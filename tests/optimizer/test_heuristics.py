@@ -10,7 +10,6 @@ for every method, and every returned plan must be feasible.
 
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
 from unittest import mock
@@ -18,8 +17,10 @@ from unittest import mock
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import strategies
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracles import brute_optimum
 from paths import DATA
 from scipy.sparse.csgraph import shortest_path
 
@@ -69,40 +70,22 @@ def random_instance(seed: int, n: int, m: int, sparse: bool, integral: bool, p_i
 
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[SitingInstance, int | None, float | None, float]:
-    n = draw(st.integers(1, 8))
-    m = draw(st.integers(1, 6))
-    seed = draw(st.integers(0, 10_000))
-    inst = random_instance(
-        seed, n, m, draw(st.booleans()), draw(st.booleans()), draw(st.sampled_from([0.0, 0.0, 0.2, 0.5]))
+    """An instance drawn entry by entry (some pairs unreachable, zero weights, fractional values,
+    dense or CSR), its limits and a radius among its distances: a failure shrinks to a small case."""
+    inst = draw(
+        strategies.instances(
+            n=(1, 8), m=(1, 6), weights=(0, 4), costs=(1, 5), unreachable=draw(st.booleans()), sparse=None,
+            fractional=draw(st.booleans()),
+        )
     )
-    mode = draw(st.sampled_from(["p", "p", "budget", "both"]))
-    p = draw(st.integers(0, m)) if mode in ("p", "both") else None
-    budget = float(draw(st.integers(0, 12))) if mode in ("budget", "both") else None
-    dist = inst.distinct_distances()
-    radius = float(draw(st.sampled_from(list(dist)))) if dist.size else 1.0
+    p, budget = draw(strategies.limits(inst))
+    radius = draw(strategies.radii(inst))
     return inst, p, budget, radius
 
 
-def feasible_plans(inst: SitingInstance, p: int | None, budget: float | None):
-    """Every plan: existing open, forbidden closed, within p and the budget."""
-    cand = np.flatnonzero(inst.eligible & ~inst.existing)
-    for k in range(cand.size + 1):
-        if p is not None and k > p:
-            break
-        for combo in itertools.combinations(cand, k):
-            mask = inst.existing.copy()
-            mask[list(combo)] = True
-            if budget is not None and inst.cost[list(combo)].sum() > budget + 1e-9:
-                continue
-            yield mask
-
-
 def brute_force(inst: SitingInstance, model: str, p: int | None, budget: float | None, radius: float) -> float:
-    values = []
-    for mask in feasible_plans(inst, p, budget):
-        met = evaluate(inst, mask, radius=radius)
-        values.append(met.weighted_distance if model == "pmedian" else met.covered_weight)
-    return min(values) if model == "pmedian" else max(values)
+    """The optimum by enumeration (within p and the budget; ``radius`` is for MCLP)."""
+    return brute_optimum(inst, model, p=p, budget=budget, radius=radius if model == "mclp" else None).value
 
 
 def tol(x: float) -> float:

@@ -3,8 +3,9 @@
 Instances are tiny (n <= 6 demand points, m <= 4 plots, S <= 2 services, T <= 2 phases) with random
 room and areas, costs (zeros included), eligibility, total / per-service / per-phase budgets with
 and without carry-over, count limits, existing coverage, service weights, residents, and walking
-distances stored for a superset of the covered pairs. Each is generated from a seed that hypothesis
-draws deterministically (``derandomize=True``).
+distances stored for a superset of the covered pairs. The property tests draw every choice with
+hypothesis (``instances``, derandomized), so a failure shrinks; fixed examples come from a seed
+through the same generator (``random_instance``).
 
 The brute force assigns every eligible (service, plot) pair to "closed" or one of the phases, in all
 combinations, and scores each plan with :func:`evaluate_joint` alone (feasible = no violations), so
@@ -14,7 +15,6 @@ it shares no code with the formulation or the solver.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
+from oracles import joint_plans
+from strategies import DrawSource, NumpySource
 
 from siting.models.errors import DataError, InfeasibleError, ScenarioError
 from siting.models.formulations.joint import joint_milp
@@ -41,7 +43,6 @@ from siting.optimizer.joint import alternatives, greedy_plan, site_frequency, so
 from siting.optimizer.result import Limit, SolveParams, Status
 
 PARAMS = SolveParams(mip_gap=0.0)
-SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 FAST = settings(max_examples=25, deadline=None, derandomize=True)
 TOL = 1e-6
 
@@ -49,73 +50,71 @@ TOL = 1e-6
 # --------------------------------------------------------------------------- instances
 def random_instance(seed: int, *, distances: bool = True) -> MultiServiceInstance:
     """A tiny random joint instance (sizes and every feature drawn from ``seed``)."""
-    rng = np.random.default_rng(seed)
+    return build_instance(NumpySource(seed), distances=distances, name=f"random{seed}")
+
+
+@st.composite
+def instances(draw: st.DrawFn, *, distances: bool = True) -> MultiServiceInstance:
+    """The same tiny joint instances, every choice drawn by hypothesis (a failure shrinks)."""
+    return build_instance(DrawSource(draw), distances=distances, name="drawn")
+
+
+def build_instance(rng: NumpySource | DrawSource, *, distances: bool, name: str) -> MultiServiceInstance:
+    """A tiny joint instance: 1-6 demand points, 1-4 plots, 1-2 services, 1-2 phases, with every
+    feature (stored pairs, reach, existing facilities, eligibility, costs, site limits, budgets,
+    room, carry-over, residents) chosen by ``rng``."""
     n = int(rng.choice([1, 3, 4, 5, 6, 6]))
     m = int(rng.choice([1, 2, 3, 4, 4]))
     S = int(rng.choice([1, 2, 2]))
     T = int(rng.choice([1, 2, 2]))
     services = []
     for s in range(S):
-        D = rng.integers(0, 11, size=(n, m)).astype(float)
-        stored = (rng.random((n, m)) < 0.8) & (D <= 8)  # the "network cutoff": stored pairs
-        reach = float(rng.integers(2, 8))
+        D = rng.ints(0, 11, size=(n, m)).astype(float)
+        stored = rng.mask((n, m), 0.8) & (D <= 8)  # the "network cutoff": stored pairs
+        reach = float(rng.ints(2, 8))
         cov = stored & (D <= reach)
         r, c = np.nonzero(stored)
         dist = sp.csr_array((D[r, c], (r, c)), shape=(n, m))  # explicit zeros kept
-        ex_d = np.where(rng.random(n) < 0.3, rng.integers(0, 10, size=n).astype(float), np.inf)
-        elig = rng.random(m) < 0.8
-        cost = np.where(elig, rng.integers(0, 6, size=m).astype(float), np.nan)
-        max_sites = None if rng.random() < 0.5 else int(rng.integers(1, 4))
+        ex_d = np.where(rng.mask(n, 0.3), rng.ints(0, 10, size=n).astype(float), np.inf)
+        elig = rng.mask(m, 0.8)
+        cost = np.where(elig, rng.ints(0, 6, size=m).astype(float), np.nan)
+        max_sites = None if rng.chance(0.5) else int(rng.ints(1, 4))
         services.append(
             ServiceData(
                 name=f"svc{s}",
-                weights=rng.integers(0, 6, size=n).astype(float),
+                weights=rng.ints(0, 6, size=n).astype(float),
                 coverage=sp.csr_array(cov),
                 distances=dist if distances else None,
                 cost=cost,
                 eligible=elig,
-                area=float(rng.integers(1, 3)),
+                area=float(rng.ints(1, 3)),
                 existing_covered=ex_d <= reach,
                 existing_distance=ex_d,
-                min_sites=int(rng.random() < 0.15),
+                min_sites=int(rng.chance(0.15)),
                 max_sites=max_sites,
                 weight=float(rng.choice([1.0, 2.0, 1.5])),
-                budget=None if rng.random() < 0.6 else float(rng.integers(2, 10)),
+                budget=None if rng.chance(0.6) else float(rng.ints(2, 10)),
                 group=f"group{s}",
             )
         )
-    pb = rng.integers(1, 8, size=T).astype(float) if rng.random() < 0.6 else None
-    if pb is not None and rng.random() < 0.2:
+    pb = rng.ints(1, 8, size=T).astype(float) if rng.chance(0.6) else None
+    if pb is not None and rng.chance(0.2):
         pb[0] = np.inf
     return MultiServiceInstance(
         demand_ids=np.arange(100, 100 + n),
         site_ids=np.array([f"p{j}" for j in range(m)]),
         room=rng.choice([np.inf, 0.0, 1.0, 2.0, 3.0], size=m),
         services=tuple(services),
-        total_budget=None if rng.random() < 0.5 else float(rng.integers(3, 15)),
+        total_budget=None if rng.chance(0.5) else float(rng.ints(3, 15)),
         phases=tuple(str(2022 + t) for t in range(T)),
         phase_budgets=pb,
-        carry_over=bool(rng.random() < 0.5),
-        residents=rng.integers(0, 8, size=n).astype(float) if rng.random() < 0.5 else None,
-        name=f"random{seed}",
+        carry_over=bool(rng.chance(0.5)),
+        residents=rng.ints(0, 8, size=n).astype(float) if rng.chance(0.5) else None,
+        name=name,
     )
 
 
-def all_plans(inst: MultiServiceInstance) -> list[tuple[NDArray[np.int8], JointMetrics]]:
-    """Every plan over the eligible pairs (closed or one of the phases) with its evaluation."""
-    pairs = np.argwhere(np.stack([s.eligible for s in inst.services]))
-    out = []
-    for choice in itertools.product(range(-1, inst.T), repeat=len(pairs)):
-        plan = np.full((inst.S, inst.m), -1, dtype=np.int8)
-        if len(pairs):
-            plan[pairs[:, 0], pairs[:, 1]] = choice
-        out.append((plan, evaluate_joint(inst, plan)))
-    return out
-
-
-def feasible_values(
-    plans: list[tuple[NDArray[np.int8], JointMetrics]], objective: str
-) -> list[tuple[float, JointMetrics]]:
+def feasible_values(plans: list[tuple[NDArray[np.int8], JointMetrics]], objective: str) -> list[tuple[float, JointMetrics]]:
     """(value, metrics) of every plan the objective admits (min_cost must cover all coverable
     demand, p-median must reach all reachable demand)."""
     out = []
@@ -155,10 +154,9 @@ def assert_plan_sound(inst: MultiServiceInstance, met: JointMetrics) -> None:
 
 # --------------------------------------------------------------------------- brute force
 @FAST
-@given(seed=SEEDS)
-def test_every_objective_matches_brute_force(seed: int) -> None:
-    inst = random_instance(seed)
-    plans = all_plans(inst)
+@given(inst=instances())
+def test_every_objective_matches_brute_force(inst: MultiServiceInstance) -> None:
+    plans = joint_plans(inst)
     for objective in OBJECTIVES:
         cands = feasible_values(plans, objective)
         sense = OBJECTIVE_SENSE[objective]
@@ -188,10 +186,9 @@ def test_every_objective_matches_brute_force(seed: int) -> None:
 
 
 @FAST
-@given(seed=SEEDS)
-def test_without_tie_break_only_the_primary_objective_is_optimal(seed: int) -> None:
-    inst = random_instance(seed, distances=False)
-    plans = all_plans(inst)
+@given(inst=instances(distances=False))
+def test_without_tie_break_only_the_primary_objective_is_optimal(inst: MultiServiceInstance) -> None:
+    plans = joint_plans(inst)
     for objective in ("max_coverage", "complete_circle", "phased", "min_cost"):
         cands = feasible_values(plans, objective)
         if not cands:
@@ -206,12 +203,11 @@ def test_without_tie_break_only_the_primary_objective_is_optimal(seed: int) -> N
 
 # --------------------------------------------------------------------------- alternatives
 @settings(max_examples=20, deadline=None, derandomize=True)
-@given(seed=SEEDS, which=st.sampled_from(OBJECTIVES), tie_break=st.booleans())
-def test_alternatives_match_brute_force(seed: int, which: str, tie_break: bool) -> None:
-    inst = random_instance(seed)
+@given(inst=instances(), which=st.sampled_from(OBJECTIVES), tie_break=st.booleans())
+def test_alternatives_match_brute_force(inst: MultiServiceInstance, which: str, tie_break: bool) -> None:
     tolerance = 0.1234  # not a round number, so no plan value sits exactly on the threshold
     sense = OBJECTIVE_SENSE[which]
-    cands = feasible_values(all_plans(inst), which)
+    cands = feasible_values(joint_plans(inst), which)
     if not cands:
         with pytest.raises(InfeasibleError):
             alternatives(inst, 3, tolerance, which, params=PARAMS)
@@ -250,9 +246,8 @@ def test_alternatives_match_brute_force(seed: int, which: str, tie_break: bool) 
 
 # --------------------------------------------------------------------------- greedy and layout
 @FAST
-@given(seed=SEEDS)
-def test_greedy_plan_keeps_room_budgets_and_eligibility(seed: int) -> None:
-    inst = random_instance(seed)
+@given(inst=instances())
+def test_greedy_plan_keeps_room_budgets_and_eligibility(inst: MultiServiceInstance) -> None:
     for objective in OBJECTIVES:
         _, layout = joint_milp(inst, objective)
         met = evaluate_joint(inst, greedy_plan(inst, layout, objective))
@@ -402,7 +397,7 @@ def test_forbid_excludes_a_plan() -> None:
     tried = 0
     for seed in range(100):  # the first instances with at least two distinct feasible plans
         inst = random_instance(seed)
-        sets = {open_pairs(met.open_phase) for _, met in feasible_values(all_plans(inst), "max_coverage")}
+        sets = {open_pairs(met.open_phase) for _, met in feasible_values(joint_plans(inst), "max_coverage")}
         if len(sets) < 2:
             continue
         tried += 1
@@ -467,7 +462,7 @@ class _ReturnsTheStart:
 def test_a_start_returned_as_the_optimum_is_solved_again() -> None:
     for seed in range(200):  # an instance where the greedy start is not optimal
         inst = random_instance(seed)
-        cands = feasible_values(all_plans(inst), "max_coverage")
+        cands = feasible_values(joint_plans(inst), "max_coverage")
         if not cands:
             continue
         best = max(v for v, _ in cands)
@@ -551,7 +546,7 @@ def test_every_installed_solver_finds_the_brute_force_optimum(solver: str) -> No
     except BackendUnavailableError:
         pytest.skip(f"{solver} is not installed")
     inst = random_instance(5)
-    plans = all_plans(inst)
+    plans = joint_plans(inst)
     for objective in ("max_coverage", "phased", "pmedian"):
         cands = feasible_values(plans, objective)
         values = [v for v, _ in cands]

@@ -1,6 +1,6 @@
 """The ranked site plan (optimizer.ranking) against brute-force recomputation with the evaluator.
 
-Small random joint instances (seeded through hypothesis) with a random plan made feasible by
+Small joint instances drawn entry by entry by hypothesis (so failures shrink) with a plan made feasible by
 setting the budgets and the room just above what it uses, so that substitutes are often blocked
 by money or room. Every figure of ``rank_plan`` is recomputed pair by pair with
 ``models.multiservice.evaluate_joint``: the greedy order and its gains, the drop-one loss, the best
@@ -15,6 +15,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from siting.models.multiservice import MultiServiceInstance, ServiceData, evaluate_joint
 from siting.optimizer.ranking import earliest_phases, greedy_order, rank_plan
@@ -22,55 +23,60 @@ from siting.optimizer.ranking import earliest_phases, greedy_order, rank_plan
 TOL = 1e-9
 
 
-def random_case(seed: int, carry_over: bool = True) -> tuple[MultiServiceInstance, np.ndarray, np.ndarray]:
-    """A random instance, a feasible random plan on it, and random demand groups (n, 2)."""
-    rng = np.random.default_rng(seed)
-    S, m, n, T = 2, int(rng.integers(4, 8)), int(rng.integers(6, 14)), int(rng.integers(1, 4))
+@st.composite
+def random_case(draw: st.DrawFn, carry_over: bool = True) -> tuple[MultiServiceInstance, np.ndarray, np.ndarray]:
+    """An instance, a feasible plan on it, and demand groups (n, 2), every entry drawn by hypothesis
+    (so a failure shrinks): budgets and room are set just above what the plan uses."""
+
+    def ints(shape: int | tuple[int, int], lo: int, hi: int, label: str) -> np.ndarray:
+        return draw(hnp.arrays(np.int64, shape, elements=st.integers(lo, hi)), label=label)
+
+    def flags(shape: int | tuple[int, int], label: str) -> np.ndarray:
+        return draw(hnp.arrays(np.bool_, shape), label=label)
+
+    S = 2
+    m, n = draw(st.integers(4, 7), label="m"), draw(st.integers(6, 13), label="n")
+    T = draw(st.integers(1, 3), label="T")
     services = []
     for s in range(S):
-        cov = rng.random((n, m)) < 0.3
-        elig = rng.random(m) < 0.8
-        elig[s] = True
-        cost = np.where(elig, rng.integers(1, 6, m).astype(float), np.nan)
-        ex = rng.random(n) < 0.15
-        services.append(
-            ServiceData(
-                name=f"svc{s}",
-                weights=rng.integers(0, 12, n).astype(float),  # small integers: ties happen
-                coverage=sp.csr_array(cov),
-                distances=None,
-                cost=cost,
-                eligible=elig,
-                area=float(rng.integers(1, 3)),
-                existing_covered=ex,
-                existing_distance=np.where(ex, 0.0, np.inf),
-                weight=float(rng.choice([0.5, 1.0, 2.0])),
-            )
-        )
+        elig = flags(m, f"eligible {s}") | (np.arange(m) == s)
+        ex = flags(n, f"existing covered {s}")
+        services.append(ServiceData(
+            name=f"svc{s}",
+            weights=ints(n, 0, 11, f"weights {s}").astype(float),  # small integers: ties happen
+            coverage=sp.csr_array(flags((n, m), f"coverage {s}")),
+            distances=None,
+            cost=np.where(elig, ints(m, 1, 5, f"cost {s}").astype(float), np.nan),
+            eligible=elig,
+            area=float(draw(st.integers(1, 2), label=f"area {s}")),
+            existing_covered=ex,
+            existing_distance=np.where(ex, 0.0, np.inf),
+            weight=float(draw(st.sampled_from([0.5, 1.0, 2.0]), label=f"weight {s}")),
+        ))
     plan = np.full((S, m), -1, dtype=np.int8)
     for s, svc in enumerate(services):
-        pick = svc.eligible & (rng.random(m) < 0.45)
+        pick = svc.eligible & flags(m, f"plan {s}")
         pick[s] = True
-        plan[s, pick] = rng.integers(0, T, int(pick.sum()))
+        plan[s, pick] = ints(m, 0, T - 1, f"phases {s}")[pick]
     opened = plan >= 0
     cost_m = np.stack([np.where(svc.eligible, svc.cost, 0.0) for svc in services])
     spend = float(cost_m[opened].sum())
     by_phase = np.bincount(plan[opened].astype(int), weights=cost_m[opened], minlength=T)
     area = np.array([svc.area for svc in services])
     used = area @ opened.astype(float)
-    room = used + rng.integers(0, 3, m)
-    room[rng.random(m) < 0.2] = np.inf
+    room = used + ints(m, 0, 2, "spare room")
+    room[flags(m, "unlimited room")] = np.inf
     inst = MultiServiceInstance(
         demand_ids=np.array([f"d{i:02d}" for i in range(n)], dtype=object),
         site_ids=np.array([f"p{j:02d}" for j in range(m)], dtype=object),  # string order = index order
         room=room,
         services=tuple(services),
-        total_budget=spend + float(rng.integers(0, 4)),
+        total_budget=spend + float(draw(st.integers(0, 3), label="spare budget")),
         phases=tuple(f"y{t}" for t in range(T)),
-        phase_budgets=by_phase + rng.integers(0, 3, T) if T > 1 else None,
+        phase_budgets=by_phase + ints(T, 0, 2, "spare phase budgets") if T > 1 else None,
         carry_over=carry_over,
     )
-    groups = rng.integers(0, 30, (n, 2)).astype(float)
+    groups = ints((n, 2), 0, 29, "groups").astype(float)
     assert evaluate_joint(inst, plan).violations == []
     return inst, plan, groups
 
@@ -101,9 +107,9 @@ def brute_order(inst: MultiServiceInstance, plan: np.ndarray) -> tuple[list[tupl
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10**6), carry=st.booleans())
-def test_rank_plan_matches_brute_force(seed: int, carry: bool) -> None:
-    inst, plan, groups = random_case(seed, carry)
+@given(data=st.data(), carry=st.booleans())
+def test_rank_plan_matches_brute_force(data: st.DataObject, carry: bool) -> None:
+    inst, plan, groups = data.draw(random_case(carry), label="case")
     rows = rank_plan(inst, plan, groups=groups)
     full = evaluate_joint(inst, plan)
 
@@ -214,9 +220,9 @@ def test_ranking_of_a_hand_checked_plan() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10**6), carry=st.booleans())
-def test_earliest_phases_keeps_the_plan_and_its_budgets(seed: int, carry: bool) -> None:
-    inst, plan, _ = random_case(seed, carry)
+@given(data=st.data(), carry=st.booleans())
+def test_earliest_phases_keeps_the_plan_and_its_budgets(data: st.DataObject, carry: bool) -> None:
+    inst, plan, _ = data.draw(random_case(carry), label="case")
     new = earliest_phases(inst, plan)
     assert ((new >= 0) == (plan >= 0)).all(), "the same pairs open"
     before, after = evaluate_joint(inst, plan), evaluate_joint(inst, new)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import strategies
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracles import all_plans
+from oracles import Optimum, brute_optimum
 
 from siting.models.errors import BackendUnavailableError, ScenarioError
 from siting.models.evaluate import evaluate
@@ -32,54 +33,21 @@ PARAMS = SolveParams(mip_gap=0.0, time_limit=30)
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
-@st.composite
-def instances(draw: st.DrawFn) -> SitingInstance:
-    n = draw(st.integers(2, 8))
-    m = draw(st.integers(2, 6))
-    seed = draw(st.integers(0, 10_000))
-    rng = np.random.default_rng(seed)
-    d = rng.integers(0, 21, size=(n, m)).astype(np.float32)
-    w = rng.integers(1, 10, size=n).astype(float)
-    cost = rng.integers(1, 6, size=m).astype(float)
-    existing = np.zeros(m, dtype=bool)
-    forbidden = np.zeros(m, dtype=bool)
-    if m >= 4 and draw(st.booleans()):
-        existing[rng.integers(m)] = True
-    if m >= 4 and draw(st.booleans()):
-        j = int(rng.integers(m))
-        if not existing[j]:
-            forbidden[j] = True
-    return SitingInstance(d, weights=w, cost=cost, existing=existing, forbidden=forbidden, name=f"rand{seed}")
+def instances() -> st.SearchStrategy[SitingInstance]:
+    """2-8 demand points, 2-6 sites, distances 0-20, weights 1-9, costs 1-5, some sites existing or
+    forbidden; every entry drawn by hypothesis (tests/strategies.py), so a failure shrinks."""
+    return strategies.instances(n=(2, 8), m=(2, 6), weights=(1, 9), costs=(1, 5))
 
 
-def brute(inst: SitingInstance, spec: ModelSpec) -> float:
-    """Optimum by enumeration, with the same evaluator the engine uses."""
-    best = None
-    for mask in all_plans(inst):
-        met = evaluate(inst, mask, radius=spec.radius, p=spec.p, budget=spec.budget)
-        if met.violations:
-            continue
-        if spec.model == "pmedian":
-            val, better = met.weighted_distance, (lambda a, b: a < b)
-        elif spec.model == "pcenter":
-            val, better = met.max_distance, (lambda a, b: a < b)
-        elif spec.model == "mclp":
-            val, better = met.covered_weight, (lambda a, b: a > b)
-        else:  # lscp: must cover everything coverable
-            coverable = evaluate(inst, inst.eligible | inst.existing, radius=spec.radius).covered
-            if (coverable & ~met.covered).any():
-                continue
-            val = met.cost if spec.lscp_objective == "cost" else met.n_new
-            better = lambda a, b: a < b
-        if best is None or better(val, best):
-            best = val
-    assert best is not None
-    return float(best)
+def brute(inst: SitingInstance, spec: ModelSpec) -> Optimum:
+    return brute_optimum(
+        inst, spec.model, p=spec.p, budget=spec.budget, radius=spec.radius, lscp_objective=spec.lscp_objective
+    )
 
 
 def check(inst: SitingInstance, spec: ModelSpec, solver: str) -> None:
     res = solve(inst, spec, solver=solver, params=PARAMS)
-    expected = brute(inst, spec)
+    expected = brute(inst, spec).value
     assert res.status == Status.OPTIMAL, (solver, res.message)
     assert res.verified, res.message
     assert res.objective == pytest.approx(expected, abs=1e-6), (solver, spec)
@@ -135,7 +103,7 @@ def test_pcenter_equals_brute_force(solver: str, inst: SitingInstance, frac: flo
 @given(inst=instances(), frac=st.floats(0.1, 0.9), radius=st.integers(1, 15))
 def test_heuristic_bounds_bracket_the_optimum(method: str, inst: SitingInstance, frac: float, radius: int) -> None:
     spec = ModelSpec("pmedian", p=p_for(inst, frac))
-    opt = brute(inst, spec)
+    opt = brute(inst, spec).value
     res = solve(inst, spec, solver=method)
     assert res.verified and res.objective is not None
     assert res.objective >= opt - 1e-6
@@ -146,7 +114,7 @@ def test_heuristic_bounds_bracket_the_optimum(method: str, inst: SitingInstance,
     if not (inst.dense_distances()[:, inst.eligible & ~inst.existing] <= radius).any():
         return
     spec = ModelSpec("mclp", p=p_for(inst, frac), radius=float(radius))
-    opt = brute(inst, spec)
+    opt = brute(inst, spec).value
     res = solve(inst, spec, solver=method)
     assert res.verified and res.objective is not None
     assert res.objective <= opt + 1e-6

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import strategies
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracles import best_joint_coverage
 from paths import REPO
 from typer.testing import CliRunner
 
@@ -59,35 +61,23 @@ def small_instance(seed: int, T: int = 1) -> MultiServiceInstance:
     )
 
 
-def brute_best(inst: MultiServiceInstance) -> float:
-    """Best weighted coverage over every plan (one phase): 2^(S*m) plans."""
-    best = 0.0
-    S, m = inst.S, inst.m
-    for bits in itertools.product((-1, 0), repeat=S * m):
-        met = evaluate_joint(inst, np.array(bits, dtype=np.int8).reshape(S, m))
-        if not met.violations:
-            best = max(best, met.weighted_coverage)
-    return best
-
-
 @settings(max_examples=6, deadline=None)
-@given(seed=st.integers(0, 10**6))
-def test_sweep_points_are_the_brute_force_optima(seed: int) -> None:
-    inst = small_instance(seed)
+@given(inst=strategies.joint_instances())
+def test_sweep_points_are_the_brute_force_optima(inst: MultiServiceInstance) -> None:
     budgets = [0.0, 2.0, 4.0, 7.0, 12.0]
     points = budget_sweep(inst, budgets, "max_coverage", "highs", PARAMS)
     assert [p.budget for p in points] == budgets
     for p in points:
         assert p.status == Status.OPTIMAL and p.verified
-        assert p.objective == pytest.approx(brute_best(with_budget(inst, p.budget)), abs=1e-6)
+        assert p.objective == pytest.approx(best_joint_coverage(with_budget(inst, p.budget)), abs=1e-6)
         assert p.cost <= p.budget + 1e-9
         assert p.gap is not None and p.gap <= 1e-6
 
 
 @settings(max_examples=8, deadline=None)
-@given(seed=st.integers(0, 10**6), T=st.integers(1, 3))
-def test_sweep_is_monotone_and_scales_phase_budgets(seed: int, T: int) -> None:
-    inst = small_instance(seed, T)
+@given(data=st.data(), T=st.integers(1, 3))
+def test_sweep_is_monotone_and_scales_phase_budgets(data: st.DataObject, T: int) -> None:
+    inst = data.draw(strategies.joint_instances(phases=T), label="instance")
     budgets = [9.0, 0.0, 3.0, 3.0, 6.0, 15.0]  # unsorted, with a duplicate
     points = budget_sweep(inst, budgets, "max_coverage", "highs", PARAMS)
     assert [p.budget for p in points] == sorted(budgets)

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from clocks import FakeClock, spent
 
 from siting.models.errors import NoSolutionError
 from siting.models.instance import SitingInstance
@@ -26,22 +27,6 @@ from siting.optimizer.result import Limit, SolveParams, Status
 from siting.optimizer.solve import ModelSpec, solve
 
 BACKENDS = [b.name for b in installed_backends()]
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 100.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def spent() -> SolveParams:
-    """Parameters whose shared budget (60 s) was used up by earlier stages."""
-    clock = FakeClock()
-    return SolveParams(time_limit=60.0, deadline=Deadline(at=clock.now - 1.0, clock=clock))
 
 
 def instance(n: int = 60, m: int = 15, seed: int = 3) -> SitingInstance:
