@@ -243,7 +243,13 @@ def _summary(result: Any, instance: Any) -> str:
     ]
     if metrics is not None:
         total = float(instance.weights.sum())
-        if spec.model == "mclp" and metrics.covered_weight is not None:
+        if spec.model == "mclp" and getattr(result, "capacity", None) is not None:
+            share = 100 * result.capacity.served_weight / total if total > 0 else 0.0
+            check = (
+                f"served weight {result.capacity.served_weight:.10g} of {total:.10g} ({share:.1f} %) "
+                f"within {spec.radius:g} and the capacities"
+            )
+        elif spec.model == "mclp" and metrics.covered_weight is not None:
             share = 100 * metrics.covered_weight / total if total > 0 else 0.0
             check = f"covered weight {metrics.covered_weight:.10g} of {total:.10g} ({share:.1f} %) within {spec.radius:g}"
         elif spec.model == "lscp":
@@ -256,12 +262,30 @@ def _summary(result: Any, instance: Any) -> str:
         lines.append(f"evaluator   {check}: {verdict}")
         if metrics.violations:
             lines.append(f"violations  {'; '.join(metrics.violations)}")
+    lines += _capacity_lines(result, instance)
     if result.uncoverable_ids:
         lines.append(f"uncoverable {len(result.uncoverable_ids)} demand points no site can reach: {_ids(result.uncoverable_ids)}")
     message = getattr(result, "message", "")
     if message:
         lines.append(f"note        {message}")
     return "\n".join(lines)
+
+
+def _capacity_lines(result: Any, instance: Any) -> list[str]:
+    """Capacitated coverage: served weight, demand covered but without room, utilisation per facility."""
+    cap = getattr(result, "capacity", None)
+    if cap is None:
+        return []
+    import numpy as np
+
+    lines = [
+        f"served      weight {cap.served_weight:.10g}; covered but unserved for lack of room {cap.covered_unserved_weight:.10g}"
+    ]
+    util = cap.utilisation
+    for j in np.flatnonzero(result.open_sites):
+        room = "unlimited" if not np.isfinite(cap.capacity[j]) else f"{cap.capacity[j]:g} ({100 * util[j]:.0f} % used)"
+        lines.append(f"facility    {instance.site_ids[j]}: load {cap.load[j]:g} of {room}")
+    return lines
 
 
 @app.command(cls=_JsonOnUsageError)
@@ -286,7 +310,13 @@ def solve(
         float | None, typer.Option("--radius", help="Service radius, units of the distances (mclp, lscp).")
     ] = None,
     budget: Annotated[float | None, typer.Option("--budget", help="Maximum total cost of new sites (mclp, pmedian).")] = None,
-    capacitated: Annotated[bool, typer.Option("--capacitated", help="p-median with site capacities.")] = False,
+    capacitated: Annotated[
+        bool,
+        typer.Option(
+            "--capacitated",
+            help="Use the sites' capacity column (pmedian, mclp, lscp): a point counts only where a facility has room.",
+        ),
+    ] = False,
     allow_split: Annotated[
         bool, typer.Option("--allow-split", help="With --capacitated: a demand point may be split between sites.")
     ] = False,
@@ -315,7 +345,7 @@ def solve(
     """Solve one siting model on CSV inputs and print the plan, re-checked by the evaluator.
 
     Progress (model size, solver rounds, bounds) goes to stderr, so --json output stays clean.
-    An option that does not apply to the model (e.g. --capacitated with mclp) is an error (exit 2).
+    An option that does not apply to the model (e.g. --capacitated with pcenter) is an error (exit 2).
     Among plans of equal objective, every exact solver returns the cheapest.
 
     Example: siting solve --demand scenarios/examples/helsinki_csv/demand.csv --sites scenarios/examples/helsinki_csv/sites.csv --model mclp --radius 400 --p 5

@@ -41,8 +41,8 @@ OPTION_MODELS: dict[str, tuple[str, ...]] = {
     "p": ("mclp", "pmedian", "pcenter"),
     "radius": ("mclp", "lscp"),
     "budget": ("mclp", "pmedian"),
-    "capacitated": ("pmedian",),
-    "allow_split": ("pmedian",),
+    "capacitated": ("pmedian", "mclp", "lscp"),
+    "allow_split": ("pmedian", "mclp", "lscp"),
     "objective": ("lscp",),
     "formulation": ("pmedian", "mclp", "lscp"),
 }
@@ -70,6 +70,10 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
             )
     if "allow_split" in given and "capacitated" not in given and model == "pmedian":
         out.append("--allow-split applies to the capacitated p-median only: add --capacitated or remove --allow-split")
+    elif "allow_split" in given and "capacitated" not in given and model in ("mclp", "lscp"):
+        out.append(f"--allow-split applies to the capacitated {model} only: add --capacitated or remove --allow-split")
+    if "capacitated" in given and model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto"):
+        out.append(f"--formulation does not apply to the capacitated {model} (it has one formulation): remove it")
     covering_forms = ("compact", "reduced")
     if model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto", "classic", *covering_forms):
         out.append(f"--formulation {given['formulation']} is a p-median formulation; {model} takes auto, compact or reduced")
@@ -111,8 +115,9 @@ class ModelSpec:
     p : maximum number of new sites.
     radius : service radius (same unit as the distances).
     budget : maximum total cost of new sites.
-    capacitated : p-median with site capacities.
-    allow_split : capacitated p-median may split a demand point between sites.
+    capacitated : site capacities (the sites' ``capacity``): p-median, and the MCLP / LSCP, where a
+        point counts only when a facility within reach has room for it.
+    allow_split : a capacitated model may split a demand point between sites.
     lscp_objective : ``cost`` (least total cost) or ``count`` (fewest sites).
     formulation : p-median formulation: ``classic`` assignment form, ``radius`` form of Elloumi
         (2010), ``benders`` decomposition of the radius form, or ``auto``. MCLP / LSCP:
@@ -156,6 +161,9 @@ class SitingResult:
     m: int = 0
     new_site_ids: list[Any] = field(default_factory=list)
     existing_site_ids: list[Any] = field(default_factory=list)
+    #: capacitated coverage: facility loads, who is served by whom (``models.evaluate_capacity``)
+    capacity: Any = None
+    instance: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
@@ -184,7 +192,11 @@ class SitingResult:
             "verified": self.verified,
             "message": self.message,
             "evaluated": self.metrics.to_dict() if self.metrics is not None else None,
-        }
+        } | (
+            {"capacity": self.capacity.to_dict(self.instance, self.open_sites)}
+            if self.capacity is not None and self.instance is not None
+            else {}
+        )
 
 
 # --------------------------------------------------------------------------------- checking
@@ -227,7 +239,9 @@ def check_spec(instance: SitingInstance, spec: ModelSpec) -> None:
 
 
 # ------------------------------------------------------------------------------ evaluation
-def _evaluated_objective(spec: ModelSpec, metrics: PlanMetrics) -> float:
+def _evaluated_objective(spec: ModelSpec, metrics: PlanMetrics, capacity: Any = None) -> float:
+    if spec.model == "mclp" and capacity is not None:
+        return float(capacity.served_weight)
     if spec.model == "mclp":
         return float(metrics.covered_weight or 0.0)
     if spec.model == "lscp":
@@ -266,18 +280,31 @@ def _finish(
             + "; try a longer --time-limit or another --solver"
         )
     p_check = spec.p if spec.model in ("mclp", "pmedian", "pcenter") else None
+    cap_cover = spec.capacitated and spec.model in ("mclp", "lscp")
     metrics = evaluate(
         instance,
         open_mask,
         radius=spec.radius,
         p=p_check,
         budget=spec.budget,
-        assignment=assignment,
+        assignment=None if cap_cover else assignment,
         split_allowed=spec.allow_split or not spec.capacitated,
     )
-    evaluated = _evaluated_objective(spec, metrics)
+    cap_metrics = None
+    if cap_cover:
+        from siting.models.evaluate_capacity import evaluate_capacity
+
+        shape = (instance.n, instance.m)
+        cap_metrics = evaluate_capacity(
+            instance, metrics.open_sites, assignment if assignment is not None else sp.csr_array(shape),
+            float(spec.radius or 0.0), split_allowed=spec.allow_split, require_all=spec.model == "lscp",
+        )
+    evaluated = _evaluated_objective(spec, metrics, cap_metrics)
     message = res.message
     verified = True
+    if cap_metrics is not None and cap_metrics.violations:
+        verified = False
+        message = (message + "; " if message else "") + "capacity check: " + "; ".join(cap_metrics.violations)
     if res.objective is not None and np.isfinite(evaluated):
         stats["solver_objective"] = res.objective
         if abs(res.objective - evaluated) > 1e-6 * max(1.0, abs(evaluated)):
@@ -316,6 +343,8 @@ def _finish(
         m=instance.m,
         new_site_ids=list(instance.site_ids[metrics.open_sites & ~existing]),
         existing_site_ids=list(instance.site_ids[metrics.open_sites & existing]),
+        capacity=cap_metrics,
+        instance=instance if cap_metrics is not None else None,
     )
 
 
@@ -527,6 +556,18 @@ def solve(
             if x2 is not None:
                 mask = stage2.open_sites(x2)
         return _finish(instance, pspec, res, mask, started, stats=st)
+
+    if spec.model in ("mclp", "lscp") and spec.capacitated:
+        from siting.optimizer.capacity import solve_capacitated_cover
+
+        res, mask, assign, st = solve_capacitated_cover(
+            instance, spec.model, float(spec.radius or 0.0), p=spec.p, budget=spec.budget,
+            objective=spec.lscp_objective, allow_split=spec.allow_split, backend=backend, params=params, progress=say,
+        )
+        from siting.models.formulations.lscp import uncoverable
+
+        unc = uncoverable(instance, float(spec.radius or 0.0)) if spec.model == "lscp" else None
+        return _finish(instance, spec, res, mask, started, assignment=assign, uncoverable=unc, stats=st)
 
     if spec.model in ("mclp", "lscp"):
         coverage_form = _coverage_formulation(spec, backend.name)
