@@ -120,11 +120,11 @@ def evaluate_capacity(
     shut = ~mask[cols]
     if shut.any():
         violations.append(f"demand is assigned to closed sites {ids('site', np.unique(cols[shut]))}")
-    share = np.bincount(rows, weights=vals, minlength=n)
+    share = np.asarray(np.bincount(rows, weights=vals, minlength=n), dtype=np.float64)
     over_served = share > 1 + tol
     if over_served.any():
         violations.append(f"demand {ids('demand', np.flatnonzero(over_served))} is served more than once over")
-    load = np.bincount(cols, weights=w[rows] * vals, minlength=m)
+    load = np.asarray(np.bincount(cols, weights=w[rows] * vals, minlength=m), dtype=np.float64)
     cap = instance.capacity
     full = load > cap * (1 + tol) + tol
     if full.any():

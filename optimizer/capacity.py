@@ -70,22 +70,25 @@ def capacity_shortfall(
     near = np.isin(rows, short)
     full_sites = np.unique(cols[near])
     served = float(np.dot(w, np.clip(share, 0, 1)))
-    load = np.bincount(a.indices, weights=w[np.repeat(np.arange(instance.n), np.diff(a.indptr))] * a.data, minlength=instance.m)
+    load = np.bincount(
+        a.indices, weights=w[np.repeat(np.arange(instance.n), np.diff(a.indptr))] * a.data, minlength=instance.m
+    )
     total = float(w[coverable].sum())
     too_big = short[w[short] > _largest_reach_capacity(instance, rows, cols)[short]]
     parts = [
         f"with every eligible site open the capacities serve at most {served:g} of the {total:g} coverable demand",
         f"demand points left unserved even then: {_ids(instance.demand_ids[short])}",
-        "facilities within their reach (load / capacity): " + _ids(np.array([
-            f"{instance.site_ids[j]} ({load[j]:g} / {instance.capacity[j]:g})" for j in full_sites
-        ])),
+        "facilities within their reach (load / capacity): "
+        + _ids(np.array([f"{instance.site_ids[j]} ({load[j]:g} / {instance.capacity[j]:g})" for j in full_sites])),
     ]
     if too_big.size and not allow_split:
         parts.append(f"larger than any facility within reach (unsplit): {_ids(instance.demand_ids[too_big])}")
     return "; ".join(parts)
 
 
-def _largest_reach_capacity(instance: SitingInstance, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
+def _largest_reach_capacity(
+    instance: SitingInstance, rows: NDArray[np.int64], cols: NDArray[np.int64]
+) -> NDArray[np.float64]:
     """Per demand point, the largest capacity among the eligible sites within reach (0 if none)."""
     best = np.zeros(instance.n)
     np.maximum.at(best, rows, instance.capacity[cols])
@@ -124,7 +127,9 @@ def solve_capacitated_cover(
     stats: dict[str, Any] = {"formulation": "capacitated", "allow_split": allow_split}
     if res.status == Status.INFEASIBLE and model == "lscp":
         why = capacity_shortfall(instance, radius, allow_split, backend, params)
-        raise InfeasibleError(f"capacitated lscp is infeasible: {why}; add capacity, raise the radius or allow splitting")
+        raise InfeasibleError(
+            f"capacitated lscp is infeasible: {why}; add capacity, raise the radius or allow splitting"
+        )
     if res.x is None:
         return res, None, None, stats
     mask = problem.open_sites(res.x)

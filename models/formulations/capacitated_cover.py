@@ -61,7 +61,9 @@ def serving_pairs(instance: SitingInstance, radius: float) -> tuple[NDArray[np.i
     return rows[keep], cols[keep]
 
 
-def effective_capacity(instance: SitingInstance, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
+def effective_capacity(
+    instance: SitingInstance, rows: NDArray[np.int64], cols: NDArray[np.int64]
+) -> NDArray[np.float64]:
     """``c_j = min(cap_j, W_j)``, with ``W_j`` the total weight site j can reach (finite for every site)."""
     reach = np.bincount(cols, weights=instance.weights[rows], minlength=instance.m)
     return np.minimum(instance.capacity, reach)
@@ -116,7 +118,8 @@ def _capacity_model(
     if sense == "max":
         c = np.concatenate([np.zeros(m), w[rows]])
     else:
-        c = np.concatenate([np.where(new_eligible(instance), site_cost, 0.0), np.zeros(e)])
+        f = site_cost if site_cost is not None else instance.cost
+        c = np.concatenate([np.where(new_eligible(instance), f, 0.0), np.zeros(e)])
     int_x = np.full(e, not allow_split)
     return MilpProblem(
         c=c.astype(np.float64),
@@ -176,6 +179,11 @@ def capacitated_lscp(
     f = instance.cost if objective == "cost" else np.ones(instance.m)
     split = "split" if allow_split else "unsplit"
     return _capacity_model(
-        instance, r, allow_split, sense="min", limits=(None, None), site_cost=f,
+        instance,
+        r,
+        allow_split,
+        sense="min",
+        limits=(None, None),
+        site_cost=f,
         name=f"cap-lscp[{objective},{split}] R={r:g}",
     )
