@@ -263,6 +263,7 @@ def _summary(result: Any, instance: Any) -> str:
         if metrics.violations:
             lines.append(f"violations  {'; '.join(metrics.violations)}")
     lines += _capacity_lines(result, instance)
+    lines += _equity_lines(result)
     if result.uncoverable_ids:
         lines.append(f"uncoverable {len(result.uncoverable_ids)} demand points no site can reach: {_ids(result.uncoverable_ids)}")
     message = getattr(result, "message", "")
@@ -285,6 +286,22 @@ def _capacity_lines(result: Any, instance: Any) -> list[str]:
     for j in np.flatnonzero(result.open_sites):
         room = "unlimited" if not np.isfinite(cap.capacity[j]) else f"{cap.capacity[j]:g} ({100 * util[j]:.0f} % used)"
         lines.append(f"facility    {instance.site_ids[j]}: load {cap.load[j]:g} of {room}")
+    return lines
+
+
+def _equity_lines(result: Any) -> list[str]:
+    """Equity models: each group's covered share before (unconstrained optimum) and after, the floor's cost."""
+    eq = getattr(result, "stats", {}).get("equity")
+    if not eq:
+        return []
+    lines = [
+        f"group       {g['group']}: {100 * g['share_before']:.1f} % covered before, {100 * g['share_after']:.1f} % after"
+        for g in eq["groups"]
+    ]
+    lines.append(
+        f"equity      worst group {eq['worst_group']} at {100 * eq['worst_share_after']:.1f} % "
+        f"(worst before {100 * eq['worst_share_before']:.1f} %); coverage given up for it {eq['floor_cost']:.10g}"
+    )
     return lines
 
 
@@ -323,6 +340,21 @@ def solve(
     objective: Annotated[
         LscpObjective | None, typer.Option("--objective", help="lscp: least cost (default) or fewest sites.")
     ] = None,
+    min_group_share: Annotated[
+        float | None,
+        typer.Option(
+            "--min-group-share",
+            min=0.0,
+            max=1.0,
+            help="mclp: every demand group (the demand file's group column) gets at least this share covered.",
+        ),
+    ] = None,
+    maxmin_groups: Annotated[
+        bool,
+        typer.Option(
+            "--max-min-groups", help="mclp: raise the worst-covered group's share first, then total coverage."
+        ),
+    ] = False,
     formulation: Annotated[
         Formulation | None, typer.Option("--formulation", help="pmedian (uncapacitated): classic, radius, benders; mclp/lscp: compact, reduced (default auto).")
     ] = None,
@@ -362,6 +394,8 @@ def solve(
             ("capacitated", True, capacitated), ("allow_split", True, allow_split),
             ("objective", objective.value if objective else None, objective is not None),
             ("formulation", formulation.value if formulation else None, formulation is not None),
+            ("min_group_share", min_group_share, min_group_share is not None),
+            ("maxmin_groups", True, maxmin_groups),
         )
         if set_
     }
@@ -390,6 +424,8 @@ def solve(
             allow_split=allow_split,
             lscp_objective=objective.value if objective else "cost",  # type: ignore[arg-type]
             formulation=formulation.value if formulation else "auto",  # type: ignore[arg-type]
+            min_group_share=min_group_share,
+            maxmin_groups=maxmin_groups,
         )
         params = SolveParams(time_limit=time_limit, threads=threads, seed=seed)
         if gap is not None:

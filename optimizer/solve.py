@@ -45,11 +45,14 @@ OPTION_MODELS: dict[str, tuple[str, ...]] = {
     "allow_split": ("pmedian", "mclp", "lscp"),
     "objective": ("lscp",),
     "formulation": ("pmedian", "mclp", "lscp"),
+    "min_group_share": ("mclp",),
+    "maxmin_groups": ("mclp",),
 }
 #: Command-line spelling of each option, for messages.
 OPTION_FLAGS = {
     "p": "--p", "radius": "--radius", "budget": "--budget", "capacitated": "--capacitated",
     "allow_split": "--allow-split", "objective": "--objective", "formulation": "--formulation",
+    "min_group_share": "--min-group-share", "maxmin_groups": "--max-min-groups",
 }
 
 
@@ -74,6 +77,7 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
         out.append(f"--allow-split applies to the capacitated {model} only: add --capacitated or remove --allow-split")
     if "capacitated" in given and model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto"):
         out.append(f"--formulation does not apply to the capacitated {model} (it has one formulation): remove it")
+    out += _equity_conflicts(model, given)
     covering_forms = ("compact", "reduced")
     if model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto", "classic", *covering_forms):
         out.append(f"--formulation {given['formulation']} is a p-median formulation; {model} takes auto, compact or reduced")
@@ -90,6 +94,20 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
     return out
 
 
+def _equity_conflicts(model: str, given: dict[str, Any]) -> list[str]:
+    """Equity options that cannot be honoured together with the others."""
+    if model != "mclp" or not ({"min_group_share", "maxmin_groups"} & set(given)):
+        return []
+    out: list[str] = []
+    if "min_group_share" in given and "maxmin_groups" in given:
+        out.append("--min-group-share and --max-min-groups are two objectives: give one of them")
+    if "capacitated" in given:
+        out.append("equity floors and the max-min share do not combine with --capacitated yet: remove one")
+    if given.get("formulation") not in (None, "auto"):
+        out.append("--formulation does not apply to the equity models (they have one formulation): remove it")
+    return out
+
+
 def spec_options(spec: ModelSpec) -> dict[str, Any]:
     """The options of ``spec`` that differ from their defaults (what the caller set)."""
     given: dict[str, Any] = {}
@@ -97,6 +115,7 @@ def spec_options(spec: ModelSpec) -> dict[str, Any]:
         ("p", spec.p, None), ("radius", spec.radius, None), ("budget", spec.budget, None),
         ("capacitated", spec.capacitated, False), ("allow_split", spec.allow_split, False),
         ("objective", spec.lscp_objective, "cost"), ("formulation", spec.formulation, "auto"),
+        ("min_group_share", spec.min_group_share, None), ("maxmin_groups", spec.maxmin_groups, False),
     ):
         if value != default:
             given[name] = value
@@ -124,6 +143,9 @@ class ModelSpec:
         ``compact`` (the merged-row MILP handed to the solver as is) or ``reduced`` (heuristic
         incumbent, dominated sites, LP bound and reduced-cost fixing, then the compact MILP on
         what is left: :mod:`optimizer.coverage_exact`); ``auto`` is ``compact``.
+    min_group_share : MCLP: every demand group (the instance's ``groups``) has at least this
+        share of its demand covered (:mod:`models.formulations.equity`).
+    maxmin_groups : MCLP: maximise the worst group's covered share, then total coverage.
     """
 
     model: Literal["mclp", "lscp", "pmedian", "pcenter"]
@@ -134,6 +156,8 @@ class ModelSpec:
     allow_split: bool = False
     lscp_objective: Literal["cost", "count"] = "cost"
     formulation: Literal["auto", "classic", "radius", "benders", "compact", "reduced"] = "auto"
+    min_group_share: float | None = None
+    maxmin_groups: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,7 +220,7 @@ class SitingResult:
             {"capacity": self.capacity.to_dict(self.instance, self.open_sites)}
             if self.capacity is not None and self.instance is not None
             else {}
-        )
+        ) | ({"equity": self.stats["equity"]} if "equity" in self.stats else {})
 
 
 # --------------------------------------------------------------------------------- checking
@@ -302,6 +326,15 @@ def _finish(
     evaluated = _evaluated_objective(spec, metrics, cap_metrics)
     message = res.message
     verified = True
+    if spec.min_group_share is not None and metrics.covered is not None:
+        from siting.models.formulations.equity import group_codes, group_shares
+
+        shares = group_shares(instance, metrics.covered)
+        low = shares < spec.min_group_share - 1e-6
+        if low.any():
+            verified = False
+            labels = ", ".join(str(g) for g in group_codes(instance)[0][low][:5])
+            message = (message + "; " if message else "") + f"groups below the floor: {labels}"
     if cap_metrics is not None and cap_metrics.violations:
         verified = False
         message = (message + "; " if message else "") + "capacity check: " + "; ".join(cap_metrics.violations)
@@ -557,6 +590,15 @@ def solve(
                 mask = stage2.open_sites(x2)
         return _finish(instance, pspec, res, mask, started, stats=st)
 
+    if spec.model == "mclp" and (spec.min_group_share is not None or spec.maxmin_groups):
+        from siting.optimizer.equity import solve_equity
+
+        res, mask, st = solve_equity(
+            instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget, min_share=spec.min_group_share,
+            maxmin=spec.maxmin_groups, backend=backend, params=params, progress=say,
+        )
+        return _finish(instance, spec, res, mask, started, stats=st)
+
     if spec.model in ("mclp", "lscp") and spec.capacitated:
         from siting.optimizer.capacity import solve_capacitated_cover
 
@@ -715,11 +757,13 @@ def _coverage_formulation(spec: ModelSpec, backend: str) -> str:
 def _solve_heuristic(
     instance: SitingInstance, spec: ModelSpec, method: str, params: SolveParams, started: float
 ) -> SitingResult:
-    if spec.model not in ("pmedian", "mclp") or spec.capacitated:
+    equity = spec.min_group_share is not None or spec.maxmin_groups
+    if spec.model not in ("pmedian", "mclp") or spec.capacitated or equity:
         raise ScenarioError(
             f"heuristic solver {method!r} handles the uncapacitated pmedian and mclp models; "
             f"use an exact solver (highs, cbc, cpsat, scip) for {spec.model}"
             + (" (capacitated)" if spec.capacitated else "")
+            + (" (with equity)" if equity else "")
         )
     from siting.optimizer.heuristics import run_heuristic
 

@@ -244,3 +244,121 @@ def test_cli_capacity_options_that_cannot_be_honoured(tmp_path: Path, extra: lis
     res = CliRunner().invoke(app, [*_files(tmp_path, "4,5,"), *extra])
     assert res.exit_code == code, res.output
     assert match in res.stderr
+
+
+# ------------------------------------------------------------------------------------- equity
+def grouped_instance(seed: int) -> SitingInstance:
+    """A random instance whose demand points fall into up to three groups."""
+    base = random_instance(seed)
+    rng = np.random.default_rng(seed + 1)
+    groups = rng.choice(np.array(["east", "north", "south"]), size=base.n)
+    return SitingInstance(
+        base.distances,
+        weights=base.weights,
+        cost=base.cost,
+        existing=base.existing,
+        forbidden=base.forbidden,
+        groups=groups,
+    )
+
+
+def plan_shares(inst: SitingInstance, mask: NDArray[np.bool_]) -> tuple[float, dict[str, float]]:
+    """Covered weight and each group's covered share, counted from the definition."""
+    cov = ((inst.dense_distances() <= RADIUS) & mask[None, :]).any(axis=1)
+    shares = {}
+    for g in np.unique(inst.groups):
+        wg = inst.weights[inst.groups == g]
+        shares[str(g)] = float(wg[cov[inst.groups == g]].sum() / wg.sum()) if wg.sum() > 0 else 1.0
+    return float(inst.weights[cov].sum()), shares
+
+
+def limited_plans(inst: SitingInstance, p: int) -> list[NDArray[np.bool_]]:
+    return [mask for mask in all_plans(inst) if (mask & ~inst.existing).sum() <= p]
+
+
+def reachable_somewhere(inst: SitingInstance) -> bool:
+    return bool(((inst.dense_distances() <= RADIUS) & inst.eligible[None, :]).any())
+
+
+@FEW
+@given(seed=SEEDS)
+def test_equity_floor_equals_brute_force_on_every_backend(seed: int) -> None:
+    inst = grouped_instance(seed)
+    if not reachable_somewhere(inst):
+        return
+    rng = np.random.default_rng(seed + 2)
+    n_new = int((inst.eligible & ~inst.existing).sum())
+    p = int(rng.integers(0, n_new + 1))
+    share = float(rng.choice([0.2, 0.4, 0.5, 0.75]))
+    scored = [plan_shares(inst, mask) for mask in limited_plans(inst, p)]
+    ok = [cov for cov, sh in scored if min(sh.values()) >= share - 1e-9]
+    for name in BACKENDS:
+        spec = ModelSpec("mclp", radius=RADIUS, p=p, min_group_share=share)
+        if not ok:
+            with pytest.raises(InfeasibleError, match="is infeasible") as err:
+                solve(inst, spec, name, PARAMS)
+            # the best share each group reaches alone, by brute force, is in the message
+            for g in np.unique(inst.groups):
+                best = max(sh[str(g)] for _, sh in scored)
+                assert f"{g} {100 * best:.1f} %" in str(err.value)
+            continue
+        r = solve(inst, spec, name, PARAMS)
+        assert r.verified, r.message
+        assert r.objective == pytest.approx(max(ok), abs=1e-6), (name, seed)
+        eq = r.stats["equity"]
+        assert min(g["share_after"] for g in eq["groups"]) >= share - 1e-9
+        unconstrained = max(cov for cov, _ in scored)
+        assert eq["floor_cost"] == pytest.approx(unconstrained - max(ok), abs=1e-6)
+
+
+@FEW
+@given(seed=SEEDS)
+def test_max_min_share_equals_brute_force_on_every_backend(seed: int) -> None:
+    inst = grouped_instance(seed)
+    if not reachable_somewhere(inst):
+        return
+    n_new = int((inst.eligible & ~inst.existing).sum())
+    p = int(np.random.default_rng(seed + 3).integers(0, n_new + 1))
+    scored = [plan_shares(inst, mask) for mask in limited_plans(inst, p)]
+    worst = max(min(sh.values()) for _, sh in scored)
+    best_cov = max(cov for cov, sh in scored if min(sh.values()) >= worst - 1e-9)
+    for name in [b for b in BACKENDS if b != "cpsat"]:
+        r = solve(inst, ModelSpec("mclp", radius=RADIUS, p=p, maxmin_groups=True), name, PARAMS)
+        assert r.verified, r.message
+        assert r.stats["equity"]["worst_share_after"] == pytest.approx(worst, abs=1e-7), (name, seed)
+        assert r.objective == pytest.approx(best_cov, abs=1e-6), (name, seed)
+
+
+def test_equity_needs_groups_and_one_objective() -> None:
+    inst = SitingInstance(np.array([[1.0]]), weights=[1])
+    with pytest.raises(Exception, match="no demand groups"):
+        solve(inst, ModelSpec("mclp", radius=RADIUS, p=1, min_group_share=0.5), "highs")
+    grouped = SitingInstance(np.array([[1.0]]), weights=[1], groups=["a"])
+    with pytest.raises(ScenarioError, match="give one of them"):
+        solve(grouped, ModelSpec("mclp", radius=RADIUS, p=1, min_group_share=0.5, maxmin_groups=True), "highs")
+    with pytest.raises(ScenarioError, match="CP-SAT"):
+        solve(grouped, ModelSpec("mclp", radius=RADIUS, p=1, maxmin_groups=True), "cpsat")
+
+
+def test_cli_floor_infeasible_names_groups_and_reports_shares(tmp_path: Path) -> None:
+    demand = tmp_path / "demand.csv"
+    sites = tmp_path / "sites.csv"
+    demand.write_text(
+        "id,x,y,weight,group\na,0,0,3,north\nb,10,0,2,north\nc,20,0,4,south\nd,30,0,5,south\ne,60,0,2,east\n",
+        encoding="utf-8",
+    )
+    sites.write_text("id,x,y\ns1,5,0\ns2,15,0\ns3,30,0\ns4,60,0\n", encoding="utf-8")
+    args = ["solve", "--demand", str(demand), "--sites", str(sites), "--model", "mclp", "--radius", "12", "--quiet"]
+    res = CliRunner().invoke(app, [*args, "--p", "2", "--min-group-share", "0.5"])
+    assert res.exit_code == 3 and "east 100.0 %, north 100.0 %, south 100.0 %" in res.stderr
+    far = tmp_path / "far.csv"  # one more group, 140 beyond the last site: no plan reaches it
+    far.write_text(demand.read_text(encoding="utf-8") + "f,200,0,1,west\n", encoding="utf-8")
+    res = CliRunner().invoke(app, [*args, "--p", "2", "--min-group-share", "0.5", "--demand", str(far)])
+    assert res.exit_code == 3 and "groups west cannot reach it even if the plan served them alone" in res.stderr
+    assert "west 0.0 %" in res.stderr
+    res = CliRunner().invoke(app, [*args, "--p", "2", "--max-min-groups", "--json"])
+    assert res.exit_code == 0, res.output
+    eq = json.loads(res.stdout)["equity"]
+    # s2 + s4: north 2 of 5, south 4 of 9, east all; the unconstrained optimum (s1 + s3) leaves east out
+    assert eq["worst_group"] == "north" and eq["worst_share_after"] == pytest.approx(0.4)
+    assert eq["worst_share_before"] == 0.0 and eq["floor_cost"] == pytest.approx(6.0)

@@ -1,0 +1,165 @@
+"""Solving the equity models: a floor on every group's covered share, or the max-min share.
+
+Both are MCLPs (:mod:`models.formulations.equity`). Next to the plan the solve reports, per group,
+its covered share in the unconstrained MCLP optimum ("before") and in the equity plan ("after"),
+the worst group, and the *cost of the floor*: the coverage the unconstrained optimum has and the
+equity plan gives up.
+
+* Floor: one solve. If it is infeasible, :func:`best_alone` finds, for every group, the best share
+  it could reach if the plan served it alone (an MCLP on that group's weights with the same p,
+  budget and radius); the error names the groups that cannot reach the floor even so, or says
+  that each can alone but not all at once.
+* Max-min: two solves, lexicographically. First the largest worst-group share ``t*``; then, with
+  every group held at ``t*`` or more, the most coverage. ``t*`` is recounted by the evaluator from
+  the first plan, so the second stage holds what the plan really achieves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from siting.models.errors import InfeasibleError, ScenarioError
+from siting.models.evaluate import evaluate
+from siting.models.formulations.equity import equity_mclp, group_codes, group_shares
+from siting.models.formulations.mclp import mclp
+from siting.models.instance import SitingInstance
+from siting.optimizer.result import Backend, SolveParams, SolveResult, Status
+
+
+def check_equity(instance: SitingInstance, maxmin: bool, backend_name: str) -> None:
+    """Refuse what the equity models cannot honour, naming the fix."""
+    group_codes(instance)  # a DataError when the demand has no groups
+    if maxmin and backend_name == "cpsat":
+        raise ScenarioError(
+            "the max-min share is a continuous variable, which CP-SAT cannot solve: "
+            "use --solver highs (or cbc, scip), or --min-group-share instead"
+        )
+
+
+def _covered(instance: SitingInstance, mask: NDArray[np.bool_], radius: float) -> NDArray[np.bool_]:
+    met = evaluate(instance, mask, radius=radius)
+    assert met.covered is not None
+    return met.covered
+
+
+def best_alone(
+    instance: SitingInstance,
+    radius: float,
+    p: int | None,
+    budget: float | None,
+    backend: Backend,
+    params: SolveParams,
+) -> dict[str, float]:
+    """Per group label, the largest covered share it reaches when the plan serves it alone."""
+    labels, code = group_codes(instance)
+    out: dict[str, float] = {}
+    for g, label in enumerate(labels):
+        w = np.where(code == g, instance.weights, 0.0)
+        total = float(w.sum())
+        if total <= 0:
+            out[str(label)] = 1.0
+            continue
+        alone = replace(instance, weights=w)
+        try:
+            res = backend.solve(mclp(alone, radius, p=p, budget=budget), params)
+        except ScenarioError:  # nothing of this group is within reach of any site
+            res = None
+        if res is None or res.x is None:
+            out[str(label)] = float(np.dot(w, _covered(alone, alone.existing, radius))) / total
+            continue
+        mask = res.x[: instance.m] > 0.5
+        out[str(label)] = float(np.dot(w, _covered(alone, mask, radius))) / total
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def solve_equity(
+    instance: SitingInstance,
+    radius: float,
+    *,
+    p: int | None,
+    budget: float | None,
+    min_share: float | None,
+    maxmin: bool,
+    backend: Backend,
+    params: SolveParams,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[SolveResult, NDArray[np.bool_] | None, dict[str, Any]]:
+    """Solve the floor or the max-min MCLP; return the (second-stage) result, plan and stats.
+
+    ``stats["equity"]`` holds the per-group report. The result's objective is the covered weight.
+
+    Raises
+    ------
+    InfeasibleError : the floor cannot be met; names the groups and the best share each reaches alone.
+    """
+    say = progress or (lambda _msg: None)
+    check_equity(instance, maxmin, backend.name)
+    labels, _ = group_codes(instance)
+    w = instance.weights
+    base = mclp(instance, radius, p=p, budget=budget)
+    free = backend.solve(base, params)
+    free_mask = base.open_sites(free.x) if free.x is not None else instance.existing.copy()
+    before = group_shares(instance, _covered(instance, free_mask, radius))
+    unconstrained = float(np.dot(w, _covered(instance, free_mask, radius)))
+    message = ""
+    if maxmin:
+        first = equity_mclp(instance, radius, p, budget, maxmin=True)
+        say(f"max-min share, stage 1: {first.num_vars} columns, {first.num_rows} rows")
+        res1 = backend.solve(first, params)
+        if res1.x is None:
+            return res1, None, {"formulation": "mclp-maxmin"}
+        t_star = float(group_shares(instance, _covered(instance, first.open_sites(res1.x), radius)).min())
+        problem = equity_mclp(instance, radius, p, budget, maxmin=True, worst_at_least=t_star)
+        res = backend.solve(problem, params)
+        if res1.status != Status.OPTIMAL:
+            message = "the worst group's share is not proven optimal (first stage stopped early)"
+            res = replace(res, status=Status.FEASIBLE if res.status == Status.OPTIMAL else res.status)
+    else:
+        problem = equity_mclp(instance, radius, p, budget, min_share=min_share)
+        say(f"MCLP with a group floor of {min_share}: {problem.num_vars} columns, {problem.num_rows} rows")
+        res = backend.solve(problem, params)
+        if res.status == Status.INFEASIBLE:
+            alone = best_alone(instance, radius, p, budget, backend, params)
+            short = {g: s for g, s in alone.items() if s < float(min_share or 0.0) - 1e-9}
+            shown = ", ".join(f"{g} {_pct(s)}" for g, s in alone.items())
+            why = (
+                f"groups {', '.join(short)} cannot reach it even if the plan served them alone "
+                f"(best share each group reaches alone: {shown})"
+                if short
+                else f"each group can reach it alone (best share alone: {shown}) but not all at once"
+            )
+            raise InfeasibleError(
+                f"the floor of {_pct(float(min_share or 0.0))} covered for every group is infeasible: {why}; "
+                "lower --min-group-share, raise the budget or p, or widen the radius"
+            )
+    if res.x is None:
+        return res, None, {"formulation": "mclp-equity"}
+    mask = problem.open_sites(res.x)
+    after = group_shares(instance, _covered(instance, mask, radius))
+    covered = float(np.dot(w, _covered(instance, mask, radius)))
+    worst = int(np.argmin(after))
+    equity = {
+        "objective": "maxmin" if maxmin else "floor",
+        "min_share": min_share,
+        "groups": [
+            {"group": str(g), "share_before": float(b), "share_after": float(a)}
+            for g, b, a in zip(labels, before, after, strict=True)
+        ],
+        "worst_group": str(labels[worst]),
+        "worst_share_before": float(before.min()),
+        "worst_share_after": float(after[worst]),
+        "unconstrained_objective": unconstrained,
+        "floor_cost": unconstrained - covered,
+    }
+    if message:
+        res = replace(res, message=(res.message + "; " if res.message else "") + message)
+    return res, mask, {"formulation": "mclp-maxmin" if maxmin else "mclp-floor", "equity": equity}
