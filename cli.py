@@ -243,7 +243,13 @@ def _summary(result: Any, instance: Any) -> str:
     ]
     if metrics is not None:
         total = float(instance.weights.sum())
-        if spec.model == "mclp" and getattr(result, "capacity", None) is not None:
+        if spec.model == "mclp" and getattr(spec, "reach_max", None) is not None:
+            share = 100 * (result.objective or 0.0) / total if total > 0 else 0.0
+            check = (
+                f"gradual coverage {result.objective:.10g} of {total:.10g} ({share:.1f} %), full within "
+                f"{spec.reach_full:g}, none beyond {spec.reach_max:g}"
+            )
+        elif spec.model == "mclp" and getattr(result, "capacity", None) is not None:
             share = 100 * result.capacity.served_weight / total if total > 0 else 0.0
             check = (
                 f"served weight {result.capacity.served_weight:.10g} of {total:.10g} ({share:.1f} %) "
@@ -349,6 +355,14 @@ def solve(
             help="mclp: every demand group (the demand file's group column) gets at least this share covered.",
         ),
     ] = None,
+    reach_full: Annotated[
+        float | None,
+        typer.Option("--reach-full", min=0.0, help="mclp with gradual reach: coverage is full up to this distance."),
+    ] = None,
+    reach_max: Annotated[
+        float | None,
+        typer.Option("--reach-max", min=0.0, help="mclp with gradual reach: coverage falls linearly to 0 at this distance."),
+    ] = None,
     maxmin_groups: Annotated[
         bool,
         typer.Option(
@@ -396,6 +410,8 @@ def solve(
             ("formulation", formulation.value if formulation else None, formulation is not None),
             ("min_group_share", min_group_share, min_group_share is not None),
             ("maxmin_groups", True, maxmin_groups),
+            ("reach_full", reach_full, reach_full is not None),
+            ("reach_max", reach_max, reach_max is not None),
         )
         if set_
     }
@@ -412,9 +428,10 @@ def solve(
             raise ScenarioError(f"--threads {threads} is more than the {cores} cores of this machine; use at most {cores}")
         # coverage models need only the pairs within the radius: a KD-tree cutoff, never the dense matrix
         covering = model.value in ("mclp", "lscp") and radius is not None and radius > 0
-        instance = read_csv_instance(
-            demand, sites, distances, input_crs=input_crs, cutoff=radius if covering else None
-        )
+        cutoff = radius if covering else None
+        if model.value == "mclp" and reach_max is not None and reach_max > 0:
+            cutoff = reach_max  # gradual reach: the pairs within reach_max
+        instance = read_csv_instance(demand, sites, distances, input_crs=input_crs, cutoff=cutoff)
         spec = ModelSpec(
             model=model.value,  # type: ignore[arg-type]
             p=p,
@@ -426,6 +443,8 @@ def solve(
             formulation=formulation.value if formulation else "auto",  # type: ignore[arg-type]
             min_group_share=min_group_share,
             maxmin_groups=maxmin_groups,
+            reach_full=reach_full,
+            reach_max=reach_max,
         )
         params = SolveParams(time_limit=time_limit, threads=threads, seed=seed)
         if gap is not None:

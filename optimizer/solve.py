@@ -47,12 +47,15 @@ OPTION_MODELS: dict[str, tuple[str, ...]] = {
     "formulation": ("pmedian", "mclp", "lscp"),
     "min_group_share": ("mclp",),
     "maxmin_groups": ("mclp",),
+    "reach_full": ("mclp",),
+    "reach_max": ("mclp",),
 }
 #: Command-line spelling of each option, for messages.
 OPTION_FLAGS = {
     "p": "--p", "radius": "--radius", "budget": "--budget", "capacitated": "--capacitated",
     "allow_split": "--allow-split", "objective": "--objective", "formulation": "--formulation",
     "min_group_share": "--min-group-share", "maxmin_groups": "--max-min-groups",
+    "reach_full": "--reach-full", "reach_max": "--reach-max",
 }
 
 
@@ -78,6 +81,7 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
     if "capacitated" in given and model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto"):
         out.append(f"--formulation does not apply to the capacitated {model} (it has one formulation): remove it")
     out += _equity_conflicts(model, given)
+    out += _decay_conflicts(model, given)
     covering_forms = ("compact", "reduced")
     if model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto", "classic", *covering_forms):
         out.append(f"--formulation {given['formulation']} is a p-median formulation; {model} takes auto, compact or reduced")
@@ -108,6 +112,22 @@ def _equity_conflicts(model: str, given: dict[str, Any]) -> list[str]:
     return out
 
 
+def _decay_conflicts(model: str, given: dict[str, Any]) -> list[str]:
+    """Gradual-reach options that cannot be honoured together with the others."""
+    decay = {"reach_full", "reach_max"} & set(given)
+    if model != "mclp" or not decay:
+        return []
+    if len(decay) == 1:
+        return ["--reach-full and --reach-max go together (coverage 1 up to the first, 0 from the second): give both"]
+    out: list[str] = []
+    if "radius" in given:
+        out.append("--radius and --reach-full both set how far coverage is full: give --reach-full and --reach-max only")
+    clash = [OPTION_FLAGS[k] for k in ("capacitated", "min_group_share", "maxmin_groups", "formulation") if k in given]
+    if clash:
+        out.append(f"gradual reach does not combine with {', '.join(clash)} yet: remove one")
+    return out
+
+
 def spec_options(spec: ModelSpec) -> dict[str, Any]:
     """The options of ``spec`` that differ from their defaults (what the caller set)."""
     given: dict[str, Any] = {}
@@ -116,6 +136,7 @@ def spec_options(spec: ModelSpec) -> dict[str, Any]:
         ("capacitated", spec.capacitated, False), ("allow_split", spec.allow_split, False),
         ("objective", spec.lscp_objective, "cost"), ("formulation", spec.formulation, "auto"),
         ("min_group_share", spec.min_group_share, None), ("maxmin_groups", spec.maxmin_groups, False),
+        ("reach_full", spec.reach_full, None), ("reach_max", spec.reach_max, None),
     ):
         if value != default:
             given[name] = value
@@ -146,6 +167,8 @@ class ModelSpec:
     min_group_share : MCLP: every demand group (the instance's ``groups``) has at least this
         share of its demand covered (:mod:`models.formulations.equity`).
     maxmin_groups : MCLP: maximise the worst group's covered share, then total coverage.
+    reach_full, reach_max : MCLP with gradual reach instead of ``radius``: coverage 1 within
+        ``reach_full``, falling linearly to 0 at ``reach_max`` (:mod:`models.formulations.decay`).
     """
 
     model: Literal["mclp", "lscp", "pmedian", "pcenter"]
@@ -158,6 +181,8 @@ class ModelSpec:
     formulation: Literal["auto", "classic", "radius", "benders", "compact", "reduced"] = "auto"
     min_group_share: float | None = None
     maxmin_groups: bool = False
+    reach_full: float | None = None
+    reach_max: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -252,7 +277,7 @@ def check_spec(instance: SitingInstance, spec: ModelSpec) -> None:
         problems.append(f"budget = {spec.budget} must be a finite number >= 0")
     if spec.radius is not None and (not np.isfinite(spec.radius) or spec.radius <= 0):
         problems.append(f"radius = {spec.radius} must be a positive number")
-    if spec.model in ("mclp", "lscp") and spec.radius is None:
+    if spec.model in ("mclp", "lscp") and spec.radius is None and spec.reach_max is None:
         problems.append(f"model {spec.model} needs a service radius: give --radius")
     if spec.model in ("mclp", "pmedian") and spec.p is None and spec.budget is None:
         problems.append(f"model {spec.model} needs --p or --budget (or both)")
@@ -308,7 +333,7 @@ def _finish(
     metrics = evaluate(
         instance,
         open_mask,
-        radius=spec.radius,
+        radius=spec.radius if spec.reach_max is None else spec.reach_full,
         p=p_check,
         budget=spec.budget,
         assignment=None if cap_cover else assignment,
@@ -324,6 +349,12 @@ def _finish(
             float(spec.radius or 0.0), split_allowed=spec.allow_split, require_all=spec.model == "lscp",
         )
     evaluated = _evaluated_objective(spec, metrics, cap_metrics)
+    if spec.reach_max is not None:
+        from siting.models.formulations.decay import decay
+
+        gradual = decay(metrics.nearest_distance, float(spec.reach_full or 0.0), float(spec.reach_max))
+        evaluated = float(np.dot(instance.weights, gradual))
+        stats["decayed_coverage"] = evaluated
     message = res.message
     verified = True
     if spec.min_group_share is not None and metrics.covered is not None:
@@ -590,6 +621,15 @@ def solve(
                 mask = stage2.open_sites(x2)
         return _finish(instance, pspec, res, mask, started, stats=st)
 
+    if spec.model == "mclp" and spec.reach_max is not None:
+        from siting.models.formulations.decay import decay_mclp
+
+        problem = decay_mclp(instance, float(spec.reach_full or 0.0), float(spec.reach_max), p=spec.p, budget=spec.budget)
+        say(f"MCLP with gradual reach: {problem.num_vars} columns, {problem.num_rows} rows, {problem.A.nnz} nonzeros")
+        res = backend.solve(problem, params)
+        mask = problem.open_sites(res.x) if res.x is not None else None
+        return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp-decay"})
+
     if spec.model == "mclp" and (spec.min_group_share is not None or spec.maxmin_groups):
         from siting.optimizer.equity import solve_equity
 
@@ -757,13 +797,13 @@ def _coverage_formulation(spec: ModelSpec, backend: str) -> str:
 def _solve_heuristic(
     instance: SitingInstance, spec: ModelSpec, method: str, params: SolveParams, started: float
 ) -> SitingResult:
-    equity = spec.min_group_share is not None or spec.maxmin_groups
+    equity = spec.min_group_share is not None or spec.maxmin_groups or spec.reach_max is not None
     if spec.model not in ("pmedian", "mclp") or spec.capacitated or equity:
         raise ScenarioError(
             f"heuristic solver {method!r} handles the uncapacitated pmedian and mclp models; "
             f"use an exact solver (highs, cbc, cpsat, scip) for {spec.model}"
             + (" (capacitated)" if spec.capacitated else "")
-            + (" (with equity)" if equity else "")
+            + (" (with equity or gradual reach)" if equity else "")
         )
     from siting.optimizer.heuristics import run_heuristic
 

@@ -362,3 +362,40 @@ def test_cli_floor_infeasible_names_groups_and_reports_shares(tmp_path: Path) ->
     # s2 + s4: north 2 of 5, south 4 of 9, east all; the unconstrained optimum (s1 + s3) leaves east out
     assert eq["worst_group"] == "north" and eq["worst_share_after"] == pytest.approx(0.4)
     assert eq["worst_share_before"] == 0.0 and eq["floor_cost"] == pytest.approx(6.0)
+
+
+# ------------------------------------------------------------------------------ gradual reach
+def gradual_oracle(inst: SitingInstance, p: int, full: float, far: float) -> float:
+    """Best sum_i w_i max_{j open} a(d_ij), a linear from 1 at ``full`` to 0 at ``far``, over every plan."""
+    d = inst.dense_distances()
+    a = np.where(d <= full, 1.0, np.where(d >= far, 0.0, (far - d) / (far - full)))
+    return max(float(inst.weights @ np.where(mask[None, :], a, 0.0).max(axis=1)) for mask in limited_plans(inst, p))
+
+
+@FEW
+@given(seed=SEEDS)
+def test_gradual_reach_equals_brute_force_on_every_backend(seed: int) -> None:
+    inst = random_instance(seed)
+    full, far = 3.0, 9.5
+    if not ((inst.dense_distances() < far) & inst.eligible[None, :] & (inst.weights[:, None] > 0)).any():
+        return
+    n_new = int((inst.eligible & ~inst.existing).sum())
+    p = int(np.random.default_rng(seed + 4).integers(0, n_new + 1))
+    want = gradual_oracle(inst, p, full, far)
+    for name in BACKENDS:
+        r = solve(inst, ModelSpec("mclp", p=p, reach_full=full, reach_max=far), name, PARAMS)
+        assert r.verified, r.message
+        assert r.objective == pytest.approx(want, abs=1e-6), (name, seed)
+
+
+def test_gradual_reach_options_go_together(tmp_path: Path) -> None:
+    base = _files(tmp_path, "4,5,")
+    base = [a for a in base if a not in ("--radius", "12")]
+    for extra, match in (
+        (["--reach-full", "5"], "give both"),
+        (["--reach-full", "5", "--reach-max", "15", "--radius", "12"], "give --reach-full and --reach-max only"),
+        (["--reach-full", "15", "--reach-max", "5"], "0 <= --reach-full < --reach-max"),
+        (["--reach-full", "5", "--reach-max", "15", "--capacitated"], "does not combine with --capacitated"),
+    ):
+        res = CliRunner().invoke(app, [*base, "--model", "mclp", "--p", "1", *extra])
+        assert res.exit_code in (1, 2) and match in res.stderr, (extra, res.output)
