@@ -268,47 +268,15 @@ def _summary(result: Any, instance: Any) -> str:
         lines.append(f"evaluator   {check}: {verdict}")
         if metrics.violations:
             lines.append(f"violations  {'; '.join(metrics.violations)}")
-    lines += _capacity_lines(result, instance)
-    lines += _equity_lines(result)
+    from siting.scenarios.outputs.solve_extras import capacity_lines, equity_lines
+
+    lines += capacity_lines(result, instance) + equity_lines(result)
     if result.uncoverable_ids:
         lines.append(f"uncoverable {len(result.uncoverable_ids)} demand points no site can reach: {_ids(result.uncoverable_ids)}")
     message = getattr(result, "message", "")
     if message:
         lines.append(f"note        {message}")
     return "\n".join(lines)
-
-
-def _capacity_lines(result: Any, instance: Any) -> list[str]:
-    """Capacitated coverage: served weight, demand covered but without room, utilisation per facility."""
-    cap = getattr(result, "capacity", None)
-    if cap is None:
-        return []
-    import numpy as np
-
-    lines = [
-        f"served      weight {cap.served_weight:.10g}; covered but unserved for lack of room {cap.covered_unserved_weight:.10g}"
-    ]
-    util = cap.utilisation
-    for j in np.flatnonzero(result.open_sites):
-        room = "unlimited" if not np.isfinite(cap.capacity[j]) else f"{cap.capacity[j]:g} ({100 * util[j]:.0f} % used)"
-        lines.append(f"facility    {instance.site_ids[j]}: load {cap.load[j]:g} of {room}")
-    return lines
-
-
-def _equity_lines(result: Any) -> list[str]:
-    """Equity models: each group's covered share before (unconstrained optimum) and after, the floor's cost."""
-    eq = getattr(result, "stats", {}).get("equity")
-    if not eq:
-        return []
-    lines = [
-        f"group       {g['group']}: {100 * g['share_before']:.1f} % covered before, {100 * g['share_after']:.1f} % after"
-        for g in eq["groups"]
-    ]
-    lines.append(
-        f"equity      worst group {eq['worst_group']} at {100 * eq['worst_share_after']:.1f} % "
-        f"(worst before {100 * eq['worst_share_before']:.1f} %); coverage given up for it {eq['floor_cost']:.10g}"
-    )
-    return lines
 
 
 @app.command(cls=_JsonOnUsageError)
