@@ -268,9 +268,9 @@ def _summary(result: Any, instance: Any) -> str:
         lines.append(f"evaluator   {check}: {verdict}")
         if metrics.violations:
             lines.append(f"violations  {'; '.join(metrics.violations)}")
-    from siting.scenarios.outputs.solve_extras import capacity_lines, equity_lines
+    from siting.scenarios.outputs.solve_extras import capacity_lines, equity_lines, robust_lines
 
-    lines += capacity_lines(result, instance) + equity_lines(result)
+    lines += capacity_lines(result, instance) + equity_lines(result) + robust_lines(result)
     if result.uncoverable_ids:
         lines.append(f"uncoverable {len(result.uncoverable_ids)} demand points no site can reach: {_ids(result.uncoverable_ids)}")
     message = getattr(result, "message", "")
@@ -331,6 +331,15 @@ def solve(
         float | None,
         typer.Option("--reach-max", min=0.0, help="mclp with gradual reach: coverage falls linearly to 0 at this distance."),
     ] = None,
+    robust_samples: Annotated[
+        int | None, typer.Option("--robust-samples", min=1, help="mclp: plan for K sampled demand scenarios (seeded by --seed).")
+    ] = None,
+    population_noise: Annotated[
+        float | None, typer.Option("--population-noise", min=0.0, help="With --robust-samples: weight noise (default 0.15).")
+    ] = None,
+    robust_objective: Annotated[
+        str | None, typer.Option("--robust-objective", help="With --robust-samples: worst (default) or mean case.")
+    ] = None,
     maxmin_groups: Annotated[
         bool,
         typer.Option(
@@ -380,6 +389,9 @@ def solve(
             ("maxmin_groups", True, maxmin_groups),
             ("reach_full", reach_full, reach_full is not None),
             ("reach_max", reach_max, reach_max is not None),
+            ("robust_samples", robust_samples, robust_samples is not None),
+            ("robust_noise", population_noise, population_noise is not None),
+            ("robust_objective", robust_objective, robust_objective is not None),
         )
         if set_
     }
@@ -413,6 +425,10 @@ def solve(
             maxmin_groups=maxmin_groups,
             reach_full=reach_full,
             reach_max=reach_max,
+            robust_samples=robust_samples,
+            robust_noise=0.15 if population_noise is None else population_noise,
+            robust_seed=seed,
+            robust_objective=robust_objective or "worst",  # type: ignore[arg-type]
         )
         params = SolveParams(time_limit=time_limit, threads=threads, seed=seed)
         if gap is not None:

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from siting.models.errors import DataError, InfeasibleError, NoSolutionError, ScenarioError
 from siting.models.evaluate import PlanMetrics, evaluate
 from siting.models.instance import SitingInstance
+from siting.optimizer.model_options import EXTRA_FLAGS, EXTRA_OPTION_MODELS, extension_conflicts
 from siting.optimizer.registry import DEFAULT_SOLVER, EXACT_SOLVERS, get_backend
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
@@ -45,17 +46,13 @@ OPTION_MODELS: dict[str, tuple[str, ...]] = {
     "allow_split": ("pmedian", "mclp", "lscp"),
     "objective": ("lscp",),
     "formulation": ("pmedian", "mclp", "lscp"),
-    "min_group_share": ("mclp",),
-    "maxmin_groups": ("mclp",),
-    "reach_full": ("mclp",),
-    "reach_max": ("mclp",),
+    **EXTRA_OPTION_MODELS,
 }
 #: Command-line spelling of each option, for messages.
 OPTION_FLAGS = {
     "p": "--p", "radius": "--radius", "budget": "--budget", "capacitated": "--capacitated",
     "allow_split": "--allow-split", "objective": "--objective", "formulation": "--formulation",
-    "min_group_share": "--min-group-share", "maxmin_groups": "--max-min-groups",
-    "reach_full": "--reach-full", "reach_max": "--reach-max",
+    **EXTRA_FLAGS,
 }
 
 
@@ -80,8 +77,7 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
         out.append(f"--allow-split applies to the capacitated {model} only: add --capacitated or remove --allow-split")
     if "capacitated" in given and model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto"):
         out.append(f"--formulation does not apply to the capacitated {model} (it has one formulation): remove it")
-    out += _equity_conflicts(model, given)
-    out += _decay_conflicts(model, given)
+    out += extension_conflicts(model, given)
     covering_forms = ("compact", "reduced")
     if model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto", "classic", *covering_forms):
         out.append(f"--formulation {given['formulation']} is a p-median formulation; {model} takes auto, compact or reduced")
@@ -98,36 +94,6 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
     return out
 
 
-def _equity_conflicts(model: str, given: dict[str, Any]) -> list[str]:
-    """Equity options that cannot be honoured together with the others."""
-    if model != "mclp" or not ({"min_group_share", "maxmin_groups"} & set(given)):
-        return []
-    out: list[str] = []
-    if "min_group_share" in given and "maxmin_groups" in given:
-        out.append("--min-group-share and --max-min-groups are two objectives: give one of them")
-    if "capacitated" in given:
-        out.append("equity floors and the max-min share do not combine with --capacitated yet: remove one")
-    if given.get("formulation") not in (None, "auto"):
-        out.append("--formulation does not apply to the equity models (they have one formulation): remove it")
-    return out
-
-
-def _decay_conflicts(model: str, given: dict[str, Any]) -> list[str]:
-    """Gradual-reach options that cannot be honoured together with the others."""
-    decay = {"reach_full", "reach_max"} & set(given)
-    if model != "mclp" or not decay:
-        return []
-    if len(decay) == 1:
-        return ["--reach-full and --reach-max go together (coverage 1 up to the first, 0 from the second): give both"]
-    out: list[str] = []
-    if "radius" in given:
-        out.append("--radius and --reach-full both set how far coverage is full: give --reach-full and --reach-max only")
-    clash = [OPTION_FLAGS[k] for k in ("capacitated", "min_group_share", "maxmin_groups", "formulation") if k in given]
-    if clash:
-        out.append(f"gradual reach does not combine with {', '.join(clash)} yet: remove one")
-    return out
-
-
 def spec_options(spec: ModelSpec) -> dict[str, Any]:
     """The options of ``spec`` that differ from their defaults (what the caller set)."""
     given: dict[str, Any] = {}
@@ -137,6 +103,8 @@ def spec_options(spec: ModelSpec) -> dict[str, Any]:
         ("objective", spec.lscp_objective, "cost"), ("formulation", spec.formulation, "auto"),
         ("min_group_share", spec.min_group_share, None), ("maxmin_groups", spec.maxmin_groups, False),
         ("reach_full", spec.reach_full, None), ("reach_max", spec.reach_max, None),
+        ("robust_samples", spec.robust_samples, None), ("robust_noise", spec.robust_noise, 0.15),
+        ("robust_seed", spec.robust_seed, 0), ("robust_objective", spec.robust_objective, "worst"),
     ):
         if value != default:
             given[name] = value
@@ -169,6 +137,9 @@ class ModelSpec:
     maxmin_groups : MCLP: maximise the worst group's covered share, then total coverage.
     reach_full, reach_max : MCLP with gradual reach instead of ``radius``: coverage 1 within
         ``reach_full``, falling linearly to 0 at ``reach_max`` (:mod:`models.formulations.decay`).
+    robust_samples, robust_noise, robust_seed, robust_objective : MCLP over K sampled demand
+        scenarios, weights ``w (1 + noise N(0, 1))`` clipped at 0: the worst or the mean case
+        (:mod:`models.formulations.robust`).
     """
 
     model: Literal["mclp", "lscp", "pmedian", "pcenter"]
@@ -183,6 +154,10 @@ class ModelSpec:
     maxmin_groups: bool = False
     reach_full: float | None = None
     reach_max: float | None = None
+    robust_samples: int | None = None
+    robust_noise: float = 0.15
+    robust_seed: int = 0
+    robust_objective: Literal["worst", "mean"] = "worst"
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,7 +220,7 @@ class SitingResult:
             {"capacity": self.capacity.to_dict(self.instance, self.open_sites)}
             if self.capacity is not None and self.instance is not None
             else {}
-        ) | ({"equity": self.stats["equity"]} if "equity" in self.stats else {})
+        ) | {k: self.stats[k] for k in ("equity", "robust") if k in self.stats}
 
 
 # --------------------------------------------------------------------------------- checking
@@ -355,6 +330,12 @@ def _finish(
         gradual = decay(metrics.nearest_distance, float(spec.reach_full or 0.0), float(spec.reach_max))
         evaluated = float(np.dot(instance.weights, gradual))
         stats["decayed_coverage"] = evaluated
+    if spec.robust_samples is not None and metrics.covered is not None:
+        from siting.optimizer.robust import robust_value
+
+        evaluated = robust_value(
+            instance, metrics.covered, spec.robust_samples, spec.robust_noise, spec.robust_seed, spec.robust_objective
+        )
     message = res.message
     verified = True
     if spec.min_group_share is not None and metrics.covered is not None:
@@ -630,6 +611,16 @@ def solve(
         mask = problem.open_sites(res.x) if res.x is not None else None
         return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp-decay"})
 
+    if spec.model == "mclp" and spec.robust_samples is not None:
+        from siting.optimizer.robust import solve_robust
+
+        res, mask, st = solve_robust(
+            instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget, samples=spec.robust_samples,
+            noise=spec.robust_noise, seed=spec.robust_seed, objective=spec.robust_objective, backend=backend,
+            params=params, progress=say,
+        )
+        return _finish(instance, spec, res, mask, started, stats=st)
+
     if spec.model == "mclp" and (spec.min_group_share is not None or spec.maxmin_groups):
         from siting.optimizer.equity import solve_equity
 
@@ -798,12 +789,13 @@ def _solve_heuristic(
     instance: SitingInstance, spec: ModelSpec, method: str, params: SolveParams, started: float
 ) -> SitingResult:
     equity = spec.min_group_share is not None or spec.maxmin_groups or spec.reach_max is not None
+    equity = equity or spec.robust_samples is not None
     if spec.model not in ("pmedian", "mclp") or spec.capacitated or equity:
         raise ScenarioError(
             f"heuristic solver {method!r} handles the uncapacitated pmedian and mclp models; "
             f"use an exact solver (highs, cbc, cpsat, scip) for {spec.model}"
             + (" (capacitated)" if spec.capacitated else "")
-            + (" (with equity or gradual reach)" if equity else "")
+            + (" (with equity, gradual reach or robust plans)" if equity else "")
         )
     from siting.optimizer.heuristics import run_heuristic
 

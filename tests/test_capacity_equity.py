@@ -399,3 +399,46 @@ def test_gradual_reach_options_go_together(tmp_path: Path) -> None:
     ):
         res = CliRunner().invoke(app, [*base, "--model", "mclp", "--p", "1", *extra])
         assert res.exit_code in (1, 2) and match in res.stderr, (extra, res.output)
+
+
+# ------------------------------------------------------------------------------------- robust
+@pytest.mark.parametrize("objective", ["worst", "mean"])
+@FEW
+@given(seed=SEEDS)
+def test_robust_plan_equals_brute_force_on_every_backend(objective: str, seed: int) -> None:
+    inst = random_instance(seed)
+    if not reachable_somewhere(inst):
+        return
+    n_new = int((inst.eligible & ~inst.existing).sum())
+    p = int(np.random.default_rng(seed + 5).integers(0, n_new + 1))
+    k, noise = 4, 0.3
+    # the scenarios from the definition: w (1 + noise N(0, 1)) clipped at 0, one generator seeded 7
+    scen = np.maximum(0.0, inst.weights * (1 + noise * np.random.default_rng(7).standard_normal((k, inst.n))))
+    d = inst.dense_distances()
+    best = -np.inf
+    for mask in limited_plans(inst, p):
+        cov = scen @ ((d <= RADIUS) & mask[None, :]).any(axis=1)
+        best = max(best, float(cov.min() if objective == "worst" else cov.mean()))
+    spec = ModelSpec(
+        "mclp", radius=RADIUS, p=p, robust_samples=k, robust_noise=noise, robust_seed=7, robust_objective=objective
+    )  # type: ignore[arg-type]
+    for name in [b for b in BACKENDS if not (objective == "worst" and b == "cpsat")]:
+        r = solve(inst, spec, name, PARAMS)
+        assert r.verified, r.message
+        assert r.objective == pytest.approx(best, abs=1e-6), (name, seed)
+        rb = r.stats["robust"]
+        assert rb[f"robust_{'worst_case' if objective == 'worst' else 'mean'}"] >= (
+            rb[f"nominal_{'worst_case' if objective == 'worst' else 'mean'}"] - 1e-6
+        )
+
+
+def test_cli_robust_compares_with_the_nominal_plan(tmp_path: Path) -> None:
+    args = [*_files(tmp_path, "4,5,"), "--model", "mclp", "--p", "1", "--robust-samples", "6", "--seed", "3"]
+    res = CliRunner().invoke(app, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    rb = json.loads(res.stdout)["robust"]
+    assert rb["samples"] == 6 and rb["seed"] == 3 and rb["robust_worst_case"] >= rb["nominal_worst_case"] - 1e-9
+    bad = CliRunner().invoke(
+        app, [*_files(tmp_path, "4,5,"), "--model", "mclp", "--p", "1", "--population-noise", "0.2"]
+    )
+    assert bad.exit_code == 2 and "need --robust-samples" in bad.stderr

@@ -1,4 +1,4 @@
-"""Extra lines of `siting solve`'s text summary: capacity use and the equity report."""
+"""Extra lines of `siting solve`'s text summary: capacity use, the equity report, the robust comparison."""
 
 from __future__ import annotations
 
@@ -36,3 +36,18 @@ def equity_lines(result: Any) -> list[str]:
         f"(worst before {100 * eq['worst_share_before']:.1f} %); coverage given up for it {eq['floor_cost']:.10g}"
     )
     return lines
+
+
+def robust_lines(result: Any) -> list[str]:
+    """Robust plans: worst case, mean and nominal coverage of the robust plan against the nominal plan."""
+    rb = getattr(result, "stats", {}).get("robust")
+    if not rb:
+        return []
+    head = f"{rb['samples']} demand scenarios, noise {rb['population_noise']:g}, seed {rb['seed']}"
+    return [
+        f"robust      {head}: the {rb['objective']} case is maximised",
+        f"robust plan worst case {rb['robust_worst_case']:.10g}, mean {rb['robust_mean']:.10g}, "
+        f"on the estimates {rb['robust_nominal']:.10g}",
+        f"nominal     plan worst case {rb['nominal_worst_case']:.10g}, mean {rb['nominal_mean']:.10g}, "
+        f"on the estimates {rb['nominal_nominal']:.10g}",
+    ]
