@@ -14,6 +14,7 @@ against their capacity (full, or with room too small for one unsplit point).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -24,7 +25,7 @@ from siting.models.errors import InfeasibleError, ScenarioError
 from siting.models.formulations.capacitated_cover import capacitated_lscp, capacitated_mclp, serving_pairs
 from siting.models.formulations.lscp import new_eligible
 from siting.models.instance import SitingInstance
-from siting.optimizer.result import Backend, SolveParams, SolveResult, Status
+from siting.optimizer.result import Backend, Limit, SolveParams, SolveResult, Status
 
 
 def check_capacitated(instance: SitingInstance, model: str, allow_split: bool, backend_name: str) -> None:
@@ -123,8 +124,24 @@ def solve_capacitated_cover(
     else:
         problem = capacitated_lscp(instance, radius, objective=objective, allow_split=allow_split)
     say(f"capacitated {model}: {problem.num_vars} columns, {problem.num_rows} rows, {problem.A.nnz} nonzeros")
-    res = backend.solve(problem, params)
     stats: dict[str, Any] = {"formulation": "capacitated", "allow_split": allow_split}
+    warm = None
+    if model == "mclp":
+        from siting.optimizer.capacity_greedy import greedy_capacitated
+
+        g_mask, g_share, g_value = greedy_capacitated(instance, radius, p, budget, allow_split)
+        assert problem.assignment is not None
+        warm = np.zeros(problem.num_vars)
+        warm[problem.site_cols] = g_mask
+        warm[problem.assignment[2]] = g_share
+        stats["greedy_objective"] = g_value
+        if problem.max_violation(warm) > 1e-6:  # never hand a solver an infeasible start
+            warm = None
+    res = backend.solve(problem, params, warm_start=warm)
+    if warm is not None and not res.status.has_solution and res.limit == Limit.TIME:
+        # the time limit stopped the solver before it had a plan: the greedy plan is the answer
+        note = "the time limit stopped the solver before it had a plan; the capacity-aware greedy plan is returned"
+        res = replace(res, status=Status.FEASIBLE, objective=None, x=warm).with_note(note)
     if res.status == Status.INFEASIBLE and model == "lscp":
         why = capacity_shortfall(instance, radius, allow_split, backend, params)
         raise InfeasibleError(
