@@ -31,10 +31,11 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from city_instances import city_instance, city_points  # noqa: E402
+from city_instances import city_instance, city_points
 
-from siting.optimizer.result import SolveParams  # noqa: E402
-from siting.optimizer.solve import ModelSpec, solve  # noqa: E402
+from siting.models.errors import SitingError
+from siting.optimizer.result import SolveParams
+from siting.optimizer.solve import ModelSpec, solve
 
 N, M, SEED, RADIUS, P = 10_000, 1_000, 1, 500.0, 50
 CASES = ("plain", "cap_unsplit", "cap_split", "floor", "maxmin")
@@ -75,7 +76,12 @@ def main() -> None:
     for case in args.cases.split(","):
         spec = spec_for(case, args.floor)
         params = SolveParams(time_limit=args.time_limit, mip_gap=1e-4)
-        r = solve(inst, spec, "highs", params)
+        try:
+            r = solve(inst, spec, "highs", params)
+        except SitingError as exc:  # a case that finds no plan is a row, not the end of the run
+            rows.append({"case": case, "status": "ERROR", "note": str(exc)})
+            print(rows[-1], flush=True)
+            continue
         extra = ""
         if r.capacity is not None:
             util = r.capacity.utilisation[r.open_sites]
@@ -100,7 +106,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w = csv.DictWriter(fh, fieldnames=max((list(r) for r in rows), key=len))
         w.writeheader()
         w.writerows(rows)
     print(f"wrote {out}")

@@ -25,6 +25,8 @@ from siting.models.errors import InfeasibleError, ScenarioError
 from siting.models.formulations.capacitated_cover import capacitated_lscp, capacitated_mclp, serving_pairs
 from siting.models.formulations.lscp import new_eligible
 from siting.models.instance import SitingInstance
+from siting.models.milp import MilpProblem
+from siting.optimizer.registry import get_backend
 from siting.optimizer.result import Backend, Limit, SolveParams, SolveResult, Status
 
 
@@ -96,6 +98,16 @@ def _largest_reach_capacity(
     return best
 
 
+def _lp_bound(problem: MilpProblem, params: SolveParams) -> float | None:
+    """The LP relaxation's optimum (an upper bound on the capacitated MCLP), on HiGHS, in at most a
+    quarter of the time left; None when it does not finish. A city-sized capacitated MILP can keep
+    HiGHS past its time limit without a plan, and the greedy plan returned then needs a bound."""
+    left = params.remaining()
+    lp = replace(problem, integrality=np.zeros(problem.num_vars, dtype=bool))
+    res = get_backend("highs").solve(lp, params.within(None if left is None else 0.25 * left))
+    return float(res.objective) if res.status == Status.OPTIMAL and res.objective is not None else None
+
+
 def solve_capacitated_cover(
     instance: SitingInstance,
     model: Literal["mclp", "lscp"],
@@ -137,11 +149,14 @@ def solve_capacitated_cover(
         stats["greedy_objective"] = g_value
         if problem.max_violation(warm) > 1e-6:  # never hand a solver an infeasible start
             warm = None
+    lp_bound = _lp_bound(problem, params) if warm is not None else None
     res = backend.solve(problem, params, warm_start=warm)
     if warm is not None and not res.status.has_solution and res.limit == Limit.TIME:
         # the time limit stopped the solver before it had a plan: the greedy plan is the answer
         note = "the time limit stopped the solver before it had a plan; the capacity-aware greedy plan is returned"
-        res = replace(res, status=Status.FEASIBLE, objective=None, x=warm).with_note(note)
+        res = replace(res, status=Status.FEASIBLE, objective=None, x=warm, bound=lp_bound).with_note(note)
+    elif lp_bound is not None and res.status == Status.FEASIBLE:
+        res = replace(res, bound=lp_bound if res.bound is None else min(res.bound, lp_bound))
     if res.status == Status.INFEASIBLE and model == "lscp":
         why = capacity_shortfall(instance, radius, allow_split, backend, params)
         raise InfeasibleError(

@@ -74,8 +74,8 @@ def greedy_capacitated(
         served[rows[idx]] += part
         load[j] += float(np.dot(amount, got))
 
-    for j in np.flatnonzero(instance.existing):
-        fill(int(j))
+    for ex in np.flatnonzero(instance.existing):
+        fill(int(ex))
     new = new_eligible(instance)
     spent, count = 0.0, 0
     while p is None or count < p:
@@ -87,11 +87,11 @@ def greedy_capacitated(
         score = np.where(ok, gain, -1.0)
         if p is None and budget is not None:
             score = np.where(ok, gain / np.maximum(instance.cost, 1e-12), -1.0)
-        j = int(np.argmax(score))
-        if score[j] <= 0 or gain[j] <= 0:
+        best = int(np.argmax(score))
+        if score[best] <= 0 or gain[best] <= 0:
             break
-        is_open[j] = True
-        spent += float(instance.cost[j])
+        is_open[best] = True
+        spent += float(instance.cost[best])
         count += 1
-        fill(j)
+        fill(best)
     return is_open, share, float(np.dot(w, served))

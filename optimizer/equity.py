@@ -106,7 +106,9 @@ def solve_equity(
     labels, _ = group_codes(instance)
     w = instance.weights
     base = mclp(instance, radius, p=p, budget=budget)
-    free = backend.solve(base, params)
+    # the unconstrained reference (for "before" and the floor's cost) gets a quarter of the time
+    left = params.remaining()
+    free = backend.solve(base, params.within(None if left is None else 0.25 * left))
     free_mask = base.open_sites(free.x) if free.x is not None else instance.existing.copy()
     before = group_shares(instance, _covered(instance, free_mask, radius))
     unconstrained = float(np.dot(w, _covered(instance, free_mask, radius)))
@@ -114,7 +116,8 @@ def solve_equity(
     if maxmin:
         first = equity_mclp(instance, radius, p, budget, maxmin=True)
         say(f"max-min share, stage 1: {first.num_vars} columns, {first.num_rows} rows")
-        res1 = backend.solve(first, params)
+        left = params.remaining()
+        res1 = backend.solve(first, params.within(None if left is None else 0.6 * left))
         if res1.x is None:
             return res1, None, {"formulation": "mclp-maxmin"}
         t_star = float(group_shares(instance, _covered(instance, first.open_sites(res1.x), radius)).min())
@@ -128,7 +131,7 @@ def solve_equity(
         say(f"MCLP with a group floor of {min_share}: {problem.num_vars} columns, {problem.num_rows} rows")
         res = backend.solve(problem, params)
         if res.status == Status.INFEASIBLE:
-            alone = best_alone(instance, radius, p, budget, backend, params)
+            alone = best_alone(instance, radius, p, budget, backend, params.within(None))
             short = {g: s for g, s in alone.items() if s < float(min_share or 0.0) - 1e-9}
             shown = ", ".join(f"{g} {_pct(s)}" for g, s in alone.items())
             why = (
@@ -139,7 +142,7 @@ def solve_equity(
             )
             raise InfeasibleError(
                 f"the floor of {_pct(float(min_share or 0.0))} covered for every group is infeasible: {why}; "
-                "lower --min-group-share, raise the budget or p, or widen the radius"
+                "lower the floor (min_share, --min-group-share), raise the budget or the number of sites, or widen the reach"
             )
     if res.x is None:
         return res, None, {"formulation": "mclp-equity"}
@@ -158,6 +161,7 @@ def solve_equity(
         "worst_share_before": float(before.min()),
         "worst_share_after": float(after[worst]),
         "unconstrained_objective": unconstrained,
+        "unconstrained_status": free.status.value,
         "floor_cost": unconstrained - covered,
     }
     if message:

@@ -15,6 +15,7 @@ from siting.models.evaluate import evaluate
 from siting.optimizer.result import SolveParams
 from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, ServiceProblem
 from siting.scenarios.geodata.layers import natural_key
+from siting.scenarios.pipeline.service_options import check_service_options, coverage_spec, plain_spec
 from siting.scenarios.schema import ScenarioBody
 
 
@@ -109,14 +110,15 @@ def model_spec(built: BuiltScenario, problem: ServiceProblem) -> Any:
     from siting.optimizer.solve import ModelSpec
 
     objective = built.scenario.objective
+    speed = built.scenario.distance.walking_speed_kmh
     if objective == "max_coverage":
-        return ModelSpec("mclp", p=problem.max_sites, radius=problem.reach_m, budget=problem.budget)
+        spec = ModelSpec("mclp", p=problem.max_sites, radius=problem.reach_m, budget=problem.budget)
+        return coverage_spec(spec, problem.service, speed)
     if objective == "pmedian":
-        return ModelSpec(
-            "pmedian", p=problem.max_sites, budget=problem.budget, capacitated=problem.service.capacity is not None
-        )
+        return ModelSpec("pmedian", p=problem.max_sites, budget=problem.budget, capacitated=problem.service.capacitated)
     if objective == "min_cost":
-        return ModelSpec("lscp", radius=problem.reach_m, lscp_objective="cost" if problem.cost_known else "count")
+        spec = ModelSpec("lscp", radius=problem.reach_m, lscp_objective="cost" if problem.cost_known else "count")
+        return coverage_spec(spec, problem.service, speed)
     raise ScenarioError(  # build() already refuses these; kept for direct callers
         f"objective {objective} needs the joint multi-service model (siting run without --split); "
         "use max_coverage, pmedian or min_cost"
@@ -199,7 +201,7 @@ def solve_service(
             result = solve(inst, spec, solver=solver, params=params)
         chosen = np.flatnonzero(result.open_sites & ~inst.existing)
     order, gains, covered = rank_sites(cover, w, before_mask, chosen, inst.site_ids)
-    if built.scenario.objective == "max_coverage" and gains.size and (gains <= 0).any():
+    if built.scenario.objective == "max_coverage" and plain_spec(spec) and gains.size and (gains <= 0).any():
         # the MCLP is indifferent to sites that add nobody once the others are open: do not build them
         useless = order[gains <= 0]
         notes.append(
@@ -259,8 +261,10 @@ def solve_mode(body: ScenarioBody, split: bool = False, alternatives: int = 0, s
             )
         if alternatives:
             raise ScenarioError("--alternatives needs the joint multi-service model; run without --split")
+        check_service_options(body, "split", source)
         return "split"
     joint = len(body.services) > 1 or body.objective in JOINT_OBJECTIVES or bool(body.budget.phases) or alternatives > 0
+    check_service_options(body, "joint" if joint else "split", source)
     return "joint" if joint else "split"
 
 

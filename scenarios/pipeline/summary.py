@@ -12,6 +12,7 @@ import numpy as np
 from siting.optimizer.result import SolveParams
 from siting.scenarios.build import BuiltScenario
 from siting.scenarios.files import sha256_file
+from siting.scenarios.pipeline.service_options import extras_record
 from siting.scenarios.pipeline.solving import JointOutcome, ServiceOutcome
 
 VERSION_PACKAGES = (
@@ -109,6 +110,7 @@ def _service_summary(built: BuiltScenario, oc: ServiceOutcome) -> dict[str, Any]
             "verified": bool(res.verified) and not oc.check.violations,
             "message": res.message,
         }
+        record["solve"].update(extras_record(res))
     return record
 
 
