@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from siting.scenarios.outputs import i18n
+from siting.scenarios.outputs.report_extras import extras_section
 
 #: Plan columns not shown in the report's table (the map shows where the sites are).
 HIDDEN_PLAN_COLUMNS = ("lon", "lat", "x", "y", "geometry")
@@ -601,6 +602,7 @@ def render_report(
         _plan_table(plan, lang),
         _uncovered(uncovered, summary, demand, lang),
         _assumptions(summary, demand, lang),
+        extras_section(summary, lang),
         _solve(summary, lang),
         _warnings(summary, list(notes or []), lang),
         f"<footer>{_e(t('generated', version=version))}</footer>",
