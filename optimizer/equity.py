@@ -28,6 +28,7 @@ from siting.models.evaluate import evaluate
 from siting.models.formulations.equity import equity_mclp, group_codes, group_shares
 from siting.models.formulations.mclp import mclp
 from siting.models.instance import SitingInstance
+from siting.models.milp import MilpProblem
 from siting.optimizer.result import Backend, SolveParams, SolveResult, Status
 
 
@@ -77,6 +78,35 @@ def best_alone(
     return out
 
 
+def start_vector(
+    problem: MilpProblem, instance: SitingInstance, mask: NDArray[np.bool_], radius: float
+) -> NDArray[np.float64] | None:
+    """A complete point of an :func:`equity_mclp` problem for the plan ``mask`` (None if it breaks a row).
+
+    ``z_r = min(1, open sites covering row r)`` and, in the max-min model, ``t`` = the plan's worst
+    group share: the point a solver should start from, or read a stopped plan's objective at.
+    """
+    m = instance.m
+    z0, z1 = problem.blocks["z"]
+    t0, _ = problem.blocks["t"]
+    x = np.zeros(problem.num_vars)
+    x[:m] = mask
+    # rows (1) come first: z_r - sum_{j in N_r} y_j <= 0, one per z column
+    x[z0:z1] = np.minimum(1.0, -(problem.A[: z1 - z0, :m] @ x[:m]))
+    worst = float(group_shares(instance, _covered(instance, mask, radius)).min())
+    x[t0] = np.clip(worst - 1e-12, problem.col_lower[t0], problem.col_upper[t0])
+    return x if problem.max_violation(x) <= 1e-6 else None
+
+
+def _polished(res: SolveResult, problem: MilpProblem, instance: SitingInstance, radius: float) -> SolveResult:
+    """A stopped solve's point made consistent with its plan (every covered row counted), so the
+    solver's objective and the evaluator's agree; a proven optimum is left as it is."""
+    if res.x is None or res.status == Status.OPTIMAL:
+        return res
+    x = start_vector(problem, instance, problem.open_sites(res.x), radius)
+    return res if x is None else replace(res, x=x, objective=problem.objective_value(x))
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
@@ -117,19 +147,22 @@ def solve_equity(
         first = equity_mclp(instance, radius, p, budget, maxmin=True)
         say(f"max-min share, stage 1: {first.num_vars} columns, {first.num_rows} rows")
         left = params.remaining()
-        res1 = backend.solve(first, params.within(None if left is None else 0.6 * left))
+        warm = start_vector(first, instance, free_mask, radius)  # the unconstrained plan is a start
+        res1 = backend.solve(first, params.within(None if left is None else 0.6 * left), warm_start=warm)
         if res1.x is None:
             return res1, None, {"formulation": "mclp-maxmin"}
         t_star = float(group_shares(instance, _covered(instance, first.open_sites(res1.x), radius)).min())
         problem = equity_mclp(instance, radius, p, budget, maxmin=True, worst_at_least=t_star)
-        res = backend.solve(problem, params)
+        warm = start_vector(problem, instance, first.open_sites(res1.x), radius)
+        res = _polished(backend.solve(problem, params, warm_start=warm), problem, instance, radius)
         if res1.status != Status.OPTIMAL:
             message = "the worst group's share is not proven optimal (first stage stopped early)"
             res = replace(res, status=Status.FEASIBLE if res.status == Status.OPTIMAL else res.status)
     else:
         problem = equity_mclp(instance, radius, p, budget, min_share=min_share)
         say(f"MCLP with a group floor of {min_share}: {problem.num_vars} columns, {problem.num_rows} rows")
-        res = backend.solve(problem, params)
+        warm = start_vector(problem, instance, free_mask, radius)  # a start if it meets the floor
+        res = _polished(backend.solve(problem, params, warm_start=warm), problem, instance, radius)
         if res.status == Status.INFEASIBLE:
             alone = best_alone(instance, radius, p, budget, backend, params.within(None))
             short = {g: s for g, s in alone.items() if s < float(min_share or 0.0) - 1e-9}
