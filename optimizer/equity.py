@@ -21,11 +21,13 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.errors import InfeasibleError, ScenarioError
 from siting.models.evaluate import evaluate
 from siting.models.formulations.equity import equity_mclp, group_codes, group_shares
+from siting.models.formulations.lscp import coverage_matrix, new_eligible
 from siting.models.formulations.mclp import mclp
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
@@ -107,6 +109,43 @@ def _polished(res: SolveResult, problem: MilpProblem, instance: SitingInstance, 
     return res if x is None else replace(res, x=x, objective=problem.objective_value(x))
 
 
+def floor_greedy(
+    instance: SitingInstance, radius: float, p: int | None, budget: float | None, min_share: float
+) -> NDArray[np.bool_]:
+    """A plan aimed at the floor: add sites one at a time, scoring each by the people it newly covers
+    in groups still below the floor (by total new coverage once every group is above it). A start
+    for the floor MILP when the unconstrained plan misses the floor; no guarantee it meets it."""
+    _, code = group_codes(instance)
+    w = instance.weights
+    n_groups = int(code.max()) + 1
+    total = np.bincount(code, weights=w, minlength=n_groups)
+    cov = coverage_matrix(instance, radius)
+    cov_t = sp.csr_array(cov.T)  # site x demand
+    rows = np.repeat(np.arange(instance.n), np.diff(cov.indptr))
+    mask = instance.existing.copy()
+    covered = np.bincount(rows[mask[cov.indices]], minlength=instance.n) > 0
+    new = new_eligible(instance)
+    spent, count = 0.0, 0
+    while p is None or count < p:
+        have = np.bincount(code, weights=w * covered, minlength=n_groups)
+        short = have < min_share * total - 1e-9
+        value = w * ~covered * (short[code] if short.any() else 1.0)
+        gain = cov_t @ value
+        ok = new & ~mask
+        if budget is not None:
+            ok &= instance.cost <= budget - spent + 1e-9
+        if not ok.any():
+            break
+        best = int(np.argmax(np.where(ok, gain, -1.0)))
+        if gain[best] <= 0:
+            break
+        mask[best] = True
+        spent += float(instance.cost[best])
+        count += 1
+        covered[cov_t.indices[cov_t.indptr[best] : cov_t.indptr[best + 1]]] = True
+    return mask
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
@@ -147,13 +186,20 @@ def solve_equity(
         first = equity_mclp(instance, radius, p, budget, maxmin=True)
         say(f"max-min share, stage 1: {first.num_vars} columns, {first.num_rows} rows")
         left = params.remaining()
-        warm = start_vector(first, instance, free_mask, radius)  # the unconstrained plan is a start
+        # start from the fairest of the unconstrained plan and the floor-aimed greedy plans
+        plans = [free_mask] + [floor_greedy(instance, radius, p, budget, s) for s in np.linspace(0.05, 1.0, 20)]
+        shares0 = [float(group_shares(instance, _covered(instance, mk, radius)).min()) for mk in plans]
+        warm = start_vector(first, instance, plans[int(np.argmax(shares0))], radius)
         res1 = backend.solve(first, params.within(None if left is None else 0.6 * left), warm_start=warm)
         if res1.x is None:
             return res1, None, {"formulation": "mclp-maxmin"}
-        t_star = float(group_shares(instance, _covered(instance, first.open_sites(res1.x), radius)).min())
+        mask1 = first.open_sites(res1.x)
+        t_star = float(group_shares(instance, _covered(instance, mask1, radius)).min())
         problem = equity_mclp(instance, radius, p, budget, maxmin=True, worst_at_least=t_star)
-        warm = start_vector(problem, instance, first.open_sites(res1.x), radius)
+        # stage 2 starts from the plan covering most among those that keep the worst share
+        fair = [mk for mk, t in zip([mask1, *plans], [t_star, *shares0], strict=True) if t >= t_star - 1e-12]
+        best = max(fair, key=lambda mk: float(np.dot(w, _covered(instance, mk, radius))))
+        warm = start_vector(problem, instance, best, radius)
         res = _polished(backend.solve(problem, params, warm_start=warm), problem, instance, radius)
         if res1.status != Status.OPTIMAL:
             message = "the worst group's share is not proven optimal (first stage stopped early)"
@@ -162,6 +208,9 @@ def solve_equity(
         problem = equity_mclp(instance, radius, p, budget, min_share=min_share)
         say(f"MCLP with a group floor of {min_share}: {problem.num_vars} columns, {problem.num_rows} rows")
         warm = start_vector(problem, instance, free_mask, radius)  # a start if it meets the floor
+        if warm is None:
+            aimed = floor_greedy(instance, radius, p, budget, float(min_share or 0.0))
+            warm = start_vector(problem, instance, aimed, radius)
         res = _polished(backend.solve(problem, params, warm_start=warm), problem, instance, radius)
         if res.status == Status.INFEASIBLE:
             alone = best_alone(instance, radius, p, budget, backend, params.within(None))
@@ -180,6 +229,9 @@ def solve_equity(
     if res.x is None:
         return res, None, {"formulation": "mclp-equity"}
     mask = problem.open_sites(res.x)
+    if res.status != Status.OPTIMAL and free.status == Status.OPTIMAL and free.objective is not None:
+        # a rule can only cost coverage: the unconstrained optimum bounds the equity plan
+        res = replace(res, bound=float(free.objective) if res.bound is None else min(res.bound, float(free.objective)))
     after = group_shares(instance, _covered(instance, mask, radius))
     covered = float(np.dot(w, _covered(instance, mask, radius)))
     worst = int(np.argmin(after))
