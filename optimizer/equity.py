@@ -31,6 +31,7 @@ from siting.models.formulations.lscp import coverage_matrix, new_eligible
 from siting.models.formulations.mclp import mclp
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
+from siting.optimizer.heuristics import run_heuristic
 from siting.optimizer.result import Backend, SolveParams, SolveResult, Status
 
 
@@ -90,13 +91,14 @@ def start_vector(
     """
     m = instance.m
     z0, z1 = problem.blocks["z"]
-    t0, _ = problem.blocks["t"]
     x = np.zeros(problem.num_vars)
     x[:m] = mask
     # rows (1) come first: z_r - sum_{j in N_r} y_j <= 0, one per z column
     x[z0:z1] = np.minimum(1.0, -(problem.A[: z1 - z0, :m] @ x[:m]))
-    worst = float(group_shares(instance, _covered(instance, mask, radius)).min())
-    x[t0] = np.clip(worst - 1e-12, problem.col_lower[t0], problem.col_upper[t0])
+    if "t" in problem.blocks:  # the plain MCLP (the unconstrained reference) has no t
+        t0, _ = problem.blocks["t"]
+        worst = float(group_shares(instance, _covered(instance, mask, radius)).min())
+        x[t0] = np.clip(worst - 1e-12, problem.col_lower[t0], problem.col_upper[t0])
     return x if problem.max_violation(x) <= 1e-6 else None
 
 
@@ -175,10 +177,21 @@ def solve_equity(
     labels, _ = group_codes(instance)
     w = instance.weights
     base = mclp(instance, radius, p=p, budget=budget)
-    # the unconstrained reference (for "before" and the floor's cost) gets a quarter of the time
+    # the unconstrained reference (for "before" and the floor's cost): the heuristic plan and its
+    # proven bound, then the MILP from it, in a quarter of the time
     left = params.remaining()
-    free = backend.solve(base, params.within(None if left is None else 0.25 * left))
-    free_mask = base.open_sites(free.x) if free.x is not None else instance.existing.copy()
+    heur = run_heuristic(
+        instance, "mclp", p=p, radius=radius, budget=budget, time_limit=None if left is None else 0.1 * left,
+        seed=params.seed,
+    )  # fmt: skip
+    left = params.remaining()
+    warm0 = start_vector(base, instance, np.asarray(heur.open_mask, dtype=bool), radius)
+    free = backend.solve(base, params.within(None if left is None else 0.25 * left), warm_start=warm0)
+    free_mask = base.open_sites(free.x) if free.x is not None else np.asarray(heur.open_mask, dtype=bool)
+    if float(heur.objective) > float(np.dot(w, _covered(instance, free_mask, radius))):
+        free_mask = np.asarray(heur.open_mask, dtype=bool)
+    bounds = [b for b in (free.bound, heur.bound) if b is not None and np.isfinite(b)]
+    free_bound = min(bounds) if bounds else None
     before = group_shares(instance, _covered(instance, free_mask, radius))
     unconstrained = float(np.dot(w, _covered(instance, free_mask, radius)))
     message = ""
@@ -229,9 +242,9 @@ def solve_equity(
     if res.x is None:
         return res, None, {"formulation": "mclp-equity"}
     mask = problem.open_sites(res.x)
-    if res.status != Status.OPTIMAL and free.status == Status.OPTIMAL and free.objective is not None:
-        # a rule can only cost coverage: the unconstrained optimum bounds the equity plan
-        res = replace(res, bound=float(free.objective) if res.bound is None else min(res.bound, float(free.objective)))
+    if res.status != Status.OPTIMAL and free_bound is not None:
+        # a rule can only cost coverage: a bound on the unconstrained optimum bounds the equity plan
+        res = replace(res, bound=free_bound if res.bound is None else min(res.bound, free_bound))
     after = group_shares(instance, _covered(instance, mask, radius))
     covered = float(np.dot(w, _covered(instance, mask, radius)))
     worst = int(np.argmin(after))
@@ -247,6 +260,7 @@ def solve_equity(
         "worst_share_after": float(after[worst]),
         "unconstrained_objective": unconstrained,
         "unconstrained_status": free.status.value,
+        "unconstrained_bound": free_bound,
         "floor_cost": unconstrained - covered,
     }
     if message:
