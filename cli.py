@@ -244,7 +244,19 @@ def _summary(result: Any, instance: Any) -> str:
     ]
     if metrics is not None:
         total = float(instance.weights.sum())
-        if spec.model == "mclp" and metrics.covered_weight is not None:
+        if spec.model == "mclp" and getattr(spec, "reach_max", None) is not None:
+            share = 100 * (result.objective or 0.0) / total if total > 0 else 0.0
+            check = (
+                f"gradual coverage {result.objective:.10g} of {total:.10g} ({share:.1f} %), full within "
+                f"{spec.reach_full:g}, none beyond {spec.reach_max:g}"
+            )
+        elif spec.model == "mclp" and getattr(result, "capacity", None) is not None:
+            share = 100 * result.capacity.served_weight / total if total > 0 else 0.0
+            check = (
+                f"served weight {result.capacity.served_weight:.10g} of {total:.10g} ({share:.1f} %) "
+                f"within {spec.radius:g} and the capacities"
+            )
+        elif spec.model == "mclp" and metrics.covered_weight is not None:
             share = 100 * metrics.covered_weight / total if total > 0 else 0.0
             check = f"covered weight {metrics.covered_weight:.10g} of {total:.10g} ({share:.1f} %) within {spec.radius:g}"
         elif spec.model == "lscp":
@@ -257,6 +269,9 @@ def _summary(result: Any, instance: Any) -> str:
         lines.append(f"evaluator   {check}: {verdict}")
         if metrics.violations:
             lines.append(f"violations  {'; '.join(metrics.violations)}")
+    from siting.scenarios.outputs.solve_extras import capacity_lines, equity_lines, robust_lines
+
+    lines += capacity_lines(result, instance) + equity_lines(result) + robust_lines(result)
     if result.uncoverable_ids:
         lines.append(f"uncoverable {len(result.uncoverable_ids)} demand points no site can reach: {_ids(result.uncoverable_ids)}")
     message = getattr(result, "message", "")
@@ -287,13 +302,51 @@ def solve(
         float | None, typer.Option("--radius", help="Service radius, units of the distances (mclp, lscp).")
     ] = None,
     budget: Annotated[float | None, typer.Option("--budget", help="Maximum total cost of new sites (mclp, pmedian).")] = None,
-    capacitated: Annotated[bool, typer.Option("--capacitated", help="p-median with site capacities.")] = False,
+    capacitated: Annotated[
+        bool,
+        typer.Option(
+            "--capacitated",
+            help="Use the sites' capacity column (pmedian, mclp, lscp): a point counts only where a facility has room.",
+        ),
+    ] = False,
     allow_split: Annotated[
         bool, typer.Option("--allow-split", help="With --capacitated: a demand point may be split between sites.")
     ] = False,
     objective: Annotated[
         LscpObjective | None, typer.Option("--objective", help="lscp: least cost (default) or fewest sites.")
     ] = None,
+    min_group_share: Annotated[
+        float | None,
+        typer.Option(
+            "--min-group-share",
+            min=0.0,
+            max=1.0,
+            help="mclp: every demand group (the demand file's group column) gets at least this share covered.",
+        ),
+    ] = None,
+    reach_full: Annotated[
+        float | None,
+        typer.Option("--reach-full", min=0.0, help="mclp with gradual reach: coverage is full up to this distance."),
+    ] = None,
+    reach_max: Annotated[
+        float | None,
+        typer.Option("--reach-max", min=0.0, help="mclp with gradual reach: coverage falls linearly to 0 at this distance."),
+    ] = None,
+    robust_samples: Annotated[
+        int | None, typer.Option("--robust-samples", min=1, help="mclp: plan for K sampled demand scenarios (seeded by --seed).")
+    ] = None,
+    population_noise: Annotated[
+        float | None, typer.Option("--population-noise", min=0.0, help="With --robust-samples: weight noise (default 0.15).")
+    ] = None,
+    robust_objective: Annotated[
+        str | None, typer.Option("--robust-objective", help="With --robust-samples: worst (default) or mean case.")
+    ] = None,
+    maxmin_groups: Annotated[
+        bool,
+        typer.Option(
+            "--max-min-groups", help="mclp: raise the worst-covered group's share first, then total coverage."
+        ),
+    ] = False,
     formulation: Annotated[
         Formulation | None, typer.Option("--formulation", help="pmedian (uncapacitated): classic, radius, benders; mclp/lscp: compact, reduced (default auto).")
     ] = None,
@@ -316,7 +369,7 @@ def solve(
     """Solve one siting model on CSV inputs and print the plan, re-checked by the evaluator.
 
     Progress (model size, solver rounds, bounds) goes to stderr, so --json output stays clean.
-    An option that does not apply to the model (e.g. --capacitated with mclp) is an error (exit 2).
+    An option that does not apply to the model (e.g. --capacitated with pcenter) is an error (exit 2).
     Among plans of equal objective, every exact solver returns the cheapest.
 
     Example: siting solve --demand scenarios/examples/helsinki_csv/demand.csv --sites scenarios/examples/helsinki_csv/sites.csv --model mclp --radius 400 --p 5
@@ -333,6 +386,13 @@ def solve(
             ("capacitated", True, capacitated), ("allow_split", True, allow_split),
             ("objective", objective.value if objective else None, objective is not None),
             ("formulation", formulation.value if formulation else None, formulation is not None),
+            ("min_group_share", min_group_share, min_group_share is not None),
+            ("maxmin_groups", True, maxmin_groups),
+            ("reach_full", reach_full, reach_full is not None),
+            ("reach_max", reach_max, reach_max is not None),
+            ("robust_samples", robust_samples, robust_samples is not None),
+            ("robust_noise", population_noise, population_noise is not None),
+            ("robust_objective", robust_objective, robust_objective is not None),
         )
         if set_
     }
@@ -349,9 +409,10 @@ def solve(
             raise ScenarioError(f"--threads {threads} is more than the {cores} cores of this machine; use at most {cores}")
         # coverage models need only the pairs within the radius: a KD-tree cutoff, never the dense matrix
         covering = model.value in ("mclp", "lscp") and radius is not None and radius > 0
-        instance = read_csv_instance(
-            demand, sites, distances, input_crs=input_crs, cutoff=radius if covering else None
-        )
+        cutoff = radius if covering else None
+        if model.value == "mclp" and reach_max is not None and reach_max > 0:
+            cutoff = reach_max  # gradual reach: the pairs within reach_max
+        instance = read_csv_instance(demand, sites, distances, input_crs=input_crs, cutoff=cutoff)
         spec = ModelSpec(
             model=model.value,  # type: ignore[arg-type]
             p=p,
@@ -361,6 +422,14 @@ def solve(
             allow_split=allow_split,
             lscp_objective=objective.value if objective else "cost",  # type: ignore[arg-type]
             formulation=formulation.value if formulation else "auto",  # type: ignore[arg-type]
+            min_group_share=min_group_share,
+            maxmin_groups=maxmin_groups,
+            reach_full=reach_full,
+            reach_max=reach_max,
+            robust_samples=robust_samples,
+            robust_noise=0.15 if population_noise is None else population_noise,
+            robust_seed=seed,
+            robust_objective=robust_objective or "worst",  # type: ignore[arg-type]
         )
         params = SolveParams(time_limit=time_limit, threads=threads, seed=seed)
         if gap is not None:

@@ -71,6 +71,8 @@ class SitingInstance:
     existing : (m,) bool, already open: fixed open, counts toward coverage, costs nothing.
     forbidden : (m,) bool, may not be opened.
     name : a label.
+    groups : (n,) optional demand group labels (community, district, ...) for equity floors and
+        the max-min objective; None when the demand has no groups.
     """
 
     # dense float32 ndarray or scipy CSR: typed Any because ``is_sparse`` (not isinstance) decides
@@ -83,6 +85,7 @@ class SitingInstance:
     existing: NDArray[np.bool_] = field(default=None)  # type: ignore[arg-type]
     forbidden: NDArray[np.bool_] = field(default=None)  # type: ignore[arg-type]
     name: str = "instance"
+    groups: NDArray[Any] | None = None
 
     def __post_init__(self) -> None:
         d = self.distances
@@ -132,6 +135,11 @@ class SitingInstance:
             )
         set_(self, "existing", ex)
         set_(self, "forbidden", fb)
+        if self.groups is not None:
+            g = np.asarray(self.groups)
+            if g.shape != (n,):
+                raise DataError(f"demand groups have shape {g.shape}, expected ({n},): give one group per demand point")
+            set_(self, "groups", g)
 
     # ----------------------------------------------------------------- shape
     @property
@@ -232,4 +240,5 @@ class SitingInstance:
             existing=self.existing[keep],
             forbidden=self.forbidden[keep],
             name=self.name,
+            groups=self.groups,
         )

@@ -22,6 +22,7 @@ from siting.models.errors import DataError, InfeasibleError, NoSolutionError, Sc
 from siting.models.evaluate import PlanMetrics, evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.heuristics.backend import HeuristicBackend
+from siting.optimizer.model_options import EXTRA_FLAGS, EXTRA_OPTION_MODELS, extension_conflicts
 from siting.optimizer.registry import (
     DEFAULT_SOLVER,
     EXACT_SOLVERS,
@@ -70,15 +71,17 @@ OPTION_MODELS: dict[str, tuple[str, ...]] = {
     "p": ("mclp", "pmedian", "pcenter"),
     "radius": ("mclp", "lscp"),
     "budget": ("mclp", "pmedian"),
-    "capacitated": ("pmedian",),
-    "allow_split": ("pmedian",),
+    "capacitated": ("pmedian", "mclp", "lscp"),
+    "allow_split": ("pmedian", "mclp", "lscp"),
     "objective": ("lscp",),
     "formulation": ("pmedian", "mclp", "lscp"),
+    **EXTRA_OPTION_MODELS,
 }
 #: Command-line spelling of each option, for messages.
 OPTION_FLAGS = {
     "p": "--p", "radius": "--radius", "budget": "--budget", "capacitated": "--capacitated",
     "allow_split": "--allow-split", "objective": "--objective", "formulation": "--formulation",
+    **EXTRA_FLAGS,
 }
 
 
@@ -99,6 +102,11 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
             )
     if "allow_split" in given and "capacitated" not in given and model == "pmedian":
         out.append("--allow-split applies to the capacitated p-median only: add --capacitated or remove --allow-split")
+    elif "allow_split" in given and "capacitated" not in given and model in ("mclp", "lscp"):
+        out.append(f"--allow-split applies to the capacitated {model} only: add --capacitated or remove --allow-split")
+    if "capacitated" in given and model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto"):
+        out.append(f"--formulation does not apply to the capacitated {model} (it has one formulation): remove it")
+    out += extension_conflicts(model, given)
     covering_forms = ("compact", "reduced")
     if model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto", "classic", *covering_forms):
         out.append(f"--formulation {given['formulation']} is a p-median formulation; {model} takes auto, compact or reduced")
@@ -122,6 +130,10 @@ def spec_options(spec: ModelSpec) -> dict[str, Any]:
         ("p", spec.p, None), ("radius", spec.radius, None), ("budget", spec.budget, None),
         ("capacitated", spec.capacitated, False), ("allow_split", spec.allow_split, False),
         ("objective", spec.lscp_objective, "cost"), ("formulation", spec.formulation, "auto"),
+        ("min_group_share", spec.min_group_share, None), ("maxmin_groups", spec.maxmin_groups, False),
+        ("reach_full", spec.reach_full, None), ("reach_max", spec.reach_max, None),
+        ("robust_samples", spec.robust_samples, None), ("robust_noise", spec.robust_noise, 0.15),
+        ("robust_seed", spec.robust_seed, 0), ("robust_objective", spec.robust_objective, "worst"),
     ):
         if value != default:
             given[name] = value
@@ -140,14 +152,23 @@ class ModelSpec:
     p : maximum number of new sites.
     radius : service radius (same unit as the distances).
     budget : maximum total cost of new sites.
-    capacitated : p-median with site capacities.
-    allow_split : capacitated p-median may split a demand point between sites.
+    capacitated : site capacities (the sites' ``capacity``): p-median, and the MCLP / LSCP, where a
+        point counts only when a facility within reach has room for it.
+    allow_split : a capacitated model may split a demand point between sites.
     lscp_objective : ``cost`` (least total cost) or ``count`` (fewest sites).
     formulation : p-median formulation: ``classic`` assignment form, ``radius`` form of Elloumi
         (2010), ``benders`` decomposition of the radius form, or ``auto``. MCLP / LSCP:
         ``compact`` (the merged-row MILP handed to the solver as is) or ``reduced`` (heuristic
         incumbent, dominated sites, LP bound and reduced-cost fixing, then the compact MILP on
         what is left: :mod:`optimizer.coverage_exact`); ``auto`` is ``compact``.
+    min_group_share : MCLP: every demand group (the instance's ``groups``) has at least this
+        share of its demand covered (:mod:`models.formulations.equity`).
+    maxmin_groups : MCLP: maximise the worst group's covered share, then total coverage.
+    reach_full, reach_max : MCLP with gradual reach instead of ``radius``: coverage 1 within
+        ``reach_full``, falling linearly to 0 at ``reach_max`` (:mod:`models.formulations.decay`).
+    robust_samples, robust_noise, robust_seed, robust_objective : MCLP over K sampled demand
+        scenarios, weights ``w (1 + noise N(0, 1))`` clipped at 0: the worst or the mean case
+        (:mod:`models.formulations.robust`).
     """
 
     model: Literal["mclp", "lscp", "pmedian", "pcenter"]
@@ -158,6 +179,14 @@ class ModelSpec:
     allow_split: bool = False
     lscp_objective: Literal["cost", "count"] = "cost"
     formulation: Literal["auto", "classic", "radius", "benders", "compact", "reduced"] = "auto"
+    min_group_share: float | None = None
+    maxmin_groups: bool = False
+    reach_full: float | None = None
+    reach_max: float | None = None
+    robust_samples: int | None = None
+    robust_noise: float = 0.15
+    robust_seed: int = 0
+    robust_objective: Literal["worst", "mean"] = "worst"
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,6 +214,9 @@ class SitingResult:
     m: int = 0
     new_site_ids: list[Any] = field(default_factory=list)
     existing_site_ids: list[Any] = field(default_factory=list)
+    #: capacitated coverage: facility loads, who is served by whom (``models.evaluate_capacity``)
+    capacity: Any = None
+    instance: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
@@ -213,7 +245,11 @@ class SitingResult:
             "verified": self.verified,
             "message": self.message,
             "evaluated": self.metrics.to_dict() if self.metrics is not None else None,
-        }
+        } | (
+            {"capacity": self.capacity.to_dict(self.instance, self.open_sites)}
+            if self.capacity is not None and self.instance is not None
+            else {}
+        ) | {k: self.stats[k] for k in ("equity", "robust") if k in self.stats}
 
 
 # --------------------------------------------------------------------------------- checking
@@ -246,7 +282,7 @@ def check_spec(instance: SitingInstance, spec: ModelSpec) -> None:
     if spec.radius is not None:
         problems.append(radius_problem(spec.radius, finite=True) or "")
     problems = [text for text in problems if text]
-    if spec.model in ("mclp", "lscp") and spec.radius is None:
+    if spec.model in ("mclp", "lscp") and spec.radius is None and spec.reach_max is None:
         problems.append(f"model {spec.model} needs a service radius: give --radius")
     if spec.model in ("mclp", "pmedian") and spec.p is None and spec.budget is None:
         problems.append(f"model {spec.model} needs --p or --budget (or both)")
@@ -257,7 +293,9 @@ def check_spec(instance: SitingInstance, spec: ModelSpec) -> None:
 
 
 # ------------------------------------------------------------------------------ evaluation
-def _evaluated_objective(spec: ModelSpec, metrics: PlanMetrics) -> float:
+def _evaluated_objective(spec: ModelSpec, metrics: PlanMetrics, capacity: Any = None) -> float:
+    if spec.model == "mclp" and capacity is not None:
+        return float(capacity.served_weight)
     if spec.model == "mclp":
         return float(metrics.covered_weight or 0.0)
     if spec.model == "lscp":
@@ -296,18 +334,52 @@ def _finish(
             + "; try a longer --time-limit or another --solver"
         )
     p_check = spec.p if spec.model in ("mclp", "pmedian", "pcenter") else None
+    cap_cover = spec.capacitated and spec.model in ("mclp", "lscp")
     metrics = evaluate(
         instance,
         open_mask,
-        radius=spec.radius,
+        radius=spec.radius if spec.reach_max is None else spec.reach_full,
         p=p_check,
         budget=spec.budget,
-        assignment=assignment,
+        assignment=None if cap_cover else assignment,
         split_allowed=spec.allow_split or not spec.capacitated,
     )
-    evaluated = _evaluated_objective(spec, metrics)
+    cap_metrics = None
+    if cap_cover:
+        from siting.models.evaluate_capacity import evaluate_capacity
+
+        shape = (instance.n, instance.m)
+        cap_metrics = evaluate_capacity(
+            instance, metrics.open_sites, assignment if assignment is not None else sp.csr_array(shape),
+            float(spec.radius or 0.0), split_allowed=spec.allow_split, require_all=spec.model == "lscp",
+        )
+    evaluated = _evaluated_objective(spec, metrics, cap_metrics)
+    if spec.reach_max is not None:
+        from siting.models.formulations.decay import decay
+
+        gradual = decay(metrics.nearest_distance, float(spec.reach_full or 0.0), float(spec.reach_max))
+        evaluated = float(np.dot(instance.weights, gradual))
+        stats["decayed_coverage"] = evaluated
+    if spec.robust_samples is not None and metrics.covered is not None:
+        from siting.optimizer.robust import robust_value
+
+        evaluated = robust_value(
+            instance, metrics.covered, spec.robust_samples, spec.robust_noise, spec.robust_seed, spec.robust_objective
+        )
     message = res.message
     verified = True
+    if spec.min_group_share is not None and metrics.covered is not None:
+        from siting.models.formulations.equity import group_codes, group_shares
+
+        shares = group_shares(instance, metrics.covered)
+        low = shares < spec.min_group_share - 1e-6
+        if low.any():
+            verified = False
+            labels = ", ".join(str(g) for g in group_codes(instance)[0][low][:5])
+            message = (message + "; " if message else "") + f"groups below the floor: {labels}"
+    if cap_metrics is not None and cap_metrics.violations:
+        verified = False
+        message = (message + "; " if message else "") + "capacity check: " + "; ".join(cap_metrics.violations)
     if res.objective is not None and np.isfinite(evaluated):
         stats["solver_objective"] = res.objective
         if abs(res.objective - evaluated) > 1e-6 * max(1.0, abs(evaluated)):
@@ -346,6 +418,8 @@ def _finish(
         m=instance.m,
         new_site_ids=list(instance.site_ids[metrics.open_sites & ~existing]),
         existing_site_ids=list(instance.site_ids[metrics.open_sites & existing]),
+        capacity=cap_metrics,
+        instance=instance if cap_metrics is not None else None,
     )
 
 
@@ -559,6 +633,46 @@ def solve(
             if x2 is not None:
                 mask = stage2.open_sites(x2)
         return _finish(instance, pspec, res, mask, started, stats=st)
+
+    if spec.model == "mclp" and spec.reach_max is not None:
+        from siting.models.formulations.decay import decay_mclp
+
+        problem = decay_mclp(instance, float(spec.reach_full or 0.0), float(spec.reach_max), p=spec.p, budget=spec.budget)
+        say(f"MCLP with gradual reach: {problem.num_vars} columns, {problem.num_rows} rows, {problem.A.nnz} nonzeros")
+        res = backend.solve(problem, params)
+        mask = problem.open_sites(res.x) if res.x is not None else None
+        return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp-decay"})
+
+    if spec.model == "mclp" and spec.robust_samples is not None:
+        from siting.optimizer.robust import solve_robust
+
+        res, mask, st = solve_robust(
+            instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget, samples=spec.robust_samples,
+            noise=spec.robust_noise, seed=spec.robust_seed, objective=spec.robust_objective, backend=backend,
+            params=params, progress=say,
+        )
+        return _finish(instance, spec, res, mask, started, stats=st)
+
+    if spec.model == "mclp" and (spec.min_group_share is not None or spec.maxmin_groups):
+        from siting.optimizer.equity import solve_equity
+
+        res, mask, st = solve_equity(
+            instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget, min_share=spec.min_group_share,
+            maxmin=spec.maxmin_groups, backend=backend, params=params, progress=say,
+        )
+        return _finish(instance, spec, res, mask, started, stats=st)
+
+    if spec.model in ("mclp", "lscp") and spec.capacitated:
+        from siting.optimizer.capacity import solve_capacitated_cover
+
+        res, mask, assign, st = solve_capacitated_cover(
+            instance, spec.model, float(spec.radius or 0.0), p=spec.p, budget=spec.budget,
+            objective=spec.lscp_objective, allow_split=spec.allow_split, backend=backend, params=params, progress=say,
+        )
+        from siting.models.formulations.lscp import uncoverable
+
+        unc = uncoverable(instance, float(spec.radius or 0.0)) if spec.model == "lscp" else None
+        return _finish(instance, spec, res, mask, started, assignment=assign, uncoverable=unc, stats=st)
 
     if spec.model in ("mclp", "lscp"):
         coverage_form = _coverage_formulation(spec, backend.name)

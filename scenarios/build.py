@@ -37,8 +37,18 @@ from numpy.typing import NDArray
 
 from siting.models.errors import DataError, ScenarioError
 from siting.models.instance import SitingInstance
-from siting.scenarios.geodata.layers import LoadedLayers, Problems, load_layers, natural_key, resolve_path, show_ids, xy
+from siting.scenarios.geodata.layers import (
+    EQUITY_PREFIX,
+    LoadedLayers,
+    Problems,
+    load_layers,
+    natural_key,
+    resolve_path,
+    show_ids,
+    xy,
+)
 from siting.scenarios.pipeline.progress import NullProgress
+from siting.scenarios.pipeline.service_options import site_capacities
 from siting.scenarios.schema import ScenarioBody, Service
 
 #: Objectives that need the joint multi-service model (:mod:`scenarios.joint_build`).
@@ -435,8 +445,6 @@ def build(
                     "budget or make cheaper land types eligible"
                 )
                 continue
-        if svc.capacity is not None and body.objective != "pmedian":
-            notes.append("capacity is used by the pmedian objective only; ignored")
         plans[name] = {
             "eligible": eligible,
             "cost": np.where(np.isnan(cost), 0.0, cost),
@@ -450,7 +458,9 @@ def build(
     # ---- distances, once, for the largest reach
     speed = body.distance.walking_speed_kmh
     reach = {name: svc.reach_metres(speed) for name, svc in body.services.items()}
-    cutoff = math.inf if body.objective == "pmedian" else max(reach.values())
+    # gradual reach keeps the pairs out to where coverage reaches 0
+    stored = {n: max(reach[n], s.decay.metres(speed)) if s.decay else reach[n] for n, s in body.services.items()}
+    cutoff = math.inf if body.objective == "pmedian" else max(stored.values())
     all_xy = np.vstack([xy(sites), xy(existing)]) if existing is not None else xy(sites)
     demand_xy = xy(demand)
     n_sites = len(sites)
@@ -542,7 +552,7 @@ def build(
             continue
         cols = np.concatenate([cand, n_sites + ex]).astype(np.int64)
         r = reach[name]
-        keep_cut = math.inf if body.objective == "pmedian" else r
+        keep_cut = math.inf if body.objective == "pmedian" else stored[name]
         d = select_pairs(dist, cols, keep_cut)
         weights = demand[svc.demand_group].to_numpy(dtype=np.float64)
         within = select_pairs(dist, cols, r) if keep_cut != r else d
@@ -573,7 +583,18 @@ def build(
                 notes.append(f"demand reaching no site at any distance is left out: {show_ids(demand_ids[lost], 20)}")
         cost = np.concatenate([plan["cost"][cand], np.zeros(n_ex)])
         ids = np.concatenate([site_ids[cand], np.array([EXISTING_PREFIX + i for i in existing_ids[ex]], dtype=object)]).astype(str)
-        cap = np.full(cols.size, np.inf if svc.capacity is None else float(svc.capacity))
+        cap = site_capacities(svc, land[cand], n_ex)
+        groups = None
+        if svc.equity is not None:
+            col = EQUITY_PREFIX + svc.equity.group
+            if col not in demand.columns:
+                found = demand.attrs.get("source_columns", [])
+                problems.add(
+                    f"{source}: services.{name}.equity.group: the demand layer has no column {svc.equity.group!r}; "
+                    f"columns are {', '.join(map(str, found[:20]))}"
+                )
+                continue
+            groups = demand[col].to_numpy(dtype=object)
         is_existing = np.concatenate([np.zeros(cand.size, dtype=bool), np.ones(n_ex, dtype=bool)])
         try:
             inst = SitingInstance(
@@ -585,6 +606,7 @@ def build(
                 capacity=cap,
                 existing=is_existing,
                 name=f"{body.name}/{name}",
+                groups=groups,
             )
         except DataError as exc:
             problems.add(f"{source}: services.{name}: {exc}")

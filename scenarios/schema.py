@@ -106,6 +106,53 @@ class Layers(_Strict):
     streets: StreetsLayer | None = Field(default=None, description="Street network for walking distances.")
 
 
+# ------------------------------------------------- equity, gradual reach, robust plans (per service)
+class Equity(_Strict):
+    """Every demand group (community, district, ...) gets its share of coverage."""
+
+    group: str = Field(description="Demand layer column naming each block's group, e.g. community_id.")
+    min_share: float | None = Field(
+        default=None, ge=0, le=1, description="Floor: every group has at least this share of its people covered."
+    )
+    max_min: bool = Field(
+        default=False, description="Instead of a floor: raise the worst-covered group's share first, then coverage."
+    )
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Equity:
+        if (self.min_share is None) == (not self.max_min):
+            raise ValueError("give exactly one of min_share (a floor) or max_min: true")
+        return self
+
+
+class Decay(_Strict):
+    """Gradual reach: coverage 1 within the service's reach, falling linearly to 0 at reach_max."""
+
+    reach_max_minutes: float | None = Field(default=None, gt=0, description="Where coverage reaches 0, in minutes.")
+    reach_max_m: float | None = Field(default=None, gt=0, description="Where coverage reaches 0, in metres.")
+
+    @model_validator(mode="after")
+    def _one_reach(self) -> Decay:
+        if (self.reach_max_minutes is None) == (self.reach_max_m is None):
+            raise ValueError("give exactly one of reach_max_minutes or reach_max_m")
+        return self
+
+    def metres(self, walking_speed_kmh: float) -> float:
+        if self.reach_max_m is not None:
+            return float(self.reach_max_m)
+        assert self.reach_max_minutes is not None
+        return float(self.reach_max_minutes) * walking_speed_kmh * 1000.0 / 60.0
+
+
+class Robust(_Strict):
+    """Plan for uncertain population: K sampled demand scenarios, weights x (1 + noise x N(0, 1))."""
+
+    samples: int = Field(ge=1, le=1000, description="Number of sampled demand scenarios K.")
+    population_noise: float = Field(default=0.15, ge=0, le=2, description="Relative standard deviation of each weight.")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Seed of the scenario sampling.")
+    objective: Literal["worst", "mean"] = Field(default="worst", description="Maximise the worst or the mean case.")
+
+
 # --------------------------------------------------------------------------------- services
 class Service(_Strict):
     """One kind of facility to site."""
@@ -122,7 +169,20 @@ class Service(_Strict):
     )
     min_area_m2: float = Field(default=0.0, ge=0, description="Smallest plot area (m²) that can host it.")
     area_m2: float = Field(default=0.0, ge=0, description="Floor or plot area one facility takes (m²), for shared plots.")
-    capacity: float | None = Field(default=None, gt=0, description="People one facility can serve (capacitated models).")
+    capacity: float | None = Field(
+        default=None,
+        gt=0,
+        description="People one facility can serve: pmedian is capacitated, and max_coverage / min_cost count "
+        "a person only where a facility within reach has room (siting run --split).",
+    )
+    capacity_by_land_type: dict[str, float] = Field(
+        default_factory=dict,
+        description="Capacity by land type (key 'existing' for existing facilities); other land types use capacity.",
+    )
+    allow_split: bool = Field(default=False, description="With a capacity: a block may be served by several facilities.")
+    equity: Equity | None = Field(default=None, description="A floor or max-min rule on every group's covered share.")
+    decay: Decay | None = Field(default=None, description="Gradual reach beyond reach_minutes / reach_m.")
+    robust: Robust | None = Field(default=None, description="Plan for K sampled demand scenarios.")
     max_sites: int | None = Field(default=None, ge=0, description="At most this many new facilities.")
     min_sites: int = Field(default=0, ge=0, description="At least this many new facilities.")
     weight: float = Field(default=1.0, ge=0, description="Weight of this service's covered people in the objective.")
@@ -136,7 +196,15 @@ class Service(_Strict):
         for land, c in self.cost_by_land_type.items():
             if not c >= 0:
                 raise ValueError(f"cost_by_land_type.{land} = {c} must be a number >= 0")
+        for land, c in self.capacity_by_land_type.items():
+            if not c >= 0:
+                raise ValueError(f"capacity_by_land_type.{land} = {c} must be a number >= 0")
         return self
+
+    @property
+    def capacitated(self) -> bool:
+        """A capacity is set, as one number or by land type."""
+        return self.capacity is not None or bool(self.capacity_by_land_type)
 
     def reach_metres(self, walking_speed_kmh: float) -> float:
         """Reach in metres: minutes x speed (4 km/h walks 1,000 m in 15 minutes)."""

@@ -47,11 +47,14 @@ class HeuristicBackend:
 
     def check(self, spec: ModelSpec) -> None:
         """Reject a model this heuristic cannot solve, naming the solvers that can."""
-        if spec.model not in HEURISTIC_MODELS or spec.capacitated:
+        extended = spec.min_group_share is not None or bool(spec.maxmin_groups)
+        extended = extended or spec.reach_max is not None or spec.robust_samples is not None
+        if spec.model not in HEURISTIC_MODELS or spec.capacitated or extended:
             raise ScenarioError(
                 f"heuristic solver {self.name!r} handles the uncapacitated pmedian and mclp models; "
                 f"use an exact solver (highs, cbc, cpsat, scip) for {spec.model}"
                 + (" (capacitated)" if spec.capacitated else "")
+                + (" (with equity, gradual reach or robust plans)" if extended else "")
             )
 
     def solve(self, instance: SitingInstance, spec: ModelSpec, params: SolveParams) -> SolveResult:

@@ -730,6 +730,10 @@ def _points(gdf: Any) -> Any:
     return geoms.where(is_point, geoms.representative_point())
 
 
+#: Prefix of the demand frame's equity-group columns (kept apart from the demand group names).
+EQUITY_PREFIX = "equity:"
+
+
 def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress: Any = None) -> LoadedLayers:
     """Read every layer of a scenario, check them together, and project them to one metric CRS.
 
@@ -805,6 +809,12 @@ def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress
     # demand: points and group columns named after the groups
     d = projected["demand"]
     demand_out = _frame(d, {g: d[c].to_numpy(dtype=np.float64) for g, c in layers.demand.groups.items()}, crs)
+    # the columns services name as equity groups (community, district, ...), kept as text
+    for svc in body.services.values():
+        col = svc.equity.group if svc.equity is not None else None
+        if col is not None and col in d.columns:
+            demand_out[EQUITY_PREFIX + col] = d[col].astype("string").fillna("").astype(str).to_numpy()
+    demand_out.attrs["source_columns"] = [str(c) for c in d.columns if c != d.geometry.name]
 
     s = projected["sites"]
     sref = layers.sites

@@ -34,6 +34,7 @@ import pandas as pd
 from siting.scenarios.outputs import i18n
 from siting.scenarios.outputs.excel import currency_of
 from siting.scenarios.outputs.lonlat import coordinate_system
+from siting.scenarios.outputs.report_extras import extras_section
 from siting.scenarios.outputs.svgmap import CSS as SVG_CSS
 from siting.scenarios.outputs.svgmap import interactive_map
 
@@ -782,6 +783,7 @@ def render_report(
         _plan_table(plan, lang, currency_of(summary)),
         _uncovered(uncovered, summary, demand, lang),
         _assumptions(summary, demand, lang),
+        extras_section(summary, lang),
         _solve(summary, lang),
         _warnings(summary, list(notes or []), lang),
         f"<footer>{_e(t('generated', version=version))}</footer>",

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from siting.models.errors import BackendUnavailableError, InfeasibleError, NoSolutionError, ScenarioError
 from siting.optimizer.result import SolveParams
 from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, ServiceProblem
+from siting.scenarios.pipeline.service_options import check_service_options
 from siting.scenarios.schema import ScenarioBody
 
 
@@ -121,6 +122,7 @@ def solve_mode(body: ScenarioBody, split: bool = False, alternatives: int = 0, s
             "cannot be honoured; remove capacity (siting solve --capacitated solves a capacitated p-median of one "
             "instance)"
         )
+    check_service_options(body, "joint", source)
     if split:
         if body.objective in JOINT_OBJECTIVES:
             raise ScenarioError(

@@ -83,7 +83,7 @@ def test_json_record_on_success_lists_new_and_existing_sites_apart(small: tuple[
     ("extra", "code", "status", "match"),
     [
         (["--model", "pmedian", "--budget", 0.5], 3, "INFEASIBLE", "is infeasible"),
-        (["--model", "mclp", "--radius", 200, "--p", 1, "--capacitated"], 2, "ERROR", "--capacitated does not apply"),
+        (["--model", "pcenter", "--p", 1, "--capacitated"], 2, "ERROR", "--capacitated does not apply"),
         (["--model", "mclp", "--radius", -1, "--p", 1], 1, "ERROR", "radius = -1.0 must be a positive number"),
         (["--model", "mclp", "--radius", 200, "--p", 1, "--solver", "hihgs"], 1, "ERROR", "unknown solver 'hihgs'"),
     ],
@@ -119,7 +119,7 @@ def test_json_record_for_a_missing_file(small: tuple[Path, Path], tmp_path: Path
 
 # -------------------------------------------------------------- options that do not fit the model
 CASES = [
-    (["--model", "mclp", "--radius", 200, "--p", 1, "--capacitated"], "--capacitated does not apply to model mclp"),
+    (["--model", "pcenter", "--p", 1, "--capacitated"], "--capacitated does not apply to model pcenter"),
     (["--model", "pmedian", "--p", 1, "--radius", 200], "--radius does not apply to model pmedian"),
     (["--model", "pcenter", "--p", 1, "--radius", 200], "--radius does not apply to model pcenter"),
     (["--model", "pcenter", "--p", 1, "--budget", 5], "--budget does not apply to model pcenter"),

@@ -1,6 +1,7 @@
 """Generic CSV input: a demand table, a sites table and, optionally, a distance matrix.
 
-``demand.csv``: columns ``id``, ``x``, ``y`` and optionally ``weight`` (default 1).
+``demand.csv``: columns ``id``, ``x``, ``y`` and optionally ``weight`` (default 1) and ``group`` (a
+community or district label for equity floors; every row needs one when the column is there).
 ``sites.csv``: columns ``id``, ``x``, ``y`` and optionally ``cost`` (default 1), ``capacity``
 (default unlimited; an empty cell is unlimited), ``existing`` and ``forbidden`` (0/1, true/false,
 yes/no; an empty cell is false). Other columns are ignored; column names are matched without regard
@@ -300,6 +301,7 @@ def read_csv_instance(
     if sites.has("capacity"):
         capacity = _numbers(sites, "capacity", s_raw, empty=np.inf)
         _check(sites, "capacity", capacity, np.isnan(capacity) | (capacity < 0), "a number >= 0 (empty = unlimited)", s_raw)
+    groups = _groups(demand, d_raw) if demand.has("group") else None
     existing = _flags(sites, "existing", s_raw) if sites.has("existing") else None
     forbidden = _flags(sites, "forbidden", s_raw) if sites.has("forbidden") else None
 
@@ -325,8 +327,23 @@ def read_csv_instance(
         "weights": weights, "cost": cost, "capacity": capacity, "existing": existing, "forbidden": forbidden,
     }
     return SitingInstance(
-        distances=dist, demand_ids=d_ids, site_ids=s_ids, name=name or demand.path.resolve().parent.name, **optional
+        distances=dist,
+        demand_ids=d_ids,
+        site_ids=s_ids,
+        name=name or demand.path.resolve().parent.name,
+        groups=groups,
+        **optional,
     )
+
+
+def _groups(table: _Table, ids: list[str]) -> NDArray[Any]:
+    """The demand ``group`` column as strings; an empty cell is an error naming the rows."""
+    values = [v.strip() for v in table.columns["group"]]
+    empty = [k for k, v in enumerate(values) if not v]
+    if empty:
+        shown = show_ids(f"{ids[k]} (line {table.lines[k]})" for k in empty)
+        raise DataError(f"{table.name}: column 'group' is empty at id(s) {shown}; give every demand point a group")
+    return np.asarray(values, dtype=object)
 
 
 # ---------------------------------------------------------------------------- distance matrices

@@ -1,0 +1,102 @@
+"""Capacity, equity, gradual reach and robust plans in scenario files (``siting run --split``).
+
+The tiny test neighbourhood (tests/data/scenarios/tiny) is copied to a temporary folder, its demand
+table given a synthetic ``district`` column, and its scenario edited per test; distances are
+straight-line so each run takes seconds. What a mode cannot honour must be an error naming the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from paths import DATA
+
+from siting.models.errors import ScenarioError
+from siting.scenarios.pipeline.run import run_scenario, validate_scenario
+
+TINY = DATA / "scenarios" / "tiny"
+
+
+def tiny(tmp_path: Path, services: dict[str, dict[str, Any]], **top: Any) -> Path:
+    """A copy of the tiny scenario with per-service settings merged in and a district per block."""
+    folder = tmp_path / "tiny"
+    shutil.copytree(TINY, folder)
+    rows = list(csv.DictReader((folder / "demand.csv").open(encoding="utf-8")))
+    with (folder / "demand.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=[*rows[0], "district"])
+        w.writeheader()
+        for k, row in enumerate(rows):
+            w.writerow(row | {"district": "north" if k < len(rows) // 2 else "south"})
+    doc = yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
+    doc["distance"] = {"method": "euclidean"}
+    for name, extra in services.items():
+        doc["services"][name].update(extra)
+    doc.update(top)
+    path = folder / "scenario.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def summary(path: Path) -> dict[str, Any]:
+    run_scenario(path, out=path.parent / "out", split=True)
+    return json.loads((path.parent / "out" / "summary.json").read_text(encoding="utf-8"))
+
+
+def test_capacity_by_land_type_is_honoured_and_recorded(tmp_path: Path) -> None:
+    caps = {"warehouse": 40, "factory": 60, "commercial": 30, "existing": 25}
+    s = summary(tiny(tmp_path, {"elderly_care": {"capacity_by_land_type": caps}}))
+    solve = s["services"]["elderly_care"]["solve"]
+    cap = solve["capacity"]
+    assert solve["checks"]["capacity"]["ok"] and solve["verified"]
+    assert cap["facilities"] and solve["objective"] == pytest.approx(cap["served_weight"])
+    for f in cap["facilities"]:
+        assert f["load"] <= f["capacity"] + 1e-6
+        assert f["capacity"] in caps.values()
+    # a service without a capacity keeps the plain model
+    assert "capacity" not in s["services"]["public_toilet"]["solve"]
+    report = (tmp_path / "tiny" / "out" / "report.html").read_text(encoding="utf-8")
+    assert 'id="extras"' in report and "capacity use" in report
+
+
+def test_equity_max_min_raises_the_worst_district(tmp_path: Path) -> None:
+    s = summary(tiny(tmp_path, {"public_toilet": {"max_sites": 1, "equity": {"group": "district", "max_min": True}}}))
+    eq = s["services"]["public_toilet"]["solve"]["equity"]
+    assert {g["group"] for g in eq["groups"]} == {"north", "south"}
+    assert eq["worst_share_after"] >= eq["worst_share_before"] - 1e-9
+    assert eq["floor_cost"] >= -1e-9
+
+
+def test_robust_and_decay_run_and_are_recorded(tmp_path: Path) -> None:
+    robust = {"samples": 5, "population_noise": 0.2, "seed": 3}
+    s = summary(tiny(tmp_path, {"public_toilet": {"robust": robust}, "childcare": {"decay": {"reach_max_m": 600}}}))
+    rb = s["services"]["public_toilet"]["solve"]["robust"]
+    assert rb["samples"] == 5 and rb["robust_worst_case"] >= rb["nominal_worst_case"] - 1e-6
+    assert s["services"]["childcare"]["solve"]["decayed_coverage"] > 0
+
+
+@pytest.mark.parametrize(
+    ("services", "split", "match"),
+    [
+        ({"public_toilet": {"equity": {"group": "district", "min_share": 0.3}}}, False, "run each service on its own"),
+        ({"elderly_care": {"capacity": 50}}, False, "services.elderly_care.capacity: the joint multi-service model"),
+        ({"public_toilet": {"equity": {"group": "ward", "min_share": 0.3}}}, True, "no column 'ward'"),
+        ({"public_toilet": {"allow_split": True}}, True, "allow_split needs a capacity"),
+        (
+            {"public_toilet": {"robust": {"samples": 3}, "decay": {"reach_max_m": 500}}},
+            True,
+            "do not combine yet",
+        ),
+    ],
+    ids=["equity-joint", "capacity-joint", "missing-column", "split-without-capacity", "two-options"],
+)
+def test_what_cannot_be_honoured_is_an_error(
+    tmp_path: Path, services: dict[str, dict[str, Any]], split: bool, match: str
+) -> None:
+    with pytest.raises(ScenarioError, match=match):
+        validate_scenario(tiny(tmp_path, services), split=split)
