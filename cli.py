@@ -212,74 +212,6 @@ def _json_errors(as_json: bool, **context: Any) -> Iterator[None]:
         raise
 
 
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value + 0.0:.10g}"
-
-
-def _ids(ids: list[Any], limit: int = 20) -> str:
-    from siting.models.checks import show_ids
-
-    return show_ids(ids, limit) or "(none)"
-
-
-def _summary(result: Any, instance: Any) -> str:
-    """Human-readable summary of a SitingResult."""
-    spec, metrics = result.spec, result.metrics
-    n_existing = int(instance.existing.sum())
-    new_ids = result.new_site_ids
-    lines = [
-        (
-            f"model       {spec.model} on {instance.name}: {result.n or instance.n} demand points, "
-            f"{result.m or instance.m} candidate sites ({n_existing} existing)"
-        ),
-        f"status      {result.status.value}" + (f" (limit: {result.limit.value})" if result.limit.value != "none" else ""),
-        f"objective   {_num(result.objective)}   bound {_num(result.bound)}   gap {_num(result.gap)}",
-        f"solver      {result.solver} {result.solver_version}, {result.seconds:.2f} s",
-        (
-            f"new sites   {len(new_ids)}: {_ids(new_ids)}"
-            if new_ids
-            else "new sites   0: nothing to build (the plan opens no new site)"
-        ),
-        f"existing    {len(result.existing_site_ids)} open: {_ids(result.existing_site_ids)}",
-    ]
-    if metrics is not None:
-        total = float(instance.weights.sum())
-        if spec.model == "mclp" and getattr(spec, "reach_max", None) is not None:
-            share = 100 * (result.objective or 0.0) / total if total > 0 else 0.0
-            check = (
-                f"gradual coverage {result.objective:.10g} of {total:.10g} ({share:.1f} %), full within "
-                f"{spec.reach_full:g}, none beyond {spec.reach_max:g}"
-            )
-        elif spec.model == "mclp" and getattr(result, "capacity", None) is not None:
-            share = 100 * result.capacity.served_weight / total if total > 0 else 0.0
-            check = (
-                f"served weight {result.capacity.served_weight:.10g} of {total:.10g} ({share:.1f} %) "
-                f"within {spec.radius:g} and the capacities"
-            )
-        elif spec.model == "mclp" and metrics.covered_weight is not None:
-            share = 100 * metrics.covered_weight / total if total > 0 else 0.0
-            check = f"covered weight {metrics.covered_weight:.10g} of {total:.10g} ({share:.1f} %) within {spec.radius:g}"
-        elif spec.model == "lscp":
-            check = f"{metrics.n_new} new sites costing {metrics.cost:.10g}; uncovered weight {_num(metrics.uncovered_weight)}"
-        elif spec.model == "pcenter":
-            check = f"largest distance to the nearest open site {metrics.max_distance:.10g}"
-        else:
-            check = f"total weighted distance {metrics.weighted_distance:.10g}, largest {metrics.max_distance:.10g}"
-        verdict = "matches the solver" if getattr(result, "verified", True) else "DOES NOT match the solver"
-        lines.append(f"evaluator   {check}: {verdict}")
-        if metrics.violations:
-            lines.append(f"violations  {'; '.join(metrics.violations)}")
-    from siting.scenarios.outputs.solve_extras import capacity_lines, equity_lines, robust_lines
-
-    lines += capacity_lines(result, instance) + equity_lines(result) + robust_lines(result)
-    if result.uncoverable_ids:
-        lines.append(f"uncoverable {len(result.uncoverable_ids)} demand points no site can reach: {_ids(result.uncoverable_ids)}")
-    message = getattr(result, "message", "")
-    if message:
-        lines.append(f"note        {message}")
-    return "\n".join(lines)
-
-
 @app.command(cls=_JsonOnUsageError)
 def solve(
     demand: Annotated[Path, typer.Option("--demand", help="Demand CSV: id, x, y (or lon, lat)[, weight].")],
@@ -445,7 +377,9 @@ def solve(
 
         typer.echo(json.dumps(json_safe(result.to_dict() | {"exit_code": 0}), indent=2))
     else:
-        typer.echo(_summary(result, instance))
+        from siting.scenarios.outputs.solve_text import solve_summary
+
+        typer.echo(solve_summary(result, instance))
 
 
 @app.command()
@@ -633,37 +567,6 @@ def validate(
     typer.echo("ok: the scenario is valid")
 
 
-def failed_checks(summary: dict[str, Any]) -> list[str]:
-    """Every check of a run's summary.json that did not pass, by its path (empty: all passed).
-
-    A check is any entry ``"ok": false`` under ``checks`` (at any depth), ``checks.all_ok``, and
-    the solver verification (``verified``) of the joint solve and of every service.
-    """
-    failed: list[str] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            if node.get("ok") is False:
-                failed.append(path)
-            for key, value in node.items():
-                walk(value, f"{path}.{key}" if path else str(key))
-        elif isinstance(node, list):
-            for k, value in enumerate(node):
-                label = value.get("phase", k) if isinstance(value, dict) else k
-                walk(value, f"{path}[{label}]")
-
-    checks = summary.get("checks")
-    walk(checks, "checks")
-    if isinstance(checks, dict) and checks.get("all_ok") is False and not failed:
-        failed.append("checks.all_ok")
-    if isinstance(summary.get("solve"), dict) and summary["solve"].get("verified") is False:
-        failed.append("solve.verified")
-    for name, svc in (summary.get("services") or {}).items():
-        if isinstance(svc, dict) and isinstance(svc.get("solve"), dict) and svc["solve"].get("verified") is False:
-            failed.append(f"services.{name}.solve.verified")
-    return failed
-
-
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
@@ -725,6 +628,8 @@ def run(
 
     summary = result.summary
     # the summary in --lang when given; else English (scripts read these lines), whatever output.lang says
+    from siting.scenarios.pipeline.summary import failed_checks
+
     for line in run_lines(summary, result.mode, result.out_dir, failed_checks(summary), lang.value if lang else "en"):
         typer.echo(line)
 

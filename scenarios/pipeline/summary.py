@@ -410,3 +410,34 @@ def summary_dict(
             ),
         }
     return json_safe(summary)
+
+
+def failed_checks(summary: dict[str, Any]) -> list[str]:
+    """Every check of a run's summary.json that did not pass, by its path (empty: all passed).
+
+    A check is any entry ``"ok": false`` under ``checks`` (at any depth), ``checks.all_ok``, and
+    the solver verification (``verified``) of the joint solve and of every service.
+    """
+    failed: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            if node.get("ok") is False:
+                failed.append(path)
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for k, value in enumerate(node):
+                label = value.get("phase", k) if isinstance(value, dict) else k
+                walk(value, f"{path}[{label}]")
+
+    checks = summary.get("checks")
+    walk(checks, "checks")
+    if isinstance(checks, dict) and checks.get("all_ok") is False and not failed:
+        failed.append("checks.all_ok")
+    if isinstance(summary.get("solve"), dict) and summary["solve"].get("verified") is False:
+        failed.append("solve.verified")
+    for name, svc in (summary.get("services") or {}).items():
+        if isinstance(svc, dict) and isinstance(svc.get("solve"), dict) and svc["solve"].get("verified") is False:
+            failed.append(f"services.{name}.solve.verified")
+    return failed
