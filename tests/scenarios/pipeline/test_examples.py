@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -159,16 +158,13 @@ def test_wuhai_data_is_labelled_synthetic_and_shaped_like_the_pilot() -> None:
 def test_example_runs_end_to_end(name: str, tmp_path: Path) -> None:
     """``siting run`` on the base scenario (walking distances): exit 0, outputs written, plans verified.
 
-    The Helsinki run is the acceptance case of a city-district plan; it takes about a second here (the timed benchmark
-    is benchmarks/bench_helsinki_run.py), so the bound of 30 s only catches a gross slowdown.
+    The Helsinki run is the acceptance case of a city-district plan; its speed is measured in
+    benchmarks/bench_helsinki_run.py, not here (a shared machine is noisy).
     """
     scenario = EXAMPLES / name / "scenario.yaml"
     out = tmp_path / "out"
-    t0 = time.perf_counter()
     result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--quiet"])
-    seconds = time.perf_counter() - t0
     assert result.exit_code == 0, result.output
-    assert seconds < 30.0, f"siting run on {name} took {seconds:.1f} s"
     assert {p.name for p in out.iterdir()} >= {"plan.csv", "uncovered.csv", "summary.json"}
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["distance"]["method"] == "network"

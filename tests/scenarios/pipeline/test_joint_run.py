@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -125,11 +124,9 @@ def check_joint_outputs(scenario: Path, out: Path, override: str | None = None) 
 @pytest.mark.parametrize("scenario", [WUHAI, HELSINKI], ids=["wuhai", "helsinki"])
 def test_joint_run_end_to_end(scenario: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    t0 = time.perf_counter()
+    # speed is measured in benchmarks/bench_helsinki_run.py, not here (a shared machine is noisy)
     result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--quiet"])
-    seconds = time.perf_counter() - t0
     assert result.exit_code == 0, result.output
-    assert seconds < 20.0, f"joint run took {seconds:.1f} s"
     assert "joint plan:" in result.stdout and "checks passed" in result.stdout
     assert {"plan.csv", "summary.json", "uncovered.csv", "plan.gpkg", "map.png", "report.html"} <= {
         p.name for p in out.iterdir()
