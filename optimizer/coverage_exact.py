@@ -411,12 +411,23 @@ def solve_coverage(
 
 def _check_mclp(instance: SitingInstance, radius: float, p: int | None, budget: float | None) -> None:
     """The checks :func:`models.formulations.mclp` makes, before any heuristic runs."""
-    from siting.models.errors import ScenarioError
     from siting.models.formulations.lscp import check_radius
-    from siting.models.formulations.mclp import check_site_limits, smallest_eligible_distance
+    from siting.models.formulations.mclp import check_site_limits
 
     r = check_radius(radius, allow_zero=False)
     check_site_limits(instance, p, budget, min_p=0)
+    check_covers_something(instance, r)
+
+
+def check_covers_something(instance: SitingInstance, radius: float) -> None:
+    """One clear error when no site (new or existing) reaches any demand point within ``radius``:
+    every coverage plan would be empty, which is a wrong radius or wrong units, not an answer."""
+    from siting.models.errors import ScenarioError
+    from siting.models.formulations.mclp import smallest_eligible_distance
+
+    r = float(radius)
+    if instance.n == 0:
+        return
     _, _, _, no_site = covering_rows(instance, r)
     if no_site.all():
         dmin = smallest_eligible_distance(instance)
