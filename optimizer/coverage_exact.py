@@ -257,25 +257,31 @@ def solve_coverage(
     params: SolveParams | None = None,
     start_mask: NDArray[np.bool_] | None = None,
     progress: Progress | None = None,
+    engine: str = "compact",
 ) -> tuple[SolveResult, NDArray[np.bool_], dict[str, Any]]:
     """Solve MCLP (``model="mclp"``) or LSCP (``"lscp"``) by the steps of the module docstring.
+
+    ``engine="compact"`` runs steps 3-4 on the compact MILP; ``"benders"`` replaces them by the
+    decompositions whose size does not grow with the demand rows: Benders in the site space for
+    the MCLP (:mod:`optimizer.coverage_benders`), row generation for the LSCP
+    (:mod:`optimizer.coverage_rowgen`). Steps 1-2 and the final accounting are shared.
 
     Returns the result (objective in the model's own sense, bound, status, limit), the open-site
     mask of the best plan, and statistics per step.
     """
     from siting.optimizer.registry import get_backend
 
-    params = params or SolveParams()
+    params = (params or SolveParams()).started()
     say = progress or (lambda _m: None)
     t0 = time.monotonic()
-    deadline = t0 + (params.time_limit if params.time_limit is not None else math.inf)
 
     def left() -> float:
-        return deadline - time.monotonic()
+        r = params.remaining()  # the shared deadline of the command
+        return math.inf if r is None else r
 
     if model == "mclp":
         _check_mclp(instance, radius, p, budget)
-    stats: dict[str, Any] = {"formulation": f"{model}-reduced"}
+    stats: dict[str, Any] = {"formulation": f"{model}-{'benders' if engine == 'benders' else 'reduced'}"}
     sign = 1.0 if model == "mclp" else -1.0
 
     # 1. incumbent
@@ -315,11 +321,29 @@ def solve_coverage(
     # 3. LP bound + reduced-cost fixing; until the LP answers, the heuristic's Lagrangian bound holds
     heuristic_bound = stats.get("heuristic_bound")
     global_bound = float(heuristic_bound) if heuristic_bound is not None else math.inf
+    if engine == "benders" and model == "mclp":
+        from siting.optimizer.coverage_benders import solve_mclp_benders
+
+        out = solve_mclp_benders(instance, radius, p, budget, work.fixed_closed, inc_mask, inc, delta, params, say)
+        stats.update(out.rounds)
+        return _finish_coverage(
+            instance, model, radius, objective, params, t0, inc_mask, inc, out.mask, out.value,
+            min(global_bound, out.bound), Status.OPTIMAL if out.closed else Status.FEASIBLE, Limit.NONE,
+            integral, stats, say,
+        )  # fmt: skip
+    rowgen_rows = None
     for rnd in range(_FIX_ROUNDS):
         problem = _build(work, model, radius, objective)
         if problem is None or left() <= 0:
             break
-        lp = _lp_duals(problem, params, left())
+        if engine == "benders":  # LSCP: the LP of a few generated rows, duals zero elsewhere
+            from siting.optimizer.coverage_rowgen import rowgen_lp
+
+            got = rowgen_lp(problem, params, say)
+            lp = None if got is None else (got[0], got[1])
+            rowgen_rows = None if got is None else (problem, got[2])
+        else:
+            lp = _lp_duals(problem, params, left())
         if lp is None:
             break
         _, duals = lp
@@ -353,6 +377,24 @@ def solve_coverage(
             global_bound = inc
         elif left() <= 0:
             res_status, limit = Status.FEASIBLE, Limit.TIME
+        elif engine == "benders":  # LSCP: iterated MILP on the generated rows
+            from siting.optimizer.coverage_rowgen import initial_rows, rowgen_milp
+
+            same = rowgen_rows is not None and _same_rows(rowgen_rows[0], problem)
+            rows = rowgen_rows[1] if same and rowgen_rows is not None else initial_rows(problem)
+            agrees = not (inc_mask & work.fixed_closed).any() and (inc_mask | ~work.fixed_open).all()
+            warm = inc_mask.astype(np.float64) if agrees else None
+            out = rowgen_milp(problem, rows, warm, -global_bound, params, say)
+            stats.update(out.stats)
+            if out.x is not None:
+                mask = problem.open_sites(out.x) | instance.existing
+                val = _value(instance, mask, model, radius, objective)
+                if val > best:
+                    best_mask, best = mask, val
+            if math.isfinite(out.bound):
+                global_bound = min(global_bound, max(inc, -out.bound))
+            if not out.closed:
+                res_status, limit = Status.FEASIBLE, Limit.TIME if left() <= 0 else Limit.OTHER
         else:
             winst = work.instance()
             warm = None
@@ -385,13 +427,55 @@ def solve_coverage(
                 global_bound = min(global_bound, max(inc, sign * res.bound))
             if res.status != Status.OPTIMAL:
                 res_status, limit = Status.FEASIBLE, res.limit if res.limit != Limit.NONE else Limit.OTHER
+    return _finish_coverage(
+        instance, model, radius, objective, params, t0, inc_mask, inc, best_mask, best, global_bound, res_status,
+        limit, integral, stats, say,
+    )  # fmt: skip
+
+
+def _same_rows(a: MilpProblem, b: MilpProblem) -> bool:
+    """Whether two covering problems have the same rows and columns (no fixing in between)."""
+    return bool(
+        a.A.shape == b.A.shape
+        and a.A.nnz == b.A.nnz
+        and np.array_equal(a.col_upper, b.col_upper)
+        and np.array_equal(a.col_lower, b.col_lower)
+    )
+
+
+def _finish_coverage(
+    instance: SitingInstance,
+    model: str,
+    radius: float,
+    objective: str,
+    params: SolveParams,
+    t0: float,
+    inc_mask: NDArray[np.bool_],
+    inc: float,
+    best_mask: NDArray[np.bool_],
+    best: float,
+    global_bound: float,
+    res_status: Status,
+    limit: Limit,
+    integral: bool,
+    stats: dict[str, Any],
+    say: Progress,
+) -> tuple[SolveResult, NDArray[np.bool_], dict[str, Any]]:
+    """The result in the model's own sense from max-form values: never worse than the incumbent,
+    OPTIMAL only within ``mip_gap``, FEASIBLE with limit TIME when the deadline stopped it."""
+    sign = 1.0 if model == "mclp" else -1.0
+    # the plan is re-valued on the instance itself: the answer is never worse than the incumbent
+    best = _value(instance, best_mask, model, radius, objective)
+    if best < inc:
+        best_mask, best = inc_mask, inc
+    tol = 1e-7 * max(1.0, abs(best))
     global_bound = max(global_bound, best)
     if integral and global_bound < best + 1 - tol:
         global_bound = best  # no integral plan value lies strictly between them
     if _gap(best, global_bound) <= max(params.mip_gap, 1e-9):
         res_status, limit = Status.OPTIMAL, Limit.NONE
-    elif res_status == Status.OPTIMAL:
-        res_status, limit = Status.FEASIBLE, Limit.TIME if left() <= 0 else Limit.OTHER
+    elif res_status == Status.OPTIMAL or limit == Limit.NONE:
+        res_status, limit = Status.FEASIBLE, Limit.TIME if params.expired() else Limit.OTHER
     say(f"done: {sign * best:.10g}, bound {sign * global_bound:.10g}, status {res_status.value}")
     result = SolveResult(
         status=res_status,
