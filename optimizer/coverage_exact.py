@@ -342,6 +342,11 @@ def solve_coverage(
             got = rowgen_lp(problem, params, say)
             lp = None if got is None else (got[0], got[1])
             rowgen_rows = None if got is None else (problem, got[2])
+            if got is not None:  # a better incumbent makes the fixing below stronger
+                inc_mask, inc = _better_cover(
+                    instance, work.instance().existing, problem, got[3], inc_mask, inc, radius, objective, say
+                )
+                tol = 1e-7 * max(1.0, abs(inc))
         else:
             lp = _lp_duals(problem, params, left())
         if lp is None:
@@ -431,6 +436,30 @@ def solve_coverage(
         instance, model, radius, objective, params, t0, inc_mask, inc, best_mask, best, global_bound, res_status,
         limit, integral, stats, say,
     )  # fmt: skip
+
+
+def _better_cover(
+    instance: SitingInstance,
+    open_already: NDArray[np.bool_],
+    problem: MilpProblem,
+    y: NDArray[np.float64],
+    inc_mask: NDArray[np.bool_],
+    inc: float,
+    radius: float,
+    objective: str,
+    say: Progress,
+) -> tuple[NDArray[np.bool_], float]:
+    """The best of the incumbent and the LP-guided covers of :func:`coverage_rowgen.lp_guided_covers`
+    (``problem`` is on the working instance, whose existing sites ``open_already`` complete a cover)."""
+    from siting.optimizer.coverage_rowgen import lp_guided_covers
+
+    for cover in lp_guided_covers(problem, y):
+        mask = cover | open_already
+        val = _value(instance, mask, "lscp", radius, objective)
+        if val > inc + 1e-9 * max(1.0, abs(inc)):
+            inc_mask, inc = mask, val
+            say(f"LP-guided cover {-inc:.10g}")
+    return inc_mask, inc
 
 
 def _same_rows(a: MilpProblem, b: MilpProblem) -> bool:

@@ -86,9 +86,9 @@ def _most_violated(short: NDArray[np.float64], in_s: NDArray[np.bool_], cap: int
 
 def rowgen_lp(
     problem: MilpProblem, params: SolveParams, say: Progress
-) -> tuple[float, NDArray[np.float64], NDArray[np.int64]] | None:
+) -> tuple[float, NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]] | None:
     """Step 1: the LP value of the last P(S) (a lower bound in min form), full-length row duals
-    (zero outside S), and S. None when no LP was solved in time."""
+    (zero outside S), S, and the LP point. None when no LP was solved in time."""
     from siting.optimizer.backends.highs import configure, new_highs, pass_problem, run_within
 
     A = sp.csr_array(problem.A)
@@ -115,7 +115,7 @@ def rowgen_lp(
         duals = np.zeros(problem.num_rows)
         duals[np.asarray(order)] = np.asarray(sol.row_dual)
         value = float(h.getInfo().objective_function_value)
-        out = (value, duals, np.asarray(order, dtype=np.int64))
+        out = (value, duals, np.asarray(order, dtype=np.int64), x)
         new = _most_violated(_violated(A, problem.row_lower, x), in_s, cap)
         say(f"row generation LP round {rnd + 1}: bound {value:.10g}, {in_s.sum()} of {problem.num_rows} rows, "
             f"{new.size} violated, {time.monotonic() - t0:.1f} s")
@@ -206,7 +206,7 @@ def rowgen_milp(
     rounds = 0
     t0 = time.monotonic()
     while not params.expired():
-        if best - bound <= max(params.mip_gap, 1e-9) * max(abs(best), 1e-9):
+        if _closed(best, bound, params.mip_gap):
             break
         rounds += 1
         sub = _subproblem(problem, np.flatnonzero(in_s), integer=True)
@@ -219,6 +219,7 @@ def rowgen_milp(
         if res.bound is not None and math.isfinite(res.bound):
             bound = max(bound, min(res.bound, best))
         if res.x is None:
+            say(f"row generation round {rounds}: no plan from the MILP ({res.status.value}), bound {bound:.10g}")
             break
         x = np.round(np.asarray(res.x))
         new = _most_violated(_violated(A, problem.row_lower, x), in_s, problem.num_rows)
@@ -240,5 +241,46 @@ def rowgen_milp(
             f"{int(in_s.sum())} rows, {time.monotonic() - t0:.1f} s")
         if res.status != Status.OPTIMAL and new.size == 0:
             break  # stopped by the deadline with a true cover: nothing more to learn
-    closed = best - bound <= max(params.mip_gap, 1e-9) * max(abs(best), 1e-9)
+    closed = _closed(best, bound, params.mip_gap)
     return RowgenOutcome(best_x, best, bound, closed, {"rowgen_rounds": rounds, "rows_used": int(in_s.sum())})
+
+
+def _closed(best: float, bound: float, mip_gap: float) -> bool:
+    """Whether a cover of value ``best`` is proven within ``mip_gap`` of the lower ``bound``."""
+    if not (math.isfinite(best) and math.isfinite(bound)):
+        return False
+    return best - bound <= max(mip_gap, 1e-9) * max(abs(best), 1e-9)
+
+
+def lp_guided_covers(
+    problem: MilpProblem, y: NDArray[np.float64]
+) -> list[NDArray[np.bool_]]:
+    """Covers built from an LP point y (the incumbent step of the LSCP): greedy completion of the
+    sites with ``y_j >= t`` for a few thresholds t, and greedy with costs discounted by ``1 - y_j``
+    (sites the LP likes look cheaper); each ends with redundant sites dropped at their true cost."""
+    A = sp.csr_array(problem.A)[np.flatnonzero(_covering_rows(problem))]
+    out = []
+    for t in (0.9, 0.5, 0.25):
+        got = greedy_cover(A, problem.c, y >= t, problem.col_lower, problem.col_upper)
+        if got is not None:
+            out.append(got)
+    discounted = problem.c * np.clip(1.0 - y, 0.05, 1.0)
+    got = greedy_cover(A, discounted, np.zeros(problem.num_vars, dtype=bool), problem.col_lower, problem.col_upper)
+    if got is not None:
+        out.append(_drop_redundant(A, problem.c, got, problem.col_lower))
+    return out
+
+
+def _drop_redundant(
+    A: sp.csr_array, cost: NDArray[np.float64], mask: NDArray[np.bool_], lower: NDArray[np.float64]
+) -> NDArray[np.bool_]:
+    rows = sp.csr_array(A, dtype=np.int32)
+    cols = sp.csc_array(rows)
+    mask = mask.copy()
+    count = rows @ mask.astype(np.int32)
+    for j in np.flatnonzero(mask & (lower < 0.5))[np.argsort(-cost[mask & (lower < 0.5)], kind="stable")]:
+        r = cols.indices[cols.indptr[j] : cols.indptr[j + 1]]
+        if (count[r] >= 2).all():
+            mask[j] = False
+            count[r] -= 1
+    return mask
