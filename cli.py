@@ -351,6 +351,10 @@ def solve(
         instance = read_csv_instance(
             demand, sites, distances, input_crs=input_crs, cutoff=radius if covering else None
         )
+        if model.value == "lscp" and covering:
+            from siting.optimizer.coverage_exact import check_covers_something
+
+            check_covers_something(instance, float(radius or 0.0))  # an empty "plan" would look like an answer
         spec = ModelSpec(
             model=model.value,  # type: ignore[arg-type]
             p=p,

@@ -113,7 +113,7 @@ class CoverageMaster:
         return int(self.A.shape[1])
 
     def group_weight(self) -> NDArray[np.float64]:
-        return np.bincount(self.group, weights=self.w, minlength=self.K)
+        return np.asarray(np.bincount(self.group, weights=self.w, minlength=self.K), dtype=np.float64)
 
     def value(self, y: NDArray[np.float64]) -> float:
         """f(y) + offset: the covered weight at y (fractional y: the LP value at y)."""
@@ -129,9 +129,7 @@ class CoverageMaster:
         unc = s < 1.0 - 1e-9
         const = np.bincount(self.group[~unc], weights=self.w[~unc], minlength=self.K)
         rows = np.flatnonzero(unc)
-        pick = sp.csr_array(
-            (self.w[rows], (self.group[rows], np.arange(rows.size))), shape=(self.K, rows.size)
-        )
+        pick = sp.csr_array((self.w[rows], (self.group[rows], np.arange(rows.size))), shape=(self.K, rows.size))
         coef = sp.csr_array(pick @ self.A[rows])
         coef.sum_duplicates()
         at = const + coef @ (y if check is None else check)
@@ -143,7 +141,9 @@ class CoverageMaster:
         out = []
         for g in np.flatnonzero(want):
             lo, hi = coef.indptr[g], coef.indptr[g + 1]
-            out.append(Cut(int(g), coef.indices[lo:hi].astype(np.int64), coef.data[lo:hi].astype(np.float64), float(const[g])))
+            out.append(
+                Cut(int(g), coef.indices[lo:hi].astype(np.int64), coef.data[lo:hi].astype(np.float64), float(const[g]))
+            )
         return out
 
     def problem(self, integer: bool) -> MilpProblem:
@@ -180,9 +180,7 @@ class CoverageMaster:
             lo.append(-math.inf)
             up.append(cut.const)
             r += 1
-        A = sp.csc_array(
-            (np.concatenate(vals), (np.concatenate(rows_i), np.concatenate(cols_i))), shape=(r, m + K)
-        )
+        A = sp.csc_array((np.concatenate(vals), (np.concatenate(rows_i), np.concatenate(cols_i))), shape=(r, m + K))
         c = np.concatenate([np.zeros(m), np.ones(K)])
         integrality = np.concatenate([np.full(m, integer), np.zeros(K, dtype=bool)])
         return MilpProblem(
@@ -290,10 +288,11 @@ def _add_cuts(h: Any, master: CoverageMaster, cuts: list[Cut]) -> None:
 
 def lp_phase(
     master: CoverageMaster, core: NDArray[np.float64], params: SolveParams, say: Progress
-) -> tuple[float, NDArray[np.float64] | None]:
+) -> tuple[float, NDArray[np.float64] | None, NDArray[np.float64] | None]:
     """Kelley cutting planes with in-out stabilisation on the LP master (step 1 of the module
-    docstring). Returns the LP upper bound (inf if no LP was solved) and the row duals of the
-    last LP master (None if none), whose rows are the cardinality/budget rows then ``master.cuts``."""
+    docstring). Returns the LP upper bound (inf if no LP was solved), the row duals of the last
+    LP master (None if none; its rows are the cardinality/budget rows then ``master.cuts``) and
+    its site values y*."""
     from siting.optimizer.backends.highs import pass_problem
 
     m = master.m
@@ -302,7 +301,7 @@ def lp_phase(
     master.cuts.extend(master.separate(core))
     h = _new_lp(params)
     pass_problem(h, master.problem(integer=False))
-    bound, duals = math.inf, None
+    bound, duals, y_last = math.inf, None, None
     best_point = -math.inf
     t0 = time.monotonic()
     why = f"{_LP_ROUNDS} rounds"
@@ -318,6 +317,7 @@ def lp_phase(
         y, theta = np.clip(x[:m], 0.0, 1.0), x[m:]
         bound = min(bound, float(h.getInfo().objective_function_value))
         duals = np.asarray(sol.row_dual, dtype=np.float64)
+        y_last = y
         best_point = max(best_point, master.value(y))
         gap = (bound - best_point) / max(abs(bound), 1e-9)
         if rnd % 5 == 0 or gap <= _LP_TOL:
@@ -338,7 +338,7 @@ def lp_phase(
         _add_cuts(h, master, cuts)
         core = 0.5 * core + 0.5 * y
     say(f"Benders LP phase: {why}, bound {bound:.10g}, {len(master.cuts)} cuts, {time.monotonic() - t0:.1f} s")
-    return bound, duals
+    return bound, duals, y_last
 
 
 def fix_by_reduced_costs(
@@ -388,9 +388,7 @@ def integer_phase(
         problem = master.problem(integer=True)
         y0 = best_mask.astype(np.float64)
         y0 = np.clip(y0, master.lower, master.upper)
-        theta0 = np.bincount(
-            master.group, weights=master.w * np.minimum(master.A @ y0, 1.0), minlength=master.K
-        )
+        theta0 = np.bincount(master.group, weights=master.w * np.minimum(master.A @ y0, 1.0), minlength=master.K)
         warm = np.concatenate([y0, theta0])
         sub = SolveParams(
             time_limit=params.remaining(),
@@ -437,7 +435,7 @@ def mclp_master(
 
     cover, demand, by_existing, _ = covering_rows(instance, radius)
     inverse, first = merge_identical_rows(cover)
-    w = np.bincount(inverse, weights=instance.weights[demand], minlength=first.size)
+    w = np.bincount(inverse, weights=instance.weights[demand], minlength=first.size).astype(np.float64)
     offset = float(instance.weights[by_existing].sum())
     upper = (new_eligible(instance) & ~closed).astype(np.float64)
     return master_from_cover(
@@ -468,8 +466,12 @@ def solve_mclp_benders(
     master = mclp_master(instance, radius, p, budget, closed)
     stats: dict[str, Any] = {"merged_rows": int(master.A.shape[0]), "groups": master.K}
     core = np.clip(inc_mask.astype(np.float64), master.lower, master.upper)
-    lp_bound, duals = lp_phase(master, core, params, say)
+    lp_bound, duals, y_lp = lp_phase(master, core, params, say)
     bound = lp_bound
+    if y_lp is not None and p is not None and budget is None:
+        # an LP-guided incumbent: the p largest y*, improved by swap search (a better incumbent
+        # fixes more sites and lets the master rounds stop sooner)
+        inc_mask, inc = _lp_guided_plan(instance, radius, p, y_lp, master, inc_mask, inc, params, say)
     stats["lp_bound"] = lp_bound
     stats["lp_cuts"] = len(master.cuts)
     if duals is not None:
@@ -480,11 +482,43 @@ def solve_mclp_benders(
             f"Benders LP bound {bound:.10g}, gap {_gap(inc, bound):.4%}: fixed {n0} sites closed and {n1} open, "
             f"{int((master.upper > master.lower).sum())} free"
         )
-    out = integer_phase(master, inc_mask & (master.upper > 0) | (inc_mask & ~new_mask(instance)), inc, bound,
-                        delta, params, say)
+    out = integer_phase(
+        master, inc_mask & (master.upper > 0) | (inc_mask & ~new_mask(instance)), inc, bound, delta, params, say
+    )
     out.mask = out.mask | instance.existing
     out.rounds.update(stats)
     return out
+
+
+def _lp_guided_plan(
+    instance: Any,
+    radius: float,
+    p: int,
+    y: NDArray[np.float64],
+    master: CoverageMaster,
+    inc_mask: NDArray[np.bool_],
+    inc: float,
+    params: SolveParams,
+    say: Progress,
+) -> tuple[NDArray[np.bool_], float]:
+    """The p free sites of largest LP value (ties by index), then swap local search for a share of
+    the time left; returned when it beats the incumbent."""
+    from siting.optimizer.heuristics.interchange import interchange_mclp
+
+    free = np.flatnonzero(master.upper > 0)
+    if free.size == 0:
+        return inc_mask, inc
+    top = free[np.argsort(-y[free], kind="stable")[:p]]
+    start = instance.existing.copy()
+    start[top] = True
+    left = params.remaining()
+    mask = interchange_mclp(instance, radius, start, p=p, time_limit=None if left is None else 0.15 * left)
+    hit = np.asarray(instance.coverage(radius) @ np.asarray(mask, dtype=np.int8)) > 0
+    val = float(instance.weights[hit].sum())  # the true value (the plan may use a dominated site)
+    if val > inc:
+        say(f"LP-guided plan {val:.10g} (incumbent was {inc:.10g})")
+        return np.asarray(mask, dtype=bool), val
+    return inc_mask, inc
 
 
 def new_mask(instance: Any) -> NDArray[np.bool_]:

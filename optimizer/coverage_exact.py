@@ -312,6 +312,7 @@ def solve_coverage(
     # 2. dominated sites
     work = _Working(instance, np.zeros(instance.m, dtype=bool), np.zeros(instance.m, dtype=bool), p, budget)
     cover, _, _, _ = covering_rows(instance, radius)
+    cover = sp.csr_array(cover[merge_identical_rows(cover)[1]])  # same inclusions, half the work at city scale
     uses_cost = (model == "mclp" and budget is not None) or (model == "lscp" and objective == "cost")
     dom = dominated_sites(cover, instance.cost if uses_cost else None, new_eligible(instance))
     work.fixed_closed |= dom
@@ -378,6 +379,10 @@ def solve_coverage(
     res_status, limit = Status.OPTIMAL, Limit.NONE
     if global_bound > inc + delta - tol:
         problem = _build(work, model, radius, objective)
+        # the working LSCP prices fixed-open sites as existing (cost 0): its values miss their cost
+        shift = (
+            0.0 if model == "mclp" else -_value(instance, work.fixed_open | instance.existing, model, radius, objective)
+        )
         if problem is None:
             global_bound = inc
         elif left() <= 0:
@@ -389,16 +394,16 @@ def solve_coverage(
             rows = rowgen_rows[1] if same and rowgen_rows is not None else initial_rows(problem)
             agrees = not (inc_mask & work.fixed_closed).any() and (inc_mask | ~work.fixed_open).all()
             warm = inc_mask.astype(np.float64) if agrees else None
-            out = rowgen_milp(problem, rows, warm, -global_bound, params, say)
-            stats.update(out.stats)
-            if out.x is not None:
-                mask = problem.open_sites(out.x) | instance.existing
+            rg = rowgen_milp(problem, rows, warm, -global_bound - shift, params, say)
+            stats.update(rg.stats)
+            if rg.x is not None:
+                mask = problem.open_sites(rg.x) | work.instance().existing
                 val = _value(instance, mask, model, radius, objective)
                 if val > best:
                     best_mask, best = mask, val
-            if math.isfinite(out.bound):
-                global_bound = min(global_bound, max(inc, -out.bound))
-            if not out.closed:
+            if math.isfinite(rg.bound):
+                global_bound = min(global_bound, max(inc, -(rg.bound + shift)))
+            if not rg.closed:
                 res_status, limit = Status.FEASIBLE, Limit.TIME if left() <= 0 else Limit.OTHER
         else:
             winst = work.instance()
@@ -429,7 +434,7 @@ def solve_coverage(
                 if val > best:
                     best_mask, best = mask, val
             if res.bound is not None and math.isfinite(res.bound):
-                global_bound = min(global_bound, max(inc, sign * res.bound))
+                global_bound = min(global_bound, max(inc, sign * (res.bound + shift)))
             if res.status != Status.OPTIMAL:
                 res_status, limit = Status.FEASIBLE, res.limit if res.limit != Limit.NONE else Limit.OTHER
     return _finish_coverage(

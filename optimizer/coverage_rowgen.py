@@ -117,8 +117,10 @@ def rowgen_lp(
         value = float(h.getInfo().objective_function_value)
         out = (value, duals, np.asarray(order, dtype=np.int64), x)
         new = _most_violated(_violated(A, problem.row_lower, x), in_s, cap)
-        say(f"row generation LP round {rnd + 1}: bound {value:.10g}, {in_s.sum()} of {problem.num_rows} rows, "
-            f"{new.size} violated, {time.monotonic() - t0:.1f} s")
+        say(
+            f"row generation LP round {rnd + 1}: bound {value:.10g}, {in_s.sum()} of {problem.num_rows} rows, "
+            f"{new.size} violated, {time.monotonic() - t0:.1f} s"
+        )
         if new.size == 0:
             break
         sub = A[new]
@@ -137,7 +139,10 @@ def rowgen_lp(
 
 
 def greedy_cover(
-    A: sp.csr_array, cost: NDArray[np.float64], start: NDArray[np.bool_], lower: NDArray[np.float64],
+    A: sp.csr_array,
+    cost: NDArray[np.float64],
+    start: NDArray[np.bool_],
+    lower: NDArray[np.float64],
     upper: NDArray[np.float64],
 ) -> NDArray[np.bool_] | None:
     """Complete ``start`` to a cover of every row of the 0/1 matrix A (greedy by cost per newly
@@ -145,7 +150,7 @@ def greedy_cover(
     first (sites with ``lower = 1`` stay). None if some row has no allowed site."""
     rows = sp.csr_array(A, dtype=np.int32)
     cols = sp.csc_array(rows)
-    k, m = rows.shape
+    _, m = rows.shape
     allowed = upper > 0.5
     mask = (start & allowed) | (lower > 0.5)
     covered = (rows @ mask.astype(np.int32)) > 0
@@ -212,8 +217,13 @@ def rowgen_milp(
         sub = _subproblem(problem, np.flatnonzero(in_s), integer=True)
         res = get_backend("highs").solve(
             sub,
-            SolveParams(time_limit=params.remaining(), mip_gap=params.mip_gap, threads=params.threads,
-                        seed=params.seed, deadline=params.deadline),
+            SolveParams(
+                time_limit=params.remaining(),
+                mip_gap=params.mip_gap,
+                threads=params.threads,
+                seed=params.seed,
+                deadline=params.deadline,
+            ),
             warm_start=best_x,
         )
         if res.bound is not None and math.isfinite(res.bound):
@@ -221,7 +231,7 @@ def rowgen_milp(
         if res.x is None:
             say(f"row generation round {rounds}: no plan from the MILP ({res.status.value}), bound {bound:.10g}")
             break
-        x = np.round(np.asarray(res.x))
+        x: NDArray[np.float64] = np.round(np.asarray(res.x, dtype=np.float64)).astype(np.float64)
         new = _most_violated(_violated(A, problem.row_lower, x), in_s, problem.num_rows)
         if new.size == 0:
             val = problem.objective_value(x)
@@ -237,8 +247,10 @@ def rowgen_milp(
                 if np.all(_violated(A, problem.row_lower, xr) <= _TOL) and problem.objective_value(xr) < best:
                     best_x, best = xr, problem.objective_value(xr)
             in_s[new] = True
-        say(f"row generation round {rounds}: bound {bound:.10g}, best {best:.10g}, {new.size} rows added, "
-            f"{int(in_s.sum())} rows, {time.monotonic() - t0:.1f} s")
+        say(
+            f"row generation round {rounds}: bound {bound:.10g}, best {best:.10g}, {new.size} rows added, "
+            f"{int(in_s.sum())} rows, {time.monotonic() - t0:.1f} s"
+        )
         if res.status != Status.OPTIMAL and new.size == 0:
             break  # stopped by the deadline with a true cover: nothing more to learn
     closed = _closed(best, bound, params.mip_gap)
@@ -252,9 +264,7 @@ def _closed(best: float, bound: float, mip_gap: float) -> bool:
     return best - bound <= max(mip_gap, 1e-9) * max(abs(best), 1e-9)
 
 
-def lp_guided_covers(
-    problem: MilpProblem, y: NDArray[np.float64]
-) -> list[NDArray[np.bool_]]:
+def lp_guided_covers(problem: MilpProblem, y: NDArray[np.float64]) -> list[NDArray[np.bool_]]:
     """Covers built from an LP point y (the incumbent step of the LSCP): greedy completion of the
     sites with ``y_j >= t`` for a few thresholds t, and greedy with costs discounted by ``1 - y_j``
     (sites the LP likes look cheaper); each ends with redundant sites dropped at their true cost."""

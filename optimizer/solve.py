@@ -535,10 +535,6 @@ def solve(
         return _finish(instance, pspec, res, mask, started, stats=st)
 
     if spec.model in ("mclp", "lscp"):
-        if spec.model == "lscp" and spec.radius is not None and spec.radius > 0:
-            from siting.optimizer.coverage_exact import check_covers_something
-
-            check_covers_something(instance, float(spec.radius))  # else the empty plan looks like an answer
         coverage_form = _coverage_formulation(spec, backend.name, instance)
         if coverage_form in ("reduced", "benders"):
             from siting.models.formulations.lscp import uncoverable

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from siting.cli import app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from city_instances import city_points, write_city_csv  # noqa: E402
+from city_instances import city_points, write_city_csv
 
 runner = CliRunner()
 
@@ -34,7 +34,8 @@ def solve(demand: Path, sites: Path, *extra: str):  # type: ignore[no-untyped-de
 
 
 @pytest.mark.parametrize(
-    "extra", [("--model", "mclp", "--p", "3"), ("--model", "lscp"), ("--model", "mclp", "--p", "3", "--formulation", "compact")]
+    "extra",
+    [("--model", "mclp", "--p", "3"), ("--model", "lscp"), ("--model", "mclp", "--p", "3", "--formulation", "compact")],
 )
 def test_radius_covering_nothing(tmp_path: Path, extra: tuple[str, ...]) -> None:
     d, s = write_city_csv(400, 30, seed=5, out=tmp_path)

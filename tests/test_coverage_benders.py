@@ -144,7 +144,9 @@ def test_greedy_cover_repairs_any_start() -> None:
             other = mask.copy()
             other[j] = False
             assert not (A @ other >= 1).all()
-        best = min(cost[m].sum() for m in (np.array(b, dtype=bool) for b in np.ndindex(*(2,) * 8)) if (A @ m >= 1).all())
+        best = min(
+            cost[m].sum() for m in (np.array(b, dtype=bool) for b in np.ndindex(*(2,) * 8)) if (A @ m >= 1).all()
+        )
         assert cost[mask].sum() >= best
 
 
@@ -169,7 +171,7 @@ def test_time_limited_benders_is_feasible_with_a_valid_bound(model: str) -> None
     assert exact.status == Status.OPTIMAL
     t0 = time.monotonic()
     params = SolveParams(mip_gap=0.0, time_limit=0.5)
-    res, mask, stats = solve_coverage(inst, model, 500.0, p=p, params=params, engine="benders")
+    res, _mask, stats = solve_coverage(inst, model, 500.0, p=p, params=params, engine="benders")
     assert time.monotonic() - t0 < 0.5 + 5.0  # the deadline holds (slack for a loaded machine)
     if res.status == Status.FEASIBLE:
         assert res.limit.value in ("time", "other") and res.message
@@ -192,5 +194,3 @@ def test_auto_picks_the_decomposition_on_large_instances(monkeypatch: pytest.Mon
     assert big.objective == pytest.approx(small.objective)
     with pytest.raises(Exception, match="highs solver only"):
         solve(inst, ModelSpec("mclp", p=5, radius=500.0, formulation="benders"), "cbc", PROVE)
-
-
