@@ -26,8 +26,10 @@ is a relaxation: its optimum (LP or MILP) is an upper bound at every round.
    incumbent and moves towards each y*), and at y* itself when y_sep yields none. The LP master
    value is an upper bound; ``f(y*)`` is the value of the LP relaxation at a feasible point, so
    the loop stops when both agree (the LP bound of the compact model is reached) or stall.
-2. **Reduced-cost fixing.** The rigorous Lagrangian bound of :func:`coverage_exact.lagrangian_bound`
-   on the LP master gives, per site, a bound with y_j forced to 0 or 1; a site whose forced bound
+2. **LP-guided incumbent and reduced-cost fixing.** With a cardinality limit only, the p sites of
+   largest y* are improved by swap search (a share of the time left) and replace the incumbent
+   when better. The rigorous Lagrangian bound of :func:`coverage_exact.lagrangian_bound`
+   on the LP master then gives, per site, a bound with y_j forced to 0 or 1; a site whose forced bound
    is below the incumbent + delta is fixed the other way.
 3. **Integer phase (iterated master MILP).** The master MILP with every cut found is solved by
    HiGHS, warm-started from the best plan. Its optimum ``theta*`` is an upper bound; at its
@@ -374,7 +376,9 @@ def integer_phase(
     params: SolveParams,
     say: Progress,
 ) -> BendersOutcome:
-    """Step 3: iterated master MILP until the gap closes or the deadline passes."""
+    """Step 3: iterated master MILP until the gap closes or the deadline passes. ``best_mask`` is
+    the incumbent plan (value ``best``); its sites held at 0 by the master are dropped only in the
+    warm start, never from the plan returned when nothing better is found."""
     from siting.optimizer.registry import get_backend
 
     m = master.m
@@ -482,9 +486,7 @@ def solve_mclp_benders(
             f"Benders LP bound {bound:.10g}, gap {_gap(inc, bound):.4%}: fixed {n0} sites closed and {n1} open, "
             f"{int((master.upper > master.lower).sum())} free"
         )
-    out = integer_phase(
-        master, inc_mask & (master.upper > 0) | (inc_mask & ~new_mask(instance)), inc, bound, delta, params, say
-    )
+    out = integer_phase(master, inc_mask, inc, bound, delta, params, say)
     out.mask = out.mask | instance.existing
     out.rounds.update(stats)
     return out
@@ -519,9 +521,3 @@ def _lp_guided_plan(
         say(f"LP-guided plan {val:.10g} (incumbent was {inc:.10g})")
         return np.asarray(mask, dtype=bool), val
     return inc_mask, inc
-
-
-def new_mask(instance: Any) -> NDArray[np.bool_]:
-    from siting.models.formulations.lscp import new_eligible
-
-    return np.asarray(new_eligible(instance))
