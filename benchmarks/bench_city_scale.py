@@ -124,7 +124,8 @@ def main() -> None:
                 continue
             if method == "heuristic" and c["model"] != "mclp":
                 continue
-            row = run_in_child(_child, (case, method, args.seed), c["time_limit"] + 120.0)
+            # the watchdog also covers the instance build outside the time limit (~140 s at 1,000,000 points)
+            row = run_in_child(_child, (case, method, args.seed), c["time_limit"] + 120.0 + 300.0 * c["n"] / 1e6)
             row.update(case=case, method=method, n=c["n"], m=c["m"], p=c["p"], radius=c["radius"])
             row["time_limit"] = c["time_limit"]
             rows.append(row)
