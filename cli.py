@@ -345,6 +345,10 @@ def solve(
         if model.value == "mclp" and reach_max is not None and reach_max > 0:
             cutoff = reach_max  # gradual reach: the pairs within reach_max
         instance = read_csv_instance(demand, sites, distances, input_crs=input_crs, cutoff=cutoff)
+        if model.value == "lscp" and covering:
+            from siting.optimizer.coverage_exact import check_covers_something
+
+            check_covers_something(instance, float(radius or 0.0))  # an empty "plan" would look like an answer
         spec = ModelSpec(
             model=model.value,  # type: ignore[arg-type]
             p=p,

@@ -3,7 +3,7 @@
 On demand, not part of the test suite (the machine is shared: compare figures of one run)::
 
     python benchmarks/bench_city_scale.py                              # every case, every method
-    python benchmarks/bench_city_scale.py --cases mclp10k --methods new,old,cbc
+    python benchmarks/bench_city_scale.py --cases mclp10k --methods auto,benders,compact,cbc
     python benchmarks/bench_city_scale.py --cases mclp100k,lscp100k --out benchmarks/results/city_scale.csv
 
 Cases (instances from :mod:`city_instances`, Euclidean distances within the radius, KD-tree):
@@ -17,11 +17,15 @@ lscp100k   100,000 x 2,000 (least cost)   -     800 m  120 s
 mclp1m     1,000,000 x 5,000              100   800 m  300 s
 ========== ============================== ===== ====== ==========
 
-Methods: ``new`` is the default ``solve(..., solver="highs")`` (formulation ``reduced``:
-:mod:`optimizer.coverage_exact`); ``old`` is the merged-row compact MILP handed to HiGHS as before
-(formulation ``compact``, with its heuristic warm start); ``cbc`` is the classic covering MILP on
-PuLP/CBC without merging or warm start (as pysal/spopt builds it; only on cases up to 10,000
-demand points); ``heuristic`` is greedy + swap + Lagrangian with its proven bound (MCLP only).
+Methods: ``auto`` is the default ``solve(..., solver="highs")`` (it picks ``benders`` from
+``COVERAGE_AUTO_PAIRS`` pairs within the radius on, ``compact`` below; the ``formulation`` column
+says which ran); ``benders`` is Benders in the site space for the MCLP and row generation for the
+LSCP (:mod:`optimizer.coverage_benders`, :mod:`optimizer.coverage_rowgen`); ``reduced`` is the
+compact LP bound with reduced-cost fixing then the compact MILP (:mod:`optimizer.coverage_exact`);
+``compact`` is the merged-row compact MILP handed to HiGHS (with its heuristic warm start);
+``cbc`` is the classic covering MILP on PuLP/CBC without merging or warm start (as pysal/spopt
+builds it; only on cases up to 10,000 demand points); ``heuristic`` is greedy + swap + Lagrangian
+with its proven bound (MCLP only).
 
 Every (case, method) runs in its own spawned process, so ``peak_mb`` (``VmHWM``) is that run's
 own peak memory, including the instance build; ``build_s`` is the KD-tree distance build.
@@ -45,12 +49,12 @@ CASES: dict[str, dict[str, Any]] = {
     "lscp100k": {"model": "lscp", "n": 100_000, "m": 2_000, "p": None, "radius": 800.0, "time_limit": 120.0},
     "mclp1m": {"model": "mclp", "n": 1_000_000, "m": 5_000, "p": 100, "radius": 800.0, "time_limit": 300.0},
 }
-METHODS = ("new", "old", "cbc", "heuristic")
+METHODS = ("auto", "benders", "reduced", "compact", "cbc", "heuristic")
 #: the classic PuLP/CBC model is built pair by pair: only on instances it can finish
 CBC_MAX_N = 10_000
 COLUMNS = (
     "case", "method", "n", "m", "p", "radius", "time_limit", "status", "limit", "objective", "bound", "gap",
-    "seconds", "build_s", "peak_mb", "verified", "pairs", "message",
+    "seconds", "cpu_s", "build_s", "peak_mb", "verified", "pairs", "formulation", "message",
 )  # fmt: skip
 
 
@@ -65,13 +69,14 @@ def _child(case: str, method: str, seed: int, conn: Any) -> None:
         from siting.scenarios.research.child import peak_mb
 
         c = CASES[case]
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         inst = city_instance(c["n"], c["m"], seed, c["radius"])
         row["build_s"] = round(time.perf_counter() - t0, 2)
         row["pairs"] = int(inst.distances.nnz)
-        formulation = {"new": "reduced", "old": "compact", "cbc": "classic"}.get(method, "auto")
+        formulation = {"cbc": "classic", "heuristic": "auto"}.get(method, method)
         spec = ModelSpec(c["model"], p=c["p"], radius=c["radius"], formulation=formulation)  # type: ignore[arg-type]
-        solver = {"new": "highs", "old": "highs", "cbc": "cbc", "heuristic": "heuristic"}[method]
+        solver = {"cbc": "cbc", "heuristic": "heuristic"}.get(method, "highs")
         options = {"siting": {"warm_start": method != "cbc"}}
         params = SolveParams(time_limit=c["time_limit"], mip_gap=1e-6, options=options)
         res = solve(inst, spec, solver=solver, params=params)
@@ -84,6 +89,8 @@ def _child(case: str, method: str, seed: int, conn: Any) -> None:
             seconds=round(res.seconds, 2),
             verified=res.verified,
             message=res.message[:200],
+            formulation=res.stats.get("formulation", ""),
+            cpu_s=round(time.process_time() - cpu0, 1),  # the machine may be shared: CPU next to wall
         )
         row["peak_mb"] = peak_mb()
     except Exception as exc:  # noqa: BLE001 - a failed run is a row, the benchmark goes on
@@ -98,6 +105,7 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=str(HERE / "results" / "city_scale.csv"))
+    ap.add_argument("--append", action="store_true", help="add the rows to --out instead of replacing it")
     args = ap.parse_args()
     from siting.scenarios.research.child import run_in_child
 
@@ -116,7 +124,8 @@ def main() -> None:
                 continue
             if method == "heuristic" and c["model"] != "mclp":
                 continue
-            row = run_in_child(_child, (case, method, args.seed), c["time_limit"] + 120.0)
+            # the watchdog also covers the instance build outside the time limit (~140 s at 1,000,000 points)
+            row = run_in_child(_child, (case, method, args.seed), c["time_limit"] + 120.0 + 300.0 * c["n"] / 1e6)
             row.update(case=case, method=method, n=c["n"], m=c["m"], p=c["p"], radius=c["radius"])
             row["time_limit"] = c["time_limit"]
             rows.append(row)
@@ -127,9 +136,11 @@ def main() -> None:
             )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as fh:
+    fresh = not (args.append and out.exists())
+    with out.open("w" if fresh else "a", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
-        w.writeheader()
+        if fresh:
+            w.writeheader()
         w.writerows(rows)
     print(f"results written to {out}")
 

@@ -24,8 +24,10 @@ from siting.models.instance import RADIUS_TOL
 # Demand points per KD-tree query block: bounds the temporary per-block pair lists.
 _BLOCK = 100_000
 # Default ceiling on the memory of the stored pairs (CSR float32 values + int32 columns, and the
-# int64 row indices and float64 distances of the build): 8 GB.
+# int64 row indices and float64 distances of the build): 8 GB, and never more than the share
+# _AVAILABLE_SHARE of the memory the machine has available when the build starts.
 MAX_BYTES = 8e9
+_AVAILABLE_SHARE = 0.6
 # Bytes per stored pair at the build's peak (float32 + int32 kept, int64 row + float64 temporary).
 _BYTES_PER_PAIR = 24
 # Demand points sampled to estimate the number of pairs before building them.
@@ -33,7 +35,11 @@ _SAMPLE = 2_000
 
 
 def within_radius(
-    demand_xy: NDArray[np.float64], site_xy: NDArray[np.float64], cutoff: float, *, max_bytes: float = MAX_BYTES
+    demand_xy: NDArray[np.float64],
+    site_xy: NDArray[np.float64],
+    cutoff: float,
+    *,
+    max_bytes: float | None = None,
 ) -> sp.csr_array:
     """CSR (n, m) float32 of Euclidean ``d_ij`` for every pair with ``d_ij <= cutoff``.
 
@@ -46,7 +52,8 @@ def within_radius(
     ------
     DataError : non-finite coordinates, a cutoff that is not a positive number, coordinates that
         look like degrees (longitude / latitude) with a cutoff in metres, or pairs whose build
-        would need more than ``max_bytes`` (estimated from a sample before anything is built).
+        would need more than ``max_bytes`` (estimated from a sample before anything is built;
+        default: :func:`build_memory_ceiling`).
     """
     a = np.asarray(demand_xy, dtype=np.float64)
     b = np.asarray(site_xy, dtype=np.float64)
@@ -64,12 +71,13 @@ def within_radius(
     sample = a[np.random.default_rng(0).choice(n, size=min(n, _SAMPLE), replace=False)]
     pairs_est = float(tree.query_ball_point(sample, r=slack, return_length=True).sum()) * n / len(sample)
     need = pairs_est * _BYTES_PER_PAIR
-    if need > max_bytes:
+    ceiling = build_memory_ceiling() if max_bytes is None else float(max_bytes)
+    if need > ceiling:
         raise DataError(
             f"the distances within {c:g} of {n:,} demand points to {m:,} sites would hold about "
-            f"{pairs_est:,.0f} pairs and need about {need / 1e9:.1f} GB, over the {max_bytes / 1e9:.1f} GB "
-            "available to the build: reduce the radius, aggregate demand points (e.g. per building block), "
-            "or split the area into districts"
+            f"{pairs_est:,.0f} pairs and need about {_gb(need)}, over the {_gb(ceiling)} available to the build: "
+            "reduce the radius, use fewer demand points (aggregate them, e.g. per building block) or split the "
+            "area into districts, and check the coordinate units (--input-crs for lon, lat columns)"
         )
     rows_l: list[NDArray[np.int64]] = []
     cols_l: list[NDArray[np.int32]] = []
@@ -90,6 +98,21 @@ def within_radius(
     out = sp.csr_array((vals, (rows, cols)), shape=(n, m), dtype=np.float32)
     out.sort_indices()
     return out
+
+
+def build_memory_ceiling() -> float:
+    """Bytes a distance build may use: :data:`MAX_BYTES`, capped by a share of the memory available."""
+    try:
+        import psutil
+
+        available = float(psutil.virtual_memory().available)
+    except (ImportError, OSError):  # pragma: no cover - psutil is a dependency; be safe without it
+        return MAX_BYTES
+    return min(MAX_BYTES, _AVAILABLE_SHARE * available)
+
+
+def _gb(nbytes: float) -> str:
+    return f"{nbytes / 1e9:.1f} GB" if nbytes >= 1e8 else f"{nbytes / 1e6:.1f} MB"
 
 
 def _check_degrees(a: NDArray[np.float64], b: NDArray[np.float64], cutoff: float) -> None:

@@ -257,8 +257,14 @@ def solve_coverage(
     params: SolveParams | None = None,
     start_mask: NDArray[np.bool_] | None = None,
     progress: Progress | None = None,
+    engine: str = "compact",
 ) -> tuple[SolveResult, NDArray[np.bool_], dict[str, Any]]:
     """Solve MCLP (``model="mclp"``) or LSCP (``"lscp"``) by the steps of the module docstring.
+
+    ``engine="compact"`` runs steps 3-4 on the compact MILP; ``"benders"`` replaces them by the
+    decompositions whose size does not grow with the demand rows: Benders in the site space for
+    the MCLP (:mod:`optimizer.coverage_benders`), row generation for the LSCP
+    (:mod:`optimizer.coverage_rowgen`). Steps 1-2 and the final accounting are shared.
 
     Returns the result (objective in the model's own sense, bound, status, limit), the open-site
     mask of the best plan, and statistics per step.
@@ -276,7 +282,7 @@ def solve_coverage(
 
     if model == "mclp":
         _check_mclp(instance, radius, p, budget)
-    stats: dict[str, Any] = {"formulation": f"{model}-reduced"}
+    stats: dict[str, Any] = {"formulation": f"{model}-{'benders' if engine == 'benders' else 'reduced'}"}
     sign = 1.0 if model == "mclp" else -1.0
 
     # 1. incumbent
@@ -307,6 +313,7 @@ def solve_coverage(
     # 2. dominated sites
     work = _Working(instance, np.zeros(instance.m, dtype=bool), np.zeros(instance.m, dtype=bool), p, budget)
     cover, _, _, _ = covering_rows(instance, radius)
+    cover = sp.csr_array(cover[merge_identical_rows(cover)[1]])  # same inclusions, half the work at city scale
     uses_cost = (model == "mclp" and budget is not None) or (model == "lscp" and objective == "cost")
     dom = dominated_sites(cover, instance.cost if uses_cost else None, new_eligible(instance))
     work.fixed_closed |= dom
@@ -316,11 +323,34 @@ def solve_coverage(
     # 3. LP bound + reduced-cost fixing; until the LP answers, the heuristic's Lagrangian bound holds
     heuristic_bound = stats.get("heuristic_bound")
     global_bound = float(heuristic_bound) if heuristic_bound is not None else math.inf
+    if engine == "benders" and model == "mclp":
+        from siting.optimizer.coverage_benders import solve_mclp_benders
+
+        out = solve_mclp_benders(instance, radius, p, budget, work.fixed_closed, inc_mask, inc, delta, params, say)
+        stats.update(out.rounds)
+        return _finish_coverage(
+            instance, model, radius, objective, params, t0, inc_mask, inc, out.mask, out.value,
+            min(global_bound, out.bound), Status.OPTIMAL if out.closed else Status.FEASIBLE, Limit.NONE,
+            integral, stats, say,
+        )  # fmt: skip
+    rowgen_rows = None
     for rnd in range(_FIX_ROUNDS):
         problem = _build(work, model, radius, objective)
         if problem is None or left() <= 0:
             break
-        lp = _lp_duals(problem, params, left())
+        if engine == "benders":  # LSCP: the LP of a few generated rows, duals zero elsewhere
+            from siting.optimizer.coverage_rowgen import rowgen_lp
+
+            got = rowgen_lp(problem, params, say)
+            lp = None if got is None else (got[0], got[1])
+            rowgen_rows = None if got is None else (problem, got[2])
+            if got is not None:  # a better incumbent makes the fixing below stronger
+                inc_mask, inc = _better_cover(
+                    instance, work.instance().existing, problem, got[3], inc_mask, inc, radius, objective, say
+                )
+                tol = 1e-7 * max(1.0, abs(inc))
+        else:
+            lp = _lp_duals(problem, params, left())
         if lp is None:
             break
         _, duals = lp
@@ -350,10 +380,32 @@ def solve_coverage(
     res_status, limit = Status.OPTIMAL, Limit.NONE
     if global_bound > inc + delta - tol:
         problem = _build(work, model, radius, objective)
+        # the working LSCP prices fixed-open sites as existing (cost 0): its values miss their cost
+        shift = (
+            0.0 if model == "mclp" else -_value(instance, work.fixed_open | instance.existing, model, radius, objective)
+        )
         if problem is None:
             global_bound = inc
         elif left() <= 0:
             res_status, limit = Status.FEASIBLE, Limit.TIME
+        elif engine == "benders":  # LSCP: iterated MILP on the generated rows
+            from siting.optimizer.coverage_rowgen import initial_rows, rowgen_milp
+
+            same = rowgen_rows is not None and _same_rows(rowgen_rows[0], problem)
+            rows = rowgen_rows[1] if same and rowgen_rows is not None else initial_rows(problem)
+            agrees = not (inc_mask & work.fixed_closed).any() and (inc_mask | ~work.fixed_open).all()
+            warm = inc_mask.astype(np.float64) if agrees else None
+            rg = rowgen_milp(problem, rows, warm, -global_bound - shift, params, say)
+            stats.update(rg.stats)
+            if rg.x is not None:
+                mask = problem.open_sites(rg.x) | work.instance().existing
+                val = _value(instance, mask, model, radius, objective)
+                if val > best:
+                    best_mask, best = mask, val
+            if math.isfinite(rg.bound):
+                global_bound = min(global_bound, max(inc, -(rg.bound + shift)))
+            if not rg.closed:
+                res_status, limit = Status.FEASIBLE, Limit.TIME if left() <= 0 else Limit.OTHER
         else:
             winst = work.instance()
             warm = None
@@ -383,16 +435,82 @@ def solve_coverage(
                 if val > best:
                     best_mask, best = mask, val
             if res.bound is not None and math.isfinite(res.bound):
-                global_bound = min(global_bound, max(inc, sign * res.bound))
+                global_bound = min(global_bound, max(inc, sign * (res.bound + shift)))
             if res.status != Status.OPTIMAL:
                 res_status, limit = Status.FEASIBLE, res.limit if res.limit != Limit.NONE else Limit.OTHER
+    return _finish_coverage(
+        instance, model, radius, objective, params, t0, inc_mask, inc, best_mask, best, global_bound, res_status,
+        limit, integral, stats, say,
+    )  # fmt: skip
+
+
+def _better_cover(
+    instance: SitingInstance,
+    open_already: NDArray[np.bool_],
+    problem: MilpProblem,
+    y: NDArray[np.float64],
+    inc_mask: NDArray[np.bool_],
+    inc: float,
+    radius: float,
+    objective: str,
+    say: Progress,
+) -> tuple[NDArray[np.bool_], float]:
+    """The best of the incumbent and the LP-guided covers of :func:`coverage_rowgen.lp_guided_covers`
+    (``problem`` is on the working instance, whose existing sites ``open_already`` complete a cover)."""
+    from siting.optimizer.coverage_rowgen import lp_guided_covers
+
+    for cover in lp_guided_covers(problem, y):
+        mask = cover | open_already
+        val = _value(instance, mask, "lscp", radius, objective)
+        if val > inc + 1e-9 * max(1.0, abs(inc)):
+            inc_mask, inc = mask, val
+            say(f"LP-guided cover {-inc:.10g}")
+    return inc_mask, inc
+
+
+def _same_rows(a: MilpProblem, b: MilpProblem) -> bool:
+    """Whether two covering problems have the same rows and columns (no fixing in between)."""
+    return bool(
+        a.A.shape == b.A.shape
+        and a.A.nnz == b.A.nnz
+        and np.array_equal(a.col_upper, b.col_upper)
+        and np.array_equal(a.col_lower, b.col_lower)
+    )
+
+
+def _finish_coverage(
+    instance: SitingInstance,
+    model: str,
+    radius: float,
+    objective: str,
+    params: SolveParams,
+    t0: float,
+    inc_mask: NDArray[np.bool_],
+    inc: float,
+    best_mask: NDArray[np.bool_],
+    best: float,
+    global_bound: float,
+    res_status: Status,
+    limit: Limit,
+    integral: bool,
+    stats: dict[str, Any],
+    say: Progress,
+) -> tuple[SolveResult, NDArray[np.bool_], dict[str, Any]]:
+    """The result in the model's own sense from max-form values: never worse than the incumbent,
+    OPTIMAL only within ``mip_gap``, FEASIBLE with limit TIME when the deadline stopped it."""
+    sign = 1.0 if model == "mclp" else -1.0
+    # the plan is re-valued on the instance itself: the answer is never worse than the incumbent
+    best = _value(instance, best_mask, model, radius, objective)
+    if best < inc:
+        best_mask, best = inc_mask, inc
+    tol = 1e-7 * max(1.0, abs(best))
     global_bound = max(global_bound, best)
     if integral and global_bound < best + 1 - tol:
         global_bound = best  # no integral plan value lies strictly between them
     if _gap(best, global_bound) <= max(params.mip_gap, 1e-9):
         res_status, limit = Status.OPTIMAL, Limit.NONE
-    elif res_status == Status.OPTIMAL:
-        res_status, limit = Status.FEASIBLE, Limit.TIME if left() <= 0 else Limit.OTHER
+    elif res_status == Status.OPTIMAL or limit == Limit.NONE:
+        res_status, limit = Status.FEASIBLE, Limit.TIME if params.expired() else Limit.OTHER
     say(f"done: {sign * best:.10g}, bound {sign * global_bound:.10g}, status {res_status.value}")
     result = SolveResult(
         status=res_status,
@@ -413,11 +531,22 @@ def solve_coverage(
 def _check_mclp(instance: SitingInstance, radius: float, p: int | None, budget: float | None) -> None:
     """The checks :func:`models.formulations.mclp` makes, before any heuristic runs."""
     from siting.models.checks import check_radius
-    from siting.models.errors import ScenarioError
-    from siting.models.formulations.mclp import check_site_limits, smallest_eligible_distance
+    from siting.models.formulations.mclp import check_site_limits
 
     r = check_radius(radius, allow_zero=False)
     check_site_limits(instance, p, budget, min_p=0)
+    check_covers_something(instance, r)
+
+
+def check_covers_something(instance: SitingInstance, radius: float) -> None:
+    """One clear error when no site (new or existing) reaches any demand point within ``radius``:
+    every coverage plan would be empty, which is a wrong radius or wrong units, not an answer."""
+    from siting.models.errors import ScenarioError
+    from siting.models.formulations.mclp import smallest_eligible_distance
+
+    r = float(radius)
+    if instance.n == 0:
+        return
     _, _, _, no_site = covering_rows(instance, r)
     if no_site.all():
         dmin = smallest_eligible_distance(instance)

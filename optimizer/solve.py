@@ -57,6 +57,8 @@ __all__ = [
 ]
 MODELS = ("mclp", "lscp", "pmedian", "pcenter")
 FORMULATIONS = ("auto", "classic", "radius", "benders", "compact", "reduced")
+#: ``--formulation auto`` for MCLP / LSCP on highs: the decomposition from this many pairs within the radius
+COVERAGE_AUTO_PAIRS = 500_000
 
 Progress = Callable[[str], None]
 #: Nonzeros HiGHS presolves per second, conservatively (measured ~350,000/s on one busy core):
@@ -108,8 +110,8 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
         out.append(f"--formulation does not apply to the capacitated {model} (it has one formulation): remove it")
     out += extension_conflicts(model, given)
     covering_forms = ("compact", "reduced")
-    if model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto", "classic", *covering_forms):
-        out.append(f"--formulation {given['formulation']} is a p-median formulation; {model} takes auto, compact or reduced")
+    if model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto", "classic", "benders", *covering_forms):
+        out.append(f"--formulation {given['formulation']} is a p-median formulation; {model} takes auto, compact, reduced or benders")
     if model == "pmedian" and given.get("formulation") in covering_forms:
         out.append(f"--formulation {given['formulation']} is a covering formulation; pmedian takes auto, classic, radius or benders")
     if model == "pmedian" and "formulation" in given:
@@ -160,7 +162,11 @@ class ModelSpec:
         (2010), ``benders`` decomposition of the radius form, or ``auto``. MCLP / LSCP:
         ``compact`` (the merged-row MILP handed to the solver as is) or ``reduced`` (heuristic
         incumbent, dominated sites, LP bound and reduced-cost fixing, then the compact MILP on
-        what is left: :mod:`optimizer.coverage_exact`); ``auto`` is ``compact``.
+        what is left: :mod:`optimizer.coverage_exact`) or ``benders`` (the same incumbent and
+        reductions, then Benders in the site space for the MCLP and row generation for the LSCP:
+        :mod:`optimizer.coverage_benders`, :mod:`optimizer.coverage_rowgen`); ``auto`` is
+        ``benders`` on the highs solver from ``COVERAGE_AUTO_PAIRS`` demand-site pairs within the
+        radius on, ``compact`` below.
     min_group_share : MCLP: every demand group (the instance's ``groups``) has at least this
         share of its demand covered (:mod:`models.formulations.equity`).
     maxmin_groups : MCLP: maximise the worst group's covered share, then total coverage.
@@ -675,15 +681,15 @@ def solve(
         return _finish(instance, spec, res, mask, started, assignment=assign, uncoverable=unc, stats=st)
 
     if spec.model in ("mclp", "lscp"):
-        coverage_form = _coverage_formulation(spec, backend.name)
-        if coverage_form == "reduced":
+        coverage_form = _coverage_formulation(spec, backend.name, instance)
+        if coverage_form in ("reduced", "benders"):
             from siting.models.formulations.lscp import uncoverable
             from siting.optimizer.coverage_exact import solve_coverage
 
             unc = uncoverable(instance, float(spec.radius or 0.0)) if spec.model == "lscp" else None
             res, mask, st = solve_coverage(
                 instance, spec.model, float(spec.radius or 0.0), p=spec.p, budget=spec.budget,
-                objective=spec.lscp_objective, params=params, progress=say,
+                objective=spec.lscp_objective, params=params, progress=say, engine=coverage_form,
             )
             return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
 
@@ -796,22 +802,29 @@ def _pcenter_cheapest_problem(instance: SitingInstance, radius: float, p: int) -
     return dataclasses.replace(base, A=A, row_lower=lo, row_upper=up, name=base.name + " /cheapest p-center")
 
 
-def _coverage_formulation(spec: ModelSpec, backend: str) -> str:
-    """``reduced`` or ``compact`` for MCLP / LSCP; an option the model cannot honour is an error."""
+def _coverage_formulation(spec: ModelSpec, backend: str, instance: SitingInstance) -> str:
+    """``benders``, ``reduced`` or ``compact`` for MCLP / LSCP; an option the model cannot honour is an error."""
     form = spec.formulation
     if form == "classic":
         return "compact"  # the textbook covering model as a peer builds it
-    if form in ("radius", "benders"):
+    if form == "radius":
         raise ScenarioError(
-            f"formulation {form!r} is a p-median formulation; {spec.model} takes auto, compact (classic) or reduced"
+            f"formulation {form!r} is a p-median formulation; {spec.model} takes auto, compact (classic), reduced "
+            "or benders"
         )
-    if form == "reduced" and backend != "highs":
+    if form in ("reduced", "benders") and backend != "highs":
         raise ScenarioError(
-            f"the reduced formulation runs on the highs solver only, not {backend!r}; "
+            f"the {form} formulation runs on the highs solver only, not {backend!r}; "
             "use --formulation compact with this solver"
         )
     if form == "auto":
-        # the compact MILP stays the default until the reduced path closes city-scale cases faster
-        # (benchmarks/bench_city_scale.py); the reduced path does not break ties by cost yet
+        # Small instances: the compact MILP (with its tie-break by cost). From COVERAGE_AUTO_PAIRS
+        # pairs within the radius on, the decomposition: its master does not grow with the demand
+        # rows, and it gave the better proven bound at 100,000 x 2,000 (benchmarks/bench_city_scale.py).
+        if backend == "highs" and spec.radius is not None and spec.radius > 0:
+            from siting.models.formulations.lscp import coverage_matrix
+
+            if coverage_matrix(instance, float(spec.radius)).nnz >= COVERAGE_AUTO_PAIRS:
+                return "benders"
         return "compact"
     return form

@@ -131,7 +131,7 @@ CASES = [
     ),
     (
         ["--model", "mclp", "--radius", 200, "--p", 1, "--formulation", "radius"],
-        "--formulation radius is a p-median formulation; mclp takes auto, compact or reduced",
+        "--formulation radius is a p-median formulation; mclp takes auto, compact, reduced or benders",
     ),
     (["--model", "pmedian", "--p", 1, "--allow-split"], "--allow-split applies to the capacitated p-median only"),
     (

@@ -195,7 +195,7 @@ def test_within_radius_refuses_degrees_and_oversized_builds() -> None:
         within_radius(lonlat, lonlat[:20], 500.0)
     metres = rng.uniform(0, 10_000, size=(5_000, 2))
     with pytest.raises(
-        DataError, match=r"about [\d,]+ pairs and need about .* GB, over the 0\.0 GB .*reduce the radius"
+        DataError, match=r"about [\d,]+ pairs and need about .* [GM]B, over the 0\.1 MB .*reduce the radius"
     ):
         within_radius(metres, metres[:300], 800.0, max_bytes=1e5)
 
