@@ -152,3 +152,13 @@ def joint_plans(inst: MultiServiceInstance) -> list[tuple[NDArray[np.int8], Join
 def best_joint_coverage(inst: MultiServiceInstance) -> float:
     """The best weighted coverage among the feasible plans of :func:`joint_plans`."""
     return max((met.weighted_coverage for _, met in joint_plans(inst) if not met.violations), default=0.0)
+
+
+def brute_mclp(inst: SitingInstance, radius: float, p: int | None, budget: float | None) -> float:
+    """The MCLP optimum by enumeration."""
+    return brute_optimum(inst, "mclp", p=p, budget=budget, radius=radius).value
+
+
+def brute_lscp(inst: SitingInstance, radius: float, objective: str) -> float:
+    """The LSCP optimum (``cost`` or ``count``) by enumeration."""
+    return brute_optimum(inst, "lscp", radius=radius, lscp_objective=objective).value

@@ -201,3 +201,9 @@ class DrawSource:
 
     def chance(self, p: float) -> bool:
         return bool(self.draw(st.booleans()))
+
+
+def coverage_instances() -> st.SearchStrategy[SitingInstance]:
+    """2-10 demand points (weights 0-9), 2-7 sites, distances 0-20, costs 1-5, some sites existing
+    or forbidden: the coverage paths' brute-force checks."""
+    return instances(n=(2, 10), m=(2, 7), weights=(0, 9), costs=(1, 5))

@@ -29,7 +29,8 @@ from siting.optimizer.solve import ModelSpec, solve
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from city_instances import city_instance
-from test_coverage_exact import brute_lscp, brute_mclp, instances
+from oracles import brute_lscp, brute_mclp
+from strategies import coverage_instances
 
 PROVE = SolveParams(mip_gap=0.0, time_limit=30)
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -44,7 +45,7 @@ def _has_rows(inst: SitingInstance, radius: float) -> bool:
 
 
 @SETTINGS
-@given(inst=instances(), radius=st.integers(3, 15), p=st.integers(1, 3), use_budget=st.booleans())
+@given(inst=coverage_instances(), radius=st.integers(3, 15), p=st.integers(1, 3), use_budget=st.booleans())
 def test_mclp_benders_equals_brute_force(inst: SitingInstance, radius: int, p: int, use_budget: bool) -> None:
     budget = 6.0 if use_budget else None
     n_new = int((inst.eligible & ~inst.existing).sum())
@@ -59,7 +60,7 @@ def test_mclp_benders_equals_brute_force(inst: SitingInstance, radius: int, p: i
 
 
 @SETTINGS
-@given(inst=instances(), radius=st.integers(3, 15), p=st.integers(1, 3), use_budget=st.booleans())
+@given(inst=coverage_instances(), radius=st.integers(3, 15), p=st.integers(1, 3), use_budget=st.booleans())
 def test_iterated_master_alone_is_exact(inst: SitingInstance, radius: int, p: int, use_budget: bool) -> None:
     """From the empty plan, with no slack for fixing (delta 0), the master's own rounds find the optimum."""
     budget = 6.0 if use_budget else None
@@ -81,7 +82,7 @@ def test_iterated_master_alone_is_exact(inst: SitingInstance, radius: int, p: in
 
 
 @SETTINGS
-@given(inst=instances(), radius=st.integers(3, 15), seed=st.integers(0, 10_000))
+@given(inst=coverage_instances(), radius=st.integers(3, 15), seed=st.integers(0, 10_000))
 def test_cuts_are_valid_everywhere_and_tight_where_made(inst: SitingInstance, radius: int, seed: int) -> None:
     if not _has_rows(inst, radius):
         return
@@ -100,7 +101,7 @@ def test_cuts_are_valid_everywhere_and_tight_where_made(inst: SitingInstance, ra
 
 
 @SETTINGS
-@given(inst=instances(), radius=st.integers(1, 15), objective=st.sampled_from(["cost", "count"]))
+@given(inst=coverage_instances(), radius=st.integers(1, 15), objective=st.sampled_from(["cost", "count"]))
 def test_lscp_row_generation_equals_brute_force(inst: SitingInstance, radius: int, objective: str) -> None:
     if not _has_rows(inst, radius) and not (inst.dense_distances()[:, inst.existing] <= radius).any():
         return
@@ -111,7 +112,7 @@ def test_lscp_row_generation_equals_brute_force(inst: SitingInstance, radius: in
 
 
 @SETTINGS
-@given(inst=instances(), radius=st.integers(1, 15))
+@given(inst=coverage_instances(), radius=st.integers(1, 15))
 def test_row_generation_alone_is_exact(inst: SitingInstance, radius: int) -> None:
     """From one generated row and no incumbent, the LP bound is valid and the MILP rounds close."""
     problem = lscp(inst, radius)

@@ -27,31 +27,18 @@ from siting.optimizer.result import Limit, SolveParams, Status
 from siting.optimizer.solve import ModelSpec, solve
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-import strategies
 from city_instances import city_instance, city_points, write_city_csv
 from clocks import spent
-from oracles import brute_optimum
+from oracles import brute_lscp, brute_mclp
+from strategies import coverage_instances
 
 PROVE = SolveParams(mip_gap=0.0, time_limit=30)
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
-def instances() -> st.SearchStrategy[SitingInstance]:
-    """2-10 demand points (weights 0-9), 2-7 sites, distances 0-20, costs 1-5, some sites existing
-    or forbidden; drawn entry by entry (tests/strategies.py), so a failure shrinks."""
-    return strategies.instances(n=(2, 10), m=(2, 7), weights=(0, 9), costs=(1, 5))
-
-
-def brute_mclp(inst: SitingInstance, radius: float, p: int | None, budget: float | None) -> float:
-    return brute_optimum(inst, "mclp", p=p, budget=budget, radius=radius).value
-
-
-def brute_lscp(inst: SitingInstance, radius: float, objective: str) -> float:
-    return brute_optimum(inst, "lscp", radius=radius, lscp_objective=objective).value
-
 
 @SETTINGS
-@given(inst=instances(), radius=st.integers(3, 15), p=st.integers(1, 3), use_budget=st.booleans())
+@given(inst=coverage_instances(), radius=st.integers(3, 15), p=st.integers(1, 3), use_budget=st.booleans())
 def test_mclp_reduced_equals_brute_force(inst: SitingInstance, radius: int, p: int, use_budget: bool) -> None:
     budget = 6.0 if use_budget else None
     n_new = int((inst.eligible & ~inst.existing).sum())
@@ -67,7 +54,7 @@ def test_mclp_reduced_equals_brute_force(inst: SitingInstance, radius: int, p: i
 
 
 @SETTINGS
-@given(inst=instances(), radius=st.integers(1, 15), objective=st.sampled_from(["cost", "count"]))
+@given(inst=coverage_instances(), radius=st.integers(1, 15), objective=st.sampled_from(["cost", "count"]))
 def test_lscp_reduced_equals_brute_force(inst: SitingInstance, radius: int, objective: str) -> None:
     res = solve(inst, ModelSpec("lscp", radius=radius, lscp_objective=objective, formulation="reduced"), "highs", PROVE)  # type: ignore[arg-type]
     assert res.status == Status.OPTIMAL and res.verified
@@ -75,7 +62,7 @@ def test_lscp_reduced_equals_brute_force(inst: SitingInstance, radius: int, obje
 
 
 @SETTINGS
-@given(inst=instances(), radius=st.integers(3, 15), use_cost=st.booleans())
+@given(inst=coverage_instances(), radius=st.integers(3, 15), use_cost=st.booleans())
 def test_dominated_sites_keep_an_optimal_plan(inst: SitingInstance, radius: int, use_cost: bool) -> None:
     """Closing every dominated site never lowers the MCLP optimum (p and budget)."""
     cover, _, _, _ = covering_rows(inst, radius)
@@ -90,7 +77,7 @@ def test_dominated_sites_keep_an_optimal_plan(inst: SitingInstance, radius: int,
 
 
 @SETTINGS
-@given(inst=instances(), radius=st.integers(3, 15), seed=st.integers(0, 1000))
+@given(inst=coverage_instances(), radius=st.integers(3, 15), seed=st.integers(0, 1000))
 def test_lagrangian_bound_is_valid_for_any_duals(inst: SitingInstance, radius: int, seed: int) -> None:
     """Bound (L) with arbitrary multipliers is never below the optimum, also with a site forced."""
     if not (~covering_rows(inst, radius)[3]).any() or not new_eligible(inst).any():
