@@ -85,7 +85,12 @@ LAND_TYPES = {
     "demolition_site": (0.15, 100.0, 1500.0),
 }
 #: Existing facilities per building, by service.
-EXISTING_PER_BUILDING = {"elderly_care": 1 / 1500, "childcare": 1 / 2000, "ev_charging": 1 / 2500, "public_toilet": 1 / 400}
+EXISTING_PER_BUILDING = {
+    "elderly_care": 1 / 1500,
+    "childcare": 1 / 2000,
+    "ev_charging": 1 / 2500,
+    "public_toilet": 1 / 400,
+}
 BUDGET_PER_RESIDENT = 240.0
 MIN_BUDGET = 4_800_000.0
 PHASES = ("2022", "2023", "2024")
@@ -218,8 +223,8 @@ def make_city(residents: int, plots: int, seed: int, out: Path) -> dict[str, int
     rng = np.random.default_rng(seed)
     s = SPACING
     n_nodes = max(2000.0, residents * NODES_PER_RESIDENT)  # a small city keeps room for its plots
-    nx = int(round(math.sqrt(n_nodes / ASPECT)))  # nodes per row
-    ny = int(round(nx * ASPECT))
+    nx = round(math.sqrt(n_nodes / ASPECT))  # nodes per row
+    ny = round(nx * ASPECT)
     width, height = (nx - 1) * s, (ny - 1) * s
     x0, y0 = pyproj.Transformer.from_crs("EPSG:4490", CRS, always_xy=True).transform(*ORIGIN_LONLAT)
     x0, y0 = float(round(x0, -2)), float(round(y0, -2))
@@ -293,7 +298,7 @@ def make_city(residents: int, plots: int, seed: int, out: Path) -> dict[str, int
     dens = density.ravel()
 
     # ------------------------------------------------------------------ buildings
-    n_build = int(round(residents / RESIDENTS_PER_BUILDING))
+    n_build = round(residents / RESIDENTS_PER_BUILDING)
     cells_b = _gumbel_top(rng, np.where(land, dens, 0.0), n_build)
     bw = rng.uniform(10.0, s - 12.0, n_build)
     bh = rng.uniform(10.0, s - 12.0, n_build)
@@ -358,7 +363,7 @@ def make_city(residents: int, plots: int, seed: int, out: Path) -> dict[str, int
     # ------------------------------------------------------------------ existing facilities
     ex_rows = []
     for service, per in EXISTING_PER_BUILDING.items():
-        k = max(1, int(round(n_build * per)))
+        k = max(1, round(n_build * per))
         cells = _gumbel_top(rng, np.where(free, dens, 0.0), k)
         free[cells] = False
         ex_rows.append(
