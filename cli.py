@@ -370,12 +370,16 @@ def solve(
             typer.echo(f"[{time.perf_counter() - started:7.1f} s] {msg}", err=True)
 
         result = solve_model(instance, spec, solver=solver, params=params, progress=None if quiet else say)
+    from siting.scenarios.research.child import peak_mb
+
+    peak = peak_mb()  # this process and any solver it ran as a subprocess
     if as_json:
         from siting.scenarios.pipeline.summary import json_safe
 
-        typer.echo(json.dumps(json_safe(result.to_dict() | {"exit_code": 0}), indent=2))
+        typer.echo(json.dumps(json_safe(result.to_dict() | {"peak_memory_mb": peak, "exit_code": 0}), indent=2))
     else:
         typer.echo(_summary(result, instance))
+        typer.echo(f"memory      peak {peak:,.0f} MB (this process and any solver subprocess)")
 
 
 @app.command()
@@ -673,6 +677,8 @@ def run(
         typer.echo("checks passed" if not failed else f"checks FAILED: {', '.join(failed)} (see summary.json)")
     if sum(int(svc.get("new_sites") or 0) for svc in summary["services"].values()) == 0:
         typer.echo("nothing to build: the plan opens no new facility (the existing ones give this coverage)")
+    if summary.get("peak_memory_mb") is not None:
+        typer.echo(f"peak memory {summary['peak_memory_mb']:,.0f} MB")
     typer.echo(f"plan written to {result.out_dir}")
 
 
