@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from siting.models.errors import DataError, ScenarioError
 from siting.models.instance import SitingInstance
 from siting.scenarios.geodata.layers import LoadedLayers, Problems, load_layers, natural_key, resolve_path, show_ids, xy
-from siting.scenarios.pipeline.progress import NullProgress
+from siting.scenarios.pipeline.progress import NullProgress, status_callback
 from siting.scenarios.schema import ScenarioBody, Service
 
 #: Objectives that need the joint multi-service model (:mod:`scenarios.joint_build`).
@@ -457,7 +457,10 @@ def build(
             from siting.scenarios.geodata.network import network_distances
 
             with progress.step("walking distances"):
-                nd = network_distances(net, demand_xy, all_xy, cutoff, max_snap=body.distance.max_snap_m)
+                nd = network_distances(
+                    net, demand_xy, all_xy, cutoff, max_snap=body.distance.max_snap_m,
+                    progress=status_callback(progress),
+                )
         except DataError as exc:
             raise DataError(str(exc) if str(exc).startswith(source) else f"{source}: {exc}") from None
         dist = nd.distances

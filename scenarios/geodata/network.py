@@ -54,6 +54,8 @@ DEFAULT_WALKING_SPEED_KMH = 4.0
 #: Node coordinates (metres) are rounded to this many decimals before equal ones are merged, so line
 #: ends and vertices closer than about 1e-6 m become one node.
 NODE_MERGE_DECIMALS = 6
+#: Seconds between progress lines of :func:`network_distances`.
+PROGRESS_SECONDS = 5.0
 #: Memory budget (bytes) of one block of Dijkstra output in :func:`network_distances`.
 DEFAULT_CHUNK_BYTES = 200_000_000
 
@@ -820,7 +822,7 @@ def _tiled_dijkstra(
             cols_l.append(present[c])
             vals_l.append(part[r, c])
             found += r.size
-        if progress is not None and time.perf_counter() - last_report > 5.0:
+        if progress is not None and time.perf_counter() - last_report > PROGRESS_SECONDS:
             last_report = time.perf_counter()
             progress(f"walking distances: {t_no + 1:,} of {len(tiles):,} tiles, {found:,} pairs within {cutoff:,.0f} m")
     if not rows_l:

@@ -15,6 +15,7 @@ from siting.models.evaluate import evaluate
 from siting.optimizer.result import SolveParams
 from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, ServiceProblem
 from siting.scenarios.geodata.layers import natural_key
+from siting.scenarios.pipeline.progress import status_callback
 from siting.scenarios.schema import ScenarioBody
 
 
@@ -314,7 +315,9 @@ def solve_joint_scenario(
             res = plans[0]
         else:
             with progress.step(label):
-                res = joint_api.solve_joint(inst, objective=body.objective, solver=solver, params=params)
+                res = joint_api.solve_joint(
+                    inst, objective=body.objective, solver=solver, params=params, progress=status_callback(progress)
+                )
     except (InfeasibleError, NoSolutionError) as exc:
         raise type(exc)(f"{built.source}: {exc}") from None
     plan = np.asarray(res.open_phase, dtype=np.int8)
