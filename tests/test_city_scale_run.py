@@ -120,3 +120,27 @@ def test_solve_reports_peak_memory() -> None:
     assert record["peak_memory_mb"] > 0
     plain = runner.invoke(app, [*args, "--quiet"])
     assert plain.exit_code == 0 and "peak" in plain.stdout
+
+
+def test_map_links_clusters_along_delaunay_edges_like_all_pairs() -> None:
+    """The map's grouping of a city's points (Delaunay edges) equals the grouping by all pairs within reach."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    from siting.scenarios.outputs.mapping import _link_pairs
+
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        centres = rng.uniform(0, 3000, (5, 2))
+        pts = np.vstack([rng.normal(c, 50, (int(rng.integers(2, 400)), 2)) for c in centres])
+        pts = np.vstack([pts, pts[:7]])  # duplicates
+        link = float(rng.uniform(20, 300))
+
+        def groups(pairs: np.ndarray) -> tuple[int, np.ndarray]:
+            graph = coo_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(pts), len(pts)))
+            return connected_components(graph, directed=False)
+
+        k_all, lab_all = groups(cKDTree(pts).query_pairs(r=link, output_type="ndarray"))
+        k_tri, lab_tri = groups(_link_pairs(pts, link))
+        assert k_all == k_tri and len(set(zip(lab_all.tolist(), lab_tri.tolist()))) == k_all
