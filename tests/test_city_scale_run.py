@@ -137,10 +137,10 @@ def test_map_links_clusters_along_delaunay_edges_like_all_pairs() -> None:
         pts = np.vstack([pts, pts[:7]])  # duplicates
         link = float(rng.uniform(20, 300))
 
-        def groups(pairs: np.ndarray) -> tuple[int, np.ndarray]:
-            graph = coo_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(pts), len(pts)))
+        def groups(pairs: np.ndarray, n: int) -> tuple[int, np.ndarray]:
+            graph = coo_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
             return connected_components(graph, directed=False)
 
-        k_all, lab_all = groups(cKDTree(pts).query_pairs(r=link, output_type="ndarray"))
-        k_tri, lab_tri = groups(_link_pairs(pts, link))
+        k_all, lab_all = groups(cKDTree(pts).query_pairs(r=link, output_type="ndarray"), len(pts))
+        k_tri, lab_tri = groups(_link_pairs(pts, link), len(pts))
         assert k_all == k_tri and len(set(zip(lab_all.tolist(), lab_tri.tolist()))) == k_all
