@@ -402,7 +402,6 @@ def solve_joint(
     if ws is not None:
         say(f"greedy start: {objective} {p1.objective_value(ws):,.6g} in {time.perf_counter() - t_greedy:.1f} s")
     r1, again = _solve(be, p1, params, deadline, ws)
-    say(_stage_line("primary", r1))
     if not r1.status.has_solution and r1.limit == Limit.TIME and ws is not None:
         # the budget ran out before the solver had a plan (CBC may still be building the model):
         # the greedy start is the best plan found so far
@@ -410,6 +409,7 @@ def solve_joint(
             r1, status=Status.FEASIBLE, x=ws, objective=p1.objective_value(ws),
             message="; ".join(filter(None, [r1.message, "the time limit stopped the solver; the greedy start is kept"])),
         )
+    say(_stage_line("primary", r1))
     stages.append(_record("primary", r1, p1))
     stages[-1]["warm_start"] = ws is not None
     stages[-1]["resolved_cold"] = again
