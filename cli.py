@@ -376,14 +376,18 @@ def solve(
             typer.echo(f"[{time.perf_counter() - started:7.1f} s] {msg}", err=True)
 
         result = solve_model(instance, spec, solver=solver, params=params, progress=None if quiet else say)
+    from siting.scenarios.research.child import peak_mb
+
+    peak = peak_mb()  # this process and any solver it ran as a subprocess
     if as_json:
         from siting.scenarios.pipeline.summary import json_safe
 
-        typer.echo(json.dumps(json_safe(result.to_dict() | {"exit_code": 0}), indent=2))
+        typer.echo(json.dumps(json_safe(result.to_dict() | {"peak_memory_mb": peak, "exit_code": 0}), indent=2))
     else:
         from siting.scenarios.outputs.solve_text import solve_summary
 
         typer.echo(solve_summary(result, instance))
+        typer.echo(f"memory      peak {peak:,.0f} MB (this process and any solver subprocess)")
 
 
 @app.command()
@@ -636,6 +640,8 @@ def run(
 
     for line in run_lines(summary, result.mode, result.out_dir, failed_checks(summary), lang.value if lang else "en"):
         typer.echo(line)
+    if summary.get("peak_memory_mb") is not None:
+        typer.echo(f"peak memory {summary['peak_memory_mb']:,.0f} MB")
 
 
 @app.command()

@@ -75,6 +75,11 @@ from siting.models.instance import SitingInstance
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
 Progress = Callable[[str], None]
+#: Clients x sites above which the separator stores only each client's nearest sites.
+TRUNCATE_ENTRIES = 40_000_000
+#: Stored sites per client when truncated: WIDTH_PER_MEDIAN * sites / p, at least MIN_WIDTH.
+WIDTH_PER_MEDIAN = 6.0
+MIN_WIDTH = 64
 _INF = highspy.kHighsInf
 _MS = highspy.HighsModelStatus
 
@@ -113,37 +118,81 @@ def _new_highs(params: SolveParams) -> highspy.Highs:
 class _Separator:
     """Closed-form separation of cuts (B) for all clients at once.
 
-    Holds, for each client, the ``active`` candidate columns sorted by distance (``order``,
-    global column numbers) and the sorted distances (``dist``), both (n, k_active) arrays. Sites
-    fixed to 0 can be left out (``restrict``): they add nothing to a cut or to the open mass.
-    ``k`` is the number of all candidate columns; theta_i is column ``k + i``.
+    Holds, for each client, the ``width`` nearest ``active`` candidate columns sorted by distance
+    (``order``, global column numbers) and their distances (``dist``), both (n, width) arrays,
+    built in row blocks from ``d`` (never copied whole). Sites fixed to 0 can be left out
+    (``restrict``): they add nothing to a cut or to the open mass. ``k`` is the number of all
+    candidate columns; theta_i is column ``k + i``.
+
+    Truncation (``width`` < active columns) keeps the optimum: ``cap_i = dist[i, -1]`` is the
+    largest stored distance, every column left out has ``d_ij >= cap_i``, so the cut (B) at any
+    level ``L <= cap_i`` is written exactly from the stored columns, and levels are never above
+    ``cap_i``. Every cut stays valid; a capped cut is only weaker. The master's optimum is taken
+    as proven only when it equals the true value of its plan, with ``d`` in full (see
+    :func:`solve_pmedian_benders`), and the width doubles whenever a plan's nearest open site lies
+    beyond a client's cap.
     """
 
-    def __init__(self, d: NDArray[np.float64], active: NDArray[np.bool_] | None = None) -> None:
+    #: Entries of (clients x width) handled at once by the row-block loops.
+    BLOCK = 2_000_000
+
+    def __init__(
+        self, d: NDArray[np.floating], active: NDArray[np.bool_] | None = None, width: int | None = None
+    ) -> None:
         self.d = d
         self.k = d.shape[1]
-        cols = np.arange(self.k) if active is None else np.flatnonzero(active)
-        local = np.argsort(d[:, cols], axis=1, kind="stable")
-        self.order = cols[local].astype(np.int32)
-        self.dist = np.take_along_axis(d[:, cols], local, axis=1)
+        self.active = np.ones(self.k, dtype=bool) if active is None else active.copy()
+        cols = np.flatnonzero(self.active)
+        self.width = cols.size if width is None else max(1, min(int(width), cols.size))
+        self.truncated = self.width < cols.size
+        n = d.shape[0]
+        self.order = np.empty((n, self.width), dtype=np.int32)
+        self.dist = np.empty((n, self.width), dtype=d.dtype)
+        rows = max(1, self.BLOCK // max(1, cols.size))
+        for r0 in range(0, n, rows):
+            sub = d[r0 : r0 + rows][:, cols]
+            if self.truncated:
+                part = np.argpartition(sub, self.width - 1, axis=1)[:, : self.width]
+                vals = np.take_along_axis(sub, part, axis=1)
+                # by distance, ties by column number (as the full stable sort orders them)
+                local = np.take_along_axis(part, np.lexsort((part, vals), axis=1), axis=1)
+            else:
+                local = np.argsort(sub, axis=1, kind="stable")
+            self.order[r0 : r0 + rows] = cols[local]
+            self.dist[r0 : r0 + rows] = np.take_along_axis(sub, local, axis=1)
+        self.cap = self.dist[:, -1]
 
     def restrict(self, active: NDArray[np.bool_]) -> _Separator:
-        """The separator over the ``active`` columns only."""
-        return _Separator(self.d, active)
+        """The separator over the ``active`` columns only (same width)."""
+        return _Separator(self.d, active, self.width if self.truncated else None)
+
+    def widen(self) -> _Separator:
+        """The separator over the same columns with twice the width."""
+        return _Separator(self.d, self.active, 2 * self.width)
+
+    def _blocks(self) -> Iterator[slice]:
+        rows = max(1, self.BLOCK // max(1, self.width))
+        for r0 in range(0, self.dist.shape[0], rows):
+            yield slice(r0, r0 + rows)
 
     def levels(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Per client, the level L_i of the deepest cut (B) at ``y``."""
-        mass = np.cumsum(y[self.order], axis=1)
-        # first sorted position whose cumulative open mass reaches 1 (the last if none does)
-        reached = mass >= 1.0 - 1e-9
-        t = np.where(reached[:, -1], np.argmax(reached, axis=1), self.dist.shape[1] - 1)
-        return self.dist[np.arange(self.dist.shape[0]), t]
+        """Per client, the level L_i of the deepest cut (B) at ``y`` (at most ``cap_i``)."""
+        out = np.empty(self.dist.shape[0])
+        for b in self._blocks():
+            mass = np.cumsum(y[self.order[b]], axis=1)
+            # first sorted position whose cumulative open mass reaches 1 (the last if none does)
+            reached = mass >= 1.0 - 1e-9
+            t = np.where(reached[:, -1], np.argmax(reached, axis=1), self.width - 1)
+            out[b] = self.dist[b][np.arange(t.size), t]
+        return out
 
     def rhs(self, level: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
         """Right side of the cuts (B) at ``level`` (one per client), evaluated at ``y``."""
-        gain = np.clip(level[:, None] - self.dist, 0.0, None)
-        return level - np.sum(gain * y[self.order], axis=1)
-
+        out = np.empty(self.dist.shape[0])
+        for b in self._blocks():
+            gain = np.clip(level[b, None] - self.dist[b], 0.0, None)
+            out[b] = level[b] - np.sum(gain * y[self.order[b]], axis=1)
+        return out
 
     def cut_rows(self, clients: NDArray[np.int64], level: NDArray[np.float64], closed: NDArray[np.bool_]) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64]]:
         """CSR rows (starts, columns, values) of cuts (B) for ``clients`` at ``level``.
@@ -183,9 +232,7 @@ class _Master:
 
     def __init__(self, h: highspy.Highs, sep: _Separator, w: NDArray[np.float64], existing: NDArray[np.bool_], p: int, lp_tol: float) -> None:
         self.h, self.sep, self.w, self.lp_tol = h, sep, w, lp_tol
-        self.n, self.k = sep.dist.shape
-        # a cut is identified by its client and the rank of its level among all distances
-        self.distances = np.unique(sep.dist)
+        self.n, self.k = sep.dist.shape[0], sep.k
         n, k = self.n, self.k
         empty_i, empty_f = np.zeros(0, dtype=np.int32), np.zeros(0)
         h.addCols(k, np.zeros(k), np.where(existing, 1.0, 0.0), np.ones(k), 0, empty_i, empty_i, empty_f)  # (3)
@@ -194,7 +241,9 @@ class _Master:
         h.addRow(-_INF, float(p), len(new_cols), new_cols, np.ones(len(new_cols)))  # (1)
         self.lo = np.where(existing, 1.0, 0.0)
         self.hi = np.ones(k)
-        self.keys = np.zeros(0, dtype=np.int64)  # key of row r + 1
+        # a cut is identified by its client and its level: keys[r] is that of row r + 1
+        self.keys: list[tuple[int, float]] = []
+        self.seen: set[tuple[int, float]] = set()
         self.n_cuts = 0
         self.y = np.zeros(k)
         self.theta = np.zeros(n)
@@ -218,16 +267,21 @@ class _Master:
 
     def add_cuts(self, clients: NDArray[np.int64], level: NDArray[np.float64]) -> int:
         """Add cuts (B) for these clients at these levels, skipping cuts already in (M)."""
-        keys = clients.astype(np.int64) * len(self.distances) + np.searchsorted(self.distances, level)
-        keys, first = np.unique(keys, return_index=True)
-        fresh = ~np.isin(keys, self.keys)
-        if not fresh.any():
+        pairs = list(zip(clients.tolist(), np.asarray(level, dtype=np.float64).tolist()))
+        fresh_at: dict[tuple[int, float], int] = {}
+        for at, key in enumerate(pairs):
+            if key not in self.seen and key not in fresh_at:
+                fresh_at[key] = at
+        if not fresh_at:
             return 0
-        clients, level, keys = clients[first[fresh]], level[first[fresh]], keys[fresh]
+        pick = np.fromiter(fresh_at.values(), dtype=np.int64, count=len(fresh_at))
+        keys = list(fresh_at)
+        clients, level = clients[pick], np.asarray(level, dtype=np.float64)[pick]
         starts, cols, vals = self.sep.cut_rows(clients, level, self.closed)
         # theta_i + sum_{d_ij < L} (L - d_ij) y_j >= L                                   (2)
         self.h.addRows(len(clients), level, np.full(len(clients), _INF), len(cols), starts, cols, vals)
-        self.keys = np.concatenate([self.keys, keys])
+        self.keys += keys
+        self.seen.update(keys)
         self.n_cuts += len(clients)
         return len(clients)
 
@@ -258,7 +312,9 @@ class _Master:
         slack = np.flatnonzero(act > lower + 1e-6 * np.maximum(1.0, np.abs(lower)))
         if drop and slack.size:
             self.h.deleteRows(len(slack), (slack + 1).astype(np.int32))
-            self.keys = np.delete(self.keys, slack)
+            gone = set(slack.tolist())
+            self.seen.difference_update(self.keys[r] for r in gone)
+            self.keys = [key for r, key in enumerate(self.keys) if r not in gone]
         free = self.free
         zero = free & (self.y < 1e-9) & (bound + rc > threshold)
         one = free & (self.y > 1 - 1e-9) & (bound - rc > threshold)
@@ -343,6 +399,7 @@ def solve_pmedian_benders(
     ladder_max: int = 0,
     probe_passes: int = 3,
     enum_budget: float = 2e8,
+    max_width: int | None = None,
 ) -> tuple[SolveResult, NDArray[np.bool_] | None]:
     """Solve the uncapacitated p-median exactly by Benders decomposition on HiGHS.
 
@@ -359,6 +416,9 @@ def solve_pmedian_benders(
     probe_passes : at most this many probing passes (0: no probing).
     enum_budget : enumerate the plans left free by the fixings when that costs at most this many
         distance look-ups (clients x slots x plans); 0 disables it.
+    max_width : store only each client's this many nearest sites in the separator (see
+        :class:`_Separator`: the optimum is unaffected). Default: all of them, unless clients x
+        sites exceeds ``TRUNCATE_ENTRIES``; then ``max(MIN_WIDTH, WIDTH_PER_MEDIAN * k / p)``.
 
     Returns
     -------
@@ -374,19 +434,32 @@ def solve_pmedian_benders(
     cand = np.flatnonzero(instance.eligible)
     clients = np.flatnonzero(instance.weights > 0)
     w = instance.weights[clients].astype(np.float64)
-    d = instance.dense_distances()[np.ix_(clients, cand)].astype(np.float64)
-    unreachable = ~np.isfinite(d).any(axis=1)
+    # the instance's own matrix (float32 or float64) when every row and column is used: no copy
+    dense = instance.dense_distances()
+    if clients.size == dense.shape[0] and cand.size == dense.shape[1]:
+        d = dense
+    else:
+        d = dense[np.ix_(clients, cand)]
+    finite = np.isfinite(d)
+    unreachable = ~finite.any(axis=1)
     if unreachable.any():
         ids = instance.demand_ids[clients[unreachable]][:5]
         raise DataError(f"demand points {', '.join(map(str, ids))} cannot reach any eligible site; remove them or add sites")
-    big = float(np.max(d[np.isfinite(d)])) * 2 + 1.0
-    d = np.where(np.isfinite(d), d, big)
+    if not finite.all():
+        big = float(np.max(d[finite])) * 2 + 1.0
+        d = np.where(finite, d, big).astype(d.dtype)
+    del finite
     existing = instance.existing[cand]
-    integral = bool(np.all(np.abs(w[:, None] * d - np.round(w[:, None] * d)) < 1e-9)) if d.size < 50_000_000 else False
+    integral = _integral(w, d)
     delta = 1.0 - 1e-6 if integral else 1e-9
     n, k = d.shape
-    sep = _Separator(d)
-    say(f"benders: {n} clients x {k} candidate sites, p = {p}")
+    if max_width is None and n * k > TRUNCATE_ENTRIES:
+        max_width = max(MIN_WIDTH, math.ceil(WIDTH_PER_MEDIAN * k / max(p, 1)))
+    sep = _Separator(d, width=max_width)
+    say(
+        f"benders: {n} clients x {k} candidate sites, p = {p}"
+        + (f"; the {sep.width} nearest sites of each client stored" if sep.truncated else "")
+    )
 
     def true_value(y: NDArray[np.float64]) -> float:
         """p-median objective of an integer y (nearest open candidate per client); inf if none is open
@@ -496,6 +569,17 @@ def solve_pmedian_benders(
                     ub, y_best = value, y_int
                 say(f"benders MILP round {milp_rounds}: master {master.obj:.8g}, bound {bound:.8g}, "
                     f"incumbent {ub:.8g}, new cuts {viol.size} (+{extra} from {len(pool)} pool points)")
+                if viol.size == 0 and master.sep.truncated:
+                    # a capped cut can leave theta below the true distance: only a master optimum
+                    # that equals its plan's true value certifies; else widen and cut again
+                    near = d[:, y_int > 0.5].min(axis=1)
+                    capped = near > master.sep.cap
+                    if capped.any():
+                        master.sep = master.sep.widen()
+                        master.cut_at(y_int)
+                        say(f"benders: {int(capped.sum())} clients beyond their stored sites; "
+                            f"now the {master.sep.width} nearest are stored")
+                        continue
                 if viol.size == 0:
                     # HiGHS solved the master to the gap and its optimum is attained by a plan
                     # (theta = true distances): no plan is better by more than the gap
@@ -684,6 +768,16 @@ def solve_pmedian_benders(
         ),
         mask,
     )
+
+
+def _integral(w: NDArray[np.float64], d: NDArray[np.floating]) -> bool:
+    """Whether every ``w_i d_ij`` is an integer (checked in row blocks, no (n, k) float64 copy)."""
+    rows = max(1, 4_000_000 // max(1, d.shape[1]))
+    for r0 in range(0, d.shape[0], rows):
+        wd = w[r0 : r0 + rows, None] * d[r0 : r0 + rows]
+        if not np.all(np.abs(wd - np.round(wd)) < 1e-9):
+            return False
+    return True
 
 
 def _enumerable(n_free: int, slots: int, n: int, budget: float) -> bool:

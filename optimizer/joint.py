@@ -26,6 +26,7 @@ import dataclasses
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,6 +298,16 @@ def _record(name: str, r: SolveResult, problem: MilpProblem, held: dict[str, flo
     return rec
 
 
+def _stage_line(name: str, r: SolveResult) -> str:
+    """One progress line for a finished stage: status, objective, bound, gap, seconds."""
+
+    def num(v: float | None) -> str:
+        return "-" if v is None else f"{v:,.8g}"
+
+    gap = "-" if r.gap is None else f"{100 * r.gap:.3g} %"
+    return f"{name} stage: {r.status.value}, objective {num(r.objective)}, bound {num(r.bound)}, gap {gap}, {r.seconds:.1f} s"
+
+
 def _hold_slack(value: float) -> float:
     return HOLD_RTOL * max(1.0, abs(value))
 
@@ -348,6 +359,7 @@ def solve_joint(
     forbid: list[NDArray[np.int8]] | None = None,
     primary_bound: float | None = None,
     backend: Backend | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> JointResult:
     """Solve the joint model (see the module docstring for the stages).
 
@@ -362,6 +374,7 @@ def solve_joint(
     forbid : plans whose set of open (service, plot) pairs may not be returned again.
     primary_bound : the primary objective must be at least (max) / at most (min) this value.
     backend : a backend object to use instead of ``solver`` (tests, heuristics).
+    progress : receives a line after the greedy start and after each stage (status, bound, gap).
 
     Raises
     ------
@@ -381,8 +394,13 @@ def solve_joint(
 
     p1, l1 = joint_milp(inst, objective, fix_primary=primary_bound, forbid=forbid)
     notes += l1.notes
+    say = progress or (lambda _m: None)
+    say(f"joint model: {p1.A.shape[0]:,} rows, {p1.A.shape[1]:,} columns, {p1.A.nnz:,} nonzeros")
+    t_greedy = time.perf_counter()
     start = greedy_plan(inst, l1, objective)
     ws = _warm_start(p1, l1, start)
+    if ws is not None:
+        say(f"greedy start: {objective} {p1.objective_value(ws):,.6g} in {time.perf_counter() - t_greedy:.1f} s")
     r1, again = _solve(be, p1, params, deadline, ws)
     if not r1.status.has_solution and r1.limit == Limit.TIME and ws is not None:
         # the budget ran out before the solver had a plan (CBC may still be building the model):
@@ -391,6 +409,7 @@ def solve_joint(
             r1, status=Status.FEASIBLE, x=ws, objective=p1.objective_value(ws),
             message="; ".join(filter(None, [r1.message, "the time limit stopped the solver; the greedy start is kept"])),
         )
+    say(_stage_line("primary", r1))
     stages.append(_record("primary", r1, p1))
     stages[-1]["warm_start"] = ws is not None
     stages[-1]["resolved_cold"] = again
@@ -433,6 +452,7 @@ def solve_joint(
             pk, lk = joint_milp(inst, objective, fix_primary=held, stage=name, forbid=forbid, fix_cost=fix_cost)
             wk = _warm_start(pk, lk, plan)
             rk, again = _solve(be, pk, params, deadline, wk)
+            say(_stage_line(name, rk))
             stages.append(_record(name, rk, pk, {"primary": held} | ({"cost": fix_cost} if fix_cost else {})))
             stages[-1]["warm_start"] = wk is not None
             stages[-1]["resolved_cold"] = again

@@ -31,7 +31,7 @@ in which service s opens on site j (-1 = not opened). :func:`rank_plan` turns it
   plan with (s, j) replaced by (s, j') opened in this row's phase or a later one keeps every budget
   (total, per service, per phase with or without carry-over; the earliest such phase is reported).
   Ties go to the cheaper site, the earlier phase, then ``site_order``. A substitute is only named
-  when it recovers somebody; the swap is confirmed with :func:`models.multiservice.evaluate_joint`
+  when it recovers somebody; the swap is confirmed with :func:`models.multiservice.plan_violations`
   (a candidate the evaluator rejects is skipped);
 * **comparable plots** at the moment of ranking: this site and the eligible sites the plan does not
   use for s whose marginal gain is at least ``(1 - comparable_tol)`` of this pair's, with flags
@@ -54,7 +54,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siting.models.multiservice import MultiServiceInstance, evaluate_joint
+from siting.models.multiservice import MultiServiceInstance, evaluate_joint, plan_violations
 
 #: Relative tolerance under which two gains count as tied.
 TIE_TOL = 1e-9
@@ -231,7 +231,7 @@ def rank_plan(
     room_used = (np.where(op >= 0, 1.0, 0.0) * area[:, None]).sum(axis=0)
     base_ok = True
     if confirm:
-        base_ok = not evaluate_joint(inst, op.astype(np.int8)).violations
+        base_ok = not plan_violations(inst, op.astype(np.int8))
 
     rows: list[RankedRow] = []
     ranked_for = np.zeros((S, m), dtype=bool)  # (s, j) already ranked
@@ -297,7 +297,7 @@ def rank_plan(
                             trial = op.astype(np.int8).copy()
                             trial[s, j] = -1
                             trial[s, c] = when[c]
-                            if evaluate_joint(inst, trial).violations:
+                            if plan_violations(inst, trial):
                                 continue
                         sub_site, sub_phase = int(c), int(when[c])
                         rec_val, sub_cost = float(rec[c]), float(cost[s, c])

@@ -47,7 +47,7 @@ from siting.scenarios.geodata.layers import (
     show_ids,
     xy,
 )
-from siting.scenarios.pipeline.progress import NullProgress
+from siting.scenarios.pipeline.progress import NullProgress, status_callback
 from siting.scenarios.pipeline.service_options import site_capacities
 from siting.scenarios.schema import ScenarioBody, Service
 
@@ -480,7 +480,9 @@ def build(
             from siting.scenarios.geodata.network import network_distances
 
             with progress.step("walking distances"):
-                nd = network_distances(net, demand_xy, all_xy, cutoff, max_snap=body.distance.max_snap_m)
+                nd = network_distances(
+                    net, demand_xy, all_xy, cutoff, max_snap=body.distance.max_snap_m, progress=status_callback(progress)
+                )
             return net, nd
 
         try:

@@ -20,7 +20,8 @@ sparse (n, m) matrix.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -44,6 +45,7 @@ __all__ = [
     "Snap",
     "StreetNetwork",
     "network_distances",
+    "walk_radius",
     "walking_minutes_to_metres",
 ]
 
@@ -52,6 +54,8 @@ DEFAULT_WALKING_SPEED_KMH = 4.0
 #: Node coordinates (metres) are rounded to this many decimals before equal ones are merged, so line
 #: ends and vertices closer than about 1e-6 m become one node.
 NODE_MERGE_DECIMALS = 6
+#: Seconds between progress lines of :func:`network_distances`.
+PROGRESS_SECONDS = 5.0
 #: Memory budget (bytes) of one block of Dijkstra output in :func:`network_distances`.
 DEFAULT_CHUNK_BYTES = 200_000_000
 
@@ -570,6 +574,7 @@ def network_distances(
     max_snap: float | None = None,
     *,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    progress: Callable[[str], None] | None = None,
 ) -> NetworkDistances:
     """Sparse walking distances ``d_ij = s_i + net(pi_i, pi_j) + s_j`` for all pairs within ``cutoff``.
 
@@ -586,9 +591,15 @@ def network_distances(
        same edge, and ``Q_p`` is a leaf, so no path passes through another point's snap leg.
        Zero-length edges (a point on a node, or on the street) are stored explicitly.
     3. Run ``scipy.sparse.csgraph.dijkstra`` from the ``Q`` nodes of the smaller side (usually the
-       sites) with ``limit=cutoff`` (inclusive), ``chunk`` sources at a time with
-       ``chunk * K * 8 bytes <= chunk_bytes`` (K nodes in the augmented graph), and keep the entries
-       ``<= cutoff`` at the other side's ``Q`` nodes as COO pieces. No (n, m) dense array is built.
+       sites) with ``limit=cutoff`` (inclusive) and keep the entries ``<= cutoff`` at the other side's
+       ``Q`` nodes as COO pieces. No (n, m) dense array is built, and no (sources, K) one either:
+       sources are grouped in square tiles and each tile runs on the subgraph of the nodes within
+       the box of its sources widened by the walk radius ``R`` (:func:`walk_radius`). Every edge is
+       at least ``rho`` times as long as the straight line between its ends, so a walk of length
+       ``<= cutoff`` never leaves the disc of radius ``R = cutoff / rho`` around its start: the
+       subgraph holds every such walk and its distances ``<= cutoff`` are the whole graph's
+       (shorter paths cannot appear in a subgraph). Within a tile, ``chunk`` sources at a time with
+       ``chunk * K_tile * 8 bytes <= chunk_bytes``.
 
     Parameters
     ----------
@@ -603,6 +614,8 @@ def network_distances(
         Largest snap distance, metres; default no limit.
     chunk_bytes : int
         Memory budget of one block of Dijkstra output.
+    progress : callable, optional
+        Receives a line now and then while the searches run (tiles done, pairs found).
 
     Returns
     -------
@@ -696,27 +709,16 @@ def network_distances(
         shape=(n_aug, n_aug),
     )
 
-    # 3. Dijkstra from the smaller side.
+    # 3. Dijkstra from the smaller side, tile by tile on the part of the graph a walk can reach.
     q_dem = node_q[: d_idx.size]
     q_sit = node_q[d_idx.size :]
     from_sites = s_idx.size <= d_idx.size
     sources, targets = (q_sit, q_dem) if from_sites else (q_dem, q_sit)
-    chunk = max(1, int(chunk_bytes // (n_aug * 8)))
-    rows_l: list[NDArray[np.int64]] = []
-    cols_l: list[NDArray[np.int64]] = []
-    vals_l: list[NDArray[np.float64]] = []
-    for start in range(0, sources.size, chunk):
-        block = sources[start : start + chunk]
-        dist = dijkstra(graph, directed=True, indices=block, limit=cutoff)
-        sub = dist[:, targets]
-        del dist
-        r, c = np.nonzero(sub <= cutoff)
-        rows_l.append(r + start)
-        cols_l.append(c)
-        vals_l.append(sub[r, c])
-    src_pos = np.concatenate(rows_l)
-    tgt_pos = np.concatenate(cols_l)
-    vals = np.concatenate(vals_l)
+    aug_xy = np.concatenate(
+        [net.xy, np.concatenate([snap_d.point[d_idx], snap_s.point[s_idx]]), np.concatenate([dem[d_idx], sit[s_idx]])]
+    )
+    reach = walk_radius(net, cutoff)
+    src_pos, tgt_pos, vals = _tiled_dijkstra(graph, aug_xy, sources, targets, cutoff, reach, chunk_bytes, progress)
     if from_sites:
         i_pos, j_pos = d_idx[tgt_pos], s_idx[src_pos]
     else:
@@ -727,3 +729,102 @@ def network_distances(
     matrix = sp.coo_array((v32, (i_pos, j_pos)), shape=(n, m)).tocsr()
     matrix.sort_indices()
     return result(matrix)
+
+
+def walk_radius(net: StreetNetwork, cutoff: float) -> float:
+    """Straight-line radius ``R`` that no walk of length ``<= cutoff`` leaves.
+
+    With ``rho = min_e length_e / |xy[v_e] - xy[u_e]|`` over the edges of positive straight length
+    (1 when lengths are the geometry's own, less when a length column makes some streets shorter
+    than they are drawn), every walk of length ``L`` moves at most ``L / rho`` in a straight line,
+    so ``R = cutoff / rho``. Snap legs and edge pieces are straight segments (``rho = 1``). ``inf``
+    when an edge of positive straight length has length 0 (no bound: the whole graph is searched).
+    """
+    if not np.isfinite(cutoff):
+        return float("inf")
+    straight = np.hypot(*(net.xy[net.v] - net.xy[net.u]).T)
+    pos = straight > 0
+    if not pos.any():
+        return float(cutoff)
+    rho = min(1.0, float(np.min(net.length[pos] / straight[pos])))
+    # a relative 1e-9 allowance for rounding in lengths computed from the same coordinates
+    return float(cutoff) / rho * (1.0 + 1e-9) + 1e-6 if rho > 0 else float("inf")
+
+
+def _tiled_dijkstra(
+    graph: sp.csr_array,
+    xy: NDArray[np.float64],
+    sources: NDArray[np.int64],
+    targets: NDArray[np.int64],
+    cutoff: float,
+    reach: float,
+    chunk_bytes: int,
+    progress: Callable[[str], None] | None,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Pairs (source position, target position, distance) with distance ``<= cutoff``, tile by tile.
+
+    Tiles are squares of side ``max(reach, 1)`` (all sources in one tile when ``reach`` is inf); a
+    tile's subgraph is the nodes in its sources' bounding box widened by ``reach`` on every side
+    (the Chebyshev ball of a KD-tree query), so each Dijkstra sees a few thousand nodes instead of
+    the whole city.
+    """
+    from scipy.spatial import cKDTree
+
+    n_all = graph.shape[0]
+    if np.isfinite(reach):
+        side = max(float(reach), 1.0)
+        cell = np.floor((xy[sources] - xy[sources].min(axis=0)) / side).astype(np.int64)
+        key = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
+        order = np.argsort(key, kind="stable")
+        bounds = np.flatnonzero(np.diff(key[order])) + 1
+        tiles = np.split(order, bounds)
+        tree = cKDTree(xy)
+    else:
+        tiles = [np.arange(sources.size)]
+        tree = None
+    local = np.full(n_all, -1, dtype=np.int64)
+    rows_l: list[NDArray[np.int64]] = []
+    cols_l: list[NDArray[np.int64]] = []
+    vals_l: list[NDArray[np.float64]] = []
+    last_report = time.perf_counter()
+    found = 0
+    for t_no, tile in enumerate(tiles):
+        if tree is not None:
+            pts = xy[sources[tile]]
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            centre = (lo + hi) / 2
+            half = float(np.max(hi - lo)) / 2 + reach
+            nodes = np.sort(np.asarray(tree.query_ball_point(centre, half, p=np.inf), dtype=np.int64))
+            local[nodes] = np.arange(nodes.size)
+            rows = graph[nodes]
+            cols = local[rows.indices]
+            keep = cols >= 0
+            row_of = np.repeat(np.arange(nodes.size), np.diff(rows.indptr))
+            sub = sp.csr_array((rows.data[keep], (row_of[keep], cols[keep])), shape=(nodes.size, nodes.size))
+            tgt_local = local[targets]
+            present = np.flatnonzero(tgt_local >= 0)
+            tgt_sub = tgt_local[present]
+            src_sub = local[sources[tile]]
+            local[nodes] = -1
+        else:
+            nodes = np.arange(n_all)
+            sub = graph
+            present = np.arange(targets.size)
+            tgt_sub = targets
+            src_sub = sources[tile]
+        chunk = max(1, int(chunk_bytes // (max(nodes.size, 1) * 8)))
+        for start in range(0, tile.size, chunk):
+            dist = dijkstra(sub, directed=True, indices=src_sub[start : start + chunk], limit=cutoff)
+            part = dist[:, tgt_sub]
+            del dist
+            r, c = np.nonzero(part <= cutoff)
+            rows_l.append(tile[start + r])
+            cols_l.append(present[c])
+            vals_l.append(part[r, c])
+            found += r.size
+        if progress is not None and time.perf_counter() - last_report > PROGRESS_SECONDS:
+            last_report = time.perf_counter()
+            progress(f"walking distances: {t_no + 1:,} of {len(tiles):,} tiles, {found:,} pairs within {cutoff:,.0f} m")
+    if not rows_l:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return np.concatenate(rows_l), np.concatenate(cols_l), np.concatenate(vals_l)

@@ -36,6 +36,32 @@ def _cluster_label(demand: Any, mask: Any) -> str:
 Box = tuple[float, float, float, float]
 
 
+#: Above this many points, :func:`compact_clusters` links them along Delaunay edges (a city's
+#: buildings have millions of pairs within two reaches; a triangulation has three edges a point).
+LINK_DELAUNAY_POINTS = 5_000
+
+
+def link_pairs(pts: np.ndarray, link: float) -> np.ndarray:
+    """Pairs of points along Delaunay edges no longer than ``link``: the same connected groups as
+    all pairs within ``link`` (the Euclidean minimum spanning tree is a subgraph of the Delaunay
+    triangulation, and two groups closer than ``link`` are joined by one of its edges). Points Qhull
+    leaves out (duplicates) are linked to their nearest vertex."""
+    from scipy.spatial import Delaunay, QhullError
+
+    try:
+        tri = Delaunay(pts)
+    except (QhullError, ValueError):  # all points on a line: every pair is a candidate, few points
+        from scipy.spatial import cKDTree
+
+        return np.asarray(cKDTree(pts).query_pairs(r=link, output_type="ndarray"))
+    s = tri.simplices
+    edges = np.concatenate([s[:, [0, 1]], s[:, [1, 2]], s[:, [0, 2]]])
+    if len(tri.coplanar):
+        edges = np.concatenate([edges, tri.coplanar[:, [0, 2]]])
+    length = np.hypot(*(pts[edges[:, 0]] - pts[edges[:, 1]]).T)
+    return np.asarray(edges[length <= link])
+
+
 def compact_clusters(
     layers: dict[str, Any], link: float
 ) -> tuple[dict[str, Any], list[tuple[Box, str]], list[Box]] | None:
@@ -69,7 +95,10 @@ def compact_clusters(
     pts = xy[good]
     if len(pts) < 2 or not (link > 0):
         return None
-    pairs = cKDTree(pts).query_pairs(r=link, output_type="ndarray")
+    if len(pts) > LINK_DELAUNAY_POINTS:
+        pairs = link_pairs(pts, link)
+    else:
+        pairs = cKDTree(pts).query_pairs(r=link, output_type="ndarray")
     graph = coo_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(pts), len(pts)))
     k, lab = connected_components(graph, directed=False)
     if not 2 <= k <= 12:

@@ -23,6 +23,9 @@ class NullProgress:
     def note(self, text: str) -> None:
         """A one-line remark (a warning, what was decided)."""
 
+    def status(self, text: str) -> None:
+        """A line of news from inside a long step (tiles done, a bound, a round's gap)."""
+
 
 class RichProgress(NullProgress):
     """Progress on stderr: rich spinners and bars on a terminal, plain status lines otherwise."""
@@ -63,3 +66,12 @@ class RichProgress(NullProgress):
 
     def note(self, text: str) -> None:
         self.console.print(f"note: {text}", highlight=False, markup=False)
+
+    def status(self, text: str) -> None:
+        self.console.print(f"  {text}", highlight=False, markup=False)
+
+
+def status_callback(progress: Any) -> Callable[[str], None] | None:
+    """``progress.status`` as a plain callback for the library layers, or None when it has none."""
+    fn = getattr(progress, "status", None)
+    return fn if callable(fn) else None

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from siting.models.errors import BackendUnavailableError, InfeasibleError, NoSolutionError, ScenarioError
 from siting.optimizer.result import SolveParams
 from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, ServiceProblem
+from siting.scenarios.pipeline.progress import status_callback
 from siting.scenarios.pipeline.service_options import check_service_options
 from siting.scenarios.schema import ScenarioBody
 
@@ -216,7 +217,9 @@ def solve_joint_scenario(
             res = plans[0]
         else:
             with progress.step(label):
-                res = joint_api.solve_joint(inst, objective=body.objective, solver=solver, params=params)
+                res = joint_api.solve_joint(
+                    inst, objective=body.objective, solver=solver, params=params, progress=status_callback(progress)
+                )
     except (InfeasibleError, NoSolutionError) as exc:
         raise type(exc)(f"{built.source}: {exc}") from None
     plan = np.asarray(res.open_phase, dtype=np.int8)

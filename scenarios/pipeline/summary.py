@@ -13,6 +13,7 @@ from siting.optimizer.result import SolveParams
 from siting.scenarios.build import BuiltScenario
 from siting.scenarios.files import sha256_file
 from siting.scenarios.pipeline.solving import JointOutcome, ServiceOutcome
+from siting.scenarios.research.child import peak_mb
 
 VERSION_PACKAGES = (
     "siting",
@@ -397,6 +398,7 @@ def summary_dict(
         "inputs_sha256": _input_hashes(built, scenario_path),
         "versions": versions(),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "peak_memory_mb": peak_mb(),
     }
     if requested:
         summary["alternatives"] = {

@@ -141,3 +141,16 @@ def test_a_spent_budget_is_never_optimal(start: str) -> None:
     assert res.bound is None or res.bound <= control.objective + 1e-9
     if start_mask is not None:
         assert np.array_equal(mask, start_mask)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("width", [1, 3, 8])
+def test_truncated_separator_keeps_the_optimum(seed: int, width: int) -> None:
+    """Storing only each client's few nearest sites (doubling when a plan needs more) keeps the optimum."""
+    inst = graph_instance(seed, 40) if seed == 2 else random_instance(seed, 45, 25)
+    for p in (2, 4):
+        best, _ = classic_optimum(inst, p)
+        res, mask = solve_pmedian_benders(inst, p, SolveParams(mip_gap=0.0), max_width=width, probe_passes=seed % 2)
+        assert res.status == Status.OPTIMAL
+        assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
+        assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9, abs=1e-6)
