@@ -18,7 +18,7 @@ from oracles import brute_optimum
 from paths import REPO
 from typer.testing import CliRunner
 
-from siting.cli import _progress_for, app, failed_checks
+from siting.cli import _progress_for, app
 from siting.models.errors import InfeasibleError, ScenarioError
 from siting.models.instance import SitingInstance
 from siting.models.multiservice import MultiServiceInstance, ServiceData
@@ -26,6 +26,7 @@ from siting.optimizer.joint import solve_joint
 from siting.optimizer.registry import installed_backends
 from siting.optimizer.result import SolveParams
 from siting.optimizer.solve import OPTION_MODELS, ModelSpec, solve
+from siting.scenarios.pipeline.summary import failed_checks
 
 ROOT = REPO
 TINY = ROOT / "tests" / "data" / "scenarios" / "tiny"

@@ -17,8 +17,9 @@ from paths import REPO
 from typer.testing import CliRunner
 
 import siting.scenarios.geodata.network as network_mod
-from siting.cli import app, failed_checks
+from siting.cli import app
 from siting.scenarios.geodata.network import StreetNetwork, network_distances
+from siting.scenarios.pipeline.summary import failed_checks
 
 ROOT = REPO
 HELSINKI_CSV = ROOT / "scenarios" / "examples" / "helsinki_csv"
