@@ -653,9 +653,12 @@ def run(
         )
     from siting.scenarios.outputs.console import run_lines
 
+    from siting.scenarios.outputs import resolve_lang
+
     summary = result.summary
-    # the summary in --lang when given; else English (scripts read these lines), whatever output.lang says
-    for line in run_lines(summary, result.mode, result.out_dir, failed_checks(summary), lang.value if lang else "en"):
+    # the summary in --lang when given, else in the scenario's output.lang (like the report); --lang en for scripts
+    console_lang = resolve_lang(lang.value if lang else None, summary)
+    for line in run_lines(summary, result.mode, result.out_dir, failed_checks(summary), console_lang):
         typer.echo(line)
 
 

@@ -25,6 +25,7 @@ from siting.cli import app
 from siting.models.multiservice import evaluate_joint, objective_value
 from siting.scenarios.joint_build import build_joint, to_multiservice
 from siting.scenarios.pipeline.run import run_scenario
+from siting.scenarios.outputs import i18n
 from siting.scenarios.schema import load_scenario
 
 ROOT = REPO
@@ -130,7 +131,10 @@ def test_joint_run_end_to_end(scenario: Path, tmp_path: Path) -> None:
     seconds = time.perf_counter() - t0
     assert result.exit_code == 0, result.output
     assert seconds < 20.0, f"joint run took {seconds:.1f} s"
-    assert "joint plan:" in result.stdout and "checks passed" in result.stdout
+    # no --lang: the console speaks the scenario's output.lang (Wuhai: zh), like the report
+    lang = "zh" if scenario == WUHAI else "en"
+    assert i18n.text(lang, "con_checks_passed") in result.stdout
+    assert i18n.TEXT[lang]["con_joint"].split("{")[0] in result.stdout
     assert {"plan.csv", "summary.json", "uncovered.csv", "plan.gpkg", "map.png", "report.html"} <= {
         p.name for p in out.iterdir()
     }
