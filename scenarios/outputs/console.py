@@ -91,7 +91,7 @@ def run_lines(
             alt = summary["alternatives"]
             lines.append(
                 t("con_alternatives", found=alt["found"], tolerance=f"{100 * alt['tolerance']:g}")
-                + (f" ({alt['note']})" if alt.get("note") else "")
+                + (f" ({i18n.note(lang, alt['note'])})" if alt.get("note") else "")
             )
     if "checks" in summary or failed:
         lines.append(t("con_checks_passed") if not failed else t("con_checks_failed", failed=", ".join(failed)))

@@ -555,7 +555,9 @@ def note(lang: str, message: Any) -> str:
     for key in ("split_advance", "stage_skipped_time", "stage_skipped_distance"):
         if msg == en[key]:
             return out[key]
-    return msg
+    from siting.scenarios.outputs.note_text import translated  # the notes and warnings of the code
+
+    return translated(lang, msg)
 
 
 #: Names of the lon/lat systems of ``output.coordinates``.

@@ -729,8 +729,9 @@ def _solve(summary: dict[str, Any], lang: str) -> str:
 def _warnings(summary: dict[str, Any], extra: list[str], lang: str) -> str:
     items = [i18n.note(lang, w) for w in (summary.get("warnings") or [])]
     for s, rec in (summary.get("services") or {}).items():
-        items.extend(f"{s}: {n}" for n in (rec or {}).get("notes") or [])
-    items.extend(extra)
+        label = s if lang == "en" else i18n.service_name(lang, s)
+        items.extend(f"{label}: {i18n.note(lang, n)}" for n in (rec or {}).get("notes") or [])
+    items.extend(i18n.note(lang, w) for w in extra)  # the map's and the GeoPackage's notes
     if summary.get("budget_split"):
         items.append(i18n.note(lang, summary["budget_split"]))
     if not items:

@@ -294,6 +294,19 @@ def test_chinese_report_has_no_english_interface_words(wuhai: Path) -> None:
     assert not words, words
 
 
+def test_summary_notes_exist_in_chinese_and_the_zh_report_shows_them(wuhai: Path) -> None:
+    """summary.json keeps its English notes and writes a ``*_zh`` twin beside each; the zh report shows the Chinese."""
+    summary = json.loads((wuhai / "summary.json").read_text(encoding="utf-8"))
+    page = (wuhai / "report.html").read_text(encoding="utf-8")
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    texts = [(summary["budget_split"], summary["budget_split_zh"]), (summary["phasing"], summary["phasing_zh"])]
+    texts += [(rec["budget_source"], rec["budget_source_zh"]) for rec in summary["services"].values()]
+    for en, zh in texts:
+        assert en and cjk.search(zh) and zh == i18n.note("zh", en), (en, zh)
+    assert len(summary["warnings_zh"]) == len(summary["warnings"])
+    assert summary["budget_split_zh"] in page and summary["budget_split"] not in page
+
+
 # ------------------------------------------------------------------------------ interactive map (no browser)
 def test_interactive_map_draws_streets_sites_and_rows() -> None:
     """Streets become one path (touching lines chained, every vertex once), every chosen (site, service)
