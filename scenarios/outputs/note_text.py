@@ -20,8 +20,10 @@ from typing import Any
 PATTERNS: dict[str, tuple[str, str]] = {
     # how the plan was phased (summary.json ``phasing``)
     "phasing_rephased": (
-        r"each site opens in the earliest phase whose budgets allow it, most valuable first \(the objective "
-        r"values only the end state, so the solver's phases were arbitrary\)",
+        (
+            r"each site opens in the earliest phase whose budgets allow it, most valuable first \(the objective "
+            r"values only the end state, so the solver's phases were arbitrary\)"
+        ),
         "每处设施安排在预算允许的最早阶段，价值高者优先（目标只看最终状态，求解器给出的阶段没有意义）",
     ),
     "phasing_as_solved": (r"as solved", "按求解结果"),
@@ -30,8 +32,10 @@ PATTERNS: dict[str, tuple[str, str]] = {
     "budget_own": (r"budget\.per_service\.(?P<name>\S+)", "专项预算 budget.per_service.{name}"),
     "budget_none": (r"none", "无"),
     "budget_split_share": (
-        r"(?P<pct>[\d.]+) % of budget\.total (?P<total>[\d,.]+) after the per-service budgets "
-        r"\(split in proportion to weight x people served\)",
+        (
+            r"(?P<pct>[\d.]+) % of budget\.total (?P<total>[\d,.]+) after the per-service budgets "
+            r"\(split in proportion to weight x people served\)"
+        ),
         "扣除专项预算后总预算 budget.total {total} 的 {pct}%（按权重 × 服务人数分配）",
     ),
     "budget_share": (
@@ -100,14 +104,20 @@ PATTERNS: dict[str, tuple[str, str]] = {
         "layers.existing.service_values.{key}：没有这一名称的服务设施；已忽略",
     ),
     "no_existing_match": (
-        r"layers\.existing: no facility matches a service \(values of column (?P<col>.+) found: (?P<found>.+)\); "
-        r"name them like the services or map them with service_values",
-        "layers.existing：没有现有设施与任一服务设施对应（列 {col} 的取值：{found}）；"
-        "请按服务设施命名，或用 service_values 对应",
+        (
+            r"layers\.existing: no facility matches a service \(values of column (?P<col>.+) found: (?P<found>.+)\); "
+            r"name them like the services or map them with service_values"
+        ),
+        (
+            "layers.existing：没有现有设施与任一服务设施对应（列 {col} 的取值：{found}）；"
+            "请按服务设施命名，或用 service_values 对应"
+        ),
     ),
     "unknown_cost_types": (
-        r"services\.(?P<name>[^.\s]+)\.cost_by_land_type: land types (?P<types>.+) do not occur in the sites layer "
-        r"\(land types there: (?P<there>.+)\)",
+        (
+            r"services\.(?P<name>[^.\s]+)\.cost_by_land_type: land types (?P<types>.+) do not occur in the sites layer "
+            r"\(land types there: (?P<there>.+)\)"
+        ),
         "services.{name}.cost_by_land_type：用地类型 {types} 不在地块图层中（图层中的用地类型：{there}）",
     ),
     "unknown_eligible_types": (
@@ -129,10 +139,14 @@ PATTERNS: dict[str, tuple[str, str]] = {
         "map.png：排序标注 {ranks} 没有空位，未画出；全部排序见方案表",
     ),
     "no_cjk_font": (
-        r"map\.png: no CJK font found \(reinstall siting with its dependencies, which bring the font "
-        r"pylopdf-fonts-zh-cn, or install fonts-noto-cjk\); the map's labels are written in English",
-        "map.png：未找到中文字体（请连同依赖重新安装 siting，其依赖 pylopdf-fonts-zh-cn 带有字体，"
-        "或安装 fonts-noto-cjk）；地图标注改用英文",
+        (
+            r"map\.png: no CJK font found \(reinstall siting with its dependencies, which bring the font "
+            r"pylopdf-fonts-zh-cn, or install fonts-noto-cjk\); the map's labels are written in English"
+        ),
+        (
+            "map.png：未找到中文字体（请连同依赖重新安装 siting，其依赖 pylopdf-fonts-zh-cn 带有字体，"
+            "或安装 fonts-noto-cjk）；地图标注改用英文"
+        ),
     ),
     "gpkg_no_geometry": (
         r"plan\.gpkg: chosen sites without a geometry in the sites layer: (?P<ids>.+)",

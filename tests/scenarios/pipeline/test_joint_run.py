@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 from siting.cli import app
 from siting.models.multiservice import evaluate_joint, objective_value
 from siting.scenarios.joint_build import build_joint, to_multiservice
-from siting.scenarios.pipeline.run import run_scenario
 from siting.scenarios.outputs import i18n
+from siting.scenarios.pipeline.run import run_scenario
 from siting.scenarios.schema import load_scenario
 
 ROOT = REPO
