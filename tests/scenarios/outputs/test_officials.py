@@ -336,9 +336,11 @@ def test_interactive_map_draws_streets_sites_and_rows() -> None:
     moves = path.split("M")[1:]
     assert len(moves) == 2  # the first two lines touch: one polyline; the third is apart
     assert [len(m.split()) // 2 for m in moves] == [3, 2]
-    scale = 1000.0 / (100 * 1.06)  # the box is the data's extent plus 3 % on each side
+    # the view is the data's extent (the sites, x 10..90) plus 3 % of its span on each side; streets may go beyond
+    span = 90.0 - 10.0
+    scale = 1000.0 / (span * 1.06)
     x0 = float(moves[0].split()[0])
-    assert x0 == pytest.approx(3 * scale, abs=0.06)
+    assert x0 == pytest.approx((0.0 - (10.0 - 0.03 * span)) * scale, abs=0.06)
     assert block.count('class="site"') == 3 and "a&lt;b&gt;" in block and "<b>" not in block
     rows = json.loads(
         re.search(r'<script type="application/json" id="imap-data">(.*?)</script>', block, re.DOTALL).group(1)
@@ -348,3 +350,29 @@ def test_interactive_map_draws_streets_sites_and_rows() -> None:
         ["2", "Public toilet", "", "300,000 CNY", "r2"],
     ]
     assert "</script>" not in block.split('id="imap-data">')[1].split("</script>")[0]
+
+
+def test_interactive_map_opens_on_far_apart_areas_side_by_side() -> None:
+    """Two communities 30 km apart: the map shows both boxes side by side, each wide on the screen, not
+    two specks in 30 km of empty space; every site marker lies inside the view."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from siting.scenarios.outputs.svgmap import WIDTH, interactive_map
+
+    crs = "EPSG:3067"
+    rng = np.random.default_rng(7)
+    xy = np.vstack([rng.uniform(0, 800, (20, 2)), rng.uniform(0, 800, (20, 2)) + [30_000.0, 0.0]])
+    demand = gpd.GeoDataFrame({"pop": np.ones(40)}, geometry=[Point(x, y) for x, y in xy], crs=crs)
+    plan = pd.DataFrame({"rank": [1, 2], "site_id": ["w", "e"], "service": ["toilet", "toilet"], "cost": [1.0, 1.0]})
+    chosen = gpd.GeoDataFrame(plan.copy(), geometry=[Point(400, 400), Point(30_400, 400)], crs=crs)
+    summary = {"services": {"toilet": {"reach_m": 300.0}}}
+    block = interactive_map({"demand": demand, "chosen_sites": chosen}, plan, summary, "en")
+    w, h = (float(v) for v in re.search(r'viewBox="0 0 (\S+) (\S+)"', block).group(1, 2))
+    areas = re.search(r'<g class="areas"[^>]*>(.*?)</g>', block).group(1)
+    widths = [float(v) for v in re.findall(r'<rect [^>]*width="([^"]+)"', areas)]
+    # each area fills a third of the width or more (drawn to one scale, each would be under 3 %)
+    assert len(widths) == 2 and min(widths) > 0.3 * WIDTH
+    assert i18n.text("en", "map_compact") in block
+    for cx, cy in re.findall(r'class="site"[^>]* cx="([^"]+)" cy="([^"]+)"', block):
+        assert 0 <= float(cx) <= w and 0 <= float(cy) <= h
