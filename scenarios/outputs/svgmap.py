@@ -203,6 +203,8 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
     # the view starts on the data (demand, plots, facilities): streets reaching beyond them are cut off
     drawn = [g for g in (layers.get(k) for k in ("demand", "existing", "candidates")) if g is not None]
     bounds = np.array([g.total_bounds for g in [chosen, *drawn]], dtype=float)
+    if areas:  # the dashed boxes and their names are in view too
+        bounds = np.vstack([bounds, np.array([box for box, _ in areas], dtype=float)])
     bounds = bounds[np.isfinite(bounds).all(axis=1)]
     x0, y0 = bounds[:, 0].min(), bounds[:, 1].min()
     x1, y1 = bounds[:, 2].max(), bounds[:, 3].max()
