@@ -132,6 +132,17 @@ PATTERNS: dict[str, tuple[str, str]] = {
         r"layers\.(?P<role>\w+) \((?P<file>.+)\): converted (?P<n>\d+) features from (?P<src>.+) to WGS 84",
         "layers.{role}（{file}）：已将 {n} 个要素从 {src} 转换为 WGS 84",
     ),
+    "demand_off_streets": (
+        (
+            r"(?P<n>\d+) demand points are farther than (?P<m>[\d.,]+) m from any street and count as unreachable: "
+            r"(?P<ids>.+)"
+        ),
+        "{n} 个需求点距最近道路超过 {m} 米，按不可达计：{ids}",
+    ),
+    "sites_off_streets": (
+        r"(?P<n>\d+) sites are farther than (?P<m>[\d.,]+) m from any street and cannot serve anyone: (?P<ids>.+)",
+        "{n} 个地块距最近道路超过 {m} 米，不能服务任何人：{ids}",
+    ),
     "empty_geometries": (r"(?P<n>\d+) empty or missing geometries skipped", "已跳过 {n} 个空的或缺失的几何"),
     # warnings about the outputs
     "labels_dropped": (
@@ -165,11 +176,15 @@ PATTERNS: dict[str, tuple[str, str]] = {
 _COMPILED = [(re.compile(en), zh) for en, zh in PATTERNS.values()]
 
 
+#: The tail of a shortened list of ids (``show_ids``): ``a, b (and 7 more)``.
+_MORE = re.compile(r" \(and (\d+) more\)")
+
+
 def _one(note: str) -> str | None:
     for pattern, zh in _COMPILED:
         hit = pattern.fullmatch(note)
         if hit:
-            return zh.format(**hit.groupdict())
+            return _MORE.sub(r"（另有 \1 个）", zh.format(**hit.groupdict()))
     return None
 
 

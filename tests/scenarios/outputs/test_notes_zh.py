@@ -48,6 +48,9 @@ SAMPLES = {
     "unknown_eligible_types": "services.toilet.eligible_land_types: farm do not occur in the sites layer",
     "repaired_geometries": "layers.sites (wuhai.gpkg): repaired invalid geometries at ids P7, P9",
     "converted_crs": "layers.demand (blocks.gpkg): converted 120 features from GCJ-02 to WGS 84",
+    "demand_off_streets": "10 demand points are farther than 250 m from any street and count as unreachable: "
+    "way/1, way/2",
+    "sites_off_streets": "5 sites are farther than 250 m from any street and cannot serve anyone: way/3",
     "empty_geometries": "3 empty or missing geometries skipped",
     "labels_dropped": "map.png: no free place for the rank label(s) 12, 7; see the plan table for every rank",
     "no_cjk_font": "map.png: no CJK font found (reinstall siting with its dependencies, which bring the font "
@@ -77,6 +80,11 @@ def test_translation_is_chinese_and_keeps_every_captured_part(key: str) -> None:
     for part in hit.groupdict().values():
         assert part in zh, (part, zh)
     assert i18n.note("en", sample) == sample
+
+
+def test_a_shortened_id_list_reads_in_chinese() -> None:
+    zh = i18n.note("zh", "layers.sites (a.gpkg): repaired invalid geometries at ids P1, P2 (and 7 more)")
+    assert zh == "layers.sites（a.gpkg）：已修复编号为 P1, P2（另有 7 个） 的无效几何"
 
 
 def test_joined_notes_translate_part_by_part_and_unknown_parts_stay() -> None:
