@@ -307,6 +307,31 @@ def test_summary_notes_exist_in_chinese_and_the_zh_report_shows_them(wuhai: Path
     assert summary["budget_split_zh"] in page and summary["budget_split"] not in page
 
 
+def test_chinese_labels_use_the_bundled_font_with_no_system_font_config(tmp_path: Path) -> None:
+    """In a fresh process with an empty fontconfig and a fresh matplotlib cache (a machine that never saw a
+    CJK font), the family the zh map asks for resolves to the Noto Sans SC file of the dependency."""
+    import os
+    import subprocess
+    import sys
+
+    conf = tmp_path / "empty.conf"
+    conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig></fontconfig>\n')
+    (tmp_path / "mpl").mkdir()
+    code = (
+        "from matplotlib import font_manager as fm\n"
+        "from siting.scenarios.outputs.mapping import bundled_cjk_font, find_cjk_font\n"
+        "print(fm.findfont(fm.FontProperties(family=find_cjk_font()), fallback_to_default=False))\n"
+        "print(bundled_cjk_font())\n"
+    )
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf), "MPLCONFIGDIR": str(tmp_path / "mpl")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    resolved, bundled = done.stdout.split()
+    assert resolved == bundled and "pylopdf_fonts_zh_cn" in bundled
+
+
 # ------------------------------------------------------------------------------ interactive map (no browser)
 def test_interactive_map_draws_streets_sites_and_rows() -> None:
     """Streets become one path (touching lines chained, every vertex once), every chosen (site, service)
