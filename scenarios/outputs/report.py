@@ -434,6 +434,8 @@ def _plan_table(plan: pd.DataFrame, lang: str, currency: str = "CNY") -> str:
     cols = [c for c in plan.columns if c not in HIDDEN_PLAN_COLUMNS and c != "reason_zh"]
     if "phase" in cols and plan["phase"].astype(str).nunique() <= 1 and (plan["phase"].astype(str) == "all").all():
         cols.remove("phase")  # no phases: the column says "all" on every row
+        if "substitute_phase" in cols:
+            cols.remove("substitute_phase")  # likewise "all" (or blank: no substitute)
     rows = []
     for rec in plan.to_dict("records"):  # a loop over plan rows
         row = []
