@@ -651,13 +651,10 @@ def run(
             file, scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet),
             split=split, alternatives=alternatives, tolerance=tolerance, lang=lang.value if lang else None,
         )
-    from siting.scenarios.outputs import resolve_lang
     from siting.scenarios.outputs.console import run_lines
 
-    summary = result.summary
-    # the summary in --lang when given, else in the scenario's output.lang (like the report); --lang en for scripts
-    console_lang = resolve_lang(lang.value if lang else None, summary)
-    for line in run_lines(summary, result.mode, result.out_dir, failed_checks(summary), console_lang):
+    summary = result.summary  # the lines in --lang, else in the scenario's output.lang (like the report)
+    for line in run_lines(summary, result.mode, result.out_dir, failed_checks(summary), lang.value if lang else None):
         typer.echo(line)
 
 

@@ -21,7 +21,7 @@ def _money(lang: str, value: Any, summary: dict[str, Any]) -> str:
 
 
 def run_lines(
-    summary: dict[str, Any], mode: str, out_dir: str | Path, failed: list[str], lang: str = "en"
+    summary: dict[str, Any], mode: str, out_dir: str | Path, failed: list[str], lang: str | None = "en"
 ) -> list[str]:
     """The console summary of a finished run.
 
@@ -31,8 +31,10 @@ def run_lines(
     mode : ``joint`` or ``split``.
     out_dir : where the plan was written.
     failed : the checks that did not pass (empty: all passed).
-    lang : ``en`` or ``zh``.
+    lang : ``en`` or ``zh``; None: the scenario's ``output.lang`` (as the report), else ``en``.
     """
+    if lang is None:
+        lang = ((summary.get("scenario") or {}).get("output") or {}).get("lang")
     lang = i18n.check_lang(lang)
 
     def t(key: str, **fields: Any) -> str:
