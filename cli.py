@@ -634,14 +634,11 @@ def run(
         )
     from siting.scenarios.outputs.console import run_lines
 
-    summary = result.summary
-    # the summary in --lang when given; else English (scripts read these lines), whatever output.lang says
+    summary = result.summary  # the lines in --lang, else in the scenario's output.lang (like the report)
     from siting.scenarios.pipeline.summary import failed_checks
 
-    for line in run_lines(summary, result.mode, result.out_dir, failed_checks(summary), lang.value if lang else "en"):
+    for line in run_lines(summary, result.mode, result.out_dir, failed_checks(summary), lang.value if lang else None):
         typer.echo(line)
-    if summary.get("peak_memory_mb") is not None:
-        typer.echo(f"peak memory {summary['peak_memory_mb']:,.0f} MB")
 
 
 @app.command()

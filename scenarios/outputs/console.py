@@ -21,7 +21,7 @@ def _money(lang: str, value: Any, summary: dict[str, Any]) -> str:
 
 
 def run_lines(
-    summary: dict[str, Any], mode: str, out_dir: str | Path, failed: list[str], lang: str = "en"
+    summary: dict[str, Any], mode: str, out_dir: str | Path, failed: list[str], lang: str | None = "en"
 ) -> list[str]:
     """The console summary of a finished run.
 
@@ -31,8 +31,10 @@ def run_lines(
     mode : ``joint`` or ``split``.
     out_dir : where the plan was written.
     failed : the checks that did not pass (empty: all passed).
-    lang : ``en`` or ``zh``.
+    lang : ``en`` or ``zh``; None: the scenario's ``output.lang`` (as the report), else ``en``.
     """
+    if lang is None:
+        lang = ((summary.get("scenario") or {}).get("output") or {}).get("lang")
     lang = i18n.check_lang(lang)
 
     def t(key: str, **fields: Any) -> str:
@@ -91,12 +93,14 @@ def run_lines(
             alt = summary["alternatives"]
             lines.append(
                 t("con_alternatives", found=alt["found"], tolerance=f"{100 * alt['tolerance']:g}")
-                + (f" ({alt['note']})" if alt.get("note") else "")
+                + (f" ({i18n.note(lang, alt['note'])})" if alt.get("note") else "")
             )
     if "checks" in summary or failed:
         lines.append(t("con_checks_passed") if not failed else t("con_checks_failed", failed=", ".join(failed)))
     if sum(int(svc.get("new_sites") or 0) for svc in summary["services"].values()) == 0:
         lines.append(t("con_nothing"))
+    if summary.get("peak_memory_mb") is not None:
+        lines.append(t("con_peak_memory", mb=f"{summary['peak_memory_mb']:,.0f}"))
     lines.append(t("con_written", out=out_dir))
     return lines
 

@@ -321,6 +321,7 @@ TEXT: dict[str, dict[str, str]] = {
         "con_checks_passed": "checks passed",
         "con_checks_failed": "checks FAILED: {failed} (see summary.json)",
         "con_nothing": "nothing to build: the plan opens no new facility (the existing ones give this coverage)",
+        "con_peak_memory": "peak memory {mb} MB (this process and any solver subprocess)",
         "con_written": "plan written to {out}",
     },
     "zh": {
@@ -466,6 +467,7 @@ TEXT: dict[str, dict[str, str]] = {
         "con_checks_passed": "全部检查通过",
         "con_checks_failed": "检查未通过：{failed}（见 summary.json）",
         "con_nothing": "无需新建：方案未新增设施（既有设施已达到此覆盖）",
+        "con_peak_memory": "内存峰值 {mb} MB（本进程及求解器子进程）",
         "con_written": "方案已写入 {out}",
     },
 }
@@ -555,7 +557,9 @@ def note(lang: str, message: Any) -> str:
     for key in ("split_advance", "stage_skipped_time", "stage_skipped_distance"):
         if msg == en[key]:
             return out[key]
-    return msg
+    from siting.scenarios.outputs.note_text import translated  # the notes and warnings of the code
+
+    return translated(lang, msg)
 
 
 #: Names of the lon/lat systems of ``output.coordinates``.

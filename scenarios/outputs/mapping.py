@@ -127,6 +127,10 @@ def _nice_length(span: float) -> float:
     return float(10 ** math.ceil(math.log10(max(target, 1.0))))
 
 
+#: Title padding (points) of a panel whose far-apart areas are boxed: the area names sit above the boxes.
+TITLE_PAD_BOXES = 14.0
+
+
 def _draw_boxes(ax: Any, boxes: list[tuple[tuple[float, float, float, float], str]]) -> None:
     from matplotlib.patches import Rectangle
 
@@ -325,7 +329,15 @@ def _inset(
     b = np.asarray(original, dtype=float)
     for k, (x0, y0, x1, y1) in enumerate(b):
         inset.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor="#dddddd", edgecolor="#555555", linewidth=0.6))
-        inset.text((x0 + x1) / 2, (y0 + y1) / 2, labels[k] or str(k + 1), ha="center", va="center", fontsize=6)
+        inset.text(
+            (x0 + x1) / 2,
+            (y0 + y1) / 2,
+            labels[k] or str(k + 1),
+            ha="center",
+            va="center",
+            fontsize=6,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
+        )  # readable over its box
     span = max(b[:, 2].max() - b[:, 0].min(), b[:, 3].max() - b[:, 1].min())
     pad = 0.08 * span
     cx, cy = (b[:, 0].min() + b[:, 2].max()) / 2, (b[:, 1].min() + b[:, 3].max()) / 2
@@ -522,6 +534,7 @@ def draw_map(
         ax.set_title(
             i18n.text(lang, "map_overview") + ("\n" + i18n.text(lang, "map_compact") if cluster_boxes else ""),
             fontsize=10,
+            pad=TITLE_PAD_BOXES if cluster_boxes else 6.0,  # clear of the area names above the boxes
         )
         _background(ax, layers)
         _draw_boxes(ax, cluster_boxes)
@@ -643,6 +656,7 @@ def draw_map(
                     after=_pct(cov.get("share_after")),
                 ),
                 fontsize=10,
+                pad=TITLE_PAD_BOXES if cluster_boxes else 6.0,
             )
             _background(ax, layers)
             _draw_boxes(ax, cluster_boxes)

@@ -435,6 +435,8 @@ def _plan_table(plan: pd.DataFrame, lang: str, currency: str = "CNY") -> str:
     cols = [c for c in plan.columns if c not in HIDDEN_PLAN_COLUMNS and c != "reason_zh"]
     if "phase" in cols and plan["phase"].astype(str).nunique() <= 1 and (plan["phase"].astype(str) == "all").all():
         cols.remove("phase")  # no phases: the column says "all" on every row
+        if "substitute_phase" in cols:
+            cols.remove("substitute_phase")  # likewise "all" (or blank: no substitute)
     rows = []
     for rec in plan.to_dict("records"):  # a loop over plan rows
         row = []
@@ -730,8 +732,9 @@ def _solve(summary: dict[str, Any], lang: str) -> str:
 def _warnings(summary: dict[str, Any], extra: list[str], lang: str) -> str:
     items = [i18n.note(lang, w) for w in (summary.get("warnings") or [])]
     for s, rec in (summary.get("services") or {}).items():
-        items.extend(f"{s}: {n}" for n in (rec or {}).get("notes") or [])
-    items.extend(extra)
+        label = s if lang == "en" else i18n.service_name(lang, s)
+        items.extend(f"{label}: {i18n.note(lang, n)}" for n in (rec or {}).get("notes") or [])
+    items.extend(i18n.note(lang, w) for w in extra)  # the map's and the GeoPackage's notes
     if summary.get("budget_split"):
         items.append(i18n.note(lang, summary["budget_split"]))
     if not items:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from siting.scenarios.outputs import i18n
+from siting.scenarios.outputs.map_clusters import compact_clusters
 
 #: Width of the SVG's coordinate box; the height follows the data's aspect ratio.
 WIDTH = 1000.0
@@ -103,6 +104,7 @@ CSS = """
 #imap .tools button { font: inherit; padding: 0 10px; margin-right: 4px; }
 #imap .site { cursor: pointer; stroke: #ffffff; stroke-width: 1.2; vector-effect: non-scaling-stroke; }
 #imap .site.on { stroke: #000000; stroke-width: 3; }
+#imap .areas text { fill: #555555; stroke: none; font-size: 12px; }
 #imap .legend span { display: inline-block; margin-right: 14px; font-size: 13px; }
 #imap .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 4px; }
 #imap-info { margin: 6px 0 10px; }
@@ -181,9 +183,28 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
     chosen = layers.get("chosen_sites")
     if chosen is None or not len(chosen) or chosen.crs is None or chosen.crs.is_geographic:
         return ""
-    drawn = [g for g in (layers.get(k) for k in ("streets", "demand", "existing", "candidates")) if g is not None]
-    drawn = [g.to_crs(chosen.crs) if g.crs is not None and g.crs != chosen.crs else g for g in drawn if len(g)]
+    same = {
+        k: (g.to_crs(chosen.crs) if g.crs is not None and g.crs != chosen.crs else g)
+        for k, g in layers.items()
+        if k in ("streets", "demand", "existing", "candidates", "chosen_sites") and g is not None and len(g)
+    }
+    # far-apart areas side by side, each to scale, as on map.png: the map opens on the data, not on the
+    # empty kilometres between pilot communities
+    reaches = [
+        float(r["reach_m"])
+        for r in (summary.get("services") or {}).values()
+        if isinstance(r, dict) and r.get("reach_m")
+    ]
+    compact = compact_clusters(same, 2.0 * max([*reaches, 500.0]))
+    areas: list[tuple[tuple[float, float, float, float], str]] = []
+    if compact is not None:
+        same, areas, _ = compact
+    layers, chosen = same, same["chosen_sites"]
+    # the view starts on the data (demand, plots, facilities): streets reaching beyond them are cut off
+    drawn = [g for g in (layers.get(k) for k in ("demand", "existing", "candidates")) if g is not None]
     bounds = np.array([g.total_bounds for g in [chosen, *drawn]], dtype=float)
+    if areas:  # the dashed boxes and their names are in view too
+        bounds = np.vstack([bounds, np.array([box for box, _ in areas], dtype=float)])
     bounds = bounds[np.isfinite(bounds).all(axis=1)]
     x0, y0 = bounds[:, 0].min(), bounds[:, 1].min()
     x1, y1 = bounds[:, 2].max(), bounds[:, 3].max()
@@ -259,6 +280,19 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
             f'<circle class="site" data-site="{_e(ids[k])}" cx="{_fmt(mx[k])}" cy="{_fmt(my[k])}" r="{_fmt(r_site)}" '
             f'fill="{colour.get(svc[k], "#000000")}"><title>{_e(label)}</title></circle>'
         )
+    boxes = []
+    for (bx0, by0, bx1, by1), name in areas:  # the areas moved side by side, as on map.png
+        (ax0, ax1), (ay1, ay0) = to_svg(np.array([bx0, bx1]), np.array([by0, by1]))
+        boxes.append(
+            f'<rect x="{_fmt(ax0)}" y="{_fmt(ay0)}" width="{_fmt(ax1 - ax0)}" height="{_fmt(ay1 - ay0)}"/>'
+            + (f'<text x="{_fmt(ax0)}" y="{_fmt(ay0 - 4)}">{_e(name)}</text>' if name else "")
+        )
+    if boxes:
+        out.append(
+            '<g class="areas" fill="none" stroke="#888888" stroke-dasharray="4 3" vector-effect="non-scaling-stroke">'
+            + "".join(boxes)
+            + "</g>"
+        )
     out.append("<g>" + "".join(marks) + "</g></svg>")
 
     # the rows shown on click: rank, service, phase, cost, reason (in the report's language)
@@ -291,7 +325,8 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
     return (
         '<div id="imap" class="screen-only">'
         f'<p class="caption">{_e(t(lang, "imap_caption"))}</p>'
-        '<div class="tools">'
+        + (f'<p class="caption">{_e(t(lang, "map_compact"))}</p>' if areas else "")
+        + '<div class="tools">'
         f'<button type="button" data-zoom="0.8" title="{_e(t(lang, "imap_zoom_in"))}">+</button>'
         f'<button type="button" data-zoom="1.25" title="{_e(t(lang, "imap_zoom_out"))}">−</button>'
         f'<button type="button" data-zoom="0">{_e(t(lang, "imap_reset"))}</button></div>'

@@ -11,6 +11,10 @@ Numbers that the run could not compute (a gap without a bound, a share of an emp
 ``null``; numbers keep their JSON type (an integer stays an integer), so the bytes do not change
 when a summary passes through the model.
 
+Every human-readable field (notes, messages, warnings, how the budget was shared) has a
+``<field>_zh`` twin in Chinese, written beside it (:func:`siting.scenarios.outputs.note_text.chinese_fields`);
+the English field stays as it always was, for scripts.
+
 Timings live in one place, :attr:`RunRecord.seconds` (wall-clock seconds of each stage: reading
 the layers, the street network, the distances, the solve, the whole run); the solver's own time
 is in the solve record (:attr:`SolveRecord.seconds`, and per stage).
@@ -46,6 +50,7 @@ class NetworkRecord(_Record):
     edges: int
     km: Num
     notes: list[str] = Field(default_factory=list)
+    notes_zh: list[str] | None = Field(default=None, description="the same in Chinese (zh)")
 
 
 class DistanceRecord(_Record):
@@ -99,7 +104,9 @@ class SolveRecord(_Record):
     verified: bool = Field(description="the plan passed the evaluator and every check of the run")
     stages: list[StageRecord] | None = None
     notes: list[str] | None = None
+    notes_zh: list[str] | None = Field(default=None, description="the same in Chinese (zh)")
     message: str | None = None
+    message_zh: str | None = Field(default=None, description="the same in Chinese (zh)")
 
 
 class JointRecord(_Record):
@@ -116,6 +123,7 @@ class JointRecord(_Record):
     plots_used: int
     total_distance_m: Num | None = None
     note: str | None = None
+    note_zh: str | None = Field(default=None, description="the same in Chinese (zh)")
 
 
 class PhaseRecord(_Record):
@@ -219,6 +227,7 @@ class ServiceRecord(_Record):
     existing_facilities: int
     budget: Num | None = None
     budget_source: str | None = None
+    budget_source_zh: str | None = Field(default=None, description="the same in Chinese (zh)")
     max_sites: int | None = None
     min_sites: int | None = None
     weight: Num | None = None
@@ -231,6 +240,7 @@ class ServiceRecord(_Record):
     plan_check: PlanCheck
     solve: SolveRecord | None = None
     notes: list[str] = Field(default_factory=list)
+    notes_zh: list[str] | None = Field(default=None, description="the same in Chinese (zh)")
 
 
 class AlternativesRecord(_Record):
@@ -240,6 +250,7 @@ class AlternativesRecord(_Record):
     found: int
     tolerance: Num | None = None
     note: str | None = None
+    note_zh: str | None = Field(default=None, description="the same in Chinese (zh)")
 
 
 class RunRecord(_Record):
@@ -255,15 +266,18 @@ class RunRecord(_Record):
     distance: DistanceRecord
     objective: str
     budget_split: str | None = None
+    budget_split_zh: str | None = Field(default=None, description="the same in Chinese (zh)")
     solver: SolverSettings
     seed: int | None = None
     solve: SolveRecord | None = None
     phasing: str | None = None
+    phasing_zh: str | None = Field(default=None, description="the same in Chinese (zh)")
     joint: JointRecord | None = None
     phases: list[PhaseRecord] | None = None
     checks: Checks | None = None
     services: dict[str, ServiceRecord]
     warnings: list[str] = Field(default_factory=list)
+    warnings_zh: list[str] | None = Field(default=None, description="the same in Chinese (zh)")
     inputs_sha256: dict[str, str] = Field(description="SHA-256 of the scenario file and every input layer")
     versions: dict[str, str] = Field(description="Python and the packages the run used")
     seconds: dict[str, Num] = Field(

@@ -12,6 +12,7 @@ import numpy as np
 from siting.optimizer.result import SolveParams
 from siting.scenarios.build import BuiltScenario
 from siting.scenarios.files import sha256_file
+from siting.scenarios.outputs.note_text import chinese_fields
 from siting.scenarios.pipeline.solving import JointOutcome, ServiceOutcome
 from siting.scenarios.research.child import peak_mb
 
@@ -411,7 +412,7 @@ def summary_dict(
                 else None
             ),
         }
-    return json_safe(summary)
+    return chinese_fields(json_safe(summary))  # each note, message and warning also in Chinese (``*_zh``)
 
 
 def failed_checks(summary: dict[str, Any]) -> list[str]:

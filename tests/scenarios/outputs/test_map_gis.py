@@ -48,7 +48,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 # ------------------------------------------------------------------------------ map.png
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_no_two_rank_labels_overlap(runs: dict[str, Path], name: str) -> None:
-    plan, _unc, summary, layers = read_run(runs[name])
+    plan, _unc, record, layers = read_run(runs[name])
+    summary = record.to_dict()  # summary.json as the map reads it
     assert layers is not None
     lang = "zh" if name == "wuhai" else "en"
     panels = label_boxes(layers, summary, lang)
@@ -112,7 +113,7 @@ def test_served_by_and_catchments_agree_with_the_demand_layer(runs: dict[str, Pa
     demand = gpd.read_file(path, layer="demand").set_index("demand_id")
     served = gpd.read_file(path, layer="served_by")
     catch = gpd.read_file(path, layer="catchments")
-    summary_services = read_run(runs[name])[2]["services"]
+    summary_services = read_run(runs[name])[2].to_dict()["services"]
     for service, rec in summary_services.items():
         mine = served[served["service"] == service]
         covered = set(demand.index[demand[f"covered_{service}"] == 1])

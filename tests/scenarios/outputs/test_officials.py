@@ -294,6 +294,44 @@ def test_chinese_report_has_no_english_interface_words(wuhai: Path) -> None:
     assert not words, words
 
 
+def test_summary_notes_exist_in_chinese_and_the_zh_report_shows_them(wuhai: Path) -> None:
+    """summary.json keeps its English notes and writes a ``*_zh`` twin beside each; the zh report shows the Chinese."""
+    summary = json.loads((wuhai / "summary.json").read_text(encoding="utf-8"))
+    page = (wuhai / "report.html").read_text(encoding="utf-8")
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    texts = [(summary["budget_split"], summary["budget_split_zh"]), (summary["phasing"], summary["phasing_zh"])]
+    texts += [(rec["budget_source"], rec["budget_source_zh"]) for rec in summary["services"].values()]
+    for en, zh in texts:
+        assert en and cjk.search(zh) and zh == i18n.note("zh", en), (en, zh)
+    assert len(summary["warnings_zh"]) == len(summary["warnings"])
+    assert summary["budget_split_zh"] in page and summary["budget_split"] not in page
+
+
+def test_chinese_labels_use_the_bundled_font_with_no_system_font_config(tmp_path: Path) -> None:
+    """In a fresh process with an empty fontconfig and a fresh matplotlib cache (a machine that never saw a
+    CJK font), the family the zh map asks for resolves to the Noto Sans SC file of the dependency."""
+    import os
+    import subprocess
+    import sys
+
+    conf = tmp_path / "empty.conf"
+    conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig></fontconfig>\n')
+    (tmp_path / "mpl").mkdir()
+    code = (
+        "from matplotlib import font_manager as fm\n"
+        "from siting.scenarios.outputs.mapping import bundled_cjk_font, find_cjk_font\n"
+        "print(fm.findfont(fm.FontProperties(family=find_cjk_font()), fallback_to_default=False))\n"
+        "print(bundled_cjk_font())\n"
+    )
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf), "MPLCONFIGDIR": str(tmp_path / "mpl")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    resolved, bundled = done.stdout.split()
+    assert resolved == bundled and "pylopdf_fonts_zh_cn" in bundled
+
+
 # ------------------------------------------------------------------------------ interactive map (no browser)
 def test_interactive_map_draws_streets_sites_and_rows() -> None:
     """Streets become one path (touching lines chained, every vertex once), every chosen (site, service)
@@ -323,9 +361,11 @@ def test_interactive_map_draws_streets_sites_and_rows() -> None:
     moves = path.split("M")[1:]
     assert len(moves) == 2  # the first two lines touch: one polyline; the third is apart
     assert [len(m.split()) // 2 for m in moves] == [3, 2]
-    scale = 1000.0 / (100 * 1.06)  # the box is the data's extent plus 3 % on each side
+    # the view is the data's extent (the sites, x 10..90) plus 3 % of its span on each side; streets may go beyond
+    span = 90.0 - 10.0
+    scale = 1000.0 / (span * 1.06)
     x0 = float(moves[0].split()[0])
-    assert x0 == pytest.approx(3 * scale, abs=0.06)
+    assert x0 == pytest.approx((0.0 - (10.0 - 0.03 * span)) * scale, abs=0.06)
     assert block.count('class="site"') == 3 and "a&lt;b&gt;" in block and "<b>" not in block
     rows = json.loads(
         re.search(r'<script type="application/json" id="imap-data">(.*?)</script>', block, re.DOTALL).group(1)
@@ -335,3 +375,29 @@ def test_interactive_map_draws_streets_sites_and_rows() -> None:
         ["2", "Public toilet", "", "300,000 CNY", "r2"],
     ]
     assert "</script>" not in block.split('id="imap-data">')[1].split("</script>")[0]
+
+
+def test_interactive_map_opens_on_far_apart_areas_side_by_side() -> None:
+    """Two communities 30 km apart: the map shows both boxes side by side, each wide on the screen, not
+    two specks in 30 km of empty space; every site marker lies inside the view."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from siting.scenarios.outputs.svgmap import WIDTH, interactive_map
+
+    crs = "EPSG:3067"
+    rng = np.random.default_rng(7)
+    xy = np.vstack([rng.uniform(0, 800, (20, 2)), rng.uniform(0, 800, (20, 2)) + [30_000.0, 0.0]])
+    demand = gpd.GeoDataFrame({"pop": np.ones(40)}, geometry=[Point(x, y) for x, y in xy], crs=crs)
+    plan = pd.DataFrame({"rank": [1, 2], "site_id": ["w", "e"], "service": ["toilet", "toilet"], "cost": [1.0, 1.0]})
+    chosen = gpd.GeoDataFrame(plan.copy(), geometry=[Point(400, 400), Point(30_400, 400)], crs=crs)
+    summary = {"services": {"toilet": {"reach_m": 300.0}}}
+    block = interactive_map({"demand": demand, "chosen_sites": chosen}, plan, summary, "en")
+    w, h = (float(v) for v in re.search(r'viewBox="0 0 (\S+) (\S+)"', block).group(1, 2))
+    areas = re.search(r'<g class="areas"[^>]*>(.*?)</g>', block).group(1)
+    widths = [float(v) for v in re.findall(r'<rect [^>]*width="([^"]+)"', areas)]
+    # each area fills a third of the width or more (drawn to one scale, each would be under 3 %)
+    assert len(widths) == 2 and min(widths) > 0.3 * WIDTH
+    assert i18n.text("en", "map_compact") in block
+    for cx, cy in re.findall(r'class="site"[^>]* cx="([^"]+)" cy="([^"]+)"', block):
+        assert 0 <= float(cx) <= w and 0 <= float(cy) <= h

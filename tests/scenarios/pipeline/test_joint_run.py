@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from siting.cli import app
 from siting.models.multiservice import evaluate_joint, objective_value
 from siting.scenarios.joint_build import build_joint, to_multiservice
+from siting.scenarios.outputs import i18n
 from siting.scenarios.pipeline.run import run_scenario
 from siting.scenarios.schema import load_scenario
 
@@ -127,7 +128,10 @@ def test_joint_run_end_to_end(scenario: Path, tmp_path: Path) -> None:
     # speed is measured in benchmarks/bench_helsinki_run.py, not here (a shared machine is noisy)
     result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert "joint plan:" in result.stdout and "checks passed" in result.stdout
+    # no --lang: the console speaks the scenario's output.lang (Wuhai: zh), like the report
+    lang = "zh" if scenario == WUHAI else "en"
+    assert i18n.text(lang, "con_checks_passed") in result.stdout
+    assert i18n.TEXT[lang]["con_joint"].split("{")[0] in result.stdout
     assert {"plan.csv", "summary.json", "uncovered.csv", "plan.gpkg", "map.png", "report.html"} <= {
         p.name for p in out.iterdir()
     }
