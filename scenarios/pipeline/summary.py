@@ -12,6 +12,7 @@ import numpy as np
 from siting.optimizer.result import SolveParams
 from siting.scenarios.build import BuiltScenario
 from siting.scenarios.files import sha256_file
+from siting.scenarios.pipeline.service_options import part_record
 from siting.scenarios.pipeline.solving import JointOutcome, ServiceOutcome
 
 VERSION_PACKAGES = (
@@ -398,6 +399,9 @@ def summary_dict(
         "versions": versions(),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
+    for name, part in joint.parts.items():
+        # --split: a service with a capacity, equity, decay or robust option was solved alone
+        summary["services"][name]["solve"] = part_record(part)
     if requested:
         summary["alternatives"] = {
             "requested": requested,
