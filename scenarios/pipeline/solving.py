@@ -326,10 +326,14 @@ def solve_option_services(
         pb = built.services[name]
         spec = service_spec(built, pb)
         pi = pb.instance
-        with progress.step(f"solving {name} alone ({', '.join(extra_options(pb.service))}, {pi.n} demand x {pi.m} sites)"):
+        with progress.step(
+            f"solving {name} alone ({', '.join(extra_options(pb.service))}, {pi.n} demand x {pi.m} sites)"
+        ):
             part = solve(pi, spec, solver=solver, params=params)
         if not part.status.has_solution:
-            raise NoSolutionError(f"services.{name}: the solver stopped without a plan ({part.status.value}) {part.message}")
+            raise NoSolutionError(
+                f"services.{name}: the solver stopped without a plan ({part.status.value}) {part.message}"
+            )
         parts[name] = part
         chosen = np.flatnonzero(np.asarray(part.open_sites, dtype=bool) & ~np.asarray(pi.existing, dtype=bool))
         glob = sites.get_indexer(np.asarray(pi.site_ids)[chosen].astype(str))
@@ -338,19 +342,23 @@ def solve_option_services(
         plan[inst.service_index(name), glob] = 0
         factor = 1.0 if body.objective == "min_cost" else float(pb.service.weight)
         pieces.append((name, part, factor))
-        stages.append({
-            "name": f"{name} alone ({spec.model}, {', '.join(extra_options(pb.service))})",
-            "status": part.status.value,
-            "objective": part.objective,
-            "bound": part.bound,
-            "gap": part.gap,
-            "seconds": round(float(part.seconds), 4),
-        })
+        stages.append(
+            {
+                "name": f"{name} alone ({spec.model}, {', '.join(extra_options(pb.service))})",
+                "status": part.status.value,
+                "objective": part.objective,
+                "bound": part.bound,
+                "gap": part.gap,
+                "seconds": round(float(part.seconds), 4),
+            }
+        )
     rest = [s for s in inst.services if s.name not in names]
     rest_res = None
     if rest:
         sub = dataclasses.replace(inst, services=tuple(rest))
-        with progress.step(f"solving the other {len(rest)} service(s) ({body.objective}, {inst.n} demand x {inst.m} plots)"):
+        with progress.step(
+            f"solving the other {len(rest)} service(s) ({body.objective}, {inst.n} demand x {inst.m} plots)"
+        ):
             rest_res = joint_api.solve_joint(sub, objective=body.objective, solver=solver, params=params)
         for k, svc in enumerate(rest):
             plan[inst.service_index(svc.name)] = rest_res.open_phase[k]
