@@ -375,7 +375,7 @@ def solve_option_services(
         + (", the other services jointly" if rest else "")
         + "; objective and bound are the sums of the parts' objectives and bounds"
         + ("" if body.objective == "min_cost" else " (each service's own model objective times its weight)")
-        + ", so the objective may differ from the plain coverage in joint.value"
+        + "; joint.weighted_coverage is the plan's plain coverage, recounted by the evaluator"
     )
     res = joint_api.JointResult(
         open_phase=plan,
