@@ -329,7 +329,10 @@ def solve_option_services(
         with progress.step(
             f"solving {name} alone ({', '.join(extra_options(pb.service))}, {pi.n} demand x {pi.m} sites)"
         ):
-            part = solve(pi, spec, solver=solver, params=params)
+            try:
+                part = solve(pi, spec, solver=solver, params=params)
+            except (InfeasibleError, NoSolutionError) as exc:  # name the service's option behind it
+                raise type(exc)(f"services.{name}.{extra_options(pb.service)[0]}: {exc}") from None
         if not part.status.has_solution:
             raise NoSolutionError(
                 f"services.{name}: the solver stopped without a plan ({part.status.value}) {part.message}"

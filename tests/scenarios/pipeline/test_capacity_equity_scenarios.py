@@ -20,7 +20,7 @@ import scipy.sparse as sp
 import yaml
 from paths import DATA, REPO
 
-from siting.models.errors import ScenarioError
+from siting.models.errors import InfeasibleError, ScenarioError
 from siting.models.evaluate_capacity import evaluate_capacity
 from siting.scenarios.pipeline.run import run_scenario, validate_scenario
 
@@ -127,6 +127,13 @@ def test_equity_max_min_raises_the_worst_district(tmp_path: Path) -> None:
     assert {g["group"] for g in eq["groups"]} == {"north", "south"}
     assert eq["worst_share_after"] >= eq["worst_share_before"] - 1e-9
     assert eq["floor_cost"] >= -1e-9
+
+
+def test_an_infeasible_floor_names_the_groups_and_writes_nothing(tmp_path: Path) -> None:
+    path = tiny(tmp_path, {"public_toilet": {"max_sites": 1, "equity": {"group": "district", "min_share": 0.99}}})
+    with pytest.raises(InfeasibleError, match=r"services\.public_toilet\.equity: .*groups north, south"):
+        run_scenario(path, out=tmp_path / "out", split=True)
+    assert not (tmp_path / "out").exists()
 
 
 def test_robust_and_decay_run_and_are_recorded(tmp_path: Path) -> None:
