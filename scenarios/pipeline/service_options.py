@@ -3,7 +3,8 @@ options, and recorded in summary.json.
 
 * :func:`check_service_options`: what the chosen mode and objective cannot honour is an error
   naming the field and the fix (the joint multi-service model takes none of them yet; each needs
-  ``siting run --split`` and, except capacity, the max_coverage objective), never ignored.
+  ``siting run --split``, where the service is solved alone, and, except capacity, the
+  max_coverage objective), never ignored.
 * :func:`site_capacities`: one capacity per column of a service's instance (by land type, the
   service's ``capacity`` otherwise, unlimited without one).
 * :func:`coverage_spec`: the MCLP / LSCP ``ModelSpec`` with the service's options.
@@ -42,9 +43,9 @@ def check_service_options(body: ScenarioBody, mode: str, source: str = "") -> No
         field = f"services.{name}.{extras[0]}"
         if mode == "joint":
             problems.append(
-                f"{field}: siting run solves the joint multi-service model, which does not take "
-                f"{', '.join(extras)} yet; solve the service alone with siting solve (--capacitated, "
-                "--min-group-share, --reach-full/--reach-max, --robust-samples) on its demand and sites tables"
+                f"{field}: the joint multi-service model (shared budgets and plots) does not take "
+                f"{', '.join(extras)} yet; run each service on its own with siting run --split (the budget "
+                "divided per service in advance), or solve the service alone with siting solve"
             )
             continue
         beyond = [e for e in extras if e != "capacity"]
@@ -118,4 +119,25 @@ def extras_record(res: Any) -> dict[str, Any]:
         out.setdefault("checks", {})["robust"] = {"ok": bool(res.verified), "objective": res.objective}
     if "decayed_coverage" in res.stats:
         out["decayed_coverage"] = res.stats["decayed_coverage"]
+    return out
+
+
+def part_record(res: Any) -> dict[str, Any]:
+    """summary.json's ``services.NAME.solve`` of a service solved alone with its options (``--split``):
+    its own status, objective, bound, gap and the evaluator's verdict, with :func:`extras_record`."""
+    out: dict[str, Any] = {
+        "mode": "service",  # solved alone: the budget was divided in advance, nothing links it to the others
+        "model": res.spec.model,
+        "objective_name": res.spec.model,
+        "status": res.status.value,
+        "objective": res.objective,
+        "bound": res.bound,
+        "gap": res.gap,
+        "seconds": round(float(res.seconds), 4),
+        "solver": res.solver,
+        "solver_version": res.solver_version,
+        "verified": bool(res.verified),
+        "message": res.message,
+    }
+    out.update(extras_record(res))
     return out

@@ -13,7 +13,7 @@ from siting.models.errors import BackendUnavailableError, InfeasibleError, NoSol
 from siting.optimizer.result import SolveParams
 from siting.scenarios.build import JOINT_OBJECTIVES, BuiltScenario, ServiceProblem
 from siting.scenarios.pipeline.progress import status_callback
-from siting.scenarios.pipeline.service_options import check_service_options
+from siting.scenarios.pipeline.service_options import check_service_options, coverage_spec, extra_options
 from siting.scenarios.schema import ScenarioBody
 
 
@@ -69,6 +69,9 @@ class JointOutcome:
     checks: dict[str, Any]
     alternatives: list[Any] = field(default_factory=list)
     rephased: bool = False
+    #: ``--split``: services with a capacity, equity, decay or robust option, each solved alone on its
+    #: own instance (``optimizer.solve.SitingResult`` by service name; see :func:`solve_option_services`).
+    parts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def open_phase(self) -> NDArray[np.int8]:
@@ -123,7 +126,7 @@ def solve_mode(body: ScenarioBody, split: bool = False, alternatives: int = 0, s
             "cannot be honoured; remove capacity (siting solve --capacitated solves a capacitated p-median of one "
             "instance)"
         )
-    check_service_options(body, "joint", source)
+    check_service_options(body, "split" if split else "joint", source)
     if split:
         if body.objective in JOINT_OBJECTIVES:
             raise ScenarioError(
@@ -204,6 +207,7 @@ def solve_joint_scenario(
     phases = f", phases {', '.join(inst.phases)}" if inst.T > 1 else ""
     label = f"solving {'each service on its own' if split else 'jointly'} ({body.objective}, {inst.S} services, {inst.n} demand x {inst.m} plots{phases})"
     plans: list[Any] = []
+    parts: dict[str, Any] = {}
     try:
         if alternatives:
             # the first alternative is the best plan itself: one solve less
@@ -215,6 +219,8 @@ def solve_joint_scenario(
                     )
                 )
             res = plans[0]
+        elif split and option_services(built):
+            res, parts = solve_option_services(built, inst, mapping, solver, params, progress)
         else:
             with progress.step(label):
                 res = joint_api.solve_joint(
@@ -245,6 +251,7 @@ def solve_joint_scenario(
         checks={},
         alternatives=plans,
         rephased=rephased,
+        parts=parts,
     )
 
 
@@ -253,3 +260,145 @@ def rephase(objective: str, inst: Any) -> bool:
     several phases, for every objective but ``phased`` (the others value only the end state, so the
     solver's phases are arbitrary)."""
     return inst.T > 1 and objective != "phased"
+
+
+def option_services(built: BuiltScenario) -> list[str]:
+    """The services with a capacity, equity, gradual-reach or robust option, in scenario order."""
+    body = built.scenario
+    return [name for name in built.services if extra_options(body.services[name])]
+
+
+def service_spec(built: BuiltScenario, problem: ServiceProblem) -> Any:
+    """The single-service ``optimizer.solve.ModelSpec`` of a service with options (``--split``).
+
+    ``max_coverage`` is the MCLP with the service's budget and ``max_sites``; ``min_cost`` the LSCP
+    (least cost, or fewest sites without costs). :func:`coverage_spec` adds the capacities, the
+    equity rule, gradual reach or the sampled demand scenarios.
+    """
+    from siting.optimizer.solve import ModelSpec
+
+    body = built.scenario
+    if body.objective == "max_coverage":
+        spec = ModelSpec("mclp", p=problem.max_sites, radius=problem.reach_m, budget=problem.budget)
+    elif body.objective == "min_cost":
+        spec = ModelSpec("lscp", radius=problem.reach_m, lscp_objective="cost" if problem.cost_known else "count")
+    else:  # check_service_options refuses the options for the other objectives first
+        raise ScenarioError(
+            f"services.{problem.name}: capacity, equity, decay and robust need objective max_coverage "
+            f"(capacity also min_cost), not {body.objective}"
+        )
+    return coverage_spec(spec, problem.service, body.distance.walking_speed_kmh)
+
+
+def solve_option_services(
+    built: BuiltScenario, inst: Any, mapping: Any, solver: str, params: SolveParams, progress: Any
+) -> tuple[Any, dict[str, Any]]:
+    """``--split`` with options: the services that carry them solved alone, the others jointly.
+
+    With the budget divided in advance no constraint links two services (see
+    :meth:`models.multiservice.MultiServiceInstance.split`), so the plan is the union of independent
+    parts: each service with options is solved by :func:`optimizer.solve.solve` on its own
+    instance (``ServiceProblem.instance``: its eligible candidates, then each existing facility
+    as its own column with its own capacity) with :func:`service_spec`; the services without
+    options are one joint model on the rest (:func:`optimizer.joint.solve_joint`). Its chosen
+    candidates become the service's row of the joint plan (phase 0).
+
+    The joint record is the sum of the parts: ``objective = sum_s f_s`` and ``bound = sum_s b_s``
+    (None when a part has no bound), where a service with options contributes its own model's
+    objective times the service ``weight`` (people served within capacities, covered with the
+    floor, decayed coverage, worst-case or mean coverage; for ``min_cost`` its cost unweighted)
+    and the rest its joint objective. The status is OPTIMAL only if every part is.
+    """
+    import dataclasses
+
+    import pandas as pd
+
+    from siting.models.multiservice import evaluate_joint
+    from siting.optimizer import joint as joint_api
+    from siting.optimizer.result import Status, relative_gap
+    from siting.optimizer.solve import solve
+
+    body = built.scenario
+    names = option_services(built)
+    plan = np.full((inst.S, inst.m), -1, dtype=np.int8)
+    sites = pd.Index(np.asarray(mapping.site_ids).astype(str))
+    parts: dict[str, Any] = {}
+    pieces: list[tuple[str, Any, float]] = []  # (label, result, factor on its objective and bound)
+    stages: list[dict[str, Any]] = []
+    for name in names:
+        pb = built.services[name]
+        spec = service_spec(built, pb)
+        pi = pb.instance
+        with progress.step(
+            f"solving {name} alone ({', '.join(extra_options(pb.service))}, {pi.n} demand x {pi.m} sites)"
+        ):
+            try:
+                part = solve(pi, spec, solver=solver, params=params)
+            except (InfeasibleError, NoSolutionError) as exc:  # name the service's option behind it
+                raise type(exc)(f"services.{name}.{extra_options(pb.service)[0]}: {exc}") from None
+        if not part.status.has_solution:
+            raise NoSolutionError(
+                f"services.{name}: the solver stopped without a plan ({part.status.value}) {part.message}"
+            )
+        parts[name] = part
+        chosen = np.flatnonzero(np.asarray(part.open_sites, dtype=bool) & ~np.asarray(pi.existing, dtype=bool))
+        glob = sites.get_indexer(np.asarray(pi.site_ids)[chosen].astype(str))
+        if (glob < 0).any():  # every candidate column of a service is a plot of the sites layer
+            raise ScenarioError(f"services.{name}: chosen sites missing from the sites layer")
+        plan[inst.service_index(name), glob] = 0
+        factor = 1.0 if body.objective == "min_cost" else float(pb.service.weight)
+        pieces.append((name, part, factor))
+        stages.append(
+            {
+                "name": f"{name} alone ({spec.model}, {', '.join(extra_options(pb.service))})",
+                "status": part.status.value,
+                "objective": part.objective,
+                "bound": part.bound,
+                "gap": part.gap,
+                "seconds": round(float(part.seconds), 4),
+            }
+        )
+    rest = [s for s in inst.services if s.name not in names]
+    rest_res = None
+    if rest:
+        sub = dataclasses.replace(inst, services=tuple(rest))
+        with progress.step(
+            f"solving the other {len(rest)} service(s) ({body.objective}, {inst.n} demand x {inst.m} plots)"
+        ):
+            rest_res = joint_api.solve_joint(sub, objective=body.objective, solver=solver, params=params)
+        for k, svc in enumerate(rest):
+            plan[inst.service_index(svc.name)] = rest_res.open_phase[k]
+        pieces.append(("the other services", rest_res, 1.0))
+        stages += [dict(st, name=f"others: {st.get('name', '')}") for st in rest_res.stages]
+    metrics = evaluate_joint(inst, plan)
+    objective = float(sum(f * float(r.objective) for _, r, f in pieces))
+    bounds = [None if r.bound is None else f * float(r.bound) for _, r, f in pieces]
+    bound = None if any(b is None for b in bounds) else float(sum(b for b in bounds if b is not None))
+    optimal = all(r.status == Status.OPTIMAL for _, r, _ in pieces)
+    note = (
+        "--split with service options: "
+        + ", ".join(f"{n} solved alone ({', '.join(extra_options(body.services[n]))})" for n in names)
+        + (", the other services jointly" if rest else "")
+        + "; objective and bound are the sums of the parts' objectives and bounds"
+        + ("" if body.objective == "min_cost" else " (each service's own model objective times its weight)")
+        + "; joint.weighted_coverage is the plan's plain coverage, recounted by the evaluator"
+    )
+    res = joint_api.JointResult(
+        open_phase=plan,
+        status=Status.OPTIMAL if optimal else Status.FEASIBLE,
+        objective=objective,
+        bound=bound,
+        gap=relative_gap(objective, bound),
+        seconds=float(sum(float(r.seconds) for _, r, _ in pieces)),
+        solver=solver,
+        solver_version=next((str(r.solver_version) for _, r, _ in pieces if r.solver_version), ""),
+        stages=stages,
+        metrics=metrics,
+        verified=all(bool(r.verified) for _, r, _ in pieces) and metrics.feasible,
+        objective_name=body.objective,
+        message="; ".join(m for m in (getattr(r, "message", "") for _, r, _ in pieces) if m),
+        notes=[note, *(rest_res.notes if rest_res is not None else [])],
+        service_names=tuple(s.name for s in inst.services),
+        site_ids=np.asarray(inst.site_ids),
+    )
+    return res, parts

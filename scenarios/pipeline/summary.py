@@ -13,6 +13,7 @@ from siting.optimizer.result import SolveParams
 from siting.scenarios.build import BuiltScenario
 from siting.scenarios.files import sha256_file
 from siting.scenarios.outputs.note_text import chinese_fields
+from siting.scenarios.pipeline.service_options import part_record
 from siting.scenarios.pipeline.solving import JointOutcome, ServiceOutcome
 from siting.scenarios.research.child import peak_mb
 
@@ -401,6 +402,9 @@ def summary_dict(
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "peak_memory_mb": peak_mb(),
     }
+    for name, part in joint.parts.items():
+        # --split: a service with a capacity, equity, decay or robust option was solved alone
+        summary["services"][name]["solve"] = part_record(part)
     if requested:
         summary["alternatives"] = {
             "requested": requested,

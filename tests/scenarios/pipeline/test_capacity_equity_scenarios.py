@@ -13,14 +13,19 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
+import scipy.sparse as sp
 import yaml
-from paths import DATA
+from paths import DATA, REPO
 
-from siting.models.errors import ScenarioError
+from siting.models.errors import InfeasibleError, ScenarioError
+from siting.models.evaluate_capacity import evaluate_capacity
 from siting.scenarios.pipeline.run import run_scenario, validate_scenario
 
 TINY = DATA / "scenarios" / "tiny"
+WUHAI = REPO / "scenarios" / "examples" / "wuhai" / "scenario.yaml"
 
 
 def tiny(tmp_path: Path, services: dict[str, dict[str, Any]], **top: Any) -> Path:
@@ -64,12 +69,71 @@ def test_capacity_by_land_type_is_honoured_and_recorded(tmp_path: Path) -> None:
     assert 'id="extras"' in report and "capacity use" in report
 
 
+def test_split_joint_record_is_the_sum_of_its_parts(tmp_path: Path) -> None:
+    """With one service solved alone (capacity) and the others jointly, the run's objective and bound
+    are the parts' sums; the plan's plain coverage is still the evaluator's recount."""
+    caps = {"warehouse": 40, "factory": 60, "commercial": 30, "existing": 25}
+    s = summary(tiny(tmp_path, {"elderly_care": {"capacity_by_land_type": caps}}))
+    part = s["services"]["elderly_care"]["solve"]
+    assert part["mode"] == "service" and part["model"] == "mclp"
+    others = [st for st in s["solve"]["stages"] if st["name"].startswith("others:")]
+    assert others, "the services without options are solved jointly"
+    weight = s["scenario"]["services"]["elderly_care"]["weight"]
+    assert s["solve"]["objective"] == pytest.approx(weight * part["objective"] + others[0]["objective"])
+    assert s["solve"]["status"] != "OPTIMAL" or part["status"] == "OPTIMAL"
+    assert s["solve"]["verified"] and s["checks"]["all_ok"]
+    # the capacitated service's new facilities are its rows of the joint plan
+    plan = pd.read_csv(tmp_path / "tiny" / "out" / "plan.csv", dtype=str)
+    mine = set(plan.loc[plan["service"] == "elderly_care", "site_id"])
+    assert mine == {f["site_id"] for f in part["capacity"]["facilities"] if not f["site_id"].startswith("existing")}
+
+
+def test_wuhai_capacity_split_keeps_every_facility_within_capacity(tmp_path: Path) -> None:
+    """The Wuhai ``capacity`` override with --split: the recorded assignment, recounted by the
+    capacity evaluator on the service's instance, loads no facility beyond 100 %."""
+    res = run_scenario(WUHAI, "capacity", out=tmp_path / "out", split=True)
+    capped = [n for n, svc in res.built.scenario.services.items() if svc.capacitated]
+    assert capped
+    for name in capped:
+        solve = res.summary["services"][name]["solve"]
+        rec = solve["capacity"]
+        pb = res.built.services[name]
+        inst = pb.instance
+        col = pd.Index(inst.site_ids.astype(str))
+        row = pd.Index(inst.demand_ids.astype(str))
+        served = rec["served_by"]
+        i = row.get_indexer([str(x["demand_id"]) for x in served])
+        j = col.get_indexer([str(x["site_id"]) for x in served])
+        share = np.array([x["share"] for x in served], dtype=np.float64)
+        assert (i >= 0).all() and (j >= 0).all()
+        assignment = sp.csr_array((share, (i, j)), shape=(inst.n, inst.m))
+        open_sites = np.zeros(inst.m, dtype=bool)
+        open_sites[col.get_indexer([str(f["site_id"]) for f in rec["facilities"]])] = True
+        assert open_sites[inst.existing].all()
+        check = evaluate_capacity(
+            inst, open_sites, assignment, pb.reach_m, split_allowed=res.built.scenario.services[name].allow_split
+        )
+        assert not check.violations
+        used = check.utilisation[open_sites & np.isfinite(inst.capacity)]
+        assert used.size and (used <= 1.0 + 1e-9).all()
+        assert check.served_weight == pytest.approx(solve["objective"]) == pytest.approx(rec["served_weight"])
+        assert solve["verified"] and solve["checks"]["capacity"]["ok"]
+    assert res.summary["solve"]["verified"]
+
+
 def test_equity_max_min_raises_the_worst_district(tmp_path: Path) -> None:
     s = summary(tiny(tmp_path, {"public_toilet": {"max_sites": 1, "equity": {"group": "district", "max_min": True}}}))
     eq = s["services"]["public_toilet"]["solve"]["equity"]
     assert {g["group"] for g in eq["groups"]} == {"north", "south"}
     assert eq["worst_share_after"] >= eq["worst_share_before"] - 1e-9
     assert eq["floor_cost"] >= -1e-9
+
+
+def test_an_infeasible_floor_names_the_groups_and_writes_nothing(tmp_path: Path) -> None:
+    path = tiny(tmp_path, {"public_toilet": {"max_sites": 1, "equity": {"group": "district", "min_share": 0.99}}})
+    with pytest.raises(InfeasibleError, match=r"services\.public_toilet\.equity: .*groups north, south"):
+        run_scenario(path, out=tmp_path / "out", split=True)
+    assert not (tmp_path / "out").exists()
 
 
 def test_robust_and_decay_run_and_are_recorded(tmp_path: Path) -> None:
