@@ -676,6 +676,11 @@ def sweep(
         float | None, typer.Option("--time-limit", min=0.0, help="Seconds for the whole sweep once the input is read, overriding solver.time_limit.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="local or dask: every budget its own batch task (resumable, per-budget time limit).")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="With --engine dask: a running scheduler.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="With --engine dask: local worker processes.")] = None,
 ) -> None:
     """The budget frontier: one optimal joint plan per total budget, as sweep.csv and sweep.png.
 
@@ -685,24 +690,13 @@ def sweep(
 
     Example: siting sweep scenarios/examples/wuhai/scenario.yaml --budget 2e6:1.6e7:8 --out wuhai_sweep
     """
-    from siting.scenarios.outputs.sweep import sweep_scenario
+    from siting.scenarios.batch.sweep import run_sweep
+    from siting.scenarios.outputs.sweep import sweep_text
 
     with _errors():
-        res = sweep_scenario(
-            file, budget, scenario=scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet)
-        )
-    t = res.table
-    typer.echo(f"{'budget':>14} {'objective':>14} {'cost':>14} {'sites':>5}  status")
-    for k, row in t.iterrows():
-        gap = f" (gap {row['gap']:.2g})" if row["status"] != "OPTIMAL" and math.isfinite(row["gap"]) else ""
-        mark = "  <- knee" if res.knee == k else ""
-        typer.echo(
-            f"{row['budget']:>14,.0f} {row['objective']:>14,.1f} {row['cost']:>14,.0f} {row['new_sites']:>5}  "
-            f"{row['status']}{gap}{mark}"
-        )
-    if res.knee is None:
-        typer.echo("no knee: returns do not diminish within this range (or too few budgets)")
-    typer.echo(f"sweep written to {res.out_dir} (sweep.csv, sweep.png)")
+        res = run_sweep(file, budget, scenario, out, solver, time_limit, engine=engine, scheduler=scheduler,
+                        workers=workers, quiet=quiet, progress=_progress_for(quiet))
+    typer.echo(sweep_text(res))
 
 
 @app.command()
