@@ -8,7 +8,6 @@ shows the traceback instead.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager

@@ -36,7 +36,10 @@ SOLVED = ("OPTIMAL", "FEASIBLE")
 
 
 def budget_variants(
-    budgets: list[float], scenario: str | None, solver: str | None, phases: dict[str, float] | None = None,
+    budgets: list[float],
+    scenario: str | None,
+    solver: str | None,
+    phases: dict[str, float] | None = None,
     base_total: float | None = None,
 ) -> list[Variant]:
     """One variant per distinct budget, in increasing order.
@@ -47,7 +50,7 @@ def budget_variants(
     out: list[Variant] = []
     phases = phases or {}
     base = base_total if base_total is not None else float(sum(phases.values()))
-    for b in sorted(set(float(x) for x in budgets)):
+    for b in sorted({float(x) for x in budgets}):
         settings: dict[str, Any] = {"budget.total": canonical(b)}
         for name, pb in phases.items():
             settings[f"budget.phases.{name}"] = canonical(pb * b / base if base > 0 else b / len(phases))
@@ -59,11 +62,30 @@ def budget_variants(
     return out
 
 
-def frontier_rows(table: pd.DataFrame, services: list[str], mip_gap: float) -> tuple[pd.DataFrame, int | None]:
+def plan_sites(plan_csv: Path, services: list[str], phased: bool) -> str | None:
+    """``service:site[@phase]; ...`` of a variant's plan.csv, as the serial sweep writes it; None without the file."""
+    from siting.scenarios.geodata.layers import natural_key
+
+    try:
+        plan = pd.read_csv(plan_csv, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    except (OSError, ValueError):
+        return None
+    rank = {s: k for k, s in enumerate(services)}
+    entries = sorted(
+        zip(plan["service"], plan["site_id"], plan.get("phase", [""] * len(plan)), strict=True),
+        key=lambda e: (rank.get(e[0], len(rank)), natural_key(e[1])),
+    )
+    return "; ".join(f"{s}:{i}" + (f"@{p}" if phased and p else "") for s, i, p in entries)
+
+
+def frontier_rows(
+    table: pd.DataFrame, services: list[str], mip_gap: float, sites: dict[str, str | None] | None = None
+) -> tuple[pd.DataFrame, int | None]:
     """The sweep table (columns of :data:`scenarios.outputs.sweep.SWEEP_COLUMNS`) of a batch's rows, and the knee.
 
     ``table`` has one batch row per budget (column ``budget.total``). Rows are sorted by budget and
-    made monotone as the module docstring says.
+    made monotone as the module docstring says. ``sites`` maps a variant id to its plan's text
+    (:func:`plan_sites`); without an entry the row's own ``sites`` is used.
     """
     from siting.optimizer.result import relative_gap
     from siting.optimizer.sweep import knee_index
@@ -85,14 +107,25 @@ def frontier_rows(table: pd.DataFrame, services: list[str], mip_gap: float) -> t
             "kept_previous": False,
             "verified": has_plan,
             "seconds": round(float(r.get("seconds") or 0.0), 3),
-            "sites": "; ".join(filter(None, str(r.get("sites") or "").split(";"))) if has_plan else "",
+            "sites": "",
         }
+        if has_plan:
+            own = (sites or {}).get(str(r["variant_id"]))
+            rec["sites"] = own if own is not None else "; ".join(filter(None, str(r.get("sites") or "").split(";")))
         for s in services:
             rec[f"covered_{s}"] = _num(r.get(f"covered.{s}")) if has_plan else math.nan
             rec[f"share_{s}"] = _num(r.get(f"coverage.{s}")) if has_plan else math.nan
-        if best is not None and (not has_plan or best["objective"] > rec["objective"] + 1e-9 * max(1.0, abs(rec["objective"]))):
-            for k in ("objective", "cost", "new_sites", "sites", *[c for c in best if c.startswith(("covered_", "share_"))]):
-                rec[k] = best[k]
+        if best is not None and (
+            not has_plan or best["objective"] > rec["objective"] + 1e-9 * max(1.0, abs(rec["objective"]))
+        ):
+            for key in (
+                "objective",
+                "cost",
+                "new_sites",
+                "sites",
+                *[c for c in best if c.startswith(("covered_", "share_"))],
+            ):
+                rec[key] = best[key]
             rec["kept_previous"], rec["verified"] = True, best["verified"]
             if rec["status"] not in SOLVED:
                 rec["status"], rec["bound"] = "FEASIBLE", None
@@ -146,7 +179,7 @@ def sweep_on_engine(
     from siting.scenarios.batch.run import run_batch
     from siting.scenarios.files import user_file
     from siting.scenarios.outputs.csv_safe import frame_to_csv
-    from siting.scenarios.outputs.sweep import YLABEL, SWEEP_FILES, SweepRun, parse_budget_range, sweep_chart
+    from siting.scenarios.outputs.sweep import SWEEP_FILES, YLABEL, SweepRun, parse_budget_range, sweep_chart
     from siting.scenarios.pipeline.output_folder import output_dir
     from siting.scenarios.pipeline.solving import check_solver, joint_solver
     from siting.scenarios.schema import load_scenario
@@ -162,8 +195,10 @@ def sweep_on_engine(
         )
     dotted = [p for p in body.budget.phases if "." in p]
     if dotted:
-        raise ScenarioError(f"{source}: budget.phases: --engine cannot set the phase {dotted[0]!r} (its name has a '.'); "
-                            "leave out --engine or rename the phase")
+        raise ScenarioError(
+            f"{source}: budget.phases: --engine cannot set the phase {dotted[0]!r} (its name has a '.'); "
+            "leave out --engine or rename the phase"
+        )
     where = "--solver" if solver is not None else f"{source}: solver.name"
     joint_solver(check_solver(solver if solver is not None else body.solver.name, where), where)
     if out is not None:
@@ -175,18 +210,39 @@ def sweep_on_engine(
     made: dict[str, Any] = {}
 
     def finish(folder: Any, table: pd.DataFrame) -> None:
-        frame, knee = frontier_rows(table, services, float(body.solver.mip_gap))
-        title = f"{body.name}: {body.objective} against budget" + (" (phases scaled alike)" if body.budget.phases else "")
+        plans = {
+            v: plan_sites(folder.plans_dir.path / f"{v}.csv", services, bool(body.budget.phases))
+            for v in table["variant_id"]
+        }
+        frame, knee = frontier_rows(table, services, float(body.solver.mip_gap), plans)
+        title = f"{body.name}: {body.objective} against budget" + (
+            " (phases scaled alike)" if body.budget.phases else ""
+        )
         png = sweep_chart(frame, services, knee, title, YLABEL[body.objective])
         folder.add_files({"sweep.csv": frame_to_csv(frame), "sweep.png": png})
         made.update(table=frame, knee=knee)
 
     res = run_batch(
-        path, target, variants=budget_variants(values, scenario, solver, dict(body.budget.phases), body.budget.total), engine=engine, scheduler=scheduler,
-        workers=workers, time_limit=time_limit, quiet=quiet, kind="sweep", extra_names=SWEEP_FILES, on_folder=finish,
+        path,
+        target,
+        variants=budget_variants(values, scenario, solver, dict(body.budget.phases), body.budget.total),
+        engine=engine,
+        scheduler=scheduler,
+        workers=workers,
+        time_limit=time_limit,
+        quiet=quiet,
+        kind="sweep",
+        extra_names=SWEEP_FILES,
+        on_folder=finish,
     )
-    return SweepRun(out_dir=res.out_dir, table=made["table"], knee=made["knee"], points=[], objective=body.objective,
-                    seconds=res.seconds)
+    return SweepRun(
+        out_dir=res.out_dir,
+        table=made["table"],
+        knee=made["knee"],
+        points=[],
+        objective=body.objective,
+        seconds=res.seconds,
+    )
 
 
 def run_sweep(
@@ -209,10 +265,21 @@ def run_sweep(
     if engine is None:
         if scheduler or workers:
             raise ScenarioError("--scheduler and --workers need --engine dask")
-        return sweep_scenario(path, budgets, scenario=scenario, out=out, solver=solver, time_limit=time_limit,
-                              progress=progress)
-    return sweep_on_engine(path, budgets, scenario, out, solver, time_limit, engine=engine, scheduler=scheduler,
-                           workers=workers, quiet=quiet)
+        return sweep_scenario(
+            path, budgets, scenario=scenario, out=out, solver=solver, time_limit=time_limit, progress=progress
+        )
+    return sweep_on_engine(
+        path,
+        budgets,
+        scenario,
+        out,
+        solver,
+        time_limit,
+        engine=engine,
+        scheduler=scheduler,
+        workers=workers,
+        quiet=quiet,
+    )
 
 
 __all__ = ["budget_variants", "frontier_rows", "run_sweep", "sweep_on_engine"]
