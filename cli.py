@@ -731,20 +731,16 @@ def compare(
         Path | None, typer.Option("--out", help="Output folder (default: the scenario's output folder + '-compare').")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="local: one solve after another; dask: solves side by side.")] = "local",
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="With --engine dask: a running scheduler.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="With --engine dask: local worker processes.")] = None,
 ) -> None:
     """Solve the same scenario on several solvers, each in its own process: status, objective, bound,
     gap, seconds, peak memory and overlap with the best plan, in compare.csv, compare.md and compare.png.
 
     Example: siting compare scenarios/examples/helsinki/scenario.yaml --solvers highs,cbc,cpsat,scip,heuristic --time-limit 60
     """
-    from siting.scenarios.research.compare import compare_solvers, format_progress
-
-    if solvers:
-        names = _split([solvers])
-    else:
-        from siting.optimizer.solve import solver_table
-
-        names = [r["name"] for r in solver_table() if r["available"] and (r["kind"] == "exact" or r["name"] == "heuristic")]
+    from siting.scenarios.research.compare import compare_solvers, default_solvers, format_progress
 
     def show(row: dict[str, Any], done: int, total: int) -> None:
         if not quiet:
@@ -752,8 +748,9 @@ def compare(
 
     with _errors():
         result = compare_solvers(
-            file, names, scenario=scenario, time_limit=time_limit, out=out, progress=show,
-            build_progress=_progress_for(quiet),
+            file, _split([solvers]) if solvers else default_solvers(), scenario=scenario, time_limit=time_limit,
+            out=out, progress=show, build_progress=_progress_for(quiet), engine=engine, scheduler=scheduler,
+            workers=workers,
         )
     typer.echo((result.out_dir / "compare.md").read_text(encoding="utf-8"), nl=False)
     typer.echo(f"comparison written to {result.out_dir}")
