@@ -593,6 +593,20 @@ def failed_checks(summary: dict[str, Any]) -> list[str]:
     return failed
 
 
+# options shared by several commands (run, sweep, compare, batch, sensitivity, whatif)
+_Engine = Annotated[str, typer.Option("--engine", help="local: in this process; dask: a local Dask cluster (or --scheduler).")]
+_Scheduler = Annotated[str | None, typer.Option("--scheduler", help="A running Dask scheduler, e.g. tcp://host:8786.")]
+_Workers = Annotated[int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")]
+_Limit = Annotated[float | None, typer.Option("--time-limit", help="Seconds per variant, overriding solver.time_limit.")]
+_Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar on stderr.")]
+_File = Annotated[Path, typer.Argument(help="The scenario file (YAML).")]
+_Scenario = Annotated[str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")]
+_Quiet1 = Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")]
+_Stability = Annotated[
+    Path | None, typer.Option("--stability", help="A `siting sensitivity` folder: the report shows each site's share of its variants.")
+]
+
+
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
@@ -632,6 +646,7 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+    stability: _Stability = None,
 ) -> None:
     """Solve a scenario file and write plan.csv, plan.xlsx, uncovered.csv, summary.json, plan.gpkg, map.png, report.html.
 
@@ -649,6 +664,7 @@ def run(
         result = run_scenario(
             file, scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet),
             split=split, alternatives=alternatives, tolerance=tolerance, lang=lang.value if lang else None,
+            stability=stability,
         )
     from siting.scenarios.outputs.console import run_lines
 
@@ -660,26 +676,15 @@ def run(
 
 @app.command()
 def sweep(
-    file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
-    budget: Annotated[
-        str, typer.Option("--budget", help="FROM:TO:STEPS: STEPS evenly spaced total budgets, both ends included.")
-    ],
-    scenario: Annotated[
-        str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: output.folder with _sweep appended).")
-    ] = None,
+    file: _File,
+    budget: Annotated[str, typer.Option("--budget", help="FROM:TO:STEPS: STEPS evenly spaced total budgets, both ends included.")],
+    scenario: _Scenario = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: output.folder with _sweep appended).")] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="Solver, overriding solver.name.")] = None,
-    time_limit: Annotated[
-        float | None, typer.Option("--time-limit", min=0.0, help="Seconds for the whole sweep once the input is read, overriding solver.time_limit.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
-    engine: Annotated[
-        str | None, typer.Option("--engine", help="local or dask: every budget its own batch task (resumable, per-budget time limit).")
-    ] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="With --engine dask: a running scheduler.")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="With --engine dask: local worker processes.")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds for the whole sweep once the input is read (with --engine: per budget).")] = None,
+    quiet: _Quiet1 = False,
+    engine: Annotated[str | None, typer.Option("--engine", help="local or dask: each budget one batch task (resumable).")] = None,
+    scheduler: _Scheduler = None, workers: _Workers = None,
 ) -> None:
     """The budget frontier: one optimal joint plan per total budget, as sweep.csv and sweep.png.
 
@@ -693,8 +698,7 @@ def sweep(
     from siting.scenarios.outputs.sweep import sweep_text
 
     with _errors():
-        res = run_sweep(file, budget, scenario, out, solver, time_limit, engine=engine, scheduler=scheduler,
-                        workers=workers, quiet=quiet, progress=_progress_for(quiet))
+        res = run_sweep(file, budget, scenario, out, solver, time_limit, engine=engine, scheduler=scheduler, workers=workers, quiet=quiet, progress=_progress_for(quiet))
     typer.echo(sweep_text(res))
 
 
@@ -702,6 +706,7 @@ def sweep(
 def report(
     outdir: Annotated[Path, typer.Argument(help="The output folder of a finished `siting run`.")],
     lang: Annotated[Lang | None, typer.Option("--lang", help="Report language (default: the scenario's output.lang).")] = None,
+    stability: _Stability = None,
 ) -> None:
     """Re-render report.html and map.png from a finished run's files (plan.csv, summary.json, plan.gpkg).
 
@@ -710,7 +715,9 @@ def report(
     from siting.scenarios.outputs import rerender
 
     with _errors():
-        written, notes = rerender(outdir, lang=lang.value if lang else None)
+        from siting.scenarios.outputs.stability import read_stability
+
+        written, notes = rerender(outdir, lang.value if lang else None, read_stability(stability) if stability else None)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo("written: " + ", ".join(str(p) for p in written))
@@ -718,22 +725,14 @@ def report(
 
 @app.command()
 def compare(
-    file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
-    solvers: Annotated[
-        str | None,
-        typer.Option("--solvers", help="Comma-separated solvers; default every installed exact solver and heuristic."),
-    ] = None,
+    file: _File,
+    solvers: Annotated[str | None, typer.Option("--solvers", help="Comma-separated solvers; default every installed exact solver and heuristic.")] = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds per solve.")] = None,
-    scenario: Annotated[
-        str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: the scenario's output folder + '-compare').")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
-    engine: Annotated[str, typer.Option("--engine", help="local: one solve after another; dask: solves side by side.")] = "local",
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="With --engine dask: a running scheduler.")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="With --engine dask: local worker processes.")] = None,
+    scenario: _Scenario = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: the scenario's output folder + '-compare').")] = None,
+    quiet: _Quiet1 = False,
+    engine: Annotated[str, typer.Option("--engine", help="local: one solve after another; dask: side by side.")] = "local",
+    scheduler: _Scheduler = None, workers: _Workers = None,
 ) -> None:
     """Solve the same scenario on several solvers, each in its own process: status, objective, bound,
     gap, seconds, peak memory and overlap with the best plan, in compare.csv, compare.md and compare.png.
@@ -812,12 +811,6 @@ def prepare_osm_cmd(
 
 
 # ------------------------------------------------------------------------------ batches (Dask)
-_Engine = Annotated[str, typer.Option("--engine", help="local: in this process; dask: a local Dask cluster (or --scheduler).")]
-_Scheduler = Annotated[str | None, typer.Option("--scheduler", help="A running Dask scheduler, e.g. tcp://host:8786.")]
-_Workers = Annotated[int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")]
-_Limit = Annotated[float | None, typer.Option("--time-limit", help="Seconds per variant, overriding solver.time_limit.")]
-_Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar on stderr.")]
-_File = Annotated[Path, typer.Argument(help="The scenario file (YAML).")]
 
 
 @app.command()
