@@ -598,10 +598,9 @@ _Engine = Annotated[str, typer.Option("--engine", help="local: in this process; 
 _Scheduler = Annotated[str | None, typer.Option("--scheduler", help="A running Dask scheduler, e.g. tcp://host:8786.")]
 _Workers = Annotated[int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")]
 _Limit = Annotated[float | None, typer.Option("--time-limit", help="Seconds per variant, overriding solver.time_limit.")]
-_Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar on stderr.")]
+_Quiet = Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")]
 _File = Annotated[Path, typer.Argument(help="The scenario file (YAML).")]
 _Scenario = Annotated[str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")]
-_Quiet1 = Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")]
 _Stability = Annotated[
     Path | None, typer.Option("--stability", help="A `siting sensitivity` folder: the report shows each site's share of its variants.")
 ]
@@ -682,20 +681,16 @@ def sweep(
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: output.folder with _sweep appended).")] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="Solver, overriding solver.name.")] = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds for the whole sweep once the input is read (with --engine: per budget).")] = None,
-    quiet: _Quiet1 = False,
+    quiet: _Quiet = False,
     engine: Annotated[str | None, typer.Option("--engine", help="local or dask: each budget one batch task (resumable).")] = None,
     scheduler: _Scheduler = None, workers: _Workers = None,
 ) -> None:
-    """The budget frontier: one optimal joint plan per total budget, as sweep.csv and sweep.png.
-
-    Coverage never decreases as the budget grows; a point that is not proven optimal shows its gap.
-    The knee is the first budget after which every further unit of money buys less than half the
-    average coverage per unit. Phase budgets, if any, are scaled with the total.
+    """The budget frontier: one optimal joint plan per total budget (phase budgets scaled alike), as sweep.csv and
+    sweep.png. Coverage never decreases; unproven points show their gap; the knee is where returns diminish.
 
     Example: siting sweep scenarios/examples/wuhai/scenario.yaml --budget 2e6:1.6e7:8 --out wuhai_sweep
     """
-    from siting.scenarios.batch.sweep import run_sweep
-    from siting.scenarios.outputs.sweep import sweep_text
+    from siting.scenarios.batch.sweep import run_sweep, sweep_text
 
     with _errors():
         res = run_sweep(file, budget, scenario, out, solver, time_limit, engine=engine, scheduler=scheduler, workers=workers, quiet=quiet, progress=_progress_for(quiet))
@@ -713,10 +708,9 @@ def report(
     Example: siting report out/helsinki --lang zh
     """
     from siting.scenarios.outputs import rerender
+    from siting.scenarios.outputs.stability import read_stability
 
     with _errors():
-        from siting.scenarios.outputs.stability import read_stability
-
         written, notes = rerender(outdir, lang.value if lang else None, read_stability(stability) if stability else None)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
@@ -730,7 +724,7 @@ def compare(
     time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds per solve.")] = None,
     scenario: _Scenario = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: the scenario's output folder + '-compare').")] = None,
-    quiet: _Quiet1 = False,
+    quiet: _Quiet = False,
     engine: Annotated[str, typer.Option("--engine", help="local: one solve after another; dask: side by side.")] = "local",
     scheduler: _Scheduler = None, workers: _Workers = None,
 ) -> None:
@@ -739,17 +733,13 @@ def compare(
 
     Example: siting compare scenarios/examples/helsinki/scenario.yaml --solvers highs,cbc,cpsat,scip,heuristic --time-limit 60
     """
-    from siting.scenarios.research.compare import compare_solvers, default_solvers, format_progress
-
-    def show(row: dict[str, Any], done: int, total: int) -> None:
-        if not quiet:
-            typer.echo(format_progress(row, done, total), err=True)
+    from siting.scenarios.research.compare import compare_solvers, default_solvers, stderr_progress
 
     with _errors():
         result = compare_solvers(
             file, _split([solvers]) if solvers else default_solvers(), scenario=scenario, time_limit=time_limit,
-            out=out, progress=show, build_progress=_progress_for(quiet), engine=engine, scheduler=scheduler,
-            workers=workers,
+            out=out, progress=stderr_progress(quiet), build_progress=_progress_for(quiet), engine=engine,
+            scheduler=scheduler, workers=workers,
         )
     typer.echo((result.out_dir / "compare.md").read_text(encoding="utf-8"), nl=False)
     typer.echo(f"comparison written to {result.out_dir}")

@@ -282,4 +282,11 @@ def run_sweep(
     )
 
 
-__all__ = ["budget_variants", "frontier_rows", "run_sweep", "sweep_on_engine"]
+def sweep_text(res: Any) -> str:
+    """What ``siting sweep`` prints (:func:`scenarios.outputs.sweep.sweep_text`)."""
+    from siting.scenarios.outputs.sweep import sweep_text as text
+
+    return str(text(res))
+
+
+__all__ = ["budget_variants", "frontier_rows", "run_sweep", "sweep_on_engine", "sweep_text"]

@@ -528,6 +528,19 @@ def default_solvers() -> list[str]:
     return [r["name"] for r in solver_table() if r["available"] and (r["kind"] == "exact" or r["name"] == "heuristic")]
 
 
+def stderr_progress(quiet: bool) -> ProgressFn | None:
+    """``siting compare``'s progress: one :func:`format_progress` line per finished solve on stderr (None if quiet)."""
+    if quiet:
+        return None
+
+    def show(row: Row, done: int, total: int) -> None:
+        import sys
+
+        print(format_progress(row, done, total), file=sys.stderr, flush=True)
+
+    return show
+
+
 def format_progress(row: Row, done: int, total: int) -> str:
     """One line per finished solve, e.g. ``[2/10] split public_toilet highs: OPTIMAL 8176 0.1 s 120 MB``."""
     obj = _cell(row.get("objective")) or "-"
@@ -537,5 +550,17 @@ def format_progress(row: Row, done: int, total: int) -> str:
     return f"[{done}/{total}] {row['model']} {row['service']} {row['solver']}: {row['status']} {obj}{seconds}{mem}{msg}"
 
 
-__all__ = ["COLUMNS", "CompareResult", "chart", "compare_solvers", "compare_task", "default_solvers", "format_progress", "jaccard", "run_isolated",
-           "to_csv", "to_markdown"]
+__all__ = [
+    "COLUMNS",
+    "CompareResult",
+    "chart",
+    "compare_solvers",
+    "compare_task",
+    "default_solvers",
+    "format_progress",
+    "jaccard",
+    "run_isolated",
+    "stderr_progress",
+    "to_csv",
+    "to_markdown",
+]
