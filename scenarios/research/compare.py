@@ -23,6 +23,16 @@ out too), and the overlap of the plan with the best plan of the same model and s
 plan is the one with the best objective (max for coverage, min for cost and distance), ties going
 to a proven optimum, then to the earlier solver in the list.
 
+Engines: by default (``--engine local``) the solves run one after another, each in its own
+process. With ``--engine dask`` each solve is one task of the batch engine
+(:func:`scenarios.batch.engine.run_dask`: siting's ``LocalCluster``, or ``--scheduler``), built
+inputs shipped with the task (:func:`compare_task`). What does not move to the batch machinery,
+and why: the per-(model, service, solver) rows are not scenario variants (a split row solves one
+service's view of the ``--split`` instance, which heuristics can take, not a ``siting run``), so the
+tasks are compare's own, not :func:`scenarios.batch.task.run_variant`; and there is no resuming
+(no ``results.parquet`` journal), because the table compares seconds and memory measured in one
+run, which rows from an earlier run on another load would not be.
+
 Outputs, written atomically into one folder: ``compare.csv`` (the rows), ``compare.md`` (the same
 as a Markdown table, with the settings) and ``compare.png`` (bar charts of time, memory and overlap).
 """
