@@ -8,7 +8,6 @@ shows the traceback instead.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -575,6 +574,19 @@ def validate(
     typer.echo("ok: the scenario is valid")
 
 
+# options shared by several commands (run, sweep, compare, batch, sensitivity, whatif)
+_Engine = Annotated[str, typer.Option("--engine", help="local: in this process; dask: a local Dask cluster (or --scheduler).")]
+_Scheduler = Annotated[str | None, typer.Option("--scheduler", help="A running Dask scheduler, e.g. tcp://host:8786.")]
+_Workers = Annotated[int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")]
+_Limit = Annotated[float | None, typer.Option("--time-limit", help="Seconds per variant, overriding solver.time_limit.")]
+_Quiet = Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")]
+_File = Annotated[Path, typer.Argument(help="The scenario file (YAML).")]
+_Scenario = Annotated[str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")]
+_Stability = Annotated[
+    Path | None, typer.Option("--stability", help="A `siting sensitivity` folder: the report shows each site's share of its variants.")
+]
+
+
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
@@ -614,6 +626,7 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+    stability: _Stability = None,
 ) -> None:
     """Solve a scenario file and write plan.csv, plan.xlsx, uncovered.csv, summary.json, plan.gpkg, map.png, report.html.
 
@@ -631,6 +644,7 @@ def run(
         result = run_scenario(
             file, scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet),
             split=split, alternatives=alternatives, tolerance=tolerance, lang=lang.value if lang else None,
+            stability=stability,
         )
     from siting.scenarios.outputs.console import run_lines
 
@@ -643,63 +657,43 @@ def run(
 
 @app.command()
 def sweep(
-    file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
-    budget: Annotated[
-        str, typer.Option("--budget", help="FROM:TO:STEPS: STEPS evenly spaced total budgets, both ends included.")
-    ],
-    scenario: Annotated[
-        str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: output.folder with _sweep appended).")
-    ] = None,
+    file: _File,
+    budget: Annotated[str, typer.Option("--budget", help="FROM:TO:STEPS: STEPS evenly spaced total budgets, both ends included.")],
+    scenario: _Scenario = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: output.folder with _sweep appended).")] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="Solver, overriding solver.name.")] = None,
-    time_limit: Annotated[
-        float | None, typer.Option("--time-limit", min=0.0, help="Seconds for the whole sweep once the input is read, overriding solver.time_limit.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds for the whole sweep once the input is read (with --engine: per budget).")] = None,
+    quiet: _Quiet = False,
+    engine: Annotated[str | None, typer.Option("--engine", help="local or dask: each budget one batch task (resumable).")] = None,
+    scheduler: _Scheduler = None, workers: _Workers = None,
 ) -> None:
-    """The budget frontier: one optimal joint plan per total budget, as sweep.csv and sweep.png.
-
-    Coverage never decreases as the budget grows; a point that is not proven optimal shows its gap.
-    The knee is the first budget after which every further unit of money buys less than half the
-    average coverage per unit. Phase budgets, if any, are scaled with the total.
+    """The budget frontier: one optimal joint plan per total budget (phase budgets scaled alike), as sweep.csv and
+    sweep.png. Coverage never decreases; unproven points show their gap; the knee is where returns diminish.
 
     Example: siting sweep scenarios/examples/wuhai/scenario.yaml --budget 2e6:1.6e7:8 --out wuhai_sweep
     """
-    from siting.scenarios.outputs.sweep import sweep_scenario
+    from siting.scenarios.batch.sweep import run_sweep, sweep_text
 
     with _errors():
-        res = sweep_scenario(
-            file, budget, scenario=scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet)
-        )
-    t = res.table
-    typer.echo(f"{'budget':>14} {'objective':>14} {'cost':>14} {'sites':>5}  status")
-    for k, row in t.iterrows():
-        gap = f" (gap {row['gap']:.2g})" if row["status"] != "OPTIMAL" and math.isfinite(row["gap"]) else ""
-        mark = "  <- knee" if res.knee == k else ""
-        typer.echo(
-            f"{row['budget']:>14,.0f} {row['objective']:>14,.1f} {row['cost']:>14,.0f} {row['new_sites']:>5}  "
-            f"{row['status']}{gap}{mark}"
-        )
-    if res.knee is None:
-        typer.echo("no knee: returns do not diminish within this range (or too few budgets)")
-    typer.echo(f"sweep written to {res.out_dir} (sweep.csv, sweep.png)")
+        res = run_sweep(file, budget, scenario, out, solver, time_limit, engine=engine, scheduler=scheduler, workers=workers, quiet=quiet, progress=_progress_for(quiet))
+    typer.echo(sweep_text(res))
 
 
 @app.command()
 def report(
     outdir: Annotated[Path, typer.Argument(help="The output folder of a finished `siting run`.")],
     lang: Annotated[Lang | None, typer.Option("--lang", help="Report language (default: the scenario's output.lang).")] = None,
+    stability: _Stability = None,
 ) -> None:
     """Re-render report.html and map.png from a finished run's files (plan.csv, summary.json, plan.gpkg).
 
     Example: siting report out/helsinki --lang zh
     """
     from siting.scenarios.outputs import rerender
+    from siting.scenarios.outputs.stability import read_stability
 
     with _errors():
-        written, notes = rerender(outdir, lang=lang.value if lang else None)
+        written, notes = rerender(outdir, lang.value if lang else None, read_stability(stability) if stability else None)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo("written: " + ", ".join(str(p) for p in written))
@@ -707,42 +701,27 @@ def report(
 
 @app.command()
 def compare(
-    file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
-    solvers: Annotated[
-        str | None,
-        typer.Option("--solvers", help="Comma-separated solvers; default every installed exact solver and heuristic."),
-    ] = None,
+    file: _File,
+    solvers: Annotated[str | None, typer.Option("--solvers", help="Comma-separated solvers; default every installed exact solver and heuristic.")] = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds per solve.")] = None,
-    scenario: Annotated[
-        str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: the scenario's output folder + '-compare').")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
+    scenario: _Scenario = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: the scenario's output folder + '-compare').")] = None,
+    quiet: _Quiet = False,
+    engine: Annotated[str, typer.Option("--engine", help="local: one solve after another; dask: side by side.")] = "local",
+    scheduler: _Scheduler = None, workers: _Workers = None,
 ) -> None:
     """Solve the same scenario on several solvers, each in its own process: status, objective, bound,
     gap, seconds, peak memory and overlap with the best plan, in compare.csv, compare.md and compare.png.
 
     Example: siting compare scenarios/examples/helsinki/scenario.yaml --solvers highs,cbc,cpsat,scip,heuristic --time-limit 60
     """
-    from siting.scenarios.research.compare import compare_solvers, format_progress
-
-    if solvers:
-        names = _split([solvers])
-    else:
-        from siting.optimizer.solve import solver_table
-
-        names = [r["name"] for r in solver_table() if r["available"] and (r["kind"] == "exact" or r["name"] == "heuristic")]
-
-    def show(row: dict[str, Any], done: int, total: int) -> None:
-        if not quiet:
-            typer.echo(format_progress(row, done, total), err=True)
+    from siting.scenarios.research.compare import compare_solvers, default_solvers, stderr_progress
 
     with _errors():
         result = compare_solvers(
-            file, names, scenario=scenario, time_limit=time_limit, out=out, progress=show,
-            build_progress=_progress_for(quiet),
+            file, _split([solvers]) if solvers else default_solvers(), scenario=scenario, time_limit=time_limit,
+            out=out, progress=stderr_progress(quiet), build_progress=_progress_for(quiet), engine=engine,
+            scheduler=scheduler, workers=workers,
         )
     typer.echo((result.out_dir / "compare.md").read_text(encoding="utf-8"), nl=False)
     typer.echo(f"comparison written to {result.out_dir}")
@@ -804,12 +783,6 @@ def prepare_osm_cmd(
 
 
 # ------------------------------------------------------------------------------ batches (Dask)
-_Engine = Annotated[str, typer.Option("--engine", help="local: in this process; dask: a local Dask cluster (or --scheduler).")]
-_Scheduler = Annotated[str | None, typer.Option("--scheduler", help="A running Dask scheduler, e.g. tcp://host:8786.")]
-_Workers = Annotated[int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")]
-_Limit = Annotated[float | None, typer.Option("--time-limit", help="Seconds per variant, overriding solver.time_limit.")]
-_Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar on stderr.")]
-_File = Annotated[Path, typer.Argument(help="The scenario file (YAML).")]
 
 
 @app.command()

@@ -42,7 +42,12 @@ def resolve_lang(lang: str | None, summary: dict[str, Any]) -> str:
 
 
 def render_outputs(
-    built: Any, plan: pd.DataFrame, uncovered: pd.DataFrame, summary: dict[str, Any], lang: str | None = None
+    built: Any,
+    plan: pd.DataFrame,
+    uncovered: pd.DataFrame,
+    summary: dict[str, Any],
+    lang: str | None = None,
+    stability: Any = None,
 ) -> dict[str, bytes]:
     """``plan.gpkg``, ``map.png``, ``report.html`` and ``plan.xlsx`` of a finished solve, as file name -> bytes.
 
@@ -52,6 +57,7 @@ def render_outputs(
     plan, uncovered : the tables written to ``plan.csv`` and ``uncovered.csv``.
     summary : the dict written to ``summary.json``.
     lang : ``en`` or ``zh``; default the scenario's ``output.lang``.
+    stability : a :class:`scenarios.outputs.stability.Stability` shown in the report's ranked plan, or None.
     """
     from siting.scenarios.outputs.excel import plan_workbook
     from siting.scenarios.outputs.gpkg import plan_layers, write_gpkg
@@ -62,7 +68,9 @@ def render_outputs(
     layers, notes = plan_layers(built, plan)
     gpkg = write_gpkg(layers)
     png, map_notes = render_map(layers, summary, lang)
-    page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes + map_notes, layers=layers)
+    page = render_report(
+        plan, uncovered, summary, png, layers.get("demand"), lang, notes + map_notes, layers=layers, stability=stability
+    )
     xlsx = plan_workbook(plan_in_system(plan, coordinate_system(summary)), uncovered, summary, lang)
     return {"plan.gpkg": gpkg, "map.png": png, "report.html": page.encode("utf-8"), "plan.xlsx": xlsx}
 
@@ -164,7 +172,7 @@ def _layers_from_plan(plan: pd.DataFrame, summary: dict[str, Any]) -> dict[str, 
     return {"chosen_sites": gpd.GeoDataFrame(plan.copy(), geometry=pts, crs=4326)}
 
 
-def rerender(out_dir: str | Path, lang: str | None = None) -> tuple[list[Path], list[str]]:
+def rerender(out_dir: str | Path, lang: str | None = None, stability: Any = None) -> tuple[list[Path], list[str]]:
     """``siting report OUTDIR``: redraw ``map.png`` and ``report.html`` from a finished run's files.
 
     The two files replace those of the run's manifest (see :mod:`scenarios.pipeline.output_folder`); a
@@ -176,11 +184,11 @@ def rerender(out_dir: str | Path, lang: str | None = None) -> tuple[list[Path], 
     folder = Path(out_dir)
     plan, uncovered, record, layers = read_run(folder)
     with claimed(folder, "run", ("map.png", "report.html"), update=True) as out:  # only siting's own files
-        return _rerender(out, plan, uncovered, record, layers, lang)
+        return _rerender(out, plan, uncovered, record, layers, lang, stability)
 
 
 def _rerender(
-    out: Any, plan: Any, uncovered: Any, record: RunRecord, layers: Any, lang: str | None
+    out: Any, plan: Any, uncovered: Any, record: RunRecord, layers: Any, lang: str | None, stability: Any = None
 ) -> tuple[list[Path], list[str]]:
     from siting.scenarios.outputs.mapping import render_map
     from siting.scenarios.outputs.report import render_report
@@ -199,7 +207,9 @@ def _rerender(
             warnings.simplefilter("ignore")
             png, map_notes = render_map(layers, summary, lang)
             notes += map_notes
-            page = render_report(plan, uncovered, summary, png, layers.get("demand"), lang, notes, layers=layers)
+            page = render_report(
+                plan, uncovered, summary, png, layers.get("demand"), lang, notes, layers=layers, stability=stability
+            )
     except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
         # files edited by hand (or by another version) that parse but do not fit together
         raise DataError(

@@ -144,6 +144,7 @@ COLUMNS = {
         "nearest_open_m": "nearest open facility (m)",
         "lon": "longitude",
         "lat": "latitude",
+        "stability": "stability (share of variants)",
     },
     "zh": {
         "service": "服务设施",
@@ -174,6 +175,7 @@ COLUMNS = {
         "nearest_open_m": "最近设施距离（米）",
         "lon": "经度",
         "lat": "纬度",
+        "stability": "稳定性（选中的方案比例）",
     },
 }
 
@@ -215,6 +217,8 @@ TEXT: dict[str, dict[str, str]] = {
         "plan": "Ranked site plan",
         "plan_caption": "One row per chosen (site, service), in the plan's rank order; every column of plan.csv but the coordinates",
         "no_plan": "The plan opens no new site.",
+        "stability_caption": "Stability: the share of the {n} solved variants of the sensitivity analysis in {folder} "
+        "(reaches, populations and costs perturbed) whose plan chooses the same site for the same service",
         "uncovered": "Residents still uncovered",
         "uncovered_caption": "People outside the reach of every facility of the service after the plan, by {area}",
         "area": "Area",
@@ -361,6 +365,8 @@ TEXT: dict[str, dict[str, str]] = {
         "plan": "选址方案（按优先级排序）",
         "plan_caption": "每行为一个选中的（地块，设施），按方案排序列出；除坐标外包含 plan.csv 的全部字段",
         "no_plan": "方案未新增任何设施。",
+        "stability_caption": "稳定性：{folder} 中敏感性分析（步行范围、人口与造价扰动）的 {n} 个已求解方案里，"
+        "为同一设施选中同一地块的方案所占比例",
         "uncovered": "仍未覆盖的居民",
         "uncovered_caption": "规划后仍在该类设施步行范围之外的人数，按{area}统计",
         "area": "片区",

@@ -427,12 +427,19 @@ def _phase_rows(
     return headers, rows
 
 
-def _plan_table(plan: pd.DataFrame, lang: str, currency: str = "CNY") -> str:
+def _plan_table(plan: pd.DataFrame, lang: str, currency: str = "CNY", stability: Any = None) -> str:
     t = partial(i18n.text, lang)
     parts = [f"<h2>{_e(t('plan'))}</h2>", f'<p class="caption">{_e(t("plan_caption"))}</p>']
+    if stability is not None:  # the share of a sensitivity run's variants choosing each row's site
+        from siting.scenarios.outputs.stability import with_stability
+
+        plan = with_stability(plan, stability)
+        caption = t("stability_caption", n=stability.solved, folder=stability.folder.name)
+        parts.append(f'<p class="caption">{_e(caption)}</p>')
     if lang == "zh" and "reason_zh" in plan.columns:
         plan = plan.assign(reason=plan["reason_zh"])  # the same reason, written in Chinese by the run
-    cols = [c for c in plan.columns if c not in HIDDEN_PLAN_COLUMNS and c != "reason_zh"]
+    hidden = (*HIDDEN_PLAN_COLUMNS, "reason_zh", "stability_variants", "stability_of")
+    cols = [c for c in plan.columns if c not in hidden]
     if "phase" in cols and plan["phase"].astype(str).nunique() <= 1 and (plan["phase"].astype(str) == "all").all():
         cols.remove("phase")  # no phases: the column says "all" on every row
         if "substitute_phase" in cols:
@@ -450,6 +457,8 @@ def _plan_table(plan: pd.DataFrame, lang: str, currency: str = "CNY") -> str:
                 row.append((_e(i18n.land_type_name(lang, v)), False))
             elif c in SHARE_COLUMNS:
                 row.append((_pct(v, lang), True))
+            elif c == "stability":
+                row.append((f"{_pct(v, lang)} ({_int(rec['stability_variants'])}/{_int(rec['stability_of'])})", True))
             elif c in MONEY_COLUMNS:
                 row.append((_e(i18n.money(lang, v, currency)), True))
             elif c in PEOPLE_COLUMNS or c.startswith("new_"):
@@ -752,6 +761,7 @@ def render_report(
     lang: str = "en",
     notes: list[str] | None = None,
     layers: dict[str, Any] | None = None,
+    stability: Any = None,
 ) -> str:
     """The text of ``report.html``.
 
@@ -764,6 +774,8 @@ def render_report(
     lang : ``en`` or ``zh``.
     notes : more warnings to list (e.g. from drawing the map).
     layers : the layers of ``plan.gpkg``, for the interactive map (:mod:`.svgmap`); None: no interactive map.
+    stability : a :class:`scenarios.outputs.stability.Stability` (``--stability DIR``): the ranked plan
+        then shows each site's share of the sensitivity variants choosing it; None: no such column.
     """
     lang = i18n.check_lang(lang)
     t = partial(i18n.text, lang)
@@ -783,7 +795,7 @@ def render_report(
         body.append(f'<figure><img id="plan-map" alt="{_e(t("map_alt"))}" src="data:image/png;base64,{data}"></figure>')
     body.append(interactive_map(layers, plan, summary, lang))  # on screen only; print keeps map.png
     body += [
-        _plan_table(plan, lang, currency_of(summary)),
+        _plan_table(plan, lang, currency_of(summary), stability),
         _uncovered(uncovered, summary, demand, lang),
         _assumptions(summary, demand, lang),
         extras_section(summary, lang),

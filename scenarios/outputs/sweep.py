@@ -171,7 +171,7 @@ def sweep_chart(table: pd.DataFrame, services: list[str], knee: int | None, titl
     return buf.getvalue()
 
 
-_YLABEL = {
+YLABEL = {
     "max_coverage": "weighted people within reach",
     "complete_circle": "residents reaching every service",
     "phased": "phased coverage value",
@@ -252,7 +252,7 @@ def _sweep(
     title = f"{body.name}: {body.objective} against budget" + (
         f" (phases {', '.join(inst.phases)} scaled alike)" if inst.T > 1 else ""
     )
-    png = sweep_chart(table, [svc.name for svc in inst.services], knee, title, _YLABEL[body.objective])
+    png = sweep_chart(table, [svc.name for svc in inst.services], knee, title, YLABEL[body.objective])
     from siting.scenarios.outputs.csv_safe import frame_to_csv  # text cells cannot start a spreadsheet formula
 
     folder.commit({"sweep.csv": frame_to_csv(table), "sweep.png": png})
@@ -260,4 +260,21 @@ def _sweep(
                     seconds=time.perf_counter() - started)
 
 
-__all__ = ["SweepRun", "parse_budget_range", "sweep_chart", "sweep_scenario", "sweep_table"]
+def sweep_text(res: SweepRun) -> str:
+    """What ``siting sweep`` prints: one line per budget, the knee, where the files are."""
+    t = res.table
+    lines = [f"{'budget':>14} {'objective':>14} {'cost':>14} {'sites':>5}  status"]
+    for k, row in t.iterrows():
+        gap = f" (gap {row['gap']:.2g})" if row["status"] != "OPTIMAL" and math.isfinite(row["gap"]) else ""
+        mark = "  <- knee" if res.knee == k else ""
+        lines.append(
+            f"{row['budget']:>14,.0f} {row['objective']:>14,.1f} {row['cost']:>14,.0f} {row['new_sites']:>5}  "
+            f"{row['status']}{gap}{mark}"
+        )
+    if res.knee is None:
+        lines.append("no knee: returns do not diminish within this range (or too few budgets)")
+    lines.append(f"sweep written to {res.out_dir} (sweep.csv, sweep.png)")
+    return "\n".join(lines)
+
+
+__all__ = ["YLABEL", "SweepRun", "parse_budget_range", "sweep_chart", "sweep_scenario", "sweep_table", "sweep_text"]

@@ -122,6 +122,7 @@ def run_scenario(
     alternatives: int = 0,
     tolerance: float = 0.02,
     lang: str | None = None,
+    stability: str | Path | None = None,
 ) -> RunResult:
     """Run a scenario file and write its plan.
 
@@ -139,6 +140,8 @@ def run_scenario(
     alternatives : also find this many distinct plans within ``tolerance`` of the best (joint mode).
     tolerance : relative shortfall from the best objective an alternative may have.
     lang : language of report.html and map.png, ``en`` or ``zh`` (default: the scenario's ``output.lang``).
+    stability : a ``siting sensitivity`` output folder: report.html's ranked plan shows each site's
+        share of its variants choosing it (:mod:`scenarios.outputs.stability`); read before solving.
 
     Returns
     -------
@@ -171,6 +174,9 @@ def run_scenario(
         raise ScenarioError(f"--tolerance {tolerance} must be a fraction in [0, 1), e.g. 0.02 for 2 %")
     mode = solve_mode(body, split, alternatives, source)
     joint_solver(chosen_solver, where)
+    from siting.scenarios.outputs.stability import read_stability
+
+    stable = read_stability(stability) if stability is not None else None
     target = output_dir(body, base_dir, out, source)
     params = solve_params(body, time_limit)
     # claimed before any layer is read: someone else's folder or a bad path fails in the first second
@@ -227,7 +233,7 @@ def run_scenario(
         # plan.gpkg, map.png, report.html (lang: en / zh, default output.lang)
         from siting.scenarios.outputs import render_outputs
 
-        files.update(render_outputs(built, plan, uncovered, summary, lang=lang))
+        files.update(render_outputs(built, plan, uncovered, summary, lang=lang, stability=stable))
         folder.commit(files)
         return RunResult(
             out_dir=target,

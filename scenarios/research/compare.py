@@ -23,6 +23,16 @@ out too), and the overlap of the plan with the best plan of the same model and s
 plan is the one with the best objective (max for coverage, min for cost and distance), ties going
 to a proven optimum, then to the earlier solver in the list.
 
+Engines: by default (``--engine local``) the solves run one after another, each in its own
+process. With ``--engine dask`` each solve is one task of the batch engine
+(:func:`scenarios.batch.engine.run_dask`: siting's ``LocalCluster``, or ``--scheduler``), built
+inputs shipped with the task (:func:`compare_task`). What does not move to the batch machinery,
+and why: the per-(model, service, solver) rows are not scenario variants (a split row solves one
+service's view of the ``--split`` instance, which heuristics can take, not a ``siting run``), so the
+tasks are compare's own, not :func:`scenarios.batch.task.run_variant`; and there is no resuming
+(no ``results.parquet`` journal), because the table compares seconds and memory measured in one
+run, which rows from an earlier run on another load would not be.
+
 Outputs, written atomically into one folder: ``compare.csv`` (the rows), ``compare.md`` (the same
 as a Markdown table, with the settings) and ``compare.png`` (bar charts of time, memory and overlap).
 """
@@ -104,6 +114,41 @@ def run_isolated(kind: str, payload: tuple[Any, ...], solver: str, params: Any) 
     from siting.scenarios.research.child import run_in_child
 
     return run_in_child(_child, (kind, payload, solver, params), params.time_limit)
+
+
+class _Answer:
+    """Stands in for the pipe end of :func:`_child` when it runs in this process."""
+
+    def __init__(self) -> None:
+        self.row: Row = {}
+
+    def send(self, row: Row) -> None:
+        self.row = row
+
+    def close(self) -> None:
+        pass
+
+
+def compare_task(spec: dict[str, Any]) -> dict[str, Any]:
+    """One solve of the comparison as a batch-engine task (:func:`scenarios.batch.engine.run_dask`).
+
+    On a worker that may start processes (siting's local cluster starts its workers so), the solve
+    runs in its own spawned process as in the serial comparison (its own peak memory, a crash costs
+    one row). A daemonic worker (the default of ``dask worker``) cannot start one: the solve then runs
+    in the worker itself and ``peak_mb`` is the worker's peak, which the row's message says.
+    """
+    import multiprocessing as mp
+
+    kind, payload, solver, params = spec["job"]
+    if mp.current_process().daemon:
+        answer = _Answer()
+        _child(kind, payload, solver, params, answer)
+        child = answer.row
+        note = "solved in the Dask worker's own process: peak_mb is the worker's"
+        child["message"] = f"{child['message']}; {note}" if child.get("message") else note
+    else:
+        child = run_isolated(kind, payload, solver, params)
+    return {"row": {"variant_id": spec["id"], **spec["settings"], **child}, "plan": None}
 
 
 # ------------------------------------------------------------------------------ comparing
@@ -226,6 +271,10 @@ def compare_solvers(
     out: str | Path | None = None,
     progress: ProgressFn | None = None,
     build_progress: Any = None,
+    *,
+    engine: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> CompareResult:
     """Solve a scenario with each solver and write ``compare.csv``, ``compare.md`` and ``compare.png``.
 
@@ -239,6 +288,14 @@ def compare_solvers(
     out : output folder (default: the scenario's output folder with ``-compare`` appended).
     progress : called as ``progress(row, done, total)`` after each solve.
     build_progress : progress reporter for reading the scenario (:class:`scenarios.build.NullProgress` interface).
+    engine, scheduler, workers : ``local`` (default): one solve after another, each in its own
+        process; ``dask``: every solve one task of the batch engine (:func:`scenarios.batch.engine.run_dask`)
+        on a local cluster of ``workers`` processes or the cluster at ``scheduler``
+        (:func:`compare_task`). The solves of a comparison share nothing but the inputs built
+        once here and shipped with each task; running them side by side makes their seconds
+        compete for the same cores, so timing comparisons are fairest with ``--workers 1``. Not
+        resumable: the table compares solves of one run (same machine, same load), and
+        compare.csv/md/png are written together at the end.
 
     Returns
     -------
@@ -257,6 +314,7 @@ def compare_solvers(
         raise ScenarioError("no solver given: name at least one, e.g. --solvers highs,cbc,heuristic")
     if time_limit is not None and not time_limit > 0:
         raise ScenarioError(f"--time-limit {time_limit} must be a positive number of seconds")
+    _check_engine(engine, scheduler, workers)
     parsed = {entry: parse_solver_entry(entry) for entry in dict.fromkeys(s.strip() for s in solvers if s.strip())}
     body, base_dir = load_scenario(path, scenario)
     params = solve_params(body, time_limit)
@@ -264,41 +322,106 @@ def compare_solvers(
         Path(out).expanduser().resolve() if out is not None else _default_out(output_dir(body, base_dir, None, path.name))
     )
     with claimed(target, "compare", COMPARE_FILES) as folder:  # before any layer is read
-        return _compare(path, scenario, parsed, params, folder, progress, build_progress or NullProgress())
+        run = _Runner(engine, scheduler, workers)
+        return _compare(path, scenario, parsed, params, folder, progress, build_progress or NullProgress(), run)
+
+
+def _check_engine(engine: str, scheduler: str | None, workers: int | None) -> None:
+    from siting.scenarios.batch.engine import ENGINES, connect
+
+    if engine not in ENGINES:
+        raise ScenarioError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if (scheduler or workers is not None) and engine != "dask":
+        raise ScenarioError("--scheduler and --workers need --engine dask")
+    if workers is not None and (workers < 1 or scheduler):
+        raise ScenarioError("--workers must be at least 1, and applies to the local cluster only (not with --scheduler)")
+    if scheduler:  # a wrong address fails before the folder is made
+        connect(scheduler).close()
+
+
+@dataclass(frozen=True)
+class _Runner:
+    """Where the solves run: ``local`` one after another in child processes (in :func:`_compare`), or Dask."""
+
+    engine: str
+    scheduler: str | None
+    workers: int | None
+
+    def __call__(self, jobs: list[tuple[str, tuple[Any, ...], str, Any]], done: Callable[[int, Row], None]) -> None:
+        """Run ``jobs`` (kind, payload, solver, params) on Dask; ``done(k, row)`` as each finishes."""
+        import dask
+
+        from siting.scenarios.batch.engine import Bar, run_dask
+
+        specs = [
+            {"id": f"{k:04d}", "settings": {"kind": kind, "solver": solver}, "job": (kind, payload, solver, prm)}
+            for k, (kind, payload, solver, prm) in enumerate(jobs)
+        ]
+
+        def handle(result: dict[str, Any]) -> None:
+            row = dict(result["row"])
+            k = int(row.pop("variant_id"))
+            if row.get("status") == "CRASHED":
+                row["status"], row["message"] = "ERROR", row.pop("error", "")
+            done(k, {key: v for key, v in row.items() if key not in ("kind", "solver", "scenario_sha256")})
+
+        # workers that may start processes: each solve keeps its own process (compare_task)
+        with dask.config.set({"distributed.worker.daemon": False}):
+            run_dask(specs, handle, Bar(quiet=True), workers=self.workers, scheduler=self.scheduler, fn=compare_task)
 
 
 def _compare(
-    path: Path, scenario: str | None, parsed: dict[str, Any], params: Any, folder: Any, progress: Any, build_progress: Any
+    path: Path, scenario: str | None, parsed: dict[str, Any], params: Any, folder: Any, progress: Any, build_progress: Any,
+    run: _Runner | None = None,
 ) -> CompareResult:
     from siting.optimizer.registry import solver_kind
 
     target = folder.path
     body, _base_dir, tasks = _tasks(path, scenario, build_progress)
-    rows: list[Row] = []
     total = len(tasks) * len(parsed)
-    done = 0
+    slots: list[tuple[str, str, str, tuple[Any, ...]]] = []  # (model, service, solver entry, payload) per row
+    jobs: list[tuple[str, tuple[Any, ...], str, Any]] = []
+    job_slot: list[int] = []
+    children: dict[int, Row] = {}
     for model, service, payload, _sense in tasks:
         for entry, (solver, formulation) in parsed.items():
+            slots.append((model, service, entry, payload))
             if model == "joint" and solver_kind(solver) == "heuristic":
-                child: Row = {"status": NOT_APPLICABLE, "message": "heuristics solve the per-service models only; the joint model needs an exact solver"}
-            else:
-                run_payload = payload
-                if model == "split":  # the child needs the service's own instance only
-                    name, inst, spec, _split = payload
-                    formulated = replace(spec, formulation=formulation) if formulation != "auto" else spec
-                    run_payload = (name, inst, formulated)
-                child = run_isolated(model, run_payload, solver, params)
-                if model == "split" and child.get("chosen") is not None:
-                    child["chosen"] = _useful(payload[3], service, child["chosen"], body.objective)
-            row: Row = {c: None for c in COLUMNS}
-            row.update(model=model, service=service, solver=entry, best="", message="", solver_version="")
-            row.update({k: v for k, v in child.items() if k in COLUMNS or k == "chosen"})
-            row["new_sites"] = len(child["chosen"]) if child.get("chosen") is not None else None
-            row.setdefault("chosen", None)
-            rows.append(row)
-            done += 1
-            if progress is not None:
-                progress(row, done, total)
+                msg = "heuristics solve the per-service models only; the joint model needs an exact solver"
+                children[len(slots) - 1] = {"status": NOT_APPLICABLE, "message": msg}
+                continue
+            run_payload = payload
+            if model == "split":  # the child needs the service's own instance only
+                name, inst, spec, _split = payload
+                formulated = replace(spec, formulation=formulation) if formulation != "auto" else spec
+                run_payload = (name, inst, formulated)
+            jobs.append((model, run_payload, solver, params))
+            job_slot.append(len(slots) - 1)
+    rows_at: dict[int, Row] = {}
+
+    def finish(at: int, child: Row) -> None:
+        model, service, entry, payload = slots[at]
+        if model == "split" and child.get("chosen") is not None:
+            child["chosen"] = _useful(payload[3], service, child["chosen"], body.objective)
+        row: Row = {c: None for c in COLUMNS}
+        row.update(model=model, service=service, solver=entry, best="", message="", solver_version="")
+        row.update({k: v for k, v in child.items() if k in COLUMNS or k == "chosen"})
+        row["new_sites"] = len(child["chosen"]) if child.get("chosen") is not None else None
+        row.setdefault("chosen", None)
+        rows_at[at] = row
+        if progress is not None:
+            progress(row, len(rows_at), total)
+
+    if run is None or run.engine == "local":  # in order, each solve in its own process
+        todo = iter(jobs)
+        for at in range(len(slots)):
+            kind, run_payload, solver, prm = next(todo) if at not in children else ("", (), "", None)
+            finish(at, children[at] if at in children else run_isolated(kind, run_payload, solver, prm))
+    else:
+        for at in sorted(children):  # the rows without a solve first
+            finish(at, children[at])
+        run(jobs, lambda k, child: finish(job_slot[k], child))
+    rows: list[Row] = [rows_at[at] for at in range(len(slots))]
     tolerance = max(float(body.solver.mip_gap), 1e-9)
     for model, service, _payload, sense in tasks:
         _mark_best([r for r in rows if r["model"] == model and r["service"] == service], sense, tolerance)
@@ -408,6 +531,26 @@ def chart(rows: Sequence[Row]) -> bytes:
     return buf.getvalue()
 
 
+def default_solvers() -> list[str]:
+    """Every installed exact solver and the default heuristic (``siting compare`` without ``--solvers``)."""
+    from siting.optimizer.solve import solver_table
+
+    return [r["name"] for r in solver_table() if r["available"] and (r["kind"] == "exact" or r["name"] == "heuristic")]
+
+
+def stderr_progress(quiet: bool) -> ProgressFn | None:
+    """``siting compare``'s progress: one :func:`format_progress` line per finished solve on stderr (None if quiet)."""
+    if quiet:
+        return None
+
+    def show(row: Row, done: int, total: int) -> None:
+        import sys
+
+        print(format_progress(row, done, total), file=sys.stderr, flush=True)
+
+    return show
+
+
 def format_progress(row: Row, done: int, total: int) -> str:
     """One line per finished solve, e.g. ``[2/10] split public_toilet highs: OPTIMAL 8176 0.1 s 120 MB``."""
     obj = _cell(row.get("objective")) or "-"
@@ -417,5 +560,17 @@ def format_progress(row: Row, done: int, total: int) -> str:
     return f"[{done}/{total}] {row['model']} {row['service']} {row['solver']}: {row['status']} {obj}{seconds}{mem}{msg}"
 
 
-__all__ = ["COLUMNS", "CompareResult", "chart", "compare_solvers", "format_progress", "jaccard", "run_isolated",
-           "to_csv", "to_markdown"]
+__all__ = [
+    "COLUMNS",
+    "CompareResult",
+    "chart",
+    "compare_solvers",
+    "compare_task",
+    "default_solvers",
+    "format_progress",
+    "jaccard",
+    "run_isolated",
+    "stderr_progress",
+    "to_csv",
+    "to_markdown",
+]

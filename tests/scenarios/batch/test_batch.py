@@ -245,14 +245,16 @@ def test_a_worker_that_dies_is_retried_once_then_recorded() -> None:
 
     def task(spec: dict) -> dict:  # pickled by value: the worker needs no test module
         import os
+        import time
 
         if spec["id"] == "dies":
+            time.sleep(1.0)  # "ok" finishes first: a task still queued on a worker that dies twice is recorded too
             os._exit(1)
         return {"row": {"variant_id": spec["id"], "status": "OPTIMAL"}, "plan": None}
 
     got: list[dict] = []
     specs = [{"id": "ok", "settings": {}}, {"id": "dies", "settings": {"budget.total": 1}}]
-    run_dask(specs, got.append, Bar(quiet=True), workers=1, fn=task)
+    run_dask(specs, got.append, Bar(quiet=True), workers=2, fn=task)  # "ok" need not queue behind "dies"
     rows = {r["row"]["variant_id"]: r["row"] for r in got}
     assert rows["ok"]["status"] == "OPTIMAL"
     assert rows["dies"]["status"] == "CRASHED" and "died" in rows["dies"]["error"]
