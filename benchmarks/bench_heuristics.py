@@ -78,8 +78,16 @@ def run_one(name: str, inst: SitingInstance, p: int, opt: float | None, time_lim
         f"{(opt if opt else float('nan')):10.0f} {out.bound:10.0f} {100 * opt_gap:7.3f} {100 * bound_gap:7.3f} "
         f"{gi_sec:7.2f} {out.seconds:7.2f}"
     )
-    return {"obj": out.objective, "opt": opt if opt else float("nan"), "bound": out.bound, "inter": i,
-            "seconds": out.seconds, "gi_seconds": gi_sec, "bound_gap": bound_gap, "opt_gap": opt_gap}
+    return {
+        "obj": out.objective,
+        "opt": opt if opt else float("nan"),
+        "bound": out.bound,
+        "inter": i,
+        "seconds": out.seconds,
+        "gi_seconds": gi_sec,
+        "bound_gap": bound_gap,
+        "opt_gap": opt_gap,
+    }
 
 
 def main() -> None:
@@ -91,8 +99,10 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per instance")
     args = ap.parse_args()
 
-    print(f"{'instance':>10} {'n':>5} {'p':>4} {'greedy':>10} {'interch':>10} {'final':>10} {'optimum':>10} "
-          f"{'bound':>10} {'obj%':>7} {'bnd%':>7} {'g+i s':>7} {'sec':>7}")
+    print(
+        f"{'instance':>10} {'n':>5} {'p':>4} {'greedy':>10} {'interch':>10} {'final':>10} {'optimum':>10} "
+        f"{'bound':>10} {'obj%':>7} {'bnd%':>7} {'g+i s':>7} {'sec':>7}"
+    )
     rows = []
     if args.tsplib is not None:
         inst = read_tsplib(args.tsplib)
@@ -114,11 +124,15 @@ def main() -> None:
     print(f"\n[{t}] {len(rows)} instances")
     print(f"  optimum reached: greedy+interchange {reached_gi}/{len(rows)}, auto {reached}/{len(rows)}")
     print(f"  optimality proven by the bound: {proven}/{len(rows)}")
-    print(f"  seconds: greedy+interchange {sum(r['gi_seconds'] for r in rows):.1f}, "
-          f"auto total {sum(r['seconds'] for r in rows):.1f}")
-    print(f"  bound gap (optimum - bound) / optimum: median {100 * statistics.median(gaps):.3f} %, "
-          f"mean {100 * statistics.mean(gaps):.3f} %, median where not proven "
-          f"{100 * statistics.median(open_gaps):.3f} %, max {100 * max(gaps):.3f} %")
+    print(
+        f"  seconds: greedy+interchange {sum(r['gi_seconds'] for r in rows):.1f}, "
+        f"auto total {sum(r['seconds'] for r in rows):.1f}"
+    )
+    print(
+        f"  bound gap (optimum - bound) / optimum: median {100 * statistics.median(gaps):.3f} %, "
+        f"mean {100 * statistics.mean(gaps):.3f} %, median where not proven "
+        f"{100 * statistics.median(open_gaps):.3f} %, max {100 * max(gaps):.3f} %"
+    )
 
 
 if __name__ == "__main__":

@@ -61,17 +61,33 @@ def synthetic(n: int, m: int, T: int, seed: int) -> MultiServiceInstance:
         w = np.round(residents * share * rng.uniform(0.7, 1.3, size=n))
         services.append(
             ServiceData(
-                name=name, weights=w, coverage=cov, distances=dist, cost=cost, eligible=eligible, area=area,
-                existing_covered=ed <= reach, existing_distance=ed, max_sites=8,
+                name=name,
+                weights=w,
+                coverage=cov,
+                distances=dist,
+                cost=cost,
+                eligible=eligible,
+                area=area,
+                existing_covered=ed <= reach,
+                existing_distance=ed,
+                max_sites=8,
                 weight={"elderly_care": 2.0, "childcare": 2.0}.get(name, 1.0),
-                budget=float(np.nanmedian(cost) * 5), group=name,
+                budget=float(np.nanmedian(cost) * 5),
+                group=name,
             )
         )
     total = float(sum(np.nanmedian(s.cost) for s in services) * 4)
     return MultiServiceInstance(
-        demand_ids=np.arange(n), site_ids=np.array([f"plot{j:03d}" for j in range(m)]), room=plot_area,
-        services=tuple(services), total_budget=total, phases=tuple(str(2022 + t) for t in range(T)),
-        phase_budgets=np.full(T, total / T), carry_over=True, residents=residents, name=f"synthetic-{seed}",
+        demand_ids=np.arange(n),
+        site_ids=np.array([f"plot{j:03d}" for j in range(m)]),
+        room=plot_area,
+        services=tuple(services),
+        total_budget=total,
+        phases=tuple(str(2022 + t) for t in range(T)),
+        phase_budgets=np.full(T, total / T),
+        carry_over=True,
+        residents=residents,
+        name=f"synthetic-{seed}",
     )
 
 
@@ -105,7 +121,10 @@ def main() -> None:
             # what full coverage costs: the same district without budgets, count limits and room
             # sharing (covering everyone may need more services on one plot than it has room for)
             free = dataclasses.replace(
-                inst, total_budget=None, phase_budgets=None, room=np.full(inst.m, np.inf),
+                inst,
+                total_budget=None,
+                phase_budgets=None,
+                room=np.full(inst.m, np.inf),
                 services=tuple(dataclasses.replace(s, budget=None, max_sites=None) for s in inst.services),
             )
             res = solve_joint(free, objective, params=params)

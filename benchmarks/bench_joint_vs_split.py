@@ -94,7 +94,9 @@ def compare(example: str, override: str | None) -> dict[str, object]:
 
 def report(r: dict[str, object]) -> bool:
     print(f"\n== {r['name']}  (budget.total {r['budget']:,.0f})")
-    print(f"{'service':<15} {'weight':>6} {'people':>10} {'split':>10} {'joint':>10} {'joint-split':>12}   cost split -> joint")
+    print(
+        f"{'service':<15} {'weight':>6} {'people':>10} {'split':>10} {'joint':>10} {'joint-split':>12}   cost split -> joint"
+    )
     for k, name in enumerate(r["services"]):  # type: ignore[arg-type]
         sc, jc = r["split_cov"][k], r["joint_cov"][k]  # type: ignore[index]
         print(

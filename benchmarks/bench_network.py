@@ -50,8 +50,10 @@ def main() -> None:
 
     layers = {name: gpd.read_file(GPKG, layer=name) for name in ("walk_edges", "demand", "candidate_sites")}
     t_build, net = timed(lambda: StreetNetwork.from_lines(layers["walk_edges"]), args.repeat)
-    print(f"street network: {len(layers['walk_edges'])} lines -> {len(net.xy)} nodes, {len(net.u)} edges; "
-          f"built in {t_build:.3f} s (median of {args.repeat})")
+    print(
+        f"street network: {len(layers['walk_edges'])} lines -> {len(net.xy)} nodes, {len(net.u)} edges; "
+        f"built in {t_build:.3f} s (median of {args.repeat})"
+    )
     demand, sites = points(layers["demand"]), points(layers["candidate_sites"])
     rng = np.random.default_rng(0)
     lo, hi = net.xy.min(axis=0), net.xy.max(axis=0)
@@ -65,8 +67,10 @@ def main() -> None:
             lambda dxy=dxy, sxy=sxy, cutoff=cutoff: network_distances(net, dxy, sxy, cutoff, max_snap=300.0),
             args.repeat,
         )
-        print(f"{label:24s} cutoff {cutoff:6.0f} m: {seconds:7.3f} s, {nd.distances.nnz:>10,} pairs stored, "
-              f"{int(nd.unsnapped_demand.sum())} demand and {int(nd.unsnapped_sites.sum())} sites off the network")
+        print(
+            f"{label:24s} cutoff {cutoff:6.0f} m: {seconds:7.3f} s, {nd.distances.nnz:>10,} pairs stored, "
+            f"{int(nd.unsnapped_demand.sum())} demand and {int(nd.unsnapped_sites.sum())} sites off the network"
+        )
 
 
 if __name__ == "__main__":

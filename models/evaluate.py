@@ -64,7 +64,9 @@ class PlanMetrics:
         }
 
 
-def nearest_open(instance: SitingInstance, open_sites: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+def nearest_open(
+    instance: SitingInstance, open_sites: NDArray[np.bool_]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """For each demand point, the nearest open site (index, -1 if none) and its distance (inf)."""
     n = instance.n
     cols = np.flatnonzero(open_sites)

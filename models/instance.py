@@ -190,9 +190,7 @@ class SitingInstance:
         else:
             rows, cols = np.nonzero(np.isfinite(self.distances) & (self.distances <= limit))
             vals = self.distances[rows, cols]
-        out = sp.csr_array(
-            (vals.astype(np.float64), (rows, cols)), shape=(self.n, self.m)
-        )
+        out = sp.csr_array((vals.astype(np.float64), (rows, cols)), shape=(self.n, self.m))
         # csr from coo sums duplicates and keeps explicit zeros; make sure the order is canonical.
         out.sort_indices()
         return out
@@ -217,9 +215,7 @@ class SitingInstance:
     def coverage(self, radius: float) -> sp.csr_array:
         """Boolean CSR (n, m): ``a_ij = 1`` iff site j is within ``radius`` of demand i."""
         pairs = self.reachable_pairs(radius)
-        return sp.csr_array(
-            (np.ones(pairs.nnz, dtype=bool), pairs.indices, pairs.indptr), shape=pairs.shape
-        )
+        return sp.csr_array((np.ones(pairs.nnz, dtype=bool), pairs.indices, pairs.indptr), shape=pairs.shape)
 
     def distinct_distances(self) -> NDArray[np.float64]:
         """Sorted distinct finite distances over all stored pairs."""

@@ -320,7 +320,9 @@ class MultiServiceInstance:
         if room.shape != (m,):
             raise DataError(f"room has shape {room.shape}, expected ({m},): one room value per plot (inf = unlimited)")
         if np.isnan(room).any() or (room < 0).any():
-            raise DataError(f"room must be >= 0 (inf = unlimited); bad at plots {show_ids(np.asarray(sid)[np.isnan(room) | (room < 0)])}")
+            raise DataError(
+                f"room must be >= 0 (inf = unlimited); bad at plots {show_ids(np.asarray(sid)[np.isnan(room) | (room < 0)])}"
+            )
         if self.total_budget is not None and (np.isnan(self.total_budget) or self.total_budget < 0):
             raise DataError(f"total_budget = {self.total_budget} must be >= 0 or None")
         phases = tuple(str(p) for p in self.phases)

@@ -194,7 +194,9 @@ class _Separator:
             out[b] = level[b] - np.sum(gain * y[self.order[b]], axis=1)
         return out
 
-    def cut_rows(self, clients: NDArray[np.int64], level: NDArray[np.float64], closed: NDArray[np.bool_]) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64]]:
+    def cut_rows(
+        self, clients: NDArray[np.int64], level: NDArray[np.float64], closed: NDArray[np.bool_]
+    ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64]]:
         """CSR rows (starts, columns, values) of cuts (B) for ``clients`` at ``level``.
 
         Row r is ``theta_i + sum_{j : d_ij < L, j not closed} (L - d_ij) y_j``; columns fixed
@@ -230,7 +232,15 @@ class _Master:
     a cut (B) identified by ``client * D + rank of its level among the D distinct distances``.
     """
 
-    def __init__(self, h: highspy.Highs, sep: _Separator, w: NDArray[np.float64], existing: NDArray[np.bool_], p: int, lp_tol: float) -> None:
+    def __init__(
+        self,
+        h: highspy.Highs,
+        sep: _Separator,
+        w: NDArray[np.float64],
+        existing: NDArray[np.bool_],
+        p: int,
+        lp_tol: float,
+    ) -> None:
         self.h, self.sep, self.w, self.lp_tol = h, sep, w, lp_tol
         self.n, self.k = sep.dist.shape[0], sep.k
         n, k = self.n, self.k
@@ -257,7 +267,13 @@ class _Master:
     def free(self) -> NDArray[np.bool_]:
         return self.lo < self.hi
 
-    def set_bounds(self, cols: NDArray[np.int64], lo: NDArray[np.float64] | float, hi: NDArray[np.float64] | float, keep: bool = True) -> None:
+    def set_bounds(
+        self,
+        cols: NDArray[np.int64],
+        lo: NDArray[np.float64] | float,
+        hi: NDArray[np.float64] | float,
+        keep: bool = True,
+    ) -> None:
         """Change y bounds in HiGHS; ``keep`` records them as the fixings of (M)."""
         cols = np.asarray(cols, dtype=np.int32)
         lo_, hi_ = np.broadcast_to(lo, cols.shape).astype(float), np.broadcast_to(hi, cols.shape).astype(float)
@@ -444,7 +460,9 @@ def solve_pmedian_benders(
     unreachable = ~finite.any(axis=1)
     if unreachable.any():
         ids = instance.demand_ids[clients[unreachable]][:5]
-        raise DataError(f"demand points {', '.join(map(str, ids))} cannot reach any eligible site; remove them or add sites")
+        raise DataError(
+            f"demand points {', '.join(map(str, ids))} cannot reach any eligible site; remove them or add sites"
+        )
     if not finite.all():
         big = float(np.max(d[finite])) * 2 + 1.0
         d = np.where(finite, d, big).astype(d.dtype)
@@ -521,7 +539,9 @@ def solve_pmedian_benders(
         h.setOptionValue("mip_abs_gap", delta * 0.999 if integral else 1e-9)
         if start_mask is not None:
             # the incumbent comes from a strong heuristic: spend the MILP effort on the proof
-            h.setOptionValue("mip_heuristic_effort", float(params.options_for("highs").get("mip_heuristic_effort", 0.0)))
+            h.setOptionValue(
+                "mip_heuristic_effort", float(params.options_for("highs").get("mip_heuristic_effort", 0.0))
+            )
         presolve = "presolve" not in params.options_for("highs")
         if presolve:
             h.setOptionValue("presolve", "off")  # measured: presolve of the master costs more than it saves
@@ -567,8 +587,10 @@ def solve_pmedian_benders(
                 value = true_value(y_int)
                 if value < ub - 1e-9:
                     ub, y_best = value, y_int
-                say(f"benders MILP round {milp_rounds}: master {master.obj:.8g}, bound {bound:.8g}, "
-                    f"incumbent {ub:.8g}, new cuts {viol.size} (+{extra} from {len(pool)} pool points)")
+                say(
+                    f"benders MILP round {milp_rounds}: master {master.obj:.8g}, bound {bound:.8g}, "
+                    f"incumbent {ub:.8g}, new cuts {viol.size} (+{extra} from {len(pool)} pool points)"
+                )
                 if viol.size == 0 and master.sep.truncated:
                     # a capped cut can leave theta below the true distance: only a master optimum
                     # that equals its plan's true value certifies; else widen and cut again
@@ -577,8 +599,10 @@ def solve_pmedian_benders(
                     if capped.any():
                         master.sep = master.sep.widen()
                         master.cut_at(y_int)
-                        say(f"benders: {int(capped.sum())} clients beyond their stored sites; "
-                            f"now the {master.sep.width} nearest are stored")
+                        say(
+                            f"benders: {int(capped.sum())} clients beyond their stored sites; "
+                            f"now the {master.sep.width} nearest are stored"
+                        )
                         continue
                 if viol.size == 0:
                     # HiGHS solved the master to the gap and its optimum is attained by a plan
@@ -602,10 +626,18 @@ def solve_pmedian_benders(
     stats["lp_rounds"] = loop.rounds
     if loop.status == "error":
         message = f"master LP ended with {h.modelStatusToString(h.getModelStatus())}"
-        return SolveResult(status=Status.ERROR, solver="highs", solver_version=version, message=message, seconds=time.perf_counter() - t0), None
+        return SolveResult(
+            status=Status.ERROR,
+            solver="highs",
+            solver_version=version,
+            message=message,
+            seconds=time.perf_counter() - t0,
+        ), None
     if loop.status != "time":
         bound = stats["lp_bound"] = min(ub, loop.bound)
-        say(f"benders LP phase: {loop.rounds} rounds, LP bound {loop.bound:.8g}, incumbent {ub:.8g}, cuts {master.n_cuts}")
+        say(
+            f"benders LP phase: {loop.rounds} rounds, LP bound {loop.bound:.8g}, incumbent {ub:.8g}, cuts {master.n_cuts}"
+        )
         # ---- 2. reduced-cost fixing and cut clean-up
         tidy(loop)
         say(f"benders: fixed {stats['fixed_closed']} sites closed and {stats['fixed_open']} open by reduced costs")
@@ -691,8 +723,10 @@ def solve_pmedian_benders(
         # the LP over the fixings bounds every improving plan; the incumbent bounds the rest
         bound = max(bound, min(ub, loop.bound))
         tidy(loop, drop=False)  # the probes' cuts stay: they tighten the MILP's node LPs
-        say(f"benders probing pass {pass_ + 1}: bound {bound:.8g}, {int(master.free.sum())} free sites left, "
-            f"{stats['fixed_closed']} closed, {stats['fixed_open']} open, {h.getNumRow() - 1} cuts kept")
+        say(
+            f"benders probing pass {pass_ + 1}: bound {bound:.8g}, {int(master.free.sum())} free sites left, "
+            f"{stats['fixed_closed']} closed, {stats['fixed_open']} open, {h.getNumRow() - 1} cuts kept"
+        )
         n_free = int(master.free.sum())
         if bound - bound_before <= 0.1 * (ub - bound_before) or _enumerable(
             n_free, p - int(np.sum(master.lo[~existing])), n, enum_budget
@@ -727,7 +761,9 @@ def solve_pmedian_benders(
         dfree.sort(axis=1)
         new_level = np.ones_like(dfree, dtype=bool)
         new_level[:, 1:] = dfree[:, 1:] > dfree[:, :-1]
-        band = new_level & (dfree > np.minimum(lvl_lp, lvl_inc)[:, None]) & (dfree <= np.maximum(lvl_lp, lvl_inc)[:, None])
+        band = (
+            new_level & (dfree > np.minimum(lvl_lp, lvl_inc)[:, None]) & (dfree <= np.maximum(lvl_lp, lvl_inc)[:, None])
+        )
         band &= np.cumsum(band, axis=1) <= ladder_max
         rr, cc = np.nonzero(band)
         added = master.add_cuts(rr.astype(np.int64), dfree[rr, cc])
@@ -787,7 +823,12 @@ def _enumerable(n_free: int, slots: int, n: int, budget: float) -> bool:
 
 
 def _enumerate(
-    d: NDArray[np.float64], w: NDArray[np.float64], open_now: NDArray[np.bool_], free: NDArray[np.int64], slots: int, budget: float
+    d: NDArray[np.float64],
+    w: NDArray[np.float64],
+    open_now: NDArray[np.bool_],
+    free: NDArray[np.int64],
+    slots: int,
+    budget: float,
 ) -> tuple[float, NDArray[np.int64]] | None:
     """Best plan opening ``min(slots, len(free))`` of the ``free`` columns next to ``open_now``.
 

@@ -187,7 +187,9 @@ def greedy_plan(inst: MultiServiceInstance, layout: JointLayout, objective: str)
                 d = dist_csc[s]
                 rows = d.indices
                 cols = np.repeat(np.arange(inst.m), np.diff(d.indptr))
-                sav = np.where(need[s][rows], svc.weight * svc.weights[rows] * np.maximum(cur[s][rows] - d.data, 0.0), 0)
+                sav = np.where(
+                    need[s][rows], svc.weight * svc.weights[rows] * np.maximum(cur[s][rows] - d.data, 0.0), 0
+                )
                 gs = np.bincount(cols, weights=sav, minlength=inst.m)
             else:
                 u = base[s] * ~covered[s]
@@ -257,8 +259,9 @@ def _params_left(params: SolveParams, deadline: float | None) -> SolveParams:
     return dataclasses.replace(params, time_limit=max(deadline - time.perf_counter(), 0.01))
 
 
-def _solve(be: Backend, problem: MilpProblem, params: SolveParams, deadline: float | None,
-           ws: NDArray[np.float64] | None) -> tuple[SolveResult, bool]:
+def _solve(
+    be: Backend, problem: MilpProblem, params: SolveParams, deadline: float | None, ws: NDArray[np.float64] | None
+) -> tuple[SolveResult, bool]:
     """Solve with a warm start; if the run claims OPTIMAL but the solution it returns is far from
     its own bound, solve again without the start.
 
@@ -337,8 +340,10 @@ def _infeasible_message(
         }
         fixes = [fix[b] for b in diagnosis["binding"]] or ["relax them"]
         return (
-            base + f": covering every coverable demand point is blocked; {diagnosis['text']}"
-            + (f" ({why})" if why else "") + f": {' or '.join(fixes)}"
+            base
+            + f": covering every coverable demand point is blocked; {diagnosis['text']}"
+            + (f" ({why})" if why else "")
+            + f": {' or '.join(fixes)}"
         )
     hint = (
         "check min_sites against the eligible plots, their room and the budgets"
@@ -406,8 +411,13 @@ def solve_joint(
         # the budget ran out before the solver had a plan (CBC may still be building the model):
         # the greedy start is the best plan found so far
         r1 = dataclasses.replace(
-            r1, status=Status.FEASIBLE, x=ws, objective=p1.objective_value(ws),
-            message="; ".join(filter(None, [r1.message, "the time limit stopped the solver; the greedy start is kept"])),
+            r1,
+            status=Status.FEASIBLE,
+            x=ws,
+            objective=p1.objective_value(ws),
+            message="; ".join(
+                filter(None, [r1.message, "the time limit stopped the solver; the greedy start is kept"])
+            ),
         )
     say(_stage_line("primary", r1))
     stages.append(_record("primary", r1, p1))
@@ -547,8 +557,14 @@ def alternatives(
     while len(results) < k and not params.expired():
         try:
             r = solve_joint(
-                inst, objective, solver, params, tie_break=tie_break, backend=be,
-                forbid=[x.open_phase for x in results], primary_bound=bound,
+                inst,
+                objective,
+                solver,
+                params,
+                tie_break=tie_break,
+                backend=be,
+                forbid=[x.open_phase for x in results],
+                primary_bound=bound,
             )
         except (InfeasibleError, NoSolutionError):
             break
@@ -563,8 +579,10 @@ def site_frequency(results: list[JointResult]) -> dict[tuple[str, Any], int]:
         s_idx, j_idx = np.nonzero(np.asarray(r.open_phase) >= 0)
         for s, j in zip(s_idx.tolist(), j_idx.tolist()):  # loop over the opened pairs of a plan
             name = r.service_names[s] if r.service_names else str(s)
-            sid = r.site_ids[j].item() if r.site_ids is not None and hasattr(r.site_ids[j], "item") else (
-                r.site_ids[j] if r.site_ids is not None else j
+            sid = (
+                r.site_ids[j].item()
+                if r.site_ids is not None and hasattr(r.site_ids[j], "item")
+                else (r.site_ids[j] if r.site_ids is not None else j)
             )
             out[(name, sid)] += 1
     return dict(out)

@@ -202,7 +202,9 @@ def rank_plan(
     w = np.stack([np.asarray(svc.weights, dtype=np.float64) for svc in inst.services])  # (S, n)
     omega = np.array([svc.weight for svc in inst.services], dtype=np.float64)
     existing = np.stack([np.asarray(svc.existing_covered, dtype=bool) for svc in inst.services])  # (S, n)
-    cost = np.stack([np.where(np.asarray(svc.eligible), np.asarray(svc.cost, dtype=np.float64), np.nan) for svc in inst.services])
+    cost = np.stack(
+        [np.where(np.asarray(svc.eligible), np.asarray(svc.cost, dtype=np.float64), np.nan) for svc in inst.services]
+    )
     eligible = np.stack([np.asarray(svc.eligible, dtype=bool) for svc in inst.services])
     totals = w.sum(axis=1)
 
@@ -255,7 +257,7 @@ def rank_plan(
             gain = float(w_big[newly].sum())
 
             # comparable plots for service s at this point
-            g_all = np.asarray(cov_t[s] @ np.where(covered[s * n:(s + 1) * n], 0.0, w[s])).ravel()
+            g_all = np.asarray(cov_t[s] @ np.where(covered[s * n : (s + 1) * n], 0.0, w[s])).ravel()
             cand = eligible[s] & (op[s] < 0)
             cand[j] = True
             if gain > 0:
@@ -280,13 +282,26 @@ def rank_plan(
                 usable = eligible[s] & (op[s] < 0) & (rec > 0)
                 usable[j] = False
                 n_recovering = int(usable.sum())
-                fits = usable & (room_used + area[s] <= room + 1e-9 * np.maximum(1.0, np.where(np.isfinite(room), room, 0.0)))
+                fits = usable & (
+                    room_used + area[s] <= room + 1e-9 * np.maximum(1.0, np.where(np.isfinite(room), room, 0.0))
+                )
                 # the earliest phase u >= t in which each candidate fits the budgets
                 when = np.full(m, -1, dtype=np.int64)
                 for u in range(int(pair_t[k]), inst.T):
-                    ok_u = fits & (when < 0) & _budget_ok_after_swap(
-                        inst, spend_total, spend_service, spend_phase, s, int(pair_t[k]), u,
-                        float(pair_cost[k]), np.nan_to_num(cost[s]),
+                    ok_u = (
+                        fits
+                        & (when < 0)
+                        & _budget_ok_after_swap(
+                            inst,
+                            spend_total,
+                            spend_service,
+                            spend_phase,
+                            s,
+                            int(pair_t[k]),
+                            u,
+                            float(pair_cost[k]),
+                            np.nan_to_num(cost[s]),
+                        )
                     )
                     when[ok_u] = u
                 cands = np.flatnonzero(when >= 0)
@@ -308,28 +323,32 @@ def rank_plan(
             rank += 1
             cum_cost += float(pair_cost[k])
             covered_people[s] += gain
-            rows.append(RankedRow(
-                rank=rank,
-                phase=int(pair_t[k]),
-                service=s,
-                site=j,
-                cost=float(pair_cost[k]),
-                cumulative_cost=cum_cost,
-                gain_people=gain,
-                gain_weighted=float(omega[s] * gain),
-                new_by_group=None if groups is None else np.asarray(groups, dtype=np.float64)[newly - s * n].sum(axis=0),
-                covered_after=float(covered_people[s]),
-                coverage_share=float(covered_people[s] / totals[s]) if totals[s] > 0 else float("nan"),
-                drop_one_loss=float(loss[k]),
-                substitute=sub_site,
-                substitute_phase=sub_phase,
-                n_recovering=n_recovering,
-                substitute_recovers=rec_val,
-                substitute_cost=sub_cost,
-                n_comparable=n_comp,
-                cheapest_comparable=cheapest,
-                largest_gain=largest,
-            ))
+            rows.append(
+                RankedRow(
+                    rank=rank,
+                    phase=int(pair_t[k]),
+                    service=s,
+                    site=j,
+                    cost=float(pair_cost[k]),
+                    cumulative_cost=cum_cost,
+                    gain_people=gain,
+                    gain_weighted=float(omega[s] * gain),
+                    new_by_group=None
+                    if groups is None
+                    else np.asarray(groups, dtype=np.float64)[newly - s * n].sum(axis=0),
+                    covered_after=float(covered_people[s]),
+                    coverage_share=float(covered_people[s] / totals[s]) if totals[s] > 0 else float("nan"),
+                    drop_one_loss=float(loss[k]),
+                    substitute=sub_site,
+                    substitute_phase=sub_phase,
+                    n_recovering=n_recovering,
+                    substitute_recovers=rec_val,
+                    substitute_cost=sub_cost,
+                    n_comparable=n_comp,
+                    cheapest_comparable=cheapest,
+                    largest_gain=largest,
+                )
+            )
             left.pop(q)
     return rows
 
@@ -354,13 +373,21 @@ def _lifted(inst: MultiServiceInstance, pair_s: NDArray[np.int64], pair_j: NDArr
     return C
 
 
-def greedy_order(inst: MultiServiceInstance, open_phase: NDArray[np.integer], site_order: NDArray[np.integer] | None = None) -> NDArray[np.int64]:
+def greedy_order(
+    inst: MultiServiceInstance, open_phase: NDArray[np.integer], site_order: NDArray[np.integer] | None = None
+) -> NDArray[np.int64]:
     """The opened pairs (as flat indices ``s * m + j``) in greedy order of marginal weighted coverage,
     phases ignored; ties to the smaller service name, then the smaller ``site_order``."""
     op = np.asarray(open_phase)
-    return np.asarray([r.service * inst.m + r.site for r in rank_plan(
-        inst, np.where(op >= 0, 0, -1).astype(np.int8), site_order=site_order, confirm=False, substitutes=False
-    )], dtype=np.int64)
+    return np.asarray(
+        [
+            r.service * inst.m + r.site
+            for r in rank_plan(
+                inst, np.where(op >= 0, 0, -1).astype(np.int8), site_order=site_order, confirm=False, substitutes=False
+            )
+        ],
+        dtype=np.int64,
+    )
 
 
 def earliest_phases(

@@ -81,8 +81,13 @@ OPTION_MODELS: dict[str, tuple[str, ...]] = {
 }
 #: Command-line spelling of each option, for messages.
 OPTION_FLAGS = {
-    "p": "--p", "radius": "--radius", "budget": "--budget", "capacitated": "--capacitated",
-    "allow_split": "--allow-split", "objective": "--objective", "formulation": "--formulation",
+    "p": "--p",
+    "radius": "--radius",
+    "budget": "--budget",
+    "capacitated": "--capacitated",
+    "allow_split": "--allow-split",
+    "objective": "--objective",
+    "formulation": "--formulation",
     **EXTRA_FLAGS,
 }
 
@@ -99,9 +104,7 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
     for name in given:
         models = OPTION_MODELS.get(name)
         if models is not None and model not in models:
-            out.append(
-                f"{OPTION_FLAGS[name]} does not apply to model {model} (only to {', '.join(models)}): remove it"
-            )
+            out.append(f"{OPTION_FLAGS[name]} does not apply to model {model} (only to {', '.join(models)}): remove it")
     if "allow_split" in given and "capacitated" not in given and model == "pmedian":
         out.append("--allow-split applies to the capacitated p-median only: add --capacitated or remove --allow-split")
     elif "allow_split" in given and "capacitated" not in given and model in ("mclp", "lscp"):
@@ -110,16 +113,30 @@ def option_conflicts(model: str, given: dict[str, Any], solver: str | None = Non
         out.append(f"--formulation does not apply to the capacitated {model} (it has one formulation): remove it")
     out += extension_conflicts(model, given)
     covering_forms = ("compact", "reduced")
-    if model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto", "classic", "benders", *covering_forms):
-        out.append(f"--formulation {given['formulation']} is a p-median formulation; {model} takes auto, compact, reduced or benders")
+    if model in ("mclp", "lscp") and given.get("formulation") not in (
+        None,
+        "auto",
+        "classic",
+        "benders",
+        *covering_forms,
+    ):
+        out.append(
+            f"--formulation {given['formulation']} is a p-median formulation; {model} takes auto, compact, reduced or benders"
+        )
     if model == "pmedian" and given.get("formulation") in covering_forms:
-        out.append(f"--formulation {given['formulation']} is a covering formulation; pmedian takes auto, classic, radius or benders")
+        out.append(
+            f"--formulation {given['formulation']} is a covering formulation; pmedian takes auto, classic, radius or benders"
+        )
     if model == "pmedian" and "formulation" in given:
         form = given["formulation"]
         if "capacitated" in given:
-            out.append(f"--formulation {form} does not apply to the capacitated p-median (it has one formulation): remove it")
+            out.append(
+                f"--formulation {form} does not apply to the capacitated p-median (it has one formulation): remove it"
+            )
         elif form == "benders" and "budget" in given:
-            out.append("--formulation benders takes --p, not --budget: use --formulation radius or classic with --budget")
+            out.append(
+                "--formulation benders takes --p, not --budget: use --formulation radius or classic with --budget"
+            )
         elif form == "benders" and "p" not in given:
             out.append("--formulation benders needs --p")
     return out
@@ -129,13 +146,21 @@ def spec_options(spec: ModelSpec) -> dict[str, Any]:
     """The options of ``spec`` that differ from their defaults (what the caller set)."""
     given: dict[str, Any] = {}
     for name, value, default in (
-        ("p", spec.p, None), ("radius", spec.radius, None), ("budget", spec.budget, None),
-        ("capacitated", spec.capacitated, False), ("allow_split", spec.allow_split, False),
-        ("objective", spec.lscp_objective, "cost"), ("formulation", spec.formulation, "auto"),
-        ("min_group_share", spec.min_group_share, None), ("maxmin_groups", spec.maxmin_groups, False),
-        ("reach_full", spec.reach_full, None), ("reach_max", spec.reach_max, None),
-        ("robust_samples", spec.robust_samples, None), ("robust_noise", spec.robust_noise, 0.15),
-        ("robust_seed", spec.robust_seed, 0), ("robust_objective", spec.robust_objective, "worst"),
+        ("p", spec.p, None),
+        ("radius", spec.radius, None),
+        ("budget", spec.budget, None),
+        ("capacitated", spec.capacitated, False),
+        ("allow_split", spec.allow_split, False),
+        ("objective", spec.lscp_objective, "cost"),
+        ("formulation", spec.formulation, "auto"),
+        ("min_group_share", spec.min_group_share, None),
+        ("maxmin_groups", spec.maxmin_groups, False),
+        ("reach_full", spec.reach_full, None),
+        ("reach_max", spec.reach_max, None),
+        ("robust_samples", spec.robust_samples, None),
+        ("robust_noise", spec.robust_noise, 0.15),
+        ("robust_seed", spec.robust_seed, 0),
+        ("robust_objective", spec.robust_objective, "worst"),
     ):
         if value != default:
             given[name] = value
@@ -228,34 +253,38 @@ class SitingResult:
         def plain(v: Any) -> Any:
             return v.item() if isinstance(v, np.generic) else v
 
-        return {
-            "status": self.status.value,
-            "objective": self.objective,
-            "bound": self.bound,
-            "gap": self.gap,
-            "seconds": round(self.seconds, 4),
-            "solver": self.solver,
-            "solver_version": self.solver_version,
-            "limit": self.limit.value,
-            "model": self.spec.model,
-            "formulation": self.stats.get("formulation", self.spec.formulation),
-            "p": self.spec.p,
-            "radius": self.spec.radius,
-            "budget": self.spec.budget,
-            "n": self.n,
-            "m": self.m,
-            "open_site_ids": [plain(v) for v in self.open_site_ids],
-            "new_site_ids": [plain(v) for v in self.new_site_ids],
-            "existing_site_ids": [plain(v) for v in self.existing_site_ids],
-            "uncoverable_ids": [plain(v) for v in self.uncoverable_ids],
-            "verified": self.verified,
-            "message": self.message,
-            "evaluated": self.metrics.to_dict() if self.metrics is not None else None,
-        } | (
-            {"capacity": self.capacity.to_dict(self.instance, self.open_sites)}
-            if self.capacity is not None and self.instance is not None
-            else {}
-        ) | {k: self.stats[k] for k in ("equity", "robust") if k in self.stats}
+        return (
+            {
+                "status": self.status.value,
+                "objective": self.objective,
+                "bound": self.bound,
+                "gap": self.gap,
+                "seconds": round(self.seconds, 4),
+                "solver": self.solver,
+                "solver_version": self.solver_version,
+                "limit": self.limit.value,
+                "model": self.spec.model,
+                "formulation": self.stats.get("formulation", self.spec.formulation),
+                "p": self.spec.p,
+                "radius": self.spec.radius,
+                "budget": self.spec.budget,
+                "n": self.n,
+                "m": self.m,
+                "open_site_ids": [plain(v) for v in self.open_site_ids],
+                "new_site_ids": [plain(v) for v in self.new_site_ids],
+                "existing_site_ids": [plain(v) for v in self.existing_site_ids],
+                "uncoverable_ids": [plain(v) for v in self.uncoverable_ids],
+                "verified": self.verified,
+                "message": self.message,
+                "evaluated": self.metrics.to_dict() if self.metrics is not None else None,
+            }
+            | (
+                {"capacity": self.capacity.to_dict(self.instance, self.open_sites)}
+                if self.capacity is not None and self.instance is not None
+                else {}
+            )
+            | {k: self.stats[k] for k in ("equity", "robust") if k in self.stats}
+        )
 
 
 # --------------------------------------------------------------------------------- checking
@@ -277,7 +306,8 @@ def check_spec(instance: SitingInstance, spec: ModelSpec) -> None:
         bad_p = p_problem(spec.p, min_p=min_p)
         if bad_p is not None:
             problems.append(
-                bad_p + (" (--p 0, the existing network alone, is for --model mclp)" if min_p == 1 and spec.p == 0 else "")
+                bad_p
+                + (" (--p 0, the existing network alone, is for --model mclp)" if min_p == 1 and spec.p == 0 else "")
             )
         elif spec.p > new_eligible:
             problems.append(
@@ -356,8 +386,12 @@ def _finish(
 
         shape = (instance.n, instance.m)
         cap_metrics = evaluate_capacity(
-            instance, metrics.open_sites, assignment if assignment is not None else sp.csr_array(shape),
-            float(spec.radius or 0.0), split_allowed=spec.allow_split, require_all=spec.model == "lscp",
+            instance,
+            metrics.open_sites,
+            assignment if assignment is not None else sp.csr_array(shape),
+            float(spec.radius or 0.0),
+            split_allowed=spec.allow_split,
+            require_all=spec.model == "lscp",
         )
     evaluated = _evaluated_objective(spec, metrics, cap_metrics)
     if spec.reach_max is not None:
@@ -477,7 +511,9 @@ def _cheapest(
     sense_max = spec.model == "mclp"
 
     def accept(cand: NDArray[np.bool_]) -> bool:
-        m2 = evaluate(instance, cand, radius=spec.radius, p=spec.p if spec.model != "lscp" else None, budget=spec.budget)
+        m2 = evaluate(
+            instance, cand, radius=spec.radius, p=spec.p if spec.model != "lscp" else None, budget=spec.budget
+        )
         if m2.violations:
             return False
         if spec.model == "lscp" and (m2.uncovered_weight or 0.0) > (first.uncovered_weight or 0.0) + 1e-9:
@@ -515,7 +551,12 @@ def _heuristic_start(
     # reaches the optimum of all 40 OR-Library pmed instances in about 10 s in total, and a
     # near-optimal incumbent is what makes reduced-cost fixing in the exact path strong.
     out = run_heuristic(
-        instance, spec.model, p=spec.p, radius=spec.radius, budget=spec.budget, method="auto",
+        instance,
+        spec.model,
+        p=spec.p,
+        radius=spec.radius,
+        budget=spec.budget,
+        method="auto",
         time_limit=None if left is None else 0.25 * left,
     )
     if record is not None:
@@ -525,13 +566,18 @@ def _heuristic_start(
 
 def _spent(solver: str) -> SolveResult:
     return SolveResult(
-        status=Status.NO_SOLUTION, solver=solver, limit=Limit.TIME,
+        status=Status.NO_SOLUTION,
+        solver=solver,
+        limit=Limit.TIME,
         message="the time limit was used up before the model could be built",
     )
 
 
 def _or_start(
-    res: SolveResult, mask: NDArray[np.bool_] | None, start: NDArray[np.bool_] | None, spec: ModelSpec,
+    res: SolveResult,
+    mask: NDArray[np.bool_] | None,
+    start: NDArray[np.bool_] | None,
+    spec: ModelSpec,
     record: dict[str, Any],
 ) -> tuple[SolveResult, NDArray[np.bool_] | None]:
     """The heuristic start as the plan when the time limit stopped the solver before it had one.
@@ -643,7 +689,9 @@ def solve(
     if spec.model == "mclp" and spec.reach_max is not None:
         from siting.models.formulations.decay import decay_mclp
 
-        problem = decay_mclp(instance, float(spec.reach_full or 0.0), float(spec.reach_max), p=spec.p, budget=spec.budget)
+        problem = decay_mclp(
+            instance, float(spec.reach_full or 0.0), float(spec.reach_max), p=spec.p, budget=spec.budget
+        )
         say(f"MCLP with gradual reach: {problem.num_vars} columns, {problem.num_rows} rows, {problem.A.nnz} nonzeros")
         res = backend.solve(problem, params)
         mask = problem.open_sites(res.x) if res.x is not None else None
@@ -653,9 +701,17 @@ def solve(
         from siting.optimizer.robust import solve_robust
 
         res, mask, st = solve_robust(
-            instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget, samples=spec.robust_samples,
-            noise=spec.robust_noise, seed=spec.robust_seed, objective=spec.robust_objective, backend=backend,
-            params=params, progress=say,
+            instance,
+            float(spec.radius or 0.0),
+            p=spec.p,
+            budget=spec.budget,
+            samples=spec.robust_samples,
+            noise=spec.robust_noise,
+            seed=spec.robust_seed,
+            objective=spec.robust_objective,
+            backend=backend,
+            params=params,
+            progress=say,
         )
         return _finish(instance, spec, res, mask, started, stats=st)
 
@@ -663,8 +719,15 @@ def solve(
         from siting.optimizer.equity import solve_equity
 
         res, mask, st = solve_equity(
-            instance, float(spec.radius or 0.0), p=spec.p, budget=spec.budget, min_share=spec.min_group_share,
-            maxmin=spec.maxmin_groups, backend=backend, params=params, progress=say,
+            instance,
+            float(spec.radius or 0.0),
+            p=spec.p,
+            budget=spec.budget,
+            min_share=spec.min_group_share,
+            maxmin=spec.maxmin_groups,
+            backend=backend,
+            params=params,
+            progress=say,
         )
         return _finish(instance, spec, res, mask, started, stats=st)
 
@@ -672,8 +735,16 @@ def solve(
         from siting.optimizer.capacity import solve_capacitated_cover
 
         res, mask, assign, st = solve_capacitated_cover(
-            instance, spec.model, float(spec.radius or 0.0), p=spec.p, budget=spec.budget,
-            objective=spec.lscp_objective, allow_split=spec.allow_split, backend=backend, params=params, progress=say,
+            instance,
+            spec.model,
+            float(spec.radius or 0.0),
+            p=spec.p,
+            budget=spec.budget,
+            objective=spec.lscp_objective,
+            allow_split=spec.allow_split,
+            backend=backend,
+            params=params,
+            progress=say,
         )
         from siting.models.formulations.lscp import uncoverable
 
@@ -688,8 +759,15 @@ def solve(
 
             unc = uncoverable(instance, float(spec.radius or 0.0)) if spec.model == "lscp" else None
             res, mask, st = solve_coverage(
-                instance, spec.model, float(spec.radius or 0.0), p=spec.p, budget=spec.budget,
-                objective=spec.lscp_objective, params=params, progress=say, engine=coverage_form,
+                instance,
+                spec.model,
+                float(spec.radius or 0.0),
+                p=spec.p,
+                budget=spec.budget,
+                objective=spec.lscp_objective,
+                params=params,
+                progress=say,
+                engine=coverage_form,
             )
             return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
 

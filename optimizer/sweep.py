@@ -184,30 +184,47 @@ def budget_sweep(
                 if status != Status.OPTIMAL:
                     status = Status.FEASIBLE
         if plan is None or metrics is None:
-            points.append(SweepPoint(
-                budget=b, objective=math.nan, bound=None, gap=None, status=status, cost=math.nan,
-                open_phase=np.full((S, m), -1, dtype=np.int8), covered_people=np.full(S, np.nan),
-                seconds=seconds, verified=False,
-            ))
+            points.append(
+                SweepPoint(
+                    budget=b,
+                    objective=math.nan,
+                    bound=None,
+                    gap=None,
+                    status=status,
+                    cost=math.nan,
+                    open_phase=np.full((S, m), -1, dtype=np.int8),
+                    covered_people=np.full(S, np.nan),
+                    seconds=seconds,
+                    verified=False,
+                )
+            )
             continue
         if bound is not None and bound < value:  # a bound below a feasible plan's value is no bound
             bound = value
         gap = relative_gap(value, bound) if bound is not None else None
-        if status == Status.OPTIMAL and kept and gap is not None and params is not None and gap > max(params.mip_gap, 1e-9):
+        if (
+            status == Status.OPTIMAL
+            and kept
+            and gap is not None
+            and params is not None
+            and gap > max(params.mip_gap, 1e-9)
+        ):
             status = Status.FEASIBLE
-        points.append(SweepPoint(
-            budget=b,
-            objective=value,
-            bound=bound,
-            gap=gap,
-            status=status,
-            cost=float(metrics.total_cost),
-            open_phase=plan,
-            covered_people=np.asarray(metrics.covered_people, dtype=np.float64),
-            seconds=seconds,
-            kept_previous=kept,
-            verified=not metrics.violations,
-        ))
+        points.append(
+            SweepPoint(
+                budget=b,
+                objective=value,
+                bound=bound,
+                gap=gap,
+                status=status,
+                cost=float(metrics.total_cost),
+                open_phase=plan,
+                covered_people=np.asarray(metrics.covered_people, dtype=np.float64),
+                seconds=seconds,
+                kept_previous=kept,
+                verified=not metrics.violations,
+            )
+        )
         prev, prev_value = plan, value
     return points
 

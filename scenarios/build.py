@@ -334,7 +334,9 @@ def build(
             f"budget.total {body.budget.total:,.0f}; lower the per-service budgets or raise the total"
         )
     if body.budget.phases and not shared:
-        warnings.append("budget.phases is used by the joint multi-service model (siting run without --split); it is ignored here")
+        warnings.append(
+            "budget.phases is used by the joint multi-service model (siting run without --split); it is ignored here"
+        )
 
     land = sites["land_type"].to_numpy().astype(str)
     present = set(land.tolist())
@@ -376,7 +378,9 @@ def build(
         if svc.eligible_land_types is not None:
             unknown_el = sorted(set(svc.eligible_land_types) - present)
             if unknown_el:
-                warnings.append(f"services.{name}.eligible_land_types: {', '.join(unknown_el)} do not occur in the sites layer")
+                warnings.append(
+                    f"services.{name}.eligible_land_types: {', '.join(unknown_el)} do not occur in the sites layer"
+                )
         type_ok = np.isin(land, list(types))
         if svc.min_area_m2 > 0:
             no_area = type_ok & np.isnan(area)
@@ -402,7 +406,9 @@ def build(
                 f"services.{name}.cost_by_land_type (or eligible_land_types), or lower min_area_m2"
             )
             continue
-        by_type = np.array([svc.cost_by_land_type.get(t, np.nan if svc.default_cost is None else svc.default_cost) for t in land])
+        by_type = np.array(
+            [svc.cost_by_land_type.get(t, np.nan if svc.default_cost is None else svc.default_cost) for t in land]
+        )
         cost = np.where(np.isnan(site_cost), by_type, site_cost)
         budget, budget_source = budgets[name]
         unknown_cost = eligible & np.isnan(cost)
@@ -481,7 +487,12 @@ def build(
 
             with progress.step("walking distances"):
                 nd = network_distances(
-                    net, demand_xy, all_xy, cutoff, max_snap=body.distance.max_snap_m, progress=status_callback(progress)
+                    net,
+                    demand_xy,
+                    all_xy,
+                    cutoff,
+                    max_snap=body.distance.max_snap_m,
+                    progress=status_callback(progress),
                 )
             return net, nd
 
@@ -498,7 +509,9 @@ def build(
             raise DataError(str(exc) if str(exc).startswith(source) else f"{source}: {exc}") from None
         dist = nd.distances
         d_ids = demand.index.to_numpy().astype(str)
-        all_ids = np.concatenate([site_ids, np.array([EXISTING_PREFIX + i for i in existing_ids], dtype=object).astype(str)])
+        all_ids = np.concatenate(
+            [site_ids, np.array([EXISTING_PREFIX + i for i in existing_ids], dtype=object).astype(str)]
+        )
         snap_limit = body.distance.max_snap_m
         if nd.unsnapped_demand.all():
             off_network = True
@@ -563,7 +576,11 @@ def build(
             sub = dist.tocoo()
             mask = np.isin(sub.col, cols) & (weights[sub.row] > 0)
             nearest = float(sub.data[mask].min()) if mask.any() else None
-            how = f"reach_minutes = {svc.reach_minutes:g} ({r:,.0f} m)" if svc.reach_minutes is not None else f"reach_m = {r:g}"
+            how = (
+                f"reach_minutes = {svc.reach_minutes:g} ({r:,.0f} m)"
+                if svc.reach_minutes is not None
+                else f"reach_m = {r:g}"
+            )
             problems.add(
                 f"{source}: services.{name}: {how} covers no demand of group {svc.demand_group!r} from any site"
                 + (
@@ -584,7 +601,9 @@ def build(
                 weights = np.where(lost, 0.0, weights)
                 notes.append(f"demand reaching no site at any distance is left out: {show_ids(demand_ids[lost], 20)}")
         cost = np.concatenate([plan["cost"][cand], np.zeros(n_ex)])
-        ids = np.concatenate([site_ids[cand], np.array([EXISTING_PREFIX + i for i in existing_ids[ex]], dtype=object)]).astype(str)
+        ids = np.concatenate(
+            [site_ids[cand], np.array([EXISTING_PREFIX + i for i in existing_ids[ex]], dtype=object)]
+        ).astype(str)
         cap = site_capacities(svc, land[cand], n_ex)
         groups = None
         if svc.equity is not None:

@@ -35,8 +35,7 @@ def user_path(path: str | Path, what: str, error: type[Exception] = DataError) -
         return p.expanduser()
     except RuntimeError:  # "~nobody/x": no such user (pathlib cannot expand it)
         raise error(
-            f"{what} {str(p)!r}: there is no user {p.parts[0][1:]!r} to expand {p.parts[0]!r} for; "
-            "give the full path"
+            f"{what} {str(p)!r}: there is no user {p.parts[0][1:]!r} to expand {p.parts[0]!r} for; give the full path"
         ) from None
 
 
@@ -62,9 +61,12 @@ def user_file(path: str | Path, what: str, error: type[Exception] = DataError) -
         raise error(f"{what} {p} is a folder, expected a file; give the path of the file inside it")
     if not stat.S_ISREG(st.st_mode):
         kind = (
-            "a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode)
-            else "a socket" if stat.S_ISSOCK(st.st_mode)
-            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
             else "not a regular file"
         )
         raise error(f"{what} {p} is {kind}, not a regular file; save the data to a file and give its path")

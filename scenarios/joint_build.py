@@ -101,7 +101,9 @@ def _budget_problems(body: ScenarioBody, source: str) -> list[str]:
         )
     for phase, value in b.phases.items():
         if not (math.isfinite(value) and value >= 0):
-            out.append(f"{source}: budget.phases.{phase} = {value!r} must be a number >= 0; give the money of that phase")
+            out.append(
+                f"{source}: budget.phases.{phase} = {value!r} must be a number >= 0; give the money of that phase"
+            )
     return out
 
 
@@ -142,9 +144,9 @@ def build_joint(
         svc = scenario.services[name]
         if shared and not pb.cost_known:
             idx = pd.Index(sites.index.astype(str)).get_indexer(pb.site_ids)
-            priced = np.array([
-                svc.cost_by_land_type.get(t, svc.default_cost) is not None for t in land[idx]
-            ]) | np.isfinite(site_cost[idx])
+            priced = np.array(
+                [svc.cost_by_land_type.get(t, svc.default_cost) is not None for t in land[idx]]
+            ) | np.isfinite(site_cost[idx])
             unknown = ~priced
             problems.add(
                 f"{source}: services.{name}: no cost for land types {', '.join(sorted(set(land[idx][unknown])))} "
@@ -159,7 +161,9 @@ def build_joint(
                     f"budget.total {scenario.budget.total:,.0f}"
                 )
                 if svc.min_sites > 0:
-                    problems.add(f"{source}: {text}, but min_sites = {svc.min_sites}; raise the budget or lower min_sites")
+                    problems.add(
+                        f"{source}: {text}, but min_sites = {svc.min_sites}; raise the budget or lower min_sites"
+                    )
                 else:
                     built.warnings.append(f"{text}: no {name} site can be built")
     problems.raise_if_any(source, ScenarioError)
@@ -232,26 +236,28 @@ def to_multiservice(built: BuiltScenario) -> tuple[MultiServiceInstance, JointMa
         max_sites = svc.max_sites if svc.max_sites is None else min(int(svc.max_sites), k)
         if body.objective == "min_cost":
             max_sites = None  # what full coverage costs: neither budgets nor count limits bind (reported instead)
-        services.append(ServiceData(
-            name=name,
-            weights=np.asarray(inst.weights, dtype=np.float64),
-            coverage=cover,
-            distances=dist,
-            cost=cost,
-            eligible=eligible,
-            area=float(svc.area_m2),
-            existing_covered=existing_covered,
-            existing_distance=existing_distance,
-            min_sites=int(svc.min_sites),
-            max_sites=max_sites,
-            weight=float(svc.weight),
-            budget=(
-                float(body.budget.per_service[name])
-                if name in body.budget.per_service and body.objective != "min_cost"
-                else None
-            ),
-            group=svc.demand_group,
-        ))
+        services.append(
+            ServiceData(
+                name=name,
+                weights=np.asarray(inst.weights, dtype=np.float64),
+                coverage=cover,
+                distances=dist,
+                cost=cost,
+                eligible=eligible,
+                area=float(svc.area_m2),
+                existing_covered=existing_covered,
+                existing_distance=existing_distance,
+                min_sites=int(svc.min_sites),
+                max_sites=max_sites,
+                weight=float(svc.weight),
+                budget=(
+                    float(body.budget.per_service[name])
+                    if name in body.budget.per_service and body.objective != "min_cost"
+                    else None
+                ),
+                group=svc.demand_group,
+            )
+        )
     demand = built.layers.demand
     groups = tuple(body.layers.demand.groups)
     residents_group = "residents" if "residents" in groups else groups[0]
@@ -261,7 +267,9 @@ def to_multiservice(built: BuiltScenario) -> tuple[MultiServiceInstance, JointMa
     if body.objective == "min_cost":
         total_budget = phase_budgets = None
     inst_all = MultiServiceInstance(
-        demand_ids=np.asarray(demand_ids if demand_ids is not None else demand.index.to_numpy().astype(str), dtype=object),
+        demand_ids=np.asarray(
+            demand_ids if demand_ids is not None else demand.index.to_numpy().astype(str), dtype=object
+        ),
         site_ids=site_ids.astype(object),
         room=room,
         services=tuple(services),

@@ -15,9 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def lazy_exports(
-    package: str, exports: Mapping[str, str]
-) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for ``package``: ``exports`` maps each public name to the module
     that defines it; a name is imported when first asked for, then kept in the package namespace."""
     namespace = sys.modules[package].__dict__

@@ -39,7 +39,9 @@ class LayerRef(_Strict):
     """Where a layer lives and which columns mean what."""
 
     path: str = Field(description="File path, relative to the scenario file: .gpkg, .geojson, .shp, .parquet or .csv.")
-    layer: str | None = Field(default=None, description="Layer name inside a GeoPackage (required when it holds several).")
+    layer: str | None = Field(
+        default=None, description="Layer name inside a GeoPackage (required when it holds several)."
+    )
     id: str | None = Field(default=None, description="Column with a unique id per feature; default: the row number.")
     x: str | None = Field(default=None, description="CSV only: column with x or longitude.")
     y: str | None = Field(default=None, description="CSV only: column with y or latitude.")
@@ -73,7 +75,8 @@ class SitesLayer(LayerRef):
     """Candidate plots and buildings where a new facility could go."""
 
     land_type: str | None = Field(
-        default=None, description="Column with the land type (idle_land, warehouse, factory, commercial, demolition_site, ...)."
+        default=None,
+        description="Column with the land type (idle_land, warehouse, factory, commercial, demolition_site, ...).",
     )
     default_land_type: str = Field(default="idle_land", description="Land type of sites without a land_type value.")
     area: str | None = Field(default=None, description="Column with the usable area in m²; default: the polygon area.")
@@ -96,7 +99,9 @@ class ExistingLayer(LayerRef):
 class StreetsLayer(LayerRef):
     """Walkable streets and paths (lines), or an OpenStreetMap .osm.pbf extract."""
 
-    length: str | None = Field(default=None, description="Column with the length in metres; default: the geometry length.")
+    length: str | None = Field(
+        default=None, description="Column with the length in metres; default: the geometry length."
+    )
 
 
 class Layers(_Strict):
@@ -163,12 +168,16 @@ class Service(_Strict):
     cost_by_land_type: dict[str, float] = Field(
         default_factory=dict, description="Cost of one facility by land type (yuan); a site column can override it."
     )
-    default_cost: float | None = Field(default=None, ge=0, description="Cost on land types not listed in cost_by_land_type.")
+    default_cost: float | None = Field(
+        default=None, ge=0, description="Cost on land types not listed in cost_by_land_type."
+    )
     eligible_land_types: list[str] | None = Field(
         default=None, description="Land types that may host this service; default: those with a cost."
     )
     min_area_m2: float = Field(default=0.0, ge=0, description="Smallest plot area (m²) that can host it.")
-    area_m2: float = Field(default=0.0, ge=0, description="Floor or plot area one facility takes (m²), for shared plots.")
+    area_m2: float = Field(
+        default=0.0, ge=0, description="Floor or plot area one facility takes (m²), for shared plots."
+    )
     capacity: float | None = Field(
         default=None,
         gt=0,
@@ -179,7 +188,9 @@ class Service(_Strict):
         default_factory=dict,
         description="Capacity by land type (key 'existing' for existing facilities); other land types use capacity.",
     )
-    allow_split: bool = Field(default=False, description="With a capacity: a block may be served by several facilities.")
+    allow_split: bool = Field(
+        default=False, description="With a capacity: a block may be served by several facilities."
+    )
     equity: Equity | None = Field(default=None, description="A floor or max-min rule on every group's covered share.")
     decay: Decay | None = Field(default=None, description="Gradual reach beyond reach_minutes / reach_m.")
     robust: Robust | None = Field(default=None, description="Plan for K sampled demand scenarios.")
@@ -251,7 +262,9 @@ class SolverSettings(_Strict):
     )
     mip_gap: float = Field(default=1e-4, ge=0, lt=1, description="Relative gap at which a solve counts as optimal.")
     threads: int = Field(default=1, ge=1, description="Solver threads (at most the machine's cores).")
-    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Random seed (0 to 2147483647, as every solver takes).")
+    seed: int = Field(
+        default=0, ge=0, le=2**31 - 1, description="Random seed (0 to 2147483647, as every solver takes)."
+    )
 
     @field_validator("threads")
     @classmethod
@@ -285,7 +298,9 @@ class ScenarioBody(_Strict):
 
     name: str = Field(description="Short name of the scenario.")
     description: str = Field(default="", description="What this scenario is about.")
-    crs: str | None = Field(default=None, description="Metric CRS for distances and areas; default: the data's UTM zone.")
+    crs: str | None = Field(
+        default=None, description="Metric CRS for distances and areas; default: the data's UTM zone."
+    )
     layers: Layers = Field(description="The input layers.")
     distance: Distance = Field(default_factory=Distance, description="How distances are measured.")
     services: dict[str, Service] = Field(min_length=1, description="The services to site, by name.")
@@ -308,7 +323,9 @@ class ScenarioBody(_Strict):
                 )
         for name in self.budget.per_service:
             if name not in self.services:
-                problems.append(f"budget.per_service.{name}: no service of that name; services are {', '.join(self.services)}")
+                problems.append(
+                    f"budget.per_service.{name}: no service of that name; services are {', '.join(self.services)}"
+                )
         if problems:
             # one problem per line: _format_errors reports each with the YAML line of its field
             raise ValueError("\n".join(problems))
@@ -540,7 +557,7 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 def _flow_depth(text: str) -> int:
     """Deepest nesting of ``[`` / ``{`` in the text (brackets inside quoted strings count too: an upper bound)."""
     codes = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
-    step = (np.isin(codes, (ord("["), ord("{"))).astype(np.int64) - np.isin(codes, (ord("]"), ord("}"))))
+    step = np.isin(codes, (ord("["), ord("{"))).astype(np.int64) - np.isin(codes, (ord("]"), ord("}")))
     return int(np.cumsum(step).max(initial=0))
 
 
@@ -554,7 +571,9 @@ def read_yaml(path: Path) -> Any:
     from siting.scenarios.files import user_file
 
     if not Path(path).exists() and not str(path).startswith("~"):
-        raise ScenarioError(f"{path}: scenario file not found; check the path (siting init DIR writes a working example)")
+        raise ScenarioError(
+            f"{path}: scenario file not found; check the path (siting init DIR writes a working example)"
+        )
     path = user_file(path, "scenario file", ScenarioError)
     try:
         text = path.read_text(encoding="utf-8")
@@ -563,7 +582,9 @@ def read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot be read ({exc.strerror or exc}); check the file's permissions") from None
     if _flow_depth(text) > 2 * MAX_YAML_DEPTH:  # PyYAML's scanner is quadratic in flow depth: check first
-        raise ScenarioError(f"{path.name}: the YAML document is nested too deeply to read; a scenario is a short, shallow mapping")
+        raise ScenarioError(
+            f"{path.name}: the YAML document is nested too deeply to read; a scenario is a short, shallow mapping"
+        )
     mapping_lines.clear()  # line maps are keyed by id(): stale ones from an earlier file could be matched by a new dict
     loader = _LineLoader(text)
     try:
@@ -579,7 +600,9 @@ def read_yaml(path: Path) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ScenarioError(f"{path.name}{where}: YAML syntax error: {exc.problem or exc}; fix the indentation or quoting there") from None
+        raise ScenarioError(
+            f"{path.name}{where}: YAML syntax error: {exc.problem or exc}; fix the indentation or quoting there"
+        ) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path.name}: YAML syntax error: {exc}") from None
     except RecursionError:
@@ -599,7 +622,9 @@ def load_scenario(path: str | Path, override: str | None = None) -> tuple[Scenar
     path = Path(path)
     doc = read_yaml(path)
     if not isinstance(doc, dict):
-        raise ScenarioError(f"{path.name}: a scenario file must be a YAML mapping (key: value), got {type(doc).__name__}")
+        raise ScenarioError(
+            f"{path.name}: a scenario file must be a YAML mapping (key: value), got {type(doc).__name__}"
+        )
     try:
         base = Scenario.model_validate(doc)
     except ValidationError as err:

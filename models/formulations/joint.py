@@ -295,7 +295,10 @@ class _Builder:
 
 
 def _y_entries(
-    y_cols: NDArray[np.int64], rows: NDArray[np.int64], pairs: NDArray[np.int64], vals: NDArray[np.float64] | float,
+    y_cols: NDArray[np.int64],
+    rows: NDArray[np.int64],
+    pairs: NDArray[np.int64],
+    vals: NDArray[np.float64] | float,
     upto: int | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Entries ``(row, y_{pair,t}, val)`` over the phases t (all, or ``t <= upto``)."""
@@ -423,8 +426,12 @@ def joint_milp(
         row_of = np.full(m, -1, dtype=np.int64)
         row_of[plots] = np.arange(plots.size)
         sel = tight[pair_j]
-        b.rows(plots.size, *_y_entries(y_cols, row_of[pair_j[sel]], allp[sel], inst.areas[pair_s[sel]]),
-               -np.inf, inst.room[plots])
+        b.rows(
+            plots.size,
+            *_y_entries(y_cols, row_of[pair_j[sel]], allp[sel], inst.areas[pair_s[sel]]),
+            -np.inf,
+            inst.room[plots],
+        )
     # (3) total budget
     if np.isfinite(tb) and pcost.sum() > tb:
         b.rows(1, *_y_entries(y_cols, np.zeros(P, dtype=np.int64), allp, pcost), -np.inf, tb)
@@ -432,8 +439,12 @@ def joint_milp(
     for s, svc in enumerate(inst.services):
         mine = pair_s == s
         if svc.budget is not None and pcost[mine].sum() > svc.budget:
-            b.rows(1, *_y_entries(y_cols, np.zeros(int(mine.sum()), dtype=np.int64), allp[mine], pcost[mine]),
-                   -np.inf, float(svc.budget))
+            b.rows(
+                1,
+                *_y_entries(y_cols, np.zeros(int(mine.sum()), dtype=np.int64), allp[mine], pcost[mine]),
+                -np.inf,
+                float(svc.budget),
+            )
     # (5) per-phase budgets (cumulative with carry-over)
     if inst.phase_budgets is not None and P:
         pb = inst.phase_budgets
@@ -480,8 +491,14 @@ def joint_milp(
         for t in range(Tz):  # loop over phases
             # (7) z_srt - sum_{j in N_sr} sum_{t' <= t} y_sjt' <= 0   (Tz = 1: all phases)
             rr, cc, vv = _y_entries(y_cols, re, pe, -1.0, upto=t if Tz > 1 else None)
-            b.rows(k, np.concatenate([np.arange(k), rr]), np.concatenate([cols[:, t], cc]),
-                   np.concatenate([np.ones(k), vv]), -np.inf, 0.0)
+            b.rows(
+                k,
+                np.concatenate([np.arange(k), rr]),
+                np.concatenate([cols[:, t], cc]),
+                np.concatenate([np.ones(k), vv]),
+                -np.inf,
+                0.0,
+            )
         cover_blocks.append(CoverBlock(s, cover, w, group, cols, role))
         return len(cover_blocks) - 1
 
@@ -528,8 +545,14 @@ def joint_milp(
                 qs = np.flatnonzero(complete_key[:, s] >= 0)
                 zc = cover_blocks[complete_blocks[s]].cols[complete_key[qs, s], 0]
                 nr = qs.size
-                b.rows(nr, np.concatenate([np.arange(nr), np.arange(nr)]), np.concatenate([complete_cols[qs], zc]),
-                       np.concatenate([np.ones(nr), -np.ones(nr)]), -np.inf, 0.0)
+                b.rows(
+                    nr,
+                    np.concatenate([np.arange(nr), np.arange(nr)]),
+                    np.concatenate([complete_cols[qs], zc]),
+                    np.concatenate([np.ones(nr), -np.ones(nr)]),
+                    -np.inf,
+                    0.0,
+                )
         else:
             complete_key = np.zeros((0, S), dtype=np.int64)
             complete_cols = np.zeros(0, dtype=np.int64)
@@ -551,9 +574,19 @@ def joint_milp(
             b.rows(k, rr, cc, vv, 1.0, np.inf)
     elif objective == "pmedian":
         for s, svc in enumerate(inst.services):
-            blk_, off_, n_stuck = _assignment(b, inst, s, keep[s], pidx, y_cols,
-                                              need=(svc.weights > 0) & svc.reachable,
-                                              e=svc.existing_distance, pairs=svc.distances, link=-1, z_cols=None)
+            blk_, off_, n_stuck = _assignment(
+                b,
+                inst,
+                s,
+                keep[s],
+                pidx,
+                y_cols,
+                need=(svc.weights > 0) & svc.reachable,
+                e=svc.existing_distance,
+                pairs=svc.distances,
+                link=-1,
+                z_cols=None,
+            )
             uncoverable[s] = (svc.weights > 0) & ~svc.reachable
             offset += off_
             if n_stuck:
@@ -603,12 +636,28 @@ def joint_milp(
                 re = csr_rows(cb.cover)
                 nr = cb.cover.nnz
                 rr, cc, vv = _y_entries(y_cols, np.arange(nr), pidx[s, cb.cover.indices], -1.0)
-                b.rows(nr, np.concatenate([np.arange(nr), rr]), np.concatenate([zend[re], cc]),
-                       np.concatenate([np.ones(nr), vv]), 0.0, np.inf)
+                b.rows(
+                    nr,
+                    np.concatenate([np.arange(nr), rr]),
+                    np.concatenate([zend[re], cc]),
+                    np.concatenate([np.ones(nr), vv]),
+                    0.0,
+                    np.inf,
+                )
                 e_cov = np.where(svc.existing_covered, svc.existing_distance, np.inf)
-                blk_, off_, _ = _assignment(b, inst, s, keep[s], pidx, y_cols,
-                                            need=(w > 0) & (svc.existing_covered | (cb.group >= 0)),
-                                            e=e_cov, pairs=svc.cover_distances, link=k_, z_cols=(cb.group, zend))
+                blk_, off_, _ = _assignment(
+                    b,
+                    inst,
+                    s,
+                    keep[s],
+                    pidx,
+                    y_cols,
+                    need=(w > 0) & (svc.existing_covered | (cb.group >= 0)),
+                    e=e_cov,
+                    pairs=svc.cover_distances,
+                    link=k_,
+                    z_cols=(cb.group, zend),
+                )
                 assign_blocks.append(blk_)
                 dist_off += off_
                 dist_parts.append((blk_.cols, svc.weight * w[blk_.demand] * blk_.dist))
@@ -738,11 +787,23 @@ def _assignment(
         lo = np.where(exc, 1.0, 0.0)
         # uncovered-before demand: sum_j x_sij - z_{s,r(i)} = 0; existing-covered: sum = 1
         zr = np.flatnonzero(~exc)
-        b.rows(nr, np.concatenate([row_of[demand], zr]), np.concatenate([cols, zend[group[row_dem[zr]]]]),
-               np.concatenate([np.ones(demand.size), -np.ones(zr.size)]), lo, lo)
+        b.rows(
+            nr,
+            np.concatenate([row_of[demand], zr]),
+            np.concatenate([cols, zend[group[row_dem[zr]]]]),
+            np.concatenate([np.ones(demand.size), -np.ones(zr.size)]),
+            lo,
+            lo,
+        )
     # (11) x_sij - sum_t y_sjt <= 0
     npair = pi.size
     rr, cc, vv = _y_entries(y_cols, np.arange(npair), pidx[s, pj], -1.0)
-    b.rows(npair, np.concatenate([np.arange(npair), rr]), np.concatenate([cols[:npair], cc]),
-           np.concatenate([np.ones(npair), vv]), -np.inf, 0.0)
+    b.rows(
+        npair,
+        np.concatenate([np.arange(npair), rr]),
+        np.concatenate([cols[:npair], cc]),
+        np.concatenate([np.ones(npair), vv]),
+        -np.inf,
+        0.0,
+    )
     return AssignBlock(s, demand, site, dist, cols, link), const, stuck

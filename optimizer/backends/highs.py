@@ -280,7 +280,10 @@ class HighsBackend:
                 notes.append("HiGHS refused the warm start")
         if not run_within(h, params):
             return out_of_time(
-                problem, self.name, self.version(), time.perf_counter() - t0,
+                problem,
+                self.name,
+                self.version(),
+                time.perf_counter() - t0,
                 "HiGHS did not stop at its time limit (it checks the clock rarely in presolve); its run was abandoned",
             )
         info = h.getInfo()
@@ -321,8 +324,9 @@ class HighsBackend:
             if abs(own - reported) > 1e-6 * max(1.0, abs(reported)):
                 again = self.solve(problem, params, None)
                 note = f"HiGHS returned the warm start ({own:.10g}) for its optimum ({reported:.10g}); solved again without it"
-                return replace(again, seconds=time.perf_counter() - t0,
-                               message="; ".join(filter(None, [again.message, note])))
+                return replace(
+                    again, seconds=time.perf_counter() - t0, message="; ".join(filter(None, [again.message, note]))
+                )
         bound: float | None = None
         if problem.is_mip:
             if status.has_solution or status == Status.NO_SOLUTION:

@@ -245,7 +245,10 @@ class OrToolsBackend:
         # SCIP overran its limit by 30 % on a large MCLP: interrupt it at the deadline
         if not run_bounded(lambda: solver.solve(model), params.remaining(), solver.interrupt_solve):
             return out_of_time(
-                problem, self.name, self.version(), time.perf_counter() - t0,
+                problem,
+                self.name,
+                self.version(),
+                time.perf_counter() - t0,
                 f"{LABELS[self.kind]} did not stop at its time limit; its run was abandoned",
             )
 

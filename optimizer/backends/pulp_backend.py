@@ -496,7 +496,10 @@ class PulpBackend:
             build_seconds = time.perf_counter() - t0
         except OutOfTime:
             return out_of_time(
-                problem, self.name, self.version(), time.perf_counter() - t0,
+                problem,
+                self.name,
+                self.version(),
+                time.perf_counter() - t0,
                 f"PuLP had not finished building the {problem.num_vars}-column model when the time limit "
                 "ran out; the highs backend needs no such model building",
             )

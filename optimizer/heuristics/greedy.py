@@ -271,9 +271,7 @@ class DistanceTable:
 
 
 # --------------------------------------------------------------------------- greedy p-median
-def greedy_pmedian(
-    instance: SitingInstance, p: int | None = None, budget: float | None = None
-) -> NDArray[np.bool_]:
+def greedy_pmedian(instance: SitingInstance, p: int | None = None, budget: float | None = None) -> NDArray[np.bool_]:
     """Greedy (add) heuristic for the p-median problem.
 
     Starting from the existing facilities, repeatedly open the candidate ``j`` (eligible, not

@@ -135,7 +135,7 @@ def best_move(
         vals[has] = gain[ins[has]] - suffix[first[has]]
         t = int(np.argmax(vals))
         j = int(ins[t])
-        seg = order[first[t]:]
+        seg = order[first[t] :]
         k = int(seg[np.argmin(loss[seg])])
         val = float(vals[t])
     if val > best[0]:

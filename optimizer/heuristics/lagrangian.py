@@ -151,7 +151,7 @@ def knapsack_select(
             mask[take] = True
             room -= float(cost[take].sum())
             limit -= take.size
-            left = left[take.size:]
+            left = left[take.size :]
         if p is not None and p > 0:
             options.append(_budget_dual(profit, cost, int(p), float(budget)))
     value, y = min(options, key=lambda t: t[0])
@@ -162,7 +162,7 @@ def _top(values: NDArray[np.float64], q: int) -> NDArray[np.int64]:
     """Indices of the q largest values (any order)."""
     if q >= values.size:
         return np.arange(values.size)
-    return np.argpartition(values, values.size - q)[values.size - q:]
+    return np.argpartition(values, values.size - q)[values.size - q :]
 
 
 def _budget_dual(
@@ -170,6 +170,7 @@ def _budget_dual(
 ) -> tuple[float, NDArray[np.float64]]:
     """``min_{mu >= 0} F(mu)`` (see :func:`knapsack_select`) by golden-section search, and the
     top-p selection at that ``mu``."""
+
     def f(mu: float) -> float:
         v = np.maximum(profit - mu * cost, 0.0)
         return mu * budget + float(v[_top(v, p)].sum())

@@ -191,7 +191,9 @@ def _read_ogr(ref: LayerRef, ctx: _Ctx, problems: Problems) -> Any:
     try:
         names = _list_layers(ctx.path)
     except (RuntimeError, OSError, ValueError) as exc:  # pyogrio errors derive from RuntimeError
-        problems.add(f"{ctx.where}: cannot open the file ({_short(exc)}); check that it is a valid {ctx.path.suffix} file")
+        problems.add(
+            f"{ctx.where}: cannot open the file ({_short(exc)}); check that it is a valid {ctx.path.suffix} file"
+        )
         return None
     layer = ref.layer
     if layer is not None and layer not in names:
@@ -276,9 +278,7 @@ def _read_csv(ref: LayerRef, ctx: _Ctx, problems: Problems) -> tuple[Any, bool]:
                     f"columns found: {', '.join(cols)}"
                 )
                 return None, False
-        lonlat = any(
-            (str(xcol).lower(), str(ycol).lower()) == pair for pair in LONLAT_NAMES
-        )
+        lonlat = any((str(xcol).lower(), str(ycol).lower()) == pair for pair in LONLAT_NAMES)
     else:
         lower = {c.lower(): c for c in cols}
         found = next(((lower[a], lower[b]) for a, b in XY_CANDIDATES if a in lower and b in lower), None)
@@ -350,7 +350,14 @@ def _ids_of(gdf: Any, ref: LayerRef, ctx: _Ctx, problems: Problems) -> pd.Index 
 
 
 def _numeric(
-    gdf: Any, column: str, field_path: str, ids: pd.Index, ctx: _Ctx, problems: Problems, *, allow_nan: bool,
+    gdf: Any,
+    column: str,
+    field_path: str,
+    ids: pd.Index,
+    ctx: _Ctx,
+    problems: Problems,
+    *,
+    allow_nan: bool,
     what: str,
 ) -> NDArray[np.float64] | None:
     """A numeric column, checked: text, NaN (unless allowed) and negative values are problems."""
@@ -375,7 +382,9 @@ def _numeric(
         ok = False
     inf = np.isinf(arr)
     if inf.any():
-        problems.add(f"{ctx.where}: {field_path}: column {column!r} is infinite at ids {show_ids(ids[inf])}; give a finite number")
+        problems.add(
+            f"{ctx.where}: {field_path}: column {column!r} is infinite at ids {show_ids(ids[inf])}; give a finite number"
+        )
         ok = False
     neg = arr < 0
     if neg.any():
@@ -505,7 +514,11 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
             problems.add(parsed)
         else:
             ref_crs = parsed
-    if file_crs is not None and ref_crs is not None and not pyproj.CRS(file_crs).equals(ref_crs, ignore_axis_order=True):
+    if (
+        file_crs is not None
+        and ref_crs is not None
+        and not pyproj.CRS(file_crs).equals(ref_crs, ignore_axis_order=True)
+    ):
         problems.add(
             f"{ctx.where}: layers.{role}.crs says {ref.crs} but the file carries {pyproj.CRS(file_crs).to_string()}; "
             "remove crs: (the file's own CRS is used) or reproject the file"
@@ -528,15 +541,15 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
                     " (the coordinates look like projected metres: give their EPSG code, e.g. the UTM zone "
                     "EPSG:326NN, or a national grid such as a CGCS2000 3-degree Gauss-Kruger zone, EPSG:4534-4554)"
                 )
-        problems.add(
-            f"{ctx.where}: the layer has no CRS; add crs: EPSG:NNNN under layers.{role}{hint}"
-        )
+        problems.add(f"{ctx.where}: the layer has no CRS; add crs: EPSG:NNNN under layers.{role}{hint}")
     if crs is not None:
         gdf = gdf.set_crs(crs, allow_override=True)
 
     # -- geometry
     warnings: list[str] = []
-    empty = np.array([g is None for g in geoms]) | shapely.is_empty(np.where([g is None for g in geoms], NO_GEOMETRY, geoms))
+    empty = np.array([g is None for g in geoms]) | shapely.is_empty(
+        np.where([g is None for g in geoms], NO_GEOMETRY, geoms)
+    )
     if empty.any():
         problems.add(
             f"{ctx.where}: empty geometries (no coordinates) at ids {show_ids(ids[empty])}; "
@@ -545,8 +558,18 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
     present = ~empty
     types = np.array(shapely.get_type_id(np.where(present, geoms, NO_GEOMETRY)))
     type_names = np.array(
-        ["", "Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
-         "GeometryCollection"], dtype=object,
+        [
+            "",
+            "Point",
+            "LineString",
+            "LinearRing",
+            "Polygon",
+            "MultiPoint",
+            "MultiLineString",
+            "MultiPolygon",
+            "GeometryCollection",
+        ],
+        dtype=object,
     )[types + 1]
     allowed = _GEOM_TYPES[role]
     wrong = present & ~np.isin(type_names, list(allowed))
@@ -580,7 +603,9 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
     # -- numbers the scenario names
     if isinstance(ref, DemandLayer):
         for group, column in ref.groups.items():
-            arr = _numeric(gdf, column, f"layers.demand.groups.{group}", ids, ctx, problems, allow_nan=False, what="people")
+            arr = _numeric(
+                gdf, column, f"layers.demand.groups.{group}", ids, ctx, problems, allow_nan=False, what="people"
+            )
             if arr is not None:
                 gdf[column] = arr
     if isinstance(ref, SitesLayer):
@@ -641,7 +666,9 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
             converted[ok_geom] = shapely.transform(geoms[ok_geom], _to_wgs84)
             converted[~ok_geom] = geoms[~ok_geom]
             gdf = gdf.set_geometry(list(converted), crs=gdf.crs)
-            warnings.append(f"layers.{role} ({ctx.shown}): converted {int(ok_geom.sum())} features from {ref.coordinates} to WGS 84")
+            warnings.append(
+                f"layers.{role} ({ctx.shown}): converted {int(ok_geom.sum())} features from {ref.coordinates} to WGS 84"
+            )
 
     problems.raise_if_any(scenario_name)
     gdf.attrs["warnings"] = warnings
@@ -786,7 +813,9 @@ def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress
             continue
         box = projected[role].total_bounds
         if not np.isfinite(box).all():
-            problems.add(f"{scenario_name}: layers.{role}: coordinates cannot be projected to {crs.to_string()}; check crs:")
+            problems.add(
+                f"{scenario_name}: layers.{role}: coordinates cannot be projected to {crs.to_string()}; check crs:"
+            )
             continue
         gap = _gap_m(box, demand_box)
         if gap > FAR_FROM_DEMAND_M:
@@ -824,7 +853,9 @@ def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress
         land = lt.astype(str).to_numpy()
     else:
         land = np.full(len(s), sref.default_land_type, dtype=object)
-    poly_area = np.where(s.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy(), s.geometry.area.to_numpy(), np.nan)
+    poly_area = np.where(
+        s.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy(), s.geometry.area.to_numpy(), np.nan
+    )
     area = poly_area
     if sref.area is not None:
         col = s[sref.area].to_numpy(dtype=np.float64)

@@ -36,8 +36,19 @@ from siting.scenarios.schema import load_scenario
 SWEEP_FILES = ("sweep.csv", "sweep.png")
 
 SWEEP_COLUMNS = (
-    "budget", "status", "objective", "bound", "gap", "cost", "unspent", "new_sites", "slope", "knee",
-    "kept_previous", "verified", "seconds",
+    "budget",
+    "status",
+    "objective",
+    "bound",
+    "gap",
+    "cost",
+    "unspent",
+    "new_sites",
+    "slope",
+    "knee",
+    "kept_previous",
+    "verified",
+    "seconds",
 )
 
 
@@ -138,7 +149,9 @@ def sweep_chart(table: pd.DataFrame, services: list[str], knee: int | None, titl
     ax.plot(b[proven], f[proven], "o", color="tab:blue", ms=6, zorder=3, label="proven optimal")
     if (~proven).any():
         bound = table["bound"].to_numpy(dtype=float)
-        ax.plot(b[~proven], f[~proven], "o", mfc="white", mec="tab:blue", ms=6, zorder=3, label="not proven (bar: bound)")
+        ax.plot(
+            b[~proven], f[~proven], "o", mfc="white", mec="tab:blue", ms=6, zorder=3, label="not proven (bar: bound)"
+        )
         up = np.where(np.isfinite(bound), bound - f, 0.0)[~proven]
         ax.errorbar(b[~proven], f[~proven], yerr=[np.zeros_like(up), up], fmt="none", ecolor="tab:gray", capsize=3)
     if knee is not None:
@@ -147,8 +160,12 @@ def sweep_chart(table: pd.DataFrame, services: list[str], knee: int | None, titl
         right = b[knee] > (b[0] + b[-1]) / 2
         ax.annotate(
             f"knee: budget {_money(b[knee])}, {f[knee]:,.0f}",
-            xy=(b[knee], f[knee]), xytext=(-10 if right else 10, -28), textcoords="offset points",
-            color="tab:red", fontsize=9, ha="right" if right else "left",
+            xy=(b[knee], f[knee]),
+            xytext=(-10 if right else 10, -28),
+            textcoords="offset points",
+            color="tab:red",
+            fontsize=9,
+            ha="right" if right else "left",
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
         )
     ax.set_ylabel(ylabel)
@@ -233,7 +250,14 @@ def sweep_scenario(
 
 
 def _sweep(
-    body: Any, base_dir: Path, source: str, values: list[float], name: str, params: Any, folder: Any, progress: Any,
+    body: Any,
+    base_dir: Path,
+    source: str,
+    values: list[float],
+    name: str,
+    params: Any,
+    folder: Any,
+    progress: Any,
     started: float,
 ) -> SweepRun:
     from siting.optimizer.sweep import budget_sweep, knee_index
@@ -256,8 +280,14 @@ def _sweep(
     from siting.scenarios.outputs.csv_safe import frame_to_csv  # text cells cannot start a spreadsheet formula
 
     folder.commit({"sweep.csv": frame_to_csv(table), "sweep.png": png})
-    return SweepRun(out_dir=target, table=table, knee=knee, points=points, objective=body.objective,
-                    seconds=time.perf_counter() - started)
+    return SweepRun(
+        out_dir=target,
+        table=table,
+        knee=knee,
+        points=points,
+        objective=body.objective,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def sweep_text(res: SweepRun) -> str:

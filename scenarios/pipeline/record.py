@@ -88,7 +88,8 @@ class SolveRecord(_Record):
     """The solve: status, objective, bound, gap, and whether the independent re-check passed."""
 
     mode: str | None = Field(
-        default=None, description="the model solved: joint (both run modes solve it; absent in older per-service records)"
+        default=None,
+        description="the model solved: joint (both run modes solve it; absent in older per-service records)",
     )
     model: str = Field(description="mclp, pmedian, lscp, complete_circle or mclp_phased")
     objective_name: str | None = None

@@ -30,8 +30,19 @@ from siting.scenarios.research.readers import read_optimal_values, read_orlib_pm
 from siting.scenarios.research.readers.optima import KnownValue
 
 COLUMNS = (
-    "instance", "n", "p", "solver", "status", "objective", "bound", "gap", "seconds", "peak_mb",
-    "known_optimum", "matches", "message",
+    "instance",
+    "n",
+    "p",
+    "solver",
+    "status",
+    "objective",
+    "bound",
+    "gap",
+    "seconds",
+    "peak_mb",
+    "known_optimum",
+    "matches",
+    "message",
 )
 KNOWN_VALUES_FILE = "optimal_values.csv"
 
@@ -67,8 +78,9 @@ def parse_solver_entry(entry: str) -> tuple[str, str]:
     return name, formulation
 
 
-def _child(kind: str, path: str, p: int | None, solver: str, formulation: str, time_limit: float | None,
-           conn: Any) -> None:
+def _child(
+    kind: str, path: str, p: int | None, solver: str, formulation: str, time_limit: float | None, conn: Any
+) -> None:
     """Read the instance, solve the p-median, send back one row (runs in a spawned process)."""
     from siting.optimizer.result import SolveParams
     from siting.optimizer.solve import ModelSpec, solve
@@ -106,8 +118,7 @@ def _child(kind: str, path: str, p: int | None, solver: str, formulation: str, t
     conn.close()
 
 
-def _run_isolated(kind: str, path: Path, p: int | None, solver: str, formulation: str,
-                  time_limit: float | None) -> Row:
+def _run_isolated(kind: str, path: Path, p: int | None, solver: str, formulation: str, time_limit: float | None) -> Row:
     """One benchmark run in a fresh spawned process (see :func:`run_in_child`)."""
     return run_in_child(_child, (kind, str(path), p, solver, formulation, time_limit), time_limit)
 
@@ -126,8 +137,9 @@ def match_known(status: str, objective: float | None, known: float | None) -> st
     return "yes" if status == "OPTIMAL" else "value"
 
 
-def _row(instance: str, n: int | None, p: int | None, entry: str, known: dict[tuple[str, int], KnownValue],
-         child: Row) -> Row:
+def _row(
+    instance: str, n: int | None, p: int | None, entry: str, known: dict[tuple[str, int], KnownValue], child: Row
+) -> Row:
     row: Row = {c: "" for c in COLUMNS}
     row.update(instance=instance, n=n if n is not None else "", p=p if p is not None else "", solver=entry)
     row.update({k: v for k, v in child.items() if k in COLUMNS and v is not None})
@@ -157,9 +169,13 @@ def _parse_solvers(solvers: Sequence[str]) -> dict[str, tuple[str, str]]:
     return {entry: parse_solver_entry(entry) for entry in dict.fromkeys(solvers)}
 
 
-def _run_all(tasks: Sequence[tuple[str, Path, str, int | None, int | None, str]], parsed: dict[str, tuple[str, str]],
-             time_limit: float | None, known: dict[tuple[str, int], KnownValue],
-             progress: ProgressFn | None) -> list[Row]:
+def _run_all(
+    tasks: Sequence[tuple[str, Path, str, int | None, int | None, str]],
+    parsed: dict[str, tuple[str, str]],
+    time_limit: float | None,
+    known: dict[tuple[str, int], KnownValue],
+    progress: ProgressFn | None,
+) -> list[Row]:
     rows: list[Row] = []
     for k, (kind, path, instance, n, p, entry) in enumerate(tasks):  # one process per run
         solver, formulation = parsed[entry]

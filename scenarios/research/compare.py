@@ -52,8 +52,21 @@ from siting.scenarios.research.child import failure_row, peak_mb
 #: The files ``siting compare`` writes.
 COMPARE_FILES = ("compare.csv", "compare.md", "compare.png")
 COLUMNS = (
-    "model", "service", "solver", "status", "objective", "bound", "gap", "seconds", "peak_mb", "new_sites",
-    "overlap_with_best", "best", "verified", "solver_version", "message",
+    "model",
+    "service",
+    "solver",
+    "status",
+    "objective",
+    "bound",
+    "gap",
+    "seconds",
+    "peak_mb",
+    "new_sites",
+    "overlap_with_best",
+    "best",
+    "verified",
+    "solver_version",
+    "message",
 )
 NOT_APPLICABLE = "NOT_APPLICABLE"
 #: Worst first wins when statuses are combined (the ``all`` rows).
@@ -86,9 +99,15 @@ def _child(kind: str, payload: tuple[Any, ...], solver: str, params: Any, conn: 
             ids = [str(v) for v in instance.site_ids]
             chosen = [[service, ids[j]] for j in range(instance.m) if res.open_sites[j] and not existing[j]]
             row.update(
-                status=res.status.value, objective=res.objective, bound=res.bound, gap=res.gap,
-                seconds=round(res.seconds, 4), solver_version=res.solver_version, verified=bool(res.verified),
-                message=res.message, chosen=chosen,
+                status=res.status.value,
+                objective=res.objective,
+                bound=res.bound,
+                gap=res.gap,
+                seconds=round(res.seconds, 4),
+                solver_version=res.solver_version,
+                verified=bool(res.verified),
+                message=res.message,
+                chosen=chosen,
             )
         else:
             from siting.optimizer.joint import solve_joint
@@ -96,11 +115,19 @@ def _child(kind: str, payload: tuple[Any, ...], solver: str, params: Any, conn: 
             inst, objective, services, site_ids = payload
             jres = solve_joint(inst, objective=objective, solver=solver, params=params)
             op = jres.open_phase
-            chosen = [[services[s], str(site_ids[j])] for s in range(op.shape[0]) for j in range(op.shape[1]) if op[s, j] >= 0]
+            chosen = [
+                [services[s], str(site_ids[j])] for s in range(op.shape[0]) for j in range(op.shape[1]) if op[s, j] >= 0
+            ]
             row.update(
-                status=jres.status.value, objective=jres.objective, bound=jres.bound, gap=jres.gap,
-                seconds=round(jres.seconds, 4), solver_version=jres.solver_version, verified=bool(jres.verified),
-                message=jres.message, chosen=chosen,
+                status=jres.status.value,
+                objective=jres.objective,
+                bound=jres.bound,
+                gap=jres.gap,
+                seconds=round(jres.seconds, 4),
+                solver_version=jres.solver_version,
+                verified=bool(jres.verified),
+                message=jres.message,
+                chosen=chosen,
             )
     except Exception as exc:  # noqa: BLE001 - a solver failure is reported in its row; the comparison goes on
         row.update(failure_row(exc))
@@ -223,17 +250,28 @@ def _all_row(solver: str, rows: list[Row], best_sets: dict[str, set[tuple[str, s
     ref = set().union(*best_sets.values()) if best_sets else set()
     ok = all(r.get("chosen") is not None for r in rows)
     return {
-        "model": "split", "service": "all", "solver": solver, "status": worst, "objective": None, "bound": None,
-        "gap": None, "seconds": round(sum(float(r.get("seconds") or 0.0) for r in rows), 4),
+        "model": "split",
+        "service": "all",
+        "solver": solver,
+        "status": worst,
+        "objective": None,
+        "bound": None,
+        "gap": None,
+        "seconds": round(sum(float(r.get("seconds") or 0.0) for r in rows), 4),
         "peak_mb": max((float(r["peak_mb"]) for r in rows if r.get("peak_mb") is not None), default=None),
-        "new_sites": len(chosen), "overlap_with_best": round(jaccard(chosen, ref), 4) if ok else None, "best": "",
-        "verified": all(bool(r.get("verified")) for r in rows), "solver_version": rows[0].get("solver_version", "") if rows else "",
+        "new_sites": len(chosen),
+        "overlap_with_best": round(jaccard(chosen, ref), 4) if ok else None,
+        "best": "",
+        "verified": all(bool(r.get("verified")) for r in rows),
+        "solver_version": rows[0].get("solver_version", "") if rows else "",
         "message": "; ".join(f"{r['service']}: {r['message']}" for r in rows if r.get("message")),
         "chosen": sorted(chosen),
     }
 
 
-def _tasks(path: Path, scenario: str | None, progress: Any) -> tuple[Any, Path, list[tuple[str, str, tuple[Any, ...], str]]]:
+def _tasks(
+    path: Path, scenario: str | None, progress: Any
+) -> tuple[Any, Path, list[tuple[str, str, tuple[Any, ...], str]]]:
     """(body, base folder, [(model, service, payload, sense)]) for the scenario."""
     from siting.models.multiservice import OBJECTIVE_SENSE
     from siting.scenarios.build import JOINT_OBJECTIVES, build
@@ -319,7 +357,9 @@ def compare_solvers(
     body, base_dir = load_scenario(path, scenario)
     params = solve_params(body, time_limit)
     target = (
-        Path(out).expanduser().resolve() if out is not None else _default_out(output_dir(body, base_dir, None, path.name))
+        Path(out).expanduser().resolve()
+        if out is not None
+        else _default_out(output_dir(body, base_dir, None, path.name))
     )
     with claimed(target, "compare", COMPARE_FILES) as folder:  # before any layer is read
         run = _Runner(engine, scheduler, workers)
@@ -334,7 +374,9 @@ def _check_engine(engine: str, scheduler: str | None, workers: int | None) -> No
     if (scheduler or workers is not None) and engine != "dask":
         raise ScenarioError("--scheduler and --workers need --engine dask")
     if workers is not None and (workers < 1 or scheduler):
-        raise ScenarioError("--workers must be at least 1, and applies to the local cluster only (not with --scheduler)")
+        raise ScenarioError(
+            "--workers must be at least 1, and applies to the local cluster only (not with --scheduler)"
+        )
     if scheduler:  # a wrong address fails before the folder is made
         connect(scheduler).close()
 
@@ -371,7 +413,13 @@ class _Runner:
 
 
 def _compare(
-    path: Path, scenario: str | None, parsed: dict[str, Any], params: Any, folder: Any, progress: Any, build_progress: Any,
+    path: Path,
+    scenario: str | None,
+    parsed: dict[str, Any],
+    params: Any,
+    folder: Any,
+    progress: Any,
+    build_progress: Any,
     run: _Runner | None = None,
 ) -> CompareResult:
     from siting.optimizer.registry import solver_kind
@@ -429,7 +477,12 @@ def _compare(
     split_services = [s for m, s, _p, _x in tasks if m == "split"]
     if len(split_services) > 1:
         best_sets = {
-            s: {tuple(p) for r in rows if r["model"] == "split" and r["service"] == s and r["best"] for p in r["chosen"] or []}
+            s: {
+                tuple(p)
+                for r in rows
+                if r["model"] == "split" and r["service"] == s and r["best"]
+                for p in r["chosen"] or []
+            }
             for s in split_services
         }
         extra = [
@@ -475,12 +528,14 @@ def to_markdown(rows: Sequence[Row], body: Any, path: Path, scenario: str | None
     lines = [
         f"# Solver comparison: {body.name}" + (f" / {scenario}" if scenario else ""),
         "",
-        (f"Scenario file `{path.name}`, objective `{body.objective}`; time limit "
-        f"{'none' if params.time_limit is None else f'{params.time_limit:g} s'} per solve, relative gap {params.mip_gap:g}, "
-        f"{params.threads} thread(s), seed {params.seed}. Each solve ran in its own process; `peak_mb` is its peak "
-        "resident memory. `overlap_with_best` is the Jaccard index of the chosen (service, site) pairs against the "
-        "best plan of the same model and service. `split` rows solve each service on its own (budget split in "
-        "advance, as `siting run --split`); `joint` rows solve all services together (as `siting run`)."),
+        (
+            f"Scenario file `{path.name}`, objective `{body.objective}`; time limit "
+            f"{'none' if params.time_limit is None else f'{params.time_limit:g} s'} per solve, relative gap {params.mip_gap:g}, "
+            f"{params.threads} thread(s), seed {params.seed}. Each solve ran in its own process; `peak_mb` is its peak "
+            "resident memory. `overlap_with_best` is the Jaccard index of the chosen (service, site) pairs against the "
+            "best plan of the same model and service. `split` rows solve each service on its own (budget split in "
+            "advance, as `siting run --split`); `joint` rows solve all services together (as `siting run`)."
+        ),
         "",
         "| " + " | ".join(cols) + " |",
         "|" + "|".join("---" for _ in cols) + "|",
@@ -507,8 +562,11 @@ def chart(rows: Sequence[Row]) -> bytes:
     width = 0.8 / max(len(solvers), 1)
     x = np.arange(len(groups))
     colours = ["#1f5f99", "#e66101", "#1a9641", "#7b3294", "#a6761d", "#d7191c", "#666666", "#0571b0"]
-    for key, ax, label in (("seconds", axes[0], "seconds (log scale)"), ("peak_mb", axes[1], "peak memory (MB)"),
-                           ("overlap_with_best", axes[2], "overlap with the best plan (Jaccard)")):
+    for key, ax, label in (
+        ("seconds", axes[0], "seconds (log scale)"),
+        ("peak_mb", axes[1], "peak memory (MB)"),
+        ("overlap_with_best", axes[2], "overlap with the best plan (Jaccard)"),
+    ):
         for k, s in enumerate(solvers):
             vals = []
             for g in groups:

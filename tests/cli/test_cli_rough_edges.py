@@ -228,8 +228,14 @@ SPECS = [
 def test_every_exact_solver_returns_the_cheapest_optimal_plan(solver: str, spec: ModelSpec) -> None:
     inst = _line_instance(seed=3)
     best = brute_optimum(
-        inst, spec.model, p=spec.p, budget=spec.budget, radius=spec.radius,
-        lscp_objective=spec.lscp_objective, exact_p=True, rel=1e-6,
+        inst,
+        spec.model,
+        p=spec.p,
+        budget=spec.budget,
+        radius=spec.radius,
+        lscp_objective=spec.lscp_objective,
+        exact_p=True,
+        rel=1e-6,
     )
     value, cost = best.value, best.cost
     res = solve(inst, spec, solver=solver, params=PARAMS)

@@ -109,8 +109,14 @@ def instances(
     pairs unreachable, dense or CSR (only finite pairs, zeros kept), weights ``min_weight``..5,
     costs 1..5, some sites existing or forbidden (possibly none new), capacities 3..15 or none."""
     return strategies.instances(
-        n=(1, n_max), m=(1, m_max), weights=(min_weight, 5), costs=(1, 5), min_new=0, unreachable=True,
-        sparse=None, capacities=(3, 15) if capacity else None,
+        n=(1, n_max),
+        m=(1, m_max),
+        weights=(min_weight, 5),
+        costs=(1, 5),
+        min_new=0,
+        unreachable=True,
+        sparse=None,
+        capacities=(3, 15) if capacity else None,
     )
 
 
@@ -196,7 +202,9 @@ def test_lscp_matches_brute_force(data: st.DataObject) -> None:
         return mt.cost if objective == "cost" else float(mt.n_new)
 
     best = min(
-        score(mt) for mt in (evaluate(inst, mask, radius=radius) for mask in feasible_plans(inst)) if mt.covered[must].all()
+        score(mt)
+        for mt in (evaluate(inst, mask, radius=radius) for mask in feasible_plans(inst))
+        if mt.covered[must].all()
     )
     assert res.objective == pytest.approx(best, abs=TOL)
     metrics = evaluate(inst, problem.open_sites(res.x), radius=radius)

@@ -36,7 +36,6 @@ PROVE = SolveParams(mip_gap=0.0, time_limit=30)
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
-
 @SETTINGS
 @given(inst=coverage_instances(), radius=st.integers(3, 15), p=st.integers(1, 3), use_budget=st.booleans())
 def test_mclp_reduced_equals_brute_force(inst: SitingInstance, radius: int, p: int, use_budget: bool) -> None:

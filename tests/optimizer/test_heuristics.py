@@ -74,7 +74,12 @@ def cases(draw: st.DrawFn) -> tuple[SitingInstance, int | None, float | None, fl
     dense or CSR), its limits and a radius among its distances: a failure shrinks to a small case."""
     inst = draw(
         strategies.instances(
-            n=(1, 8), m=(1, 6), weights=(0, 4), costs=(1, 5), unreachable=draw(st.booleans()), sparse=None,
+            n=(1, 8),
+            m=(1, 6),
+            weights=(0, 4),
+            costs=(1, 5),
+            unreachable=draw(st.booleans()),
+            sparse=None,
             fractional=draw(st.booleans()),
         )
     )

@@ -114,7 +114,9 @@ def build_instance(rng: NumpySource | DrawSource, *, distances: bool, name: str)
     )
 
 
-def feasible_values(plans: list[tuple[NDArray[np.int8], JointMetrics]], objective: str) -> list[tuple[float, JointMetrics]]:
+def feasible_values(
+    plans: list[tuple[NDArray[np.int8], JointMetrics]], objective: str
+) -> list[tuple[float, JointMetrics]]:
     """(value, metrics) of every plan the objective admits (min_cost must cover all coverable
     demand, p-median must reach all reachable demand)."""
     out = []

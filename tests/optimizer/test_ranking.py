@@ -41,18 +41,20 @@ def random_case(draw: st.DrawFn, carry_over: bool = True) -> tuple[MultiServiceI
     for s in range(S):
         elig = flags(m, f"eligible {s}") | (np.arange(m) == s)
         ex = flags(n, f"existing covered {s}")
-        services.append(ServiceData(
-            name=f"svc{s}",
-            weights=ints(n, 0, 11, f"weights {s}").astype(float),  # small integers: ties happen
-            coverage=sp.csr_array(flags((n, m), f"coverage {s}")),
-            distances=None,
-            cost=np.where(elig, ints(m, 1, 5, f"cost {s}").astype(float), np.nan),
-            eligible=elig,
-            area=float(draw(st.integers(1, 2), label=f"area {s}")),
-            existing_covered=ex,
-            existing_distance=np.where(ex, 0.0, np.inf),
-            weight=float(draw(st.sampled_from([0.5, 1.0, 2.0]), label=f"weight {s}")),
-        ))
+        services.append(
+            ServiceData(
+                name=f"svc{s}",
+                weights=ints(n, 0, 11, f"weights {s}").astype(float),  # small integers: ties happen
+                coverage=sp.csr_array(flags((n, m), f"coverage {s}")),
+                distances=None,
+                cost=np.where(elig, ints(m, 1, 5, f"cost {s}").astype(float), np.nan),
+                eligible=elig,
+                area=float(draw(st.integers(1, 2), label=f"area {s}")),
+                existing_covered=ex,
+                existing_distance=np.where(ex, 0.0, np.inf),
+                weight=float(draw(st.sampled_from([0.5, 1.0, 2.0]), label=f"weight {s}")),
+            )
+        )
     plan = np.full((S, m), -1, dtype=np.int8)
     for s, svc in enumerate(services):
         pick = svc.eligible & flags(m, f"plan {s}")

@@ -39,7 +39,9 @@ def main(gpkg: Path) -> None:
 
     cand = gpd.read_file(gpkg, layer="candidate_sites")
     # The layer's own centroids (computed before one polygon degenerated to zero area), projected.
-    cand_pts = gpd.GeoSeries(gpd.points_from_xy(cand["centroid_lon"], cand["centroid_lat"]), crs="EPSG:4326").to_crs(CRS)
+    cand_pts = gpd.GeoSeries(gpd.points_from_xy(cand["centroid_lon"], cand["centroid_lat"]), crs="EPSG:4326").to_crs(
+        CRS
+    )
     sites = [
         {
             "id": f"{t}/{oid}",
@@ -51,7 +53,9 @@ def main(gpkg: Path) -> None:
             "source_tag": tag,
             "area_m2": area,
         }
-        for t, oid, pt, tag, area in zip(cand["osm_type"], cand["osm_id"], cand_pts, cand["source_tag"], cand["area_m2"])
+        for t, oid, pt, tag, area in zip(
+            cand["osm_type"], cand["osm_id"], cand_pts, cand["source_tag"], cand["area_m2"]
+        )
     ]
     fac = gpd.read_file(gpkg, layer="facilities")
     toilets = fac[fac["category"] == "public_toilet"].to_crs(CRS)

@@ -78,7 +78,9 @@ def _read_table(path: str | Path, what: str, required: tuple[str, ...]) -> _Tabl
             # (line number in the file, fields) of the non-blank rows; line_num counts quoted newlines too
             numbered = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
     except UnicodeDecodeError as exc:
-        raise DataError(f"{p.name}: not a UTF-8 text CSV ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+        raise DataError(
+            f"{p.name}: not a UTF-8 text CSV ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from None
     except csv.Error as exc:
         raise DataError(f"{p.name}: not a readable CSV file ({exc})") from None
     if not numbered:
@@ -158,7 +160,9 @@ def _flags(table: _Table, column: str, ids: list[str]) -> NDArray[np.bool_]:
     return out
 
 
-def _check(table: _Table, column: str, values: NDArray[np.float64], bad: NDArray[np.bool_], rule: str, ids: list[str]) -> None:
+def _check(
+    table: _Table, column: str, values: NDArray[np.float64], bad: NDArray[np.bool_], rule: str, ids: list[str]
+) -> None:
     if bad.any():
         shown = show_ids(f"{ids[k]} ({values[k]:g})" for k in np.flatnonzero(bad))
         raise DataError(f"{table.name}: column {column!r} must be {rule}; bad at id(s) {shown}")
@@ -202,7 +206,9 @@ def _projected(tables: list[tuple[_Table, list[str]]], input_crs: str | None) ->
     try:
         crs = pyproj.CRS.from_user_input(src)
     except pyproj.exceptions.CRSError as exc:
-        raise DataError(f"--input-crs {src!r} is not a coordinate reference system ({exc}); give e.g. EPSG:4326") from None
+        raise DataError(
+            f"--input-crs {src!r} is not a coordinate reference system ({exc}); give e.g. EPSG:4326"
+        ) from None
     if not crs.is_geographic:
         raise DataError(
             f"--input-crs {src!r} is a projected CRS ({crs.name}); lon, lat columns need a geographic CRS such as "
@@ -300,7 +306,9 @@ def read_csv_instance(
     capacity = None
     if sites.has("capacity"):
         capacity = _numbers(sites, "capacity", s_raw, empty=np.inf)
-        _check(sites, "capacity", capacity, np.isnan(capacity) | (capacity < 0), "a number >= 0 (empty = unlimited)", s_raw)
+        _check(
+            sites, "capacity", capacity, np.isnan(capacity) | (capacity < 0), "a number >= 0 (empty = unlimited)", s_raw
+        )
     groups = _groups(demand, d_raw) if demand.has("group") else None
     existing = _flags(sites, "existing", s_raw) if sites.has("existing") else None
     forbidden = _flags(sites, "forbidden", s_raw) if sites.has("forbidden") else None
@@ -316,7 +324,10 @@ def read_csv_instance(
         dist: NDArray[np.float32] | sp.csr_array = within_radius(d_xy, s_xy, cutoff)
     elif distances is None:
         check_dense_size(
-            len(demand), len(sites), f"{demand.name} x {sites.name}", max_bytes,
+            len(demand),
+            len(sites),
+            f"{demand.name} x {sites.name}",
+            max_bytes,
             "give a sparse distance matrix (.npz saved with scipy.sparse.save_npz) holding only the pairs within reach",
         )
         dist = euclidean(d_xy, s_xy)
@@ -324,7 +335,11 @@ def read_csv_instance(
         dist = read_distance_matrix(distances, d_raw, s_raw)
 
     optional: dict[str, Any] = {  # None = the instance's default
-        "weights": weights, "cost": cost, "capacity": capacity, "existing": existing, "forbidden": forbidden,
+        "weights": weights,
+        "cost": cost,
+        "capacity": capacity,
+        "existing": existing,
+        "forbidden": forbidden,
     }
     return SitingInstance(
         distances=dist,
@@ -378,8 +393,14 @@ def _check_shape(shape: tuple[int, ...], n: int, m: int, fname: str) -> None:
         )
 
 
-def _check_values(values: NDArray[Any], rows: NDArray[np.int64], cols: NDArray[np.int64], fname: str,
-                  d_ids: list[str], s_ids: list[str]) -> None:
+def _check_values(
+    values: NDArray[Any],
+    rows: NDArray[np.int64],
+    cols: NDArray[np.int64],
+    fname: str,
+    d_ids: list[str],
+    s_ids: list[str],
+) -> None:
     """NaN or negative distances -> DataError naming the first pairs."""
     for bad, what, fix in (
         (np.isnan(values), "NaN", "give a number for every pair, inf where a site cannot be reached"),
@@ -413,7 +434,9 @@ def read_distance_matrix(
         return _read_npz(p, demand_ids, site_ids)
     if suffix == ".csv":
         return _read_matrix_csv(p, demand_ids, site_ids)
-    raise DataError(f"distance matrix {p.name}: unknown format {suffix or '(no extension)'!r}; use .npz or .csv ({n} x {m})")
+    raise DataError(
+        f"distance matrix {p.name}: unknown format {suffix or '(no extension)'!r}; use .npz or .csv ({n} x {m})"
+    )
 
 
 def _read_npz(p: Path, demand_ids: list[str], site_ids: list[str]) -> NDArray[np.float32] | sp.csr_array:
@@ -475,7 +498,11 @@ def _read_matrix_csv(p: Path, demand_ids: list[str], site_ids: list[str]) -> NDA
     col_ids = [c.strip() for c in head[1:]]
     body = rows[1:]
     if len(body) != n or len(col_ids) != m:
-        hint = " (it looks transposed: rows must be demand points, columns sites)" if (len(body), len(col_ids)) == (m, n) else ""
+        hint = (
+            " (it looks transposed: rows must be demand points, columns sites)"
+            if (len(body), len(col_ids)) == (m, n)
+            else ""
+        )
         raise DataError(
             f"{p.name}: the matrix has {len(body)} rows and {len(col_ids)} site columns but there are {n} demand points "
             f"and {m} sites; it must have a header row of the {m} site ids and then {n} rows 'demand id, "

@@ -54,7 +54,9 @@ def read_tsplib_points(
             break
         key, sep, value = text.partition(":")
         if not sep:
-            raise DataError(f"{name} line {k + 1}: expected a header line 'KEY : VALUE' or NODE_COORD_SECTION, got {text!r}")
+            raise DataError(
+                f"{name} line {k + 1}: expected a header line 'KEY : VALUE' or NODE_COORD_SECTION, got {text!r}"
+            )
         header[key.strip().upper()] = value.strip()
     if start is None:
         raise DataError(f"{name}: no NODE_COORD_SECTION; only TSPLIB files with point coordinates can be read")
@@ -73,7 +75,10 @@ def read_tsplib_points(
             f"files (Euclidean plane coordinates, measured as floor(Euclidean)) can be read"
         )
     check_dense_size(
-        n, n, name, max_bytes,
+        n,
+        n,
+        name,
+        max_bytes,
         "pass a larger max_bytes to read_tsplib if the machine has the memory, or pick a smaller instance",
     )
 
@@ -99,7 +104,9 @@ def read_tsplib_points(
             ) from None
         count += 1
     if count != n:
-        raise DataError(f"{name}: DIMENSION is {n} but NODE_COORD_SECTION has {count} points; fix the header or the data")
+        raise DataError(
+            f"{name}: DIMENSION is {n} but NODE_COORD_SECTION has {count} points; fix the header or the data"
+        )
     if not np.isfinite(xy).all():
         bad = ids[~np.isfinite(xy).all(axis=1)]
         raise DataError(f"{name}: points {show_ids(bad)} have non-finite coordinates")

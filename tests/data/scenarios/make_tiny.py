@@ -40,14 +40,16 @@ def main() -> None:
     elderly = np.round(residents * rng.uniform(0.12, 0.3, size=N * N)).astype(int)
     infants = np.round(residents * rng.uniform(0.01, 0.05, size=N * N)).astype(int)
     pts = gpd.GeoSeries([Point(x, y) for x, y in zip(cx.ravel(), cy.ravel())], crs=UTM).to_crs(4326)
-    demand = pd.DataFrame({
-        "block_id": [f"b{k + 1:02d}" for k in range(N * N)],
-        "lon": np.round(pts.x, 7),
-        "lat": np.round(pts.y, 7),
-        "residents": residents,
-        "age_60_plus": elderly,
-        "age_0_3": infants,
-    })
+    demand = pd.DataFrame(
+        {
+            "block_id": [f"b{k + 1:02d}" for k in range(N * N)],
+            "lon": np.round(pts.x, 7),
+            "lat": np.round(pts.y, 7),
+            "residents": residents,
+            "age_60_plus": elderly,
+            "age_0_3": infants,
+        }
+    )
     demand.to_csv(HERE / "demand.csv", index=False)
 
     # candidate sites: squares of several sizes placed on street corners and block edges
@@ -58,12 +60,14 @@ def main() -> None:
         x = X0 + gx * STEP + rng.uniform(-25, 25)
         y = Y0 + gy * STEP + rng.uniform(-25, 25)
         side = float(rng.choice([8.0, 12.0, 18.0, 25.0]))
-        rows.append({
-            "site_id": f"s{k + 1:02d}",
-            "land_type": kinds[k % len(kinds)],
-            "cost": np.nan,
-            "geometry": box(x - side / 2, y - side / 2, x + side / 2, y + side / 2),
-        })
+        rows.append(
+            {
+                "site_id": f"s{k + 1:02d}",
+                "land_type": kinds[k % len(kinds)],
+                "cost": np.nan,
+                "geometry": box(x - side / 2, y - side / 2, x + side / 2, y + side / 2),
+            }
+        )
     rows[3]["cost"] = 90_000.0  # a negotiated price overrides the cost by land type
     sites = gpd.GeoDataFrame(rows, crs=UTM).to_crs("EPSG:4490")
     sites.to_file(HERE / "sites.gpkg", layer="candidate_sites", driver="GPKG")
