@@ -78,3 +78,80 @@ def robust_conflicts(model: str, given: dict[str, Any]) -> list[str]:
     other = ("capacitated", "min_group_share", "maxmin_groups", "reach_full", "reach_max", "formulation")
     clash = [FLAGS[k] for k in other if k in given]
     return [f"robust plans do not combine with {', '.join(clash)} yet: remove one"] if clash else []
+
+
+#: The models each option applies to; giving an option to any other model is an error, never
+#: silently ignored. ``allow_split`` also needs ``capacitated``.
+OPTION_MODELS: dict[str, tuple[str, ...]] = {
+    "p": ("mclp", "pmedian", "pcenter"),
+    "radius": ("mclp", "lscp"),
+    "budget": ("mclp", "pmedian"),
+    "capacitated": ("pmedian", "mclp", "lscp"),
+    "allow_split": ("pmedian", "mclp", "lscp"),
+    "objective": ("lscp",),
+    "formulation": ("pmedian", "mclp", "lscp"),
+    **EXTRA_OPTION_MODELS,
+}
+#: Command-line spelling of each option, for messages.
+OPTION_FLAGS = {
+    "p": "--p",
+    "radius": "--radius",
+    "budget": "--budget",
+    "capacitated": "--capacitated",
+    "allow_split": "--allow-split",
+    "objective": "--objective",
+    "formulation": "--formulation",
+    **EXTRA_FLAGS,
+}
+
+
+def option_conflicts(model: str, given: dict[str, Any], solver: str | None = None) -> list[str]:
+    """Why the options ``given`` (name -> value, only those the user set) do not fit ``model``
+    (and ``solver``, if given).
+
+    Returns one plain sentence per conflict (empty when everything applies).
+    """
+    from siting.optimizer.registry import solver_kind
+
+    out: list[str] = []
+    if solver is not None and solver_kind(solver) == "heuristic" and "formulation" in given:
+        out.append(f"--formulation applies to exact solvers, not to the heuristic {solver.strip()!r}: remove it")
+    for name in given:
+        models = OPTION_MODELS.get(name)
+        if models is not None and model not in models:
+            out.append(f"{OPTION_FLAGS[name]} does not apply to model {model} (only to {', '.join(models)}): remove it")
+    if "allow_split" in given and "capacitated" not in given and model == "pmedian":
+        out.append("--allow-split applies to the capacitated p-median only: add --capacitated or remove --allow-split")
+    elif "allow_split" in given and "capacitated" not in given and model in ("mclp", "lscp"):
+        out.append(f"--allow-split applies to the capacitated {model} only: add --capacitated or remove --allow-split")
+    if "capacitated" in given and model in ("mclp", "lscp") and given.get("formulation") not in (None, "auto"):
+        out.append(f"--formulation does not apply to the capacitated {model} (it has one formulation): remove it")
+    out += extension_conflicts(model, given)
+    covering_forms = ("compact", "reduced")
+    if model in ("mclp", "lscp") and given.get("formulation") not in (
+        None,
+        "auto",
+        "classic",
+        "benders",
+        *covering_forms,
+    ):
+        out.append(
+            f"--formulation {given['formulation']} is a p-median formulation; {model} takes auto, compact, reduced or benders"
+        )
+    if model == "pmedian" and given.get("formulation") in covering_forms:
+        out.append(
+            f"--formulation {given['formulation']} is a covering formulation; pmedian takes auto, classic, radius or benders"
+        )
+    if model == "pmedian" and "formulation" in given:
+        form = given["formulation"]
+        if "capacitated" in given:
+            out.append(
+                f"--formulation {form} does not apply to the capacitated p-median (it has one formulation): remove it"
+            )
+        elif form == "benders" and "budget" in given:
+            out.append(
+                "--formulation benders takes --p, not --budget: use --formulation radius or classic with --budget"
+            )
+        elif form == "benders" and "p" not in given:
+            out.append("--formulation benders needs --p")
+    return out

@@ -40,13 +40,13 @@ from siting.models.instance import SitingInstance
 from siting.scenarios.geodata.layers import (
     EQUITY_PREFIX,
     LoadedLayers,
-    Problems,
     load_layers,
     natural_key,
     resolve_path,
     show_ids,
     xy,
 )
+from siting.scenarios.geodata.problems import Problems
 from siting.scenarios.pipeline.progress import NullProgress, status_callback
 from siting.scenarios.pipeline.service_options import site_capacities
 from siting.scenarios.schema import ScenarioBody, Service

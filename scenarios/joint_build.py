@@ -45,7 +45,8 @@ from numpy.typing import NDArray
 from siting.models.errors import ScenarioError
 from siting.models.multiservice import MultiServiceInstance, ServiceData
 from siting.scenarios.build import BuiltScenario, build
-from siting.scenarios.geodata.layers import Problems, natural_key, show_ids
+from siting.scenarios.geodata.layers import natural_key, show_ids
+from siting.scenarios.geodata.problems import Problems
 from siting.scenarios.schema import ScenarioBody
 
 

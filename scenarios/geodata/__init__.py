@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     )
     from siting.scenarios.geodata.layers import (
         LoadedLayers,
-        Problems,
         load_layers,
         natural_key,
         read_layer,
@@ -36,13 +35,14 @@ if TYPE_CHECKING:
         walking_minutes_to_metres,
     )
     from siting.scenarios.geodata.osm import PreparedOsm, prepare_osm, read_walking_ways
+    from siting.scenarios.geodata.problems import Problems
 
 # name -> module: resolved on first use (PEP 562), so importing one submodule does not import them all
 _EXPORTS = {
     "LoadedLayers": "siting.scenarios.geodata.layers",
     "NetworkDistances": "siting.scenarios.geodata.network",
     "PreparedOsm": "siting.scenarios.geodata.osm",
-    "Problems": "siting.scenarios.geodata.layers",
+    "Problems": "siting.scenarios.geodata.problems",
     "StreetNetwork": "siting.scenarios.geodata.network",
     "bd09_to_wgs84": "siting.scenarios.geodata.coords",
     "gcj02_to_wgs84": "siting.scenarios.geodata.coords",
