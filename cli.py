@@ -223,22 +223,16 @@ def solve(
     model: Annotated[Model, typer.Option("--model", help="Which siting model.")],
     distances: Annotated[
         Path | None,
-        typer.Option(
-            "--distances", help="Distance matrix (.npz or .csv, demand x sites); default Euclidean from x, y."
-        ),
+        typer.Option("--distances", help="Distance matrix (.npz or .csv, demand x sites); default Euclidean from x, y."),
     ] = None,
     p: Annotated[
         int | None,
-        typer.Option(
-            "--p", help="Maximum number of new sites (mclp, pmedian, pcenter); mclp --p 0 = existing sites only."
-        ),
+        typer.Option("--p", help="Maximum number of new sites (mclp, pmedian, pcenter); mclp --p 0 = existing sites only."),
     ] = None,
     radius: Annotated[
         float | None, typer.Option("--radius", help="Service radius, units of the distances (mclp, lscp).")
     ] = None,
-    budget: Annotated[
-        float | None, typer.Option("--budget", help="Maximum total cost of new sites (mclp, pmedian).")
-    ] = None,
+    budget: Annotated[float | None, typer.Option("--budget", help="Maximum total cost of new sites (mclp, pmedian).")] = None,
     capacitated: Annotated[
         bool,
         typer.Option(
@@ -267,17 +261,13 @@ def solve(
     ] = None,
     reach_max: Annotated[
         float | None,
-        typer.Option(
-            "--reach-max", min=0.0, help="mclp with gradual reach: coverage falls linearly to 0 at this distance."
-        ),
+        typer.Option("--reach-max", min=0.0, help="mclp with gradual reach: coverage falls linearly to 0 at this distance."),
     ] = None,
     robust_samples: Annotated[
-        int | None,
-        typer.Option("--robust-samples", min=1, help="mclp: plan for K sampled demand scenarios (seeded by --seed)."),
+        int | None, typer.Option("--robust-samples", min=1, help="mclp: plan for K sampled demand scenarios (seeded by --seed).")
     ] = None,
     population_noise: Annotated[
-        float | None,
-        typer.Option("--population-noise", min=0.0, help="With --robust-samples: weight noise (default 0.15)."),
+        float | None, typer.Option("--population-noise", min=0.0, help="With --robust-samples: weight noise (default 0.15).")
     ] = None,
     robust_objective: Annotated[
         str | None, typer.Option("--robust-objective", help="With --robust-samples: worst (default) or mean case.")
@@ -289,39 +279,23 @@ def solve(
         ),
     ] = False,
     formulation: Annotated[
-        Formulation | None,
-        typer.Option(
-            "--formulation",
-            help="pmedian (uncapacitated): classic, radius, benders; mclp/lscp: compact, reduced (default auto).",
-        ),
+        Formulation | None, typer.Option("--formulation", help="pmedian (uncapacitated): classic, radius, benders; mclp/lscp: compact, reduced (default auto).")
     ] = None,
     solver: Annotated[
-        str,
-        typer.Option("--solver", help="highs, cbc, cpsat, scip, pulp:NAME or a heuristic (greedy, interchange, ...)."),
+        str, typer.Option("--solver", help="highs, cbc, cpsat, scip, pulp:NAME or a heuristic (greedy, interchange, ...).")
     ] = "highs",
-    time_limit: Annotated[
-        float | None, typer.Option("--time-limit", min=0.0, help="Seconds for everything after the input is read.")
-    ] = None,
-    gap: Annotated[
-        float | None, typer.Option("--gap", min=0.0, help="Relative gap at which to stop (0 = prove).")
-    ] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds for everything after the input is read.")] = None,
+    gap: Annotated[float | None, typer.Option("--gap", min=0.0, help="Relative gap at which to stop (0 = prove).")] = None,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Solver threads.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     input_crs: Annotated[
         str | None,
-        typer.Option(
-            "--input-crs", help="CRS of lon, lat columns (default EPSG:4326, WGS-84); they are projected to UTM."
-        ),
+        typer.Option("--input-crs", help="CRS of lon, lat columns (default EPSG:4326, WGS-84); they are projected to UTM."),
     ] = None,
     as_json: Annotated[
-        bool,
-        typer.Option(
-            "--json", help="Print a JSON record on stdout, also when the run fails (status, message, exit_code)."
-        ),
+        bool, typer.Option("--json", help="Print a JSON record on stdout, also when the run fails (status, message, exit_code).")
     ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", help="No progress lines on stderr (warnings are still shown).")
-    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr (warnings are still shown).")] = False,
 ) -> None:
     """Solve one siting model on CSV inputs and print the plan, re-checked by the evaluator.
 
@@ -339,11 +313,8 @@ def solve(
     given: dict[str, Any] = {
         name: value
         for name, value, set_ in (
-            ("p", p, p is not None),
-            ("radius", radius, radius is not None),
-            ("budget", budget, budget is not None),
-            ("capacitated", True, capacitated),
-            ("allow_split", True, allow_split),
+            ("p", p, p is not None), ("radius", radius, radius is not None), ("budget", budget, budget is not None),
+            ("capacitated", True, capacitated), ("allow_split", True, allow_split),
             ("objective", objective.value if objective else None, objective is not None),
             ("formulation", formulation.value if formulation else None, formulation is not None),
             ("min_group_share", min_group_share, min_group_share is not None),
@@ -366,9 +337,7 @@ def solve(
         from siting.scenarios.schema import machine_cores
 
         if threads > (cores := machine_cores()):
-            raise ScenarioError(
-                f"--threads {threads} is more than the {cores} cores of this machine; use at most {cores}"
-            )
+            raise ScenarioError(f"--threads {threads} is more than the {cores} cores of this machine; use at most {cores}")
         # coverage models need only the pairs within the radius: a KD-tree cutoff, never the dense matrix
         covering = model.value in ("mclp", "lscp") and radius is not None and radius > 0
         cutoff = radius if covering else None
@@ -536,9 +505,7 @@ def _progress_for(quiet: bool) -> Any:
 
 @app.command()
 def schema(
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Write the JSON Schema to this file instead of stdout.")
-    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the JSON Schema to this file instead of stdout.")] = None,
     run_record: Annotated[
         bool, typer.Option("--run-record", help="The schema of summary.json (a run's record) instead.")
     ] = False,
@@ -568,9 +535,7 @@ def schema(
 
 @app.command()
 def init(
-    directory: Annotated[
-        Path, typer.Argument(help="New folder for the example scenario (must not exist or be empty).")
-    ],
+    directory: Annotated[Path, typer.Argument(help="New folder for the example scenario (must not exist or be empty).")],
     example: Annotated[
         str, typer.Option("--example", help="Which example: helsinki, wuhai (Chinese report) or kotka.")
     ] = "helsinki",
@@ -610,26 +575,15 @@ def validate(
 
 
 # options shared by several commands (run, sweep, compare, batch, sensitivity, whatif)
-_Engine = Annotated[
-    str, typer.Option("--engine", help="local: in this process; dask: a local Dask cluster (or --scheduler).")
-]
+_Engine = Annotated[str, typer.Option("--engine", help="local: in this process; dask: a local Dask cluster (or --scheduler).")]
 _Scheduler = Annotated[str | None, typer.Option("--scheduler", help="A running Dask scheduler, e.g. tcp://host:8786.")]
-_Workers = Annotated[
-    int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")
-]
-_Limit = Annotated[
-    float | None, typer.Option("--time-limit", help="Seconds per variant, overriding solver.time_limit.")
-]
+_Workers = Annotated[int | None, typer.Option("--workers", help="Worker processes of the local Dask cluster (default 2).")]
+_Limit = Annotated[float | None, typer.Option("--time-limit", help="Seconds per variant, overriding solver.time_limit.")]
 _Quiet = Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")]
 _File = Annotated[Path, typer.Argument(help="The scenario file (YAML).")]
-_Scenario = Annotated[
-    str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")
-]
+_Scenario = Annotated[str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")]
 _Stability = Annotated[
-    Path | None,
-    typer.Option(
-        "--stability", help="A `siting sensitivity` folder: the report shows each site's share of its variants."
-    ),
+    Path | None, typer.Option("--stability", help="A `siting sensitivity` folder: the report shows each site's share of its variants.")
 ]
 
 
@@ -640,17 +594,11 @@ def run(
         str | None, typer.Option("--scenario", help="Name of an override under scenarios: to merge first.")
     ] = None,
     out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Output folder (default: output.folder, relative to the scenario file)."),
+        Path | None, typer.Option("--out", help="Output folder (default: output.folder, relative to the scenario file).")
     ] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="Solver, overriding solver.name.")] = None,
     time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit",
-            min=0.0,
-            help="Seconds for the whole run once the input is read, overriding solver.time_limit.",
-        ),
+        float | None, typer.Option("--time-limit", min=0.0, help="Seconds for the whole run once the input is read, overriding solver.time_limit.")
     ] = None,
     split: Annotated[
         bool,
@@ -663,16 +611,13 @@ def run(
     alternatives: Annotated[
         int,
         typer.Option(
-            "--alternatives",
-            min=0,
+            "--alternatives", min=0,
             help="Also find K distinct plans within --tolerance of the best: alternatives.csv and site_frequency.csv.",
         ),
     ] = 0,
     tolerance: Annotated[
         float,
-        typer.Option(
-            "--tolerance", min=0.0, max=0.99, help="Relative shortfall from the best an alternative may have."
-        ),
+        typer.Option("--tolerance", min=0.0, max=0.99, help="Relative shortfall from the best an alternative may have."),
     ] = 0.02,
     lang: Annotated[
         Lang | None,
@@ -697,16 +642,8 @@ def run(
 
     with _errors():
         result = run_scenario(
-            file,
-            scenario,
-            out=out,
-            solver=solver,
-            time_limit=time_limit,
-            progress=_progress_for(quiet),
-            split=split,
-            alternatives=alternatives,
-            tolerance=tolerance,
-            lang=lang.value if lang else None,
+            file, scenario, out=out, solver=solver, time_limit=time_limit, progress=_progress_for(quiet),
+            split=split, alternatives=alternatives, tolerance=tolerance, lang=lang.value if lang else None,
             stability=stability,
         )
     from siting.scenarios.outputs.console import run_lines
@@ -721,28 +658,14 @@ def run(
 @app.command()
 def sweep(
     file: _File,
-    budget: Annotated[
-        str, typer.Option("--budget", help="FROM:TO:STEPS: STEPS evenly spaced total budgets, both ends included.")
-    ],
+    budget: Annotated[str, typer.Option("--budget", help="FROM:TO:STEPS: STEPS evenly spaced total budgets, both ends included.")],
     scenario: _Scenario = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: output.folder with _sweep appended).")
-    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: output.folder with _sweep appended).")] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="Solver, overriding solver.name.")] = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit",
-            min=0.0,
-            help="Seconds for the whole sweep once the input is read (with --engine: per budget).",
-        ),
-    ] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds for the whole sweep once the input is read (with --engine: per budget).")] = None,
     quiet: _Quiet = False,
-    engine: Annotated[
-        str | None, typer.Option("--engine", help="local or dask: each budget one batch task (resumable).")
-    ] = None,
-    scheduler: _Scheduler = None,
-    workers: _Workers = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="local or dask: each budget one batch task (resumable).")] = None,
+    scheduler: _Scheduler = None, workers: _Workers = None,
 ) -> None:
     """The budget frontier: one optimal joint plan per total budget (phase budgets scaled alike), as sweep.csv and
     sweep.png. Coverage never decreases; unproven points show their gap; the knee is where returns diminish.
@@ -752,28 +675,14 @@ def sweep(
     from siting.scenarios.batch.sweep import run_sweep, sweep_text
 
     with _errors():
-        res = run_sweep(
-            file,
-            budget,
-            scenario,
-            out,
-            solver,
-            time_limit,
-            engine=engine,
-            scheduler=scheduler,
-            workers=workers,
-            quiet=quiet,
-            progress=_progress_for(quiet),
-        )
+        res = run_sweep(file, budget, scenario, out, solver, time_limit, engine=engine, scheduler=scheduler, workers=workers, quiet=quiet, progress=_progress_for(quiet))
     typer.echo(sweep_text(res))
 
 
 @app.command()
 def report(
     outdir: Annotated[Path, typer.Argument(help="The output folder of a finished `siting run`.")],
-    lang: Annotated[
-        Lang | None, typer.Option("--lang", help="Report language (default: the scenario's output.lang).")
-    ] = None,
+    lang: Annotated[Lang | None, typer.Option("--lang", help="Report language (default: the scenario's output.lang).")] = None,
     stability: _Stability = None,
 ) -> None:
     """Re-render report.html and map.png from a finished run's files (plan.csv, summary.json, plan.gpkg).
@@ -784,9 +693,7 @@ def report(
     from siting.scenarios.outputs.stability import read_stability
 
     with _errors():
-        written, notes = rerender(
-            outdir, lang.value if lang else None, read_stability(stability) if stability else None
-        )
+        written, notes = rerender(outdir, lang.value if lang else None, read_stability(stability) if stability else None)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo("written: " + ", ".join(str(p) for p in written))
@@ -795,21 +702,13 @@ def report(
 @app.command()
 def compare(
     file: _File,
-    solvers: Annotated[
-        str | None,
-        typer.Option("--solvers", help="Comma-separated solvers; default every installed exact solver and heuristic."),
-    ] = None,
+    solvers: Annotated[str | None, typer.Option("--solvers", help="Comma-separated solvers; default every installed exact solver and heuristic.")] = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds per solve.")] = None,
     scenario: _Scenario = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: the scenario's output folder + '-compare').")
-    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: the scenario's output folder + '-compare').")] = None,
     quiet: _Quiet = False,
-    engine: Annotated[
-        str, typer.Option("--engine", help="local: one solve after another; dask: side by side.")
-    ] = "local",
-    scheduler: _Scheduler = None,
-    workers: _Workers = None,
+    engine: Annotated[str, typer.Option("--engine", help="local: one solve after another; dask: side by side.")] = "local",
+    scheduler: _Scheduler = None, workers: _Workers = None,
 ) -> None:
     """Solve the same scenario on several solvers, each in its own process: status, objective, bound,
     gap, seconds, peak memory and overlap with the best plan, in compare.csv, compare.md and compare.png.
@@ -820,16 +719,9 @@ def compare(
 
     with _errors():
         result = compare_solvers(
-            file,
-            _split([solvers]) if solvers else default_solvers(),
-            scenario=scenario,
-            time_limit=time_limit,
-            out=out,
-            progress=stderr_progress(quiet),
-            build_progress=_progress_for(quiet),
-            engine=engine,
-            scheduler=scheduler,
-            workers=workers,
+            file, _split([solvers]) if solvers else default_solvers(), scenario=scenario, time_limit=time_limit,
+            out=out, progress=stderr_progress(quiet), build_progress=_progress_for(quiet), engine=engine,
+            scheduler=scheduler, workers=workers,
         )
     typer.echo((result.out_dir / "compare.md").read_text(encoding="utf-8"), nl=False)
     typer.echo(f"comparison written to {result.out_dir}")
@@ -869,9 +761,7 @@ def prepare_osm_cmd(
             except ValueError:
                 parts = []
             if len(parts) != 4:
-                raise ScenarioError(
-                    f"--bbox {bbox!r} must be four numbers W,S,E,N in degrees, e.g. 24.93,60.16,24.96,60.18"
-                )
+                raise ScenarioError(f"--bbox {bbox!r} must be four numbers W,S,E,N in degrees, e.g. 24.93,60.16,24.96,60.18")
             box = (parts[0], parts[1], parts[2], parts[3])
         shares = None
         if share:
@@ -891,6 +781,7 @@ def prepare_osm_cmd(
     typer.echo(f"run it with: siting run {path}")
 
 
+
 # ------------------------------------------------------------------------------ batches (Dask)
 
 
@@ -900,17 +791,11 @@ def batch(
     out: Annotated[Path, typer.Option("--out", help="Batch folder (new, or an earlier batch's: resumed).")],
     grid: Annotated[
         list[str] | None,
-        typer.Option(
-            "--grid",
-            help="KEY=a,b,c or KEY=start:stop:count (KEY: budget.total, services.X.reach_minutes, "
-            "scenario, ...); several make the cross product.",
-        ),
+        typer.Option("--grid", help="KEY=a,b,c or KEY=start:stop:count (KEY: budget.total, services.X.reach_minutes, "
+                     "scenario, ...); several make the cross product."),
     ] = None,
     variants: Annotated[Path | None, typer.Option("--variants", help="CSV of variants: one column per KEY.")] = None,
-    engine: _Engine = "dask",
-    scheduler: _Scheduler = None,
-    workers: _Workers = None,
-    time_limit: _Limit = None,
+    engine: _Engine = "dask", scheduler: _Scheduler = None, workers: _Workers = None, time_limit: _Limit = None,
     quiet: _Quiet = False,
 ) -> None:
     """Solve many variants of a scenario, one row each in OUT/results.parquet (plans in OUT/plans/);
@@ -921,17 +806,8 @@ def batch(
     from siting.scenarios.batch.run import run_batch
 
     with _errors():
-        res = run_batch(
-            file,
-            out,
-            list(grid or []),
-            variants,
-            engine=engine,
-            scheduler=scheduler,
-            workers=workers,
-            time_limit=time_limit,
-            quiet=quiet,
-        )
+        res = run_batch(file, out, list(grid or []), variants, engine=engine, scheduler=scheduler, workers=workers,
+                        time_limit=time_limit, quiet=quiet)
     typer.echo(res.text())
 
 
@@ -942,10 +818,7 @@ def sensitivity(
     samples: Annotated[int, typer.Option("--samples", help="Population draws (K).")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the first population draw.")] = 0,
     spread: Annotated[float, typer.Option("--spread", help="Population perturbation (0.15 = ±15 %).")] = 0.15,
-    engine: _Engine = "dask",
-    scheduler: _Scheduler = None,
-    workers: _Workers = None,
-    time_limit: _Limit = None,
+    engine: _Engine = "dask", scheduler: _Scheduler = None, workers: _Workers = None, time_limit: _Limit = None,
     quiet: _Quiet = False,
 ) -> None:
     """How firm is the plan: reaches x0.67 / x1.33, populations ±15 % (K seeded draws), costs ±20 %;
@@ -956,18 +829,8 @@ def sensitivity(
     from siting.scenarios.batch.sensitivity import run_sensitivity, summary_text
 
     with _errors():
-        sens, stab, res = run_sensitivity(
-            file,
-            out,
-            samples=samples,
-            seed=seed,
-            spread=spread,
-            engine=engine,
-            workers=workers,
-            scheduler=scheduler,
-            time_limit=time_limit,
-            quiet=quiet,
-        )
+        sens, stab, res = run_sensitivity(file, out, samples=samples, seed=seed, spread=spread, engine=engine,
+                                          workers=workers, scheduler=scheduler, time_limit=time_limit, quiet=quiet)
     typer.echo(summary_text(sens, stab, res.out_dir))
 
 
@@ -975,18 +838,10 @@ def sensitivity(
 def whatif(
     file: _File,
     close: Annotated[list[str] | None, typer.Option("--close", help="An existing facility that closes (id).")] = None,
-    add: Annotated[
-        list[str] | None, typer.Option("--add", help="SITE[:SERVICE]: a facility there, outside the budget.")
-    ] = None,
-    force: Annotated[
-        list[str] | None, typer.Option("--force", help="SITE[:SERVICE]: a facility there, paid from the budget.")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: output.folder + '_whatif').")
-    ] = None,
-    engine: _Engine = "local",
-    time_limit: _Limit = None,
-    quiet: _Quiet = False,
+    add: Annotated[list[str] | None, typer.Option("--add", help="SITE[:SERVICE]: a facility there, outside the budget.")] = None,
+    force: Annotated[list[str] | None, typer.Option("--force", help="SITE[:SERVICE]: a facility there, paid from the budget.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: output.folder + '_whatif').")] = None,
+    engine: _Engine = "local", time_limit: _Limit = None, quiet: _Quiet = False,
 ) -> None:
     """What if a facility closes, or a plot gets one? The optimal plan before and after, side by side.
 
@@ -995,16 +850,8 @@ def whatif(
     from siting.scenarios.batch.whatif import run_whatif
 
     with _errors():
-        table, res = run_whatif(
-            file,
-            out,
-            close=list(close or []),
-            add=list(add or []),
-            force=list(force or []),
-            engine=engine,
-            time_limit=time_limit,
-            quiet=quiet,
-        )
+        table, res = run_whatif(file, out, close=list(close or []), add=list(add or []), force=list(force or []),
+                                engine=engine, time_limit=time_limit, quiet=quiet)
     typer.echo(table.to_string(index=False))
     typer.echo(f"written to {res.out_dir} (whatif.csv, results.parquet)")
 
