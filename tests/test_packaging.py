@@ -78,3 +78,45 @@ def test_version_and_short_help_from_the_command() -> None:
     assert out.returncode == 0 and out.stdout.strip() == f"siting {siting.__version__}"
     out = subprocess.run([*cmd, "-h"], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0 and "Usage: siting" in out.stdout
+
+
+def _declared_distributions() -> set[str]:
+    """Distribution names in pyproject.toml's dependencies, normalised (lower case, '-'); an extra
+    such as ``dask[distributed]`` counts as its own distribution too (it installs ``distributed``)."""
+    import re
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    names = set()
+    for dep in deps:
+        m = re.match(r"\s*([A-Za-z0-9_.-]+)\s*(?:\[([^\]]*)\])?", dep)
+        assert m is not None, dep
+        names.add(m.group(1))
+        names.update(e.strip() for e in (m.group(2) or "").split(",") if e.strip())
+    return {n.lower().replace("_", "-") for n in names}
+
+
+def test_every_library_the_code_imports_is_a_declared_dependency() -> None:
+    # a library installed on the developer's machine but missing from pyproject.toml breaks a fresh install
+    import ast
+
+    owners = metadata.packages_distributions()
+    declared = _declared_distributions()
+    missing = set()
+    files = [REPO / "cli.py", REPO / "__init__.py"]
+    files += [p for folder in TOP_FOLDERS for p in (REPO / folder).rglob("*.py") if "examples" not in p.parts]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "siting":
+                    continue
+                dists = {d.lower().replace("_", "-") for d in owners.get(top, [])}
+                if not dists & declared:
+                    missing.add(f"{top} ({path.relative_to(REPO)}; installed by {sorted(dists) or 'nothing'})")
+    assert missing == set(), "add to pyproject.toml's dependencies: " + ", ".join(sorted(missing))
