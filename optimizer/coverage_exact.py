@@ -60,6 +60,8 @@ Progress = Callable[[str], None]
 _DOMINANCE_WORK = 4e8
 # Rounds of LP + reduced-cost fixing before branching.
 _FIX_ROUNDS = 4
+# Share of the time left that the MCLP kernel search may take before the final branch and bound.
+_KERNEL_SHARE = 0.4
 
 
 @dataclass
@@ -161,8 +163,11 @@ def lagrangian_bound(
     return best
 
 
-def _lp_duals(problem: MilpProblem, params: SolveParams, seconds: float) -> tuple[float, NDArray[np.float64]] | None:
-    """LP relaxation value and row duals by HiGHS, or None if it did not solve in time."""
+def _lp_duals(
+    problem: MilpProblem, params: SolveParams, seconds: float
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
+    """LP relaxation value, row duals, column values and column duals (reduced costs) by HiGHS,
+    or None if it did not solve in time."""
     from siting.optimizer.backends.highs import configure, new_highs, pass_problem, run_highs
 
     h = new_highs()
@@ -177,7 +182,12 @@ def _lp_duals(problem: MilpProblem, params: SolveParams, seconds: float) -> tupl
     if str(h.getModelStatus()).split(".")[-1] != "kOptimal":
         return None
     sol = h.getSolution()
-    return float(h.getInfo().objective_function_value), np.asarray(sol.row_dual, dtype=np.float64)
+    return (
+        float(h.getInfo().objective_function_value),
+        np.asarray(sol.row_dual, dtype=np.float64),
+        np.asarray(sol.col_value, dtype=np.float64),
+        np.asarray(sol.col_dual, dtype=np.float64),
+    )
 
 
 # ------------------------------------------------------------------------------- incumbents
@@ -334,6 +344,7 @@ def solve_coverage(
             integral, stats, say,
         )  # fmt: skip
     rowgen_rows = None
+    lp_point: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
     for rnd in range(_FIX_ROUNDS):
         problem = _build(work, model, radius, objective)
         if problem is None or left() <= 0:
@@ -342,7 +353,7 @@ def solve_coverage(
             from siting.optimizer.coverage_rowgen import rowgen_lp
 
             got = rowgen_lp(problem, params, say)
-            lp = None if got is None else (got[0], got[1])
+            lp = None if got is None else (got[0], got[1], None, None)
             rowgen_rows = None if got is None else (problem, got[2])
             if got is not None:  # a better incumbent makes the fixing below stronger
                 inc_mask, inc = _better_cover(
@@ -353,7 +364,9 @@ def solve_coverage(
             lp = _lp_duals(problem, params, left())
         if lp is None:
             break
-        _, duals = lp
+        _, duals, lp_x, lp_dj = lp
+        if lp_x is not None and lp_dj is not None and model == "mclp" and rnd == 0:
+            lp_point = (lp_x[problem.site_cols], lp_dj[problem.site_cols])
         bound, at0, at1 = lagrangian_bound(problem, duals)
         global_bound = min(global_bound, max(bound, inc))
         free = np.flatnonzero(problem.col_upper[problem.site_cols] > problem.col_lower[problem.site_cols])
@@ -374,6 +387,20 @@ def solve_coverage(
         stats[f"lp_round_{rnd + 1}"] = {"bound": sign * bound, "fixed": fixed, "free": int(free.size - fixed)}
         if fixed == 0 or global_bound <= inc + delta - tol:
             break
+
+    # 3b. kernel search: the MILP on the sites the LP points at, for a better incumbent (the
+    # swap search stops in local optima the LP support does not share: coverage_kernel)
+    if lp_point is not None and global_bound > inc + delta - tol and left() > 0:
+        from siting.optimizer.coverage_kernel import kernel_search
+
+        allowed = new_eligible(instance) & ~work.fixed_closed
+        share = None if not math.isfinite(left()) else _KERNEL_SHARE * left()
+        k_mask, k_val, k_stats = kernel_search(
+            instance, radius, p, budget, lp_point[0], allowed, inc_mask, inc, params, share, say, score=lp_point[1]
+        )
+        stats.update(k_stats)
+        if k_val > inc and (k_mask | ~work.fixed_open).all():
+            inc_mask, inc = k_mask, k_val
 
     # 4. branch and bound on what is left
     best_mask, best = inc_mask, inc
@@ -411,7 +438,11 @@ def solve_coverage(
             warm = None
             agrees = not (inc_mask & work.fixed_closed).any() and (inc_mask | ~work.fixed_open).all()
             # the warm vector costs an LP of its own (up to 30 s): only when the time left affords it
-            if agrees and left() > 45:
+            if agrees and model == "mclp":  # the complete start costs one product, no LP
+                from siting.optimizer.coverage_kernel import mclp_start
+
+                warm = mclp_start(problem, inc_mask | winst.existing)
+            elif agrees and left() > 45:
                 from siting.optimizer.solve import ModelSpec, warm_vector
 
                 warm = warm_vector(problem, winst, ModelSpec(model), inc_mask)  # type: ignore[arg-type]
