@@ -49,13 +49,12 @@ _MAX_GROUP = 7
 
 def mclp_start(problem: MilpProblem, mask: NDArray[np.bool_]) -> NDArray[np.float64] | None:
     """The complete start vector of :func:`models.formulations.mclp` for an open-site mask:
-    ``y = mask`` and ``z_r = min(1, sum_{j in N_r} y_j)`` (the best z for that y), no LP needed.
-    None when the mask does not fit the problem's site bounds."""
+    ``y = mask`` held within the site bounds (a closed site is left out: that only frees p and
+    budget) and ``z_r = min(1, sum_{j in N_r} y_j)`` (the best z for that y), no LP needed.
+    None when the point breaks a row (a plan over p or the budget)."""
     m = problem.site_cols.size
     z0, z1 = problem.blocks["z"]
-    y = np.asarray(mask, dtype=np.float64)[:m]
-    if (y < problem.col_lower[:m] - 1e-9).any() or (y > problem.col_upper[:m] + 1e-9).any():
-        return None
+    y = np.clip(np.asarray(mask, dtype=np.float64)[:m], problem.col_lower[:m], problem.col_upper[:m])
     k = z1 - z0
     # rows 0..k-1 are  z_r - sum_{j in N_r} y_j <= 0
     cov = -(problem.A.tocsr()[:k, :m] @ y)
@@ -73,6 +72,8 @@ def covered_weight(instance: SitingInstance, radius: float, mask: NDArray[np.boo
 
 def _overlapping(cov: sp.csr_array, csc: sp.csc_array, sites: NDArray[np.int64]) -> NDArray[np.int64]:
     """Sites covering some row that one of ``sites`` covers, with the number of such rows, most first."""
+    if sites.size == 0:
+        return np.zeros(0, dtype=np.int64)
     rows = np.unique(np.concatenate([csc.indices[csc.indptr[s] : csc.indptr[s + 1]] for s in sites]))
     if rows.size == 0:
         return np.zeros(0, dtype=np.int64)

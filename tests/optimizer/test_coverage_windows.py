@@ -1,0 +1,119 @@
+"""Window search for the MCLP (optimizer.coverage_windows) and its MILP start vector.
+
+Brute force on hypothesis instances: the plan is feasible, recounted, never worse than its start,
+and optimal when one window holds every site (a demand point every site covers); the start
+vector's objective is the plan's covered weight; a seeded city where it improves the heuristic.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from paths import REPO
+
+from siting.models.evaluate import evaluate
+from siting.models.formulations.lscp import covering_rows, new_eligible
+from siting.models.formulations.mclp import mclp
+from siting.models.instance import SitingInstance
+from siting.optimizer.coverage_windows import covered_weight, mclp_start, window_search
+from siting.optimizer.heuristics import run_heuristic
+from siting.optimizer.result import SolveParams
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from city_instances import city_instance
+from oracles import brute_mclp
+from strategies import coverage_instances
+
+SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def _with_hub(inst: SitingInstance) -> SitingInstance:
+    """The instance plus one demand point (weight 1) at distance 0 from every site: every site
+    overlaps every other, so one window holds them all."""
+    d = np.vstack([np.asarray(inst.distances, dtype=np.float64), np.zeros((1, inst.m))])
+    return SitingInstance(
+        distances=d,
+        weights=np.append(inst.weights, 1.0),
+        cost=inst.cost,
+        existing=inst.existing,
+        forbidden=inst.forbidden,
+    )
+
+
+def _start(inst: SitingInstance, k: int, seed: int) -> np.ndarray:
+    """Existing sites plus k new eligible sites drawn at random (seeded)."""
+    new = np.flatnonzero(new_eligible(inst))
+    rng = np.random.default_rng(seed)
+    mask = inst.existing.copy()
+    mask[rng.choice(new, size=min(k, new.size), replace=False)] = True
+    return mask
+
+
+@SETTINGS
+@given(inst=coverage_instances(), radius=st.integers(1, 15), p=st.integers(1, 4), seed=st.integers(0, 99))
+def test_one_window_holding_every_site_is_optimal(inst: SitingInstance, radius: int, p: int, seed: int) -> None:
+    inst = _with_hub(inst)
+    if not new_eligible(inst).any():
+        return
+    start = _start(inst, p, seed)
+    value = covered_weight(inst, radius, start)
+    mask, best, _ = window_search(inst, radius, p, None, new_eligible(inst), start, value, SolveParams(), None, _quiet)
+    met = evaluate(inst, mask, radius=radius, p=p)
+    assert not met.violations
+    assert best == pytest.approx(met.covered_weight) and best >= value
+    assert best == pytest.approx(brute_mclp(inst, radius, p, None))
+
+
+@SETTINGS
+@given(inst=coverage_instances(), radius=st.integers(1, 15), p=st.integers(1, 3), seed=st.integers(0, 99))
+def test_window_search_keeps_the_limits_and_never_loses(inst: SitingInstance, radius: int, p: int, seed: int) -> None:
+    if not new_eligible(inst).any():
+        return
+    budget = 6.0
+    start = _start(inst, 1, seed)  # one new site: within p and (costs <= 5) within the budget
+    value = covered_weight(inst, radius, start)
+    mask, best, _ = window_search(
+        inst, radius, p, budget, new_eligible(inst), start, value, SolveParams(), None, _quiet
+    )
+    met = evaluate(inst, mask, radius=radius, p=p, budget=budget)
+    assert not met.violations and inst.existing[mask].sum() == inst.existing.sum()
+    assert best == pytest.approx(met.covered_weight) and best >= value - 1e-9
+    assert best <= brute_mclp(inst, radius, p, budget) + 1e-9
+
+
+@SETTINGS
+@given(inst=coverage_instances(), radius=st.integers(1, 15), p=st.integers(1, 4), seed=st.integers(0, 99))
+def test_start_vector_is_feasible_and_worth_the_plan(inst: SitingInstance, radius: int, p: int, seed: int) -> None:
+    if not new_eligible(inst).any() or covering_rows(inst, radius)[3].all():
+        return  # no model: nothing any site covers
+    problem = mclp(inst, radius, p=p)
+    start = _start(inst, p, seed)
+    x = mclp_start(problem, start)
+    assert x is not None and problem.max_violation(x) <= 1e-9
+    assert problem.objective_value(x) == pytest.approx(covered_weight(inst, radius, start))
+    forbidden = np.flatnonzero(inst.forbidden & ~inst.existing)
+    if forbidden.size:  # a forbidden site in the plan is left out of the start
+        bad = start.copy()
+        bad[forbidden[0]] = True
+        xb = mclp_start(problem, bad)
+        assert xb is not None and xb[forbidden[0]] == 0.0
+        assert problem.objective_value(xb) == pytest.approx(covered_weight(inst, radius, bad & ~inst.forbidden))
+
+
+def test_window_search_improves_the_heuristic_on_a_city() -> None:
+    inst = city_instance(3_000, 300, seed=11, cutoff=500.0)
+    h = run_heuristic(inst, "mclp", p=15, radius=500.0, method="auto")
+    mask, best, stats = window_search(
+        inst, 500.0, 15, None, new_eligible(inst), h.open_mask, h.objective, SolveParams(time_limit=20), None, _quiet
+    )
+    met = evaluate(inst, mask, radius=500.0, p=15)
+    assert not met.violations and best == pytest.approx(met.covered_weight)
+    assert best >= h.objective and stats["windows"] > 0
