@@ -117,3 +117,20 @@ def test_window_search_improves_the_heuristic_on_a_city() -> None:
     met = evaluate(inst, mask, radius=500.0, p=15)
     assert not met.violations and best == pytest.approx(met.covered_weight)
     assert best >= h.objective and stats["windows"] > 0
+
+
+def test_auto_takes_the_reduced_path_for_city_sized_mclp(monkeypatch: pytest.MonkeyPatch) -> None:
+    from siting.optimizer import solve as solve_module
+    from siting.optimizer.result import Status
+    from siting.optimizer.solve import ModelSpec, solve
+
+    inst = city_instance(1_500, 120, seed=4, cutoff=500.0)
+    prove = SolveParams(mip_gap=0.0, time_limit=30)
+    small = solve(inst, ModelSpec("mclp", p=5, radius=500.0), "highs", prove)
+    assert small.stats["formulation"] == "mclp"
+    monkeypatch.setattr(solve_module, "COVERAGE_REDUCED_PAIRS", 10)
+    city = solve(inst, ModelSpec("mclp", p=5, radius=500.0), "highs", prove)
+    assert city.stats["formulation"] == "mclp-reduced" and city.status == Status.OPTIMAL and city.verified
+    assert city.objective == pytest.approx(small.objective)
+    lscp = solve(inst, ModelSpec("lscp", radius=500.0), "highs", prove)  # LSCP keeps the compact model
+    assert lscp.stats["formulation"] == "lscp"
