@@ -9,6 +9,10 @@ weights for MCLP, integral costs for LSCP), a tiny tolerance otherwise.
 1. **Incumbent.** MCLP: greedy + swap local search + Lagrangian (``run_heuristic("auto")``, with
    incremental coverage counts on CSR/CSC). LSCP: greedy by cost per newly covered row, then
    dropping redundant sites (most expensive first).
+   MCLP, then **window search** (:mod:`optimizer.coverage_windows`): a few neighbouring open sites
+   re-placed together by a small exact MILP, around every open site in turn (up to 30 % of the
+   time left). At 10,000 x 1,000, p = 50 it lifts the swap search's 647,117 to 648,731 in 3 CPU s
+   (the optimum is 649,573, proven by the compact MILP in 310 CPU s).
 2. **Dominated sites.** Site j is dominated by site k when ``N^-1(j) ⊆ N^-1(k)`` (k covers every
    open demand row j covers) and ``cost_k <= cost_j`` (the cost test is skipped when cost plays
    no part: MCLP with p only, LSCP by count); identical sites are ordered by index. This is a
@@ -28,7 +32,12 @@ weights for MCLP, integral costs for LSCP), a tiny tolerance otherwise.
    existing facilities of a working instance (p and budget reduced by them), fixed-closed ones
    forbidden; rows are merged again and the step repeats while it fixes sites.
 4. **Branch and bound** on the reduced compact MILP with HiGHS, warm-started from the incumbent
-   when it agrees with the fixings, within the time left.
+   (MCLP: the complete start ``z_r = min(1, a_r y)`` without an LP, fixed-closed sites left out;
+   LSCP: when it agrees with the fixings), within the time left.
+
+What limits this path (measured at 10,000 x 1,000, p = 50, r = 500 m): the LP bound is 1.28 %
+above the optimum and its reduced costs are all below that gap (the LP spreads y over about 200
+sites at 1/2 ... 1/9), so fixing closes no site; the proof is HiGHS's branch and bound.
 
 The global bound is ``max(UB, bound of the reduced MILP)``: plans that disagree with a fixing are
 worth at most UB. The answer is the better of the incumbent and the reduced MILP's plan, so the
