@@ -333,6 +333,17 @@ def solve_coverage(
         stats.update(w_stats)
         if w_val > inc:
             inc_mask, inc = w_mask, w_val
+    elif model == "lscp" and left() > 0:
+        from siting.optimizer.coverage_windows import lscp_window_search
+
+        share = None if not math.isfinite(left()) else _WINDOW_SHARE * left()
+        c_mask, w_stats = lscp_window_search(
+            instance, radius, objective, new_eligible(instance), inc_mask, params, share, say
+        )
+        stats.update(w_stats)
+        c_val = _value(instance, c_mask, model, radius, objective)
+        if c_val > inc:
+            inc_mask, inc = c_mask, c_val
 
     if model == "mclp":
         integral = bool(np.all(instance.weights == np.round(instance.weights)))

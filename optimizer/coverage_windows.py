@@ -208,3 +208,83 @@ def _solve_window(
     if res.x is None:
         return None
     return fixed | problem.open_sites(res.x)
+
+
+def lscp_window_search(
+    instance: SitingInstance,
+    radius: float,
+    objective: str,
+    allowed: NDArray[np.bool_],
+    inc_mask: NDArray[np.bool_],
+    params: SolveParams,
+    seconds: float | None,
+    say: Progress,
+) -> tuple[NDArray[np.bool_], dict[str, Any]]:
+    """The window search for a cover (LSCP): the group G of neighbouring open sites is closed and
+    the rows only G covered are covered again, at least cost (``objective``: cost or count), by the
+    sites of the window W (a small set-covering MILP warm-started from G itself). A pass over every
+    open site that lowers nothing ends it. Returns the cheaper cover and statistics."""
+    from siting.models.formulations.lscp import lscp
+    from siting.optimizer.registry import get_backend
+
+    t0 = time.monotonic()
+    stop = math.inf if seconds is None else t0 + max(seconds, 0.0)
+    cov = sp.csr_array(instance.coverage(radius), dtype=np.int8)
+    csc = sp.csc_array(cov)
+    f = instance.cost if objective == "cost" else np.ones(instance.m)
+    best = np.asarray(inc_mask, dtype=bool).copy()
+    solve = get_backend("highs").solve
+    stats: dict[str, Any] = {"windows": 0, "window_moves": 0}
+    improved = True
+    while improved:
+        improved = False
+        for s in np.flatnonzero(best & allowed):
+            left = min(stop - time.monotonic(), params.remaining() or math.inf)
+            if left <= 0.05:
+                improved = False
+                break
+            if not best[s]:
+                continue
+            near = _overlapping(cov, csc, np.array([s]))
+            group = np.concatenate([[s], near[best[near] & allowed[near] & (near != s)][: _MAX_GROUP - 1]])
+            window = _overlapping(cov, csc, group)
+            window = np.union1d(window[allowed[window]][:_MAX_WINDOW], group)
+            fixed = best.copy()
+            fixed[group] = False
+            rows = np.unique(np.concatenate([csc.indices[csc.indptr[j] : csc.indptr[j + 1]] for j in group]))
+            rows = rows[((cov[rows] @ fixed.astype(np.int8)) == 0) & (instance.weights[rows] > 0)]
+            if rows.size == 0:  # the group is redundant: close it
+                trial = fixed
+            else:
+                keep = np.zeros(instance.m, dtype=bool)
+                keep[window] = True
+                sub = replace(
+                    instance,
+                    distances=sp.csr_array(instance.distances[rows])
+                    if instance.is_sparse
+                    else instance.distances[rows],
+                    weights=instance.weights[rows],
+                    demand_ids=np.arange(rows.size),
+                    existing=np.zeros(instance.m, dtype=bool),
+                    forbidden=~keep,
+                    groups=None,
+                )
+                problem = lscp(sub, radius, objective=objective)  # type: ignore[arg-type]
+                start = np.zeros(instance.m)
+                start[group] = 1.0
+                start = np.clip(start, problem.col_lower, problem.col_upper)
+                sub_params = replace(params.within(min(left, 5.0)), mip_gap=0.0)
+                res = solve(problem, sub_params, start if problem.max_violation(start) <= 1e-9 else None)
+                stats["windows"] += 1
+                if res.x is None:
+                    continue
+                trial = fixed | problem.open_sites(res.x)
+            new_cost, old_cost = float(f[trial & ~instance.existing].sum()), float(f[best & ~instance.existing].sum())
+            covered = (cov @ trial.astype(np.int8)) > 0
+            needed = ((cov @ best.astype(np.int8)) > 0) & (instance.weights > 0)
+            if new_cost < old_cost - 1e-9 * max(1.0, old_cost) and bool(covered[needed].all()):
+                best, improved = trial, True
+                stats["window_moves"] += 1
+                say(f"window search: cover of {new_cost:.10g} (was {old_cost:.10g}), {time.monotonic() - t0:.1f} s")
+    stats["window_seconds"] = round(time.monotonic() - t0, 3)
+    return best, stats

@@ -25,7 +25,7 @@ from siting.optimizer.result import SolveParams
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from city_instances import city_instance
-from oracles import brute_mclp
+from oracles import brute_lscp, brute_mclp
 from strategies import coverage_instances
 
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -134,3 +134,22 @@ def test_auto_takes_the_reduced_path_for_city_sized_mclp(monkeypatch: pytest.Mon
     assert city.objective == pytest.approx(small.objective)
     lscp = solve(inst, ModelSpec("lscp", radius=500.0), "highs", prove)  # LSCP keeps the compact model
     assert lscp.stats["formulation"] == "lscp"
+
+
+@SETTINGS
+@given(inst=coverage_instances(), radius=st.integers(0, 15), objective=st.sampled_from(["cost", "count"]))
+def test_lscp_window_holding_every_site_is_optimal(inst: SitingInstance, radius: int, objective: str) -> None:
+    from siting.optimizer.coverage_exact import greedy_lscp
+    from siting.optimizer.coverage_windows import lscp_window_search
+
+    inst = _with_hub(inst)
+    start = greedy_lscp(inst, radius, objective)
+    mask, _ = lscp_window_search(inst, radius, objective, new_eligible(inst), start, SolveParams(), None, _quiet)
+    cov = inst.coverage(radius)
+    need = (inst.weights > 0) & ((cov @ new_eligible(inst).astype(np.int8) + cov @ inst.existing.astype(np.int8)) > 0)
+    assert ((cov @ mask.astype(np.int8))[need] > 0).all()  # still a cover
+    assert (mask[inst.existing]).all()
+    f = inst.cost if objective == "cost" else np.ones(inst.m)
+    value = float(f[mask & ~inst.existing].sum())
+    assert value <= float(f[start & ~inst.existing].sum()) + 1e-9
+    assert value == pytest.approx(brute_lscp(inst, radius, objective))
