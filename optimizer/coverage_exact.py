@@ -172,11 +172,8 @@ def lagrangian_bound(
     return best
 
 
-def _lp_duals(
-    problem: MilpProblem, params: SolveParams, seconds: float
-) -> tuple[float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
-    """LP relaxation value, row duals, column values and column duals (reduced costs) by HiGHS,
-    or None if it did not solve in time."""
+def _lp_duals(problem: MilpProblem, params: SolveParams, seconds: float) -> tuple[float, NDArray[np.float64]] | None:
+    """LP relaxation value and row duals by HiGHS, or None if it did not solve in time."""
     from siting.optimizer.backends.highs import configure, new_highs, pass_problem, run_highs
 
     h = new_highs()
@@ -191,12 +188,7 @@ def _lp_duals(
     if str(h.getModelStatus()).split(".")[-1] != "kOptimal":
         return None
     sol = h.getSolution()
-    return (
-        float(h.getInfo().objective_function_value),
-        np.asarray(sol.row_dual, dtype=np.float64),
-        np.asarray(sol.col_value, dtype=np.float64),
-        np.asarray(sol.col_dual, dtype=np.float64),
-    )
+    return float(h.getInfo().objective_function_value), np.asarray(sol.row_dual, dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------- incumbents
@@ -385,7 +377,7 @@ def solve_coverage(
             from siting.optimizer.coverage_rowgen import rowgen_lp
 
             got = rowgen_lp(problem, params, say)
-            lp = None if got is None else (got[0], got[1], None, None)
+            lp = None if got is None else (got[0], got[1])
             rowgen_rows = None if got is None else (problem, got[2])
             if got is not None:  # a better incumbent makes the fixing below stronger
                 inc_mask, inc = _better_cover(
@@ -396,7 +388,7 @@ def solve_coverage(
             lp = _lp_duals(problem, params, left())
         if lp is None:
             break
-        _, duals, _, _ = lp
+        _, duals = lp
         bound, at0, at1 = lagrangian_bound(problem, duals)
         global_bound = min(global_bound, max(bound, inc))
         free = np.flatnonzero(problem.col_upper[problem.site_cols] > problem.col_lower[problem.site_cols])
