@@ -70,6 +70,12 @@ def covered_weight(instance: SitingInstance, radius: float, mask: NDArray[np.boo
     return float(instance.weights[hit].sum())
 
 
+def _left(params: SolveParams) -> float:
+    """Seconds ``params`` has left (inf without a limit; 0 when spent, which is not "no limit")."""
+    left = params.remaining()
+    return math.inf if left is None else left
+
+
 def _overlapping(cov: sp.csr_array, csc: sp.csc_array, sites: NDArray[np.int64]) -> NDArray[np.int64]:
     """Sites covering some row that one of ``sites`` covers, with the number of such rows, most first."""
     if sites.size == 0:
@@ -114,7 +120,7 @@ def window_search(
     while improved:
         improved = False
         for s in np.flatnonzero(best_mask & allowed):
-            left = min(stop - time.monotonic(), params.remaining() or math.inf)
+            left = min(stop - time.monotonic(), _left(params))
             if left <= 0.05:
                 improved = False
                 break
@@ -141,6 +147,8 @@ def window_search(
                 stats["windows"] += 1
                 if trial is None or (p is not None and int((trial & ~instance.existing).sum()) > p):
                     continue
+                if np.array_equal(trial, best_mask):
+                    continue  # the window's sites are already placed best
                 val = covered_weight(instance, radius, trial)
                 if val > best + 1e-9 * max(1.0, abs(best)):
                     best_mask, best = trial, val
@@ -239,7 +247,7 @@ def lscp_window_search(
     while improved:
         improved = False
         for s in np.flatnonzero(best & allowed):
-            left = min(stop - time.monotonic(), params.remaining() or math.inf)
+            left = min(stop - time.monotonic(), _left(params))
             if left <= 0.05:
                 improved = False
                 break

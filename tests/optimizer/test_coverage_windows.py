@@ -153,3 +153,19 @@ def test_lscp_window_holding_every_site_is_optimal(inst: SitingInstance, radius:
     value = float(f[mask & ~inst.existing].sum())
     assert value <= float(f[start & ~inst.existing].sum()) + 1e-9
     assert value == pytest.approx(brute_lscp(inst, radius, objective))
+
+
+def test_a_spent_budget_stops_the_window_search_at_once() -> None:
+    from siting.optimizer.coverage_exact import greedy_lscp
+    from siting.optimizer.coverage_windows import lscp_window_search
+
+    inst = city_instance(3_000, 300, seed=11, cutoff=500.0)
+    spent = SolveParams(time_limit=0.0).started()  # 0 s left is a spent budget, not "no limit"
+    h = run_heuristic(inst, "mclp", p=15, radius=500.0, method="greedy")
+    mask, best, stats = window_search(
+        inst, 500.0, 15, None, new_eligible(inst), h.open_mask, h.objective, spent, None, _quiet
+    )
+    assert stats["windows"] == 0 and best == h.objective and np.array_equal(mask, h.open_mask)
+    start = greedy_lscp(inst, 500.0, "cost")
+    cover, lstats = lscp_window_search(inst, 500.0, "cost", new_eligible(inst), start, spent, None, _quiet)
+    assert lstats["windows"] == 0 and np.array_equal(cover, start)
