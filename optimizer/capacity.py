@@ -120,8 +120,12 @@ def solve_capacitated_cover(
     backend: Backend,
     params: SolveParams,
     progress: Callable[[str], None] | None = None,
+    min_share: float | None = None,
 ) -> tuple[SolveResult, NDArray[np.bool_] | None, sp.csr_array | None, dict[str, Any]]:
     """Solve the capacitated MCLP or LSCP; return the result, open sites, assignment and stats.
+
+    ``min_share`` (MCLP): every demand group has at least this share of its demand *served*
+    (:func:`solve_floor_capacitated`).
 
     Raises
     ------
@@ -131,6 +135,8 @@ def solve_capacitated_cover(
     """
     say = progress or (lambda _msg: None)
     check_capacitated(instance, model, allow_split, backend.name)
+    if model == "mclp" and min_share is not None:
+        return solve_floor_capacitated(instance, radius, p, budget, allow_split, min_share, backend, params, say)
     if model == "mclp":
         problem = capacitated_mclp(instance, radius, p=p, budget=budget, allow_split=allow_split)
     else:
@@ -169,3 +175,58 @@ def solve_capacitated_cover(
     if a is not None and not allow_split:
         a = sp.csr_array((np.round(a.data), a.indices, a.indptr), shape=a.shape)
     return res, mask, a, stats
+
+
+def served_share(problem: MilpProblem, x: NDArray[np.float64], n: int, m: int) -> NDArray[np.float64]:
+    """Each demand point's served share at a solution ``x`` of a capacitated model (0..1)."""
+    a = problem.assignment_matrix(x, (n, m))
+    assert a is not None
+    return np.clip(np.asarray(a.sum(axis=1)).ravel(), 0.0, 1.0)
+
+
+def solve_floor_capacitated(
+    instance: SitingInstance,
+    radius: float,
+    p: int | None,
+    budget: float | None,
+    allow_split: bool,
+    min_share: float,
+    backend: Backend,
+    params: SolveParams,
+    say: Callable[[str], None],
+) -> tuple[SolveResult, NDArray[np.bool_] | None, sp.csr_array | None, dict[str, Any]]:
+    """The capacitated MCLP with a floor on every group's served share (row (5) of
+    :mod:`models.formulations.capacitated_cover`), through :func:`optimizer.equity.solve_floor`;
+    the capacity-aware greedy plan is the start of both solves when it meets their rows."""
+    from siting.optimizer.capacity_greedy import greedy_capacitated
+    from siting.optimizer.equity import solve_floor
+
+    def build(inst: SitingInstance, share: float | None) -> MilpProblem:
+        return capacitated_mclp(inst, radius, p=p, budget=budget, allow_split=allow_split, min_share=share)
+
+    g_mask, g_share, g_value = greedy_capacitated(instance, radius, p, budget, allow_split)
+
+    def warm(problem: MilpProblem) -> NDArray[np.float64] | None:
+        assert problem.assignment is not None
+        x = np.zeros(problem.num_vars)
+        x[problem.site_cols] = g_mask
+        x[problem.assignment[2]] = g_share
+        return x if problem.max_violation(x) <= 1e-6 else None  # never hand a solver an infeasible start
+
+    say(f"capacitated mclp with a group floor of {min_share:g} on served demand")
+    res, problem, stats = solve_floor(
+        instance,
+        build,
+        lambda pr, x: served_share(pr, x, instance.n, instance.m),
+        min_share,
+        backend,
+        params,
+        warm=warm,
+    )
+    stats |= {"formulation": "capacitated-floor", "allow_split": allow_split, "greedy_objective": g_value}
+    if res.x is None:
+        return res, None, None, stats
+    a = problem.assignment_matrix(res.x, (instance.n, instance.m))
+    if a is not None and not allow_split:
+        a = sp.csr_array((np.round(a.data), a.indices, a.indptr), shape=a.shape)
+    return res, problem.open_sites(res.x), a, stats

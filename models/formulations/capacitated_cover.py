@@ -29,6 +29,11 @@ Capacitated LSCP (``f_j = cost_j`` or ``1``)::
     s.t.  sum_{j: (i,j) in E} x_ij = 1                       every coverable demand point i    (1')
           (2) as above
 
+Equity floor on served demand (capacitated MCLP with ``min_share = s``, demand groups ``g(i)``,
+``W_g`` a group's whole demand; existing facilities are among the sites, so all service is in x)::
+
+    sum_{(i,j) in E: g(i) = g} w_i x_ij >= s W_g           every group g with W_g > 0        (5)
+
 A point no eligible site reaches is left out (reported as uncoverable, as in the plain LSCP);
 when the capacities cannot serve every coverable point the model is infeasible, and
 :mod:`optimizer.capacity` names the points and full facilities.
@@ -78,6 +83,7 @@ def _capacity_model(
     limits: tuple[int | None, float | None],
     site_cost: NDArray[np.float64] | None,
     name: str,
+    min_share: float | None = None,
 ) -> MilpProblem:
     rows, cols = serving_pairs(instance, radius)
     m = instance.m
@@ -113,6 +119,10 @@ def _capacity_model(
     blocks.append((a2, np.full(sites.size, -np.inf), np.zeros(sites.size)))
     # (3) p and (4) budget
     blocks += site_limit_rows(instance, nvar, limits[0], limits[1])
+    if min_share is not None:  # (5) the floor on each group's served demand
+        from siting.models.formulations.equity import floor_rows
+
+        blocks.append(floor_rows(instance, min_share, xcol, rows, w[rows], nvar))
     A, row_lower, row_upper = stack_rows(blocks, nvar)
 
     if sense == "max":
@@ -144,10 +154,11 @@ def capacitated_mclp(
     p: int | None = None,
     budget: float | None = None,
     allow_split: bool = False,
+    min_share: float | None = None,
 ) -> MilpProblem:
     """Capacitated maximal covering: most demand served within ``radius`` and the site capacities.
 
-    See the module docstring for the model, rows (1)-(4). The objective is the *served* weight;
+    See the module docstring for the model, rows (1)-(4), and the floor (5) with ``min_share``. The objective is the *served* weight;
     read the assignment back with ``problem.assignment_matrix(x, (n, m))``.
 
     Raises
@@ -157,9 +168,11 @@ def capacitated_mclp(
     r = check_radius(radius, allow_zero=False)
     ip = check_site_limits(instance, p, budget, min_p=0)
     split = "split" if allow_split else "unsplit"
+    floor = f" floor {min_share:g}" if min_share is not None else ""
     return _capacity_model(
-        instance, r, allow_split, sense="max", limits=(ip, budget), site_cost=None, name=f"cap-mclp[{split}] R={r:g}"
-    )
+        instance, r, allow_split, sense="max", limits=(ip, budget), site_cost=None,
+        name=f"cap-mclp[{split}] R={r:g}{floor}", min_share=min_share,
+    )  # fmt: skip
 
 
 def capacitated_lscp(
