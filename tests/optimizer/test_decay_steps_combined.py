@@ -238,7 +238,9 @@ def test_step_table_with_floor_equals_brute_force_on_every_backend(seed: int) ->
         return
     p = draw_p(inst, seed)
     floor = float(np.random.default_rng(seed + 2).choice([0.2, 0.4, 0.5]))
-    scored = [(float(inst.weights @ c), shares(inst, c)) for c in (steps_credit(inst, m, STEPS) for m in plans(inst, p))]
+    scored = [
+        (float(inst.weights @ c), shares(inst, c)) for c in (steps_credit(inst, m, STEPS) for m in plans(inst, p))
+    ]
     ok = [v for v, sh in scored if meets(sh, floor)]
     spec = ModelSpec("mclp", p=p, decay_steps=STEPS, min_group_share=floor)
     for name in BACKENDS:
@@ -309,9 +311,15 @@ def test_robust_with_floor_equals_brute_force_on_every_backend(objective: str, s
 @pytest.mark.parametrize(
     ("extra", "match"),
     [
-        (["--radius", "12", "--capacitated", "--max-min-groups"], "--max-min-groups does not combine with --capacitated"),
+        (
+            ["--radius", "12", "--capacitated", "--max-min-groups"],
+            "--max-min-groups does not combine with --capacitated",
+        ),
         (["--decay-steps", "5:1,12:0.5", "--capacitated"], "gradual reach does not combine with --capacitated"),
-        (["--radius", "12", "--robust-samples", "3", "--capacitated"], "robust plans do not combine with --capacitated"),
+        (
+            ["--radius", "12", "--robust-samples", "3", "--capacitated"],
+            "robust plans do not combine with --capacitated",
+        ),
         (["--decay-steps", "5:1", "--robust-samples", "3"], "robust plans do not combine with --decay-steps"),
         (["--decay-steps", "5:1", "--max-min-groups"], "--max-min-groups does not combine with --decay-steps"),
     ],
