@@ -242,6 +242,7 @@ def solve_joint_scenario(
             site_order=mapping.site_order,
             comparable_tol=COMPARABLE_TOL,
         )
+        rows = served_ranking(built, inst, mapping, rows, parts)
     return JointOutcome(
         inst=inst,
         mapping=mapping,
@@ -253,6 +254,26 @@ def solve_joint_scenario(
         rephased=rephased,
         parts=parts,
     )
+
+
+def served_ranking(built: BuiltScenario, inst: Any, mapping: Any, rows: list[Any], parts: dict[str, Any]) -> list[Any]:
+    """The ranked rows of every capacitated covering service solved alone (``--split``) recounted in
+    served demand (:func:`optimizer.capacity_ranking.served_rows`): gain, cumulative and drop-one
+    loss are what each site takes within its capacity, not the people it reaches."""
+    from siting.optimizer.capacity_ranking import served_rows
+
+    for name, part in parts.items():
+        spec = part.spec
+        if not (spec.capacitated and spec.model in ("mclp", "lscp")):
+            continue
+        pi = built.services[name].instance
+        s = inst.service_index(name)
+        column = {str(pi.site_ids[c]): c for c in np.flatnonzero(~np.asarray(pi.existing, dtype=bool))}
+        ids = np.asarray(mapping.site_ids)
+        cols = np.array([column[str(ids[r.site])] for r in rows if r.service == s], dtype=np.int64)
+        weight = float(built.scenario.services[name].weight)
+        rows = served_rows(rows, s, cols, pi, float(spec.radius or 0.0), spec.allow_split, weight)
+    return rows
 
 
 def rephase(objective: str, inst: Any) -> bool:
