@@ -70,7 +70,7 @@ def served_steps(
     backend = get_backend("highs")
     par = params if params is not None else SolveParams(mip_gap=0.0)
     rows, cols = serving_pairs(instance, radius)
-    reach_all = np.bincount(cols, weights=instance.weights[rows], minlength=m)
+    reach_all = np.bincount(cols, weights=instance.weights[rows], minlength=m).astype(np.float64)
 
     def best(open_mask: NDArray[np.bool_]) -> tuple[float, NDArray[np.float64]]:
         res = backend.solve(_fixed(problem, m, open_mask), par)
@@ -81,7 +81,7 @@ def served_steps(
         load = np.bincount(
             a.indices, weights=instance.weights[np.repeat(np.arange(instance.n), np.diff(a.indptr))] * a.data,
             minlength=m,
-        )  # fmt: skip
+        ).astype(np.float64)  # fmt: skip
         return float(res.objective), load
 
     mask = instance.existing.copy()

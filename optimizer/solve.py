@@ -331,14 +331,15 @@ def _finish(
             require_all=spec.model == "lscp",
         )
     evaluated = _evaluated_objective(spec, metrics, cap_metrics)
-    credited = metrics.covered
+    credited: NDArray[np.float64] | None = None if metrics.covered is None else metrics.covered.astype(np.float64)
     if cap_metrics is not None:
         credited = cap_metrics.served_share  # a floor with capacities holds on served demand
     if spec.reach_max is not None or spec.decay_steps is not None:
         from siting.models.formulations.decay import credit
 
-        credited = credit(metrics.nearest_distance, spec.reach_full, spec.reach_max, spec.decay_steps)
-        evaluated = float(np.dot(instance.weights, credited))
+        gradual = credit(metrics.nearest_distance, spec.reach_full, spec.reach_max, spec.decay_steps)
+        credited = gradual
+        evaluated = float(np.dot(instance.weights, gradual))
         stats["decayed_coverage"] = evaluated
     if spec.robust_samples is not None and metrics.covered is not None:
         from siting.optimizer.robust import robust_value

@@ -114,8 +114,8 @@ def robust_mclp(
         from siting.models.formulations.equity import floor_rows
 
         w = instance.weights
-        w_r = np.bincount(group, weights=w[demand], minlength=k)
-        base = np.bincount(code, weights=w * by_existing, minlength=labels.size)
+        w_r = np.bincount(group, weights=w[demand], minlength=k).astype(np.float64)
+        base = np.bincount(code, weights=w * by_existing, minlength=labels.size).astype(np.float64)
         zcol = m + np.arange(k, dtype=np.int64)
         blocks.append(floor_rows(instance, min_share, zcol, demand[first], w_r, nvar, base=base))  # (5)
     c = np.zeros(nvar)
