@@ -276,6 +276,15 @@ def served_ranking(built: BuiltScenario, inst: Any, mapping: Any, rows: list[Any
     return rows
 
 
+def decay_notes(parts: dict[str, Any]) -> list[str]:
+    """One note per service solved with gradual reach, naming its rule (the step table, or the linear fall)."""
+    return [
+        f"{name}: gradual reach by {part.stats['decay']['text']} (metres)"
+        for name, part in parts.items()
+        if "decay" in part.stats
+    ]
+
+
 def rephase(objective: str, inst: Any) -> bool:
     """Whether a plan's phases are re-assigned by :func:`optimizer.ranking.earliest_phases`: with
     several phases, for every objective but ``phased`` (the others value only the end state, so the
@@ -430,7 +439,7 @@ def solve_option_services(
         verified=all(bool(r.verified) for _, r, _ in pieces) and metrics.feasible,
         objective_name=body.objective,
         message="; ".join(m for m in (getattr(r, "message", "") for _, r, _ in pieces) if m),
-        notes=[note, *(rest_res.notes if rest_res is not None else [])],
+        notes=[note, *decay_notes(parts), *(rest_res.notes if rest_res is not None else [])],
         service_names=tuple(s.name for s in inst.services),
         site_ids=np.asarray(inst.site_ids),
     )

@@ -77,3 +77,6 @@ def test_step_table_runs_and_is_recorded(tmp_path: Path) -> None:
     assert one["decayed_coverage"] == pytest.approx(plain["coverage"]["after"], rel=1e-9)
     assert two["decayed_coverage"] >= one["decayed_coverage"] - 1e-9
     assert two["objective"] == pytest.approx(two["decayed_coverage"])
+    # the report names the table (6 and 12 minutes at 4 km/h: 400 and 800 m)
+    report = (tmp_path / "two" / "out" / "report.html").read_text(encoding="utf-8")
+    assert "step table: 1 within 400, 0.5 within 800, 0 beyond" in report
