@@ -13,6 +13,7 @@ against their capacity (full, or with room too small for one unsplit point).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Literal
@@ -22,7 +23,12 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.errors import InfeasibleError, ScenarioError
-from siting.models.formulations.capacitated_cover import capacitated_lscp, capacitated_mclp, serving_pairs
+from siting.models.formulations.capacitated_cover import (
+    capacitated_lscp,
+    capacitated_mclp,
+    serving_pairs,
+    with_pair_rows,
+)
 from siting.models.formulations.lscp import new_eligible
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
@@ -98,14 +104,28 @@ def _largest_reach_capacity(
     return best
 
 
-def _lp_bound(problem: MilpProblem, params: SolveParams) -> float | None:
-    """The LP relaxation's optimum (an upper bound on the capacitated MCLP), on HiGHS, in at most a
-    quarter of the time left; None when it does not finish. A city-sized capacitated MILP can keep
-    HiGHS past its time limit without a plan, and the greedy plan returned then needs a bound."""
+def _lp_bound(problem: MilpProblem, params: SolveParams, instance: SitingInstance | None = None) -> float | None:
+    """An upper bound on the capacitated MCLP from LP relaxations, on HiGHS, in at most a quarter of
+    the time left; None when none finishes. A city-sized capacitated MILP can keep HiGHS past its
+    time limit without a plan, and the greedy plan returned then needs a bound.
+
+    First the model's own LP (seconds), then, with what is left of that quarter, the LP with the
+    pair rows (6) of :func:`models.formulations.capacitated_cover.with_pair_rows` (tighter, about
+    ten times slower); the smaller of the two bounds."""
     left = params.remaining()
+    quarter = None if left is None else 0.25 * left
+    started = time.perf_counter()
+    highs = get_backend("highs")
     lp = replace(problem, integrality=np.zeros(problem.num_vars, dtype=bool))
-    res = get_backend("highs").solve(lp, params.within(None if left is None else 0.25 * left))
-    return float(res.objective) if res.status == Status.OPTIMAL and res.objective is not None else None
+    res = highs.solve(lp, params.within(quarter))
+    bound = float(res.objective) if res.status == Status.OPTIMAL and res.objective is not None else None
+    rest = None if quarter is None else quarter - (time.perf_counter() - started)
+    if instance is None or (rest is not None and rest <= 0.0):
+        return bound
+    strong = highs.solve(with_pair_rows(lp, instance), params.within(rest))
+    if strong.status == Status.OPTIMAL and strong.objective is not None:
+        bound = float(strong.objective) if bound is None else min(bound, float(strong.objective))
+    return bound
 
 
 def solve_capacitated_cover(
@@ -155,7 +175,7 @@ def solve_capacitated_cover(
         stats["greedy_objective"] = g_value
         if problem.max_violation(warm) > 1e-6:  # never hand a solver an infeasible start
             warm = None
-    lp_bound = _lp_bound(problem, params) if warm is not None else None
+    lp_bound = _lp_bound(problem, params, instance) if warm is not None else None
     res = backend.solve(problem, params, warm_start=warm)
     if warm is not None and not res.status.has_solution and res.limit == Limit.TIME:
         # the time limit stopped the solver before it had a plan: the greedy plan is the answer

@@ -41,6 +41,7 @@ when the capacities cannot serve every coverable point the model is infeasible, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -146,6 +147,37 @@ def _capacity_model(
         blocks={"y": (0, m), "x": (m, nvar)},
         assignment=(rows, cols, xcol),
     )
+
+
+def with_pair_rows(problem: MilpProblem, instance: SitingInstance) -> MilpProblem:
+    """``problem`` (a capacitated model of this module) with the pair rows ``x_ij - y_j <= 0``
+    (6) for every pair whose point is lighter than the site's effective capacity (``w_i < c_j``;
+    for the others (2) already implies (6)).
+
+    Valid for every integer solution (``y_j = 0`` forces ``x_ij = 0`` through (2), and ``x_ij <= 1``),
+    so the model's optimum is unchanged; its LP relaxation is tighter: without (6) the LP may open
+    a site in part (``y_j = load_j / c_j``) and still serve a light point in full. Used for the LP
+    bound of a stopped city-sized solve (:mod:`optimizer.capacity`); one row and two nonzeros per pair.
+    """
+    assert problem.assignment is not None
+    rows, cols, xcol = problem.assignment
+    cap = effective_capacity(instance, rows, cols)
+    k = np.flatnonzero(instance.weights[rows] < cap[cols] - 1e-12)
+    if k.size == 0:
+        return problem
+    idx = np.arange(k.size)
+    a6 = sp.csr_array(
+        (
+            np.concatenate([np.ones(k.size), -np.ones(k.size)]),
+            (np.concatenate([idx, idx]), np.concatenate([xcol[k], cols[k]])),
+        ),
+        shape=(k.size, problem.num_vars),
+    )
+    A, lo, up = stack_rows(
+        [(problem.A, problem.row_lower, problem.row_upper), (a6, np.full(k.size, -np.inf), np.zeros(k.size))],
+        problem.num_vars,
+    )
+    return replace(problem, A=A, row_lower=lo, row_upper=up, name=problem.name + " +pair rows")
 
 
 def capacitated_mclp(
