@@ -28,6 +28,7 @@ def test_capacitated_rows_count_served_demand(tmp_path: Path) -> None:
     run_scenario(folder / "scenario.yaml", out=folder / "out", split=True)
     plan = pd.read_csv(folder / "out" / "plan.csv", encoding="utf-8-sig")
     summary = json.loads((folder / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["checks"]["all_ok"], summary["checks"].get("ranked_table")
     cap = summary["services"]["elderly_care"]["solve"]["capacity"]
     load = {str(f["site_id"]): f for f in cap["facilities"]}
     rows = plan[plan["service"] == "elderly_care"]
