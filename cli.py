@@ -263,6 +263,9 @@ def solve(
         float | None,
         typer.Option("--reach-max", min=0.0, help="mclp with gradual reach: coverage falls linearly to 0 at this distance."),
     ] = None,
+    decay_steps: Annotated[
+        str | None, typer.Option("--decay-steps", help="mclp with gradual reach by steps: distance:credit,... e.g. 500:1,1000:0.6,1500:0.3.")
+    ] = None,
     robust_samples: Annotated[
         int | None, typer.Option("--robust-samples", min=1, help="mclp: plan for K sampled demand scenarios (seeded by --seed).")
     ] = None,
@@ -321,6 +324,7 @@ def solve(
             ("maxmin_groups", True, maxmin_groups),
             ("reach_full", reach_full, reach_full is not None),
             ("reach_max", reach_max, reach_max is not None),
+            ("decay_steps", decay_steps, decay_steps is not None),
             ("robust_samples", robust_samples, robust_samples is not None),
             ("robust_noise", population_noise, population_noise is not None),
             ("robust_objective", robust_objective, robust_objective is not None),
@@ -343,6 +347,12 @@ def solve(
         cutoff = radius if covering else None
         if model.value == "mclp" and reach_max is not None and reach_max > 0:
             cutoff = reach_max  # gradual reach: the pairs within reach_max
+        steps = None
+        if decay_steps is not None:
+            from siting.models.formulations.decay import parse_steps
+
+            steps = parse_steps(decay_steps)
+            cutoff = steps[-1][0]  # the pairs within the last step
         instance = read_csv_instance(demand, sites, distances, input_crs=input_crs, cutoff=cutoff)
         if model.value == "lscp" and covering:
             from siting.optimizer.coverage_exact import check_covers_something
@@ -361,6 +371,7 @@ def solve(
             maxmin_groups=maxmin_groups,
             reach_full=reach_full,
             reach_max=reach_max,
+            decay_steps=steps,
             robust_samples=robust_samples,
             robust_noise=0.15 if population_noise is None else population_noise,
             robust_seed=seed,

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from siting.models.errors import InfeasibleError, ScenarioError
 from siting.models.evaluate import evaluate
-from siting.models.formulations.equity import equity_mclp, group_codes, group_shares
+from siting.models.formulations.equity import best_share_alone, equity_mclp, group_codes, group_shares
 from siting.models.formulations.lscp import coverage_matrix, new_eligible
 from siting.models.formulations.mclp import mclp
 from siting.models.instance import SitingInstance
@@ -152,6 +152,117 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def floor_infeasible(min_share: float, alone: dict[str, float]) -> InfeasibleError:
+    """The error of a floor no plan meets: the groups that cannot reach it even alone, and the best
+    share each group reaches alone (``alone``: label -> share)."""
+    short = {g: s for g, s in alone.items() if s < min_share - 1e-9}
+    shown = ", ".join(f"{g} {_pct(s)}" for g, s in alone.items())
+    why = (
+        f"groups {', '.join(short)} cannot reach it even if the plan served them alone "
+        f"(best share each group reaches alone: {shown})"
+        if short
+        else f"each group can reach it alone (best share alone: {shown}) but not all at once"
+    )
+    return InfeasibleError(
+        f"the floor of {_pct(min_share)} covered for every group is infeasible: {why}; "
+        "lower the floor (min_share, --min-group-share), raise the budget or the number of sites, or widen the reach"
+    )
+
+
+def equity_record(
+    instance: SitingInstance,
+    min_share: float | None,
+    before: NDArray[np.float64],
+    after: NDArray[np.float64],
+    *,
+    unconstrained: float,
+    achieved: float,
+    reference_status: Status,
+    reference_bound: float | None,
+    maxmin: bool = False,
+) -> dict[str, Any]:
+    """The per-group report of an equity solve: shares before (the plan without the rule) and after,
+    the worst group, and the floor's cost (``unconstrained - achieved``, in the model's own measure:
+    covered, served or decayed demand)."""
+    labels, _ = group_codes(instance)
+    worst = int(np.argmin(after))
+    return {
+        "objective": "maxmin" if maxmin else "floor",
+        "min_share": min_share,
+        "groups": [
+            {"group": str(g), "share_before": float(b), "share_after": float(a)}
+            for g, b, a in zip(labels, before, after, strict=True)
+        ],
+        "worst_group": str(labels[worst]),
+        "worst_share_before": float(before.min()),
+        "worst_share_after": float(after[worst]),
+        "unconstrained_objective": unconstrained,
+        "unconstrained_status": reference_status.value,
+        "unconstrained_bound": reference_bound,
+        "floor_cost": unconstrained - achieved,
+    }
+
+
+def credit_shares(instance: SitingInstance, credit: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each group's share of its demand credited (``credit`` per point in [0, 1]: covered, served or decayed)."""
+    return group_shares(instance, np.clip(credit, 0.0, 1.0))  # type: ignore[arg-type]
+
+
+def solve_floor(
+    instance: SitingInstance,
+    build: Callable[[SitingInstance, float | None], MilpProblem],
+    point_credit: Callable[[MilpProblem, NDArray[np.float64]], NDArray[np.float64]],
+    min_share: float,
+    backend: Backend,
+    params: SolveParams,
+    *,
+    alone: Callable[[], dict[str, float]] | None = None,
+    warm: Callable[[MilpProblem], NDArray[np.float64] | None] | None = None,
+) -> tuple[SolveResult, MilpProblem, dict[str, Any]]:
+    """A floor on every group's credited share, added to another coverage model (capacity: served
+    demand; gradual reach: decayed credit; robust: nominal coverage). ``build(instance, share)``
+    returns the model with the floor rows (``share=None``: without them), ``point_credit(problem, x)``
+    each demand point's credit in [0, 1] at a solution ``x``.
+
+    First the model without the floor, in a quarter of the time (the "before" shares and the
+    floor's cost), then with it. An infeasible floor raises :func:`floor_infeasible` with the best
+    share each group reaches alone (``alone()``, by default the model without the floor solved on
+    each group's demand alone).
+    """
+    w = instance.weights
+    check_equity(instance, False, backend.name)
+    free_problem = build(instance, None)
+    left = params.remaining()
+    free_warm = warm(free_problem) if warm is not None else None
+    free = backend.solve(free_problem, params.within(None if left is None else 0.25 * left), warm_start=free_warm)
+    problem = build(instance, min_share)
+    start = warm(problem) if warm is not None else None
+    res = backend.solve(problem, params, warm_start=start)
+    if res.status == Status.INFEASIBLE:
+
+        def alone_value(part: SitingInstance) -> float:
+            try:
+                model = build(part, None)
+            except ScenarioError:  # nothing of this group within reach
+                return 0.0
+            got = backend.solve(model, params.within(None))
+            return float(np.dot(part.weights, point_credit(model, got.x))) if got.x is not None else 0.0
+
+        shares = alone() if alone is not None else best_share_alone(instance, alone_value)
+        raise floor_infeasible(min_share, shares)
+    stats: dict[str, Any] = {}
+    if res.x is not None:
+        after_credit = point_credit(problem, res.x)
+        before_credit = point_credit(free_problem, free.x) if free.x is not None else np.zeros(instance.n)
+        stats["equity"] = equity_record(
+            instance, min_share, credit_shares(instance, before_credit), credit_shares(instance, after_credit),
+            unconstrained=float(free.objective) if free.objective is not None else float(np.dot(w, before_credit)),
+            achieved=float(res.objective) if res.objective is not None else float(np.dot(w, after_credit)),
+            reference_status=free.status, reference_bound=free.bound,
+        )  # fmt: skip
+    return res, problem, stats
+
+
 def solve_equity(
     instance: SitingInstance,
     radius: float,
@@ -174,7 +285,6 @@ def solve_equity(
     """
     say = progress or (lambda _msg: None)
     check_equity(instance, maxmin, backend.name)
-    labels, _ = group_codes(instance)
     w = instance.weights
     base = mclp(instance, radius, p=p, budget=budget)
     # the unconstrained reference (for "before" and the floor's cost): the heuristic plan and its
@@ -226,18 +336,8 @@ def solve_equity(
             warm = start_vector(problem, instance, aimed, radius)
         res = _polished(backend.solve(problem, params, warm_start=warm), problem, instance, radius)
         if res.status == Status.INFEASIBLE:
-            alone = best_alone(instance, radius, p, budget, backend, params.within(None))
-            short = {g: s for g, s in alone.items() if s < float(min_share or 0.0) - 1e-9}
-            shown = ", ".join(f"{g} {_pct(s)}" for g, s in alone.items())
-            why = (
-                f"groups {', '.join(short)} cannot reach it even if the plan served them alone "
-                f"(best share each group reaches alone: {shown})"
-                if short
-                else f"each group can reach it alone (best share alone: {shown}) but not all at once"
-            )
-            raise InfeasibleError(
-                f"the floor of {_pct(float(min_share or 0.0))} covered for every group is infeasible: {why}; "
-                "lower the floor (min_share, --min-group-share), raise the budget or the number of sites, or widen the reach"
+            raise floor_infeasible(
+                float(min_share or 0.0), best_alone(instance, radius, p, budget, backend, params.within(None))
             )
     if res.x is None:
         return res, None, {"formulation": "mclp-equity"}
@@ -247,22 +347,10 @@ def solve_equity(
         res = replace(res, bound=free_bound if res.bound is None else min(res.bound, free_bound))
     after = group_shares(instance, _covered(instance, mask, radius))
     covered = float(np.dot(w, _covered(instance, mask, radius)))
-    worst = int(np.argmin(after))
-    equity = {
-        "objective": "maxmin" if maxmin else "floor",
-        "min_share": min_share,
-        "groups": [
-            {"group": str(g), "share_before": float(b), "share_after": float(a)}
-            for g, b, a in zip(labels, before, after, strict=True)
-        ],
-        "worst_group": str(labels[worst]),
-        "worst_share_before": float(before.min()),
-        "worst_share_after": float(after[worst]),
-        "unconstrained_objective": unconstrained,
-        "unconstrained_status": free.status.value,
-        "unconstrained_bound": free_bound,
-        "floor_cost": unconstrained - covered,
-    }
+    equity = equity_record(
+        instance, min_share, before, after, unconstrained=unconstrained, achieved=covered,
+        reference_status=free.status, reference_bound=free_bound, maxmin=maxmin,
+    )  # fmt: skip
     if message:
         res = replace(res, message=(res.message + "; " if res.message else "") + message)
     return res, mask, {"formulation": "mclp-maxmin" if maxmin else "mclp-floor", "equity": equity}

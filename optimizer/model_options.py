@@ -1,5 +1,11 @@
 """The options of the capacity, equity, gradual-reach and robust models: which model takes them,
 their command-line spelling, and the combinations that cannot be honoured (an error, never ignored).
+
+Combinations that are exact and solved: an equity floor (``--min-group-share``) with capacities (the
+floor on served demand), with gradual reach (on decayed credit) and with a robust plan (on the
+nominal covered demand); each is one linear row per group on the other model (see
+:func:`models.formulations.equity.floor_rows`). The max-min share combines with none of them, and
+capacity, gradual reach and robust plans do not combine with each other.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ EXTRA_OPTION_MODELS: dict[str, tuple[str, ...]] = {
     "maxmin_groups": ("mclp",),
     "reach_full": ("mclp",),
     "reach_max": ("mclp",),
+    "decay_steps": ("mclp",),
     "robust_samples": ("mclp",),
     "robust_noise": ("mclp",),
     "robust_seed": ("mclp",),
@@ -23,6 +30,7 @@ EXTRA_FLAGS = {
     "maxmin_groups": "--max-min-groups",
     "reach_full": "--reach-full",
     "reach_max": "--reach-max",
+    "decay_steps": "--decay-steps",
     "robust_samples": "--robust-samples",
     "robust_noise": "--population-noise",
     "robust_seed": "--robust-seed",
@@ -43,8 +51,15 @@ def equity_conflicts(model: str, given: dict[str, Any]) -> list[str]:
     out: list[str] = []
     if "min_group_share" in given and "maxmin_groups" in given:
         out.append("--min-group-share and --max-min-groups are two objectives: give one of them")
-    if "capacitated" in given:
-        out.append("equity floors and the max-min share do not combine with --capacitated yet: remove one")
+    if "maxmin_groups" in given:
+        clash = [
+            FLAGS[k] for k in ("capacitated", "reach_full", "reach_max", "decay_steps", "robust_samples") if k in given
+        ]
+        if clash:
+            out.append(
+                f"--max-min-groups does not combine with {', '.join(clash)} yet: remove one, "
+                "or give a floor with --min-group-share instead (it combines with each)"
+            )
     if given.get("formulation") not in (None, "auto"):
         out.append("--formulation does not apply to the equity models (they have one formulation): remove it")
     return out
@@ -53,16 +68,25 @@ def equity_conflicts(model: str, given: dict[str, Any]) -> list[str]:
 def decay_conflicts(model: str, given: dict[str, Any]) -> list[str]:
     """Gradual-reach options that cannot be honoured together with the others."""
     decay = {"reach_full", "reach_max"} & set(given)
-    if model != "mclp" or not decay:
+    steps = "decay_steps" in given
+    if model != "mclp" or not (decay or steps):
         return []
-    if len(decay) == 1:
-        return ["--reach-full and --reach-max go together (coverage 1 up to the first, 0 from the second): give both"]
     out: list[str] = []
+    if steps and decay:
+        out.append(
+            "--decay-steps and --reach-full / --reach-max are two decay rules (a step table, a linear fall): give one"
+        )
+    elif len(decay) == 1:
+        out.append(
+            "--reach-full and --reach-max go together (coverage 1 up to the first, 0 from the second): give both"
+        )
     if "radius" in given:
         out.append(
-            "--radius and --reach-full both set how far coverage is full: give --reach-full and --reach-max only"
+            "--radius and --decay-steps both set how far coverage reaches: give --decay-steps only"
+            if steps
+            else "--radius and --reach-full both set how far coverage is full: give --reach-full and --reach-max only"
         )
-    clash = [FLAGS[k] for k in ("capacitated", "min_group_share", "maxmin_groups", "formulation") if k in given]
+    clash = [FLAGS[k] for k in ("capacitated", "formulation") if k in given]
     if clash:
         out.append(f"gradual reach does not combine with {', '.join(clash)} yet: remove one")
     return out
@@ -75,7 +99,7 @@ def robust_conflicts(model: str, given: dict[str, Any]) -> list[str]:
         return []
     if "robust_samples" not in given:
         return [f"{', '.join(FLAGS[k] for k in sorted(rob))} need --robust-samples K (the number of scenarios)"]
-    other = ("capacitated", "min_group_share", "maxmin_groups", "reach_full", "reach_max", "formulation")
+    other = ("capacitated", "reach_full", "reach_max", "decay_steps", "formulation")
     clash = [FLAGS[k] for k in other if k in given]
     return [f"robust plans do not combine with {', '.join(clash)} yet: remove one"] if clash else []
 

@@ -86,6 +86,8 @@ class RankedRow:
     n_comparable : this site and the unused eligible sites of s whose gain is within the tolerance.
     cheapest_comparable : this pair costs the least of them.
     largest_gain : no unused eligible site of s had a larger gain at this point.
+    basis, within_reach, full : see the fields; gain, covered_after and drop_one_loss count served
+        demand when ``basis == "served"``.
     """
 
     rank: int
@@ -108,6 +110,12 @@ class RankedRow:
     n_comparable: int
     cheapest_comparable: bool
     largest_gain: bool
+    #: ``coverage`` (people newly within reach) or ``served`` (a capacitated service: people the
+    #: site takes within its capacity, :mod:`optimizer.capacity_ranking`)
+    basis: str = "coverage"
+    #: a capacitated service: demand within reach of the site, and whether the plan fills it
+    within_reach: float | None = None
+    full: bool | None = None
 
 
 def _tied(a: NDArray[np.float64], best: float) -> NDArray[np.bool_]:

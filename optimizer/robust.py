@@ -19,6 +19,7 @@ from siting.models.evaluate import evaluate
 from siting.models.formulations.mclp import mclp
 from siting.models.formulations.robust import robust_mclp, sample_weights, scenario_coverage
 from siting.models.instance import SitingInstance
+from siting.models.milp import MilpProblem
 from siting.optimizer.result import Backend, SolveParams, SolveResult
 
 
@@ -49,8 +50,13 @@ def solve_robust(
     backend: Backend,
     params: SolveParams,
     progress: Callable[[str], None] | None = None,
+    min_share: float | None = None,
 ) -> tuple[SolveResult, NDArray[np.bool_] | None, dict[str, Any]]:
-    """Solve the robust MCLP; ``stats["robust"]`` compares it with the nominal plan."""
+    """Solve the robust MCLP; ``stats["robust"]`` compares it with the nominal plan.
+
+    ``min_share``: every demand group keeps that share of its nominal demand covered (through
+    :func:`optimizer.equity.solve_floor`; ``stats["equity"]`` reports the shares before and after).
+    """
     say = progress or (lambda _msg: None)
     if objective == "worst" and backend.name == "cpsat":
         raise ScenarioError(
@@ -58,10 +64,26 @@ def solve_robust(
             "use --solver highs (or cbc, scip), or the mean objective"
         )
     scenarios = sample_weights(instance.weights, samples, noise, seed)
-    problem = robust_mclp(instance, radius, scenarios, p=p, budget=budget, objective=objective)
-    say(f"robust MCLP ({objective} of {samples} scenarios): {problem.num_vars} columns, {problem.num_rows} rows")
+    extra: dict[str, Any] = {}
     left = params.remaining()  # the nominal reference solve below gets the last quarter of the time
-    res = backend.solve(problem, params.within(None if left is None else 0.75 * left))
+    if min_share is None:
+        problem = robust_mclp(instance, radius, scenarios, p=p, budget=budget, objective=objective)
+        say(f"robust MCLP ({objective} of {samples} scenarios): {problem.num_vars} columns, {problem.num_rows} rows")
+        res = backend.solve(problem, params.within(None if left is None else 0.75 * left))
+    else:
+        from siting.optimizer.equity import best_alone, solve_floor
+
+        def build(inst: SitingInstance, share: float | None) -> MilpProblem:
+            return robust_mclp(inst, radius, scenarios, p=p, budget=budget, objective=objective, min_share=share)
+
+        def point_credit(pr: MilpProblem, x: NDArray[np.float64]) -> NDArray[np.float64]:
+            return _covered(instance, pr.open_sites(x), radius).astype(np.float64)
+
+        say(f"robust MCLP ({objective} of {samples} scenarios) with a group floor of {min_share:g} on nominal demand")
+        res, problem, extra = solve_floor(
+            instance, build, point_credit, min_share, backend, params.within(None if left is None else 0.75 * left),
+            alone=lambda: best_alone(instance, radius, p, budget, backend, params.within(None)),
+        )  # fmt: skip
     if res.x is None:
         return res, None, {"formulation": "mclp-robust"}
     mask = problem.open_sites(res.x)
@@ -84,4 +106,4 @@ def solve_robust(
         "nominal_nominal": float(np.dot(w, cov_n)),
         "nominal_status": nres.status.value,
     }
-    return res, mask, {"formulation": "mclp-robust", "robust": robust}
+    return res, mask, {"formulation": "mclp-robust", "robust": robust, **extra}

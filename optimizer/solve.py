@@ -85,6 +85,7 @@ def spec_options(spec: ModelSpec) -> dict[str, Any]:
         ("maxmin_groups", spec.maxmin_groups, False),
         ("reach_full", spec.reach_full, None),
         ("reach_max", spec.reach_max, None),
+        ("decay_steps", spec.decay_steps, None),
         ("robust_samples", spec.robust_samples, None),
         ("robust_noise", spec.robust_noise, 0.15),
         ("robust_seed", spec.robust_seed, 0),
@@ -125,6 +126,8 @@ class ModelSpec:
     maxmin_groups : MCLP: maximise the worst group's covered share, then total coverage.
     reach_full, reach_max : MCLP with gradual reach instead of ``radius``: coverage 1 within
         ``reach_full``, falling linearly to 0 at ``reach_max`` (:mod:`models.formulations.decay`).
+    decay_steps : MCLP with gradual reach by a step table ``((r_1, c_1), ...)``: credit ``c_k`` within
+        ``r_k`` (increasing), 0 beyond the last step; instead of ``radius`` and the linear fall.
     robust_samples, robust_noise, robust_seed, robust_objective : MCLP over K sampled demand
         scenarios, weights ``w (1 + noise N(0, 1))`` clipped at 0: the worst or the mean case
         (:mod:`models.formulations.robust`).
@@ -142,6 +145,7 @@ class ModelSpec:
     maxmin_groups: bool = False
     reach_full: float | None = None
     reach_max: float | None = None
+    decay_steps: tuple[tuple[float, float], ...] | None = None
     robust_samples: int | None = None
     robust_noise: float = 0.15
     robust_seed: int = 0
@@ -211,7 +215,7 @@ class SitingResult:
                 if self.capacity is not None and self.instance is not None
                 else {}
             )
-            | {k: self.stats[k] for k in ("equity", "robust") if k in self.stats}
+            | {k: self.stats[k] for k in ("equity", "robust", "decay") if k in self.stats}
         )
 
 
@@ -246,7 +250,7 @@ def check_spec(instance: SitingInstance, spec: ModelSpec) -> None:
     if spec.radius is not None:
         problems.append(radius_problem(spec.radius, finite=True) or "")
     problems = [text for text in problems if text]
-    if spec.model in ("mclp", "lscp") and spec.radius is None and spec.reach_max is None:
+    if spec.model in ("mclp", "lscp") and spec.radius is None and spec.reach_max is None and spec.decay_steps is None:
         problems.append(f"model {spec.model} needs a service radius: give --radius")
     if spec.model in ("mclp", "pmedian") and spec.p is None and spec.budget is None:
         problems.append(f"model {spec.model} needs --p or --budget (or both)")
@@ -257,6 +261,13 @@ def check_spec(instance: SitingInstance, spec: ModelSpec) -> None:
 
 
 # ------------------------------------------------------------------------------ evaluation
+def _coverage_radius(spec: ModelSpec) -> float | None:
+    """The radius of plain coverage in the evaluator: the service radius, or where gradual reach is full."""
+    if spec.decay_steps is not None:
+        return spec.decay_steps[0][0]
+    return spec.radius if spec.reach_max is None else spec.reach_full
+
+
 def _evaluated_objective(spec: ModelSpec, metrics: PlanMetrics, capacity: Any = None) -> float:
     if spec.model == "mclp" and capacity is not None:
         return float(capacity.served_weight)
@@ -302,7 +313,7 @@ def _finish(
     metrics = evaluate(
         instance,
         open_mask,
-        radius=spec.radius if spec.reach_max is None else spec.reach_full,
+        radius=_coverage_radius(spec),
         p=p_check,
         budget=spec.budget,
         assignment=None if cap_cover else assignment,
@@ -322,10 +333,14 @@ def _finish(
             require_all=spec.model == "lscp",
         )
     evaluated = _evaluated_objective(spec, metrics, cap_metrics)
-    if spec.reach_max is not None:
-        from siting.models.formulations.decay import decay
+    credited: NDArray[np.float64] | None = None if metrics.covered is None else metrics.covered.astype(np.float64)
+    if cap_metrics is not None:
+        credited = cap_metrics.served_share  # a floor with capacities holds on served demand
+    if spec.reach_max is not None or spec.decay_steps is not None:
+        from siting.models.formulations.decay import credit
 
-        gradual = decay(metrics.nearest_distance, float(spec.reach_full or 0.0), float(spec.reach_max))
+        gradual = credit(metrics.nearest_distance, spec.reach_full, spec.reach_max, spec.decay_steps)
+        credited = gradual
         evaluated = float(np.dot(instance.weights, gradual))
         stats["decayed_coverage"] = evaluated
     if spec.robust_samples is not None and metrics.covered is not None:
@@ -336,10 +351,10 @@ def _finish(
         )
     message = res.message
     verified = True
-    if spec.min_group_share is not None and metrics.covered is not None:
+    if spec.min_group_share is not None and credited is not None:
         from siting.models.formulations.equity import group_codes, group_shares
 
-        shares = group_shares(instance, metrics.covered)
+        shares = group_shares(instance, credited)  # type: ignore[arg-type]
         low = shares < spec.min_group_share - 1e-6
         if low.any():
             verified = False
@@ -614,16 +629,14 @@ def solve(
                 mask = stage2.open_sites(x2)
         return _finish(instance, pspec, res, mask, started, stats=st)
 
-    if spec.model == "mclp" and spec.reach_max is not None:
-        from siting.models.formulations.decay import decay_mclp
+    if spec.model == "mclp" and (spec.reach_max is not None or spec.decay_steps is not None):
+        from siting.optimizer.decay import solve_decay
 
-        problem = decay_mclp(
-            instance, float(spec.reach_full or 0.0), float(spec.reach_max), p=spec.p, budget=spec.budget
-        )
-        say(f"MCLP with gradual reach: {problem.num_vars} columns, {problem.num_rows} rows, {problem.A.nnz} nonzeros")
-        res = backend.solve(problem, params)
-        mask = problem.open_sites(res.x) if res.x is not None else None
-        return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp-decay"})
+        res, mask, st = solve_decay(
+            instance, reach_full=spec.reach_full, reach_max=spec.reach_max, steps=spec.decay_steps, p=spec.p,
+            budget=spec.budget, min_share=spec.min_group_share, backend=backend, params=params, progress=say,
+        )  # fmt: skip
+        return _finish(instance, spec, res, mask, started, stats=st)
 
     if spec.model == "mclp" and spec.robust_samples is not None:
         from siting.optimizer.robust import solve_robust
@@ -640,10 +653,11 @@ def solve(
             backend=backend,
             params=params,
             progress=say,
+            min_share=spec.min_group_share,
         )
         return _finish(instance, spec, res, mask, started, stats=st)
 
-    if spec.model == "mclp" and (spec.min_group_share is not None or spec.maxmin_groups):
+    if spec.model == "mclp" and (spec.min_group_share is not None or spec.maxmin_groups) and not spec.capacitated:
         from siting.optimizer.equity import solve_equity
 
         res, mask, st = solve_equity(
@@ -673,6 +687,7 @@ def solve(
             backend=backend,
             params=params,
             progress=say,
+            min_share=spec.min_group_share,
         )
         from siting.models.formulations.lscp import uncoverable
 

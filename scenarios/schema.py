@@ -131,22 +131,62 @@ class Equity(_Strict):
 
 
 class Decay(_Strict):
-    """Gradual reach: coverage 1 within the service's reach, falling linearly to 0 at reach_max."""
+    """Gradual reach: coverage 1 within the service's reach, falling linearly to 0 at reach_max; or a
+    step table of (minutes, credit), e.g. the GB 50180-2018 levels [[5, 1.0], [10, 0.6], [15, 0.3]]."""
 
     reach_max_minutes: float | None = Field(default=None, gt=0, description="Where coverage reaches 0, in minutes.")
     reach_max_m: float | None = Field(default=None, gt=0, description="Where coverage reaches 0, in metres.")
+    steps: list[tuple[float, float]] | None = Field(
+        default=None,
+        description="Step table instead of the linear fall: [minutes, credit] pairs, minutes strictly increasing, "
+        "credits in (0, 1] not increasing; credit c within each step's minutes, 0 beyond the last.",
+    )
+    steps_m: list[tuple[float, float]] | None = Field(
+        default=None, description="The step table with distances in metres instead of minutes."
+    )
 
     @model_validator(mode="after")
     def _one_reach(self) -> Decay:
-        if (self.reach_max_minutes is None) == (self.reach_max_m is None):
-            raise ValueError("give exactly one of reach_max_minutes or reach_max_m")
+        given = [self.reach_max_minutes, self.reach_max_m, self.steps, self.steps_m]
+        if sum(v is not None for v in given) != 1:
+            raise ValueError("give exactly one of reach_max_minutes, reach_max_m, steps or steps_m")
+        table = self.steps if self.steps is not None else self.steps_m
+        if table is not None:
+            from siting.models.errors import ScenarioError
+            from siting.models.formulations.decay import check_steps
+
+            try:
+                check_steps(table)
+            except ScenarioError as exc:
+                raise ValueError(str(exc).replace(" (e.g. 500:1,1000:0.6,1500:0.3)", "")) from None
         return self
 
+    def step_table(self, walking_speed_kmh: float) -> tuple[tuple[float, float], ...] | None:
+        """The step table in metres, or None for the linear fall."""
+        if self.steps_m is not None:
+            return tuple((float(r), float(c)) for r, c in self.steps_m)
+        if self.steps is not None:
+            per_minute = walking_speed_kmh * 1000.0 / 60.0
+            return tuple((float(r) * per_minute, float(c)) for r, c in self.steps)
+        return None
+
     def metres(self, walking_speed_kmh: float) -> float:
+        """The farthest distance that earns any credit (reach_max, or the last step)."""
+        table = self.step_table(walking_speed_kmh)
+        if table is not None:
+            return table[-1][0]
         if self.reach_max_m is not None:
             return float(self.reach_max_m)
         assert self.reach_max_minutes is not None
         return float(self.reach_max_minutes) * walking_speed_kmh * 1000.0 / 60.0
+
+    def spec_fields(self, reach_m: float | None, walking_speed_kmh: float) -> dict[str, Any]:
+        """The ``ModelSpec`` fields of this rule on a service with reach ``reach_m``: the step table,
+        or the linear fall from the service's reach to reach_max (the radius is replaced either way)."""
+        table = self.step_table(walking_speed_kmh)
+        if table is not None:
+            return {"radius": None, "decay_steps": table}
+        return {"radius": None, "reach_full": reach_m, "reach_max": self.metres(walking_speed_kmh)}
 
 
 class Robust(_Strict):

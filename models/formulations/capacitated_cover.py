@@ -29,6 +29,11 @@ Capacitated LSCP (``f_j = cost_j`` or ``1``)::
     s.t.  sum_{j: (i,j) in E} x_ij = 1                       every coverable demand point i    (1')
           (2) as above
 
+Equity floor on served demand (capacitated MCLP with ``min_share = s``, demand groups ``g(i)``,
+``W_g`` a group's whole demand; existing facilities are among the sites, so all service is in x)::
+
+    sum_{(i,j) in E: g(i) = g} w_i x_ij >= s W_g           every group g with W_g > 0        (5)
+
 A point no eligible site reaches is left out (reported as uncoverable, as in the plain LSCP);
 when the capacities cannot serve every coverable point the model is infeasible, and
 :mod:`optimizer.capacity` names the points and full facilities.
@@ -36,6 +41,7 @@ when the capacities cannot serve every coverable point the model is infeasible, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -78,6 +84,7 @@ def _capacity_model(
     limits: tuple[int | None, float | None],
     site_cost: NDArray[np.float64] | None,
     name: str,
+    min_share: float | None = None,
 ) -> MilpProblem:
     rows, cols = serving_pairs(instance, radius)
     m = instance.m
@@ -113,6 +120,10 @@ def _capacity_model(
     blocks.append((a2, np.full(sites.size, -np.inf), np.zeros(sites.size)))
     # (3) p and (4) budget
     blocks += site_limit_rows(instance, nvar, limits[0], limits[1])
+    if min_share is not None:  # (5) the floor on each group's served demand
+        from siting.models.formulations.equity import floor_rows
+
+        blocks.append(floor_rows(instance, min_share, xcol, rows, w[rows], nvar))
     A, row_lower, row_upper = stack_rows(blocks, nvar)
 
     if sense == "max":
@@ -138,16 +149,48 @@ def _capacity_model(
     )
 
 
+def with_pair_rows(problem: MilpProblem, instance: SitingInstance) -> MilpProblem:
+    """``problem`` (a capacitated model of this module) with the pair rows ``x_ij - y_j <= 0``
+    (6) for every pair whose point is lighter than the site's effective capacity (``w_i < c_j``;
+    for the others (2) already implies (6)).
+
+    Valid for every integer solution (``y_j = 0`` forces ``x_ij = 0`` through (2), and ``x_ij <= 1``),
+    so the model's optimum is unchanged; its LP relaxation is tighter: without (6) the LP may open
+    a site in part (``y_j = load_j / c_j``) and still serve a light point in full. Used for the LP
+    bound of a stopped city-sized solve (:mod:`optimizer.capacity`); one row and two nonzeros per pair.
+    """
+    assert problem.assignment is not None
+    rows, cols, xcol = problem.assignment
+    cap = effective_capacity(instance, rows, cols)
+    k = np.flatnonzero(instance.weights[rows] < cap[cols] - 1e-12)
+    if k.size == 0:
+        return problem
+    idx = np.arange(k.size)
+    a6 = sp.csr_array(
+        (
+            np.concatenate([np.ones(k.size), -np.ones(k.size)]),
+            (np.concatenate([idx, idx]), np.concatenate([xcol[k], cols[k]])),
+        ),
+        shape=(k.size, problem.num_vars),
+    )
+    A, lo, up = stack_rows(
+        [(problem.A, problem.row_lower, problem.row_upper), (a6, np.full(k.size, -np.inf), np.zeros(k.size))],
+        problem.num_vars,
+    )
+    return replace(problem, A=A, row_lower=lo, row_upper=up, name=problem.name + " +pair rows")
+
+
 def capacitated_mclp(
     instance: SitingInstance,
     radius: float,
     p: int | None = None,
     budget: float | None = None,
     allow_split: bool = False,
+    min_share: float | None = None,
 ) -> MilpProblem:
     """Capacitated maximal covering: most demand served within ``radius`` and the site capacities.
 
-    See the module docstring for the model, rows (1)-(4). The objective is the *served* weight;
+    See the module docstring for the model, rows (1)-(4), and the floor (5) with ``min_share``. The objective is the *served* weight;
     read the assignment back with ``problem.assignment_matrix(x, (n, m))``.
 
     Raises
@@ -157,9 +200,11 @@ def capacitated_mclp(
     r = check_radius(radius, allow_zero=False)
     ip = check_site_limits(instance, p, budget, min_p=0)
     split = "split" if allow_split else "unsplit"
+    floor = f" floor {min_share:g}" if min_share is not None else ""
     return _capacity_model(
-        instance, r, allow_split, sense="max", limits=(ip, budget), site_cost=None, name=f"cap-mclp[{split}] R={r:g}"
-    )
+        instance, r, allow_split, sense="max", limits=(ip, budget), site_cost=None,
+        name=f"cap-mclp[{split}] R={r:g}{floor}", min_share=min_share,
+    )  # fmt: skip
 
 
 def capacitated_lscp(

@@ -24,6 +24,7 @@ Lexicographic: two solves, see :mod:`optimizer.equity`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,57 @@ def group_shares(instance: SitingInstance, covered: NDArray[np.bool_]) -> NDArra
         return np.where(total > 0, cov / total, 1.0)
 
 
+def check_share(min_share: float) -> float:
+    """A floor share must lie in [0, 1]."""
+    if not (0.0 <= min_share <= 1.0):
+        raise ScenarioError(f"min group share {min_share} must be between 0 and 1 (e.g. --min-group-share 0.4)")
+    return float(min_share)
+
+
+def floor_rows(
+    instance: SitingInstance,
+    min_share: float,
+    cols: NDArray[np.int64],
+    points: NDArray[np.int64],
+    coeffs: NDArray[np.float64],
+    nvar: int,
+    base: NDArray[np.float64] | None = None,
+) -> tuple[sp.csr_array, NDArray[np.float64], NDArray[np.float64]]:
+    """The floor rows (5) of any coverage model whose covered (served, decayed) demand is linear:
+    column ``cols[e]`` adds ``coeffs[e]`` to the covered demand of point ``points[e]``'s group::
+
+        base_g + sum_{e: g(points_e) = g} coeffs_e x_{cols_e} >= s W_g      every group with W_g > 0
+
+    ``base`` is the demand of each group already covered outside these columns (0 by default).
+    Returns a ``(rows, lower, upper)`` block for :func:`models.milp.stack_rows`.
+    """
+    s = check_share(min_share)
+    labels, code = group_codes(instance)
+    total = np.bincount(code, weights=instance.weights, minlength=labels.size)
+    live = np.flatnonzero(total > 0)
+    gpos = np.full(labels.size, -1, dtype=np.int64)
+    gpos[live] = np.arange(live.size)
+    g = gpos[code[points]]
+    keep = g >= 0
+    rows = sp.csr_array((coeffs[keep], (g[keep], cols[keep])), shape=(live.size, nvar))
+    have = np.zeros(labels.size) if base is None else base
+    need = s * total[live] - have[live] - FLOOR_SLACK * np.maximum(1.0, total[live])
+    return rows, need, np.full(live.size, np.inf)
+
+
+def best_share_alone(instance: SitingInstance, solve_alone: Any) -> dict[str, float]:
+    """Per group label, the largest share it reaches when the plan serves it alone: ``solve_alone``
+    takes the instance with every other group's weight set to 0 and returns the best covered
+    (served, decayed) weight it finds."""
+    labels, code = group_codes(instance)
+    out: dict[str, float] = {}
+    for g, label in enumerate(labels):
+        w = np.where(code == g, instance.weights, 0.0)
+        total = float(w.sum())
+        out[str(label)] = 1.0 if total <= 0 else float(solve_alone(replace(instance, weights=w))) / total
+    return out
+
+
 def equity_mclp(
     instance: SitingInstance,
     radius: float,
@@ -78,8 +130,8 @@ def equity_mclp(
     """
     r = check_radius(radius, allow_zero=False)
     ip = check_site_limits(instance, p, budget, min_p=0)
-    if min_share is not None and not (0.0 <= min_share <= 1.0):
-        raise ScenarioError(f"min group share {min_share} must be between 0 and 1 (e.g. --min-group-share 0.4)")
+    if min_share is not None:
+        check_share(min_share)
     labels, code = group_codes(instance)
     n_groups = labels.size
     m = instance.m

@@ -16,6 +16,14 @@ Worst case (``objective="worst"``)::
 
 Mean (``objective="mean"``): ``max (1/K) sum_k (E_k + sum_r W_rk z_r)``, which is the MCLP with
 the mean scenario weights (theta is fixed at 0 and unused).
+
+Equity floor (``min_share = s``) on the *nominal* weights: rows are then merged within a demand
+group only, ``w_r`` the nominal weight of merged row r, ``E_g`` group g's nominal demand covered by
+existing facilities, ``W_g`` its whole nominal demand::
+
+    E_g + sum_{r in g} w_r z_r >= s W_g                              every group g, W_g > 0  (5)
+
+Exact: raising a ``z_r`` to its bound keeps (4) and (5) and does not lower the objective.
 """
 
 from __future__ import annotations
@@ -56,8 +64,10 @@ def robust_mclp(
     p: int | None = None,
     budget: float | None = None,
     objective: Literal["worst", "mean"] = "worst",
+    min_share: float | None = None,
 ) -> MilpProblem:
-    """The worst-case or mean-case MCLP over the scenario weights ``scenarios`` (K, n)."""
+    """The worst-case or mean-case MCLP over the scenario weights ``scenarios`` (K, n); with
+    ``min_share``, every demand group keeps that share of its nominal demand covered (row (5))."""
     r = check_radius(radius, allow_zero=False)
     ip = check_site_limits(instance, p, budget, min_p=0)
     if objective not in ("worst", "mean"):
@@ -75,7 +85,16 @@ def robust_mclp(
             f"radius {r:g} covers no demand point from any eligible site; the smallest demand-site "
             f"distance is {smallest_eligible_distance(instance):g}: increase the radius"
         )
-    group, first = merge_identical_rows(cover)
+    if min_share is not None:  # merge within a group only: the floor row sums a group's rows
+        from siting.models.formulations.equity import group_codes
+
+        labels, code = group_codes(instance)
+        tag = sp.csr_array(
+            (np.ones(demand.size, dtype=bool), (np.arange(demand.size), code[demand])), shape=(demand.size, labels.size)
+        )
+        group, first = merge_identical_rows(sp.hstack([cover, tag], format="csr"))
+    else:
+        group, first = merge_identical_rows(cover)
     k = first.size
     # W_rk: scenario weights summed per merged row, (K, k)
     w_rk = np.stack([np.bincount(group, weights=scenarios[s, demand], minlength=k) for s in range(n_k)])
@@ -91,6 +110,14 @@ def robust_mclp(
     )
     blocks = [(cov_block, np.full(k, -np.inf), np.zeros(k))]  # (1)
     blocks += site_limit_rows(instance, nvar, ip, budget)  # (2), (3)
+    if min_share is not None:
+        from siting.models.formulations.equity import floor_rows
+
+        w = instance.weights
+        w_r = np.bincount(group, weights=w[demand], minlength=k).astype(np.float64)
+        base = np.bincount(code, weights=w * by_existing, minlength=labels.size).astype(np.float64)
+        zcol = m + np.arange(k, dtype=np.int64)
+        blocks.append(floor_rows(instance, min_share, zcol, demand[first], w_r, nvar, base=base))  # (5)
     c = np.zeros(nvar)
     worst = objective == "worst"
     if worst:
@@ -113,7 +140,7 @@ def robust_mclp(
         sense="max",
         offset=offset,
         site_cols=np.arange(m, dtype=np.int64),
-        name=f"mclp-robust[{objective}, K={n_k}] R={r:g}",
+        name=f"mclp-robust[{objective}, K={n_k}] R={r:g}" + (f" floor {min_share:g}" if min_share is not None else ""),
         blocks={"y": (0, m), "z": (m, m + k), "theta": (t_col, nvar)},
         implied_integer=np.concatenate([np.zeros(m, dtype=bool), np.ones(k, dtype=bool), [not worst]]),
     )

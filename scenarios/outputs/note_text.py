@@ -27,6 +27,11 @@ PATTERNS: dict[str, tuple[str, str]] = {
         "每处设施安排在预算允许的最早阶段，价值高者优先（目标只看最终状态，求解器给出的阶段没有意义）",
     ),
     "phasing_as_solved": (r"as solved", "按求解结果"),
+    # a service solved with gradual reach (``solve.notes``): its rule
+    "decay_rule": (
+        r"(?P<service>\S+): gradual reach by (?P<rule>step table|linear): (?P<levels>.+) \(metres\)",
+        "{service}：按距离递减计覆盖（{rule}）：{levels}（米）",
+    ),
     # where a service's budget came from (``budget_source``)
     "budget_shared": (r"none \(shared budgets only\)", "无（只用共享预算）"),
     "budget_own": (r"budget\.per_service\.(?P<name>\S+)", "专项预算 budget.per_service.{name}"),

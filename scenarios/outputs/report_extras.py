@@ -29,6 +29,8 @@ WORDS = {
         "after": "after",
         "worst": "worst group {group}: {after} (was {before}); coverage given up for the rule: {cost:,.0f}",
         "robust": "{svc}: {k} demand scenarios (noise {noise:g}, seed {seed})",
+        "decay": "{svc}: gradual reach",
+        "decay_text": "decayed coverage {value:,.0f} people",
         "plan": "plan",
         "worst_case": "worst case",
         "mean": "mean",
@@ -62,6 +64,8 @@ WORDS = {
         "unlimited": "不限",
         "obj_worst": "最差情景",
         "obj_mean": "平均情景",
+        "decay": "{svc}：按距离递减计覆盖",
+        "decay_text": "按距离递减计入的覆盖 {value:,.0f} 人",
     },
 }
 
@@ -114,6 +118,15 @@ def extras_section(summary: dict[str, Any], lang: str) -> str:
                 cost=eq["floor_cost"],
             )
             parts.append(f'<p class="note">{_e(text)}</p>')
+        if solve.get("decayed_coverage") is not None:
+            parts.append(f"<h3>{_e(w['decay'].format(svc=svc))}</h3>")
+            text = w["decay_text"].format(value=float(solve["decayed_coverage"]))
+            rule = (solve.get("decay") or {}).get("text") or _decay_rule(summary, name)
+            if rule:
+                text += (
+                    "; " + rule if lang == "en" else "；" + i18n.note(lang, f"{name}: gradual reach by {rule} (metres)")
+                )
+            parts.append(f'<p class="note">{_e(text)}</p>')
         rb = solve.get("robust")
         if rb:
             head = w["robust"].format(svc=svc, k=rb["samples"], noise=rb["population_noise"], seed=rb["seed"])
@@ -136,3 +149,12 @@ def extras_section(summary: dict[str, Any], lang: str) -> str:
     if not parts:
         return ""
     return f'<h2 id="extras">{_e(w["title"])}</h2>\n' + "\n".join(parts)
+
+
+def _decay_rule(summary: dict[str, Any], name: str) -> str | None:
+    """A service's gradual-reach rule as the run's note names it (``NAME: gradual reach by RULE (metres)``)."""
+    head = f"{name}: gradual reach by "
+    for note in (summary.get("solve") or {}).get("notes") or []:
+        if str(note).startswith(head) and str(note).endswith(" (metres)"):
+            return str(note)[len(head) : -len(" (metres)")]
+    return None

@@ -39,7 +39,15 @@ def solve_summary(result: Any, instance: Any) -> str:
     ]
     if metrics is not None:
         total = float(instance.weights.sum())
-        if spec.model == "mclp" and getattr(spec, "reach_max", None) is not None:
+        if spec.model == "mclp" and getattr(spec, "decay_steps", None) is not None:
+            from siting.models.formulations.decay import describe_steps
+
+            share = 100 * (result.objective or 0.0) / total if total > 0 else 0.0
+            check = (
+                f"gradual coverage {result.objective:.10g} of {total:.10g} ({share:.1f} %), "
+                f"step table: credit {describe_steps(spec.decay_steps)}"
+            )
+        elif spec.model == "mclp" and getattr(spec, "reach_max", None) is not None:
             share = 100 * (result.objective or 0.0) / total if total > 0 else 0.0
             check = (
                 f"gradual coverage {result.objective:.10g} of {total:.10g} ({share:.1f} %), full within "

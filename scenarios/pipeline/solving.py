@@ -242,6 +242,7 @@ def solve_joint_scenario(
             site_order=mapping.site_order,
             comparable_tol=COMPARABLE_TOL,
         )
+        rows = served_ranking(built, inst, mapping, rows, parts)
     return JointOutcome(
         inst=inst,
         mapping=mapping,
@@ -253,6 +254,35 @@ def solve_joint_scenario(
         rephased=rephased,
         parts=parts,
     )
+
+
+def served_ranking(built: BuiltScenario, inst: Any, mapping: Any, rows: list[Any], parts: dict[str, Any]) -> list[Any]:
+    """The ranked rows of every capacitated covering service solved alone (``--split``) recounted in
+    served demand (:func:`optimizer.capacity_ranking.served_rows`): gain, cumulative and drop-one
+    loss are what each site takes within its capacity, not the people it reaches."""
+    from siting.optimizer.capacity_ranking import served_rows
+
+    for name, part in parts.items():
+        spec = part.spec
+        if not (spec.capacitated and spec.model in ("mclp", "lscp")):
+            continue
+        pi = built.services[name].instance
+        s = inst.service_index(name)
+        column = {str(pi.site_ids[c]): c for c in np.flatnonzero(~np.asarray(pi.existing, dtype=bool))}
+        ids = np.asarray(mapping.site_ids)
+        cols = np.array([column[str(ids[r.site])] for r in rows if r.service == s], dtype=np.int64)
+        weight = float(built.scenario.services[name].weight)
+        rows = served_rows(rows, s, cols, pi, float(spec.radius or 0.0), spec.allow_split, weight)
+    return rows
+
+
+def decay_notes(parts: dict[str, Any]) -> list[str]:
+    """One note per service solved with gradual reach, naming its rule (the step table, or the linear fall)."""
+    return [
+        f"{name}: gradual reach by {part.stats['decay']['text']} (metres)"
+        for name, part in parts.items()
+        if "decay" in part.stats
+    ]
 
 
 def rephase(objective: str, inst: Any) -> bool:
@@ -287,7 +317,19 @@ def service_spec(built: BuiltScenario, problem: ServiceProblem) -> Any:
             f"services.{problem.name}: capacity, equity, decay and robust need objective max_coverage "
             f"(capacity also min_cost), not {body.objective}"
         )
-    return coverage_spec(spec, problem.service, body.distance.walking_speed_kmh)
+    spec = coverage_spec(spec, problem.service, body.distance.walking_speed_kmh)
+    return step_decay_spec(spec, problem, body.distance.walking_speed_kmh)
+
+
+def step_decay_spec(spec: Any, problem: ServiceProblem, walking_speed_kmh: float) -> Any:
+    """A service's ``decay.steps`` table on its MCLP ``ModelSpec`` (instead of the linear fall)."""
+    decay = problem.service.decay
+    if decay is None or spec.model != "mclp" or decay.step_table(walking_speed_kmh) is None:
+        return spec
+    from dataclasses import replace
+
+    fields = decay.spec_fields(problem.reach_m, walking_speed_kmh)
+    return replace(spec, reach_full=None, reach_max=None, **fields)
 
 
 def solve_option_services(
@@ -397,7 +439,7 @@ def solve_option_services(
         verified=all(bool(r.verified) for _, r, _ in pieces) and metrics.feasible,
         objective_name=body.objective,
         message="; ".join(m for m in (getattr(r, "message", "") for _, r, _ in pieces) if m),
-        notes=[note, *(rest_res.notes if rest_res is not None else [])],
+        notes=[note, *decay_notes(parts), *(rest_res.notes if rest_res is not None else [])],
         service_names=tuple(s.name for s in inst.services),
         site_ids=np.asarray(inst.site_ids),
     )

@@ -106,6 +106,20 @@ def _ok(spent: float, limit: float | None) -> bool:
     return limit is None or not math.isfinite(limit) or spent <= limit + 1e-6 * max(1.0, abs(limit))
 
 
+def served_rows_problems(name: str, mine: list[Any], covered: float) -> list[str]:
+    """A capacitated service's ranked rows (served demand) add up: the served demand before the first
+    row plus every gain is the last row's cumulative served demand, and no more than is covered."""
+    base = mine[0].covered_after - mine[0].gain_people
+    last = mine[-1].covered_after
+    tol = 1e-6 * max(1.0, abs(last))
+    out = []
+    if abs(base + sum(r.gain_people for r in mine) - last) > tol:
+        out.append(f"{name}: served rows do not add up to the last served figure {last:.10g}")
+    if last > covered + tol:
+        out.append(f"{name}: served {last:.10g} exceeds covered {covered:.10g}")
+    return out
+
+
 def plan_checks(
     inst: Any, mapping: Any, metrics: Any, rows: list[Any], outcomes: dict[str, ServiceOutcome]
 ) -> dict[str, Any]:
@@ -196,6 +210,9 @@ def plan_checks(
         added = float(sum(r.gain_people for r in mine))
         want = float(metrics.covered_people[s])
         tol = 1e-6 * max(1.0, want)
+        if mine and getattr(mine[0], "basis", "coverage") == "served":
+            problems += served_rows_problems(svc.name, mine, want)
+            continue
         if abs(before + added - want) > tol:
             problems.append(f"{svc.name}: existing {before:.10g} + newly covered {added:.10g} != covered {want:.10g}")
         if mine and abs(mine[-1].covered_after - want) > tol:

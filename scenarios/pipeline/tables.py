@@ -129,6 +129,8 @@ def plan_reason(row: Any, inst: Any, mapping: Any, lang: str = "en") -> str:
     service = i18n.service_name(lang, svc.name) if zh else svc.name
     reach = mapping.reach_m[svc.name]
     people = _fmt_people(row.gain_people)
+    if getattr(row, "basis", "coverage") == "served":
+        return served_reason(row, group, reach, zh)
     if row.gain_people <= 0:
         why = f"步行范围内未新增{group}" if zh else f"adds no {group} not already within reach"
         if svc.min_sites:
@@ -180,6 +182,23 @@ def plan_reason(row: Any, inst: Any, mapping: Any, lang: str = "en") -> str:
                 if zh
                 else "the one unused plot that would reach its people does not fit the budgets or room"
             )
+    return text
+
+
+def served_reason(row: Any, group: str, reach: float, zh: bool) -> str:
+    """The reason of a capacitated service's row: the demand the site takes within its capacity out of
+    the demand within its reach, whether that fills it, and what is lost if it falls through."""
+    gain, within = _fmt_people(row.gain_people), _fmt_people(float(row.within_reach or 0.0))
+    if zh:
+        text = f"在 {reach:,.0f} 米内的{group} {within} 人中新增服务 {gain} 人（按容量计）"
+        text += "；已满" if row.full else ""
+        if row.drop_one_loss > 0:
+            text += f"；若落空，服务人数减少 {_fmt_people(row.drop_one_loss)} 人"
+        return text
+    text = f"serves {gain} more of the {within} {group} within {reach:,.0f} m, within its capacity"
+    text += "; full" if row.full else ""
+    if row.drop_one_loss > 0:
+        text += f"; {_fmt_people(row.drop_one_loss)} fewer served if it falls through"
     return text
 
 

@@ -15,6 +15,7 @@ SAMPLES = {
     "phasing_rephased": "each site opens in the earliest phase whose budgets allow it, most valuable first (the "
     "objective values only the end state, so the solver's phases were arbitrary)",
     "phasing_as_solved": "as solved",
+    "decay_rule": "childcare: gradual reach by step table: 1 within 400, 0.5 within 800, 0 beyond (metres)",
     "budget_shared": "none (shared budgets only)",
     "budget_own": "budget.per_service.toilet",
     "budget_none": "none",
