@@ -327,6 +327,10 @@ TEXT: dict[str, dict[str, str]] = {
         "con_nothing": "nothing to build: the plan opens no new facility (the existing ones give this coverage)",
         "con_peak_memory": "peak memory {mb} MB (this process and any solver subprocess)",
         "con_written": "plan written to {out}",
+        "prog_done": "{label}: done in {seconds} s",
+        "prog_seconds": "{label} ({seconds} s)",
+        "prog_note": "note: {text}",
+        "rep_written": "written: {files}",
     },
     "zh": {
         "title": "一刻钟社区生活圈 设施选址方案",
@@ -475,6 +479,10 @@ TEXT: dict[str, dict[str, str]] = {
         "con_nothing": "无需新建：方案未新增设施（既有设施已达到此覆盖）",
         "con_peak_memory": "内存峰值 {mb} MB（本进程及求解器子进程）",
         "con_written": "方案已写入 {out}",
+        "prog_done": "{label}：完成，用时 {seconds} 秒",
+        "prog_seconds": "{label}（{seconds} 秒）",
+        "prog_note": "提示：{text}",
+        "rep_written": "已写入：{files}",
     },
 }
 
