@@ -59,7 +59,9 @@ class RichProgress(NullProgress):
                     bar.advance(task, k)
 
                 yield advance
-            self.console.print(f"[green]✓[/green] {self.seconds_text(label, time.perf_counter() - started)}", highlight=False)
+            self.console.print(
+                f"[green]✓[/green] {self.seconds_text(label, time.perf_counter() - started)}", highlight=False
+            )
         else:
             yield ignore
             self.console.print(self.done_line(label, time.perf_counter() - started), highlight=False, markup=False)
