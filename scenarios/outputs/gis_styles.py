@@ -87,6 +87,10 @@ def layer_look(name: str, geom_type: str, services: list[str]) -> dict[str, Any]
         look.update(default=(palette.BUILDING, "o"), width=0.1)
     elif name == "streets":
         look.update(default=(palette.STREET, "o"), width=0.3)
+    elif name == "water":
+        look.update(default=(palette.WATER, "o"), width=0.1 if kind == "fill" else 0.8)
+    elif name == "green":
+        look.update(default=(palette.GREEN, "o"), width=0.1 if kind == "fill" else 0.8)
     return look
 
 
@@ -239,6 +243,8 @@ def styles_table(layers: dict[str, Any], services: list[str]) -> pd.DataFrame:
                 "catchments": "Polygon",
                 "chosen_plots": "Polygon",
                 "demand_areas": "Polygon",
+                "water": "Polygon",
+                "green": "Polygon",
             }.get(name, "Point")
         )
         look = layer_look(name, geom_type, services)
