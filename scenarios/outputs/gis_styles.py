@@ -233,7 +233,9 @@ def styles_table(layers: dict[str, Any], services: list[str]) -> pd.DataFrame:
     """One row per layer of plan.gpkg, in QGIS' ``layer_styles`` columns (the style is each layer's default)."""
     rows = []
     for name, gdf in layers.items():
-        types = sorted({str(t) for t in gdf.geom_type.dropna().unique()}) if len(gdf) else []
+        # a layer of several kinds (water: areas and rivers as lines) is styled as its widest kind
+        types = sorted({str(t) for t in gdf.geom_type.dropna().unique()}, key=lambda t: ("Polygon" not in t, t))
+        types = types if len(gdf) else []
         geom_type = (
             types[0]
             if types

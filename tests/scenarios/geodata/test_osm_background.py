@@ -114,3 +114,18 @@ def test_run_draws_water_and_green_everywhere(helsinki_run: Path) -> None:
     for colour in (palette.WATER, palette.GREEN):
         rgb = np.array([int(colour[k : k + 2], 16) for k in (1, 3, 5)])
         assert (pixels == rgb).all(axis=1).sum() > 1000, colour  # filled areas, not a stray pixel
+
+
+def test_every_style_of_the_run_fits_its_layer(helsinki_run: Path) -> None:
+    from style_checks import qml_problems, sld_problems
+
+    gpkg = helsinki_run / "out" / "plan.gpkg"
+    styles = pyogrio.read_dataframe(gpkg, layer="layer_styles")
+    spatial = {str(n): str(t) for n, t in pyogrio.list_layers(gpkg) if t is not None}
+    assert set(styles["f_table_name"]) == set(spatial)  # one style per layer, none for a missing layer
+    for row in styles.itertuples():
+        info = pyogrio.read_info(gpkg, layer=row.f_table_name)
+        columns = {str(c) for c in info["fields"]}
+        geom = spatial[row.f_table_name]
+        assert qml_problems(row.styleQML, geom, columns) == [], row.f_table_name
+        assert sld_problems(row.styleSLD, geom, columns) == [], row.f_table_name
