@@ -538,7 +538,9 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
     wrong = present & ~np.isin(type_names, list(allowed))
     if wrong.any():
         kinds = sorted(set(type_names[wrong]))
-        need = {"streets": "lines", "water": "polygons or lines", "green": "polygons or lines"}.get(role, "points or polygons")
+        need = {"streets": "lines", "water": "polygons or lines", "green": "polygons or lines"}.get(
+            role, "points or polygons"
+        )
         problems.add(
             f"{ctx.where}: {', '.join(kinds)} geometries at ids {show_ids(ids[wrong])}; layers.{role} needs {need}"
         )

@@ -191,7 +191,9 @@ def background_layers(osm: Any, target: pyproj.CRS, box_ll: tuple[float, float, 
         osm_type = part["osm_type"].astype(str).to_numpy() if "osm_type" in part.columns else np.full(len(part), "way")
         table = pd.DataFrame(
             {
-                "id": np.char.add(np.char.add(osm_type.astype(str), "/"), part["id"].astype("int64").astype(str).to_numpy()),
+                "id": np.char.add(
+                    np.char.add(osm_type.astype(str), "/"), part["id"].astype("int64").astype(str).to_numpy()
+                ),
                 "osm_id": part["id"].astype("int64").to_numpy(),
                 "kind": _kind(part, tags),
                 "name": part["name"].astype(object).where(part["name"].notna(), None).to_numpy()
@@ -201,7 +203,8 @@ def background_layers(osm: Any, target: pyproj.CRS, box_ll: tuple[float, float, 
         )[ok]
         layer = gpd.GeoDataFrame(table.reset_index(drop=True), geometry=list(geoms[ok]), crs=target)
         if name == "water" and coast.any():
-            sea = sea_polygons(list(raw.geometry.values[coast]), tuple(float(v) for v in local_box))
+            x0, y0, x1, y1 = (float(v) for v in local_box)
+            sea = sea_polygons(list(raw.geometry.values[coast]), (x0, y0, x1, y1))
             if sea:
                 rows = gpd.GeoDataFrame(
                     {

@@ -277,6 +277,8 @@ TEXT: dict[str, dict[str, str]] = {
         "map_compact": "Far-apart areas are drawn side by side (dashed boxes): each box is to scale, the distances between boxes are not",
         "map_service_title": "{service}: coverage {before} → {after}",
         "map_buildings": "buildings / blocks",
+        "map_water": "water",
+        "map_green": "parks / green",
         "map_plot": "chosen plot",
         "map_inset": "where the areas lie",
         # plan.xlsx and the coordinate note
@@ -429,6 +431,8 @@ TEXT: dict[str, dict[str, str]] = {
         "map_compact": "相距较远的片区并排绘制（虚线框）：框内按比例，框间距离不按比例",
         "map_service_title": "{service}：覆盖率 {before} → {after}",
         "map_buildings": "建筑 / 街坊",
+        "map_water": "水域",
+        "map_green": "公园 / 绿地",
         "map_plot": "选中地块",
         "map_inset": "各片区位置",
         # plan.xlsx and the coordinate note

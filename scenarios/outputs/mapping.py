@@ -572,6 +572,9 @@ def draw_map(
         handles: list[Any] = [Line2D([], [], color=palette.STREET, linewidth=1.5, label=i18n.text(lang, "map_street"))]
         if "demand_areas" in layers and len(layers["demand_areas"]):
             handles.append(Patch(facecolor=palette.BUILDING, edgecolor="none", label=i18n.text(lang, "map_buildings")))
+        for key, fill in (("water", palette.WATER), ("green", palette.GREEN)):
+            if key in layers and len(layers[key]):
+                handles.append(Patch(facecolor=fill, edgecolor="none", label=i18n.text(lang, f"map_{key}")))
         if "chosen_plots" in layers and len(layers["chosen_plots"]):
             handles.append(Patch(facecolor="#bbbbbb", edgecolor=palette.PLOT_EDGE, label=i18n.text(lang, "map_plot")))
         if demand is not None and len(demand):

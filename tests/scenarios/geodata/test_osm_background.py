@@ -57,8 +57,7 @@ def test_a_point_layer_as_water_is_one_clear_error(tmp_path: Path) -> None:
     text = (WUHAI / "scenario.yaml").read_text(encoding="utf-8")
     text = text.replace(
         "  streets:\n    path: wuhai.gpkg\n    layer: streets\n",
-        "  streets:\n    path: wuhai.gpkg\n    layer: streets\n"
-        "  water:\n    path: wuhai.gpkg\n    layer: facilities\n",
+        "  streets:\n    path: wuhai.gpkg\n    layer: streets\n  water:\n    path: wuhai.gpkg\n    layer: facilities\n",
     )
     assert "  water:\n" in text
     (tmp_path / "scenario.yaml").write_text(text, encoding="utf-8")
@@ -108,7 +107,11 @@ def test_run_draws_water_and_green_everywhere(helsinki_run: Path) -> None:
     assert palette.rgb(palette.GREEN) in rows.loc["green", "styleQML"]
     assert palette.WATER in rows.loc["water", "styleSLD"] and "PolygonSymbolizer" in rows.loc["water", "styleSLD"]
     page = (out / "report.html").read_text(encoding="utf-8")
-    water_at, green_at, streets_at = page.find('<g class="water">'), page.find('<g class="green">'), page.find("#c8c8c8")
+    water_at, green_at, streets_at = (
+        page.find('<g class="water">'),
+        page.find('<g class="green">'),
+        page.find("#c8c8c8"),
+    )
     assert 0 < water_at < streets_at and 0 < green_at < streets_at  # under the streets
     pixels = np.asarray(Image.open(io.BytesIO((out / "map.png").read_bytes())).convert("RGB")).reshape(-1, 3)
     for colour in (palette.WATER, palette.GREEN):
