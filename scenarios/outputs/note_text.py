@@ -257,7 +257,9 @@ GDAL_PATTERNS: dict[str, tuple[str, str]] = {
 }
 
 #: Captured parts named like this are codes the catalogue of :mod:`.i18n` says in words.
-_FIELD_WORDS = ("status", "stage", "objective", "service", "how", "phases", "gdal")
+FIELD_WORDS = ("status", "stage", "objective", "service", "how", "phases", "gdal", "options")
+#: A service's own options (``solving NAME alone (capacity, equity, ...)``) in Chinese.
+OPTION_WORDS = {"capacity": "容量", "equity": "公平", "decay": "渐变可达", "robust": "稳健"}
 
 _COMPILED = [(re.compile(en), zh) for en, zh in PATTERNS.values()]
 _GDAL = [(re.compile(en), zh) for en, zh in GDAL_PATTERNS.values()]
@@ -271,7 +273,7 @@ def _gdal(text: str) -> str:
     return f"（原文）{text}"
 
 
-def _field(name: str, value: str | None) -> str:
+def field_text(name: str, value: str | None) -> str:
     """A captured part in Chinese: codes the catalogue knows in words, the rest unchanged."""
     from siting.scenarios.outputs import i18n
 
@@ -291,6 +293,8 @@ def _field(name: str, value: str | None) -> str:
         return f"，阶段 {value}"
     if name == "gdal":
         return _gdal(value)
+    if name == "options":
+        return "、".join(OPTION_WORDS.get(v, v) for v in value.split(", "))
     return value
 
 
@@ -302,7 +306,7 @@ def _one(note: str) -> str | None:
     for pattern, zh in _COMPILED:
         hit = pattern.fullmatch(note)
         if hit:
-            parts = {k: _field(k, v) if k in _FIELD_WORDS else (v or "") for k, v in hit.groupdict().items()}
+            parts = {k: field_text(k, v) if k in FIELD_WORDS else (v or "") for k, v in hit.groupdict().items()}
             return _MORE.sub(r"（另有 \1 个）", zh.format(**parts))
     return None
 
@@ -361,4 +365,4 @@ def chinese_fields(summary: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-__all__ = ["GDAL_PATTERNS", "PATTERNS", "chinese_fields", "translated"]
+__all__ = ["FIELD_WORDS", "GDAL_PATTERNS", "OPTION_WORDS", "PATTERNS", "chinese_fields", "field_text", "translated"]
