@@ -696,18 +696,21 @@ def report(
     lang: Annotated[Lang | None, typer.Option("--lang", help="Report language (default: the scenario's output.lang).")] = None,
     stability: _Stability = None,
 ) -> None:
-    """Re-render report.html and map.png from a finished run's files (plan.csv, summary.json, plan.gpkg).
+    """Re-render report.html, map.png and plan.xlsx from a finished run's files (plan.csv, summary.json, plan.gpkg).
 
     Example: siting report out/helsinki --lang zh
     """
-    from siting.scenarios.outputs import rerender
+    from siting.scenarios.outputs import rerender_in
+    from siting.scenarios.outputs.progress_text import report_lines
     from siting.scenarios.outputs.stability import read_stability
 
     with _errors():
-        written, notes = rerender(outdir, lang.value if lang else None, read_stability(stability) if stability else None)
-    for note in notes:
-        typer.echo(f"note: {note}", err=True)
-    typer.echo("written: " + ", ".join(str(p) for p in written))
+        written, notes, used = rerender_in(outdir, lang.value if lang else None, read_stability(stability) if stability else None)
+    errs, outs = report_lines(written, notes, used)  # in the report's language
+    for line in errs:
+        typer.echo(line, err=True)
+    for line in outs:
+        typer.echo(line)
 
 
 @app.command()

@@ -104,11 +104,25 @@ class StreetsLayer(LayerRef):
     )
 
 
+class BackgroundLayer(LayerRef):
+    """Areas drawn under the streets on the map, the report's interactive map and plan.gpkg (never solved on)."""
+
+
 class Layers(_Strict):
     demand: DemandLayer = Field(description="Residential demand with one column per demand group.")
     sites: SitesLayer = Field(description="Candidate sites.")
     existing: ExistingLayer | None = Field(default=None, description="Existing facilities, by service.")
     streets: StreetsLayer | None = Field(default=None, description="Street network for walking distances.")
+    water: BackgroundLayer | None = Field(
+        default=None,
+        description="Water (sea, lakes, rivers): polygons or lines drawn pale blue under the streets on map.png, "
+        "in the report's interactive map and as a styled layer of plan.gpkg; `siting prepare osm` writes it.",
+    )
+    green: BackgroundLayer | None = Field(
+        default=None,
+        description="Parks, woods and grass: polygons or lines drawn pale green under the streets on map.png, "
+        "in the report's interactive map and as a styled layer of plan.gpkg; `siting prepare osm` writes it.",
+    )
 
 
 # ------------------------------------------------- equity, gradual reach, robust plans (per service)

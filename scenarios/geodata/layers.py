@@ -35,7 +35,7 @@ from siting.scenarios.files import user_file, user_path
 from siting.scenarios.geodata.problems import Problems, problems_of
 from siting.scenarios.schema import DemandLayer, ExistingLayer, LayerRef, ScenarioBody, SitesLayer, StreetsLayer
 
-Role = Literal["demand", "sites", "existing", "streets"]
+Role = Literal["demand", "sites", "existing", "streets", "water", "green"]
 
 #: Suffixes read through pyogrio (GDAL).
 OGR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".gml", ".kml", ".sqlite")
@@ -59,7 +59,11 @@ _GEOM_TYPES = {
     "sites": _POINTLIKE,
     "existing": _POINTLIKE,
     "streets": _LINES,
+    "water": _LINES | {"Polygon", "MultiPolygon"},
+    "green": _LINES | {"Polygon", "MultiPolygon"},
 }
+#: Layers drawn under the data only (map background): read and checked like the others, never solved on.
+BACKGROUND_ROLES: tuple[Role, ...] = ("water", "green")
 
 #: A missing geometry in an object array (``np.where(mask, geoms, NO_GEOMETRY)``).
 NO_GEOMETRY = np.array(None, dtype=object)
@@ -534,7 +538,9 @@ def _read_layer(ref: LayerRef, base_dir: Path, role: Role, scenario_name: str) -
     wrong = present & ~np.isin(type_names, list(allowed))
     if wrong.any():
         kinds = sorted(set(type_names[wrong]))
-        need = "lines" if role == "streets" else "points or polygons"
+        need = {"streets": "lines", "water": "polygons or lines", "green": "polygons or lines"}.get(
+            role, "points or polygons"
+        )
         problems.add(
             f"{ctx.where}: {', '.join(kinds)} geometries at ids {show_ids(ids[wrong])}; layers.{role} needs {need}"
         )
@@ -654,6 +660,7 @@ class LoadedLayers:
     lonlat_bbox : (W, S, E, N) of the demand layer in degrees.
     files : every input file read (for hashes).
     warnings : repairs and conversions made.
+    background : ``water`` and ``green`` areas (projected, geometry only) when the scenario names them.
     """
 
     crs: pyproj.CRS
@@ -665,6 +672,7 @@ class LoadedLayers:
     lonlat_bbox: tuple[float, float, float, float]
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    background: dict[str, Any] = field(default_factory=dict)
 
 
 def _companions(path: Path) -> list[Path]:
@@ -752,6 +760,7 @@ def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress
             streets_pbf = spath
         else:
             refs.append(("streets", layers.streets))
+    refs += [(r, getattr(layers, r)) for r in BACKGROUND_ROLES if getattr(layers, r) is not None]
     read: dict[str, Any] = {}
     with progress.step("reading layers", total=len(refs)) as advance:
         for role, ref in refs:
@@ -767,7 +776,7 @@ def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress
     demand_box_ll = lonlat_bounds(demand)
     projected = {role: gdf.to_crs(crs) for role, gdf in read.items()}
     demand_box = projected["demand"].total_bounds
-    for role in ("sites", "existing", "streets"):
+    for role in ("sites", "existing", "streets", *BACKGROUND_ROLES):
         if role not in projected:
             continue
         box = projected[role].total_bounds
@@ -858,6 +867,7 @@ def load_layers(body: ScenarioBody, base_dir: Path, scenario_name: str, progress
         lonlat_bbox=demand_box_ll,
         files=files,
         warnings=warnings,
+        background={r: projected[r][[projected[r].geometry.name]] for r in BACKGROUND_ROLES if r in projected},
     )
 
 

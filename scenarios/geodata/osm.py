@@ -6,7 +6,9 @@
 * ``demand.gpkg`` - residential buildings (footprints) with estimated ``residents``;
 * ``sites.gpkg`` - candidate plots (idle / brownfield / industrial land, warehouses, factories,
   disused buildings, surface parking) with ``land_type`` and ``area_m2``;
-* ``existing.gpkg`` - existing facilities (points) with their ``service``.
+* ``existing.gpkg`` - existing facilities (points) with their ``service``;
+* ``water.gpkg``, ``green.gpkg`` - water (the sea too) and green areas for the map's background,
+  when the extract has them (:mod:`.osm_background`).
 
 It does not write ``scenario.yaml`` (that belongs to the scenario schema); it returns a
 :class:`PreparedOsm` describing files, layer names, counts and the assumptions used, so a caller can
@@ -50,6 +52,7 @@ __all__ = [
     "PreparedOsm",
     "check_shares",
     "prepare_osm",
+    "quiet_read",
     "read_walking_ways",
 ]
 
@@ -204,6 +207,8 @@ class PreparedOsm:
     service_counts: dict[str, int] = field(default_factory=dict)
     assumptions: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    #: ``water`` and ``green`` background layers, when the extract has them.
+    background: dict[str, PreparedLayer] = field(default_factory=dict)
 
     @property
     def layers(self) -> dict[str, PreparedLayer]:
@@ -303,6 +308,10 @@ def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                 f"cannot read OpenStreetMap extract {str(path or '')!r}: {_first_line(exc)}; the file is damaged or "
                 "truncated: download it again (or check it with osmium fileinfo)"
             ) from None
+
+
+#: :func:`_quiet` for the other OSM readers (:mod:`.osm_background`).
+quiet_read = _quiet
 
 
 def _local_crs(crs: Any, bounds: Sequence[float]) -> pyproj.CRS:
@@ -629,9 +638,10 @@ def prepare_osm(
         "existing": "existing.gpkg",
         "readme": "README.md",
     }
+    clash_only = ("water.gpkg", "green.gpkg")  # written when the extract has such areas
     if out.exists() and not out.is_dir():
         raise DataError(f"output folder {str(out)!r} is a file: give a folder path")
-    clash = [n for n in names.values() if (out / n).exists()]
+    clash = [n for n in (*names.values(), *clash_only) if (out / n).exists()]
     if clash and not overwrite:
         raise DataError(
             f"output folder {str(out)!r} already has {', '.join(clash)}: choose another folder or "
@@ -788,6 +798,12 @@ def prepare_osm(
                 f"no {svc} facilities in the extract ({SERVICES[svc]}): existing.gpkg has none for this service"
             )
 
+    say("water and green areas")
+    from siting.scenarios.geodata.osm_background import BACKGROUND_COLUMNS, background_layers
+
+    extent = box if box is not None else tuple(float(v) for v in streets.to_crs(4326).total_bounds)
+    background = {k: v for k, v in background_layers(osm, target, extent).items() if len(v)}  # type: ignore[arg-type]
+
     # --- write into a temporary folder, then move into place
     say("writing layers")
     with staged_files(out, ".prepare-osm-") as tmp:
@@ -803,6 +819,11 @@ def prepare_osm(
         demand_l = _write_layer(demand, demand_columns, tmp / names["demand"], "demand", "MultiPolygon", target)
         sites_l = _write_layer(sites, _SITE_COLUMNS, tmp / names["sites"], "sites", "MultiPolygon", target)
         existing_l = _write_layer(existing, _EXISTING_COLUMNS, tmp / names["existing"], "existing", "Point", target)
+        written = {k: f"{k}.gpkg" for k in background}
+        back_l = {
+            k: _write_layer(g, BACKGROUND_COLUMNS, tmp / written[k], k, "MultiPolygon", target)
+            for k, g in background.items()
+        }
         total_res = float(demand["residents"].sum()) if len(demand) else 0.0
         sha = sha256_file(src)
         crs_name = target.to_string() if target.to_epsg() is None else f"EPSG:{target.to_epsg()}"
@@ -825,14 +846,14 @@ def prepare_osm(
             "services": dict(SERVICES),
             "streets": 'pyrosm network_type="walking"',
         }
-        layers = {"streets": streets_l, "demand": demand_l, "sites": sites_l, "existing": existing_l}
+        layers = {"streets": streets_l, "demand": demand_l, "sites": sites_l, "existing": existing_l, **back_l}
         from siting.scenarios.geodata.osm_readme import readme_text
 
         readme_body = readme_text(
             src, sha, box, crs_name, layers, total_res, land_type_counts, service_counts, assumptions, notes
         )
         (tmp / names["readme"]).write_text(readme_body, encoding="utf-8")
-        final = move_into_place(tmp, out, names)
+        final = move_into_place(tmp, out, {**names, **written})
 
     def moved(layer: PreparedLayer, role: str) -> PreparedLayer:
         return PreparedLayer(final[role], layer.layer, layer.count, layer.geometry_type, layer.columns)
@@ -853,4 +874,5 @@ def prepare_osm(
         service_counts=service_counts,
         assumptions=assumptions,
         notes=tuple(notes),
+        background={k: moved(v, k) for k, v in back_l.items()},
     )

@@ -2,8 +2,8 @@
 
 :func:`render_outputs` is called by :func:`scenarios.pipeline.run.run_scenario` with the files it is about
 to write; its result joins them, so the whole output folder still appears at once.
-:func:`rerender` is ``siting report OUTDIR``: it redraws ``map.png`` and ``report.html`` from a
-finished run's files alone (``plan.csv``, ``uncovered.csv``, ``summary.json``, ``plan.gpkg``).
+:func:`rerender` is ``siting report OUTDIR``: it redraws ``map.png``, ``report.html`` and ``plan.xlsx``
+from a finished run's files alone (``plan.csv``, ``uncovered.csv``, ``summary.json``, ``plan.gpkg``).
 
 Modules: :mod:`.gpkg` (the GIS layers), :mod:`.mapping` (the map), :mod:`.report` (the HTML page),
 :mod:`.svgmap` (its interactive map), :mod:`.excel` (``plan.xlsx``), :mod:`.lonlat` (``output.coordinates``),
@@ -28,7 +28,7 @@ from siting.scenarios.outputs.lonlat import coordinate_system, plan_in_system, t
 if TYPE_CHECKING:
     from siting.scenarios.pipeline.record import RunRecord
 
-__all__ = ["OUTPUT_FILES", "read_run", "render_outputs", "rerender", "resolve_lang"]
+__all__ = ["OUTPUT_FILES", "read_run", "render_outputs", "rerender", "rerender_in", "resolve_lang"]
 
 OUTPUT_FILES = ("plan.gpkg", "map.png", "report.html", "plan.xlsx")
 
@@ -75,6 +75,10 @@ def render_outputs(
     return {"plan.gpkg": gpkg, "map.png": png, "report.html": page.encode("utf-8"), "plan.xlsx": xlsx}
 
 
+#: The files ``siting report`` redraws (through the output folder's manifest rules).
+RERENDER_FILES = ("map.png", "report.html", "plan.xlsx")
+#: plan.csv columns read back as text, as the run held them (a phase is a name such as "2022", not a number).
+PLAN_TEXT: dict[str, type] = {c: str for c in ("site_id", "service", "phase", "best_substitute", "substitute_phase")}
 #: Columns ``siting report`` needs in each table (a run writes more).
 PLAN_COLUMNS = ("site_id", "service")
 UNCOVERED_COLUMNS = ("service", "demand_id")
@@ -138,7 +142,7 @@ def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, RunRecord
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas / pyogrio chatter must not precede an error line
         summary = read_record(summary_path)
-        plan = _read_table(plan_path, {"site_id": str, "service": str}, PLAN_COLUMNS)
+        plan = _read_table(plan_path, PLAN_TEXT, PLAN_COLUMNS)
         uncovered = (
             _read_table(unc_path, {"demand_id": str, "service": str}, UNCOVERED_COLUMNS)
             if unc_path is not None
@@ -173,23 +177,37 @@ def _layers_from_plan(plan: pd.DataFrame, summary: dict[str, Any]) -> dict[str, 
 
 
 def rerender(out_dir: str | Path, lang: str | None = None, stability: Any = None) -> tuple[list[Path], list[str]]:
-    """``siting report OUTDIR``: redraw ``map.png`` and ``report.html`` from a finished run's files.
+    """``siting report OUTDIR``: redraw ``map.png``, ``report.html`` and ``plan.xlsx`` from a finished run's files.
 
-    The two files replace those of the run's manifest (see :mod:`scenarios.pipeline.output_folder`); a
+    plan.xlsx is redrawn in the report's language (headers, codes, currency format); its numbers are
+    plan.csv's, whose lon/lat are already in the run's ``output.coordinates``. plan.csv's own
+    headers are column codes in every language, so it is left as the run wrote it.
+    The files replace those of the run's manifest (see :mod:`scenarios.pipeline.output_folder`); a
     folder without one is refused. Returns the files written and the warnings (e.g. no
     ``plan.gpkg``: the map shows the chosen sites only).
     """
+    files, notes, _ = rerender_in(out_dir, lang, stability)
+    return files, notes
+
+
+def rerender_in(
+    out_dir: str | Path, lang: str | None = None, stability: Any = None
+) -> tuple[list[Path], list[str], str]:
+    """:func:`rerender`, also returning the language it used (``--lang``, else the scenario's ``output.lang``)."""
     from siting.scenarios.pipeline.output_folder import claimed
 
     folder = Path(out_dir)
     plan, uncovered, record, layers = read_run(folder)
-    with claimed(folder, "run", ("map.png", "report.html"), update=True) as out:  # only siting's own files
-        return _rerender(out, plan, uncovered, record, layers, lang, stability)
+    used = resolve_lang(lang, record.to_dict())
+    with claimed(folder, "run", RERENDER_FILES, update=True) as out:  # only siting's own files
+        files, notes = _rerender(out, plan, uncovered, record, layers, used, stability)
+    return files, notes, used
 
 
 def _rerender(
     out: Any, plan: Any, uncovered: Any, record: RunRecord, layers: Any, lang: str | None, stability: Any = None
 ) -> tuple[list[Path], list[str]]:
+    from siting.scenarios.outputs.excel import plan_workbook
     from siting.scenarios.outputs.mapping import render_map
     from siting.scenarios.outputs.report import render_report
 
@@ -210,14 +228,15 @@ def _rerender(
             page = render_report(
                 plan, uncovered, summary, png, layers.get("demand"), lang, notes, layers=layers, stability=stability
             )
+            xlsx = plan_workbook(plan, uncovered, summary, lang)  # plan.csv's lon/lat: already as output.coordinates
     except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
         # files edited by hand (or by another version) that parse but do not fit together
         raise DataError(
             f"{folder}: plan.csv, uncovered.csv, summary.json and plan.gpkg do not fit together as one run's output "
             f"({type(exc).__name__}: {' '.join(str(exc).split()[:20])}); rerun `siting run` to write them again"
         ) from exc
-    out.commit({"map.png": png, "report.html": page.encode("utf-8")})
-    return [folder / "map.png", folder / "report.html"], notes
+    out.commit({"map.png": png, "report.html": page.encode("utf-8"), "plan.xlsx": xlsx})
+    return [folder / name for name in RERENDER_FILES], notes
 
 
-__all__ = ["LANGS", "OUTPUT_FILES", "read_run", "render_outputs", "rerender", "resolve_lang"]
+__all__ = ["LANGS", "OUTPUT_FILES", "read_run", "render_outputs", "rerender", "rerender_in", "resolve_lang"]

@@ -87,6 +87,10 @@ def layer_look(name: str, geom_type: str, services: list[str]) -> dict[str, Any]
         look.update(default=(palette.BUILDING, "o"), width=0.1)
     elif name == "streets":
         look.update(default=(palette.STREET, "o"), width=0.3)
+    elif name == "water":
+        look.update(default=(palette.WATER, "o"), width=0.1 if kind == "fill" else 0.8)
+    elif name == "green":
+        look.update(default=(palette.GREEN, "o"), width=0.1 if kind == "fill" else 0.8)
     return look
 
 
@@ -229,7 +233,9 @@ def styles_table(layers: dict[str, Any], services: list[str]) -> pd.DataFrame:
     """One row per layer of plan.gpkg, in QGIS' ``layer_styles`` columns (the style is each layer's default)."""
     rows = []
     for name, gdf in layers.items():
-        types = sorted({str(t) for t in gdf.geom_type.dropna().unique()}) if len(gdf) else []
+        # a layer of several kinds (water: areas and rivers as lines) is styled as its widest kind
+        types = sorted({str(t) for t in gdf.geom_type.dropna().unique()}, key=lambda t: ("Polygon" not in t, t))
+        types = types if len(gdf) else []
         geom_type = (
             types[0]
             if types
@@ -239,6 +245,8 @@ def styles_table(layers: dict[str, Any], services: list[str]) -> pd.DataFrame:
                 "catchments": "Polygon",
                 "chosen_plots": "Polygon",
                 "demand_areas": "Polygon",
+                "water": "Polygon",
+                "green": "Polygon",
             }.get(name, "Point")
         )
         look = layer_look(name, geom_type, services)

@@ -43,6 +43,9 @@ Layers (all in the scenario's metric CRS, every one with its CRS set):
 ``demand_areas``
     The demand layer's polygons (buildings, residential blocks) with ``demand_id``, when the demand
     file has polygons: the map's background.
+``water``, ``green``
+    The scenario's ``layers.water`` and ``layers.green`` (sea, lakes, rivers; parks, woods, grass) with
+    ``area_id``, when the scenario names them: the map's background, pale blue and pale green.
 ``layer_styles``
     A table (no geometry) with a QGIS style (QML and SLD) for every layer above, which QGIS applies
     when a layer is opened (:mod:`scenarios.outputs.gis_styles`).
@@ -78,6 +81,8 @@ LAYERS = (
     "existing",
     "streets",
     "demand_areas",
+    "water",
+    "green",
 )
 #: Columns of the sites layer that name a site, first found wins.
 NAME_COLUMNS = ("name", "name_zh", "name_en", "site_name", "名称")
@@ -453,6 +458,13 @@ def plan_layers(built: Any, plan: pd.DataFrame) -> tuple[dict[str, Any], list[st
     areas = demand_shapes(built)
     if areas is not None and len(areas):
         layers["demand_areas"] = areas
+    for name, shapes in sorted(getattr(built.layers, "background", {}).items(), key=lambda kv: LAYERS.index(kv[0])):
+        order = _natural_order(np.asarray(shapes.index.astype(str)))
+        layers[name] = gpd.GeoDataFrame(
+            {"area_id": np.asarray(shapes.index.astype(str))[order]},
+            geometry=gpd.GeoSeries(shapes.geometry.values[order], crs=crs),
+            crs=crs,
+        )
     return layers, notes
 
 

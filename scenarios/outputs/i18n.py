@@ -277,6 +277,8 @@ TEXT: dict[str, dict[str, str]] = {
         "map_compact": "Far-apart areas are drawn side by side (dashed boxes): each box is to scale, the distances between boxes are not",
         "map_service_title": "{service}: coverage {before} → {after}",
         "map_buildings": "buildings / blocks",
+        "map_water": "water",
+        "map_green": "parks / green",
         "map_plot": "chosen plot",
         "map_inset": "where the areas lie",
         # plan.xlsx and the coordinate note
@@ -327,6 +329,10 @@ TEXT: dict[str, dict[str, str]] = {
         "con_nothing": "nothing to build: the plan opens no new facility (the existing ones give this coverage)",
         "con_peak_memory": "peak memory {mb} MB (this process and any solver subprocess)",
         "con_written": "plan written to {out}",
+        "prog_done": "{label}: done in {seconds} s",
+        "prog_seconds": "{label} ({seconds} s)",
+        "prog_note": "note: {text}",
+        "rep_written": "written: {files}",
     },
     "zh": {
         "title": "一刻钟社区生活圈 设施选址方案",
@@ -425,6 +431,8 @@ TEXT: dict[str, dict[str, str]] = {
         "map_compact": "相距较远的片区并排绘制（虚线框）：框内按比例，框间距离不按比例",
         "map_service_title": "{service}：覆盖率 {before} → {after}",
         "map_buildings": "建筑 / 街坊",
+        "map_water": "水域",
+        "map_green": "公园 / 绿地",
         "map_plot": "选中地块",
         "map_inset": "各片区位置",
         # plan.xlsx and the coordinate note
@@ -475,6 +483,10 @@ TEXT: dict[str, dict[str, str]] = {
         "con_nothing": "无需新建：方案未新增设施（既有设施已达到此覆盖）",
         "con_peak_memory": "内存峰值 {mb} MB（本进程及求解器子进程）",
         "con_written": "方案已写入 {out}",
+        "prog_done": "{label}：完成，用时 {seconds} 秒",
+        "prog_seconds": "{label}（{seconds} 秒）",
+        "prog_note": "提示：{text}",
+        "rep_written": "已写入：{files}",
     },
 }
 

@@ -147,7 +147,7 @@ def compact_clusters(
         new[ok] = shapely.transform(geoms[ok], lambda c, dx=dx[ok], dy=dy[ok]: c + np.column_stack([dx, dy]))
         gdf = gdf.set_geometry(list(new), crs=gdf.crs)
         moved[name] = gdf
-    for name in ("streets", "demand_areas", "chosen_plots"):  # lines and polygons: clipped to each box
+    for name in ("streets", "demand_areas", "chosen_plots", "water", "green"):  # lines, polygons: clipped to each box
         if name not in layers or not len(layers[name]):
             continue
         st = layers[name]

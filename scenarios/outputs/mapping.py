@@ -205,8 +205,38 @@ def _polygons(ax: Any, gdf: Any, face: Any, edge: Any, width: float, z: float, a
     )
 
 
+def _areas(ax: Any, gdf: Any, colour: str, z: float) -> None:
+    """Polygons with their holes (an island in the sea stays land) as one compound path; lines as lines."""
+    import shapely
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MplPath
+
+    if gdf is None or not len(gdf):
+        return
+    parts = shapely.get_parts(np.asarray(gdf.geometry.values))
+    kinds = shapely.get_type_id(parts)
+    lines = parts[np.isin(kinds, (1, 2))]
+    if len(lines):
+        import geopandas as gpd
+
+        _lines(ax, gpd.GeoDataFrame(geometry=list(lines)), colour, 0.8, z)
+    polys = shapely.orient_polygons(parts[kinds == 3])  # exteriors one way, holes the other: holes stay open
+    if not len(polys):
+        return
+    coords, ring = shapely.get_coordinates(shapely.get_rings(polys), return_index=True)
+    codes = np.full(len(coords), MplPath.LINETO, dtype=np.uint8)
+    start = np.ones(len(ring), dtype=bool)
+    start[1:] = ring[1:] != ring[:-1]
+    codes[start] = MplPath.MOVETO
+    end = np.append(start[1:], True)
+    codes[end] = MplPath.CLOSEPOLY
+    ax.add_patch(PathPatch(MplPath(coords, codes), facecolor=colour, edgecolor="none", linewidth=0, zorder=z))
+
+
 def _background(ax: Any, layers: dict[str, Any]) -> None:
-    """The scenario's own layers under the data: buildings or blocks, streets (offline, no tiles)."""
+    """The scenario's own layers under the data: water, green, buildings or blocks, streets (offline, no tiles)."""
+    _areas(ax, layers.get("water"), palette.WATER, 0.2)
+    _areas(ax, layers.get("green"), palette.GREEN, 0.3)
     _polygons(ax, layers.get("demand_areas"), palette.BUILDING, "none", 0.0, 0.6)
     _lines(ax, layers.get("streets"), palette.STREET, 0.5, 1.0)
 
@@ -542,6 +572,9 @@ def draw_map(
         handles: list[Any] = [Line2D([], [], color=palette.STREET, linewidth=1.5, label=i18n.text(lang, "map_street"))]
         if "demand_areas" in layers and len(layers["demand_areas"]):
             handles.append(Patch(facecolor=palette.BUILDING, edgecolor="none", label=i18n.text(lang, "map_buildings")))
+        for key, fill in (("water", palette.WATER), ("green", palette.GREEN)):
+            if key in layers and len(layers[key]):
+                handles.append(Patch(facecolor=fill, edgecolor="none", label=i18n.text(lang, f"map_{key}")))
         if "chosen_plots" in layers and len(layers["chosen_plots"]):
             handles.append(Patch(facecolor="#bbbbbb", edgecolor=palette.PLOT_EDGE, label=i18n.text(lang, "map_plot")))
         if demand is not None and len(demand):

@@ -176,9 +176,131 @@ PATTERNS: dict[str, tuple[str, str]] = {
         r"(?P<path>.+) not found: the map shows the chosen sites only; rerun `siting run` for the full map",
         "未找到 {path}：地图只显示选中的地块；重新运行 `siting run` 可得完整地图",
     ),
+    # progress lines of a run (step names and the news from inside long steps)
+    "step_reading_layers": (r"reading layers", "读取图层"),
+    "step_network": (r"building the street network", "构建步行道路网络"),
+    "step_walking": (r"walking distances", "计算步行距离"),
+    "step_straight": (r"straight-line distances", "计算直线距离"),
+    "step_ranking": (r"ranking the plan", "方案排序"),
+    "step_reading_extract": (r"reading (?P<file>\S+\.pbf)", "读取 {file}"),
+    "step_solving_alts": (
+        (
+            r"solving (?P<how>jointly|each service on its own) \((?P<objective>\w+), (?P<s>\d+) services, "
+            r"(?P<n>\d+) demand x (?P<m>\d+) plots(?:, phases (?P<phases>[^)]+))?\) and (?P<k>\d+) alternatives "
+            r"within (?P<tol>[\d.]+) %"
+        ),
+        "{how}（{objective}，{s} 类设施，{n} 个需求点 × {m} 个地块{phases}），另求 {k} 个差距在 {tol}% 以内的备选方案",
+    ),
+    "step_solving": (
+        (
+            r"solving (?P<how>jointly|each service on its own) \((?P<objective>\w+), (?P<s>\d+) services, "
+            r"(?P<n>\d+) demand x (?P<m>\d+) plots(?:, phases (?P<phases>[^)]+))?\)"
+        ),
+        "{how}（{objective}，{s} 类设施，{n} 个需求点 × {m} 个地块{phases}）",
+    ),
+    "step_solving_alone": (
+        r"solving (?P<service>\S+) alone \((?P<options>.+), (?P<n>\d+) demand x (?P<m>\d+) sites\)",
+        "单独求解{service}（{options}，{n} 个需求点 × {m} 个地块）",
+    ),
+    "step_solving_rest": (
+        r"solving the other (?P<k>\d+) service\(s\) \((?P<objective>\w+), (?P<n>\d+) demand x (?P<m>\d+) plots\)",
+        "联合求解其余 {k} 类设施（{objective}，{n} 个需求点 × {m} 个地块）",
+    ),
+    "status_joint_model": (
+        r"joint model: (?P<r>[\d,]+) rows, (?P<c>[\d,]+) columns, (?P<nz>[\d,]+) nonzeros",
+        "联合模型：{r} 行，{c} 列，{nz} 个非零元",
+    ),
+    "status_greedy": (
+        r"greedy start: (?P<objective>\w+) (?P<v>\S+) in (?P<sec>[\d.]+) s",
+        "贪心初始方案：{objective} {v}，用时 {sec} 秒",
+    ),
+    "status_stage": (
+        (
+            r"(?P<stage>primary|cost|distance) stage: (?P<status>[A-Z_]+), objective (?P<obj>\S+), "
+            r"bound (?P<bound>\S+), gap (?P<gap>\S+(?: %)?), (?P<sec>[\d.]+) s"
+        ),
+        "{stage} —— {status}，目标值 {obj}，界 {bound}，间隙 {gap}，{sec} 秒",
+    ),
+    "status_tiles": (
+        (
+            r"walking distances: (?P<t>[\d,]+) of (?P<n>[\d,]+) tiles, (?P<p>[\d,]+) pairs within "
+            r"(?P<m>[\d,]+) m"
+        ),
+        "步行距离：已完成 {t} / {n} 个分块，{m} 米内 {p} 对",
+    ),
+    # warnings GDAL / pyogrio give while a layer is read, re-worded (unknown ones are quoted as GDAL wrote them)
+    "gdal_while_reading": (
+        r"(?P<where>.+): reading the file: (?P<gdal>.+)",
+        "{where}：读取文件时 GDAL 提示：{gdal}",
+    ),
 }
 
+#: GDAL / pyogrio warnings siting re-words (the ``gdal`` part of a reading note), English -> Chinese.
+GDAL_PATTERNS: dict[str, tuple[str, str]] = {
+    "unclosed_ring": (r"Non closed ring detected\..*", "检测到未闭合的环（已自动闭合）"),
+    "measured": (
+        r"Measured \(M\) geometry types are not supported\. Original type '(?P<t>[^']+)' is converted to '(?P<u>[^']+)'",
+        "不支持带 M 值的几何类型：{t} 已转换为 {u}",
+    ),
+    "no_features": (r"Layer '(?P<layer>[^']+)' does not have any features to read", "图层 {layer} 没有要素"),
+    "several_fids": (
+        r"Several features with id = (?P<fid>\S+) have been found\..*",
+        "发现多个 id = {fid} 的要素，读取时已改用新的编号",
+    ),
+    "organize_polygons": (
+        r"organizePolygons\(\) received .*",
+        "多边形的环较多或嵌套异常，GDAL 已按默认规则组合",
+    ),
+    "geom_type_mismatch": (
+        r"A geometry of type (?P<got>\w+) is inserted into layer (?P<layer>\S+) of geometry type (?P<want>\w+).*",
+        "类型为 {got} 的几何写入几何类型为 {want} 的图层 {layer}",
+    ),
+    "cpg_encoding": (
+        r"One or several characters couldn't be converted correctly from (?P<src>\S+) to (?P<dst>\S+)\..*",
+        "部分字符无法从 {src} 转换为 {dst}（请检查 .cpg 编码文件）",
+    ),
+}
+
+#: Captured parts named like this are codes the catalogue of :mod:`.i18n` says in words.
+FIELD_WORDS = ("status", "stage", "objective", "service", "how", "phases", "gdal", "options")
+#: A service's own options (``solving NAME alone (capacity, equity, ...)``) in Chinese.
+OPTION_WORDS = {"capacity": "容量", "equity": "公平", "decay": "渐变可达", "robust": "稳健"}
+
 _COMPILED = [(re.compile(en), zh) for en, zh in PATTERNS.values()]
+_GDAL = [(re.compile(en), zh) for en, zh in GDAL_PATTERNS.values()]
+
+
+def _gdal(text: str) -> str:
+    for pattern, zh in _GDAL:
+        hit = pattern.fullmatch(text)
+        if hit:
+            return zh.format(**hit.groupdict())
+    return f"（原文）{text}"
+
+
+def field_text(name: str, value: str | None) -> str:
+    """A captured part in Chinese: codes the catalogue knows in words, the rest unchanged."""
+    from siting.scenarios.outputs import i18n
+
+    if value is None:
+        return ""
+    if name == "status":
+        return i18n.status_name("zh", value)
+    if name == "stage":
+        return i18n.stage_name("zh", value)
+    if name == "objective":
+        return i18n.objective_name("zh", value)
+    if name == "service":
+        return i18n.service_name("zh", value)
+    if name == "how":
+        return "联合求解" if value == "jointly" else "各类设施分别求解"
+    if name == "phases":
+        return f"，阶段 {value}"
+    if name == "gdal":
+        return _gdal(value)
+    if name == "options":
+        return "、".join(OPTION_WORDS.get(v, v) for v in value.split(", "))
+    return value
 
 
 #: The tail of a shortened list of ids (``show_ids``): ``a, b (and 7 more)``.
@@ -189,7 +311,8 @@ def _one(note: str) -> str | None:
     for pattern, zh in _COMPILED:
         hit = pattern.fullmatch(note)
         if hit:
-            return _MORE.sub(r"（另有 \1 个）", zh.format(**hit.groupdict()))
+            parts = {k: field_text(k, v) if k in FIELD_WORDS else (v or "") for k, v in hit.groupdict().items()}
+            return _MORE.sub(r"（另有 \1 个）", zh.format(**parts))
     return None
 
 
@@ -247,4 +370,4 @@ def chinese_fields(summary: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-__all__ = ["PATTERNS", "chinese_fields", "translated"]
+__all__ = ["FIELD_WORDS", "GDAL_PATTERNS", "OPTION_WORDS", "PATTERNS", "chinese_fields", "field_text", "translated"]

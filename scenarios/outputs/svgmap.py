@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from siting.scenarios.outputs import i18n
+from siting.scenarios.outputs import i18n, palette
 from siting.scenarios.outputs.map_clusters import compact_clusters
 
 #: Width of the SVG's coordinate box; the height follows the data's aspect ratio.
@@ -166,6 +166,39 @@ def _street_path(streets: Any, to_svg: Any, tolerance: float) -> str:
     return " ".join(pairs[~joined].tolist())
 
 
+def _area_path(gdf: Any, to_svg: Any, tolerance: float, view: tuple[float, float, float, float]) -> tuple[str, str]:
+    """(polygons, lines) of a background layer as two SVG paths, clipped to ``view`` and simplified.
+
+    Polygons are their rings, each ``M x0 y0 x1 y1 ... Z``, filled with the even-odd rule so that a
+    hole (an island in a lake) stays open; lines as in :func:`_street_path`.
+    """
+    import shapely
+
+    if gdf is None or not len(gdf):
+        return "", ""
+    geoms = shapely.clip_by_rect(np.asarray(gdf.geometry.to_numpy()), *view)
+    geoms = shapely.simplify(geoms[~shapely.is_empty(geoms)], tolerance, preserve_topology=True)
+    parts = shapely.get_parts(geoms)
+    kinds = shapely.get_type_id(parts)
+    lines = ""
+    if np.isin(kinds, (1, 2)).any():
+        import geopandas as gpd
+
+        lines = _street_path(gpd.GeoDataFrame(geometry=list(parts[np.isin(kinds, (1, 2))])), to_svg, tolerance)
+    rings = shapely.get_rings(parts[kinds == 3])
+    if not len(rings):
+        return "", lines
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    sx, sy = to_svg(xy[:, 0], xy[:, 1])
+    pairs = np.char.add(np.char.add(_fmt_all(sx), " "), _fmt_all(sy))
+    first = np.ones(len(ring), dtype=bool)
+    first[1:] = ring[1:] != ring[:-1]
+    last = np.append(first[1:], True)
+    pairs = np.where(first, np.char.add("M", pairs), pairs)
+    pairs = np.where(last, np.char.add(pairs, "Z"), pairs)
+    return " ".join(pairs.tolist()), lines
+
+
 def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str, Any], lang: str) -> str:
     """The HTML block of the interactive map (empty when there is nothing to draw).
 
@@ -186,7 +219,9 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
     same = {
         k: (g.to_crs(chosen.crs) if g.crs is not None and g.crs != chosen.crs else g)
         for k, g in layers.items()
-        if k in ("streets", "demand", "existing", "candidates", "chosen_sites") and g is not None and len(g)
+        if k in ("streets", "demand", "existing", "candidates", "chosen_sites", "water", "green")
+        and g is not None
+        and len(g)
     }
     # far-apart areas side by side, each to scale, as on map.png: the map opens on the data, not on the
     # empty kilometres between pilot communities
@@ -229,6 +264,21 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
             f'aria-label="{_e(t(lang, "map_alt"))}">'
         )
     ]
+    view = (x0, y0, x1, y1)
+    for name, fill in (("water", palette.WATER), ("green", palette.GREEN)):  # under the streets, as on map.png
+        areas_d, lines_d = _area_path(layers.get(name), to_svg, 0.5 / scale, view)
+        if areas_d or lines_d:
+            out.append(
+                f'<g class="{name}">'
+                + (f'<path d="{areas_d}" fill="{fill}" fill-rule="evenodd" stroke="none"/>' if areas_d else "")
+                + (
+                    f'<path d="{lines_d}" fill="none" stroke="{fill}" stroke-width="2" '
+                    'vector-effect="non-scaling-stroke"/>'
+                    if lines_d
+                    else ""
+                )
+                + "</g>"
+            )
     streets = layers.get("streets")
     if streets is not None and len(streets):
         streets = streets.to_crs(chosen.crs) if streets.crs is not None and streets.crs != chosen.crs else streets

@@ -59,13 +59,27 @@ class RichProgress(NullProgress):
                     bar.advance(task, k)
 
                 yield advance
-            self.console.print(f"[green]✓[/green] {label} ({time.perf_counter() - started:.1f} s)", highlight=False)
+            self.console.print(
+                f"[green]✓[/green] {self.seconds_text(label, time.perf_counter() - started)}", highlight=False
+            )
         else:
             yield ignore
-            self.console.print(f"{label}: done in {time.perf_counter() - started:.1f} s", highlight=False, markup=False)
+            self.console.print(self.done_line(label, time.perf_counter() - started), highlight=False, markup=False)
+
+    def seconds_text(self, label: str, seconds: float) -> str:
+        """``label (1.2 s)``: a finished step on a terminal (a subclass may say it in another language)."""
+        return f"{label} ({seconds:.1f} s)"
+
+    def done_line(self, label: str, seconds: float) -> str:
+        """``label: done in 1.2 s``: a finished step in plain output."""
+        return f"{label}: done in {seconds:.1f} s"
+
+    def note_line(self, text: str) -> str:
+        """``note: text``: a remark (a warning, what was decided)."""
+        return f"note: {text}"
 
     def note(self, text: str) -> None:
-        self.console.print(f"note: {text}", highlight=False, markup=False)
+        self.console.print(self.note_line(text), highlight=False, markup=False)
 
     def status(self, text: str) -> None:
         self.console.print(f"  {text}", highlight=False, markup=False)

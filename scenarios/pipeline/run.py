@@ -160,6 +160,9 @@ def run_scenario(
     progress = progress or NullProgress()
     path = Path(path)
     body, base_dir = load_scenario(path, scenario)
+    from siting.scenarios.outputs.progress_text import speaking
+
+    progress = speaking(progress, lang if lang is not None else body.output.lang)  # every line in the run's language
     source = path.name
     where = "--solver" if solver is not None else f"{source}: solver.name"
     chosen_solver = check_solver(solver if solver is not None else body.solver.name, where)

@@ -182,6 +182,10 @@ def osm_scenario_yaml(name: str, prepared: Any, schema_ref: str) -> str:
                 "service": "service",
             },
             "streets": {"path": prepared.streets.path.name, "layer": prepared.streets.layer, "length": "length_m"},
+            **{  # water and green areas: the map's background, when the extract has them
+                role: {"path": lay.path.name, "layer": lay.layer, "id": "id", "repair_geometries": True}
+                for role, lay in (getattr(prepared, "background", None) or {}).items()
+            },
         },
         "distance": {"method": "network", "walking_speed_kmh": 4.0, "max_snap_m": 250},
         "services": services,

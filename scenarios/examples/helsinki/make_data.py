@@ -26,6 +26,11 @@ What it writes (every layer in EPSG:3067, ETRS89 / TM35FIN, metres):
     Existing public toilets, EV charging stations and the childcare point (``category``).
 ``walk_edges`` (lines)
     The walking network's largest connected component (``in_lcc``), with a few descriptive columns.
+``water``, ``green`` (polygons)
+    The map's background, from the OpenStreetMap extract the shared GeoPackage was built from
+    (``helsinki_centre.osm.pbf`` beside it) by siting's own ``siting prepare osm`` rules
+    (:mod:`siting.scenarios.geodata.osm_background`): lakes, basins and the harbour's sea cut along the
+    coastline; parks, grass, woods. Clipped to the extent of the walking network.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 import shapely
 
 HERE = Path(__file__).resolve().parent
@@ -139,6 +145,23 @@ def build_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out.sort_values("site_id").reset_index(drop=True)
 
 
+def build_background(source: Path, edges: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """``water`` and ``green`` areas from the .osm.pbf beside ``source``, within the walking network's extent."""
+    import warnings
+
+    import pyrosm
+
+    from siting.scenarios.geodata.osm_background import background_layers
+
+    pbf = source.with_suffix(".osm.pbf")
+    box = tuple(float(v) for v in edges.to_crs(4326).total_bounds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        osm = pyrosm.OSM(str(pbf), bounding_box=list(box))
+        layers = background_layers(osm, pyproj.CRS(CRS), box)  # type: ignore[arg-type]
+    return {k: v.sort_values("id").reset_index(drop=True) for k, v in layers.items()}
+
+
 def main(source: Path) -> None:
     grid = gpd.read_file(source, layer="population_grid").to_crs(CRS)
     buildings = gpd.read_file(source, layer="buildings").to_crs(CRS)
@@ -184,6 +207,7 @@ def main(source: Path) -> None:
         ("candidate_sites", build_sites(sites)),
         ("facilities", facilities),
         ("walk_edges", streets),
+        *build_background(source, edges).items(),
     ]:
         layer.to_file(OUT, layer=name, driver="GPKG", engine="pyogrio")
         print(f"{name}: {len(layer)} features")

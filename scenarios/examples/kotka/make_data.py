@@ -22,6 +22,11 @@ Layers (kept in EPSG:4326 as in the source; the scenario lets siting project the
     The two existing childcare facilities (kindergarten "Otsonkallio", "Malmingin päiväkoti").
 ``walk_edges`` (lines)
     The walking network's largest connected component (``in_lcc``).
+``green`` (polygons)
+    The map's background: parks, woods, meadows and grass from the OpenStreetMap extract the shared
+    GeoPackage was built from (``kotka_karhula.osm.pbf`` beside it), by siting's own ``siting prepare
+    osm`` rules (:mod:`siting.scenarios.geodata.osm_background`), clipped to the walking network's
+    extent. The extract has no water areas, so there is no ``water`` layer.
 """
 
 from __future__ import annotations
@@ -101,6 +106,23 @@ def build_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return s.sort_values("site_id").reset_index(drop=True)
 
 
+def build_background(source: Path, edges: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """Water and green areas (those present) from the .osm.pbf beside ``source``, in EPSG:4326 like the rest."""
+    import warnings
+
+    import pyproj
+    import pyrosm
+
+    from siting.scenarios.geodata.osm_background import background_layers
+
+    box = tuple(float(v) for v in edges.to_crs(4326).total_bounds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        osm = pyrosm.OSM(str(source.with_suffix(".osm.pbf")), bounding_box=list(box))
+        layers = background_layers(osm, pyproj.CRS("EPSG:32635"), box)  # type: ignore[arg-type]
+    return {k: v.sort_values("id").reset_index(drop=True).to_crs(4326) for k, v in layers.items() if len(v)}
+
+
 def main(source: Path) -> None:
     buildings = gpd.read_file(source, layer="buildings")
     sites = gpd.read_file(source, layer="candidate_sites")
@@ -132,6 +154,7 @@ def main(source: Path) -> None:
         ("candidate_sites", build_sites(sites)),
         ("facilities", facilities),
         ("walk_edges", streets),
+        *build_background(source, edges).items(),
     ]:
         layer.to_file(OUT, layer=name, driver="GPKG", engine="pyogrio")
         print(f"{name}: {len(layer)} features")

@@ -36,13 +36,19 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> PreparedOsm:
 
 def test_writes_four_layers_with_crs_and_columns(prepared: PreparedOsm) -> None:
     out = prepared.out_dir
-    assert sorted(p.name for p in out.iterdir()) == [
-        "README.md",
-        "demand.gpkg",
-        "existing.gpkg",
-        "sites.gpkg",
-        "streets.gpkg",
-    ]
+    assert (
+        sorted(p.name for p in out.iterdir())
+        == [
+            "README.md",
+            "demand.gpkg",
+            "existing.gpkg",
+            "green.gpkg",  # the map's background: the extract has parks and water (tests/scenarios/geodata/test_osm_background.py)
+            "sites.gpkg",
+            "streets.gpkg",
+            "water.gpkg",
+        ]
+    )
+    assert sorted(prepared.background) == ["green", "water"]
     assert prepared.crs == "EPSG:32635"  # UTM 35N, Helsinki
     for role, layer in prepared.layers.items():
         assert layer.path == out / f"{role}.gpkg" and layer.layer == role

@@ -253,7 +253,7 @@ def test_report_rerenders_without_gpkg(runs: tuple[Path, Path], tmp_path: Path) 
     (out / "plan.gpkg").unlink()
     (out / "report.html").unlink()
     written, notes = rerender(out, lang="en")
-    assert {p.name for p in written} == {"map.png", "report.html"}
+    assert {p.name for p in written} == {"map.png", "report.html", "plan.xlsx"}
     assert any("plan.gpkg" in n for n in notes)
     _report_checks(out)
 
