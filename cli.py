@@ -502,16 +502,9 @@ def benchmark_tsplib(
 # ------------------------------------------------------------------------------ scenario files
 def _progress_for(quiet: bool) -> Any:
     """Progress on stderr; ``--quiet`` hides the steps but never the notes (warnings)."""
-    from siting.scenarios.pipeline.progress import NullProgress, RichProgress
+    from siting.scenarios.pipeline.progress import NotesOnlyProgress, RichProgress
 
-    if not quiet:
-        return RichProgress()
-
-    class NotesOnly(NullProgress):
-        def note(self, text: str) -> None:
-            typer.echo(f"note: {text}", err=True)
-
-    return NotesOnly()
+    return NotesOnlyProgress() if quiet else RichProgress()
 
 
 @app.command()

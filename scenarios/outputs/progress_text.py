@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from siting.scenarios.outputs import i18n
-from siting.scenarios.pipeline.progress import NullProgress, RichProgress
+from siting.scenarios.pipeline.progress import NotesOnlyProgress, NullProgress, RichProgress
 
 
 class SpokenRichProgress(RichProgress):
@@ -47,6 +47,19 @@ class SpokenRichProgress(RichProgress):
         super().status(i18n.note(self.lang, text))
 
 
+class SpokenNotesOnly(NotesOnlyProgress):
+    """``--quiet``'s notes in ``lang``, the ``note:`` frame included."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def note_line(self, text: str) -> str:
+        return i18n.text(self.lang, "prog_note", text=text)
+
+    def note(self, text: str) -> None:
+        super().note(i18n.note(self.lang, text))
+
+
 class SpokenProgress(NullProgress):
     """Any other reporter (``--quiet``'s notes only, a caller's own): its texts translated, its frame kept."""
 
@@ -73,10 +86,12 @@ def speaking(progress: Any, lang: str | None) -> Any:
     lang = i18n.check_lang(lang)
     if lang == "en" or progress is None or type(progress) is NullProgress:
         return progress
-    if isinstance(progress, (SpokenRichProgress, SpokenProgress)):
+    if isinstance(progress, (SpokenRichProgress, SpokenProgress, SpokenNotesOnly)):
         return progress
     if type(progress) is RichProgress:
         return SpokenRichProgress(progress.console, lang)
+    if type(progress) is NotesOnlyProgress:
+        return SpokenNotesOnly(lang)
     return SpokenProgress(progress, lang)
 
 

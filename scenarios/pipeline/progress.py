@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,17 @@ class NullProgress:
 
     def status(self, text: str) -> None:
         """A line of news from inside a long step (tiles done, a bound, a round's gap)."""
+
+
+class NotesOnlyProgress(NullProgress):
+    """``--quiet``: no steps and no news, but the notes (warnings) still reach stderr."""
+
+    def note_line(self, text: str) -> str:
+        """``note: text`` (a subclass may say it in another language)."""
+        return f"note: {text}"
+
+    def note(self, text: str) -> None:
+        print(self.note_line(text), file=sys.stderr, flush=True)
 
 
 class RichProgress(NullProgress):

@@ -22,7 +22,7 @@ from siting.cli import app
 from siting.scenarios.outputs import i18n
 from siting.scenarios.outputs.note_text import translated
 from siting.scenarios.outputs.progress_text import SpokenProgress, SpokenRichProgress, report_lines, speaking
-from siting.scenarios.pipeline.progress import NullProgress, RichProgress
+from siting.scenarios.pipeline.progress import NotesOnlyProgress, NullProgress, RichProgress
 
 WUHAI = REPO / "scenarios" / "examples" / "wuhai"
 runner = CliRunner()
@@ -149,3 +149,13 @@ def test_report_lines_follow_the_language() -> None:
     assert errs == ["提示：已跳过 3 个空的或缺失的几何"] and outs == ["已写入：a/map.png"]
     errs, outs = report_lines([Path("a/map.png")], ["x"], "en")
     assert errs == ["note: x"] and outs == ["written: a/map.png"]
+
+
+def test_quiet_notes_carry_their_frame_in_the_run_language(capsys: pytest.CaptureFixture[str]) -> None:
+    text = "the plan opens no new facility"
+    speaking(NotesOnlyProgress(), "zh").note(text)
+    speaking(NotesOnlyProgress(), "en").note(text)
+    zh_line, en_line = capsys.readouterr().err.splitlines()
+    assert zh_line == i18n.text("zh", "prog_note", text=i18n.note("zh", text))
+    assert zh_line.startswith("提示") and "note:" not in zh_line
+    assert en_line == f"note: {text}"
