@@ -89,7 +89,7 @@ class JointResult:
 
 
 # --------------------------------------------------------------------------- greedy
-def _earliest_phase(
+def earliest_phase(
     pcost: NDArray[np.float64], spent: NDArray[np.float64], inst: MultiServiceInstance, Tm: int
 ) -> NDArray[np.int64]:
     """Earliest model phase in which each pair still fits the phase budgets (-1: none)."""
@@ -107,6 +107,16 @@ def _earliest_phase(
 
 
 def greedy_plan(inst: MultiServiceInstance, layout: JointLayout, objective: str) -> NDArray[np.int8]:
+    """The plan of :func:`greedy_plan_full`, computed lazily where gains only fall
+    (:mod:`optimizer.joint_greedy`: the same plan, far fewer gain evaluations at city scale)."""
+    from siting.optimizer.joint_greedy import LAZY_OBJECTIVES, lazy_greedy_plan
+
+    if objective in LAZY_OBJECTIVES:
+        return lazy_greedy_plan(inst, layout, objective)
+    return greedy_plan_full(inst, layout, objective)
+
+
+def greedy_plan_full(inst: MultiServiceInstance, layout: JointLayout, objective: str) -> NDArray[np.int8]:
     """A feasible-if-possible joint plan by greedy insertion.
 
     Repeatedly adds the pair (s, j) with the best gain per unit cost that still fits the plot's room,
@@ -176,7 +186,7 @@ def greedy_plan(inst: MultiServiceInstance, layout: JointLayout, objective: str)
             & (spend_s[ps] + pcost <= Bs[ps] + tol)
             & (total + pcost <= B + tol)
         )
-        ph = _earliest_phase(pcost, spent, inst, Tm)
+        ph = earliest_phase(pcost, spent, inst, Tm)
         return ok & (ph >= 0), ph
 
     def gains() -> NDArray[np.float64]:
