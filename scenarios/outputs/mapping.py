@@ -34,6 +34,7 @@ import numpy as np
 from siting.scenarios.outputs import i18n, palette
 from siting.scenarios.outputs.labels import draw_labels
 from siting.scenarios.outputs.map_clusters import compact_clusters
+from siting.scenarios.outputs.map_lod import compound_path
 from siting.scenarios.outputs.palette import SERVICE_STYLE, service_styles
 
 WIDTH_IN = 12.0
@@ -168,8 +169,9 @@ def _extent(layers: dict[str, Any]) -> tuple[float, float, float, float]:
 
 
 def _lines(ax: Any, gdf: Any, colour: str, width: float, z: float) -> None:
+    """Lines of a layer as one path (:func:`compound_path`): one artist however many streets."""
     import shapely
-    from matplotlib.collections import LineCollection
+    from matplotlib.patches import PathPatch
 
     if gdf is None or not len(gdf):
         return
@@ -177,8 +179,12 @@ def _lines(ax: Any, gdf: Any, colour: str, width: float, z: float) -> None:
     coords, index = shapely.get_coordinates(parts, return_index=True)
     if not len(coords):
         return
-    cuts = np.flatnonzero(np.diff(index)) + 1
-    ax.add_collection(LineCollection(np.split(coords, cuts), colors=colour, linewidths=width, zorder=z))
+    path = compound_path(coords, index, closed=False)
+    ax.add_patch(PathPatch(path, facecolor="none", edgecolor=colour, linewidth=width, zorder=z, capstyle="butt"))
+
+
+#: From this many polygons of one colour, :func:`_polygons` draws one compound path.
+COMPOUND_FROM = 500
 
 
 def _polygons(ax: Any, gdf: Any, face: Any, edge: Any, width: float, z: float, alpha: float = 1.0) -> None:
@@ -196,6 +202,13 @@ def _polygons(ax: Any, gdf: Any, face: Any, edge: Any, width: float, z: float, a
         return
     rings = shapely.get_exterior_ring(parts)
     coords, index = shapely.get_coordinates(rings, return_index=True)
+    if isinstance(face, str) and len(parts) > COMPOUND_FROM:
+        # many polygons of one colour (buildings): one compound path, one artist
+        from matplotlib.patches import PathPatch
+
+        path = compound_path(coords, index, closed=True)
+        ax.add_patch(PathPatch(path, facecolor=face, edgecolor=edge, linewidth=width, alpha=alpha, zorder=z))
+        return
     cuts = np.flatnonzero(np.diff(index)) + 1
     faces = face if isinstance(face, str) else list(np.asarray(face, dtype=object)[owner])
     ax.add_collection(
@@ -462,6 +475,7 @@ def draw_map(
     warnings: list[str] = []
     lang = i18n.check_lang(lang)
     rc: dict[str, Any] = {"font.family": ["DejaVu Sans"], "svg.hashsalt": "siting", "path.simplify": True}
+    rc["agg.path.chunksize"] = 20_000  # the streets are one long path (map_lod.compound_path)
     font = find_cjk_font()
     if lang == "zh" and font is None:
         warnings.append(
