@@ -63,7 +63,7 @@ def grid_cells(
 
     ``state`` (n,) is each point's class in ``0 .. states-1`` and ``people`` its weight. Returns the
     cell side, the cells' lower-left corners (x, y) and each cell's class (the one with the most
-    people; ties to the lower class, and a cell without people takes its points' most common class).
+    people; ties to the lower class; a cell without people takes its points' most common class).
     """
     n = len(x)
     if n <= MAX_SVG_POINTS:
@@ -79,8 +79,11 @@ def grid_cells(
         side *= 2.0
     k = len(cells)
     w = np.asarray(people, dtype=np.float64)
-    by_people = np.bincount(cell_of * states + state, weights=w + 1e-9, minlength=k * states).reshape(k, states)
-    cls = np.argmax(by_people, axis=1).astype(np.int64)
+    slot = cell_of * states + np.asarray(state, dtype=np.int64)
+    by_people = np.bincount(slot, weights=w, minlength=k * states).reshape(k, states)
+    by_count = np.bincount(slot, minlength=k * states).reshape(k, states)
+    empty = by_people.sum(axis=1) <= 0
+    cls = np.where(empty, np.argmax(by_count, axis=1), np.argmax(by_people, axis=1)).astype(np.int64)
     first = np.zeros(k, dtype=np.int64)
     first[cell_of[::-1]] = np.arange(n)[::-1]  # a point of each cell, for its corner
     cx = np.floor(x[first] / side) * side

@@ -28,9 +28,11 @@ EXACT = SolveParams(mip_gap=0.0)
 
 
 def tiny_phased(seed: int):
-    """A tiny instance with phase budgets and carry-over (every plan enumerable)."""
+    """A tiny instance with phase budgets and carry-over, with at most 6 (service, plot) pairs (every
+    plan enumerable): the first of seeds ``1000 seed, 1000 seed + 1, ...`` that has so few."""
     import dataclasses
 
+    seed = next(s for s in range(1000 * seed, 1000 * seed + 1000) if _pairs(medium_instance(s, tiny=True)) <= 6)
     inst = medium_instance(seed, tiny=True)
     rng = np.random.default_rng(seed + 1000)
     inst = dataclasses.replace(
@@ -43,13 +45,15 @@ def tiny_phased(seed: int):
     return inst
 
 
+def _pairs(inst) -> int:
+    return sum(int(s.eligible.sum()) for s in inst.services)
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_phase_free_model_has_the_same_feasible_pair_sets(seed: int) -> None:
     inst = tiny_phased(seed)
     free = phase_free(inst, "max_coverage")
     assert free is not None and free.phase_budgets is None
-    if sum(int(s.eligible.sum()) for s in inst.services) > 7:
-        pytest.skip("too many pairs to enumerate")
     seen = 0
     for plan, met in joint_plans(free):
         if plan.max() > 0:
