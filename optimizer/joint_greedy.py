@@ -116,7 +116,7 @@ def lazy_greedy_plan(inst: MultiServiceInstance, layout: JointLayout, objective:
             )
         else:
             term = base[s][rows] * ~covered[s][rows] * mat.data[idx]
-        return np.bincount(label, weights=term, minlength=sites.size)
+        return np.asarray(np.bincount(label, weights=term, minlength=sites.size), dtype=np.float64)
 
     def fits(k: NDArray[np.int64]) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
         ok = (
