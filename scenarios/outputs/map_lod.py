@@ -6,7 +6,9 @@ coarser grain; the plan itself (chosen sites, their ranks) is never aggregated.
 
 * :func:`compound_path`: many lines or polygon rings as *one* matplotlib ``Path`` (a MOVETO code
   at each part's first vertex, CLOSEPOLY at a ring's last), so the map draws streets and buildings
-  with one artist instead of one ``Path`` object per segment.
+  with one artist instead of one ``Path`` object per segment. It is added with ``add_artist``, not
+  ``add_patch``: the latter walks every segment in Python to update the data limits, which the map
+  sets itself.
 * :func:`grid_cells`: above :data:`MAX_SVG_POINTS` demand points, the interactive map shows square
   cells instead of one dot per point. The cell side is the smallest of 1, 2, 4, ... times
   :data:`FIRST_CELL` (in SVG units) that leaves at most :data:`MAX_SVG_POINTS` occupied cells; each
@@ -30,9 +32,9 @@ MAX_SVG_POINTS = 4_000
 #: Smallest cell side (SVG units; the map is 1,000 units wide).
 FIRST_CELL = 4.0
 #: Most street vertices drawn as a vector path in the interactive map; more become one picture.
-MAX_SVG_STREET_VERTICES = 40_000
+MAX_SVG_STREET_VERTICES = 150_000
 #: Pixels per SVG unit of the street picture.
-STREET_PIXELS_PER_UNIT = 2.0
+STREET_PIXELS_PER_UNIT = 1.25
 
 
 def compound_path(coords: Any, index: Any, closed: bool) -> Any:
@@ -108,7 +110,7 @@ def street_image(coords: NDArray[np.float64], index: NDArray[np.int64], width: f
     ax.set_axis_off()
     ax.set_xlim(0.0, width)
     ax.set_ylim(height, 0.0)  # SVG: y grows downwards
-    ax.add_patch(PathPatch(compound_path(coords, index, closed=False), facecolor="none", edgecolor="#c8c8c8", lw=0.6))
+    ax.add_artist(PathPatch(compound_path(coords, index, closed=False), facecolor="none", edgecolor="#c8c8c8", lw=0.6))
     buf = io.BytesIO()
     with matplotlib.rc_context({"agg.path.chunksize": 20_000, "path.simplify": True}):
         fig.savefig(buf, format="png", transparent=True, dpi=dpi, metadata={"Software": None})

@@ -180,7 +180,7 @@ def _lines(ax: Any, gdf: Any, colour: str, width: float, z: float) -> None:
     if not len(coords):
         return
     path = compound_path(coords, index, closed=False)
-    ax.add_patch(PathPatch(path, facecolor="none", edgecolor=colour, linewidth=width, zorder=z, capstyle="butt"))
+    ax.add_artist(PathPatch(path, facecolor="none", edgecolor=colour, linewidth=width, zorder=z, capstyle="butt"))
 
 
 #: From this many polygons of one colour, :func:`_polygons` draws one compound path.
@@ -207,7 +207,7 @@ def _polygons(ax: Any, gdf: Any, face: Any, edge: Any, width: float, z: float, a
         from matplotlib.patches import PathPatch
 
         path = compound_path(coords, index, closed=True)
-        ax.add_patch(PathPatch(path, facecolor=face, edgecolor=edge, linewidth=width, alpha=alpha, zorder=z))
+        ax.add_artist(PathPatch(path, facecolor=face, edgecolor=edge, linewidth=width, alpha=alpha, zorder=z))
         return
     cuts = np.flatnonzero(np.diff(index)) + 1
     faces = face if isinstance(face, str) else list(np.asarray(face, dtype=object)[owner])

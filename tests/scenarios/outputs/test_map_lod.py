@@ -73,9 +73,11 @@ def test_street_image_only_above_its_threshold(monkeypatch: pytest.MonkeyPatch) 
     from PIL import Image
 
     img = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
-    assert img.size == (200, 120)  # STREET_PIXELS_PER_UNIT = 2
+    ppu = map_lod.STREET_PIXELS_PER_UNIT
+    assert img.size == (round(100 * ppu), round(60 * ppu))
     alpha = np.asarray(img.convert("RGBA"))[:, :, 3]
-    assert alpha[0:3, :].max() > 0 and alpha[40:80, 50].max() == 0  # a street along the top, nothing between
+    top, gap = alpha[0:3, :], alpha[int(10 * ppu) : int(45 * ppu), int(50 * ppu)]
+    assert top.max() > 0 and gap.max() == 0  # a street along the top (y = 0 is up), nothing below it until y = 50
 
 
 def test_interactive_map_at_city_scale_draws_cells_a_picture_and_every_site(monkeypatch: pytest.MonkeyPatch) -> None:
