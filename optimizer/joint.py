@@ -392,26 +392,50 @@ def _lp_first(
     params: SolveParams,
     deadline: float | None,
     say: Callable[[str], None],
-) -> tuple[MilpProblem, dict[str, Any]]:
-    """For a large maximising model with a start: the LP bound and reduced-cost fixing
-    (:mod:`optimizer.joint_bound`) within :data:`LP_SHARE` of the stage's time. Returns the model the
-    MILP should solve and what was done (``incumbent``, ``lp_bound``, ``lp_seconds``, ``fixed``), empty if nothing."""
+    model: tuple[MultiServiceInstance, JointLayout, str],
+) -> tuple[MilpProblem, dict[str, Any], NDArray[np.float64] | None]:
+    """For a large maximising model with a start: the LP bound, an LP-guided greedy plan and
+    reduced-cost fixing (:mod:`optimizer.joint_bound`) within :data:`LP_SHARE` of the stage's time.
+
+    The LP-guided plan opens the pairs the LP opens fully, then completes the plan greedily; it
+    replaces the start when it is better. Returns the model the MILP should solve, what was done
+    (``incumbent``, ``lp_bound``, ``lp_seconds``, ``fixed``, ``lp_guided``; empty if nothing) and the start.
+    """
     if problem.sense != "max" or ws is None or problem.A.nnz < LP_FIRST_NONZEROS:
-        return problem, {}
+        return problem, {}, ws
     left = None if deadline is None else max(deadline - time.perf_counter(), 0.01)
     lp = lp_relaxation(problem, params.within(None if left is None else LP_SHARE * left))
     incumbent = problem.objective_value(ws)
     if lp is None:
         say("LP bound: not reached within its share of the time limit")
-        return problem, {}
+        return problem, {}, ws
+    from siting.optimizer.joint_greedy import LAZY_OBJECTIVES, lazy_greedy_plan
+
+    inst, layout, objective = model
+    guided = None
+    if objective in LAZY_OBJECTIVES:
+        y = lp.x[layout.y_cols].sum(axis=1)  # (P,) how much of each pair the LP opens
+        full = np.flatnonzero(y >= 1.0 - 1e-6)
+        guided = _warm_start(problem, layout, lazy_greedy_plan(inst, layout, objective, full[np.argsort(-y[full])]))
+    lp_guided = guided is not None and problem.objective_value(guided) > incumbent
+    if lp_guided:
+        assert guided is not None
+        ws, incumbent = guided, problem.objective_value(guided)
     fixed, n0, n1 = fix_by_reduced_cost(problem, lp, incumbent)
     gap = relative_gap(incumbent, lp.value)
+    start = "LP-guided greedy" if lp_guided else "greedy start"
     say(
-        f"LP bound: {lp.value:,.8g} in {lp.seconds:.1f} s (greedy start within {100 * (gap or 0.0):.3g} %); "
+        f"LP bound: {lp.value:,.8g} in {lp.seconds:.1f} s ({start} {incumbent:,.8g}, within {100 * (gap or 0.0):.3g} %); "
         f"reduced costs fix {n0:,} columns at 0 and {n1:,} at 1"
     )
-    info = {"incumbent": incumbent, "lp_bound": lp.value, "lp_seconds": lp.seconds, "fixed": n0 + n1}
-    return fixed, info
+    info = {
+        "incumbent": incumbent,
+        "lp_bound": lp.value,
+        "lp_seconds": lp.seconds,
+        "fixed": n0 + n1,
+        "lp_guided": lp_guided,
+    }
+    return fixed, info, ws
 
 
 def solve_joint(
@@ -472,7 +496,7 @@ def solve_joint(
     if ws is not None:
         say(f"greedy start: {objective} {p1.objective_value(ws):,.6g} in {time.perf_counter() - t_greedy:.1f} s")
     primary_deadline = _stage_deadline(deadline, "primary" if tie_break and sense == "max" else "last")
-    solved, lp_info = _lp_first(p1, ws, params, primary_deadline, say)
+    solved, lp_info, ws = _lp_first(p1, ws, params, primary_deadline, say, (work, l1, objective))
     r1, again = _solve(be, solved, params, primary_deadline, ws)
     if lp_info:
         bound = combined_bound(lp_info["incumbent"], lp_info["lp_bound"], r1.bound)

@@ -46,9 +46,13 @@ LAZY_OBJECTIVES = ("max_coverage", "min_cost", "phased", "pmedian")
 GAIN_EPS = 1e-12
 
 
-def lazy_greedy_plan(inst: MultiServiceInstance, layout: JointLayout, objective: str) -> NDArray[np.int8]:
+def lazy_greedy_plan(
+    inst: MultiServiceInstance, layout: JointLayout, objective: str, first: NDArray[np.int64] | None = None
+) -> NDArray[np.int8]:
     """The plan of :func:`optimizer.joint.greedy_plan_full` for the objectives of :data:`LAZY_OBJECTIVES`.
 
+    ``first``: pair numbers (of ``layout``) opened before the greedy starts, in order, each where it
+    still fits (e.g. the pairs an LP solution opens fully); the greedy then completes the plan.
     Returns the (S, m) phase of every opened pair (-1: closed).
     """
     if objective not in LAZY_OBJECTIVES:
@@ -146,8 +150,12 @@ def lazy_greedy_plan(inst: MultiServiceInstance, layout: JointLayout, objective:
         else:
             covered[s, mat.indices[sl]] = True
 
-    # the first scores, all at once
     every = np.arange(P, dtype=np.int64)
+    for k in [] if first is None else np.asarray(first, dtype=np.int64).tolist():  # a loop over given pairs
+        ok, ph = fits(every)
+        if ok[k]:
+            take(k, int(ph[k]))
+    # the first scores, all at once
     g = np.zeros(P)
     for s in range(S):
         mine = every[ps == s]
