@@ -14,8 +14,8 @@ coarser grain; the plan itself (chosen sites, their ranks) is never aggregated.
   :data:`FIRST_CELL` (in SVG units) that leaves at most :data:`MAX_SVG_POINTS` occupied cells; each
   cell takes the coverage state (every service / some / none) that holds the most people in it.
 * :func:`street_image`: above :data:`MAX_SVG_STREET_VERTICES` street vertices, the interactive map
-  draws the streets as one PNG laid under the vector layers (its size set by the picture, not the
-  number of streets) instead of one vector path.
+  draws the streets as one two-colour PNG (1 bit a pixel) laid under the vector layers, its size set
+  by the picture, not the number of streets, instead of one vector path.
 """
 
 from __future__ import annotations
@@ -105,15 +105,23 @@ def street_image(coords: NDArray[np.float64], index: NDArray[np.int64], width: f
 
     dpi = 100.0
     fig = Figure(figsize=(width * STREET_PIXELS_PER_UNIT / dpi, height * STREET_PIXELS_PER_UNIT / dpi), dpi=dpi)
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_axis_off()
     ax.set_xlim(0.0, width)
     ax.set_ylim(height, 0.0)  # SVG: y grows downwards
-    ax.add_artist(PathPatch(compound_path(coords, index, closed=False), facecolor="none", edgecolor="#c8c8c8", lw=0.6))
-    buf = io.BytesIO()
+    ax.add_artist(PathPatch(compound_path(coords, index, closed=False), facecolor="none", edgecolor="black", lw=0.6))
     with matplotlib.rc_context({"agg.path.chunksize": 20_000, "path.simplify": True}):
-        fig.savefig(buf, format="png", transparent=True, dpi=dpi, metadata={"Software": None})
+        fig.patch.set_alpha(0.0)
+        canvas.draw()
+    # two colours (transparent, street grey) in a 1-bit palette PNG: anti-aliased greys do not compress
+    ink = np.asarray(canvas.buffer_rgba())[:, :, 3] >= 96
+    from PIL import Image
+
+    img = Image.frombytes("P", (ink.shape[1], ink.shape[0]), ink.astype(np.uint8).tobytes())
+    img.putpalette([255, 255, 255, 0xC8, 0xC8, 0xC8] + [0, 0, 0] * 254)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", transparency=0, bits=1, optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
