@@ -10,6 +10,13 @@ MILPs, each warm-started from the previous stage's plan:
 3. least walking distance of covered demand, primary objective and cost held (needs distances for
    every service; skipped otherwise).
 
+With a time limit, each stage gets a share of what is left when it starts (:data:`STAGE_SHARES`:
+the primary stage 70 %, the cost stage two thirds of the rest, the distance stage the remainder), so
+the tie-breaks cannot eat the primary stage's time nor it theirs; the record keeps the primary stage's
+bound and gap. Phases that cannot bind (carry-over, an objective that values only the end state) are
+dropped from the model, and a large maximising model gets its LP bound, an LP-guided start and
+reduced-cost fixing before the MILP (:mod:`optimizer.joint_bound`).
+
 The plan is read from the ``y`` columns (``x > 0.5``) and evaluated by
 :func:`models.multiservice.evaluate_joint`; ``verified`` says the evaluator agrees with every
 stage's solver objective and found no violation. The status is OPTIMAL only if every stage was
