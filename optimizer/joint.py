@@ -423,7 +423,9 @@ def _lp_first(
     if objective in LAZY_OBJECTIVES:
         y = lp.x[layout.y_cols].sum(axis=1)  # (P,) how much of each pair the LP opens
         full = np.flatnonzero(y >= 1.0 - 1e-6)
-        guided = _warm_start(problem, layout, lazy_greedy_plan(inst, layout, objective, full[np.argsort(-y[full])]))
+        guided = _warm_start(
+            problem, layout, lazy_greedy_plan(inst, layout, objective, full[np.argsort(-y[full], kind="stable")])
+        )
     lp_guided = guided is not None and problem.objective_value(guided) > incumbent
     if lp_guided:
         assert guided is not None
