@@ -10,6 +10,13 @@ MILPs, each warm-started from the previous stage's plan:
 3. least walking distance of covered demand, primary objective and cost held (needs distances for
    every service; skipped otherwise).
 
+With a time limit, each stage gets a share of what is left when it starts (:data:`STAGE_SHARES`:
+the primary stage 70 %, the cost stage two thirds of the rest, the distance stage the remainder), so
+the tie-breaks cannot eat the primary stage's time nor it theirs; the record keeps the primary stage's
+bound and gap. Phases that cannot bind (carry-over, an objective that values only the end state) are
+dropped from the model, and a large maximising model gets its LP bound, an LP-guided start and
+reduced-cost fixing before the MILP (:mod:`optimizer.joint_bound`).
+
 The plan is read from the ``y`` columns (``x > 0.5``) and evaluated by
 :func:`models.multiservice.evaluate_joint`; ``verified`` says the evaluator agrees with every
 stage's solver objective and found no violation. The status is OPTIMAL only if every stage was
@@ -44,6 +51,15 @@ from siting.models.multiservice import (
     evaluate_joint,
     objective_value,
     open_pairs,
+)
+from siting.optimizer.joint_bound import (
+    LP_FIRST_NONZEROS,
+    LP_SHARE,
+    combined_bound,
+    fix_by_reduced_cost,
+    last_phase,
+    lp_relaxation,
+    phase_free,
 )
 from siting.optimizer.registry import get_backend
 from siting.optimizer.result import Backend, Limit, SolveParams, SolveResult, Status, relative_gap
@@ -89,7 +105,7 @@ class JointResult:
 
 
 # --------------------------------------------------------------------------- greedy
-def _earliest_phase(
+def earliest_phase(
     pcost: NDArray[np.float64], spent: NDArray[np.float64], inst: MultiServiceInstance, Tm: int
 ) -> NDArray[np.int64]:
     """Earliest model phase in which each pair still fits the phase budgets (-1: none)."""
@@ -107,6 +123,16 @@ def _earliest_phase(
 
 
 def greedy_plan(inst: MultiServiceInstance, layout: JointLayout, objective: str) -> NDArray[np.int8]:
+    """The plan of :func:`greedy_plan_full`, computed lazily where gains only fall
+    (:mod:`optimizer.joint_greedy`: the same plan, far fewer gain evaluations at city scale)."""
+    from siting.optimizer.joint_greedy import LAZY_OBJECTIVES, lazy_greedy_plan
+
+    if objective in LAZY_OBJECTIVES:
+        return lazy_greedy_plan(inst, layout, objective)
+    return greedy_plan_full(inst, layout, objective)
+
+
+def greedy_plan_full(inst: MultiServiceInstance, layout: JointLayout, objective: str) -> NDArray[np.int8]:
     """A feasible-if-possible joint plan by greedy insertion.
 
     Repeatedly adds the pair (s, j) with the best gain per unit cost that still fits the plot's room,
@@ -176,7 +202,7 @@ def greedy_plan(inst: MultiServiceInstance, layout: JointLayout, objective: str)
             & (spend_s[ps] + pcost <= Bs[ps] + tol)
             & (total + pcost <= B + tol)
         )
-        ph = _earliest_phase(pcost, spent, inst, Tm)
+        ph = earliest_phase(pcost, spent, inst, Tm)
         return ok & (ph >= 0), ph
 
     def gains() -> NDArray[np.float64]:
@@ -354,6 +380,73 @@ def _infeasible_message(
     return base + (f" ({why})" if why else "") + f": {hint}"
 
 
+#: Share of the time left that each lexicographic stage may use when it starts (the rest is kept for
+#: the stages after it; time a stage does not use passes on). "last": a stage with none after it.
+STAGE_SHARES = {"primary": 0.7, "cost": 0.67, "distance": 1.0, "last": 1.0}
+
+
+def _stage_deadline(deadline: float | None, stage: str) -> float | None:
+    """The clock reading by which ``stage`` must end: its share (:data:`STAGE_SHARES`) of what is left."""
+    if deadline is None:
+        return None
+    now = time.perf_counter()
+    return now + STAGE_SHARES[stage] * max(deadline - now, 0.0)
+
+
+def _lp_first(
+    problem: MilpProblem,
+    ws: NDArray[np.float64] | None,
+    params: SolveParams,
+    deadline: float | None,
+    say: Callable[[str], None],
+    model: tuple[MultiServiceInstance, JointLayout, str],
+) -> tuple[MilpProblem, dict[str, Any], NDArray[np.float64] | None]:
+    """For a large maximising model with a start: the LP bound, an LP-guided greedy plan and
+    reduced-cost fixing (:mod:`optimizer.joint_bound`) within :data:`LP_SHARE` of the stage's time.
+
+    The LP-guided plan opens the pairs the LP opens fully, then completes the plan greedily; it
+    replaces the start when it is better. Returns the model the MILP should solve, what was done
+    (``incumbent``, ``lp_bound``, ``lp_seconds``, ``fixed``, ``lp_guided``; empty if nothing) and the start.
+    """
+    if problem.sense != "max" or ws is None or problem.A.nnz < LP_FIRST_NONZEROS:
+        return problem, {}, ws
+    left = None if deadline is None else max(deadline - time.perf_counter(), 0.01)
+    lp = lp_relaxation(problem, params.within(None if left is None else LP_SHARE * left))
+    incumbent = problem.objective_value(ws)
+    if lp is None:
+        say("LP bound: not reached within its share of the time limit")
+        return problem, {}, ws
+    from siting.optimizer.joint_greedy import LAZY_OBJECTIVES, lazy_greedy_plan
+
+    inst, layout, objective = model
+    guided = None
+    if objective in LAZY_OBJECTIVES:
+        y = lp.x[layout.y_cols].sum(axis=1)  # (P,) how much of each pair the LP opens
+        full = np.flatnonzero(y >= 1.0 - 1e-6)
+        guided = _warm_start(
+            problem, layout, lazy_greedy_plan(inst, layout, objective, full[np.argsort(-y[full], kind="stable")])
+        )
+    lp_guided = guided is not None and problem.objective_value(guided) > incumbent
+    if lp_guided:
+        assert guided is not None
+        ws, incumbent = guided, problem.objective_value(guided)
+    fixed, n0, n1 = fix_by_reduced_cost(problem, lp, incumbent)
+    gap = relative_gap(incumbent, lp.value)
+    start = "LP-guided greedy" if lp_guided else "greedy start"
+    say(
+        f"LP bound: {lp.value:,.8g} in {lp.seconds:.1f} s ({start} {incumbent:,.8g}, within {100 * (gap or 0.0):.3g} %); "
+        f"reduced costs fix {n0:,} columns at 0 and {n1:,} at 1"
+    )
+    info = {
+        "incumbent": incumbent,
+        "lp_bound": lp.value,
+        "lp_seconds": lp.seconds,
+        "fixed": n0 + n1,
+        "lp_guided": lp_guided,
+    }
+    return fixed, info, ws
+
+
 def solve_joint(
     inst: MultiServiceInstance,
     objective: str = "max_coverage",
@@ -397,16 +490,26 @@ def solve_joint(
     checks: list[tuple[str, float | None, float]] = []
     notes: list[str] = []
 
-    p1, l1 = joint_milp(inst, objective, fix_primary=primary_bound, forbid=forbid)
+    # phases that cannot bind are dropped (optimizer.joint_bound.phase_free); `work` is the model solved,
+    # `lift` turns its plans back into plans of `inst`
+    free = phase_free(inst, objective)
+    work = inst if free is None else free
+    lift = (lambda op: op) if free is None else (lambda op: last_phase(op, inst))
+    p1, l1 = joint_milp(work, objective, fix_primary=primary_bound, forbid=forbid)
     notes += l1.notes
     say = progress or (lambda _m: None)
     say(f"joint model: {p1.A.shape[0]:,} rows, {p1.A.shape[1]:,} columns, {p1.A.nnz:,} nonzeros")
     t_greedy = time.perf_counter()
-    start = greedy_plan(inst, l1, objective)
+    start = greedy_plan(work, l1, objective)
     ws = _warm_start(p1, l1, start)
     if ws is not None:
         say(f"greedy start: {objective} {p1.objective_value(ws):,.6g} in {time.perf_counter() - t_greedy:.1f} s")
-    r1, again = _solve(be, p1, params, deadline, ws)
+    primary_deadline = _stage_deadline(deadline, "primary" if tie_break and sense == "max" else "last")
+    solved, lp_info, ws = _lp_first(p1, ws, params, primary_deadline, say, (work, l1, objective))
+    r1, again = _solve(be, solved, params, primary_deadline, ws)
+    if lp_info:
+        bound = combined_bound(lp_info["incumbent"], lp_info["lp_bound"], r1.bound)
+        r1 = dataclasses.replace(r1, bound=bound)  # the gap follows once the plan is settled
     if not r1.status.has_solution and r1.limit == Limit.TIME and ws is not None:
         # the budget ran out before the solver had a plan (CBC may still be building the model):
         # the greedy start is the best plan found so far
@@ -419,8 +522,11 @@ def solve_joint(
                 filter(None, [r1.message, "the time limit stopped the solver; the greedy start is kept"])
             ),
         )
+    if lp_info:
+        r1 = dataclasses.replace(r1, gap=relative_gap(r1.objective, r1.bound))
     say(_stage_line("primary", r1))
     stages.append(_record("primary", r1, p1))
+    stages[-1].update(lp_info)
     stages[-1]["warm_start"] = ws is not None
     stages[-1]["resolved_cold"] = again
     if r1.status == Status.INFEASIBLE:
@@ -437,7 +543,7 @@ def solve_joint(
             + "; try a longer time limit or another solver"
         )
     plan = l1.open_phase(r1.x)
-    metrics = evaluate_joint(inst, plan)
+    metrics = evaluate_joint(inst, lift(plan))
     best = objective_value(metrics, objective)
     checks.append(("primary objective", l1.primary_value(r1.x), best))
     proven = [r1.status == Status.OPTIMAL]
@@ -459,9 +565,9 @@ def solve_joint(
             fix_cost = None
             if name == "distance":
                 fix_cost = metrics.total_cost + _hold_slack(metrics.total_cost)
-            pk, lk = joint_milp(inst, objective, fix_primary=held, stage=name, forbid=forbid, fix_cost=fix_cost)
+            pk, lk = joint_milp(work, objective, fix_primary=held, stage=name, forbid=forbid, fix_cost=fix_cost)
             wk = _warm_start(pk, lk, plan)
-            rk, again = _solve(be, pk, params, deadline, wk)
+            rk, again = _solve(be, pk, params, _stage_deadline(deadline, name), wk)
             say(_stage_line(name, rk))
             stages.append(_record(name, rk, pk, {"primary": held} | ({"cost": fix_cost} if fix_cost else {})))
             stages[-1]["warm_start"] = wk is not None
@@ -472,7 +578,7 @@ def solve_joint(
             if not rk.status.has_solution or rk.x is None:
                 break
             plan = lk.open_phase(rk.x)
-            metrics = evaluate_joint(inst, plan)
+            metrics = evaluate_joint(inst, lift(plan))
             if name == "cost":
                 checks.append(("cost", lk.cost_value(rk.x), metrics.total_cost))
             else:
@@ -495,7 +601,7 @@ def solve_joint(
     status = Status.OPTIMAL if all(proven) else Status.FEASIBLE
     bound = r1.bound
     return JointResult(
-        open_phase=plan,
+        open_phase=lift(plan),
         status=status,
         objective=value,
         bound=bound,

@@ -302,6 +302,8 @@ TEXT: dict[str, dict[str, str]] = {
         # interactive map of report.html
         "imap_caption": "Drag to move, wheel or +/− to zoom, double-click to reset; hover a site for its "
         "rank, click it for its rows of the plan. Drawn from the scenario's own layers: works offline.",
+        "imap_cells": "{points} demand points are drawn as {side} m squares, each in the colour of most of its "
+        "residents; the chosen sites are drawn one by one.",
         "imap_zoom_in": "zoom in",
         "imap_zoom_out": "zoom out",
         "imap_reset": "whole area",
@@ -456,6 +458,7 @@ TEXT: dict[str, dict[str, str]] = {
         # interactive map of report.html
         "imap_caption": "拖动平移，滚轮或 +/− 缩放，双击复原；鼠标悬停地块可见排序，点击可见其在方案中的各行。"
         "地图由情景自身的图层绘制，离线可用。",
+        "imap_cells": "{points} 个需求点按 {side} 米方格显示，每格取其多数居民的颜色；选中的地块逐一显示。",
         "imap_zoom_in": "放大",
         "imap_zoom_out": "缩小",
         "imap_reset": "全图",

@@ -35,6 +35,16 @@ def overlaps(a: Box, b: Box, pad: float = 0.0) -> bool:
     return a[0] < b[2] + pad and b[0] < a[2] + pad and a[1] < b[3] + pad and b[1] < a[3] + pad
 
 
+def _hits(a: Box, boxes: Any, pad: float) -> bool:
+    """:func:`overlaps` of ``a`` with any row of the (k, 4) array ``boxes``."""
+    if not len(boxes):
+        return False
+    b = boxes
+    return bool(
+        np.any((a[0] < b[:, 2] + pad) & (b[:, 0] < a[2] + pad) & (a[1] < b[:, 3] + pad) & (b[:, 1] < a[3] + pad))
+    )
+
+
 def box_at(anchor: tuple[float, float], size: tuple[float, float], direction: tuple[int, int], offset: float) -> Box:
     """The box of a text of ``size`` (w, h) pixels put ``offset`` pixels from ``anchor`` in ``direction``:
     to the right of the point for dx > 0, left for dx < 0, centred for dx = 0 (likewise up / down)."""
@@ -73,10 +83,20 @@ class LabelPlacer:
         f = self.frame
         if box[0] < f[0] or box[1] < f[1] or box[2] > f[2] or box[3] > f[3]:
             return False
-        hard = [p.box for p in self.placed] + self.obstacles
-        if any(overlaps(box, b, PAD_PX) for b in hard):
+        # :func:`overlaps` against every box at once (hundreds of labels at city scale)
+        if _hits(box, self._boxes("hard", lambda: [p.box for p in self.placed] + self.obstacles), PAD_PX):
             return False
-        return not (use_soft and any(overlaps(box, b, 0.0) for b in self.soft))
+        return not (use_soft and _hits(box, self._boxes("soft", lambda: self.soft), 0.0))
+
+    def _boxes(self, kind: str, boxes: Any) -> Any:
+        """The list ``boxes()`` as an (k, 4) array, rebuilt only when it has grown (labels are only added)."""
+        size = len(self.placed) + len(self.obstacles) if kind == "hard" else len(self.soft)
+        cache = self.__dict__.setdefault("_arrays", {})
+        found = cache.get(kind)
+        if found is None or len(found) != size:
+            found = np.asarray(boxes(), dtype=np.float64).reshape(-1, 4)
+            cache[kind] = found
+        return found
 
     def place(
         self, text: str, anchor: tuple[float, float], size: tuple[float, float], dpi: float

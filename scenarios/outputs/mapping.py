@@ -26,97 +26,19 @@ import math
 import re
 import warnings as _warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from siting.scenarios.outputs import i18n, palette
+from siting.scenarios.outputs.fonts import find_cjk_font
 from siting.scenarios.outputs.labels import draw_labels
 from siting.scenarios.outputs.map_clusters import compact_clusters
+from siting.scenarios.outputs.map_lod import compound_path
 from siting.scenarios.outputs.palette import SERVICE_STYLE, service_styles
 
 WIDTH_IN = 12.0
 DPI = 100
-#: CJK fonts to look for, in order.
-CJK_FONTS = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "Source Han Sans CN",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "Hiragino Sans GB",
-    "Noto Sans CJK JP",
-    "Noto Serif CJK SC",
-)
-
-
-def bundled_cjk_font() -> Path | None:
-    """The Noto Sans SC file shipped by the ``pylopdf-fonts-zh-cn`` dependency, or None when it is absent."""
-    try:
-        import pylopdf_fonts_zh_cn
-    except ImportError:
-        return None
-    sans_path = getattr(pylopdf_fonts_zh_cn, "sans_path", None)
-    if sans_path is not None:
-        path = Path(sans_path())
-        return path if path.is_file() else None
-    # a later release without sans_path(): the file itself, beside the package
-    return next(iter(sorted(Path(pylopdf_fonts_zh_cn.__file__).parent.glob("NotoSansSC*.otf"))), None)
-
-
-def register_font(path: str | Path) -> str | None:
-    """Add a font file to matplotlib's font manager (once per process) and return its family name.
-
-    None when matplotlib cannot read the file. Registration lives in memory only: nothing is written
-    to matplotlib's font cache, so a later change of the dependency cannot leave a stale entry.
-    """
-    from matplotlib import font_manager as fm
-
-    fname = str(path)
-    known = next((f.name for f in fm.fontManager.ttflist if f.fname == fname), None)
-    if known is not None:
-        return known
-    try:
-        fm.fontManager.addfont(fname)
-    except (OSError, RuntimeError, ValueError):
-        return None
-    return next((f.name for f in fm.fontManager.ttflist if f.fname == fname), None)
-
-
-def find_cjk_font() -> str | None:
-    """The family name of a CJK font matplotlib can use, or None.
-
-    The bundled Noto Sans SC first (the same map on every machine); else matplotlib's font list;
-    when its cache predates the fonts (installed later), the system's ``*CJK*`` / ``*SC*`` font
-    files are added to the font manager and the list is looked at again.
-    """
-    from matplotlib import font_manager as fm
-
-    bundled = bundled_cjk_font()
-    if bundled is not None:
-        name = register_font(bundled)
-        if name is not None:
-            return name
-
-    def lookup() -> str | None:
-        names = {f.name for f in fm.fontManager.ttflist}
-        return next((n for n in CJK_FONTS if n in names), None)
-
-    found = lookup()
-    if found is not None:
-        return found
-    for path in fm.findSystemFonts():
-        low = path.lower()
-        if "cjk" in low or "wqy" in low or "sourcehansans" in low or "notosanssc" in low:
-            try:
-                fm.fontManager.addfont(path)
-            except (OSError, RuntimeError, ValueError):
-                continue
-    return lookup()
 
 
 def _nice_length(span: float) -> float:
@@ -168,8 +90,9 @@ def _extent(layers: dict[str, Any]) -> tuple[float, float, float, float]:
 
 
 def _lines(ax: Any, gdf: Any, colour: str, width: float, z: float) -> None:
+    """Lines of a layer as one path (:func:`compound_path`): one artist however many streets."""
     import shapely
-    from matplotlib.collections import LineCollection
+    from matplotlib.patches import PathPatch
 
     if gdf is None or not len(gdf):
         return
@@ -177,8 +100,12 @@ def _lines(ax: Any, gdf: Any, colour: str, width: float, z: float) -> None:
     coords, index = shapely.get_coordinates(parts, return_index=True)
     if not len(coords):
         return
-    cuts = np.flatnonzero(np.diff(index)) + 1
-    ax.add_collection(LineCollection(np.split(coords, cuts), colors=colour, linewidths=width, zorder=z))
+    path = compound_path(coords, index, closed=False)
+    ax.add_artist(PathPatch(path, facecolor="none", edgecolor=colour, linewidth=width, zorder=z, capstyle="butt"))
+
+
+#: From this many polygons of one colour, :func:`_polygons` draws one compound path.
+COMPOUND_FROM = 500
 
 
 def _polygons(ax: Any, gdf: Any, face: Any, edge: Any, width: float, z: float, alpha: float = 1.0) -> None:
@@ -196,6 +123,13 @@ def _polygons(ax: Any, gdf: Any, face: Any, edge: Any, width: float, z: float, a
         return
     rings = shapely.get_exterior_ring(parts)
     coords, index = shapely.get_coordinates(rings, return_index=True)
+    if isinstance(face, str) and len(parts) > COMPOUND_FROM:
+        # many polygons of one colour (buildings): one compound path, one artist
+        from matplotlib.patches import PathPatch
+
+        path = compound_path(coords, index, closed=True)
+        ax.add_artist(PathPatch(path, facecolor=face, edgecolor=edge, linewidth=width, alpha=alpha, zorder=z))
+        return
     cuts = np.flatnonzero(np.diff(index)) + 1
     faces = face if isinstance(face, str) else list(np.asarray(face, dtype=object)[owner])
     ax.add_collection(
@@ -492,6 +426,7 @@ def draw_map(
     warnings: list[str] = []
     lang = i18n.check_lang(lang)
     rc: dict[str, Any] = {"font.family": ["DejaVu Sans"], "svg.hashsalt": "siting", "path.simplify": True}
+    rc["agg.path.chunksize"] = 20_000  # the streets are one long path (map_lod.compound_path)
     font = find_cjk_font()
     if lang == "zh" and font is None:
         warnings.append(
@@ -879,17 +814,14 @@ def _glyph_notes(caught: list[_warnings.WarningMessage]) -> list[str]:
 
 
 __all__ = [
-    "CJK_FONTS",
     "CORNERS",
     "SERVICE_STYLE",
-    "bundled_cjk_font",
     "compact_clusters",
     "corner_load",
     "draw_map",
     "find_cjk_font",
     "label_boxes",
     "label_items",
-    "register_font",
     "render_map",
     "service_styles",
 ]

@@ -140,29 +140,35 @@ def reach_layers(built: Any, states: dict[str, dict[str, Any]], ranks: dict[tupl
             a, b = rows_xy[hit], cols_xy[best[hit]]
             served_geom.extend(shapely.linestrings(np.stack([a, b], axis=1)))
             served["service"].extend([name] * hit.size)
-            served["demand_id"].extend(str(pb.demand_ids[i]) for i in hit)
+            served["demand_id"].extend(np.asarray(pb.demand_ids).astype(str)[hit].tolist())
             served["facility_id"].extend(ids[best[hit]].tolist())
             served["kind"].extend(kind[best[hit]].tolist())
             served["distance_m"].extend(np.round(dist[hit], 1).tolist())
             served["people"].extend(w[hit].tolist())
 
-        # ---- catchments: per open column, the hull of it and the rows within reach
+        # ---- catchments: per open column, the hull of it and the rows within reach (all at once:
+        # one multipoint per facility, hulls and buffers computed by shapely over the array)
         cover = sp.csc_array(inst.coverage(pb.reach_m))
-        for j in open_cols:  # a loop over open facilities (a handful), not pairs
-            if not np.isfinite(cols_xy[j, 0]):
-                continue
-            rows = cover.indices[cover.indptr[j] : cover.indptr[j + 1]]
-            pts = np.vstack([cols_xy[j][None, :], rows_xy[rows]])
-            hull = shapely.concave_hull(shapely.multipoints(pts), ratio=HULL_RATIO)
-            catch_geom.append(shapely.buffer(hull, HULL_BUFFER_M))
-            catch["service"].append(name)
-            catch["facility_id"].append(str(ids[j]))
-            catch["kind"].append(str(kind[j]))
-            rank = ranks.get((name, str(ids[j])))
-            catch["rank"].append(float(rank) if rank is not None and not existing[j] else np.nan)
-            catch["reach_m"].append(round(float(pb.reach_m), 1))
-            catch["demand_points"].append(int(rows.size))
-            catch["people"].append(round(float(w[rows].sum()), 2))
+        cols = open_cols[np.isfinite(cols_xy[open_cols, 0])]
+        if cols.size:
+            lo, lens = cover.indptr[cols], np.diff(cover.indptr)[cols]
+            owner = np.repeat(np.arange(cols.size), lens)
+            rows = cover.indices[np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))]
+            which = np.concatenate([np.arange(cols.size), owner])
+            order = np.argsort(which, kind="stable")  # each facility itself, then its rows
+            pts = np.vstack([cols_xy[cols], rows_xy[rows]])[order]
+            hulls = shapely.concave_hull(shapely.multipoints(pts, indices=which[order]), ratio=HULL_RATIO)
+            catch_geom.extend(shapely.buffer(hulls, HULL_BUFFER_M))
+            people = np.bincount(owner, weights=w[rows], minlength=cols.size)
+            catch["service"].extend([name] * cols.size)
+            catch["facility_id"].extend(ids[cols].astype(str).tolist())
+            catch["kind"].extend(kind[cols].astype(str).tolist())
+            for j in cols.tolist():  # a loop over open facilities (hundreds), not pairs
+                rank = ranks.get((name, str(ids[j])))
+                catch["rank"].append(float(rank) if rank is not None and not existing[j] else np.nan)
+            catch["reach_m"].extend([round(float(pb.reach_m), 1)] * cols.size)
+            catch["demand_points"].extend(lens.astype(int).tolist())
+            catch["people"].extend(np.round(people, 2).tolist())
     catchments = gpd.GeoDataFrame(
         {
             c: np.asarray(

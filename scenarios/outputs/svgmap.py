@@ -9,6 +9,9 @@ script (written here, no library) lets the reader
 * hover a chosen site for its ranks and services (the SVG ``<title>``), and click it to show its
   rows of the ranked plan (rank, service, phase, cost, reason) under the map.
 
+At city scale the demand points become grid cells and the streets one picture under the vector layers
+(:mod:`scenarios.outputs.map_lod`); the chosen sites are always drawn one by one.
+
 Small on purpose: coordinates are scaled to a 1000-unit-wide box and rounded to 0.1 unit (at most
 a thousandth of the map's width); streets are simplified with the same tolerance (Douglas-Peucker,
 shapely) and drawn as one ``<path>``; demand polygons are drawn as their representative points. A
@@ -199,6 +202,46 @@ def _area_path(gdf: Any, to_svg: Any, tolerance: float, view: tuple[float, float
     return " ".join(pairs.tolist()), lines
 
 
+def _street_picture(streets: Any, to_svg: Any, tolerance: float, height: float) -> str | None:
+    """The streets as one PNG under the map when they have too many vertices for a vector path
+    (:func:`scenarios.outputs.map_lod.street_image`), else None."""
+    import shapely
+
+    from siting.scenarios.outputs.map_lod import MAX_SVG_STREET_VERTICES, street_image
+
+    if int(shapely.get_num_coordinates(np.asarray(streets.geometry.to_numpy())).sum()) <= MAX_SVG_STREET_VERTICES:
+        return None
+    geoms = shapely.simplify(np.asarray(streets.geometry.to_numpy()), tolerance, preserve_topology=False)
+    parts = shapely.get_parts(geoms[~shapely.is_empty(geoms)])
+    xy, line = shapely.get_coordinates(parts, return_index=True)
+    sx, sy = to_svg(xy[:, 0], xy[:, 1])
+    return street_image(np.column_stack([sx, sy]), line, WIDTH, height)
+
+
+def _demand_cells(demand: Any, dx: np.ndarray, dy: np.ndarray, state: np.ndarray) -> tuple[str, float]:
+    """Demand as grid cells when there are too many points to draw one by one
+    (:func:`scenarios.outputs.map_lod.grid_cells`): one path per coverage state, and the cell side
+    (SVG units); ("", 0) otherwise."""
+    from siting.scenarios.outputs.map_lod import grid_cells
+
+    keys = ("none", "some", "all")
+    people_col = next((c for c in ("residents",) if c in demand.columns), None)
+    people = demand[people_col].fillna(0).to_numpy(dtype=float) if people_col else np.ones(len(demand))
+    code = np.select([state == k for k in keys], [0, 1, 2], default=1).astype(np.int64)
+    found = grid_cells(dx, dy, code, people, len(keys))
+    if found is None:
+        return "", 0.0
+    side, cx, cy, cls = found
+    groups = []
+    for c, key in enumerate(keys):  # three colours
+        sel = cls == c
+        if sel.any():
+            d = np.char.add(np.char.add(np.char.add("M", _fmt_all(cx[sel])), " "), _fmt_all(cy[sel]))
+            d = np.char.add(d, f"h{_fmt(side)}v{_fmt(side)}h-{_fmt(side)}z")
+            groups.append(f'<path d="{"".join(d.tolist())}" fill="{COVER_COLOURS[key]}" fill-opacity="0.6"/>')
+    return "".join(groups), side
+
+
 def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str, Any], lang: str) -> str:
     """The HTML block of the interactive map (empty when there is nothing to draw).
 
@@ -282,12 +325,19 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
     streets = layers.get("streets")
     if streets is not None and len(streets):
         streets = streets.to_crs(chosen.crs) if streets.crs is not None and streets.crs != chosen.crs else streets
-        path = _street_path(streets, to_svg, tolerance=0.5 / scale)  # half an SVG unit
+        picture = _street_picture(streets, to_svg, tolerance=0.5 / scale, height=height)
+        path = "" if picture else _street_path(streets, to_svg, tolerance=0.5 / scale)  # half an SVG unit
+        if picture:
+            out.append(
+                f'<image href="{picture}" x="0" y="0" width="{_fmt(WIDTH)}" height="{_fmt(height)}" '
+                'preserveAspectRatio="none"/>'
+            )
         if path:
             out.append(
                 f'<path d="{path}" fill="none" stroke="#c8c8c8" stroke-width="1" vector-effect="non-scaling-stroke"/>'
             )
     demand = layers.get("demand")
+    cell_note = ""
     if demand is not None and len(demand):
         dx, dy = to_svg(*_points(demand))
         cover = [c for c in (f"covered_{s}" for s in services) if c in demand.columns]
@@ -296,7 +346,11 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
             state = np.where(hits == len(cover), "all", np.where(hits > 0, "some", "none"))
         else:
             state = np.full(len(demand), "some")
-        for key in ("none", "some", "all"):
+        cells, side = _demand_cells(demand, dx, dy, state)
+        if cells:
+            out.append(cells)
+            cell_note = t(lang, "imap_cells", points=f"{len(demand):,}", side=f"{side / scale:,.0f}")
+        for key in ("none", "some", "all") if not cells else ():
             sel = state == key
             if sel.any():
                 dots = "".join(f'<circle cx="{_fmt(a)}" cy="{_fmt(b)}" r="2.5"/>' for a, b in zip(dx[sel], dy[sel]))
@@ -376,6 +430,7 @@ def interactive_map(layers: dict[str, Any] | None, plan: Any, summary: dict[str,
         '<div id="imap" class="screen-only">'
         f'<p class="caption">{_e(t(lang, "imap_caption"))}</p>'
         + (f'<p class="caption">{_e(t(lang, "map_compact"))}</p>' if areas else "")
+        + (f'<p class="caption">{_e(cell_note)}</p>' if cell_note else "")
         + '<div class="tools">'
         f'<button type="button" data-zoom="0.8" title="{_e(t(lang, "imap_zoom_in"))}">+</button>'
         f'<button type="button" data-zoom="1.25" title="{_e(t(lang, "imap_zoom_out"))}">−</button>'

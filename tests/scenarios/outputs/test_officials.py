@@ -319,7 +319,7 @@ def test_chinese_labels_use_the_bundled_font_with_no_system_font_config(tmp_path
     (tmp_path / "mpl").mkdir()
     code = (
         "from matplotlib import font_manager as fm\n"
-        "from siting.scenarios.outputs.mapping import bundled_cjk_font, find_cjk_font\n"
+        "from siting.scenarios.outputs.fonts import bundled_cjk_font, find_cjk_font\n"
         "print(fm.findfont(fm.FontProperties(family=find_cjk_font()), fallback_to_default=False))\n"
         "print(bundled_cjk_font())\n"
     )

@@ -346,12 +346,12 @@ def test_bundled_font_draws_chinese_where_dejavu_draws_boxes() -> None:
     alone (the control) warns and draws the same box five times."""
     from matplotlib import font_manager as fm
 
-    from siting.scenarios.outputs import mapping
+    from siting.scenarios.outputs import fonts
 
-    path = mapping.bundled_cjk_font()
+    path = fonts.bundled_cjk_font()
     assert path is not None and path.suffix == ".otf"
-    name = mapping.find_cjk_font()
-    assert name is not None and name == mapping.register_font(path)
+    name = fonts.find_cjk_font()
+    assert name is not None and name == fonts.register_font(path)
     assert Path(fm.findfont(fm.FontProperties(family=name), fallback_to_default=False)) == path
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=GLYPH_MISSING)
