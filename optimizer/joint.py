@@ -35,7 +35,9 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.errors import InfeasibleError, NoSolutionError, ScenarioError
+from siting.models.evaluate_joint_options import OptionMetrics, evaluate_joint_options
 from siting.models.formulations.joint import JointLayout, check_objective, joint_milp
+from siting.models.formulations.joint_capacity import JointOptions
 from siting.models.milp import MilpProblem
 from siting.models.multiservice import (
     OBJECTIVE_SENSE,
@@ -81,6 +83,11 @@ class JointResult:
     notes: list[str] = field(default_factory=list)
     service_names: tuple[str, ...] = ()
     site_ids: NDArray[Any] | None = None
+    #: with services' capacities / equity rules: the evaluator's capacity use and group shares
+    #: (``objective`` is then its recount of the served / covered demand)
+    option_metrics: OptionMetrics | None = None
+    #: extra records of the option solve (the max-min stage, the unconstrained reference, ...)
+    option_stats: dict[str, Any] = field(default_factory=dict)
 
     @property
     def pairs(self) -> frozenset[tuple[int, int]]:
@@ -323,6 +330,20 @@ def _close(a: float | None, b: float | None) -> bool:
     return abs(a - b) <= VERIFY_RTOL * max(1.0, abs(a), abs(b)) + 1e-9
 
 
+def _option_metrics(
+    inst: MultiServiceInstance,
+    options: JointOptions | None,
+    layout: JointLayout,
+    x: NDArray[np.float64],
+    plan: NDArray[np.int8],
+    objective: str,
+) -> OptionMetrics | None:
+    """The evaluator's recount of capacity use, group shares and objective (None without options)."""
+    if not options or layout.options is None:
+        return None
+    return evaluate_joint_options(inst, options, plan, layout.options.named_assignment(x), objective)
+
+
 def _infeasible_message(
     inst: MultiServiceInstance,
     objective: str,
@@ -365,6 +386,7 @@ def solve_joint(
     primary_bound: float | None = None,
     backend: Backend | None = None,
     progress: Callable[[str], None] | None = None,
+    options: JointOptions | None = None,
 ) -> JointResult:
     """Solve the joint model (see the module docstring for the stages).
 
@@ -380,6 +402,9 @@ def solve_joint(
     primary_bound : the primary objective must be at least (max) / at most (min) this value.
     backend : a backend object to use instead of ``solver`` (tests, heuristics).
     progress : receives a line after the greedy start and after each stage (status, bound, gap).
+    options : services' capacities and equity floors (:mod:`models.formulations.joint_capacity`);
+        the objective is then the served / covered demand recounted by
+        :func:`models.evaluate_joint_options.evaluate_joint_options` (max-min: :mod:`optimizer.joint_options`).
 
     Raises
     ------
@@ -397,7 +422,7 @@ def solve_joint(
     checks: list[tuple[str, float | None, float]] = []
     notes: list[str] = []
 
-    p1, l1 = joint_milp(inst, objective, fix_primary=primary_bound, forbid=forbid)
+    p1, l1 = joint_milp(inst, objective, fix_primary=primary_bound, forbid=forbid, options=options)
     notes += l1.notes
     say = progress or (lambda _m: None)
     say(f"joint model: {p1.A.shape[0]:,} rows, {p1.A.shape[1]:,} columns, {p1.A.nnz:,} nonzeros")
@@ -438,7 +463,8 @@ def solve_joint(
         )
     plan = l1.open_phase(r1.x)
     metrics = evaluate_joint(inst, plan)
-    best = objective_value(metrics, objective)
+    om = _option_metrics(inst, options, l1, r1.x, plan, objective)
+    best = objective_value(metrics, objective) if om is None else om.value
     checks.append(("primary objective", l1.primary_value(r1.x), best))
     proven = [r1.status == Status.OPTIMAL]
     messages = [f"primary stage stopped by the {r1.limit.value} limit"] if r1.status != Status.OPTIMAL else []
@@ -459,7 +485,9 @@ def solve_joint(
             fix_cost = None
             if name == "distance":
                 fix_cost = metrics.total_cost + _hold_slack(metrics.total_cost)
-            pk, lk = joint_milp(inst, objective, fix_primary=held, stage=name, forbid=forbid, fix_cost=fix_cost)
+            pk, lk = joint_milp(
+                inst, objective, fix_primary=held, stage=name, forbid=forbid, fix_cost=fix_cost, options=options
+            )
             wk = _warm_start(pk, lk, plan)
             rk, again = _solve(be, pk, params, deadline, wk)
             say(_stage_line(name, rk))
@@ -473,14 +501,17 @@ def solve_joint(
                 break
             plan = lk.open_phase(rk.x)
             metrics = evaluate_joint(inst, plan)
+            om = _option_metrics(inst, options, lk, rk.x, plan, objective)
             if name == "cost":
                 checks.append(("cost", lk.cost_value(rk.x), metrics.total_cost))
             else:
                 checks.append(("walking distance", lk.distance_value(rk.x), metrics.total_distance))
-            checks.append(("primary objective held", None, objective_value(metrics, objective)))
+            checks.append(
+                ("primary objective held", None, objective_value(metrics, objective) if om is None else om.value)
+            )
 
-    value = objective_value(metrics, objective)
-    ok = not metrics.violations
+    value = objective_value(metrics, objective) if om is None else om.value
+    ok = not metrics.violations and (om is None or not om.violations)
     for what, milp_value, evaluated in checks:
         if milp_value is None:
             # the plan of a later stage must keep the primary objective within the hold slack
@@ -492,6 +523,8 @@ def solve_joint(
             messages.append(f"{what}: solver {milp_value} vs evaluator {evaluated}")
     if metrics.violations:
         messages.append("plan violates: " + "; ".join(metrics.violations))
+    if om is not None and om.violations:
+        messages.append("capacity / equity check: " + "; ".join(om.violations))
     status = Status.OPTIMAL if all(proven) else Status.FEASIBLE
     bound = r1.bound
     return JointResult(
@@ -511,6 +544,7 @@ def solve_joint(
         notes=notes,
         service_names=tuple(s.name for s in inst.services),
         site_ids=inst.site_ids,
+        option_metrics=om,
     )
 
 
