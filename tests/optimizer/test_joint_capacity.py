@@ -27,7 +27,7 @@ from siting.models.formulations.joint_capacity import CapacityData, EquityData, 
 from siting.models.multiservice import MultiServiceInstance, ServiceData
 from siting.optimizer.joint import solve_joint
 from siting.optimizer.joint_options import solve_joint_options
-from siting.optimizer.registry import get_backend
+from siting.optimizer.registry import make_backend
 from siting.optimizer.result import SolveParams, Status
 
 PARAMS = SolveParams(mip_gap=0.0)
@@ -35,10 +35,7 @@ TOL = 1e-6
 
 
 def _cbc_available() -> bool:
-    try:
-        return bool(get_backend("cbc").available())
-    except Exception:  # not installed
-        return False
+    return bool(make_backend("cbc").available())
 
 
 def random_case(
