@@ -156,7 +156,8 @@ def _worst_stage(
         "worst_share_evaluated": t_star,
         "verified": ok,
     }
-    say(f"worst share stage: {r0.status.value}, {_pct(t_star)} (bound {r0.bound})")
+    bound = "-" if r0.bound is None else _pct(min(1.0, float(r0.bound)))
+    say(f"worst share stage: {r0.status.value}, {_pct(t_star)} (bound {bound}), {r0.seconds:.1f} s")
     return t_star, record
 
 
