@@ -137,7 +137,7 @@ def _worst_stage(
                 f"the max-min stage of {name} stopped without a plan ({r0.status.value}); try a longer time limit"
             )
         r0 = dataclasses.replace(r0, x=ws, objective=p0.objective_value(ws), status=Status.FEASIBLE)
-    assert l0.options is not None
+    assert l0.options is not None and r0.x is not None
     plan0 = l0.open_phase(r0.x)
     om0 = evaluate_joint_options(inst, options, plan0, l0.options.named_assignment(r0.x), objective)
     t_star = om0.equity[name].worst
