@@ -8,7 +8,7 @@ On demand, not part of the test suite (the machine is shared: compare figures of
 Two services on the plots of :func:`city_instances.city_instance` (seed 1, reach 500 m): ``care``
 (all residents, capacities drawn uniformly from 4,000-12,000 residents, seeded, so they bind; a
 capacity is synthetic) and ``toilet`` (the same residents, 16 communities: the cells of a 4 x 4
-grid), at most ``--p`` new sites each and a shared budget of ``1.5 p`` (every site costs 1).
+grid), at most ``--p`` (20) new sites each and a shared budget of ``1.5 p`` (every site costs 1).
 
 Cases: ``plain`` (no option), ``cap_strong`` / ``cap_weak`` (care capacitated, unsplit, with the
 per-pair linking (C3) at every plot or only at unlimited plots), ``cap_split`` (split, strong),
@@ -92,7 +92,7 @@ def main() -> None:
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--n", type=int, default=3_000)
     ap.add_argument("--m", type=int, default=300)
-    ap.add_argument("--p", type=int, default=15)
+    ap.add_argument("--p", type=int, default=20)
     ap.add_argument("--time-limit", type=float, default=30.0)
     ap.add_argument("--floor", type=float, default=0.3)
     ap.add_argument("--out", default=str(HERE / "results" / "joint_options.csv"))

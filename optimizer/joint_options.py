@@ -108,7 +108,7 @@ def floor_diagnosis(
         else:
             parts.append(
                 f"services.{name}.equity: each group can reach {_pct(floor)} alone (best share alone: {shown}) "
-                "but not all at once within the shared budgets, plots"
+                "but not all at once within the shared budgets, count limits, plots"
                 + (" and capacities" if name in options.capacity else "")
             )
     return "; ".join(parts)
@@ -201,7 +201,9 @@ def solve_joint_options(
                 backend=be,
                 options=free if free else None,
             )
-        except (InfeasibleError, NoSolutionError):
+        except InfeasibleError:  # the model is infeasible without the equity rules: not the floors' doing
+            raise
+        except NoSolutionError:
             refs = None
     stages: list[dict[str, Any]] = []
     final = options
@@ -220,14 +222,14 @@ def solve_joint_options(
         res = solve_joint(
             inst, objective, solver, params, tie_break=tie_break, backend=be, progress=progress, options=final
         )
-    except InfeasibleError as exc:
+    except InfeasibleError as exc:  # the floors, or what the model without them already breaks
         if not floors:
             raise
         why = floor_diagnosis(inst, final, floors, be, params.within(None))
         raise InfeasibleError(
-            f"{exc}; the equity floors cannot all be met: {why}; lower the floor (min_share), raise the budget "
-            "or max_sites, raise the capacities, or widen the reach"
-        ) from None
+            f"the joint {objective} model of {inst.name!r} has no plan meeting the equity floors: {why}; lower the "
+            "floor (min_share), raise the budget or max_sites, raise the capacities, or widen the reach"
+        ) from exc
     stats: dict[str, Any] = {}
     if final.equity:
         stats["equity"] = {}

@@ -216,7 +216,7 @@ def test_floor_without_capacity_matches_brute_force(seed: int) -> None:
     inst, options = random_case(100 + seed, split=False, floor=True, capacity=False)
     want = brute(inst, options)
     if want is None:
-        with pytest.raises(InfeasibleError, match="cannot all be met"):
+        with pytest.raises(InfeasibleError, match="no plan meeting the equity floors: services.svc0.equity"):
             solve_joint_options(inst, options, params=PARAMS, reference=False)
         return
     res = solve_joint_options(inst, options, params=PARAMS)
