@@ -344,6 +344,26 @@ def _option_metrics(
     return evaluate_joint_options(inst, options, plan, layout.options.named_assignment(x), objective)
 
 
+def _polished(r: SolveResult, problem: MilpProblem, layout: JointLayout) -> SolveResult:
+    """A stopped solve's point with the options made consistent with its plan: every covered row
+    counted (``z`` at its best for the open pairs), the solver's own capacity assignment kept, so the
+    solver's objective and the evaluator's agree; a proven optimum, or a point the rows refuse, is kept."""
+    if r.x is None or r.status == Status.OPTIMAL or layout.options is None:
+        return r
+    x = layout.start(layout.open_phase(r.x))
+    if x is None:
+        return r
+    for blk in layout.options.capacity.values():
+        x[blk.cols] = r.x[blk.cols]
+    if layout.options.tau_col >= 0:
+        x[layout.options.tau_col] = r.x[layout.options.tau_col]
+    if problem.max_violation(x) > START_TOL:
+        return r
+    value = problem.objective_value(x)
+    worse = value < (r.objective or -math.inf) if problem.sense == "max" else value > (r.objective or math.inf)
+    return r if worse else dataclasses.replace(r, x=x, objective=value)
+
+
 def _infeasible_message(
     inst: MultiServiceInstance,
     objective: str,
@@ -444,6 +464,7 @@ def solve_joint(
                 filter(None, [r1.message, "the time limit stopped the solver; the greedy start is kept"])
             ),
         )
+    r1 = _polished(r1, p1, l1)
     say(_stage_line("primary", r1))
     stages.append(_record("primary", r1, p1))
     stages[-1]["warm_start"] = ws is not None

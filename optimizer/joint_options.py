@@ -36,6 +36,8 @@ from siting.optimizer.joint import JointResult, greedy_plan, solve_joint
 from siting.optimizer.registry import get_backend
 from siting.optimizer.result import Backend, SolveParams, Status
 
+#: Seconds each group's "best share alone" solve of an infeasible floor's diagnosis may take.
+DIAGNOSIS_SECONDS = 10.0
 #: Largest row violation accepted in the max-min stage's start.
 START_TOL = 1e-7
 
@@ -225,7 +227,9 @@ def solve_joint_options(
     except InfeasibleError as exc:  # the floors, or what the model without them already breaks
         if not floors:
             raise
-        why = floor_diagnosis(inst, final, floors, be, params.within(None))
+        # the diagnosis gets its own short budget: the run's may be spent by now
+        diag = dataclasses.replace(params, deadline=None, time_limit=DIAGNOSIS_SECONDS)
+        why = floor_diagnosis(inst, final, floors, be, diag)
         raise InfeasibleError(
             f"the joint {objective} model of {inst.name!r} has no plan meeting the equity floors: {why}; lower the "
             "floor (min_share), raise the budget or max_sites, raise the capacities, or widen the reach"
