@@ -210,7 +210,8 @@ def _capacity_use(
     else:
         demand = np.asarray(given[0], dtype=np.int64)
         fac = np.asarray(given[1], dtype=np.int64)
-        sh = np.asarray(given[2], dtype=np.float64).reshape(demand.size, -1)
+        raw = np.asarray(given[2], dtype=np.float64)
+        sh = raw.reshape(demand.size, -1) if demand.size else np.zeros((0, T))
     if sh.shape[1] != T:
         sh = np.repeat(sh[:, -1:], T, axis=1) if sh.shape[1] == 1 or not phased else sh[:, -T:]
     bad: list[str] = []

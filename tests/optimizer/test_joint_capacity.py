@@ -11,6 +11,7 @@ with the formulation.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -28,7 +29,7 @@ from siting.models.multiservice import MultiServiceInstance, ServiceData
 from siting.optimizer.joint import solve_joint
 from siting.optimizer.joint_options import solve_joint_options
 from siting.optimizer.registry import make_backend
-from siting.optimizer.result import SolveParams, Status
+from siting.optimizer.result import Limit, SolveParams, Status
 
 PARAMS = SolveParams(mip_gap=0.0)
 TOL = 1e-6
@@ -321,3 +322,38 @@ def test_phased_capacity_counts_from_the_opening_phase(seed: int, split: bool, f
     res = solve_joint_options(inst, options, "phased", params=PARAMS)
     assert res.verified, res.message
     assert res.objective == pytest.approx(want, abs=1e-5, rel=1e-5)
+
+
+class _StoppedEarly:
+    """HiGHS, then the point made legal but poor (every coverage column z at 0) and called a time stop."""
+
+    name = "stopped-early"
+
+    def __init__(self) -> None:
+        self.inner = make_backend("highs")
+
+    def available(self) -> bool:
+        return True
+
+    def version(self) -> str:
+        return "test"
+
+    def solve(self, problem: Any, params: SolveParams, warm_start: Any = None) -> Any:
+        r = self.inner.solve(problem, params, warm_start)
+        x = np.array(r.x, dtype=np.float64)
+        for name, (a, b) in problem.blocks.items():
+            if name.startswith("z["):
+                x[a:b] = 0.0
+        return dataclasses.replace(
+            r, status=Status.FEASIBLE, limit=Limit.TIME, x=x, objective=problem.objective_value(x)
+        )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_stopped_solve_is_polished_so_solver_and_evaluator_agree(seed: int) -> None:
+    inst, options = random_case(500 + seed, split=False, floor=False)
+    want = brute(inst, options)
+    res = solve_joint(inst, params=PARAMS, options=options, backend=_StoppedEarly(), tie_break=False)
+    assert res.status == Status.FEASIBLE  # a time-limited stop is never optimal
+    assert res.verified, res.message
+    assert want is not None and res.objective == pytest.approx(want, abs=1e-5, rel=1e-5)
