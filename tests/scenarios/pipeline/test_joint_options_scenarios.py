@@ -19,7 +19,9 @@ import pandas as pd
 import pytest
 import yaml
 from paths import DATA, REPO
+from typer.testing import CliRunner
 
+from siting.cli import app
 from siting.models.errors import InfeasibleError, ScenarioError
 from siting.models.evaluate_joint_options import evaluate_joint_options
 from siting.scenarios.joint_build import joint_options, to_multiservice
@@ -135,6 +137,11 @@ def test_an_infeasible_joint_floor_names_the_groups_and_writes_nothing(tmp_path:
     with pytest.raises(InfeasibleError, match=r"services\.public_toilet\.equity: groups .*north.*best share"):
         run_scenario(path, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    # the command: one error line, exit code 3
+    res = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out"), "--quiet"])
+    assert res.exit_code == 3
+    assert res.stderr.startswith("error: ") and "services.public_toilet.equity" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
@@ -163,3 +170,10 @@ def test_what_the_joint_model_cannot_honour_is_an_error(
 ) -> None:
     with pytest.raises(ScenarioError, match=match):
         validate_scenario(tiny(tmp_path, services, **top))
+
+
+def test_alternatives_with_service_options_is_an_error(tmp_path: Path) -> None:
+    path = tiny(tmp_path, {"elderly_care": {"capacity": 50}})
+    with pytest.raises(ScenarioError, match="--alternatives does not take services' capacity or equity"):
+        run_scenario(path, out=tmp_path / "out", alternatives=2)
+    assert not (tmp_path / "out").exists()
