@@ -42,7 +42,6 @@ def check_service_options(body: ScenarioBody, mode: str, source: str = "") -> No
             problems.append(f"services.{name}.allow_split needs a capacity: set capacity or capacity_by_land_type")
         if not extras:
             continue
-        field = f"services.{name}.{extras[0]}"
         if mode == "joint":
             problems += joint_option_problems(body, name, extras)
             continue
