@@ -42,7 +42,9 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.errors import InfeasibleError, NoSolutionError, ScenarioError
+from siting.models.evaluate_joint_options import OptionMetrics, evaluate_joint_options
 from siting.models.formulations.joint import JointLayout, check_objective, joint_milp
+from siting.models.formulations.joint_capacity import JointOptions
 from siting.models.milp import MilpProblem
 from siting.models.multiservice import (
     OBJECTIVE_SENSE,
@@ -97,6 +99,11 @@ class JointResult:
     notes: list[str] = field(default_factory=list)
     service_names: tuple[str, ...] = ()
     site_ids: NDArray[Any] | None = None
+    #: with services' capacities / equity rules: the evaluator's capacity use and group shares
+    #: (``objective`` is then its recount of the served / covered demand)
+    option_metrics: OptionMetrics | None = None
+    #: extra records of the option solve (the max-min stage, the unconstrained reference, ...)
+    option_stats: dict[str, Any] = field(default_factory=dict)
 
     @property
     def pairs(self) -> frozenset[tuple[int, int]]:
@@ -349,6 +356,40 @@ def _close(a: float | None, b: float | None) -> bool:
     return abs(a - b) <= VERIFY_RTOL * max(1.0, abs(a), abs(b)) + 1e-9
 
 
+def _option_metrics(
+    inst: MultiServiceInstance,
+    options: JointOptions | None,
+    layout: JointLayout,
+    x: NDArray[np.float64],
+    plan: NDArray[np.int8],
+    objective: str,
+) -> OptionMetrics | None:
+    """The evaluator's recount of capacity use, group shares and objective (None without options)."""
+    if not options or layout.options is None:
+        return None
+    return evaluate_joint_options(inst, options, plan, layout.options.named_assignment(x), objective)
+
+
+def _polished(r: SolveResult, problem: MilpProblem, layout: JointLayout) -> SolveResult:
+    """A stopped solve's point with the options made consistent with its plan: every covered row
+    counted (``z`` at its best for the open pairs), the solver's own capacity assignment kept, so the
+    solver's objective and the evaluator's agree; a proven optimum, or a point the rows refuse, is kept."""
+    if r.x is None or r.status == Status.OPTIMAL or layout.options is None:
+        return r
+    x = layout.start(layout.open_phase(r.x))
+    if x is None:
+        return r
+    for blk in layout.options.capacity.values():
+        x[blk.cols] = r.x[blk.cols]
+    if layout.options.tau_col >= 0:
+        x[layout.options.tau_col] = r.x[layout.options.tau_col]
+    if problem.max_violation(x) > START_TOL:
+        return r
+    value = problem.objective_value(x)
+    worse = value < (r.objective or -math.inf) if problem.sense == "max" else value > (r.objective or math.inf)
+    return r if worse else dataclasses.replace(r, x=x, objective=value)
+
+
 def _infeasible_message(
     inst: MultiServiceInstance,
     objective: str,
@@ -458,6 +499,7 @@ def solve_joint(
     primary_bound: float | None = None,
     backend: Backend | None = None,
     progress: Callable[[str], None] | None = None,
+    options: JointOptions | None = None,
 ) -> JointResult:
     """Solve the joint model (see the module docstring for the stages).
 
@@ -473,6 +515,9 @@ def solve_joint(
     primary_bound : the primary objective must be at least (max) / at most (min) this value.
     backend : a backend object to use instead of ``solver`` (tests, heuristics).
     progress : receives a line after the greedy start and after each stage (status, bound, gap).
+    options : services' capacities and equity floors (:mod:`models.formulations.joint_capacity`);
+        the objective is then the served / covered demand recounted by
+        :func:`models.evaluate_joint_options.evaluate_joint_options` (max-min: :mod:`optimizer.joint_options`).
 
     Raises
     ------
@@ -491,11 +536,12 @@ def solve_joint(
     notes: list[str] = []
 
     # phases that cannot bind are dropped (optimizer.joint_bound.phase_free); `work` is the model solved,
-    # `lift` turns its plans back into plans of `inst`
-    free = phase_free(inst, objective)
+    # `lift` turns its plans back into plans of `inst`. Capacities and floors count from the phase a
+    # facility opens in, so a model with options keeps its phases.
+    free = phase_free(inst, objective) if not options else None
     work = inst if free is None else free
     lift = (lambda op: op) if free is None else (lambda op: last_phase(op, inst))
-    p1, l1 = joint_milp(work, objective, fix_primary=primary_bound, forbid=forbid)
+    p1, l1 = joint_milp(work, objective, fix_primary=primary_bound, forbid=forbid, options=options)
     notes += l1.notes
     say = progress or (lambda _m: None)
     say(f"joint model: {p1.A.shape[0]:,} rows, {p1.A.shape[1]:,} columns, {p1.A.nnz:,} nonzeros")
@@ -505,7 +551,9 @@ def solve_joint(
     if ws is not None:
         say(f"greedy start: {objective} {p1.objective_value(ws):,.6g} in {time.perf_counter() - t_greedy:.1f} s")
     primary_deadline = _stage_deadline(deadline, "primary" if tie_break and sense == "max" else "last")
-    solved, lp_info, ws = _lp_first(p1, ws, params, primary_deadline, say, (work, l1, objective))
+    solved, lp_info, ws = (
+        _lp_first(p1, ws, params, primary_deadline, say, (work, l1, objective)) if not options else (p1, {}, ws)
+    )
     r1, again = _solve(be, solved, params, primary_deadline, ws)
     if lp_info:
         bound = combined_bound(lp_info["incumbent"], lp_info["lp_bound"], r1.bound)
@@ -522,6 +570,7 @@ def solve_joint(
                 filter(None, [r1.message, "the time limit stopped the solver; the greedy start is kept"])
             ),
         )
+    r1 = _polished(r1, p1, l1)
     if lp_info:
         r1 = dataclasses.replace(r1, gap=relative_gap(r1.objective, r1.bound))
     say(_stage_line("primary", r1))
@@ -544,7 +593,8 @@ def solve_joint(
         )
     plan = l1.open_phase(r1.x)
     metrics = evaluate_joint(inst, lift(plan))
-    best = objective_value(metrics, objective)
+    om = _option_metrics(inst, options, l1, r1.x, plan, objective)
+    best = objective_value(metrics, objective) if om is None else om.value
     checks.append(("primary objective", l1.primary_value(r1.x), best))
     proven = [r1.status == Status.OPTIMAL]
     messages = [f"primary stage stopped by the {r1.limit.value} limit"] if r1.status != Status.OPTIMAL else []
@@ -565,7 +615,9 @@ def solve_joint(
             fix_cost = None
             if name == "distance":
                 fix_cost = metrics.total_cost + _hold_slack(metrics.total_cost)
-            pk, lk = joint_milp(work, objective, fix_primary=held, stage=name, forbid=forbid, fix_cost=fix_cost)
+            pk, lk = joint_milp(
+                work, objective, fix_primary=held, stage=name, forbid=forbid, fix_cost=fix_cost, options=options
+            )
             wk = _warm_start(pk, lk, plan)
             rk, again = _solve(be, pk, params, _stage_deadline(deadline, name), wk)
             say(_stage_line(name, rk))
@@ -579,14 +631,17 @@ def solve_joint(
                 break
             plan = lk.open_phase(rk.x)
             metrics = evaluate_joint(inst, lift(plan))
+            om = _option_metrics(inst, options, lk, rk.x, plan, objective)
             if name == "cost":
                 checks.append(("cost", lk.cost_value(rk.x), metrics.total_cost))
             else:
                 checks.append(("walking distance", lk.distance_value(rk.x), metrics.total_distance))
-            checks.append(("primary objective held", None, objective_value(metrics, objective)))
+            checks.append(
+                ("primary objective held", None, objective_value(metrics, objective) if om is None else om.value)
+            )
 
-    value = objective_value(metrics, objective)
-    ok = not metrics.violations
+    value = objective_value(metrics, objective) if om is None else om.value
+    ok = not metrics.violations and (om is None or not om.violations)
     for what, milp_value, evaluated in checks:
         if milp_value is None:
             # the plan of a later stage must keep the primary objective within the hold slack
@@ -598,6 +653,8 @@ def solve_joint(
             messages.append(f"{what}: solver {milp_value} vs evaluator {evaluated}")
     if metrics.violations:
         messages.append("plan violates: " + "; ".join(metrics.violations))
+    if om is not None and om.violations:
+        messages.append("capacity / equity check: " + "; ".join(om.violations))
     status = Status.OPTIMAL if all(proven) else Status.FEASIBLE
     bound = r1.bound
     return JointResult(
@@ -617,6 +674,7 @@ def solve_joint(
         notes=notes,
         service_names=tuple(s.name for s in inst.services),
         site_ids=inst.site_ids,
+        option_metrics=om,
     )
 
 

@@ -28,6 +28,11 @@ unknown. Total budget, phases (the keys of ``budget.phases`` in order) with thei
 For ``objective: min_cost`` (what covering everyone who can be covered would cost) no budget and no
 ``max_sites`` binds: the run reports how the least cost compares with them instead (as the split
 path does). Plot room, eligibility and ``min_sites`` still hold.
+
+:func:`joint_options` gives the joint model the services' capacities and equity rules
+(:mod:`models.formulations.joint_capacity`): a candidate's capacity by its land type (the
+service's ``capacity`` otherwise, unlimited without one), each existing facility with its own
+capacity and reach (``capacity_by_land_type.existing``), the demand's group column.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.errors import ScenarioError
+from siting.models.formulations.equity import group_codes
+from siting.models.formulations.joint_capacity import CapacityData, EquityData, JointOptions
 from siting.models.multiservice import MultiServiceInstance, ServiceData
 from siting.scenarios.build import BuiltScenario, build
 from siting.scenarios.geodata.layers import natural_key, show_ids
@@ -309,4 +316,44 @@ def to_multiservice(built: BuiltScenario) -> tuple[MultiServiceInstance, JointMa
     return inst_all, mapping
 
 
-__all__ = ["JointMapping", "build_joint", "to_multiservice"]
+def joint_options(built: BuiltScenario, inst: MultiServiceInstance) -> JointOptions | None:
+    """The services' capacities and equity rules on the joint instance's axes (None when no service has one).
+
+    For service s (its :class:`scenarios.build.ServiceProblem` ``pb``: eligible candidates, then
+    existing facilities): ``plot_capacity[j]`` = the capacity of pb's column for plot j (inf on the
+    plots it cannot use: they have no pairs), ``existing_cover`` = pb's existing columns within
+    reach, ``existing_capacity`` their capacities; equity groups from the demand column named by
+    ``equity.group`` (:func:`models.formulations.equity.group_codes`).
+    """
+    body = built.scenario
+    index = pd.Index(np.asarray(inst.site_ids).astype(str))
+    caps: dict[str, CapacityData] = {}
+    eqs: dict[str, EquityData] = {}
+    for name, pb in built.services.items():
+        svc = body.services[name]
+        pi = pb.instance
+        k = pb.n_candidates
+        if svc.capacitated:
+            glob = index.get_indexer(np.asarray(pb.site_ids).astype(str))
+            plot_cap = np.full(inst.m, np.inf)
+            plot_cap[glob] = pi.capacity[:k]
+            within = sp.csr_array(pi.reachable_pairs(pb.reach_m))
+            ex_cover = sp.csr_array(within[:, np.arange(k, pi.m)]) if pi.m > k else sp.csr_array((pi.n, 0), dtype=bool)
+            caps[name] = CapacityData(
+                plot_capacity=plot_cap,
+                existing_cover=sp.csr_array(ex_cover, dtype=bool),
+                existing_capacity=np.asarray(pi.capacity[k:], dtype=np.float64),
+                existing_ids=np.asarray(pi.site_ids, dtype=object)[k:],
+                allow_split=bool(svc.allow_split),
+            )
+        if svc.equity is not None:
+            labels, code = group_codes(pi)
+            eqs[name] = EquityData(
+                code=code, labels=labels, min_share=svc.equity.min_share, max_min=bool(svc.equity.max_min)
+            )
+    if not caps and not eqs:
+        return None
+    return JointOptions(capacity=caps, equity=eqs)
+
+
+__all__ = ["JointMapping", "build_joint", "joint_options", "to_multiservice"]

@@ -60,6 +60,9 @@ cost held::
     x_sij <= Y_sj                                                                         (11)
     min  sum_s weight_s sum_i w_si (sum_j d_sij x_sij + e_si x_si0)
 
+Capacities and equity floors of a service (``options``) replace its coverage term by the served
+demand and add group floors (max_coverage and phased): :mod:`models.formulations.joint_capacity`.
+
 ``forbid`` adds a no-good cut for every listed plan P (set of open pairs)::
 
     sum_{(s,j) in P} Y_sj - sum_{(s,j) not in P} Y_sj <= |P| - 1                          (15)
@@ -76,6 +79,7 @@ from numpy.typing import NDArray
 
 from siting.models.csr import csr_rows
 from siting.models.errors import ScenarioError
+from siting.models.formulations.joint_capacity import JointOptions, OptionLayout, build_options
 from siting.models.formulations.lscp import merge_identical_rows, submatrix
 from siting.models.milp import MilpProblem
 from siting.models.multiservice import OBJECTIVE_SENSE, OBJECTIVES, MultiServiceInstance, check_plan
@@ -150,6 +154,8 @@ class JointLayout:
     assign_blocks: list[AssignBlock] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     num_vars: int = 0
+    #: capacity and equity blocks (:mod:`models.formulations.joint_capacity`), None without options
+    options: OptionLayout | None = None
 
     @property
     def P(self) -> int:
@@ -234,6 +240,8 @@ class JointLayout:
                 served[g >= 0] = zval[ab.link][g[g >= 0], -1]
                 pick = pick[served > 0.5]
             x[ab.cols[pick]] = 1.0
+        if self.options is not None:
+            self.options.fill_start(x, op)
         return x
 
 
@@ -351,6 +359,7 @@ def joint_milp(
     stage: Stage | str = "primary",
     forbid: list[NDArray[np.int8]] | None = None,
     fix_cost: float | None = None,
+    options: JointOptions | None = None,
 ) -> tuple[MilpProblem, JointLayout]:
     """Build the joint MILP (the math is in the module docstring).
 
@@ -364,6 +373,8 @@ def joint_milp(
         walking distance of covered demand, primary and cost held).
     forbid : plans whose set of open pairs is cut off (15).
     fix_cost : the cost held in stage "distance" (13).
+    options : services' capacities and equity rules (:mod:`models.formulations.joint_capacity`);
+        ``options.worst_stage`` maximises the max-min service's worst group share instead.
 
     Returns
     -------
@@ -506,7 +517,21 @@ def joint_milp(
         svc = inst.services[s]
         return np.asarray((svc.coverage_float @ keep[s].astype(np.float64)) > 0)
 
-    if objective in ("max_coverage", "phased"):
+    opt_layout = None
+    if options:
+
+        def cover_block(s: int) -> CoverBlock:
+            w = inst.services[s].weights
+            rows_mask = (w > 0) & ~inst.services[s].existing_covered & coverable_by_pairs(s)
+            k_ = add_cover_block(s, rows_mask, w, inst.T if objective == "phased" else 1, "objective")
+            pw_ = inst.phase_weight_vector if objective == "phased" else np.ones(1)
+            blk = cover_blocks[k_]
+            obj_parts.append((blk.cols.ravel(), (inst.services[s].weight * blk.weight[:, None] * pw_[None, :]).ravel()))
+            return blk
+
+        assert options is not None
+        opt_layout, offset = build_options(b, inst, options, objective, keep, pidx, y_cols, cover_block, obj_parts)
+    elif objective in ("max_coverage", "phased"):
         Tz = inst.T if objective == "phased" else 1
         pw = inst.phase_weight_vector if objective == "phased" else np.ones(1)
         for s, svc in enumerate(inst.services):
@@ -604,6 +629,10 @@ def joint_milp(
     cost_vec[y_cols.ravel()] = np.repeat(pcost, Tm)
     if objective == "min_cost":
         obj = cost_vec.copy()
+    if opt_layout is not None and opt_layout.tau_col >= 0:
+        obj = np.zeros(b.ncol)  # the max-min first stage: max tau (joint_capacity, (M))
+        obj[opt_layout.tau_col] = 1.0
+        offset = 0.0
 
     # (12) hold the primary objective
     if fix_primary is not None:
@@ -725,7 +754,10 @@ def joint_milp(
         assign_blocks=assign_blocks,
         notes=notes,
         num_vars=nvar,
+        options=opt_layout,
     )
+    if opt_layout is not None:
+        opt_layout.inst, opt_layout.settings = inst, options
     return problem, layout
 
 

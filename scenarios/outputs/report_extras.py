@@ -115,7 +115,7 @@ def extras_section(summary: dict[str, Any], lang: str) -> str:
                 group=eq["worst_group"],
                 after=_pct(eq["worst_share_after"]),
                 before=_pct(eq["worst_share_before"]),
-                cost=eq["floor_cost"],
+                cost=eq["floor_cost"] if eq.get("floor_cost") is not None else float("nan"),
             )
             parts.append(f'<p class="note">{_e(text)}</p>')
         if solve.get("decayed_coverage") is not None:

@@ -2,9 +2,10 @@
 options, and recorded in summary.json.
 
 * :func:`check_service_options`: what the chosen mode and objective cannot honour is an error
-  naming the field and the fix (the joint multi-service model takes none of them yet; each needs
-  ``siting run --split``, where the service is solved alone, and, except capacity, the
-  max_coverage objective), never ignored.
+  naming the field and the fix, never ignored. The joint multi-service model takes capacities and
+  equity rules (floors, and the max-min share of one service) with the max_coverage or phased
+  objective (:mod:`models.formulations.joint_capacity`); gradual reach and robust plans need
+  ``siting run --split``, where the service is solved alone with the max_coverage objective.
 * :func:`site_capacities`: one capacity per column of a service's instance (by land type, the
   service's ``capacity`` otherwise, unlimited without one).
 * :func:`coverage_spec`: the MCLP / LSCP ``ModelSpec`` with the service's options.
@@ -15,6 +16,7 @@ options, and recorded in summary.json.
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -40,13 +42,8 @@ def check_service_options(body: ScenarioBody, mode: str, source: str = "") -> No
             problems.append(f"services.{name}.allow_split needs a capacity: set capacity or capacity_by_land_type")
         if not extras:
             continue
-        field = f"services.{name}.{extras[0]}"
         if mode == "joint":
-            problems.append(
-                f"{field}: the joint multi-service model (shared budgets and plots) does not take "
-                f"{', '.join(extras)} yet; run each service on its own with siting run --split (the budget "
-                "divided per service in advance), or solve the service alone with siting solve"
-            )
+            problems += joint_option_problems(body, name, extras)
             continue
         beyond = [e for e in extras if e != "capacity"]
         if beyond and body.objective != "max_coverage":
@@ -55,8 +52,42 @@ def check_service_options(body: ScenarioBody, mode: str, source: str = "") -> No
             problems.append(f"services.{name}.capacity does not apply to objective {body.objective}")
         if len(extras) > 1 and body.objective != "pmedian":
             problems.append(f"services.{name}: {' and '.join(extras)} do not combine yet; keep one of them")
+    max_min = [name for name, svc in body.services.items() if svc.equity is not None and svc.equity.max_min]
+    if mode == "joint" and len(max_min) > 1:
+        problems.append(
+            f"services.{max_min[1]}.equity.max_min: the joint model raises one service's worst group first, "
+            f"and {', '.join(max_min)} all ask for it; keep max_min on one service and give the others a "
+            "min_share floor, or run with --split"
+        )
     if problems:
         raise ScenarioError(where + "; ".join(problems))
+
+
+#: The joint objectives that take capacities and equity rules.
+JOINT_OPTION_OBJECTIVES = ("max_coverage", "phased")
+
+
+def joint_option_problems(body: ScenarioBody, name: str, extras: list[str]) -> list[str]:
+    """What the joint multi-service model cannot honour of a service's options, each with its fix."""
+    out: list[str] = []
+    for opt in extras:
+        if opt in ("decay", "robust"):
+            out.append(
+                f"services.{name}.{opt}: the joint multi-service model (shared budgets and plots) does not take "
+                f"{'gradual reach' if opt == 'decay' else 'robust plans'} yet; run with siting run --split (the "
+                "budget divided per service in advance, the service solved alone), or solve it with siting solve"
+            )
+        elif body.objective not in JOINT_OPTION_OBJECTIVES:
+            out.append(
+                f"services.{name}.{opt}: the joint model takes {opt} with objective max_coverage or phased, not "
+                f"{body.objective}; change the objective, or run with siting run --split"
+                + (
+                    " (a capacitated min_cost is solved there)"
+                    if opt == "capacity" and body.objective == "min_cost"
+                    else ""
+                )
+            )
+    return out
 
 
 def site_capacities(svc: Service, land_types: NDArray[Any], n_existing: int) -> NDArray[np.float64]:
@@ -119,6 +150,26 @@ def extras_record(res: Any) -> dict[str, Any]:
         out.setdefault("checks", {})["robust"] = {"ok": bool(res.verified), "objective": res.objective}
     if "decayed_coverage" in res.stats:
         out["decayed_coverage"] = res.stats["decayed_coverage"]
+    return out
+
+
+def joint_option_records(res: Any, inst: Any) -> dict[str, dict[str, Any]]:
+    """Per service with a capacity or an equity rule in the joint model: :func:`extras_record`'s
+    capacity use (the evaluator's recount: loads, utilisation, who is served by whom) and group
+    shares (before = the joint optimum without the equity rules), with their checks."""
+    om = getattr(res, "option_metrics", None)
+    if om is None:
+        return {}
+    equity = (getattr(res, "option_stats", None) or {}).get("equity", {})
+    out: dict[str, dict[str, Any]] = {}
+    for name in [s.name for s in inst.services if s.name in om.capacity or s.name in equity]:
+        full: dict[str, Any] = {}
+        if name in om.capacity:
+            full["capacity"] = om.capacity[name].to_dict(np.asarray(inst.demand_ids))
+        if name in equity:
+            full["equity"] = equity[name]
+        view = SimpleNamespace(to_dict=lambda full=full: full, stats={}, verified=res.verified, objective=res.objective)
+        out[name] = extras_record(view)
     return out
 
 

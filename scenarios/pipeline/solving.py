@@ -127,6 +127,10 @@ def solve_mode(body: ScenarioBody, split: bool = False, alternatives: int = 0, s
             "instance)"
         )
     check_service_options(body, "split" if split else "joint", source)
+    if alternatives and not split and any(extra_options(svc) for svc in body.services.values()):
+        raise ScenarioError(
+            f"{where}--alternatives does not take services' capacity or equity rules yet; run without --alternatives"
+        )
     if split:
         if body.objective in JOINT_OBJECTIVES:
             raise ScenarioError(
@@ -221,6 +225,14 @@ def solve_joint_scenario(
             res = plans[0]
         elif split and option_services(built):
             res, parts = solve_option_services(built, inst, mapping, solver, params, progress)
+        elif not split and (options := joint_options_of(built, inst)) is not None:
+            # services' capacities / equity rules inside the one joint model
+            from siting.optimizer.joint_options import solve_joint_options
+
+            with progress.step(label + f" with {', '.join(option_services(built))}'s capacity / equity"):
+                res = solve_joint_options(
+                    inst, options, body.objective, solver, params, progress=status_callback(progress)
+                )
         else:
             with progress.step(label):
                 res = joint_api.solve_joint(
@@ -283,6 +295,13 @@ def decay_notes(parts: dict[str, Any]) -> list[str]:
         for name, part in parts.items()
         if "decay" in part.stats
     ]
+
+
+def joint_options_of(built: BuiltScenario, inst: Any) -> Any:
+    """The services' capacities and equity rules for the joint model (None without any)."""
+    from siting.scenarios.joint_build import joint_options
+
+    return joint_options(built, inst)
 
 
 def rephase(objective: str, inst: Any) -> bool:

@@ -13,7 +13,7 @@ from siting.optimizer.result import SolveParams
 from siting.scenarios.build import BuiltScenario
 from siting.scenarios.files import sha256_file
 from siting.scenarios.outputs.note_text import chinese_fields
-from siting.scenarios.pipeline.service_options import part_record
+from siting.scenarios.pipeline.service_options import joint_option_records, part_record
 from siting.scenarios.pipeline.solving import JointOutcome, ServiceOutcome
 from siting.scenarios.research.child import peak_mb
 
@@ -422,6 +422,9 @@ def summary_dict(
     for name, part in joint.parts.items():
         # --split: a service with a capacity, equity, decay or robust option was solved alone
         summary["services"][name]["solve"] = part_record(part)
+    for name, extra in joint_option_records(joint.result, inst).items():
+        # joint mode: a service's capacity use and group shares inside the one joint model
+        summary["services"][name]["solve"] = {**summary["services"][name]["solve"], **extra}
     if requested:
         summary["alternatives"] = {
             "requested": requested,

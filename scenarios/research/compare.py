@@ -280,6 +280,15 @@ def _tasks(
 
     body, base_dir = load_scenario(path, scenario)
     solve_mode(body, source=path.name)  # what the scenario model cannot honour is refused here too
+    from siting.scenarios.pipeline.service_options import extra_options
+
+    with_options = [name for name, svc in body.services.items() if extra_options(svc)]
+    if with_options:  # siting compare solves the plain models only: an option is refused, never ignored
+        raise ScenarioError(
+            f"{path.name}: services.{with_options[0]}.{extra_options(body.services[with_options[0]])[0]}: siting "
+            "compare solves the plain models only; remove the service's capacity / equity / decay / robust "
+            "settings, or compare them with siting run on each solver"
+        )
     tasks: list[tuple[str, str, tuple[Any, ...], str]] = []
     if body.objective not in JOINT_OBJECTIVES:
         split, mapping = scenario_instance(build(body, base_dir, progress, source=path.name), split=True)

@@ -147,8 +147,12 @@ def test_robust_and_decay_run_and_are_recorded(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("services", "split", "match"),
     [
-        ({"public_toilet": {"equity": {"group": "district", "min_share": 0.3}}}, False, "run each service on its own"),
-        ({"elderly_care": {"capacity": 50}}, False, "services.elderly_care.capacity: the joint multi-service model"),
+        ({"public_toilet": {"robust": {"samples": 3}}}, False, "run with siting run --split"),
+        (
+            {"childcare": {"decay": {"reach_max_m": 600}}},
+            False,
+            "services.childcare.decay: the joint multi-service model",
+        ),
         ({"public_toilet": {"equity": {"group": "ward", "min_share": 0.3}}}, True, "no column 'ward'"),
         ({"public_toilet": {"allow_split": True}}, True, "allow_split needs a capacity"),
         (
@@ -157,7 +161,7 @@ def test_robust_and_decay_run_and_are_recorded(tmp_path: Path) -> None:
             "do not combine yet",
         ),
     ],
-    ids=["equity-joint", "capacity-joint", "missing-column", "split-without-capacity", "two-options"],
+    ids=["robust-joint", "decay-joint", "missing-column", "split-without-capacity", "two-options"],
 )
 def test_what_cannot_be_honoured_is_an_error(
     tmp_path: Path, services: dict[str, dict[str, Any]], split: bool, match: str

@@ -25,7 +25,6 @@ from typer.testing import CliRunner
 
 from siting.cli import app
 from siting.scenarios.pipeline.run import validate_scenario
-from siting.scenarios.pipeline.service_options import extra_options
 from siting.scenarios.schema import load_scenario
 
 ROOT = REPO
@@ -59,8 +58,12 @@ def test_example_validates(case: tuple[Path, str | None]) -> None:
     """Schema, layers, distances and per-service checks (``siting validate``), for base and overrides."""
     path, override = case
     body, _ = load_scenario(path, override)
-    # capacity, equity, gradual reach and robust plans run each service on its own (siting run --split)
-    split = any(extra_options(svc) for svc in body.services.values()) and len(body.services) > 1
+    # gradual reach and robust plans run each service on its own (siting run --split); capacity and
+    # equity run in the joint model too
+    split = (
+        any(svc.decay is not None or svc.robust is not None for svc in body.services.values())
+        and len(body.services) > 1
+    )
     built = validate_scenario(path, override, split=split)
     body = built.scenario
     assert set(built.services) == set(body.services), f"{_id(case)}: some service was not built"
