@@ -50,8 +50,11 @@ def check_service_options(body: ScenarioBody, mode: str, source: str = "") -> No
             problems.append(f"services.{name}.{beyond[0]} needs objective: max_coverage (not {body.objective})")
         elif "capacity" in extras and body.objective not in ("max_coverage", "min_cost", "pmedian"):
             problems.append(f"services.{name}.capacity does not apply to objective {body.objective}")
-        if len(extras) > 1 and body.objective != "pmedian":
-            problems.append(f"services.{name}: {' and '.join(extras)} do not combine yet; keep one of them")
+        if len(extras) > 1 and body.objective != "pmedian" and not floor_combination(svc, extras):
+            problems.append(
+                f"services.{name}: {' and '.join(extras)} do not combine; an equity floor (min_share, not max_min) "
+                "combines with one of capacity, decay or robust; keep one of the others"
+            )
     max_min = [name for name, svc in body.services.items() if svc.equity is not None and svc.equity.max_min]
     if mode == "joint" and len(max_min) > 1:
         problems.append(
@@ -61,6 +64,14 @@ def check_service_options(body: ScenarioBody, mode: str, source: str = "") -> No
         )
     if problems:
         raise ScenarioError(where + "; ".join(problems))
+
+
+def floor_combination(svc: Service, extras: list[str]) -> bool:
+    """True when the service's options are one of capacity / decay / robust plus an equity floor:
+    the floor is one linear row per group on the served, decayed or nominal covered demand, exact
+    on top of the other model (:func:`optimizer.equity.solve_floor`)."""
+    eq = svc.equity
+    return len(extras) == 2 and eq is not None and eq.min_share is not None and not eq.max_min
 
 
 #: The joint objectives that take capacities and equity rules.
@@ -106,8 +117,8 @@ def coverage_spec(spec: Any, svc: Service, walking_speed_kmh: float) -> Any:
         return spec
     if svc.equity is not None:
         spec = replace(spec, min_group_share=svc.equity.min_share, maxmin_groups=svc.equity.max_min)
-    if svc.decay is not None:
-        spec = replace(spec, radius=None, reach_full=spec.radius, reach_max=svc.decay.metres(walking_speed_kmh))
+    if svc.decay is not None:  # the step table, or the linear fall from the reach to reach_max
+        spec = replace(spec, **svc.decay.spec_fields(spec.radius, walking_speed_kmh))
     if svc.robust is not None:
         rb = svc.robust
         spec = replace(
@@ -125,7 +136,7 @@ def plain_spec(spec: Any) -> bool:
     covering_cap = spec.capacitated and spec.model in ("mclp", "lscp")
     return not (
         covering_cap or spec.min_group_share is not None or spec.maxmin_groups
-        or spec.reach_max is not None or spec.robust_samples is not None
+        or spec.reach_max is not None or spec.decay_steps is not None or spec.robust_samples is not None
     )  # fmt: skip
 
 
@@ -148,6 +159,8 @@ def extras_record(res: Any) -> dict[str, Any]:
     if "robust" in full:
         out["robust"] = full["robust"]
         out.setdefault("checks", {})["robust"] = {"ok": bool(res.verified), "objective": res.objective}
+    if "decay" in full:
+        out["decay"] = full["decay"]
     if "decayed_coverage" in res.stats:
         out["decayed_coverage"] = res.stats["decayed_coverage"]
     return out

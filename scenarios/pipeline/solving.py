@@ -336,19 +336,7 @@ def service_spec(built: BuiltScenario, problem: ServiceProblem) -> Any:
             f"services.{problem.name}: capacity, equity, decay and robust need objective max_coverage "
             f"(capacity also min_cost), not {body.objective}"
         )
-    spec = coverage_spec(spec, problem.service, body.distance.walking_speed_kmh)
-    return step_decay_spec(spec, problem, body.distance.walking_speed_kmh)
-
-
-def step_decay_spec(spec: Any, problem: ServiceProblem, walking_speed_kmh: float) -> Any:
-    """A service's ``decay.steps`` table on its MCLP ``ModelSpec`` (instead of the linear fall)."""
-    decay = problem.service.decay
-    if decay is None or spec.model != "mclp" or decay.step_table(walking_speed_kmh) is None:
-        return spec
-    from dataclasses import replace
-
-    fields = decay.spec_fields(problem.reach_m, walking_speed_kmh)
-    return replace(spec, reach_full=None, reach_max=None, **fields)
+    return coverage_spec(spec, problem.service, body.distance.walking_speed_kmh)
 
 
 def solve_option_services(

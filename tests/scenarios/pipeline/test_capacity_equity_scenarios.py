@@ -158,7 +158,7 @@ def test_robust_and_decay_run_and_are_recorded(tmp_path: Path) -> None:
         (
             {"public_toilet": {"robust": {"samples": 3}, "decay": {"reach_max_m": 500}}},
             True,
-            "do not combine yet",
+            "do not combine;",
         ),
     ],
     ids=["robust-joint", "decay-joint", "missing-column", "split-without-capacity", "two-options"],
@@ -168,3 +168,19 @@ def test_what_cannot_be_honoured_is_an_error(
 ) -> None:
     with pytest.raises(ScenarioError, match=match):
         validate_scenario(tiny(tmp_path, services), split=split)
+
+
+def test_capacity_with_an_equity_floor_holds_both_in_split_mode(tmp_path: Path) -> None:
+    """capacity + min_share: the floor holds on served demand, every facility within its capacity."""
+    caps = {"warehouse": 40, "factory": 60, "commercial": 30, "existing": 25}
+    services = {"elderly_care": {"capacity_by_land_type": caps, "equity": {"group": "district", "min_share": 0.01}}}
+    s = summary(tiny(tmp_path, services))
+    solve = s["services"]["elderly_care"]["solve"]
+    assert solve["checks"]["capacity"]["ok"] and solve["checks"]["equity_floor"]["ok"] and solve["verified"]
+    for f in solve["capacity"]["facilities"]:
+        assert f["load"] <= f["capacity"] + 1e-6
+    assert all(g["share_after"] >= 0.01 - 1e-6 for g in solve["equity"]["groups"])
+    # max-min does not combine with a capacity: still an error naming both
+    services["elderly_care"]["equity"] = {"group": "district", "max_min": True}
+    with pytest.raises(ScenarioError, match="capacity and equity do not combine"):
+        validate_scenario(tiny(tmp_path / "again", services), split=True)
