@@ -269,22 +269,30 @@ def solve_joint_scenario(
 
 
 def served_ranking(built: BuiltScenario, inst: Any, mapping: Any, rows: list[Any], parts: dict[str, Any]) -> list[Any]:
-    """The ranked rows of every capacitated covering service solved alone (``--split``) recounted in
-    served demand (:func:`optimizer.capacity_ranking.served_rows`): gain, cumulative and drop-one
-    loss are what each site takes within its capacity, not the people it reaches."""
+    """The ranked rows of every capacitated covering service recounted in served demand
+    (:func:`optimizer.capacity_ranking.served_rows`): gain, cumulative and drop-one loss are what
+    each site takes within its capacity, not the people it reaches. A service solved alone
+    (``--split``) takes its reach from its model; one inside the joint model from its problem."""
     from siting.optimizer.capacity_ranking import served_rows
 
-    for name, part in parts.items():
-        spec = part.spec
-        if not (spec.capacitated and spec.model in ("mclp", "lscp")):
+    covering = built.scenario.objective in ("max_coverage", "phased", "min_cost")
+    for name, svc in built.scenario.services.items():
+        part = parts.get(name)
+        if part is not None:
+            spec = part.spec
+            if not (spec.capacitated and spec.model in ("mclp", "lscp")):
+                continue
+            radius, allow_split = float(spec.radius or 0.0), spec.allow_split
+        elif svc.capacitated and covering and not parts:
+            radius, allow_split = float(built.services[name].reach_m or 0.0), svc.allow_split
+        else:
             continue
         pi = built.services[name].instance
         s = inst.service_index(name)
         column = {str(pi.site_ids[c]): c for c in np.flatnonzero(~np.asarray(pi.existing, dtype=bool))}
         ids = np.asarray(mapping.site_ids)
         cols = np.array([column[str(ids[r.site])] for r in rows if r.service == s], dtype=np.int64)
-        weight = float(built.scenario.services[name].weight)
-        rows = served_rows(rows, s, cols, pi, float(spec.radius or 0.0), spec.allow_split, weight)
+        rows = served_rows(rows, s, cols, pi, radius, allow_split, float(svc.weight))
     return rows
 
 

@@ -1,4 +1,4 @@
-"""The ranked plan of a capacitated service in a run (``siting run --split``): gains, cumulative
+"""The ranked plan of a capacitated service in a run (joint, and ``siting run --split``): gains, cumulative
 and drop-one loss in served demand, and the reason says how much of the demand within reach the
 site takes and whether it is full."""
 
@@ -18,14 +18,16 @@ from siting.scenarios.pipeline.run import run_scenario
 TINY = DATA / "scenarios" / "tiny"
 
 
-def test_capacitated_rows_count_served_demand(tmp_path: Path) -> None:
+@pytest.mark.parametrize("split", [True, False], ids=["split", "joint"])
+def test_capacitated_rows_count_served_demand(tmp_path: Path, split: bool) -> None:
     folder = tmp_path / "tiny"
     shutil.copytree(TINY, folder)
     doc = yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
     doc["distance"] = {"method": "euclidean"}
     doc["services"]["elderly_care"]["capacity_by_land_type"] = {"warehouse": 40, "factory": 60, "commercial": 30}
     (folder / "scenario.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    run_scenario(folder / "scenario.yaml", out=folder / "out", split=True)
+    res = run_scenario(folder / "scenario.yaml", out=folder / "out", split=split)
+    assert res.mode == ("split" if split else "joint")
     plan = pd.read_csv(folder / "out" / "plan.csv", encoding="utf-8-sig")
     summary = json.loads((folder / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["checks"]["all_ok"], summary["checks"].get("ranked_table")
