@@ -20,6 +20,17 @@ def _money(lang: str, value: Any, summary: dict[str, Any]) -> str:
     return f"{float(value):,.0f}" if lang == "en" else i18n.money(lang, value, currency_of(summary))
 
 
+def _served_text(t: Any, capacity: dict[str, Any] | None) -> str:
+    """A capacitated service's demand served within capacity (and covered but without room)."""
+    if not capacity:
+        return ""
+    return t(
+        "con_served",
+        served=f"{capacity['served_weight']:,.0f}",
+        unserved=f"{capacity.get('covered_unserved_weight', 0.0):,.0f}",
+    )
+
+
 def run_lines(
     summary: dict[str, Any], mode: str, out_dir: str | Path, failed: list[str], lang: str | None = "en"
 ) -> list[str]:
@@ -64,6 +75,7 @@ def run_lines(
                 after=f"{cov['after']:,.0f}",
             )
             + (t("con_share", share=f"{100 * share:.1f}") if share is not None else "")
+            + _served_text(t, solve_rec.get("capacity"))
             + t("con_status", status=status_txt, verified=verified)
         )
     if mode == "joint":

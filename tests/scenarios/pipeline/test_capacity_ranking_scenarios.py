@@ -13,6 +13,7 @@ import pytest
 import yaml
 from paths import DATA
 
+from siting.scenarios.outputs.console import run_lines
 from siting.scenarios.pipeline.run import run_scenario
 
 TINY = DATA / "scenarios" / "tiny"
@@ -46,3 +47,8 @@ def test_capacitated_rows_count_served_demand(tmp_path: Path, split: bool) -> No
     assert rows["covered_after"].iloc[-1] == pytest.approx(cap["served_weight"])
     # the other services keep the coverage reason
     assert not plan[plan["service"] != "elderly_care"]["reason"].str.contains("within its capacity").any()
+    # the console line of the capacitated service says how many are served within capacity
+    line = next(x for x in run_lines(summary, res.mode, folder / "out", [], "en") if x.startswith("elderly_care:"))
+    assert f"served within capacity {cap['served_weight']:,.0f}" in line
+    other = next(x for x in run_lines(summary, res.mode, folder / "out", [], "en") if x.startswith("childcare:"))
+    assert "served within capacity" not in other
