@@ -63,6 +63,7 @@ from siting.optimizer.joint_bound import (
     lp_relaxation,
     phase_free,
 )
+from siting.optimizer.joint_fit import PairBudget
 from siting.optimizer.registry import get_backend
 from siting.optimizer.result import Backend, Limit, SolveParams, SolveResult, Status, relative_gap
 
@@ -112,23 +113,6 @@ class JointResult:
 
 
 # --------------------------------------------------------------------------- greedy
-def earliest_phase(
-    pcost: NDArray[np.float64], spent: NDArray[np.float64], inst: MultiServiceInstance, Tm: int
-) -> NDArray[np.int64]:
-    """Earliest model phase in which each pair still fits the phase budgets (-1: none)."""
-    if inst.phase_budgets is None:
-        return np.zeros(pcost.size, dtype=np.int64)
-    pb = inst.phase_budgets[:Tm]
-    tol = 1e-9 * max(1.0, float(np.max(np.where(np.isfinite(pb), pb, 0.0), initial=0.0)))
-    if inst.carry_over:
-        slack = np.cumsum(pb) - np.cumsum(spent)
-        sm = np.minimum.accumulate(slack[::-1])[::-1]  # non-decreasing in t
-        t = np.searchsorted(sm, pcost - tol, side="left")
-        return np.where(t < Tm, t, -1).astype(np.int64)
-    ok = (pb - spent)[None, :] >= pcost[:, None] - tol
-    return np.where(ok.any(axis=1), np.argmax(ok, axis=1), -1).astype(np.int64)
-
-
 def greedy_plan(inst: MultiServiceInstance, layout: JointLayout, objective: str) -> NDArray[np.int8]:
     """The plan of :func:`greedy_plan_full`, computed lazily where gains only fall
     (:mod:`optimizer.joint_greedy`: the same plan, far fewer gain evaluations at city scale)."""
@@ -155,24 +139,11 @@ def greedy_plan_full(inst: MultiServiceInstance, layout: JointLayout, objective:
     Then each service short of ``min_sites`` gets its cheapest fitting pairs. Only the pairs of
     ``layout`` are used.
     """
-    S, m, Tm = inst.S, inst.m, layout.n_phases
-    ps, pj = layout.pair_service, layout.pair_site
-    P = ps.size
-    plan = np.full((S, m), -1, dtype=np.int8)
+    S, Tm = inst.S, layout.n_phases
+    budget = PairBudget(inst, layout)
+    ps, pj, P, pcost, tol = budget.ps, budget.pj, budget.P, budget.pcost, budget.tol
     if P == 0:
-        return plan
-    pcost = inst.cost_matrix[ps, pj]
-    parea = inst.areas[ps]
-    room = inst.room.copy()
-    count = np.zeros(S)
-    spend_s = np.zeros(S)
-    spent = np.zeros(Tm)
-    total = 0.0
-    B = math.inf if inst.total_budget is None else float(inst.total_budget)
-    Bs = np.array([math.inf if s.budget is None else float(s.budget) for s in inst.services])
-    maxs = np.array([math.inf if s.max_sites is None else float(s.max_sites) for s in inst.services])
-    active = np.ones(P, dtype=bool)
-    tol = 1e-9 * max(1.0, float(pcost.max(initial=0.0)))
+        return budget.plan
     pw = inst.phase_weight_vector if objective == "phased" else np.ones(Tm)
     factor = np.cumsum(pw[::-1])[::-1] if objective == "phased" else np.ones(Tm)
 
@@ -201,17 +172,6 @@ def greedy_plan_full(inst: MultiServiceInstance, layout: JointLayout, objective:
             e = svc.existing_distance
             cur[s] = np.where(np.isfinite(e), e, big)
 
-    def fits() -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-        ok = (
-            active
-            & (room[pj] >= parea - 1e-9)
-            & (count[ps] < maxs[ps])
-            & (spend_s[ps] + pcost <= Bs[ps] + tol)
-            & (total + pcost <= B + tol)
-        )
-        ph = earliest_phase(pcost, spent, inst, Tm)
-        return ok & (ph >= 0), ph
-
     def gains() -> NDArray[np.float64]:
         g = np.zeros(P)
         for s, svc in enumerate(inst.services):  # loop over services
@@ -234,15 +194,7 @@ def greedy_plan_full(inst: MultiServiceInstance, layout: JointLayout, objective:
         return g
 
     def take(k: int, t: int) -> None:
-        nonlocal total
-        s, j = int(ps[k]), int(pj[k])
-        plan[s, j] = t
-        active[k] = False
-        room[j] -= parea[k]
-        count[s] += 1
-        spend_s[s] += pcost[k]
-        spent[t] += pcost[k]
-        total += pcost[k]
+        s, j = budget.take(k, t)
         col = slice(cov_csc[s].indptr[j], cov_csc[s].indptr[j + 1])
         covered[s, cov_csc[s].indices[col]] = True
         if objective == "pmedian":
@@ -251,7 +203,7 @@ def greedy_plan_full(inst: MultiServiceInstance, layout: JointLayout, objective:
             cur[s, d.indices[sl]] = np.minimum(cur[s, d.indices[sl]], d.data[sl])
 
     for _ in range(P):  # loop over insertions
-        ok, ph = fits()
+        ok, ph = budget.fits()
         g = gains() * factor[np.maximum(ph, 0)]
         cand = ok & (g > 1e-12)
         if not cand.any():
@@ -259,15 +211,8 @@ def greedy_plan_full(inst: MultiServiceInstance, layout: JointLayout, objective:
         score = np.where(cand, g / np.maximum(pcost, tol), -np.inf)
         k = int(np.argmax(score))
         take(k, int(ph[k]))
-    for s, svc in enumerate(inst.services):  # min_sites: cheapest fitting pairs
-        while count[s] < svc.min_sites:
-            ok, ph = fits()
-            cand = ok & (ps == s)
-            if not cand.any():
-                break
-            k = int(np.argmin(np.where(cand, pcost, np.inf)))
-            take(k, int(ph[k]))
-    return plan
+    budget.fill_min_sites(take)
+    return budget.plan
 
 
 def layout_keep(layout: JointLayout, s: int) -> NDArray[np.float64]:

@@ -30,7 +30,6 @@ counts more), so that objective keeps the full greedy.
 from __future__ import annotations
 
 import heapq
-import math
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,7 +37,7 @@ from numpy.typing import NDArray
 
 from siting.models.formulations.joint import JointLayout
 from siting.models.multiservice import MultiServiceInstance
-from siting.optimizer.joint import earliest_phase
+from siting.optimizer.joint_fit import PairBudget
 
 #: Objectives whose gains never rise as the plan grows (module docstring).
 LAZY_OBJECTIVES = ("max_coverage", "min_cost", "phased", "pmedian")
@@ -57,24 +56,11 @@ def lazy_greedy_plan(
     """
     if objective not in LAZY_OBJECTIVES:
         raise ValueError(f"the lazy greedy needs gains that only fall; {objective!r} is not one of {LAZY_OBJECTIVES}")
-    S, m, Tm = inst.S, inst.m, layout.n_phases
-    ps, pj = layout.pair_service, layout.pair_site
-    P = ps.size
-    plan = np.full((S, m), -1, dtype=np.int8)
+    S, Tm = inst.S, layout.n_phases
+    budget = PairBudget(inst, layout)
+    ps, pj, P, pcost, tol = budget.ps, budget.pj, budget.P, budget.pcost, budget.tol
     if P == 0:
-        return plan
-    pcost = inst.cost_matrix[ps, pj]
-    parea = inst.areas[ps]
-    room = inst.room.copy()
-    count = np.zeros(S)
-    spend_s = np.zeros(S)
-    spent = np.zeros(Tm)
-    total = 0.0
-    B = math.inf if inst.total_budget is None else float(inst.total_budget)
-    Bs = np.array([math.inf if s.budget is None else float(s.budget) for s in inst.services])
-    maxs = np.array([math.inf if s.max_sites is None else float(s.max_sites) for s in inst.services])
-    active = np.ones(P, dtype=bool)
-    tol = 1e-9 * max(1.0, float(pcost.max(initial=0.0)))
+        return budget.plan
     pw = inst.phase_weight_vector if objective == "phased" else np.ones(Tm)
     factor = np.cumsum(pw[::-1])[::-1] if objective == "phased" else np.ones(Tm)
 
@@ -122,27 +108,8 @@ def lazy_greedy_plan(
             term = base[s][rows] * ~covered[s][rows] * mat.data[idx]
         return np.asarray(np.bincount(label, weights=term, minlength=sites.size), dtype=np.float64)
 
-    def fits(k: NDArray[np.int64]) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-        ok = (
-            active[k]
-            & (room[pj[k]] >= parea[k] - 1e-9)
-            & (count[ps[k]] < maxs[ps[k]])
-            & (spend_s[ps[k]] + pcost[k] <= Bs[ps[k]] + tol)
-            & (total + pcost[k] <= B + tol)
-        )
-        ph = earliest_phase(pcost[k], spent, inst, Tm)
-        return ok & (ph >= 0), ph
-
     def take(k: int, t: int) -> None:
-        nonlocal total
-        s, j = int(ps[k]), int(pj[k])
-        plan[s, j] = t
-        active[k] = False
-        room[j] -= parea[k]
-        count[s] += 1
-        spend_s[s] += pcost[k]
-        spent[t] += pcost[k]
-        total += pcost[k]
+        s, j = budget.take(k, t)
         mat = cols[s]
         sl = slice(mat.indptr[j], mat.indptr[j + 1])
         if pmedian:
@@ -151,6 +118,7 @@ def lazy_greedy_plan(
             covered[s, mat.indices[sl]] = True
 
     every = np.arange(P, dtype=np.int64)
+    fits = budget.fits
     for k in [] if first is None else np.asarray(first, dtype=np.int64).tolist():  # a loop over given pairs
         ok, ph = fits(every)
         if ok[k]:
@@ -183,15 +151,8 @@ def lazy_greedy_plan(
             continue  # gains only fall
         fresh[k] = taken
         heapq.heappush(heap, (-float((gk / np.maximum(pcost[kk], tol))[0]), k))
-    for s, svc in enumerate(inst.services):  # min_sites: cheapest fitting pairs
-        while count[s] < svc.min_sites:
-            ok, ph = fits(every)
-            cand = ok & (ps == s)
-            if not cand.any():
-                break
-            k = int(np.argmin(np.where(cand, pcost, np.inf)))
-            take(k, int(ph[k]))
-    return plan
+    budget.fill_min_sites(take)
+    return budget.plan
 
 
 __all__ = ["LAZY_OBJECTIVES", "lazy_greedy_plan"]
