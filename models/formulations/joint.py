@@ -79,7 +79,7 @@ from numpy.typing import NDArray
 
 from siting.models.csr import csr_rows
 from siting.models.errors import ScenarioError
-from siting.models.formulations.joint_capacity import JointOptions, OptionLayout, build_options
+from siting.models.formulations.joint_capacity import JointOptions, OptionLayout, build_options, phase_entries
 from siting.models.formulations.lscp import merge_identical_rows, submatrix
 from siting.models.milp import MilpProblem
 from siting.models.multiservice import OBJECTIVE_SENSE, OBJECTIVES, MultiServiceInstance, check_plan
@@ -302,21 +302,6 @@ class _Builder:
         return A, cat(self.rlo, np.float64), cat(self.rup, np.float64)
 
 
-def _y_entries(
-    y_cols: NDArray[np.int64],
-    rows: NDArray[np.int64],
-    pairs: NDArray[np.int64],
-    vals: NDArray[np.float64] | float,
-    upto: int | None = None,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """Entries ``(row, y_{pair,t}, val)`` over the phases t (all, or ``t <= upto``)."""
-    T = y_cols.shape[1] if upto is None else upto + 1
-    rr = np.repeat(np.asarray(rows, dtype=np.int64), T)
-    cc = y_cols[np.asarray(pairs, dtype=np.int64)][:, :T].ravel()
-    vv = np.repeat(np.broadcast_to(np.asarray(vals, dtype=np.float64), np.shape(rows)), T)
-    return rr, cc, vv
-
-
 def _merged_rows(
     cov: sp.csr_array, rows_mask: NDArray[np.bool_], sites_mask: NDArray[np.bool_], weights: NDArray[np.float64]
 ) -> tuple[sp.csr_array, NDArray[np.float64], NDArray[np.int64]]:
@@ -428,7 +413,7 @@ def joint_milp(
 
     # (1) each pair opened at most once over the phases
     if Tm > 1:
-        b.rows(P, *_y_entries(y_cols, allp, allp, 1.0), -np.inf, 1.0)
+        b.rows(P, *phase_entries(y_cols, allp, allp, 1.0), -np.inf, 1.0)
     # (2) room: only plots whose pairs could overflow it
     load = np.bincount(pair_j, weights=inst.areas[pair_s], minlength=m)
     tight = load > inst.room + 1e-9
@@ -439,20 +424,20 @@ def joint_milp(
         sel = tight[pair_j]
         b.rows(
             plots.size,
-            *_y_entries(y_cols, row_of[pair_j[sel]], allp[sel], inst.areas[pair_s[sel]]),
+            *phase_entries(y_cols, row_of[pair_j[sel]], allp[sel], inst.areas[pair_s[sel]]),
             -np.inf,
             inst.room[plots],
         )
     # (3) total budget
     if np.isfinite(tb) and pcost.sum() > tb:
-        b.rows(1, *_y_entries(y_cols, np.zeros(P, dtype=np.int64), allp, pcost), -np.inf, tb)
+        b.rows(1, *phase_entries(y_cols, np.zeros(P, dtype=np.int64), allp, pcost), -np.inf, tb)
     # (4) per-service budgets
     for s, svc in enumerate(inst.services):
         mine = pair_s == s
         if svc.budget is not None and pcost[mine].sum() > svc.budget:
             b.rows(
                 1,
-                *_y_entries(y_cols, np.zeros(int(mine.sum()), dtype=np.int64), allp[mine], pcost[mine]),
+                *phase_entries(y_cols, np.zeros(int(mine.sum()), dtype=np.int64), allp[mine], pcost[mine]),
                 -np.inf,
                 float(svc.budget),
             )
@@ -479,7 +464,7 @@ def joint_milp(
                 "plots are eligible, large enough and affordable"
             )
         if lo > 0 or np.isfinite(hi):
-            b.rows(1, *_y_entries(y_cols, np.zeros(mine.size, dtype=np.int64), mine, 1.0), lo, hi)
+            b.rows(1, *phase_entries(y_cols, np.zeros(mine.size, dtype=np.int64), mine, 1.0), lo, hi)
 
     obj = np.zeros(0)
     obj_parts: list[tuple[NDArray[np.int64], NDArray[np.float64]]] = []
@@ -501,7 +486,7 @@ def joint_milp(
         pe = pidx[s, cover.indices]
         for t in range(Tz):  # loop over phases
             # (7) z_srt - sum_{j in N_sr} sum_{t' <= t} y_sjt' <= 0   (Tz = 1: all phases)
-            rr, cc, vv = _y_entries(y_cols, re, pe, -1.0, upto=t if Tz > 1 else None)
+            rr, cc, vv = phase_entries(y_cols, re, pe, -1.0, upto=t if Tz > 1 else None)
             b.rows(
                 k,
                 np.concatenate([np.arange(k), rr]),
@@ -595,7 +580,7 @@ def joint_milp(
             cover, _, _ = _merged_rows(svc.coverage, need, keep[s], w)
             k = cover.shape[0]
             # (9) sum_{j in N_sr} Y_sj >= 1 (an empty row makes the model infeasible, see the notes)
-            rr, cc, vv = _y_entries(y_cols, csr_rows(cover), pidx[s, cover.indices], 1.0)
+            rr, cc, vv = phase_entries(y_cols, csr_rows(cover), pidx[s, cover.indices], 1.0)
             b.rows(k, rr, cc, vv, 1.0, np.inf)
     elif objective == "pmedian":
         for s, svc in enumerate(inst.services):
@@ -664,7 +649,7 @@ def joint_milp(
                 # (14) z_sr - Y_sj >= 0 for j in N_sr: z is exactly "row covered"
                 re = csr_rows(cb.cover)
                 nr = cb.cover.nnz
-                rr, cc, vv = _y_entries(y_cols, np.arange(nr), pidx[s, cb.cover.indices], -1.0)
+                rr, cc, vv = phase_entries(y_cols, np.arange(nr), pidx[s, cb.cover.indices], -1.0)
                 b.rows(
                     nr,
                     np.concatenate([np.arange(nr), rr]),
@@ -701,7 +686,7 @@ def joint_milp(
         if (inP & (pidx < 0)).any():
             continue  # the plan uses a pair the model cannot open: already excluded
         coef = np.where(inP[pair_s, pair_j], 1.0, -1.0)
-        b.rows(1, *_y_entries(y_cols, np.zeros(P, dtype=np.int64), allp, coef), -np.inf, float(inP.sum()) - 1.0)
+        b.rows(1, *phase_entries(y_cols, np.zeros(P, dtype=np.int64), allp, coef), -np.inf, float(inP.sum()) - 1.0)
 
     nvar = b.ncol
     pad = lambda v: np.concatenate([v, np.zeros(nvar - v.size)])
@@ -829,7 +814,7 @@ def _assignment(
         )
     # (11) x_sij - sum_t y_sjt <= 0
     npair = pi.size
-    rr, cc, vv = _y_entries(y_cols, np.arange(npair), pidx[s, pj], -1.0)
+    rr, cc, vv = phase_entries(y_cols, np.arange(npair), pidx[s, pj], -1.0)
     b.rows(
         npair,
         np.concatenate([np.arange(npair), rr]),

@@ -250,7 +250,7 @@ class OptionLayout:
 
 # --------------------------------------------------------------------------- builders
 def phase_entries(
-    y_cols: NDArray[np.int64], rows: NDArray[np.int64], pairs: NDArray[np.int64], vals: Any, upto: int | None
+    y_cols: NDArray[np.int64], rows: NDArray[np.int64], pairs: NDArray[np.int64], vals: Any, upto: int | None = None
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Entries ``(row, y_{pair,t'}, val)`` for the phases ``t' <= upto`` (all for None)."""
     T = y_cols.shape[1] if upto is None else upto + 1
