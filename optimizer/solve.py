@@ -629,12 +629,14 @@ def solve(
                 mask = stage2.open_sites(x2)
         return _finish(instance, pspec, res, mask, started, stats=st)
 
+    # what every option solver below takes alike
+    common: dict[str, Any] = {"p": spec.p, "budget": spec.budget, "backend": backend, "params": params, "progress": say}
     if spec.model == "mclp" and (spec.reach_max is not None or spec.decay_steps is not None):
         from siting.optimizer.decay import solve_decay
 
         res, mask, st = solve_decay(
-            instance, reach_full=spec.reach_full, reach_max=spec.reach_max, steps=spec.decay_steps, p=spec.p,
-            budget=spec.budget, min_share=spec.min_group_share, backend=backend, params=params, progress=say,
+            instance, reach_full=spec.reach_full, reach_max=spec.reach_max, steps=spec.decay_steps,
+            min_share=spec.min_group_share, **common,
         )  # fmt: skip
         return _finish(instance, spec, res, mask, started, stats=st)
 
@@ -644,16 +646,12 @@ def solve(
         res, mask, st = solve_robust(
             instance,
             float(spec.radius or 0.0),
-            p=spec.p,
-            budget=spec.budget,
             samples=spec.robust_samples,
             noise=spec.robust_noise,
             seed=spec.robust_seed,
             objective=spec.robust_objective,
-            backend=backend,
-            params=params,
-            progress=say,
             min_share=spec.min_group_share,
+            **common,
         )
         return _finish(instance, spec, res, mask, started, stats=st)
 
@@ -663,13 +661,9 @@ def solve(
         res, mask, st = solve_equity(
             instance,
             float(spec.radius or 0.0),
-            p=spec.p,
-            budget=spec.budget,
             min_share=spec.min_group_share,
             maxmin=spec.maxmin_groups,
-            backend=backend,
-            params=params,
-            progress=say,
+            **common,
         )
         return _finish(instance, spec, res, mask, started, stats=st)
 
@@ -680,14 +674,10 @@ def solve(
             instance,
             spec.model,
             float(spec.radius or 0.0),
-            p=spec.p,
-            budget=spec.budget,
             objective=spec.lscp_objective,
             allow_split=spec.allow_split,
-            backend=backend,
-            params=params,
-            progress=say,
             min_share=spec.min_group_share,
+            **common,
         )
         from siting.models.formulations.lscp import uncoverable
 

@@ -7,9 +7,7 @@ straight-line so each run takes seconds. What a mode cannot honour must be an er
 
 from __future__ import annotations
 
-import csv
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-import yaml
-from paths import DATA, REPO
+from paths import REPO
+from tiny_scenarios import tiny
 
 from siting.models.errors import InfeasibleError, ScenarioError
 from siting.models.evaluate_capacity import evaluate_capacity
 from siting.scenarios.pipeline.run import run_scenario, validate_scenario
 
-TINY = DATA / "scenarios" / "tiny"
 WUHAI = REPO / "scenarios" / "examples" / "wuhai" / "scenario.yaml"
-
-
-def tiny(tmp_path: Path, services: dict[str, dict[str, Any]], **top: Any) -> Path:
-    """A copy of the tiny scenario with per-service settings merged in and a district per block."""
-    folder = tmp_path / "tiny"
-    shutil.copytree(TINY, folder)
-    rows = list(csv.DictReader((folder / "demand.csv").open(encoding="utf-8")))
-    with (folder / "demand.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=[*rows[0], "district"])
-        w.writeheader()
-        for k, row in enumerate(rows):
-            w.writerow(row | {"district": "north" if k < len(rows) // 2 else "south"})
-    doc = yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
-    doc["distance"] = {"method": "euclidean"}
-    for name, extra in services.items():
-        doc["services"][name].update(extra)
-    doc.update(top)
-    path = folder / "scenario.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def summary(path: Path) -> dict[str, Any]:
