@@ -686,6 +686,16 @@ def solve(
 
     if spec.model in ("mclp", "lscp"):
         coverage_form = _coverage_formulation(spec, backend.name, instance)
+        if coverage_form == "reduced" and spec.model == "lscp":
+            # dominated rows and sites, LP bound, core MILP, fixing, branch and bound (coverage_lscp)
+            from siting.models.formulations.lscp import uncoverable
+            from siting.optimizer.coverage_lscp import solve_lscp_rows
+
+            unc = uncoverable(instance, float(spec.radius or 0.0))
+            res, mask, st = solve_lscp_rows(
+                instance, float(spec.radius or 0.0), spec.lscp_objective, params=params, progress=say
+            )
+            return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
         if coverage_form in ("reduced", "benders"):
             from siting.models.formulations.lscp import uncoverable
             from siting.optimizer.coverage_exact import solve_coverage
