@@ -60,6 +60,8 @@ FORMULATIONS = ("auto", "classic", "radius", "benders", "compact", "reduced")
 COVERAGE_AUTO_PAIRS = 500_000
 #: ``--formulation auto`` for MCLP on highs: the reduced path (window search first) from this many pairs
 COVERAGE_REDUCED_PAIRS = 20_000
+#: ``--formulation auto`` for LSCP on highs: the reduced-rows path (optimizer/coverage_lscp.py) from this many pairs
+LSCP_REDUCED_PAIRS = 500_000
 
 Progress = Callable[[str], None]
 #: Nonzeros HiGHS presolves per second, conservatively (measured ~350,000/s on one busy core):
@@ -846,6 +848,11 @@ def _coverage_formulation(spec: ModelSpec, backend: str, instance: SitingInstanc
             from siting.models.formulations.lscp import coverage_matrix
 
             pairs = coverage_matrix(instance, float(spec.radius)).nnz
+            if spec.model == "lscp" and pairs >= LSCP_REDUCED_PAIRS:
+                # city-sized LSCP: dominated rows and sites, LP bound, core MILP, fixing
+                # (optimizer/coverage_lscp.py); at 100,000 x 2,000, r = 800 m, 120 s it proved a gap
+                # of 2.7 % where the row generation reached 4.8 % (benchmarks/bench_city_scale.py)
+                return "reduced"
             if pairs >= COVERAGE_AUTO_PAIRS:
                 return "benders"
             if spec.model == "mclp" and pairs >= COVERAGE_REDUCED_PAIRS:
