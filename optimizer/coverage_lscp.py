@@ -48,6 +48,9 @@ Progress = Callable[[str], None]
 
 # Share of the time left after the LP that the core MILP may take.
 _CORE_SHARE = 0.3
+# Shares of the time left for the region search and then the block bound.
+_SEARCH_SHARE = 0.25
+_BLOCK_SHARE = 0.6
 # Core sites: reduced cost at most this share of the median cost of the sites left.
 _CORE_REDUCED_COST = 0.17
 # Grids tried for the plan values (every cost a multiple of q).
@@ -126,6 +129,7 @@ def solve_lscp_rows(
     mask of the best plan (existing sites included), and statistics per step.
     """
     from siting.models.formulations.lscp import lscp
+    from siting.optimizer.coverage_blocks import block_bound, region_search
     from siting.optimizer.coverage_exact import greedy_lscp, lagrangian_bound
     from siting.optimizer.coverage_rowgen import lp_guided_covers
     from siting.optimizer.coverage_rows import reduce_cover
@@ -194,7 +198,7 @@ def solve_lscp_rows(
         core = core_sites(red.cover, d, red.sites, threshold, inc_mask & red.sites)
         sub = reduced_problem(base, red.cover, core)
         share = None if left is None else _CORE_SHARE * left
-        say(f"core MILP on {int(core.sum())} sites for up to {share or math.inf:.0f} s")
+        say(f"core MILP on {int(core.sum())} sites for up to {'no limit' if share is None else f'{share:.0f} s'}")
         got = _milp(sub, inc_mask, params.within(share), params)
         stats["core_sites"] = int(core.sum())
         if got is not None and got[0] is not None:
@@ -202,6 +206,26 @@ def solve_lscp_rows(
             if _covers(problem, mask) and cost_of(mask) < ub - 1e-9:
                 inc_mask, ub = mask, cost_of(mask)
         say(f"core MILP: best cover {ub:.10g}, gap {_gap(ub, lower_bound):.2%}, {clock()}")
+
+    # 4b. regions of the map re-covered at least cost around the incumbent (large-neighbourhood search)
+    left = params.remaining()
+    if (left is None or left > 2.0) and red.sites.any():
+        share = None if left is None else _SEARCH_SHARE * left
+        start = inc_mask & ~existing
+        found = region_search(problem, red.sites, start, params.within(share), say)
+        mask = found | existing
+        if _covers(problem, mask) and cost_of(mask) < ub - 1e-9:
+            inc_mask, ub = mask, cost_of(mask)
+        say(f"region search: best cover {ub:.10g}, gap {_gap(ub, lower_bound):.2%}, {clock()}")
+
+    # 4c. the block bound: the LP bound plus what blocks of rows prove beyond their LP share
+    left = params.remaining()
+    if left is None or left > 2.0:
+        share = None if left is None else _BLOCK_SHARE * left
+        got_bound = block_bound(problem, duals, red.sites, params.within(share), say)
+        stats["block_bound"] = got_bound
+        lower_bound = max(lower_bound, min(ub, got_bound))
+        say(f"block bound {got_bound:.10g}, gap {_gap(ub, lower_bound):.2%}, {clock()}")
 
     # 5. reduced-cost fixing, reductions again, branch and bound
     tol = 1e-7 * max(1.0, ub)
@@ -231,10 +255,7 @@ def solve_lscp_rows(
             inc_mask, ub = mask, cost_of(mask)
         return _done(instance, radius, objective, params, t0, inc_mask, ub, ub, integral, stats, say)
     agrees = not (inc_mask & (close | (free & ~red.sites))).any() and bool((inc_mask | ~open_).all())
-    say(
-        f"branch and bound: {int(red2.sites.sum())} sites, {red2.cover.shape[0]} rows, "
-        f"{params.remaining() or math.inf:.0f} s left"
-    )
+    say(f"branch and bound: {int(red2.sites.sum())} sites, {red2.cover.shape[0]} rows, {_left_text(params)} left")
     got = _milp(final, inc_mask if agrees else None, params, params)
     if got is not None:
         x, bound, _ = got
@@ -282,6 +303,11 @@ def _milp(
 def _covers(problem: MilpProblem, mask: NDArray[np.bool_]) -> bool:
     """Whether the plan covers every row of the reduced problem (hence every coverable demand)."""
     return bool(np.all(problem.A @ mask.astype(np.float64) >= 1.0 - 1e-9))
+
+
+def _left_text(params: SolveParams) -> str:
+    left = params.remaining()
+    return "no limit" if left is None else f"{max(left, 0.0):.0f} s"
 
 
 def _gap(ub: float, lb: float) -> float:

@@ -122,7 +122,9 @@ class ModelSpec:
         reductions, then Benders in the site space for the MCLP and row generation for the LSCP:
         :mod:`optimizer.coverage_benders`, :mod:`optimizer.coverage_rowgen`); ``auto`` is
         ``benders`` on the highs solver from ``COVERAGE_AUTO_PAIRS`` demand-site pairs within the
-        radius on, ``compact`` below.
+        radius on, ``compact`` below. For the LSCP, ``reduced`` is the reduced-rows path of
+        :mod:`optimizer.coverage_lscp` (dominated rows and sites, LP bound, core MILP, region
+        search, block bound, fixing), which ``auto`` takes from ``LSCP_REDUCED_PAIRS`` pairs on.
     min_group_share : MCLP: every demand group (the instance's ``groups``) has at least this
         share of its demand covered (:mod:`models.formulations.equity`).
     maxmin_groups : MCLP: maximise the worst group's covered share, then total coverage.
