@@ -295,7 +295,9 @@ def _milp(
         ),
         warm_start=warm,
     )
-    x = None if res.x is None else np.round(np.asarray(res.x, dtype=np.float64))
+    x: NDArray[np.float64] | None = None
+    if res.x is not None:
+        x = np.round(np.asarray(res.x, dtype=np.float64)).astype(np.float64)
     bound = res.bound if res.bound is not None and math.isfinite(res.bound) else None
     return x, bound, res.status == Status.OPTIMAL
 
