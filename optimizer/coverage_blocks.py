@@ -48,28 +48,33 @@ _REGION_SECONDS = 20.0
 
 def site_regions(cover: sp.csr_array, sites: NDArray[np.bool_], size: int, seed: int) -> list[NDArray[np.int64]]:
     """A partition of ``sites`` (those covering some row) into regions of about ``size`` sites,
-    each grown breadth-first from a random unassigned site over shared rows."""
+    each grown breadth-first over shared rows from the first unassigned site (in index order for
+    ``seed`` 0, in a random order drawn from ``seed`` otherwise)."""
     a = sp.csr_array(cover, dtype=np.float32)
     m = a.shape[1]
     used = sites & (np.bincount(a.indices, minlength=m) > 0)
     adj = sp.csr_array(a.T @ a)
     region = np.full(m, -1, dtype=np.int64)
     count = 0
-    rng = np.random.default_rng(seed)
-    for s0 in rng.permutation(np.flatnonzero(used)):  # one pass per region seed, not per pair
+    seeds = np.flatnonzero(used)
+    if seed:
+        seeds = np.random.default_rng(seed).permutation(seeds)
+    for s0 in seeds:  # one pass per region, then one step per site added: no loop over pairs
         if region[s0] >= 0:
             continue
         region[s0] = count
-        front, grown = np.array([s0]), 1
-        while front.size and grown < size:
-            starts, ends = adj.indptr[front], adj.indptr[front + 1]
-            lengths = ends - starts
-            flat = np.repeat(ends - np.cumsum(lengths), lengths) + np.arange(int(lengths.sum()))
-            nb = np.unique(adj.indices[flat])
-            nb = nb[(region[nb] < 0) & used[nb]][: size - grown]
-            region[nb] = count
-            grown += nb.size
-            front = nb
+        front, grown = [int(s0)], 1
+        while front and grown < size:
+            nxt: list[int] = []
+            for v in front:
+                nb = adj.indices[adj.indptr[v] : adj.indptr[v + 1]]
+                nb = nb[(region[nb] < 0) & used[nb]][: size - grown]
+                region[nb] = count
+                grown += nb.size
+                nxt.extend(nb.tolist())
+                if grown >= size:
+                    break
+            front = nxt
         count += 1
     order = np.argsort(region, kind="stable")
     bounds = np.searchsorted(region[order], np.arange(count + 1))
@@ -105,7 +110,7 @@ def _block_problem(
     )
 
 
-def _highs_bound(problem: MilpProblem, params: SolveParams, seconds: float) -> float | None:
+def _highs_bound(problem: MilpProblem, params: SolveParams, seconds: float | None) -> float | None:
     """HiGHS's proven lower bound of a (min) block MILP within ``seconds``, or None."""
     from siting.optimizer.backends.highs import configure, new_highs, pass_problem, run_within
 
@@ -155,6 +160,7 @@ def block_bound(
     cost = w + share * d[None, :]  # (nb, m): c^b_j, adding up to c_j over the blocks
     trivial = np.array([u[block == b].sum() for b in range(nb)]) + (share * np.minimum(d, 0.0)[None, :]).sum(axis=1)
     total = float(trivial.sum())
+    todo = int((np.bincount(block[block >= 0], minlength=nb) > 0).sum())
     for b in np.argsort(-np.bincount(block[block >= 0], minlength=nb), kind="stable"):
         left = params.remaining()
         if left is not None and left <= 1.0:
@@ -165,7 +171,10 @@ def block_bound(
         sub_rows = sp.csr_array(a[mine])
         cols = np.zeros(m, dtype=bool)
         cols[sub_rows.indices] = True
-        seconds = _REGION_SECONDS if left is None else min(_REGION_SECONDS * 3, left / 2)
+        # an even share of what is left for each block still to solve (a block stopped early
+        # keeps HiGHS's bound so far, which is about its LP share)
+        seconds = None if left is None else left / max(todo, 1)
+        todo -= 1
         z = _highs_bound(_block_problem(problem, sub_rows, cost[b], cols), params, seconds)
         if z is not None and z > trivial[b]:
             total += z - trivial[b]
