@@ -16,6 +16,10 @@ The least-cost set cover ``min c y  s.t.  sum_{j in N(r)} y_j >= 1 (merged rows 
    and a **core MILP**: the problem restricted to the sites of small reduced cost (plus the
    incumbent's sites and, for every row, its site of least reduced cost, so the core is feasible),
    solved by HiGHS for a share of the time. Any core plan is a cover of the whole problem.
+   Then a **region search** (:func:`optimizer.coverage_blocks.region_search`): regions of about 500
+   neighbouring sites are re-covered exactly with every other site fixed, while that lowers the cost.
+   Last, the **block bound** (:func:`optimizer.coverage_blocks.block_bound`): blocks of rows solved
+   exactly with each site's cost split by its LP prices; never below the LP bound.
 5. **Reduced-cost fixing and branch and bound.** With UB the incumbent's cost and q the grid of
    plan values (every cost a multiple of q, else q = 0), a site with ``L + d_j > UB - q`` cannot be
    in a plan cheaper than UB and is closed; one with ``L - d_j > UB - q`` (``d_j < 0``) is in every
