@@ -17,7 +17,7 @@ and any proven lower bound of each block MILP may replace z_b. A block never sol
 bound ``u(R_b) + sum_j s_jb min(d_j, 0)`` (``c^b y >= sum_{r in R_b} u_r a_r y + ...`` with
 ``y <= 1``), and those add up to the LP bound, so (B) is never below it. Where the LP is
 fractional across a whole block, z_b is above its LP share: at 100,000 x 2,000, r = 800 m, blocks
-of 500 sites raised the LP bound 62.07 to 62.58 in 23 CPU s, while blocks of 60 sites gained nothing.
+of 700 sites raise the LP bound 62.07 to 62.80 in 35 CPU s (see ``REGION_SITES``).
 
 **Large-neighbourhood search.** For a cover y and a region G, every site outside G is fixed at
 its value in y and the rows they leave uncovered are covered at least cost by the sites of G
@@ -40,8 +40,10 @@ from siting.optimizer.result import SolveParams
 
 Progress = Callable[[str], None]
 
-#: sites per region (measured at 100,000 x 2,000: 60 and 150 gave no bound, 500 gave +0.8 %)
-REGION_SITES = 500
+#: sites per region. Measured at 100,000 x 2,000, r = 800 m, seed 1 (LP bound 62.07, every block
+#: solved): 500 sites (5 blocks) 62.68 in 31 CPU s, 700 sites (3 blocks) 62.80 in 35 CPU s; the
+#: region search found its best cover (63.771) with 500 as with 700
+REGION_SITES = 700
 # at most this many seconds for one region's MILP
 _REGION_SECONDS = 20.0
 

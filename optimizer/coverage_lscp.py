@@ -55,6 +55,8 @@ _CORE_SHARE = 0.3
 # Shares of the time left for the region search and then the block bound.
 _SEARCH_SHARE = 0.25
 _BLOCK_SHARE = 0.6
+# Reduce again after the fixing only with at least this many seconds left.
+_REDUCE_AGAIN_SECONDS = 15.0
 # Core sites: reduced cost at most this share of the median cost of the sites left.
 _CORE_REDUCED_COST = 0.17
 # Grids tried for the plan values (every cost a multiple of q).
@@ -247,7 +249,13 @@ def solve_lscp_rows(
     if left_rows.shape[0] and (np.diff(sp.csr_array(left_rows.multiply(sites[None, :])).indptr) == 0).any():
         # a row no free site covers: no plan agreeing with the fixings exists, none beats UB
         return _done(instance, radius, objective, params, t0, inc_mask, ub, ub, integral, stats, say)
-    red2 = reduce_cover(left_rows, f if objective == "cost" else None, sites, say, params.expired)
+    left = params.remaining()
+    if left is not None and left < _REDUCE_AGAIN_SECONDS:
+        # a reduction round takes seconds at city scale: with little time left the deadline
+        # would pass inside it, and the branch and bound could not use the smaller problem anyway
+        red2 = reduce_cover(left_rows, None, sites, say, lambda: True)
+    else:
+        red2 = reduce_cover(left_rows, f if objective == "cost" else None, sites, say, params.expired)
     final = reduced_problem(base, red2.cover, red2.sites)
     final = replace(
         final, col_lower=np.where(open_, 1.0, final.col_lower), col_upper=np.where(open_, 1.0, final.col_upper)
