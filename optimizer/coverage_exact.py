@@ -570,6 +570,10 @@ def _finish_coverage(
     return result, best_mask, stats
 
 
+#: the shared accounting of a coverage solve in max form (public for the LSCP path of :mod:`optimizer.coverage_lscp`)
+finish_coverage = _finish_coverage
+
+
 def _check_mclp(instance: SitingInstance, radius: float, p: int | None, budget: float | None) -> None:
     """The checks :func:`models.formulations.mclp` makes, before any heuristic runs."""
     from siting.models.checks import check_radius

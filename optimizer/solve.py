@@ -60,6 +60,8 @@ FORMULATIONS = ("auto", "classic", "radius", "benders", "compact", "reduced")
 COVERAGE_AUTO_PAIRS = 500_000
 #: ``--formulation auto`` for MCLP on highs: the reduced path (window search first) from this many pairs
 COVERAGE_REDUCED_PAIRS = 20_000
+#: ``--formulation auto`` for LSCP on highs: the reduced-rows path (optimizer/coverage_lscp.py) from this many pairs
+LSCP_REDUCED_PAIRS = 500_000
 
 Progress = Callable[[str], None]
 #: Nonzeros HiGHS presolves per second, conservatively (measured ~350,000/s on one busy core):
@@ -120,7 +122,9 @@ class ModelSpec:
         reductions, then Benders in the site space for the MCLP and row generation for the LSCP:
         :mod:`optimizer.coverage_benders`, :mod:`optimizer.coverage_rowgen`); ``auto`` is
         ``benders`` on the highs solver from ``COVERAGE_AUTO_PAIRS`` demand-site pairs within the
-        radius on, ``compact`` below.
+        radius on, ``compact`` below. For the LSCP, ``reduced`` is the reduced-rows path of
+        :mod:`optimizer.coverage_lscp` (dominated rows and sites, LP bound, core MILP, region
+        search, block bound, fixing), which ``auto`` takes from ``LSCP_REDUCED_PAIRS`` pairs on.
     min_group_share : MCLP: every demand group (the instance's ``groups``) has at least this
         share of its demand covered (:mod:`models.formulations.equity`).
     maxmin_groups : MCLP: maximise the worst group's covered share, then total coverage.
@@ -686,6 +690,16 @@ def solve(
 
     if spec.model in ("mclp", "lscp"):
         coverage_form = _coverage_formulation(spec, backend.name, instance)
+        if coverage_form == "reduced" and spec.model == "lscp":
+            # dominated rows and sites, LP bound, core MILP, fixing, branch and bound (coverage_lscp)
+            from siting.models.formulations.lscp import uncoverable
+            from siting.optimizer.coverage_lscp import solve_lscp_rows
+
+            unc = uncoverable(instance, float(spec.radius or 0.0))
+            res, mask, st = solve_lscp_rows(
+                instance, float(spec.radius or 0.0), spec.lscp_objective, params=params, progress=say
+            )
+            return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
         if coverage_form in ("reduced", "benders"):
             from siting.models.formulations.lscp import uncoverable
             from siting.optimizer.coverage_exact import solve_coverage
@@ -836,6 +850,11 @@ def _coverage_formulation(spec: ModelSpec, backend: str, instance: SitingInstanc
             from siting.models.formulations.lscp import coverage_matrix
 
             pairs = coverage_matrix(instance, float(spec.radius)).nnz
+            if spec.model == "lscp" and pairs >= LSCP_REDUCED_PAIRS:
+                # city-sized LSCP: dominated rows and sites, LP bound, core MILP, fixing
+                # (optimizer/coverage_lscp.py); at 100,000 x 2,000, r = 800 m, 120 s it proved a gap
+                # of 2.7 % where the row generation reached 4.8 % (benchmarks/bench_city_scale.py)
+                return "reduced"
             if pairs >= COVERAGE_AUTO_PAIRS:
                 return "benders"
             if spec.model == "mclp" and pairs >= COVERAGE_REDUCED_PAIRS:

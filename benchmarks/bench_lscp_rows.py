@@ -1,0 +1,89 @@
+"""LSCP at city scale, step by step: rows after merging and after dominance, sites left, LP bound,
+block bound, objective, bound, gap, wall / CPU seconds and peak memory, per seed and method.
+
+On demand, not part of the test suite (the machine is shared: compare figures of one run)::
+
+    python benchmarks/bench_lscp_rows.py --seeds 1,2 --methods auto,benders --out benchmarks/results/lscp_rows.csv
+
+The instance is ``lscp100k`` of :mod:`bench_city_scale` (100,000 demand points x 2,000 sites,
+r = 800 m, least cost, 120 s; :mod:`city_instances`). ``auto`` is the default path on highs (the
+reduced rows of :mod:`optimizer.coverage_lscp` at this size); ``benders`` is the row generation of
+:mod:`optimizer.coverage_rowgen` (the default before). Each run is a spawned process of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+COLUMNS = (
+    "seed", "method", "time_limit", "status", "objective", "bound", "gap", "seconds", "cpu_s", "peak_mb",
+    "verified", "rows_merged", "rows_reduced", "sites_reduced", "lp_bound", "block_bound", "heuristic_objective",
+    "formulation",
+)  # fmt: skip
+
+
+def _child(seed: int, method: str, time_limit: float, conn: Any) -> None:
+    row: dict[str, Any] = {"seed": seed, "method": method, "time_limit": time_limit}
+    try:
+        from city_instances import city_instance
+
+        from siting.optimizer.result import SolveParams
+        from siting.optimizer.solve import ModelSpec, solve
+        from siting.scenarios.research.child import peak_mb
+
+        cpu0 = time.process_time()
+        inst = city_instance(100_000, 2_000, seed, 800.0)
+        spec = ModelSpec("lscp", radius=800.0, formulation=method)  # type: ignore[arg-type]
+        res = solve(inst, spec, solver="highs", params=SolveParams(time_limit=time_limit, mip_gap=1e-6))
+        row.update(
+            status=res.status.value,
+            objective=res.objective,
+            bound=res.bound,
+            gap=res.gap,
+            seconds=round(res.seconds, 2),
+            cpu_s=round(time.process_time() - cpu0, 1),
+            verified=res.verified,
+        )
+        row.update({k: res.stats.get(k) for k in COLUMNS if k in res.stats})
+        row["peak_mb"] = peak_mb()
+    except Exception as exc:  # noqa: BLE001 - a failed run is a row
+        row.update(status="ERROR", formulation=f"{type(exc).__name__}: {exc}"[:300])
+    conn.send(row)
+    conn.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", default="1,2")
+    ap.add_argument("--methods", default="auto,benders", help="auto, reduced, benders or compact")
+    ap.add_argument("--time-limit", type=float, default=120.0)
+    ap.add_argument("--out", default=str(HERE / "results" / "lscp_rows.csv"))
+    args = ap.parse_args()
+    from siting.scenarios.research.child import run_in_child
+
+    rows = []
+    for seed in [int(s) for s in args.seeds.split(",") if s.strip()]:
+        for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
+            row = run_in_child(_child, (seed, method, args.time_limit), args.time_limit + 180.0)
+            row.update(seed=seed, method=method, time_limit=args.time_limit)
+            rows.append(row)
+            print(", ".join(f"{k}={row.get(k)}" for k in COLUMNS), flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    print(f"results written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Dominated rows and sites of a covering matrix (optimizer.coverage_rows) and the LSCP path on the
+reduced rows (optimizer.coverage_lscp).
+
+Brute force on hypothesis matrices and instances (the minimal rows by pairwise subset tests, the
+least-cost cover by enumeration), agreement with the compact MILP on seeded medium cities, and
+an honest stop when the budget is spent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from numpy.typing import NDArray
+from paths import REPO
+
+from siting.models.evaluate import evaluate
+from siting.models.formulations.lscp import uncoverable
+from siting.optimizer.coverage_lscp import core_sites, solve_lscp_rows, value_grid
+from siting.optimizer.coverage_rows import minimal_rows, reduce_cover
+from siting.optimizer.result import Limit, SolveParams, Status
+from siting.optimizer.solve import ModelSpec, solve
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from city_instances import city_instance
+from clocks import spent
+from oracles import brute_lscp
+from strategies import coverage_instances
+
+PROVE = SolveParams(mip_gap=0.0, time_limit=30)
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+
+matrices = st.integers(1, 14).flatmap(
+    lambda m: hnp.arrays(bool, st.tuples(st.integers(1, 30), st.just(m)), elements=st.booleans())
+)
+
+
+def _distinct_rows(b: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    return np.unique(b, axis=0)
+
+
+def _least_cost(b: NDArray[np.bool_], cost: NDArray[np.float64], allowed: NDArray[np.bool_]) -> float:
+    """The least-cost cover of every row of b with allowed sites, by enumeration (inf if none)."""
+    best = np.inf
+    sites = np.flatnonzero(allowed)
+    for size in range(sites.size + 1):
+        for pick in itertools.combinations(sites, size):
+            y = np.zeros(b.shape[1], dtype=bool)
+            y[list(pick)] = True
+            if (b[:, y].any(axis=1)).all():
+                best = min(best, float(cost[y].sum()))
+    return best
+
+
+@SETTINGS
+@given(b=matrices)
+def test_minimal_rows_are_those_without_a_strict_subset(b: NDArray[np.bool_]) -> None:
+    b = _distinct_rows(b)
+    keep = minimal_rows(sp.csr_array(b))
+    deg = b.sum(axis=1)
+    subset = (b[:, None, :] <= b[None, :, :]).all(axis=2)  # subset[r, s]: N(r) ⊆ N(s)
+    strict = subset & (deg[:, None] < deg[None, :]) & (deg[:, None] > 0)
+    np.testing.assert_array_equal(keep, ~strict.any(axis=0))
+
+
+@SETTINGS
+@given(b=matrices, data=st.data())
+def test_reduce_cover_keeps_the_least_cost(b: NDArray[np.bool_], data: st.DataObject) -> None:
+    b = _distinct_rows(b)
+    m = b.shape[1]
+    if m > 10:
+        b = b[:, :10]
+        b = _distinct_rows(b)
+        m = 10
+    b = b[b.any(axis=1)]
+    if b.shape[0] == 0:
+        return
+    cost = np.asarray(data.draw(st.lists(st.integers(1, 5), min_size=m, max_size=m)), dtype=np.float64)
+    by_count = data.draw(st.booleans())
+    allowed = np.ones(m, dtype=bool)
+    red = reduce_cover(sp.csr_array(b), None if by_count else cost, allowed)
+    f = np.ones(m) if by_count else cost
+    before = _least_cost(b, f, allowed)
+    reduced = red.cover.toarray()
+    assert reduced.shape[0] <= b.shape[0]
+    assert _least_cost(reduced, f, red.sites) == pytest.approx(before)
+    # every kept row is an input row restricted to the sites left
+    np.testing.assert_array_equal(reduced, b[red.rows] & red.sites[None, :])
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(inst=coverage_instances(), radius=st.integers(1, 15), objective=st.sampled_from(["cost", "count"]))
+def test_lscp_rows_equals_brute_force(inst, radius: int, objective: str) -> None:  # type: ignore[no-untyped-def]
+    res = solve(inst, ModelSpec("lscp", radius=radius, lscp_objective=objective, formulation="reduced"), "highs", PROVE)  # type: ignore[arg-type]
+    assert res.stats["formulation"] == "lscp-reduced"
+    assert res.status == Status.OPTIMAL and res.verified
+    assert res.objective == pytest.approx(brute_lscp(inst, radius, objective))
+    assert res.bound is not None and res.bound <= res.objective + 1e-9
+
+
+@pytest.mark.parametrize(("n", "m", "seed", "radius"), [(3_000, 300, 5, 700.0), (4_000, 250, 9, 800.0)])
+def test_lscp_rows_equals_compact_on_medium_cities(n: int, m: int, seed: int, radius: float) -> None:
+    inst = city_instance(n, m, seed=seed, cutoff=radius)
+    new = solve(inst, ModelSpec("lscp", radius=radius, formulation="reduced"), "highs", PROVE)
+    old = solve(inst, ModelSpec("lscp", radius=radius, formulation="compact"), "highs", PROVE)
+    assert new.status == old.status == Status.OPTIMAL
+    assert new.objective == pytest.approx(old.objective)
+    assert new.verified and new.objective <= new.stats["heuristic_objective"] + 1e-9
+    assert new.stats["rows_reduced"] < new.stats["rows_merged"]  # the row dominance did something
+
+
+def test_a_spent_budget_returns_the_greedy_cover_with_a_valid_bound() -> None:
+    """The budget is spent before the search starts (a fake clock past the deadline): the greedy
+    cover comes back FEASIBLE on the time limit. The control, with time, is proven optimal."""
+    inst = city_instance(3_000, 300, seed=3, cutoff=600.0)
+    exact = solve(inst, ModelSpec("lscp", radius=600.0, formulation="compact"), "highs", PROVE)
+    assert exact.status == Status.OPTIMAL
+    res, mask, stats = solve_lscp_rows(inst, 600.0, "cost", params=spent(mip_gap=0.0))
+    assert (res.status, res.limit) == (Status.FEASIBLE, Limit.TIME), res.message
+    assert res.objective == pytest.approx(stats["heuristic_objective"])
+    assert res.objective >= exact.objective - 1e-9
+    assert res.bound is not None and res.bound <= exact.objective + 1e-9
+    metrics = evaluate(inst, mask, radius=600.0)
+    assert metrics.cost == pytest.approx(res.objective)
+    assert metrics.uncovered_weight == pytest.approx(float(inst.weights[uncoverable(inst, 600.0)].sum()))
+
+
+def test_core_sites_give_every_row_a_site() -> None:
+    rng = np.random.default_rng(4)
+    b = rng.random((60, 20)) < 0.2
+    b[:, 0] |= ~b.any(axis=1)
+    d = rng.uniform(0.0, 2.0, size=20)
+    core = core_sites(sp.csr_array(b), d, np.ones(20, dtype=bool), 0.3, np.zeros(20, dtype=bool))
+    assert b[:, core].any(axis=1).all()
+    assert core[d <= 0.3].all()
+    # each row's own cheapest site is in the core
+    cheapest = np.array([np.flatnonzero(r)[np.argmin(d[r])] for r in b])
+    assert core[cheapest].all()
+
+
+def test_value_grid_is_the_coarsest_step_of_the_costs() -> None:
+    assert value_grid(np.array([1.0, 3.0, 0.0])) == 1.0
+    assert value_grid(np.array([0.5, 1.25])) == 0.01
+    assert value_grid(np.array([0.5, 1.237])) == 0.001
+    assert value_grid(np.array([np.pi])) == 0.0
+
+
+def _cover_problem(b: NDArray[np.bool_], cost: NDArray[np.float64]):  # type: ignore[no-untyped-def]
+    from siting.models.milp import MilpProblem
+
+    k, m = b.shape
+    return MilpProblem(
+        c=cost.astype(np.float64),
+        A=sp.csc_array(b.astype(np.float64)),
+        row_lower=np.ones(k),
+        row_upper=np.full(k, np.inf),
+        col_lower=np.zeros(m),
+        col_upper=np.ones(m),
+        integrality=np.ones(m, dtype=bool),
+        sense="min",
+        offset=0.0,
+        site_cols=np.arange(m, dtype=np.int64),
+        name="cover",
+        blocks={"y": (0, m)},
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("size", [2, 4])
+def test_block_bound_lies_between_the_lp_and_the_optimum(seed: int, size: int) -> None:
+    from siting.optimizer.coverage_blocks import block_bound
+    from siting.optimizer.coverage_lscp import lp_solve
+
+    rng = np.random.default_rng(seed)
+    # a band of sites along a line, each covering the rows near it: local, like coverage on a map
+    m, k = 10, 40
+    pos = np.sort(rng.uniform(0, 10, size=m))
+    rows = rng.uniform(0, 10, size=k)
+    b = np.abs(rows[:, None] - pos[None, :]) <= rng.uniform(1.0, 2.5)
+    b = _distinct_rows(b[b.any(axis=1)])
+    cost = rng.integers(1, 6, size=m).astype(np.float64)
+    problem = _cover_problem(b, cost)
+    lp = lp_solve(problem, SolveParams(time_limit=10))
+    assert lp is not None
+    y, duals = lp
+    lp_value = float(cost @ y)
+    bound = block_bound(problem, duals, np.ones(m, dtype=bool), SolveParams(time_limit=10), lambda _m: None, size=size)
+    assert lp_value - 1e-6 <= bound <= _least_cost(b, cost, np.ones(m, dtype=bool)) + 1e-6
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_region_search_never_loses_and_keeps_a_cover(seed: int) -> None:
+    from siting.optimizer.coverage_blocks import region_search
+
+    rng = np.random.default_rng(seed)
+    m, k = 12, 50
+    pos = np.sort(rng.uniform(0, 10, size=m))
+    b = np.abs(rng.uniform(0, 10, size=k)[:, None] - pos[None, :]) <= 1.8
+    b = _distinct_rows(b[b.any(axis=1)])
+    cost = rng.integers(1, 6, size=m).astype(np.float64)
+    start = np.ones(m, dtype=bool)  # every site: a cover, rarely the cheapest
+    got = region_search(_cover_problem(b, cost), np.ones(m, dtype=bool), start, SolveParams(time_limit=10), print, 4)
+    assert b[:, got].any(axis=1).all()
+    assert cost[got].sum() < cost.sum()  # all sites open is never the cheapest cover here
+    assert cost[got].sum() >= _least_cost(b, cost, np.ones(m, dtype=bool)) - 1e-9
