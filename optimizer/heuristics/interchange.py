@@ -53,6 +53,8 @@ from siting.optimizer.heuristics.greedy import (
 )
 
 DEFAULT_MAX_ITER = 100_000
+# The incremental MCLP swap search keeps an (m, p) array of extras: used up to this many cells.
+_SWAP_CELLS = 50_000_000
 
 
 def check_start(
@@ -300,6 +302,16 @@ def interchange_mclp(
     w = instance.weights[keep_rows]
     cost, m = instance.cost, instance.m
     eligible_new = instance.eligible & ~instance.existing
+    if p is not None and m * max(p, 1) <= _SWAP_CELLS:
+        # the same moves with incremental counts (swap_mclp): a move costs the changed rows only
+        from siting.optimizer.heuristics.swap_mclp import swap_search_mclp
+
+        open_mask, moves = swap_search_mclp(
+            a_csr, w, open_mask, eligible_new, instance.existing, cost, p, budget, max_iter, deadline
+        )
+        if stats is not None:
+            stats.update(moves=moves, seconds=time.perf_counter() - t0)
+        return open_mask
     rows_of = csr_rows(a_csr)
     idx = np.arange(m, dtype=np.float64)
     tol = 1e-9 * max(1.0, float(w.sum()))
