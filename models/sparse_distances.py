@@ -114,9 +114,7 @@ def within_radius(
     return out
 
 
-def _block_pairs(
-    a: NDArray[np.float64], tree: cKDTree, slack: float, limit: np.float32, m: int
-) -> sp.csr_array:
+def _block_pairs(a: NDArray[np.float64], tree: cKDTree, slack: float, limit: np.float32, m: int) -> sp.csr_array:
     """The pairs of one block of demand points within ``slack`` of the sites' tree, CSR with
     sorted columns (float32 distances; the block's own rows)."""
     pairs = cKDTree(a).sparse_distance_matrix(tree, slack, output_type="ndarray")

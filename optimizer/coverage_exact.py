@@ -303,7 +303,9 @@ def solve_coverage(
         from siting.optimizer.heuristics import run_heuristic
 
         tl = None if params.time_limit is None else max(0.25 * left(), 0.0)
-        h = run_heuristic(instance, "mclp", p=p, radius=radius, budget=budget, method="auto", time_limit=tl)
+        h = run_heuristic(
+            instance, "mclp", p=p, radius=radius, budget=budget, method="auto", time_limit=tl, progress=say
+        )
         inc_mask = np.asarray(h.open_mask, dtype=bool)
         stats["heuristic_bound"] = h.bound
     else:
@@ -313,7 +315,9 @@ def solve_coverage(
     stats["heuristic_seconds"] = round(time.monotonic() - t0, 3)
     say(f"heuristic plan {sign * inc:.10g} in {time.monotonic() - t0:.1f} s")
     heuristic_bound = stats.get("heuristic_bound")
-    if heuristic_bound is not None and _closed_by(inc, float(heuristic_bound), 1.0 if _integral_weights(instance) else 0.0, params.mip_gap):
+    if heuristic_bound is not None and _closed_by(
+        inc, float(heuristic_bound), 1.0 if _integral_weights(instance) else 0.0, params.mip_gap
+    ):
         # the heuristic's own bound (the coverable weight, or its Lagrangian bound) already proves
         # the plan: at 1,000,000 x 5,000 with p = 100 every coverable point is covered, and the
         # reductions and the LP after this point would only spend time and memory

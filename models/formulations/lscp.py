@@ -55,6 +55,17 @@ def submatrix(
 
     The column axis is not renumbered, so column j is still site j.
     """
+    if keep_entries is None:
+        # rows by CSR row indexing, columns by a running count: no int64 row index per pair (the
+        # city-scale path, where the general build below took gigabytes of temporaries)
+        b = a if keep_rows.all() else sp.csr_array(a[np.flatnonzero(keep_rows)])
+        if keep_cols.all():
+            return b
+        keep = keep_cols[b.indices]
+        counts = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+        out = sp.csr_array((b.data[keep], b.indices[keep], counts[b.indptr]), shape=b.shape)
+        out.sort_indices()
+        return out
     rows = csr_rows(a)
     keep = keep_rows[rows] & keep_cols[a.indices]
     if keep_entries is not None:
@@ -71,6 +82,8 @@ def coverage_matrix(instance: SitingInstance, radius: float) -> sp.csr_array:
     Like ``instance.coverage`` but never counts an unreachable pair (a dense ``inf``, or a stored
     ``inf``) as covered, also for ``radius = inf``.
     """
+    if instance.is_sparse and np.isfinite(radius):
+        return instance.coverage(radius)  # the stored pattern filtered in place (never an inf pair)
     pairs = instance.reachable_pairs(radius)
     fin = np.isfinite(pairs.data)
     if not fin.all():

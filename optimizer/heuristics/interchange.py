@@ -49,7 +49,6 @@ from siting.optimizer.heuristics.greedy import (
     BUDGET_TOL,
     DistanceTable,
     affordable,
-    coverage_float,
 )
 
 DEFAULT_MAX_ITER = 100_000
@@ -262,6 +261,16 @@ def interchange_pmedian(
     return open_mask
 
 
+def _rows_that_count(instance: SitingInstance, radius: float) -> tuple[sp.csr_array, NDArray[np.bool_]]:
+    """Float64 coverage rows of the demand with weight > 0 and a coverer; when every row counts
+    (city scale) the pattern's own index arrays are shared rather than copied."""
+    a = instance.coverage(radius)
+    keep = (instance.weights > 0) & (np.diff(a.indptr) > 0)
+    if keep.all():
+        return sp.csr_array((np.ones(a.nnz), a.indices, a.indptr), shape=a.shape), keep
+    return sp.csr_array(a[np.flatnonzero(keep)], dtype=np.float64), keep
+
+
 def _loss(
     p1: NDArray[np.int64], w: NDArray[np.float64], d1: NDArray[np.float64], d2: NDArray[np.float64], m: int
 ) -> NDArray[np.float64]:
@@ -296,9 +305,7 @@ def interchange_mclp(
     check_radius(radius, allow_zero=True, what="interchange_mclp")
     open_mask = check_start(instance, start_mask, p, budget, "interchange_mclp")
     deadline = _deadline(time_limit)
-    a_csr, _ = coverage_float(instance, radius)
-    keep_rows = (instance.weights > 0) & (np.diff(a_csr.indptr) > 0)
-    a_csr = sp.csr_array(a_csr[np.flatnonzero(keep_rows)])
+    a_csr, keep_rows = _rows_that_count(instance, radius)
     w = instance.weights[keep_rows]
     cost, m = instance.cost, instance.m
     eligible_new = instance.eligible & ~instance.existing
