@@ -254,7 +254,9 @@ def _new_lp(params: SolveParams) -> Any:
 def _run(h: Any, params: SolveParams) -> bool:
     from siting.optimizer.backends.highs import run_within
 
-    h.setOptionValue("time_limit", max(float(params.remaining() or 1e9), 0.05))
+    # HiGHS measures time_limit against the object's run time summed over every run() so far: a
+    # limit of "the time left" stopped the LP rounds after about half of it
+    h.setOptionValue("time_limit", float(h.getRunTime()) + max(float(params.remaining() or 1e9), 0.05))
     return bool(run_within(h, params))
 
 
