@@ -303,8 +303,12 @@ def solve_coverage(
         from siting.optimizer.heuristics import run_heuristic
 
         tl = None if params.time_limit is None else max(0.25 * left(), 0.0)
+        # Benders: greedy + swap only (with the coverable-weight bound). Its LP phase bounds far
+        # better than the subgradient Lagrangian, which took 30 of 120 s at 100,000 x 2,000 for a
+        # bound 7 % above the plan against the LP's 4 %.
+        method = "interchange" if engine == "benders" else "auto"
         h = run_heuristic(
-            instance, "mclp", p=p, radius=radius, budget=budget, method="auto", time_limit=tl, progress=say
+            instance, "mclp", p=p, radius=radius, budget=budget, method=method, time_limit=tl, progress=say
         )
         inc_mask = np.asarray(h.open_mask, dtype=bool)
         stats["heuristic_bound"] = h.bound
