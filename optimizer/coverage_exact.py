@@ -392,6 +392,14 @@ def solve_coverage(
     if engine == "benders" and model == "mclp":
         from siting.optimizer.coverage_benders import solve_mclp_benders
 
+        if left() < float(stats["heuristic_seconds"]):
+            # building the master (rows merged, grouped) costs about what the heuristic's passes over
+            # the pairs cost: at 1,000,000 x 5,000 it would run past the limit before its first LP
+            say(f"{left():.0f} s left, less than the heuristic took: no Benders rounds")
+            return _finish_coverage(
+                instance, model, radius, objective, params, t0, inc_mask, inc, inc_mask, inc, global_bound,
+                Status.FEASIBLE, Limit.TIME, integral, stats, say,
+            )  # fmt: skip
         out = solve_mclp_benders(instance, radius, p, budget, work.fixed_closed, inc_mask, inc, delta, params, say)
         stats.update(out.rounds)
         return _finish_coverage(
