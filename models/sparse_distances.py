@@ -99,7 +99,7 @@ def within_radius(
         k = part.nnz
         if nnz + k > indices.size:  # the sample underestimated: grow by a quarter (rare)
             grow = max(nnz + k, int(indices.size * 1.25))
-            if grow >= np.iinfo(indices.dtype).max:
+            if indices.dtype == np.int32 and grow >= np.iinfo(np.int32).max:
                 indptr = indptr.astype(np.int64)
                 indices = indices.astype(np.int64)
             indices = np.resize(indices, grow)

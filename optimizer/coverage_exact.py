@@ -307,8 +307,8 @@ def solve_coverage(
         # half the time for the Benders incumbent: it finishes in seconds at 100,000 x 2,000, and at
         # 1,000,000 x 5,000 (a greedy of 100 steps over 96 million pairs, then the swaps) it is the
         # plan; a quarter cut its swap search off before the first move on a loaded machine
-        share = 0.5 if engine == "benders" else 0.25
-        tl = None if params.time_limit is None else max(share * left(), 0.0)
+        h_share = 0.5 if engine == "benders" else 0.25
+        tl = None if params.time_limit is None else max(h_share * left(), 0.0)
         # Benders: greedy + swap only (with the coverable-weight bound). Its LP phase bounds far
         # better than the subgradient Lagrangian, which took 30 of 120 s at 100,000 x 2,000 for a
         # bound 7 % above the plan against the LP's 4 %.
