@@ -47,8 +47,17 @@ What measured best (``benchmarks/bench_city_scale.py``, a loaded 2-core machine,
 master MILP rounds do (gap 1.12 % against 1.27 %), so ``--formulation auto`` keeps the compact model
 there; at 100,000 x 2,000 (3.9 million pairs) the compact LP does not even finish (its bound stays the
 heuristic's, gap 7.0 %) while this LP phase converges (gap 4.4 %), so ``auto`` switches to Benders
-from ``optimizer.solve.COVERAGE_AUTO_PAIRS`` pairs on. Neither closes those gaps: the LP relaxation
-itself is 1.3 % / 4.4 % above the best plans known.
+from ``optimizer.solve.COVERAGE_AUTO_PAIRS`` pairs on. Neither closes those gaps.
+
+Time shares (100,000 x 2,000, p = 50, 120 s, loaded machine): the incumbent is greedy + swap (3 s;
+the subgradient Lagrangian is skipped here: its bound was 7 % above the plan), the LP rounds take
+at most 60 % of the time left (11 rounds in 55 s, then each round slower: bound 9,783,344; the LP
+point value f(y*) had reached 9,542,655, so the LP optimum lies between the two), the LP-guided
+starts lift the plan from 9,398,427 to 9,459,904, and one master MILP round in the remaining 36 s
+neither improves the plan nor the bound: gap 3.42 %. Closing to 2 % needs the LP optimum itself
+within 2 % of the best plan and, if it is not, branching on the master (each node an LP of about
+2,000 cuts). At 1,000,000 x 5,000, p = 100 the swap search covers every coverable point and the
+coverable weight proves it before any master is built.
 """
 
 from __future__ import annotations
