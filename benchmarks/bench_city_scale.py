@@ -15,6 +15,7 @@ mclp10k    10,000 demand x 1,000 sites    50    500 m  60 s
 mclp100k   100,000 x 2,000                50    800 m  120 s
 lscp100k   100,000 x 2,000 (least cost)   -     800 m  120 s
 mclp1m     1,000,000 x 5,000              100   800 m  300 s
+mclp1m40   1,000,000 x 5,000              40    800 m  300 s
 ========== ============================== ===== ====== ==========
 
 Methods: ``auto`` is the default ``solve(..., solver="highs")`` (it picks ``benders`` from
@@ -50,6 +51,8 @@ CASES: dict[str, dict[str, Any]] = {
     "mclp100k": {"model": "mclp", "n": 100_000, "m": 2_000, "p": 50, "radius": 800.0, "time_limit": 120.0},
     "lscp100k": {"model": "lscp", "n": 100_000, "m": 2_000, "p": None, "radius": 800.0, "time_limit": 120.0},
     "mclp1m": {"model": "mclp", "n": 1_000_000, "m": 5_000, "p": 100, "radius": 800.0, "time_limit": 300.0},
+    # the same city with too few sites to cover it: the Benders path itself at 10^6 points
+    "mclp1m40": {"model": "mclp", "n": 1_000_000, "m": 5_000, "p": 40, "radius": 800.0, "time_limit": 300.0},
 }
 METHODS = ("auto", "benders", "reduced", "compact", "cbc", "heuristic")
 #: the classic PuLP/CBC model is built pair by pair: only on instances it can finish
