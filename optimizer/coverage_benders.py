@@ -49,15 +49,15 @@ there; at 100,000 x 2,000 (3.9 million pairs) the compact LP does not even finis
 heuristic's, gap 7.0 %) while this LP phase converges (gap 4.4 %), so ``auto`` switches to Benders
 from ``optimizer.solve.COVERAGE_AUTO_PAIRS`` pairs on. Neither closes those gaps.
 
-Time shares (100,000 x 2,000, p = 50, 120 s, loaded machine): the incumbent is greedy + swap (3 s;
-the subgradient Lagrangian is skipped here: its bound was 7 % above the plan), the LP rounds take
-at most 60 % of the time left (11 rounds in 55 s, then each round slower: bound 9,783,344; the LP
-point value f(y*) had reached 9,542,655, so the LP optimum lies between the two), the LP-guided
-starts lift the plan from 9,398,427 to 9,459,904, and one master MILP round in the remaining 36 s
-neither improves the plan nor the bound: gap 3.42 %. Closing to 2 % needs the LP optimum itself
-within 2 % of the best plan and, if it is not, branching on the master (each node an LP of about
-2,000 cuts). At 1,000,000 x 5,000, p = 100 the swap search covers every coverable point and the
-coverable weight proves it before any master is built.
+Time shares (100,000 x 2,000, p = 50, 120 s, a quiet moment of the shared machine): the incumbent is
+the heuristic with its Lagrangian and the swaps from its plans (54 s: 9,478,314, bound 9,798,075),
+the LP rounds take at most 60 % of the time left (16 rounds in 38 s: bound 9,764,169, while the LP
+point value f(y*) reached 9,605,757, so the LP optimum lies between the two), the LP-guided starts
+lift the plan to 9,486,707, and one master MILP round in the last 19 s improves neither: gap
+2.92 %. The LP optimum is therefore 1.3-2.9 % above the best plan known; closing to 2 % needs the LP
+rounds to converge and, if the LP gap stays above 2 %, branching on the master (each node an LP of
+about 2,500 cuts). At 1,000,000 x 5,000, p = 100 the swap search covers every coverable point and
+the coverable weight proves it before any master is built.
 """
 
 from __future__ import annotations
