@@ -214,6 +214,18 @@ class SitingInstance:
 
     def coverage(self, radius: float) -> sp.csr_array:
         """Boolean CSR (n, m): ``a_ij = 1`` iff site j is within ``radius`` of demand i."""
+        if self.is_sparse:
+            # the stored pattern itself, filtered in place: no int64 row index or float64 copy per pair
+            # (at 1,000,000 x 5,000 those copies took 4.7 GB of a 5.7 GB peak)
+            d = self.distances
+            limit = radius + RADIUS_TOL if np.isfinite(radius) else np.inf
+            keep = d.data <= limit
+            if keep.all():
+                return sp.csr_array((np.ones(d.nnz, dtype=bool), d.indices, d.indptr), shape=d.shape)
+            counts = np.concatenate([[0], np.cumsum(keep, dtype=d.indptr.dtype)])
+            return sp.csr_array(
+                (np.ones(int(counts[-1]), dtype=bool), d.indices[keep], counts[d.indptr]), shape=d.shape
+            )
         pairs = self.reachable_pairs(radius)
         return sp.csr_array((np.ones(pairs.nnz, dtype=bool), pairs.indices, pairs.indptr), shape=pairs.shape)
 

@@ -21,14 +21,17 @@ from scipy.spatial import cKDTree
 from siting.models.errors import DataError
 from siting.models.instance import RADIUS_TOL
 
-# Demand points per KD-tree query block: bounds the temporary per-block pair lists.
+# Demand points per KD-tree query block (at most): bounds the temporary per-block pair lists.
 _BLOCK = 100_000
+# Pairs per block (about): 24 bytes each in the tree's answer, so about 100 MB of temporaries.
+_BLOCK_PAIRS = 4_000_000
 # Default ceiling on the memory of the stored pairs (CSR float32 values + int32 columns, and the
 # int64 row indices and float64 distances of the build): 8 GB, and never more than the share
 # _AVAILABLE_SHARE of the memory the machine has available when the build starts.
 MAX_BYTES = 8e9
 _AVAILABLE_SHARE = 0.6
-# Bytes per stored pair at the build's peak (float32 + int32 kept, int64 row + float64 temporary).
+# Bytes per stored pair a run needs: float32 + int32 kept by the build (its block temporaries are
+# bounded), and the covering pattern and working copies the solve makes of it.
 _BYTES_PER_PAIR = 24
 # Demand points sampled to estimate the number of pairs before building them.
 _SAMPLE = 2_000
@@ -79,25 +82,49 @@ def within_radius(
             "reduce the radius, use fewer demand points (aggregate them, e.g. per building block) or split the "
             "area into districts, and check the coordinate units (--input-crs for lon, lat columns)"
         )
-    rows_l: list[NDArray[np.int64]] = []
-    cols_l: list[NDArray[np.int32]] = []
-    vals_l: list[NDArray[np.float32]] = []
     limit = np.float32(c + 2 * RADIUS_TOL + 1e-7 * c)
-    for start in range(0, n, _BLOCK):  # loop over blocks of demand points, each block vectorized
-        block = cKDTree(a[start : start + _BLOCK])
-        pairs = block.sparse_distance_matrix(tree, slack, output_type="ndarray")
-        d = pairs["v"].astype(np.float32)
-        keep = d <= limit
-        rows_l.append(pairs["i"][keep].astype(np.int64) + start)
-        cols_l.append(pairs["j"][keep].astype(np.int32))
-        vals_l.append(d[keep])
-        del pairs
-    rows = np.concatenate(rows_l) if rows_l else np.zeros(0, dtype=np.int64)
-    cols = np.concatenate(cols_l) if cols_l else np.zeros(0, dtype=np.int32)
-    vals = np.concatenate(vals_l) if vals_l else np.zeros(0, dtype=np.float32)
-    out = sp.csr_array((vals, (rows, cols)), shape=(n, m), dtype=np.float32)
-    out.sort_indices()
+    per_point = max(pairs_est / max(n, 1), 1.0)
+    block = int(min(max(_BLOCK_PAIRS / per_point, 1_000), _BLOCK))
+    idx_t = np.int32 if pairs_est * 1.2 + 2 * block * m < np.iinfo(np.int32).max else np.int64
+    # the output is filled in place, block after block: no list of pieces concatenated at the end
+    # (that doubled the peak at 1,000,000 x 5,000) and no int64 row index per pair
+    cap = int(pairs_est * 1.05) + block * 4
+    indices = np.empty(cap, dtype=idx_t)
+    data = np.empty(cap, dtype=np.float32)
+    indptr = np.zeros(n + 1, dtype=idx_t)
+    nnz = 0
+    for start in range(0, n, block):  # loop over blocks of demand points, each block vectorized
+        stop = min(start + block, n)
+        part = _block_pairs(a[start:stop], tree, slack, limit, m)
+        k = part.nnz
+        if nnz + k > indices.size:  # the sample underestimated: grow by a quarter (rare)
+            grow = max(nnz + k, int(indices.size * 1.25))
+            if indices.dtype == np.int32 and grow >= np.iinfo(np.int32).max:
+                indptr = indptr.astype(np.int64)
+                indices = indices.astype(np.int64)
+            indices = np.resize(indices, grow)
+            data = np.resize(data, grow)
+        indices[nnz : nnz + k] = part.indices
+        data[nnz : nnz + k] = part.data
+        indptr[start + 1 : stop + 1] = nnz + part.indptr[1:]
+        nnz += k
+        del part
+    out = sp.csr_array((data[:nnz], indices[:nnz], indptr), shape=(n, m), copy=False)
+    out.has_sorted_indices = True  # every block's rows are sorted by column
     return out
+
+
+def _block_pairs(a: NDArray[np.float64], tree: cKDTree, slack: float, limit: np.float32, m: int) -> sp.csr_array:
+    """The pairs of one block of demand points within ``slack`` of the sites' tree, CSR with
+    sorted columns (float32 distances; the block's own rows)."""
+    pairs = cKDTree(a).sparse_distance_matrix(tree, slack, output_type="ndarray")
+    d = pairs["v"].astype(np.float32)
+    keep = d <= limit
+    part = sp.csr_array(
+        (d[keep], (pairs["i"][keep].astype(np.int32), pairs["j"][keep].astype(np.int32))), shape=(len(a), m)
+    )
+    part.sort_indices()
+    return part
 
 
 def build_memory_ceiling() -> float:

@@ -15,6 +15,7 @@ coverage CSR into the rows a covering model needs:
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 import numpy as np
@@ -55,6 +56,17 @@ def submatrix(
 
     The column axis is not renumbered, so column j is still site j.
     """
+    if keep_entries is None:
+        # rows by CSR row indexing, columns by a running count: no int64 row index per pair (the
+        # city-scale path, where the general build below took gigabytes of temporaries)
+        b = a if keep_rows.all() else sp.csr_array(a[np.flatnonzero(keep_rows)])
+        if keep_cols.all():
+            return b
+        keep = keep_cols[b.indices]
+        counts = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+        out = sp.csr_array((b.data[keep], b.indices[keep], counts[b.indptr]), shape=b.shape)
+        out.sort_indices()
+        return out
     rows = csr_rows(a)
     keep = keep_rows[rows] & keep_cols[a.indices]
     if keep_entries is not None:
@@ -71,6 +83,8 @@ def coverage_matrix(instance: SitingInstance, radius: float) -> sp.csr_array:
     Like ``instance.coverage`` but never counts an unreachable pair (a dense ``inf``, or a stored
     ``inf``) as covered, also for ``radius = inf``.
     """
+    if instance.is_sparse and np.isfinite(radius):
+        return instance.coverage(radius)  # the stored pattern filtered in place (never an inf pair)
     pairs = instance.reachable_pairs(radius)
     fin = np.isfinite(pairs.data)
     if not fin.all():
@@ -138,10 +152,14 @@ def merge_identical_rows(a: sp.csr_array) -> tuple[NDArray[np.int64], NDArray[np
     top = np.iinfo(np.uint64).max
     keys = rng.integers(0, top, size=(2, m), dtype=np.uint64, endpoint=True)
     length = row_lengths(a)
-    hashes = []
-    for key in keys:
-        cs = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(key[a.indices], dtype=np.uint64)])
-        hashes.append(cs[a.indptr[1:]] - cs[a.indptr[:-1]])  # uint64 arithmetic wraps: exact mod 2^64
+    hashes = [np.empty(k, dtype=np.uint64) for _ in keys]
+    for lo, hi in _row_chunks(a):  # chunks of rows: the per-entry temporaries stay small at city scale
+        ptr = a.indptr[lo : hi + 1]
+        idx = a.indices[ptr[0] : ptr[-1]]
+        for key, out in zip(keys, hashes, strict=True):
+            cs = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(key[idx], dtype=np.uint64)])
+            local = ptr - ptr[0]
+            out[lo:hi] = cs[local[1:]] - cs[local[:-1]]  # uint64 arithmetic wraps: exact mod 2^64
     order = np.lexsort((hashes[1], hashes[0], length))
     sl, s0, s1 = length[order], hashes[0][order], hashes[1][order]
     starts = np.ones(k, dtype=bool)
@@ -152,16 +170,32 @@ def merge_identical_rows(a: sp.csr_array) -> tuple[NDArray[np.int64], NDArray[np
     rep = np.full(int(starts.sum()), k, dtype=np.int64)
     np.minimum.at(rep, group, np.arange(k, dtype=np.int64))
     # exact check: entry t of row i must equal entry t of its representative
-    rows = csr_rows(a)
-    offset = np.arange(a.nnz, dtype=np.int64) - a.indptr[:-1][rows]
-    rep_pos = a.indptr[:-1][rep[group[rows]]] + offset
-    bad_rows = np.unique(rows[a.indices != a.indices[rep_pos]])
+    bad: list[NDArray[np.int64]] = []
+    starts_of = a.indptr[:-1].astype(np.int64)
+    for lo, hi in _row_chunks(a):
+        length_c = np.diff(a.indptr[lo : hi + 1]).astype(np.int64)
+        rows = np.repeat(np.arange(lo, hi, dtype=np.int64), length_c)
+        offset = np.arange(rows.size, dtype=np.int64) - np.repeat(np.cumsum(length_c) - length_c, length_c)
+        rep_pos = starts_of[rep[group[rows]]] + offset
+        own = a.indices[starts_of[lo] : starts_of[lo] + rows.size]
+        bad.append(np.unique(rows[own != a.indices[rep_pos]]))
+    bad_rows = np.concatenate(bad) if bad else np.zeros(0, dtype=np.int64)
     if bad_rows.size:
         group[bad_rows] = rep.size + np.arange(bad_rows.size)
     # renumber groups by first appearance
     _, first, inverse = np.unique(group, return_index=True, return_inverse=True)
     rank = np.argsort(np.argsort(first, kind="stable"), kind="stable")
     return rank[inverse].astype(np.int64), np.sort(first).astype(np.int64)
+
+
+def _row_chunks(a: sp.csr_array, entries: int = 8_000_000) -> list[tuple[int, int]]:
+    """Consecutive row ranges ``[lo, hi)`` of ``a`` holding about ``entries`` stored entries each."""
+    k = a.shape[0]
+    if a.nnz <= entries:
+        return [(0, k)] if k else []
+    cuts = np.searchsorted(a.indptr, np.arange(entries, a.nnz, entries, dtype=np.int64), side="right") - 1
+    bounds = np.unique(np.concatenate([[0], cuts, [k]]))
+    return [(int(lo), int(hi)) for lo, hi in itertools.pairwise(bounds) if hi > lo]
 
 
 def lscp(instance: SitingInstance, radius: float, objective: Literal["cost", "count"] = "cost") -> MilpProblem:

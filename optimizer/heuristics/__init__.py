@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +126,7 @@ def run_heuristic(
     method: str = "auto",
     time_limit: float | None = None,
     seed: int = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> HeuristicOutcome:
     """Run a heuristic for p-median or MCLP and return the plan with a proven bound.
 
@@ -140,6 +142,7 @@ def run_heuristic(
         Lagrangian bound, then interchange again from the Lagrangian plans; the best plan).
     time_limit : wall-clock seconds shared by the phases (greedy always completes).
     seed : accepted for a uniform interface; every method here is deterministic.
+    progress : called with one line after each phase (greedy, swap search, Lagrangian bound).
 
     Returns
     -------
@@ -207,16 +210,20 @@ def run_heuristic(
         mask = greedy_mclp(instance, radius, p, budget)
     obj = value(mask)
     stats["greedy"] = {"objective": obj, "seconds": time.perf_counter() - t0}
+    say = progress or (lambda _msg: None)
+    say(f"greedy plan {obj:.10g} in {time.perf_counter() - t0:.1f} s")
     if method in ("interchange", "auto"):
         mask, moves = local(mask)
         iterations += moves
         obj = value(mask)
         stats["interchange"] = {"objective": obj, "moves": moves, "seconds": time.perf_counter() - t0}
+        say(f"swap search: {obj:.10g} after {moves} moves, {time.perf_counter() - t0:.1f} s")
     if method == "auto" and _gap_open(model, obj, bound):
         lag = _lagrangian(instance, model, p, radius, budget, obj, mask, left(), table)
         iterations += lag.iterations
         bound = _tighter(model, bound, lag)
         stats["lagrangian"] = {"iterations": lag.iterations, "bound": bound, "seconds": time.perf_counter() - t0}
+        say(f"Lagrangian bound {bound:.10g} after {lag.iterations} iterations, {time.perf_counter() - t0:.1f} s")
         starts = [lag.best_mask, *lag.plans]
         tried: set[bytes] = {np.packbits(mask).tobytes()}
         for start in starts:

@@ -335,7 +335,8 @@ def greedy_pmedian(instance: SitingInstance, p: int | None = None, budget: float
 def coverage_float(instance: SitingInstance, radius: float) -> tuple[sp.csr_array, sp.csc_array]:
     """The coverage matrix ``a_ij = [d_ij <= R]`` as float64 CSR and CSC."""
     a = instance.coverage(radius)
-    csr = sp.csr_array(a, dtype=np.float64)
+    # float64 ones on the pattern's own index arrays (astype would copy them too)
+    csr = sp.csr_array((np.ones(a.nnz), a.indices, a.indptr), shape=a.shape)
     csc = sp.csc_array(csr)
     return csr, csc
 

@@ -49,10 +49,11 @@ from siting.optimizer.heuristics.greedy import (
     BUDGET_TOL,
     DistanceTable,
     affordable,
-    coverage_float,
 )
 
 DEFAULT_MAX_ITER = 100_000
+# The incremental MCLP swap search keeps an (m, p) array of extras: used up to this many cells.
+_SWAP_CELLS = 50_000_000
 
 
 def check_start(
@@ -260,6 +261,16 @@ def interchange_pmedian(
     return open_mask
 
 
+def _rows_that_count(instance: SitingInstance, radius: float) -> tuple[sp.csr_array, NDArray[np.bool_]]:
+    """Float64 coverage rows of the demand with weight > 0 and a coverer; when every row counts
+    (city scale) the pattern's own index arrays are shared rather than copied."""
+    a = instance.coverage(radius)
+    keep = (instance.weights > 0) & (np.diff(a.indptr) > 0)
+    if keep.all():
+        return sp.csr_array((np.ones(a.nnz), a.indices, a.indptr), shape=a.shape), keep
+    return sp.csr_array(a[np.flatnonzero(keep)], dtype=np.float64), keep
+
+
 def _loss(
     p1: NDArray[np.int64], w: NDArray[np.float64], d1: NDArray[np.float64], d2: NDArray[np.float64], m: int
 ) -> NDArray[np.float64]:
@@ -294,12 +305,20 @@ def interchange_mclp(
     check_radius(radius, allow_zero=True, what="interchange_mclp")
     open_mask = check_start(instance, start_mask, p, budget, "interchange_mclp")
     deadline = _deadline(time_limit)
-    a_csr, _ = coverage_float(instance, radius)
-    keep_rows = (instance.weights > 0) & (np.diff(a_csr.indptr) > 0)
-    a_csr = sp.csr_array(a_csr[np.flatnonzero(keep_rows)])
+    a_csr, keep_rows = _rows_that_count(instance, radius)
     w = instance.weights[keep_rows]
     cost, m = instance.cost, instance.m
     eligible_new = instance.eligible & ~instance.existing
+    if p is not None and m * max(p, 1) <= _SWAP_CELLS:
+        # the same moves with incremental counts (swap_mclp): a move costs the changed rows only
+        from siting.optimizer.heuristics.swap_mclp import swap_search_mclp
+
+        open_mask, moves = swap_search_mclp(
+            a_csr, w, open_mask, eligible_new, instance.existing, cost, p, budget, max_iter, deadline
+        )
+        if stats is not None:
+            stats.update(moves=moves, seconds=time.perf_counter() - t0)
+        return open_mask
     rows_of = csr_rows(a_csr)
     idx = np.arange(m, dtype=np.float64)
     tol = 1e-9 * max(1.0, float(w.sum()))

@@ -194,3 +194,18 @@ def test_auto_picks_the_decomposition_on_large_instances(monkeypatch: pytest.Mon
     assert big.objective == pytest.approx(small.objective)
     with pytest.raises(Exception, match="highs solver only"):
         solve(inst, ModelSpec("mclp", p=5, radius=500.0, formulation="benders"), "cbc", PROVE)
+
+
+def test_a_heuristic_covering_everything_is_proven_without_an_lp() -> None:
+    """Enough sites to cover every coverable point (as at 1,000,000 x 5,000 with p = 100): the
+    coverable weight proves the heuristic's plan, no LP or master runs, and the answer is OPTIMAL,
+    verified, equal to the compact MILP's optimum."""
+    inst = city_instance(3_000, 200, 4, 1_500.0)
+    messages: list[str] = []
+    spec = ModelSpec("mclp", p=40, radius=1_500.0, formulation="benders")
+    res = solve(inst, spec, "highs", PROVE, progress=messages.append)
+    assert res.status == Status.OPTIMAL and res.verified and res.gap == 0
+    assert any("proves the plan: no LP needed" in m for m in messages)
+    assert not any("Benders" in m for m in messages)
+    compact = solve(inst, ModelSpec("mclp", p=40, radius=1_500.0, formulation="compact"), "highs", PROVE)
+    assert res.objective == pytest.approx(compact.objective)

@@ -196,3 +196,22 @@ def test_cli_radius_covering_nothing_is_one_clear_line(tmp_path: Path) -> None:
     out = CliRunner().invoke(app, args)
     assert out.exit_code == 1
     assert "covers no demand point" in out.output and "Traceback" not in out.output
+
+
+def test_within_radius_in_many_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of a few points each, and a pair estimate far too small (the output grows): the
+    same CSR as the build in one block, int32 indices, columns sorted in every row."""
+    import siting.models.sparse_distances as sd
+
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(0, 4000, size=(2_500, 2)), rng.uniform(0, 4000, size=(120, 2))
+    whole = within_radius(a, b, 600.0)
+    monkeypatch.setattr(sd, "_BLOCK_PAIRS", 50)
+    monkeypatch.setattr(sd, "_SAMPLE", 3)  # a tiny sample: the estimate misses, the buffers grow
+    parts = within_radius(a, b, 600.0)
+    assert parts.indices.dtype == np.int32 and parts.has_sorted_indices
+    assert (parts != whole).nnz == 0 and parts.nnz == whole.nnz
+    np.testing.assert_array_equal(parts.indptr, whole.indptr)
+    np.testing.assert_array_equal(parts.indices, whole.indices)
+    d = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2))
+    assert parts.nnz == int((d <= 600.0).sum())
