@@ -222,7 +222,7 @@ class _Loop:
     bound: float
     upper: float
     rounds: int
-    status: str  # "converged", "above", "below", "rounds", "time", "infeasible", "error"
+    status: str  # "converged", "above", "below", "rounds", "time", "infeasible", "error", "proven"
 
 
 class _Master:
@@ -255,6 +255,7 @@ class _Master:
         self.keys: list[tuple[int, float]] = []
         self.seen: set[tuple[int, float]] = set()
         self.n_cuts = 0
+        self.closed_written = 0  # closed columns when the cuts were last written (see refresh)
         self.y = np.zeros(k)
         self.theta = np.zeros(n)
         self.obj = -np.inf
@@ -310,6 +311,25 @@ class _Master:
         if self.closed[self.sep.order[0]].sum() * 4 >= self.sep.order.shape[1] and not self.closed.all():
             self.sep = self.sep.restrict(~self.closed)
 
+    def refresh(self) -> bool:
+        """Rewrite every cut without the columns closed since it was written, once they are a quarter.
+
+        A closed column adds nothing to a cut (y_j = 0), but it stays in the cut's row and every
+        simplex iteration pays for it; rewritten from its key (client, level) the cut is the same
+        inequality on the columns still open. The basis is lost, so only when it pays.
+        """
+        closed = int(self.closed.sum())
+        if (closed - self.closed_written) * 4 < self.k - self.closed_written or self.h.getNumRow() <= 1:
+            return False
+        keys = self.keys
+        self.h.deleteRows(len(keys), np.arange(1, len(keys) + 1, dtype=np.int32))
+        self.keys, self.seen = [], set()
+        n_cuts = self.n_cuts
+        self.add_cuts(np.array([c for c, _ in keys], dtype=np.int64), np.array([lv for _, lv in keys]))
+        self.n_cuts = n_cuts
+        self.closed_written = closed
+        return True
+
     def cut_at(self, y: NDArray[np.float64]) -> int:
         """Add the deepest cut (B) of every client at an integer ``y``."""
         return self.add_cuts(np.arange(self.n), self.sep.levels(y))
@@ -340,15 +360,22 @@ class _Master:
             self.set_bounds(np.flatnonzero(one), 1.0, 1.0)
         return int(zero.sum()), int(one.sum())
 
-    def solve(self, deadline: float) -> str:
-        """Solve the current master; "optimal", "infeasible", "time" or "error"."""
+    def solve(self, deadline: float, cutoff: float = np.inf) -> str:
+        """Solve the current master; "optimal", "infeasible", "above", "time" or "error".
+
+        With a finite ``cutoff`` (LP only) the dual simplex stops as soon as its dual objective,
+        a valid lower bound of the LP at a dual feasible basis, exceeds it: "above".
+        """
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             return "time"
-        # always set it: an earlier capped solve must not leave its limit behind
+        # always set both: an earlier capped or cut-off solve must not leave its limit behind
         self.h.setOptionValue("time_limit", float(remaining) if np.isfinite(remaining) else _INF)
+        self.h.setOptionValue("objective_bound", float(cutoff) if np.isfinite(cutoff) else _INF)
         self.h.run()
         ms = self.h.getModelStatus()
+        if ms == _MS.kObjectiveBound:
+            return "above"
         if ms == _MS.kOptimal:
             x = np.asarray(self.h.getSolution().col_value)
             self.y, self.theta = x[: self.k], x[self.k :]
@@ -377,7 +404,9 @@ class _Master:
         """
         bound, upper = -np.inf, np.inf
         for rounds in range(1, max_rounds + 1):
-            st = self.solve(deadline)
+            st = self.solve(deadline, cutoff=above)
+            if st == "above":  # the dual simplex proved the LP worth more than ``above``
+                return _Loop(above, upper, rounds, "above")
             if st != "optimal":
                 return _Loop(np.inf if st == "infeasible" else bound, upper, rounds, st)
             bound = max(bound, self.obj)
@@ -416,6 +445,7 @@ def solve_pmedian_benders(
     probe_passes: int = 3,
     enum_budget: float = 2e8,
     max_width: int | None = None,
+    start_bound: float | None = None,
 ) -> tuple[SolveResult, NDArray[np.bool_] | None]:
     """Solve the uncapacitated p-median exactly by Benders decomposition on HiGHS.
 
@@ -435,6 +465,8 @@ def solve_pmedian_benders(
     max_width : store only each client's this many nearest sites in the separator (see
         :class:`_Separator`: the optimum is unaffected). Default: all of them, unless clients x
         sites exceeds ``TRUNCATE_ENTRIES``; then ``max(MIN_WIDTH, WIDTH_PER_MEDIAN * k / p)``.
+    start_bound : a proven lower bound that came with ``start_mask`` (the heuristic's Lagrangian
+        bound); when it meets the start's value the start is optimal and no LP is solved.
 
     Returns
     -------
@@ -501,6 +533,8 @@ def solve_pmedian_benders(
     master.cut_at(y_inc)
     stats: dict[str, Any] = {"fixed_closed": 0, "fixed_open": 0, "probed": 0, "screened": 0, "probe_rounds": 0}
     bound = -np.inf
+    if start_mask is not None and start_bound is not None and np.isfinite(start_bound):
+        bound = min(ub, float(start_bound))
     limit = Limit.NONE
 
     def proven() -> bool:
@@ -513,6 +547,7 @@ def solve_pmedian_benders(
             stats["fixed_closed"] += z
             stats["fixed_open"] += o
             master.compact()
+            master.refresh()
 
     free_cols = np.flatnonzero(~existing).astype(np.int32)
     pool: dict[bytes, NDArray[np.bool_]] = {}
@@ -622,7 +657,7 @@ def solve_pmedian_benders(
     # ---- 1. LP phase with in-out stabilisation
     core = np.where(existing, 1.0, p / max(1, int((~existing).sum())))
     core = 0.5 * core + 0.5 * y_inc
-    loop = master.cut_loop(deadline, core=core)
+    loop = master.cut_loop(deadline, core=core) if not proven() else _Loop(bound, ub, 0, "proven")
     stats["lp_rounds"] = loop.rounds
     if loop.status == "error":
         message = f"master LP ended with {h.modelStatusToString(h.getModelStatus())}"
@@ -633,8 +668,11 @@ def solve_pmedian_benders(
             message=message,
             seconds=time.perf_counter() - t0,
         ), None
-    if loop.status != "time":
-        bound = stats["lp_bound"] = min(ub, loop.bound)
+    if loop.status == "proven":
+        say(f"benders: the start's proven bound meets its value {ub:.8g}; no LP needed")
+    elif loop.status != "time":
+        stats["lp_bound"] = min(ub, loop.bound)
+        bound = max(bound, stats["lp_bound"])
         say(
             f"benders LP phase: {loop.rounds} rounds, LP bound {loop.bound:.8g}, incumbent {ub:.8g}, cuts {master.n_cuts}"
         )
@@ -652,6 +690,7 @@ def solve_pmedian_benders(
         t_lp = time.perf_counter() - t0
         attempt = milp(time.perf_counter() + max(1.0, 1.5 * t_lp))
         stats["first_milp"] = attempt
+        say(f"benders: first MILP attempt {attempt}, bound {bound:.8g}, incumbent {ub:.8g}")
         if attempt == "time":
             limit = Limit.TIME
         elif attempt == "other":

@@ -775,7 +775,9 @@ def solve(
             )
         from siting.optimizer.benders_pmedian import solve_pmedian_benders
 
-        res, mask = solve_pmedian_benders(instance, int(spec.p or 0), params, start_mask=start, progress=say)
+        res, mask = solve_pmedian_benders(
+            instance, int(spec.p or 0), params, start_mask=start, progress=say, start_bound=record.get("bound")
+        )
         res = _tighter_bound(res, spec, record)
         st = {"formulation": "benders"}
         if res.status == Status.OPTIMAL and mask is not None and _costs_vary(instance):
