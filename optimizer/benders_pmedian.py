@@ -531,7 +531,14 @@ def solve_pmedian_benders(
     h = _new_highs(params)
     master = _Master(h, sep, w, existing, p, lp_tol)
     master.cut_at(y_inc)
-    stats: dict[str, Any] = {"fixed_closed": 0, "fixed_open": 0, "probed": 0, "screened": 0, "probe_rounds": 0}
+    stats: dict[str, Any] = {
+        "fixed_closed": 0,
+        "fixed_open": 0,
+        "probed": 0,
+        "screened": 0,
+        "probe_rounds": 0,
+        "refreshed": 0,
+    }
     bound = -np.inf
     if start_mask is not None and start_bound is not None and np.isfinite(start_bound):
         bound = min(ub, float(start_bound))
@@ -547,7 +554,7 @@ def solve_pmedian_benders(
             stats["fixed_closed"] += z
             stats["fixed_open"] += o
             master.compact()
-            master.refresh()
+            stats["refreshed"] += int(master.refresh())
 
     free_cols = np.flatnonzero(~existing).astype(np.int32)
     pool: dict[bytes, NDArray[np.bool_]] = {}
