@@ -80,6 +80,8 @@ TRUNCATE_ENTRIES = 40_000_000
 #: Stored sites per client when truncated: WIDTH_PER_MEDIAN * sites / p, at least MIN_WIDTH.
 WIDTH_PER_MEDIAN = 6.0
 MIN_WIDTH = 64
+#: The first MILP attempt's first round may take this share of the LP phase's time.
+FIRST_ROUND_SHARE = 0.75
 _INF = highspy.kHighsInf
 _MS = highspy.HighsModelStatus
 
@@ -568,15 +570,17 @@ def solve_pmedian_benders(
             yb = sol_[:k] > 0.5
             pool.setdefault(np.packbits(yb).tobytes(), yb)
 
-    def milp(until: float) -> str:
-        """MILP rounds over the master until proven, certified, or ``until``.
+    def milp(until: float, first_until: float = np.inf) -> str:
+        """MILP rounds over the master until proven, certified, or ``until`` (``first_until`` for
+        the first round: a first round that is slow predicts slow rounds).
 
-        Returns "done" (proven or certified), "capped" (``until`` came before the deadline),
+        Returns "done" (proven or certified), "capped" (a cap came before the deadline),
         "time" (the deadline), or "other". The master goes back to an LP afterwards, so that
         probing can follow a capped attempt; every cut added stays valid.
         """
         nonlocal bound, ub, y_best, certified, milp_rounds
         h.changeColsIntegrality(len(free_cols), free_cols, np.full(len(free_cols), highspy.HighsVarType.kInteger))
+        milp_rounds_before = milp_rounds
         h.setOptionValue("mip_rel_gap", float(params.mip_gap) if params.mip_gap > 0 and not integral else 0.0)
         h.setOptionValue("mip_abs_gap", delta * 0.999 if integral else 1e-9)
         if start_mask is not None:
@@ -598,7 +602,8 @@ def solve_pmedian_benders(
                 h.setSolution(hs)
                 milp_rounds += 1
                 pool.clear()
-                st = master.solve(min(until, deadline))
+                first = milp_rounds == milp_rounds_before + 1
+                st = master.solve(min(until, first_until if first else np.inf, deadline))
                 mb = h.getInfo().mip_dual_bound
                 if np.isfinite(mb):
                     bound = max(bound, min(ub, float(np.ceil(mb - 1e-6)) if integral else float(mb)))
@@ -693,9 +698,13 @@ def solve_pmedian_benders(
     # When the LP bound is tight the MILP over the fixed master finishes in moments, and probing
     # (one LP cut loop per free site) would cost far more (rl1304, p = 500: 0.2 s against 25 s).
     # So try the MILP first, capped at 1.5 times the LP phase (at least 1 s); probe only if it did not finish.
+    # Its first round alone is capped at FIRST_ROUND_SHARE of the LP phase: when that round does not finish, neither
+    # do the next (rl1304, p = 10 and 100: the whole 1.5 was spent for nothing; p = 300-500: the
+    # first round takes a fifth to a half of the LP phase and the rounds that follow are shorter).
     if probe_passes > 0 and limit == Limit.NONE and not proven():
         t_lp = time.perf_counter() - t0
-        attempt = milp(time.perf_counter() + max(1.0, 1.5 * t_lp))
+        t_now = time.perf_counter()
+        attempt = milp(t_now + max(1.0, 1.5 * t_lp), first_until=t_now + max(1.0, FIRST_ROUND_SHARE * t_lp))
         stats["first_milp"] = attempt
         say(f"benders: first MILP attempt {attempt}, bound {bound:.8g}, incumbent {ub:.8g}")
         if attempt == "time":
