@@ -371,8 +371,12 @@ class _Master:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             return "time"
-        # always set both: an earlier capped or cut-off solve must not leave its limit behind
-        self.h.setOptionValue("time_limit", float(remaining) if np.isfinite(remaining) else _INF)
+        # always set both: an earlier capped or cut-off solve must not leave its limit behind.
+        # HiGHS (before 2.0) compares time_limit with its run clock summed over every run() of
+        # this object, so the limit is that clock plus what is left: a bare ``remaining`` stopped
+        # the LP phase of a 5,000 x 1,000 instance at half its time, and capped MILP attempts early.
+        limit = self.h.getRunTime() + float(remaining) if np.isfinite(remaining) else _INF
+        self.h.setOptionValue("time_limit", limit)
         self.h.setOptionValue("objective_bound", float(cutoff) if np.isfinite(cutoff) else _INF)
         self.h.run()
         ms = self.h.getModelStatus()
