@@ -399,6 +399,7 @@ class _Master:
         core: NDArray[np.float64] | None = None,
         alpha: float = 0.5,
         max_rounds: int = 2000,
+        report: Progress | None = None,
     ) -> _Loop:
         """Kelley rounds on the LP of (M) until no cut is violated (or a stop rule fires).
 
@@ -416,6 +417,8 @@ class _Master:
             if st != "optimal":
                 return _Loop(np.inf if st == "infeasible" else bound, upper, rounds, st)
             bound = max(bound, self.obj)
+            if report is not None:  # upper: the best V so far (from the rounds before)
+                report(f"benders LP round {rounds}: LP {bound:.8g}, upper {upper:.8g}, cuts {self.h.getNumRow() - 1}")
             if bound > above:
                 return _Loop(bound, upper, rounds, "above")
             found = 0
@@ -452,6 +455,7 @@ def solve_pmedian_benders(
     enum_budget: float = 2e8,
     max_width: int | None = None,
     start_bound: float | None = None,
+    start_multipliers: NDArray[np.float64] | None = None,
 ) -> tuple[SolveResult, NDArray[np.bool_] | None]:
     """Solve the uncapacitated p-median exactly by Benders decomposition on HiGHS.
 
@@ -473,6 +477,10 @@ def solve_pmedian_benders(
         sites exceeds ``TRUNCATE_ENTRIES``; then ``max(MIN_WIDTH, WIDTH_PER_MEDIAN * k / p)``.
     start_bound : a proven lower bound that came with ``start_mask`` (the heuristic's Lagrangian
         bound); when it meets the start's value the start is optimal and no LP is solved.
+    start_multipliers : (n,) Lagrangian multipliers ``u_i`` of the assignment rows (the heuristic's,
+        in units of ``w_i d_ij``). The master starts with one cut (B) per client at the level
+        ``u_i / w_i`` (any level gives a valid cut); with them alone the master LP is worth at
+        least the Lagrangian bound of ``u``, so the LP phase starts there instead of from nothing.
 
     Returns
     -------
@@ -537,6 +545,14 @@ def solve_pmedian_benders(
     h = _new_highs(params)
     master = _Master(h, sep, w, existing, p, lp_tol)
     master.cut_at(y_inc)
+    if start_multipliers is not None and len(start_multipliers) == instance.n:
+        # client i's level u_i / w_i, kept within its stored sites (a level above cap_i would
+        # need the columns a truncated separator left out) and above its nearest distance
+        lvl = np.asarray(start_multipliers, dtype=np.float64)[clients] / w
+        lvl = np.minimum(lvl, master.sep.cap.astype(np.float64))
+        useful = np.flatnonzero(np.isfinite(lvl) & (lvl > master.sep.dist[:, 0]))
+        master.add_cuts(useful.astype(np.int64), lvl[useful])
+        say(f"benders: {useful.size} cuts at the start's Lagrangian levels")
     stats: dict[str, Any] = {
         "fixed_closed": 0,
         "fixed_open": 0,
@@ -673,7 +689,7 @@ def solve_pmedian_benders(
     # ---- 1. LP phase with in-out stabilisation
     core = np.where(existing, 1.0, p / max(1, int((~existing).sum())))
     core = 0.5 * core + 0.5 * y_inc
-    loop = master.cut_loop(deadline, core=core) if not proven() else _Loop(bound, ub, 0, "proven")
+    loop = master.cut_loop(deadline, core=core, report=say) if not proven() else _Loop(bound, ub, 0, "proven")
     stats["lp_rounds"] = loop.rounds
     if loop.status == "error":
         message = f"master LP ended with {h.modelStatusToString(h.getModelStatus())}"

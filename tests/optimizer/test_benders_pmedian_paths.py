@@ -1,5 +1,6 @@
-"""The Benders p-median's shortcuts keep the optimum: the start's proven bound, the dual cutoff of the
-probes, cuts rewritten without closed columns. Checked against enumeration and the classic form."""
+"""The Benders p-median's shortcuts keep the optimum: the start's proven bound and Lagrangian levels, the
+dual cutoff of the probes, cuts rewritten without closed columns. Checked against enumeration and the
+classic form."""
 
 from __future__ import annotations
 
@@ -45,7 +46,13 @@ def test_start_bound_and_probing_keep_the_brute_force_optimum(inst: SitingInstan
     best = brute_optimum(inst, "pmedian", p=p).value
     heur = run_heuristic(inst, "pmedian", p=p, method="auto")
     res, mask = solve_pmedian_benders(
-        inst, p, SolveParams(mip_gap=0.0), start_mask=heur.open_mask, start_bound=heur.bound, probe_passes=probe
+        inst,
+        p,
+        SolveParams(mip_gap=0.0),
+        start_mask=heur.open_mask,
+        start_bound=heur.bound,
+        start_multipliers=heur.multipliers,
+        probe_passes=probe,
     )
     assert res.status == Status.OPTIMAL
     assert mask is not None
@@ -85,3 +92,33 @@ def test_rewritten_cuts_keep_the_classic_optimum(seed: int, n: int, p: int) -> N
         assert res.stats["refreshed"] >= 1
         assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
         assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed,n,p,width", [(4, 150, 4, None), (5, 150, 6, None), (6, 120, 5, 6)])
+def test_lagrangian_levels_start_the_lp_at_the_lagrangian_bound(seed: int, n: int, p: int, width: int | None) -> None:
+    """Cuts at the levels u_i / w_i make the first master LP worth at least the Lagrangian bound (the
+    master LP over those cuts is the Lagrangian subproblem's LP); the optimum stays the classic one,
+    with a truncated separator too (levels capped at the stored sites)."""
+    inst = graph_like(seed, n)
+    best = classic_value(inst, p)
+    heur = run_heuristic(inst, "pmedian", p=p, method="auto")
+    assert heur.multipliers is not None and heur.bound is not None
+    notes: list[str] = []
+    res, mask = solve_pmedian_benders(
+        inst,
+        p,
+        SolveParams(mip_gap=0.0),
+        start_mask=heur.open_mask,
+        start_multipliers=heur.multipliers,
+        max_width=width,
+        progress=notes.append,
+    )
+    assert res.status == Status.OPTIMAL
+    assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
+    assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
+    assert any("Lagrangian levels" in note for note in notes)
+    if width is None:  # uncapped levels: the first LP round is at least the Lagrangian bound
+        first = next(note for note in notes if note.startswith("benders LP round 1:"))
+        lp1 = float(first.split("LP ")[2].split(",")[0])
+        # the heuristic reports its bound rounded up (whole-number costs): the LP meets it up to that
+        assert lp1 > heur.bound - 1.0
