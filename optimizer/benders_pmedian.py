@@ -56,7 +56,6 @@ Algorithm:
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import time
@@ -72,6 +71,7 @@ from numpy.typing import NDArray
 from siting.models.errors import DataError
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
+from siting.optimizer.pmedian_enumerate import best_completion, enumerable, integral_costs
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
 Progress = Callable[[str], None]
@@ -514,7 +514,7 @@ def solve_pmedian_benders(
         d = np.where(finite, d, big).astype(d.dtype)
     del finite
     existing = instance.existing[cand]
-    integral = _integral(w, d)
+    integral = integral_costs(w, d)
     delta = 1.0 - 1e-6 if integral else 1e-9
     n, k = d.shape
     if max_width is None and n * k > TRUNCATE_ENTRIES:
@@ -803,7 +803,7 @@ def solve_pmedian_benders(
             f"{stats['fixed_closed']} closed, {stats['fixed_open']} open, {h.getNumRow() - 1} cuts kept"
         )
         n_free = int(master.free.sum())
-        if bound - bound_before <= 0.1 * (ub - bound_before) or _enumerable(
+        if bound - bound_before <= 0.1 * (ub - bound_before) or enumerable(
             n_free, p - int(np.sum(master.lo[~existing])), n, enum_budget
         ):
             break  # another pass would fix little, or the residual problem is small enough
@@ -815,7 +815,7 @@ def solve_pmedian_benders(
         open_now = master.lo > 0.5
         free = np.flatnonzero(master.free)
         slots = p - int((open_now & ~existing).sum())
-        best = _enumerate(d, w, open_now, free, slots, enum_budget)
+        best = best_completion(d, w, open_now, free, slots, enum_budget)
         if best is not None:
             value, cols = best
             enumerated = True
@@ -879,57 +879,6 @@ def solve_pmedian_benders(
         ),
         mask,
     )
-
-
-def _integral(w: NDArray[np.float64], d: NDArray[np.floating]) -> bool:
-    """Whether every ``w_i d_ij`` is an integer (checked in row blocks, no (n, k) float64 copy)."""
-    rows = max(1, 4_000_000 // max(1, d.shape[1]))
-    for r0 in range(0, d.shape[0], rows):
-        wd = w[r0 : r0 + rows, None] * d[r0 : r0 + rows]
-        if not np.all(np.abs(wd - np.round(wd)) < 1e-9):
-            return False
-    return True
-
-
-def _enumerable(n_free: int, slots: int, n: int, budget: float) -> bool:
-    """Whether enumerating the plans over ``n_free`` sites with ``slots`` slots fits the budget."""
-    r = max(0, min(slots, n_free))
-    return math.comb(n_free, r) * max(r, 1) * n <= budget
-
-
-def _enumerate(
-    d: NDArray[np.float64],
-    w: NDArray[np.float64],
-    open_now: NDArray[np.bool_],
-    free: NDArray[np.int64],
-    slots: int,
-    budget: float,
-) -> tuple[float, NDArray[np.int64]] | None:
-    """Best plan opening ``min(slots, len(free))`` of the ``free`` columns next to ``open_now``.
-
-    Distances are nonnegative, so opening a further site never hurts and only plans using every
-    slot need to be evaluated: ``C(f, r)`` plans, valued in vectorized chunks as
-    ``sum_i w_i min(b_i, min_{j in S} d_ij)`` with ``b_i`` the distance to the sites already open.
-    Returns None when that costs more than ``budget`` distance look-ups.
-    """
-    r = max(0, min(slots, len(free)))
-    if not _enumerable(len(free), slots, d.shape[0], budget):
-        return None
-    base = d[:, open_now].min(axis=1) if open_now.any() else np.full(d.shape[0], np.inf)
-    if r == 0:
-        return float(np.dot(w, base)), free[:0]
-    plans = np.array(list(itertools.combinations(range(len(free)), r)), dtype=np.int64).reshape(-1, r)
-    dfree = d[:, free]
-    chunk = max(1, int(4_000_000 // (d.shape[0] * r)))
-    best_value, best_plan = np.inf, plans[0]
-    for lo in range(0, len(plans), chunk):
-        part = plans[lo : lo + chunk]
-        near = np.minimum(base[:, None], dfree[:, part].min(axis=2))  # (n, plans in chunk)
-        values = w @ near
-        at = int(np.argmin(values))
-        if values[at] < best_value:
-            best_value, best_plan = float(values[at]), part[at]
-    return best_value, free[best_plan]
 
 
 def _highs_version() -> str:
