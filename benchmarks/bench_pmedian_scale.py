@@ -107,6 +107,11 @@ def main() -> None:
     known = _known()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     new_file = not args.out.exists()
+    if not new_file:
+        with args.out.open(encoding="utf-8") as fh:
+            header = fh.readline().strip().split(",")
+        if header != FIELDS:
+            raise SystemExit(f"error: {args.out} has other columns than this benchmark writes; give --out NEW.csv")
     with args.out.open("a", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
         if new_file:
