@@ -371,10 +371,9 @@ class _Master:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             return "time"
-        # always set both: an earlier capped or cut-off solve must not leave its limit behind.
-        # HiGHS (before 2.0) compares time_limit with its run clock summed over every run() of
-        # this object, so the limit is that clock plus what is left: a bare ``remaining`` stopped
-        # the LP phase of a 5,000 x 1,000 instance at half its time, and capped MILP attempts early.
+        # always set both: an earlier capped or cut-off solve must not leave its limit behind. HiGHS
+        # (before 2.0) compares time_limit with its run clock summed over every run() of this object:
+        # a bare ``remaining`` stopped the LP phase of a 5,000 x 1,000 instance at half its time.
         limit = self.h.getRunTime() + float(remaining) if np.isfinite(remaining) else _INF
         self.h.setOptionValue("time_limit", limit)
         self.h.setOptionValue("objective_bound", float(cutoff) if np.isfinite(cutoff) else _INF)
@@ -389,7 +388,8 @@ class _Master:
             return "optimal"
         if ms == _MS.kInfeasible:
             return "infeasible"
-        return "time" if ms == _MS.kTimeLimit else "error"
+        # an interrupt comes only from the MILP's own clock watch (see solve_pmedian_benders)
+        return "time" if ms in (_MS.kTimeLimit, _MS.kInterrupt) else "error"
 
     def cut_loop(
         self,
@@ -590,6 +590,12 @@ def solve_pmedian_benders(
             yb = sol_[:k] > 0.5
             pool.setdefault(np.packbits(yb).tobytes(), yb)
 
+    stop_at = [np.inf]  # when the MILP solve under way must stop (read by on_interrupt)
+
+    def on_interrupt(e: object) -> None:
+        if time.perf_counter() > stop_at[0]:
+            e.interrupt()  # type: ignore[attr-defined]
+
     def milp(until: float, first_until: float = np.inf) -> str:
         """MILP rounds over the master until proven, certified, or ``until`` (``first_until`` for
         the first round: a first round that is slow predicts slow rounds).
@@ -612,6 +618,9 @@ def solve_pmedian_benders(
         if presolve:
             h.setOptionValue("presolve", "off")  # measured: presolve of the master costs more than it saves
         h.cbMipSolution.subscribe(on_solution)
+        # HiGHS's MIP ran 177-245 s past its time_limit (random 5,000 x 1,000): the callbacks watch too
+        h.cbMipInterrupt.subscribe(on_interrupt)
+        h.cbSimplexInterrupt.subscribe(on_interrupt)
         outcome = "done"
         try:
             while not proven():
@@ -623,7 +632,8 @@ def solve_pmedian_benders(
                 milp_rounds += 1
                 pool.clear()
                 first = milp_rounds == milp_rounds_before + 1
-                st = master.solve(min(until, first_until if first else np.inf, deadline))
+                stop_at[0] = min(until, first_until if first else np.inf, deadline)
+                st = master.solve(stop_at[0])
                 mb = h.getInfo().mip_dual_bound
                 if np.isfinite(mb):
                     bound = max(bound, min(ub, float(np.ceil(mb - 1e-6)) if integral else float(mb)))
@@ -679,6 +689,8 @@ def solve_pmedian_benders(
                 master.add_cuts(viol, level[viol])
         finally:
             h.cbMipSolution.unsubscribe(on_solution)
+            h.cbMipInterrupt.unsubscribe(on_interrupt)
+            h.cbSimplexInterrupt.unsubscribe(on_interrupt)
             h.changeColsIntegrality(
                 len(free_cols), free_cols, np.full(len(free_cols), highspy.HighsVarType.kContinuous)
             )
