@@ -35,7 +35,7 @@ GROUPS: dict[str, tuple[str, list[int]]] = {
 }
 FIELDS = [
     "instance", "n", "m", "p", "status", "objective", "bound", "gap", "seconds", "peak_mb",
-    "known_optimum", "matches", "paper_seconds", "stored_width", "message",
+    "known_optimum", "matches", "paper_seconds", "stored_width", "message", "cpu_seconds",
 ]  # fmt: skip
 
 
@@ -69,6 +69,7 @@ def _child(group: str, p: int, time_limit: float | None, conn: Any) -> None:
             if "nearest sites" in msg or "nearest are stored" in msg:
                 widths.append(msg.rsplit("the ", 1)[-1].split(" ")[0])
 
+        cpu0 = time.process_time()
         result = solve(
             instance, ModelSpec("pmedian", p=p), solver="highs",
             params=SolveParams(time_limit=time_limit, mip_gap=0.0), progress=say,
@@ -76,6 +77,7 @@ def _child(group: str, p: int, time_limit: float | None, conn: Any) -> None:
         row.update(
             status=result.status.value, objective=result.objective, bound=result.bound, gap=result.gap,
             seconds=round(result.seconds, 3), message=result.message,
+            cpu_seconds=round(time.process_time() - cpu0, 3),
         )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - a failure is one row; the benchmark goes on
         row.update(failure_row(exc))
@@ -105,6 +107,11 @@ def main() -> None:
     known = _known()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     new_file = not args.out.exists()
+    if not new_file:
+        with args.out.open(encoding="utf-8") as fh:
+            header = fh.readline().strip().split(",")
+        if header != FIELDS:
+            raise SystemExit(f"error: {args.out} has other columns than this benchmark writes; give --out NEW.csv")
     with args.out.open("a", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
         if new_file:
@@ -126,7 +133,8 @@ def main() -> None:
                 fh.flush()
                 print(
                     f"{row['instance']} p={p}: {row.get('status')} {row.get('objective')} gap {row.get('gap')} "
-                    f"{row.get('seconds')} s, {row.get('peak_mb')} MB, matches {row.get('matches', '')} "
+                    f"{row.get('seconds')} s ({row.get('cpu_seconds')} CPU s), {row.get('peak_mb')} MB, "
+                    f"matches {row.get('matches', '')} "
                     f"(wall {time.perf_counter() - t0:.0f} s, parent {peak_mb():.0f} MB)",
                     flush=True,
                 )

@@ -56,7 +56,6 @@ Algorithm:
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import time
@@ -72,6 +71,7 @@ from numpy.typing import NDArray
 from siting.models.errors import DataError
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
+from siting.optimizer.pmedian_enumerate import best_completion, enumerable, integral_costs
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
 Progress = Callable[[str], None]
@@ -80,6 +80,8 @@ TRUNCATE_ENTRIES = 40_000_000
 #: Stored sites per client when truncated: WIDTH_PER_MEDIAN * sites / p, at least MIN_WIDTH.
 WIDTH_PER_MEDIAN = 6.0
 MIN_WIDTH = 64
+#: The first MILP attempt's first round may take this share of the LP phase's time.
+FIRST_ROUND_SHARE = 0.75
 _INF = highspy.kHighsInf
 _MS = highspy.HighsModelStatus
 
@@ -222,7 +224,7 @@ class _Loop:
     bound: float
     upper: float
     rounds: int
-    status: str  # "converged", "above", "below", "rounds", "time", "infeasible", "error"
+    status: str  # "converged", "above", "below", "rounds", "time", "infeasible", "error", "proven"
 
 
 class _Master:
@@ -255,6 +257,7 @@ class _Master:
         self.keys: list[tuple[int, float]] = []
         self.seen: set[tuple[int, float]] = set()
         self.n_cuts = 0
+        self.closed_written = 0  # closed columns when the cuts were last written (see refresh)
         self.y = np.zeros(k)
         self.theta = np.zeros(n)
         self.obj = -np.inf
@@ -310,6 +313,25 @@ class _Master:
         if self.closed[self.sep.order[0]].sum() * 4 >= self.sep.order.shape[1] and not self.closed.all():
             self.sep = self.sep.restrict(~self.closed)
 
+    def refresh(self) -> bool:
+        """Rewrite every cut without the columns closed since it was written, once they are a quarter.
+
+        A closed column adds nothing to a cut (y_j = 0), but it stays in the cut's row and every
+        simplex iteration pays for it; rewritten from its key (client, level) the cut is the same
+        inequality on the columns still open. The basis is lost, so only when it pays.
+        """
+        closed = int(self.closed.sum())
+        if (closed - self.closed_written) * 4 < self.k - self.closed_written or self.h.getNumRow() <= 1:
+            return False
+        keys = self.keys
+        self.h.deleteRows(len(keys), np.arange(1, len(keys) + 1, dtype=np.int32))
+        self.keys, self.seen = [], set()
+        n_cuts = self.n_cuts
+        self.add_cuts(np.array([c for c, _ in keys], dtype=np.int64), np.array([lv for _, lv in keys]))
+        self.n_cuts = n_cuts
+        self.closed_written = closed
+        return True
+
     def cut_at(self, y: NDArray[np.float64]) -> int:
         """Add the deepest cut (B) of every client at an integer ``y``."""
         return self.add_cuts(np.arange(self.n), self.sep.levels(y))
@@ -340,15 +362,25 @@ class _Master:
             self.set_bounds(np.flatnonzero(one), 1.0, 1.0)
         return int(zero.sum()), int(one.sum())
 
-    def solve(self, deadline: float) -> str:
-        """Solve the current master; "optimal", "infeasible", "time" or "error"."""
+    def solve(self, deadline: float, cutoff: float = np.inf) -> str:
+        """Solve the current master; "optimal", "infeasible", "above", "time" or "error".
+
+        With a finite ``cutoff`` (LP only) the dual simplex stops as soon as its dual objective,
+        a valid lower bound of the LP at a dual feasible basis, exceeds it: "above".
+        """
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             return "time"
-        # always set it: an earlier capped solve must not leave its limit behind
-        self.h.setOptionValue("time_limit", float(remaining) if np.isfinite(remaining) else _INF)
+        # always set both: an earlier capped or cut-off solve must not leave its limit behind. HiGHS
+        # (before 2.0) compares time_limit with its run clock summed over every run() of this object:
+        # a bare ``remaining`` stopped the LP phase of a 5,000 x 1,000 instance at half its time.
+        limit = self.h.getRunTime() + float(remaining) if np.isfinite(remaining) else _INF
+        self.h.setOptionValue("time_limit", limit)
+        self.h.setOptionValue("objective_bound", float(cutoff) if np.isfinite(cutoff) else _INF)
         self.h.run()
         ms = self.h.getModelStatus()
+        if ms == _MS.kObjectiveBound:
+            return "above"
         if ms == _MS.kOptimal:
             x = np.asarray(self.h.getSolution().col_value)
             self.y, self.theta = x[: self.k], x[self.k :]
@@ -356,7 +388,8 @@ class _Master:
             return "optimal"
         if ms == _MS.kInfeasible:
             return "infeasible"
-        return "time" if ms == _MS.kTimeLimit else "error"
+        # an interrupt comes only from the MILP's own clock watch (see solve_pmedian_benders)
+        return "time" if ms in (_MS.kTimeLimit, _MS.kInterrupt) else "error"
 
     def cut_loop(
         self,
@@ -366,6 +399,7 @@ class _Master:
         core: NDArray[np.float64] | None = None,
         alpha: float = 0.5,
         max_rounds: int = 2000,
+        report: Progress | None = None,
     ) -> _Loop:
         """Kelley rounds on the LP of (M) until no cut is violated (or a stop rule fires).
 
@@ -377,10 +411,14 @@ class _Master:
         """
         bound, upper = -np.inf, np.inf
         for rounds in range(1, max_rounds + 1):
-            st = self.solve(deadline)
+            st = self.solve(deadline, cutoff=above)
+            if st == "above":  # the dual simplex proved the LP worth more than ``above``
+                return _Loop(above, upper, rounds, "above")
             if st != "optimal":
                 return _Loop(np.inf if st == "infeasible" else bound, upper, rounds, st)
             bound = max(bound, self.obj)
+            if report is not None:  # upper: the best V so far (from the rounds before)
+                report(f"benders LP round {rounds}: LP {bound:.8g}, upper {upper:.8g}, cuts {self.h.getNumRow() - 1}")
             if bound > above:
                 return _Loop(bound, upper, rounds, "above")
             found = 0
@@ -416,6 +454,8 @@ def solve_pmedian_benders(
     probe_passes: int = 3,
     enum_budget: float = 2e8,
     max_width: int | None = None,
+    start_bound: float | None = None,
+    start_multipliers: NDArray[np.float64] | None = None,
 ) -> tuple[SolveResult, NDArray[np.bool_] | None]:
     """Solve the uncapacitated p-median exactly by Benders decomposition on HiGHS.
 
@@ -435,6 +475,12 @@ def solve_pmedian_benders(
     max_width : store only each client's this many nearest sites in the separator (see
         :class:`_Separator`: the optimum is unaffected). Default: all of them, unless clients x
         sites exceeds ``TRUNCATE_ENTRIES``; then ``max(MIN_WIDTH, WIDTH_PER_MEDIAN * k / p)``.
+    start_bound : a proven lower bound that came with ``start_mask`` (the heuristic's Lagrangian
+        bound); when it meets the start's value the start is optimal and no LP is solved.
+    start_multipliers : (n,) Lagrangian multipliers ``u_i`` of the assignment rows (the heuristic's,
+        in units of ``w_i d_ij``). The master starts with one cut (B) per client at the level
+        ``u_i / w_i`` (any level gives a valid cut); with them alone the master LP is worth at
+        least the Lagrangian bound of ``u``, so the LP phase starts there instead of from nothing.
 
     Returns
     -------
@@ -468,7 +514,7 @@ def solve_pmedian_benders(
         d = np.where(finite, d, big).astype(d.dtype)
     del finite
     existing = instance.existing[cand]
-    integral = _integral(w, d)
+    integral = integral_costs(w, d)
     delta = 1.0 - 1e-6 if integral else 1e-9
     n, k = d.shape
     if max_width is None and n * k > TRUNCATE_ENTRIES:
@@ -499,8 +545,25 @@ def solve_pmedian_benders(
     h = _new_highs(params)
     master = _Master(h, sep, w, existing, p, lp_tol)
     master.cut_at(y_inc)
-    stats: dict[str, Any] = {"fixed_closed": 0, "fixed_open": 0, "probed": 0, "screened": 0, "probe_rounds": 0}
+    if start_multipliers is not None and len(start_multipliers) == instance.n:
+        # client i's level u_i / w_i, kept within its stored sites (a level above cap_i would
+        # need the columns a truncated separator left out) and above its nearest distance
+        lvl = np.asarray(start_multipliers, dtype=np.float64)[clients] / w
+        lvl = np.minimum(lvl, master.sep.cap.astype(np.float64))
+        useful = np.flatnonzero(np.isfinite(lvl) & (lvl > master.sep.dist[:, 0]))
+        master.add_cuts(useful.astype(np.int64), lvl[useful])
+        say(f"benders: {useful.size} cuts at the start's Lagrangian levels")
+    stats: dict[str, Any] = {
+        "fixed_closed": 0,
+        "fixed_open": 0,
+        "probed": 0,
+        "screened": 0,
+        "probe_rounds": 0,
+        "refreshed": 0,
+    }
     bound = -np.inf
+    if start_mask is not None and start_bound is not None and np.isfinite(start_bound):
+        bound = min(ub, float(start_bound))
     limit = Limit.NONE
 
     def proven() -> bool:
@@ -513,6 +576,7 @@ def solve_pmedian_benders(
             stats["fixed_closed"] += z
             stats["fixed_open"] += o
             master.compact()
+            stats["refreshed"] += int(master.refresh())
 
     free_cols = np.flatnonzero(~existing).astype(np.int32)
     pool: dict[bytes, NDArray[np.bool_]] = {}
@@ -526,15 +590,23 @@ def solve_pmedian_benders(
             yb = sol_[:k] > 0.5
             pool.setdefault(np.packbits(yb).tobytes(), yb)
 
-    def milp(until: float) -> str:
-        """MILP rounds over the master until proven, certified, or ``until``.
+    stop_at = [np.inf]  # when the MILP solve under way must stop (read by on_interrupt)
 
-        Returns "done" (proven or certified), "capped" (``until`` came before the deadline),
+    def on_interrupt(e: object) -> None:
+        if time.perf_counter() > stop_at[0]:
+            e.interrupt()  # type: ignore[attr-defined]
+
+    def milp(until: float, first_until: float = np.inf) -> str:
+        """MILP rounds over the master until proven, certified, or ``until`` (``first_until`` for
+        the first round: a first round that is slow predicts slow rounds).
+
+        Returns "done" (proven or certified), "capped" (a cap came before the deadline),
         "time" (the deadline), or "other". The master goes back to an LP afterwards, so that
         probing can follow a capped attempt; every cut added stays valid.
         """
         nonlocal bound, ub, y_best, certified, milp_rounds
         h.changeColsIntegrality(len(free_cols), free_cols, np.full(len(free_cols), highspy.HighsVarType.kInteger))
+        milp_rounds_before = milp_rounds
         h.setOptionValue("mip_rel_gap", float(params.mip_gap) if params.mip_gap > 0 and not integral else 0.0)
         h.setOptionValue("mip_abs_gap", delta * 0.999 if integral else 1e-9)
         if start_mask is not None:
@@ -546,6 +618,9 @@ def solve_pmedian_benders(
         if presolve:
             h.setOptionValue("presolve", "off")  # measured: presolve of the master costs more than it saves
         h.cbMipSolution.subscribe(on_solution)
+        # HiGHS's MIP ran 177-245 s past its time_limit (random 5,000 x 1,000): the callbacks watch too
+        h.cbMipInterrupt.subscribe(on_interrupt)
+        h.cbSimplexInterrupt.subscribe(on_interrupt)
         outcome = "done"
         try:
             while not proven():
@@ -556,7 +631,9 @@ def solve_pmedian_benders(
                 h.setSolution(hs)
                 milp_rounds += 1
                 pool.clear()
-                st = master.solve(min(until, deadline))
+                first = milp_rounds == milp_rounds_before + 1
+                stop_at[0] = min(until, first_until if first else np.inf, deadline)
+                st = master.solve(stop_at[0])
                 mb = h.getInfo().mip_dual_bound
                 if np.isfinite(mb):
                     bound = max(bound, min(ub, float(np.ceil(mb - 1e-6)) if integral else float(mb)))
@@ -612,6 +689,8 @@ def solve_pmedian_benders(
                 master.add_cuts(viol, level[viol])
         finally:
             h.cbMipSolution.unsubscribe(on_solution)
+            h.cbMipInterrupt.unsubscribe(on_interrupt)
+            h.cbSimplexInterrupt.unsubscribe(on_interrupt)
             h.changeColsIntegrality(
                 len(free_cols), free_cols, np.full(len(free_cols), highspy.HighsVarType.kContinuous)
             )
@@ -622,7 +701,7 @@ def solve_pmedian_benders(
     # ---- 1. LP phase with in-out stabilisation
     core = np.where(existing, 1.0, p / max(1, int((~existing).sum())))
     core = 0.5 * core + 0.5 * y_inc
-    loop = master.cut_loop(deadline, core=core)
+    loop = master.cut_loop(deadline, core=core, report=say) if not proven() else _Loop(bound, ub, 0, "proven")
     stats["lp_rounds"] = loop.rounds
     if loop.status == "error":
         message = f"master LP ended with {h.modelStatusToString(h.getModelStatus())}"
@@ -633,8 +712,11 @@ def solve_pmedian_benders(
             message=message,
             seconds=time.perf_counter() - t0,
         ), None
-    if loop.status != "time":
-        bound = stats["lp_bound"] = min(ub, loop.bound)
+    if loop.status == "proven":
+        say(f"benders: the start's proven bound meets its value {ub:.8g}; no LP needed")
+    elif loop.status != "time":
+        stats["lp_bound"] = min(ub, loop.bound)
+        bound = max(bound, stats["lp_bound"])
         say(
             f"benders LP phase: {loop.rounds} rounds, LP bound {loop.bound:.8g}, incumbent {ub:.8g}, cuts {master.n_cuts}"
         )
@@ -648,10 +730,15 @@ def solve_pmedian_benders(
     # When the LP bound is tight the MILP over the fixed master finishes in moments, and probing
     # (one LP cut loop per free site) would cost far more (rl1304, p = 500: 0.2 s against 25 s).
     # So try the MILP first, capped at 1.5 times the LP phase (at least 1 s); probe only if it did not finish.
+    # Its first round alone is capped at FIRST_ROUND_SHARE of the LP phase: when that round does not finish, neither
+    # do the next (rl1304, p = 10 and 100: the whole 1.5 was spent for nothing; p = 300-500: the
+    # first round takes a fifth to a half of the LP phase and the rounds that follow are shorter).
     if probe_passes > 0 and limit == Limit.NONE and not proven():
         t_lp = time.perf_counter() - t0
-        attempt = milp(time.perf_counter() + max(1.0, 1.5 * t_lp))
+        t_now = time.perf_counter()
+        attempt = milp(t_now + max(1.0, 1.5 * t_lp), first_until=t_now + max(1.0, FIRST_ROUND_SHARE * t_lp))
         stats["first_milp"] = attempt
+        say(f"benders: first MILP attempt {attempt}, bound {bound:.8g}, incumbent {ub:.8g}")
         if attempt == "time":
             limit = Limit.TIME
         elif attempt == "other":
@@ -728,7 +815,7 @@ def solve_pmedian_benders(
             f"{stats['fixed_closed']} closed, {stats['fixed_open']} open, {h.getNumRow() - 1} cuts kept"
         )
         n_free = int(master.free.sum())
-        if bound - bound_before <= 0.1 * (ub - bound_before) or _enumerable(
+        if bound - bound_before <= 0.1 * (ub - bound_before) or enumerable(
             n_free, p - int(np.sum(master.lo[~existing])), n, enum_budget
         ):
             break  # another pass would fix little, or the residual problem is small enough
@@ -740,7 +827,7 @@ def solve_pmedian_benders(
         open_now = master.lo > 0.5
         free = np.flatnonzero(master.free)
         slots = p - int((open_now & ~existing).sum())
-        best = _enumerate(d, w, open_now, free, slots, enum_budget)
+        best = best_completion(d, w, open_now, free, slots, enum_budget)
         if best is not None:
             value, cols = best
             enumerated = True
@@ -804,57 +891,6 @@ def solve_pmedian_benders(
         ),
         mask,
     )
-
-
-def _integral(w: NDArray[np.float64], d: NDArray[np.floating]) -> bool:
-    """Whether every ``w_i d_ij`` is an integer (checked in row blocks, no (n, k) float64 copy)."""
-    rows = max(1, 4_000_000 // max(1, d.shape[1]))
-    for r0 in range(0, d.shape[0], rows):
-        wd = w[r0 : r0 + rows, None] * d[r0 : r0 + rows]
-        if not np.all(np.abs(wd - np.round(wd)) < 1e-9):
-            return False
-    return True
-
-
-def _enumerable(n_free: int, slots: int, n: int, budget: float) -> bool:
-    """Whether enumerating the plans over ``n_free`` sites with ``slots`` slots fits the budget."""
-    r = max(0, min(slots, n_free))
-    return math.comb(n_free, r) * max(r, 1) * n <= budget
-
-
-def _enumerate(
-    d: NDArray[np.float64],
-    w: NDArray[np.float64],
-    open_now: NDArray[np.bool_],
-    free: NDArray[np.int64],
-    slots: int,
-    budget: float,
-) -> tuple[float, NDArray[np.int64]] | None:
-    """Best plan opening ``min(slots, len(free))`` of the ``free`` columns next to ``open_now``.
-
-    Distances are nonnegative, so opening a further site never hurts and only plans using every
-    slot need to be evaluated: ``C(f, r)`` plans, valued in vectorized chunks as
-    ``sum_i w_i min(b_i, min_{j in S} d_ij)`` with ``b_i`` the distance to the sites already open.
-    Returns None when that costs more than ``budget`` distance look-ups.
-    """
-    r = max(0, min(slots, len(free)))
-    if not _enumerable(len(free), slots, d.shape[0], budget):
-        return None
-    base = d[:, open_now].min(axis=1) if open_now.any() else np.full(d.shape[0], np.inf)
-    if r == 0:
-        return float(np.dot(w, base)), free[:0]
-    plans = np.array(list(itertools.combinations(range(len(free)), r)), dtype=np.int64).reshape(-1, r)
-    dfree = d[:, free]
-    chunk = max(1, int(4_000_000 // (d.shape[0] * r)))
-    best_value, best_plan = np.inf, plans[0]
-    for lo in range(0, len(plans), chunk):
-        part = plans[lo : lo + chunk]
-        near = np.minimum(base[:, None], dfree[:, part].min(axis=2))  # (n, plans in chunk)
-        values = w @ near
-        at = int(np.argmin(values))
-        if values[at] < best_value:
-            best_value, best_plan = float(values[at]), part[at]
-    return best_value, free[best_plan]
 
 
 def _highs_version() -> str:

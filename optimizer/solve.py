@@ -508,6 +508,7 @@ def _heuristic_start(
     )
     if record is not None:
         record["bound"] = out.bound
+        record["multipliers"] = out.multipliers
     return np.asarray(out.open_mask, dtype=bool)
 
 
@@ -789,7 +790,15 @@ def solve(
             )
         from siting.optimizer.benders_pmedian import solve_pmedian_benders
 
-        res, mask = solve_pmedian_benders(instance, int(spec.p or 0), params, start_mask=start, progress=say)
+        res, mask = solve_pmedian_benders(
+            instance,
+            int(spec.p or 0),
+            params,
+            start_mask=start,
+            progress=say,
+            start_bound=record.get("bound"),
+            start_multipliers=record.get("multipliers"),
+        )
         res = _tighter_bound(res, spec, record)
         st = {"formulation": "benders"}
         if res.status == Status.OPTIMAL and mask is not None and _costs_vary(instance):

@@ -21,6 +21,7 @@ Bounds reported by :func:`run_heuristic` (always proven, never estimates):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -79,6 +80,9 @@ class HeuristicOutcome:
     method : the method run.
     iterations : local-search moves plus subgradient iterations.
     stats : per-phase details (objective after each phase, seconds, moves).
+    multipliers : p-median with a Lagrangian phase: (n,) the multipliers ``u_i`` of the best bound
+        (in units of ``w_i d_ij``); None otherwise. ``u_i / w_i`` is client i's level in the
+        radius formulation: the exact Benders p-median starts its cuts there.
     """
 
     open_mask: NDArray[np.bool_]
@@ -88,6 +92,7 @@ class HeuristicOutcome:
     method: str
     iterations: int
     stats: dict[str, Any] = field(default_factory=dict)
+    multipliers: NDArray[np.float64] | None = None
 
 
 def trivial_bound(
@@ -201,7 +206,8 @@ def run_heuristic(
         bound = _tighter(model, bound, lag)
         obj = value(mask)
         stats["lagrangian"] = {"iterations": lag.iterations, "objective": obj}
-        return _finish(instance, model, mask, obj, bound, t0, method, iterations, stats, radius, p, budget)
+        out = _finish(instance, model, mask, obj, bound, t0, method, iterations, stats, radius, p, budget)
+        return _with_multipliers(out, model, lag)
 
     if model == "pmedian":
         mask = greedy_pmedian(instance, p, budget)
@@ -237,7 +243,16 @@ def run_heuristic(
             if better(cv, obj):
                 mask, obj = cand, cv
         stats["polish"] = {"objective": obj, "starts": len(tried) - 1, "seconds": time.perf_counter() - t0}
+        out = _finish(instance, model, mask, obj, bound, t0, method, iterations, stats, radius, p, budget)
+        return _with_multipliers(out, model, lag)
     return _finish(instance, model, mask, obj, bound, t0, method, iterations, stats, radius, p, budget)
+
+
+def _with_multipliers(out: HeuristicOutcome, model: str, lag: LagrangianResult) -> HeuristicOutcome:
+    """The outcome carrying the p-median Lagrangian multipliers (MCLP: unchanged)."""
+    if model != "pmedian":
+        return out
+    return dataclasses.replace(out, multipliers=np.asarray(lag.multipliers, dtype=np.float64))
 
 
 def _lagrangian(
