@@ -105,7 +105,9 @@ def rowgen_lp(
     for rnd in range(_LP_ROUNDS):
         left = params.remaining()
         if left is not None:
-            h.setOptionValue("time_limit", max(left, 0.05))
+            # HiGHS measures time_limit against its run clock, which keeps running over every run()
+            # of the object: the limit for this round is the clock so far plus the time left
+            h.setOptionValue("time_limit", float(h.getRunTime()) + max(left, 0.05))
         if params.expired() or not run_within(h, params):
             break
         if str(h.getModelStatus()).split(".")[-1] != "kOptimal":
