@@ -5,6 +5,7 @@ On demand, not part of the test suite (the machine is shared: compare figures of
     python benchmarks/bench_city_scale.py                              # every case, every method
     python benchmarks/bench_city_scale.py --cases mclp10k --methods auto,benders,compact,cbc
     python benchmarks/bench_city_scale.py --cases mclp100k,lscp100k --out benchmarks/results/city_scale.csv
+    python benchmarks/bench_city_scale.py --everything   # + p-median and the whole city, then the target table
 
 Cases (instances from :mod:`city_instances`, Euclidean distances within the radius, KD-tree):
 
@@ -129,6 +130,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=str(HERE / "results" / "city_scale.csv"))
     ap.add_argument("--append", action="store_true", help="add the rows to --out instead of replacing it")
+    ap.add_argument(
+        "--everything",
+        action="store_true",
+        help="the whole target table: these cases, then bench_pmedian_scale.py and bench_city_run.py "
+        "(their CSVs beside --out), then the table of scale_targets.py",
+    )
     args = ap.parse_args()
     from siting.scenarios.research.child import run_in_child
 
@@ -166,6 +173,21 @@ def main() -> None:
             w.writeheader()
         w.writerows(rows)
     print(f"results written to {out}")
+    if args.everything:
+        _everything(out.parent)
+
+
+def _everything(results: Path) -> None:
+    """Run the p-median and whole-city benchmarks into ``results`` and print the target table."""
+    import subprocess
+
+    from scale_targets import markdown, table
+
+    for script, out in (("bench_pmedian_scale.py", "pmedian_scale.csv"), ("bench_city_run.py", "city_run.csv")):
+        cmd = [sys.executable, str(HERE / script), "--out", str(results / out)]
+        print("running", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=False)
+    print(markdown(table(results)))
 
 
 if __name__ == "__main__":
