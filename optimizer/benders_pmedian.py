@@ -57,10 +57,8 @@ Algorithm:
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +69,7 @@ from numpy.typing import NDArray
 from siting.models.errors import DataError
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
+from siting.optimizer.benders_highs import highs_version, interrupt_watch, new_master_highs
 from siting.optimizer.pmedian_enumerate import best_completion, enumerable, integral_costs
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
@@ -82,39 +81,10 @@ WIDTH_PER_MEDIAN = 6.0
 MIN_WIDTH = 64
 #: The first MILP attempt's first round may take this share of the LP phase's time.
 FIRST_ROUND_SHARE = 0.75
+#: The short MILP attempt (and its first round) may always run at least this many seconds.
+MIN_ATTEMPT_SECONDS = 1.0
 _INF = highspy.kHighsInf
 _MS = highspy.HighsModelStatus
-
-
-@contextmanager
-def _quiet_fd1() -> Iterator[None]:
-    """Silence C-level stdout (HiGHS prints a banner when the first Highs object is made)."""
-    try:
-        fd = os.dup(1)
-    except OSError:  # no real stdout (some test runners); nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        os.dup2(fd, 1)
-        os.close(fd)
-
-
-def _new_highs(params: SolveParams) -> highspy.Highs:
-    """A HiGHS object configured like the ``highs`` backend's (same options, same checks).
-
-    The master needs ``highspy.Highs`` itself (its MIP-solution callback lives in the Python
-    wrapper), whose constructor prints a banner: silence it, then configure.
-    """
-    from siting.optimizer.backends.highs import configure
-
-    with _quiet_fd1():
-        h = highspy.Highs()
-    configure(h, params)  # rejects a bad option with a ScenarioError naming it
-    return h
 
 
 class _Separator:
@@ -490,7 +460,7 @@ def solve_pmedian_benders(
     t0 = time.perf_counter()
     left = params.remaining()  # the shared budget: the heuristic start may have used some of it
     deadline = t0 + left if left is not None else np.inf
-    version = _highs_version()
+    version = highs_version()
 
     # ---- data: clients with positive weight, candidate sites (not forbidden)
     cand = np.flatnonzero(instance.eligible)
@@ -542,7 +512,7 @@ def solve_pmedian_benders(
         y_inc[by_total[~existing[by_total]][:p]] = 1.0
     ub = true_value(y_inc)
 
-    h = _new_highs(params)
+    h = new_master_highs(params)
     master = _Master(h, sep, w, existing, p, lp_tol)
     master.cut_at(y_inc)
     if start_multipliers is not None and len(start_multipliers) == instance.n:
@@ -591,10 +561,7 @@ def solve_pmedian_benders(
             pool.setdefault(np.packbits(yb).tobytes(), yb)
 
     stop_at = [np.inf]  # when the MILP solve under way must stop (read by on_interrupt)
-
-    def on_interrupt(e: object) -> None:
-        if time.perf_counter() > stop_at[0]:
-            e.interrupt()  # type: ignore[attr-defined]
+    on_interrupt = interrupt_watch(stop_at)
 
     def milp(until: float, first_until: float = np.inf) -> str:
         """MILP rounds over the master until proven, certified, or ``until`` (``first_until`` for
@@ -736,7 +703,10 @@ def solve_pmedian_benders(
     if probe_passes > 0 and limit == Limit.NONE and not proven():
         t_lp = time.perf_counter() - t0
         t_now = time.perf_counter()
-        attempt = milp(t_now + max(1.0, 1.5 * t_lp), first_until=t_now + max(1.0, FIRST_ROUND_SHARE * t_lp))
+        attempt = milp(
+            t_now + max(MIN_ATTEMPT_SECONDS, 1.5 * t_lp),
+            first_until=t_now + max(MIN_ATTEMPT_SECONDS, FIRST_ROUND_SHARE * t_lp),
+        )
         stats["first_milp"] = attempt
         say(f"benders: first MILP attempt {attempt}, bound {bound:.8g}, incumbent {ub:.8g}")
         if attempt == "time":
@@ -891,10 +861,3 @@ def solve_pmedian_benders(
         ),
         mask,
     )
-
-
-def _highs_version() -> str:
-    """The same version string the ``highs`` backend reports."""
-    from siting.optimizer.backends.highs import HighsBackend
-
-    return HighsBackend().version()

@@ -122,3 +122,44 @@ def test_lagrangian_levels_start_the_lp_at_the_lagrangian_bound(seed: int, n: in
         lp1 = float(first.split("LP ")[2].split(",")[0])
         # the heuristic reports its bound rounded up (whole-number costs): the LP meets it up to that
         assert lp1 > heur.bound - 1.0
+
+
+@pytest.mark.parametrize("seed,n,p", [(0, 150, 5), (2, 150, 8)])
+def test_a_capped_first_milp_attempt_does_not_stop_the_later_milp(
+    monkeypatch: pytest.MonkeyPatch, seed: int, n: int, p: int
+) -> None:
+    """The short MILP attempt is capped at once (no time at all); the interrupt it raised must not
+    carry over to the MILP phase, which still proves the classic optimum within an ample limit."""
+    import siting.optimizer.benders_pmedian as bp
+
+    monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
+    monkeypatch.setattr(bp, "FIRST_ROUND_SHARE", 0.0)
+    inst = graph_like(seed, n)
+    best = classic_value(inst, p)
+    start = run_heuristic(inst, "pmedian", p=p, method="greedy").open_mask
+    res, mask = solve_pmedian_benders(
+        inst, p, SolveParams(mip_gap=0.0, time_limit=120.0), start_mask=start, probe_passes=1, enum_budget=0.0
+    )
+    assert res.stats.get("first_milp") == "capped"  # the case under test did happen
+    assert res.status == Status.OPTIMAL, res.message
+    assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
+    assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
+
+
+def test_the_interrupt_watch_lowers_a_flag_left_from_an_earlier_run() -> None:
+    """HiGHS keeps the callback input between runs: before the stop time the watch must clear it."""
+    from types import SimpleNamespace
+
+    import highspy
+
+    from siting.optimizer.benders_highs import interrupt_watch
+
+    data_in = SimpleNamespace(user_interrupt=True)  # raised by an earlier, capped run
+    event = highspy.highs.HighsCallbackEvent(None, "", None, data_in, None)  # type: ignore[arg-type]
+    stop_at = [float("inf")]
+    watch = interrupt_watch(stop_at)
+    watch(event)
+    assert data_in.user_interrupt is False
+    stop_at[0] = float("-inf")
+    watch(event)
+    assert data_in.user_interrupt is True

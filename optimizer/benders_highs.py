@@ -1,0 +1,71 @@
+"""HiGHS objects for the Benders p-median master: made quietly, configured like the backend's, watched.
+
+The master needs ``highspy.Highs`` itself (its MIP-solution and interrupt callbacks live in the
+Python wrapper), whose constructor prints a banner on C-level stdout: :func:`new_master_highs`
+silences it, then applies the ``highs`` backend's options (and its rejection of bad ones).
+:func:`interrupt_watch` stops a MILP run at a clock reading the caller may move between runs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import highspy
+
+from siting.optimizer.result import SolveParams
+
+
+@contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Silence C-level stdout (HiGHS prints a banner when the first Highs object is made)."""
+    try:
+        fd = os.dup(1)
+    except OSError:  # no real stdout (some test runners); nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(fd, 1)
+        os.close(fd)
+
+
+def new_master_highs(params: SolveParams) -> highspy.Highs:
+    """A HiGHS object configured like the ``highs`` backend's (same options, same checks).
+
+    The master needs ``highspy.Highs`` itself (its MIP-solution callback lives in the Python
+    wrapper), whose constructor prints a banner: silence it, then configure.
+    """
+    from siting.optimizer.backends.highs import configure
+
+    with quiet_stdout():
+        h = highspy.Highs()
+    configure(h, params)  # rejects a bad option with a ScenarioError naming it
+    return h
+
+
+def interrupt_watch(stop_at: list[float]) -> Callable[[Any], None]:
+    """A HiGHS interrupt callback that stops a run once the clock passes ``stop_at[0]``.
+
+    It sets the flag both ways: HiGHS keeps the callback's input between runs of one object, so a
+    flag raised when an earlier MILP attempt was capped would otherwise stop later runs at once
+    (rl1304, p = 100: the MILP phase after probing ended at once, unproven, with 260 s left).
+    """
+
+    def on_interrupt(e: Any) -> None:
+        e.interrupt(time.perf_counter() > stop_at[0])
+
+    return on_interrupt
+
+
+def highs_version() -> str:
+    """The same version string the ``highs`` backend reports."""
+    from siting.optimizer.backends.highs import HighsBackend
+
+    return HighsBackend().version()
