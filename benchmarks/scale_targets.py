@@ -67,7 +67,7 @@ def _coverage(rows: list[dict[str, str]], case: str, must: str, aim: str, test: 
     h_obj = _f(heur["objective"]) if heur else None
     text = f"{auto['status']}, gap {_pct(gap)}, {secs} s, {mb} MB"
     if h_obj is not None:
-        text += f"; heuristic {h_obj:,.6g}"
+        text += f"; heuristic {h_obj:,.10g}"
     ok = test(
         status=auto["status"],
         gap=gap if gap is not None else float("inf"),
