@@ -162,3 +162,39 @@ def brute_mclp(inst: SitingInstance, radius: float, p: int | None, budget: float
 def brute_lscp(inst: SitingInstance, radius: float, objective: str) -> float:
     """The LSCP optimum (``cost`` or ``count``) by enumeration."""
     return brute_optimum(inst, "lscp", radius=radius, lscp_objective=objective).value
+
+
+def best_served_load(inst: SitingInstance, ok: NDArray[np.bool_], split: bool) -> tuple[float, NDArray[np.float64]]:
+    """Most demand weight the pairs ``ok`` (n, m: point i may be served by site j) can serve within
+    the sites' capacities, and one optimal load per site.
+
+    Unsplit: every point served whole by one site or none, by enumeration. Split: shares in [0, 1],
+    by a dense LP written from the definition (``scipy.optimize.linprog``).
+    """
+    from scipy.optimize import linprog
+
+    w = inst.weights
+    if not split:
+        best, best_load = 0.0, np.zeros(inst.m)
+        for pick in itertools.product(*[[-1, *np.flatnonzero(ok[i])] for i in range(inst.n)]):
+            load = np.zeros(inst.m)
+            for i, j in enumerate(pick):
+                if j >= 0:
+                    load[j] += w[i]
+            if (load <= inst.capacity + 1e-9).all() and load.sum() > best:
+                best, best_load = float(load.sum()), load
+        return best, best_load
+    pairs = np.argwhere(ok)
+    if pairs.size == 0:
+        return 0.0, np.zeros(inst.m)
+    k = len(pairs)
+    a_rows = np.zeros((inst.n, k))
+    a_rows[pairs[:, 0], np.arange(k)] = 1.0
+    a_cap = np.zeros((inst.m, k))
+    a_cap[pairs[:, 1], np.arange(k)] = w[pairs[:, 0]]
+    cap = np.where(np.isfinite(inst.capacity), inst.capacity, 1e9)
+    res = linprog(
+        -w[pairs[:, 0]], A_ub=np.vstack([a_rows, a_cap]), b_ub=np.concatenate([np.ones(inst.n), cap]), bounds=(0, 1)
+    )
+    assert res.status == 0
+    return float(-res.fun), a_cap @ res.x

@@ -4,13 +4,13 @@ Instances are tiny (n <= 5 demand points, m <= 4 sites, integer distances, some 
 integer weights and capacities, some unlimited), drawn from seeds hypothesis generates
 deterministically. The oracle enumerates every plan (``tests/oracles.all_plans``) and, per plan,
 the best assignment: unsplit by trying every choice of serving site (or none) for every point,
-split by a dense LP written here from the definition (``scipy.optimize.linprog``), so it shares no
+split by a dense LP written from the definition (``scipy.optimize.linprog``; both in
+``tests/oracles.best_served_load``), so it shares no
 code with the formulation. Every solve is also re-checked by the capacity evaluator.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
-from scipy.optimize import linprog
+from oracles import best_served_load
 from typer.testing import CliRunner
 
 from siting.cli import app
@@ -65,33 +65,7 @@ def reach(inst: SitingInstance, mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
 
 def best_served(inst: SitingInstance, mask: NDArray[np.bool_], split: bool) -> float:
     """Most weight the open sites ``mask`` can serve within the radius and the capacities."""
-    ok = reach(inst, mask)
-    w = inst.weights
-    if not split:
-        choices = [[-1, *np.flatnonzero(ok[i])] for i in range(inst.n)]
-        best = 0.0
-        for pick in itertools.product(*choices):
-            load = np.zeros(inst.m)
-            for i, j in enumerate(pick):
-                if j >= 0:
-                    load[j] += w[i]
-            if (load <= inst.capacity + 1e-9).all():
-                best = max(best, float(sum(w[i] for i, j in enumerate(pick) if j >= 0)))
-        return best
-    pairs = np.argwhere(ok)
-    if pairs.size == 0:
-        return 0.0
-    k = len(pairs)
-    a_rows = np.zeros((inst.n, k))
-    a_rows[pairs[:, 0], np.arange(k)] = 1.0
-    a_cap = np.zeros((inst.m, k))
-    a_cap[pairs[:, 1], np.arange(k)] = w[pairs[:, 0]]
-    cap = np.where(np.isfinite(inst.capacity), inst.capacity, 1e9)
-    res = linprog(
-        -w[pairs[:, 0]], A_ub=np.vstack([a_rows, a_cap]), b_ub=np.concatenate([np.ones(inst.n), cap]), bounds=(0, 1)
-    )
-    assert res.status == 0
-    return float(-res.fun)
+    return best_served_load(inst, reach(inst, mask), split)[0]
 
 
 def oracle_mclp(inst: SitingInstance, p: int, split: bool) -> float:

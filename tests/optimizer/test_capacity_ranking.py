@@ -1,21 +1,19 @@
 """The ranked plan of a capacitated service counts served demand: gains and drop-one losses against
 brute force.
 
-``F(S)``, the most demand the open sites S serve within reach and capacities, is computed here from
+``F(S)``, the most demand the open sites S serve within reach and capacities, is computed by ``tests/oracles.best_served_load`` from
 the definition: unsplit by trying every choice of serving site (or none) for every point, split by
 a dense LP (``scipy.optimize.linprog``). Tiny seeded instances, the plan and its order drawn too.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
-from scipy.optimize import linprog
+from oracles import best_served_load
 
 from siting.models.instance import SitingInstance
 from siting.optimizer.capacity_ranking import served_steps
@@ -43,31 +41,7 @@ def draw(seed: int) -> tuple[SitingInstance, NDArray[np.int64]]:
 def served(inst: SitingInstance, mask: NDArray[np.bool_], split: bool) -> tuple[float, NDArray[np.float64]]:
     """F(mask) and one optimal load per site."""
     ok = (inst.dense_distances() <= RADIUS) & mask[None, :] & (inst.weights[:, None] > 0)
-    w = inst.weights
-    if not split:
-        best, best_load = 0.0, np.zeros(inst.m)
-        for pick in itertools.product(*[[-1, *np.flatnonzero(ok[i])] for i in range(inst.n)]):
-            load = np.zeros(inst.m)
-            for i, j in enumerate(pick):
-                if j >= 0:
-                    load[j] += w[i]
-            if (load <= inst.capacity + 1e-9).all() and load.sum() > best:
-                best, best_load = float(load.sum()), load
-        return best, best_load
-    pairs = np.argwhere(ok)
-    if pairs.size == 0:
-        return 0.0, np.zeros(inst.m)
-    k = len(pairs)
-    a_rows = np.zeros((inst.n, k))
-    a_rows[pairs[:, 0], np.arange(k)] = 1.0
-    a_cap = np.zeros((inst.m, k))
-    a_cap[pairs[:, 1], np.arange(k)] = w[pairs[:, 0]]
-    cap = np.where(np.isfinite(inst.capacity), inst.capacity, 1e9)
-    res = linprog(
-        -w[pairs[:, 0]], A_ub=np.vstack([a_rows, a_cap]), b_ub=np.concatenate([np.ones(inst.n), cap]), bounds=(0, 1)
-    )
-    assert res.status == 0
-    return float(-res.fun), a_cap @ res.x
+    return best_served_load(inst, ok, split)
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["unsplit", "split"])
