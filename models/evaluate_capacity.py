@@ -26,6 +26,13 @@ from numpy.typing import NDArray
 from siting.models.instance import RADIUS_TOL, SitingInstance
 
 
+def utilisation(load: NDArray[np.float64], capacity: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``load / capacity`` per facility (nan where the capacity is unlimited or 0 with no load)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = load / capacity
+    return np.where(np.isfinite(capacity), u, np.nan)
+
+
 @dataclass(frozen=True, eq=False)
 class CapacityMetrics:
     """How a capacitated plan uses its facilities."""
@@ -41,9 +48,7 @@ class CapacityMetrics:
     @property
     def utilisation(self) -> NDArray[np.float64]:
         """``load / capacity`` per site (nan where the capacity is unlimited or 0 with no load)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = self.load / self.capacity
-        return np.where(np.isfinite(self.capacity), u, np.nan)
+        return utilisation(self.load, self.capacity)
 
     def to_dict(self, instance: SitingInstance, open_sites: NDArray[np.bool_]) -> dict[str, Any]:
         """A JSON-ready record: one row per open facility, and who is served by whom."""

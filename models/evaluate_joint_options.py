@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.csr import csr_rows
+from siting.models.evaluate_capacity import utilisation
 from siting.models.formulations.joint_capacity import JointOptions
 
 #: Tolerance of the share, load and floor checks.
@@ -52,9 +53,7 @@ class CapacityUse:
 
     @property
     def utilisation(self) -> NDArray[np.float64]:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = self.load / self.capacity
-        return np.where(np.isfinite(self.capacity), u, np.nan)
+        return utilisation(self.load, self.capacity)
 
     def to_dict(self, demand_ids: NDArray[Any]) -> dict[str, Any]:
         """The record of the split path's capacity use (``CapacityMetrics.to_dict``): open facilities, who is served by whom."""
