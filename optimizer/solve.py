@@ -8,6 +8,7 @@ A mismatch between the two beyond tolerance is reported in ``message`` and flips
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -62,6 +63,11 @@ COVERAGE_AUTO_PAIRS = 500_000
 COVERAGE_REDUCED_PAIRS = 20_000
 #: ``--formulation auto`` for LSCP on highs: the reduced-rows path (optimizer/coverage_lscp.py) from this many pairs
 LSCP_REDUCED_PAIRS = 500_000
+#: Above this many demand-site pairs the p-median's heuristic start runs on a truncated instance (its
+#: dense working copies would exceed the memory a city-sized run may use; optimizer/pmedian_start.py) ...
+PMEDIAN_START_ENTRIES = 50_000_000
+#: ... where it runs on each client's nearest max(MIN_WIDTH, WIDTH * sites / p) sites
+PMEDIAN_START_WIDTH, PMEDIAN_START_MIN_WIDTH = 6.0, 64
 
 Progress = Callable[[str], None]
 #: Nonzeros HiGHS presolves per second, conservatively (measured ~350,000/s on one busy core):
@@ -494,6 +500,15 @@ def _heuristic_start(
     left = params.remaining()
     from siting.optimizer.heuristics import run_heuristic
 
+    truncated = spec.model == "pmedian" and instance.n * instance.m > PMEDIAN_START_ENTRIES
+    if truncated:
+        # the heuristics hold dense (n, m) working copies: at 13,509 x 13,509 (usa13509) they peaked
+        # at 11 GB and the greedy alone took 80 s; on each client's nearest sites they need a fraction
+        from siting.optimizer.pmedian_start import truncated_instance
+
+        width = max(PMEDIAN_START_MIN_WIDTH, math.ceil(PMEDIAN_START_WIDTH * instance.m / max(1, spec.p or 1)))
+        instance = truncated_instance(instance, width)
+
     # "auto" = greedy, interchange, Lagrangian, interchange again from the Lagrangian plans: it
     # reaches the optimum of all 40 OR-Library pmed instances in about 10 s in total, and a
     # near-optimal incumbent is what makes reduced-cost fixing in the exact path strong.
@@ -507,7 +522,8 @@ def _heuristic_start(
         time_limit=None if left is None else 0.25 * left,
     )
     if record is not None:
-        record["bound"] = out.bound
+        # a bound on the truncated instance bounds another problem: never used as a bound
+        record["bound"] = None if truncated else out.bound
         record["multipliers"] = out.multipliers
     return np.asarray(out.open_mask, dtype=bool)
 

@@ -1,0 +1,95 @@
+"""The truncated heuristic start of very large p-median instances: each client keeps exactly its
+nearest eligible sites, and a solve that starts from it still proves the optimum (its heuristic
+bound, which bounds another problem, is never used)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from oracles import brute_optimum
+from strategies import instances
+
+from siting.models.instance import SitingInstance
+from siting.optimizer import solve as solve_module
+from siting.optimizer.pmedian_start import truncated_instance
+from siting.optimizer.result import SolveParams, Status
+from siting.optimizer.solve import ModelSpec, solve
+
+
+def clustered(seed: int, n: int, m: int) -> SitingInstance:
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, 100, (n, 2))
+    sites = pts[rng.choice(n, m, replace=False)]
+    d = np.floor(np.linalg.norm(pts[:, None, :] - sites[None, :, :], axis=2)).astype(np.float32)
+    forbidden = np.zeros(m, dtype=bool)
+    forbidden[rng.choice(m, 3, replace=False)] = True
+    return SitingInstance(d, weights=rng.integers(1, 9, n).astype(float), forbidden=forbidden)
+
+
+@pytest.mark.parametrize("width", [1, 4, 17, 1000])
+def test_each_client_keeps_its_nearest_eligible_sites(width: int) -> None:
+    inst = clustered(5, 60, 30)
+    out = truncated_instance(inst, width)
+    assert out.is_sparse
+    d = inst.dense_distances()
+    eligible = np.flatnonzero(inst.eligible)
+    kept = min(width, eligible.size)
+    csr = out.distances
+    for i in range(inst.n):
+        cols = csr.indices[csr.indptr[i] : csr.indptr[i + 1]]
+        vals = csr.data[csr.indptr[i] : csr.indptr[i + 1]]
+        assert cols.size == kept
+        assert inst.eligible[cols].all()
+        np.testing.assert_array_equal(vals, d[i, cols])
+        # nothing left out is nearer than what was kept
+        rest = np.setdiff1d(eligible, cols)
+        if rest.size:
+            assert d[i, rest].min() >= vals.max()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances(n=(2, 9), m=(2, 7)), frac=st.floats(0.1, 0.9))
+def test_a_solve_from_the_truncated_start_proves_the_brute_force_optimum(
+    inst: SitingInstance, frac: float, monkeypatch_module: pytest.MonkeyPatch
+) -> None:
+    free = int((inst.eligible & ~inst.existing).sum())
+    p = max(1, min(free, round(frac * free)))
+    best = brute_optimum(inst, "pmedian", p=p).value
+    res = solve(inst, ModelSpec("pmedian", p=p), solver="highs", params=SolveParams(mip_gap=0.0))
+    assert res.status == Status.OPTIMAL
+    assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
+    assert res.bound is not None and res.bound <= best + 1e-6
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():  # type: ignore[no-untyped-def]
+    """Every instance counts as very large, so each solve takes the truncated start (width 1-2)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(solve_module, "PMEDIAN_START_ENTRIES", 0)
+    mp.setattr(solve_module, "PMEDIAN_START_MIN_WIDTH", 1)
+    mp.setattr(solve_module, "PMEDIAN_START_WIDTH", 0.3)
+    yield mp
+    mp.undo()
+
+
+def test_both_paths_start_on_the_truncated_instance_and_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    inst = clustered(11, 80, 40)
+    seen: list[bool] = []
+    from siting.optimizer import heuristics
+
+    original = heuristics.run_heuristic
+
+    def spy(instance, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(bool(instance.is_sparse))
+        return original(instance, *args, **kwargs)
+
+    monkeypatch.setattr(heuristics, "run_heuristic", spy)
+    monkeypatch.setattr(solve_module, "PMEDIAN_START_ENTRIES", 1000)
+    exact = SolveParams(mip_gap=0.0)
+    res = solve(inst, ModelSpec("pmedian", p=5), solver="highs", params=exact)
+    classic = solve(inst, ModelSpec("pmedian", p=5, formulation="classic"), solver="highs", params=exact)
+    assert seen == [True, True]  # both starts ran on the truncated instance
+    assert res.status == Status.OPTIMAL and classic.status == Status.OPTIMAL
+    assert res.objective == pytest.approx(classic.objective, rel=1e-9)
