@@ -32,7 +32,8 @@ def truncated_instance(instance: SitingInstance, width: int) -> SitingInstance:
     Forbidden sites are dropped from the stored pairs (they can never open). Rows are handled in
     blocks so that no (n, m) temporary is made; the result holds ``n * width`` pairs.
     """
-    d = instance.dense_distances()
+    # the instance's own float32 matrix (dense_distances() would be a float64 copy of it)
+    d = instance.dense_distances() if instance.is_sparse else instance.distances
     n, m = d.shape
     cols = np.flatnonzero(instance.eligible)
     width = int(max(1, min(width, cols.size)))

@@ -508,6 +508,7 @@ def _heuristic_start(
 
         width = max(PMEDIAN_START_MIN_WIDTH, math.ceil(PMEDIAN_START_WIDTH * instance.m / max(1, spec.p or 1)))
         instance = truncated_instance(instance, width)
+        left = params.remaining()  # the truncation took some of the budget
 
     # "auto" = greedy, interchange, Lagrangian, interchange again from the Lagrangian plans: it
     # reaches the optimum of all 40 OR-Library pmed instances in about 10 s in total, and a
