@@ -79,6 +79,8 @@ TRUNCATE_ENTRIES = 40_000_000
 #: Stored sites per client when truncated: WIDTH_PER_MEDIAN * sites / p, at least MIN_WIDTH.
 WIDTH_PER_MEDIAN = 6.0
 MIN_WIDTH = 64
+#: Above this relative gap after the LP phase the LP-guided MILP looks for a better plan, with this share of the time left
+GUIDED_GAP, GUIDED_SHARE = 1e-3, 0.3
 #: The first MILP attempt's first round may take this share of the LP phase's time.
 FIRST_ROUND_SHARE = 0.75
 #: The short MILP attempt (and its first round) may always run at least this many seconds.
@@ -564,9 +566,12 @@ def solve_pmedian_benders(
     stop_at = [np.inf]  # when the MILP solve under way must stop (read by on_interrupt)
     on_interrupt = interrupt_watch(stop_at)
 
-    def milp(until: float, first_until: float = np.inf) -> str:
+    def milp(until: float, first_until: float = np.inf, restricted: bool = False) -> str:
         """MILP rounds over the master until proven, certified, or ``until`` (``first_until`` for
         the first round: a first round that is slow predicts slow rounds).
+
+        ``restricted``: the master carries temporary fixings (see the LP-guided search below), so
+        its bounds and its optimum say nothing of the whole problem: only the plans found count.
 
         Returns "done" (proven or certified), "capped" (a cap came before the deadline),
         "time" (the deadline), or "other". The master goes back to an LP afterwards, so that
@@ -603,10 +608,10 @@ def solve_pmedian_benders(
                 stop_at[0] = min(until, first_until if first else np.inf, deadline)
                 st = master.solve(stop_at[0])
                 mb = h.getInfo().mip_dual_bound
-                if np.isfinite(mb):
+                if np.isfinite(mb) and not restricted:
                     bound = max(bound, min(ub, float(np.ceil(mb - 1e-6)) if integral else float(mb)))
                 if st == "infeasible":  # the fixings exclude every plan: none improves on UB
-                    bound = ub
+                    bound = bound if restricted else ub
                     break
                 if st != "optimal":
                     if st == "time":
@@ -639,7 +644,8 @@ def solve_pmedian_benders(
                 if viol.size == 0 and master.sep.truncated:
                     # a capped cut can leave theta below the true distance: only a master optimum
                     # that equals its plan's true value certifies; else widen and cut again
-                    near = d[:, y_int > 0.5].min(axis=1)
+                    # (no site open: every client is beyond its stored sites)
+                    near = d[:, y_int > 0.5].min(axis=1) if (y_int > 0.5).any() else np.full(n, np.inf)
                     capped = near > master.sep.cap
                     if capped.any():
                         master.sep = master.sep.widen()
@@ -652,7 +658,7 @@ def solve_pmedian_benders(
                 if viol.size == 0:
                     # HiGHS solved the master to the gap and its optimum is attained by a plan
                     # (theta = true distances): no plan is better by more than the gap
-                    certified = True
+                    certified = certified or not restricted
                     break
                 master.add_cuts(viol, level[viol])
         finally:
@@ -691,6 +697,25 @@ def solve_pmedian_benders(
         # ---- 2. reduced-cost fixing and cut clean-up
         tidy(loop)
         say(f"benders: fixed {stats['fixed_closed']} sites closed and {stats['fixed_open']} open by reduced costs")
+        if not proven() and ub - bound > GUIDED_GAP * abs(ub):
+            # a weak incumbent (a truncated start): the MILP over the sites the LP leaves fractional,
+            # the others held where the LP has them, finds the plan the nearly integral LP points to
+            y_lp, free_now = master.y.copy(), master.free
+            held = np.flatnonzero(free_now & ((y_lp < 1e-6) | (y_lp > 1 - 1e-6)))
+            master.set_bounds(held, np.round(y_lp[held]), np.round(y_lp[held]), keep=False)
+            now = time.perf_counter()
+            stats["guided"] = milp(now + GUIDED_SHARE * max(0.0, deadline - now), restricted=True)
+            master.set_bounds(held, master.lo[held], master.hi[held], keep=False)
+            say(
+                f"benders: the MILP over the {int(free_now.sum()) - held.size} sites the LP leaves fractional: incumbent {ub:.8g}"
+            )
+            loop = master.cut_loop(deadline)  # back to the LP optimum, for the fixing and probing that follow
+            if loop.status == "converged":
+                bound = max(bound, min(ub, loop.bound))
+                tidy(loop, drop=False)
+                say(
+                    f"benders: fixed {stats['fixed_closed']} sites closed and {stats['fixed_open']} open by reduced costs"
+                )
     else:
         limit = Limit.TIME
 

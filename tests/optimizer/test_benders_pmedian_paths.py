@@ -134,6 +134,7 @@ def test_a_capped_first_milp_attempt_does_not_stop_the_later_milp(
 
     monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
     monkeypatch.setattr(bp, "FIRST_ROUND_SHARE", 0.0)
+    monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)  # the weak start would take the LP-guided MILP first
     inst = graph_like(seed, n)
     best = classic_value(inst, p)
     start = run_heuristic(inst, "pmedian", p=p, method="greedy").open_mask
@@ -143,6 +144,24 @@ def test_a_capped_first_milp_attempt_does_not_stop_the_later_milp(
     assert res.stats.get("first_milp") == "capped"  # the case under test did happen
     assert res.status == Status.OPTIMAL, res.message
     assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
+    assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed,n,p", [(0, 150, 5), (2, 150, 8), (4, 120, 20)])
+def test_the_lp_guided_milp_after_a_weak_start_keeps_the_classic_optimum(seed: int, n: int, p: int) -> None:
+    """From the worst start (the p sites of largest total distance) the LP-guided MILP runs on the
+    master with temporary fixings; its bounds must not leak into the proof, and the plan it finds
+    must lead to the classic optimum."""
+    inst = graph_like(seed, n)
+    best = classic_value(inst, p)
+    total = inst.dense_distances().sum(axis=0)
+    start = np.zeros(inst.m, dtype=bool)
+    start[np.argsort(-total, kind="stable")[:p]] = True
+    res, mask = solve_pmedian_benders(inst, p, SolveParams(mip_gap=0.0, time_limit=120.0), start_mask=start)
+    assert "guided" in res.stats  # the case under test did happen
+    assert res.status == Status.OPTIMAL, res.message
+    assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
+    assert res.bound is not None and res.bound <= best + 1e-6
     assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
 
 
