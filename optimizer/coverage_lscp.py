@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
+from siting.optimizer.deadline import Deadline
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
 Progress = Callable[[str], None]
@@ -122,6 +123,36 @@ def core_sites(
     return core
 
 
+def stage(params: SolveParams, seconds: float | None) -> SolveParams:
+    """Parameters for a phase that may take at most ``seconds`` of the time left, on a clock of its
+    own: its ``remaining()`` counts down from ``seconds`` (``SolveParams.within`` keeps a fixed
+    ``time_limit``, which a phase of many solves would read as the same share every time) and
+    never passes the shared deadline."""
+    if seconds is None:
+        return params
+    left = params.remaining()
+    share = float(seconds) if left is None else min(float(seconds), left)
+    clock = params.deadline.clock if params.deadline is not None else time.monotonic
+    return replace(params, time_limit=None, deadline=Deadline.after(share, clock))
+
+
+def with_cuts(problem: MilpProblem, cuts: sp.csr_array, rhs: NDArray[np.float64]) -> MilpProblem:
+    """``problem`` with the rows ``cuts @ y >= rhs`` appended (valid inequalities: same plans)."""
+    k = cuts.shape[0]
+    return replace(
+        problem,
+        A=sp.csc_array(sp.vstack([sp.csr_array(problem.A), sp.csr_array(cuts, dtype=np.float64)])),
+        row_lower=np.concatenate([problem.row_lower, rhs]),
+        row_upper=np.concatenate([problem.row_upper, np.full(k, np.inf)]),
+    )
+
+
+def on_grid(bound: float, q: float) -> float:
+    """A lower bound on plan values that are multiples of ``q`` (> 0), raised to the grid: the
+    least multiple of q not below ``bound`` (less a millionth of q for rounding)."""
+    return math.ceil(bound / q - 1e-6) * q
+
+
 def solve_lscp_rows(
     instance: SitingInstance,
     radius: float,
@@ -135,7 +166,7 @@ def solve_lscp_rows(
     mask of the best plan (existing sites included), and statistics per step.
     """
     from siting.models.formulations.lscp import lscp
-    from siting.optimizer.coverage_blocks import block_bound, region_search
+    from siting.optimizer.coverage_blocks import block_cuts, bound_margin, region_search
     from siting.optimizer.coverage_exact import greedy_lscp, lagrangian_bound
     from siting.optimizer.coverage_rowgen import lp_guided_covers
     from siting.optimizer.coverage_rows import reduce_cover
@@ -205,7 +236,7 @@ def solve_lscp_rows(
         sub = reduced_problem(base, red.cover, core)
         share = None if left is None else _CORE_SHARE * left
         say(f"core MILP on {int(core.sum())} sites for up to {'no limit' if share is None else f'{share:.0f} s'}")
-        got = _milp(sub, inc_mask, params.within(share), params)
+        got = _milp(sub, inc_mask, stage(params, share), params)
         stats["core_sites"] = int(core.sum())
         if got is not None and got[0] is not None:
             mask = sub.open_sites(got[0]) | existing
@@ -218,20 +249,22 @@ def solve_lscp_rows(
     if (left is None or left > 2.0) and red.sites.any():
         share = None if left is None else _SEARCH_SHARE * left
         start = inc_mask & ~existing
-        found = region_search(problem, red.sites, start, params.within(share), say)
+        found = region_search(problem, red.sites, start, stage(params, share), say)
         mask = found | existing
         if _covers(problem, mask) and cost_of(mask) < ub - 1e-9:
             inc_mask, ub = mask, cost_of(mask)
         say(f"region search: best cover {ub:.10g}, gap {_gap(ub, lower_bound):.2%}, {clock()}")
 
-    # 4c. the block bound: the LP bound plus what blocks of rows prove beyond their LP share
+    # 4c. the block bound: the LP bound plus what blocks of rows prove beyond their LP share; the
+    # blocks' cuts go to the branch and bound below (its root LP then starts at the block bound)
     left = params.remaining()
+    blocks = None
     if left is None or left > 2.0:
         share = None if left is None else _BLOCK_SHARE * left
-        got_bound = block_bound(problem, duals, red.sites, params.within(share), say)
-        stats["block_bound"] = got_bound
-        lower_bound = max(lower_bound, min(ub, got_bound))
-        say(f"block bound {got_bound:.10g}, gap {_gap(ub, lower_bound):.2%}, {clock()}")
+        blocks = block_cuts(problem, duals, red.sites, stage(params, share), say)
+        stats["block_bound"] = float(blocks.bound)
+        lower_bound = max(lower_bound, min(ub, blocks.bound))
+        say(f"block bound {blocks.bound:.10g}, gap {_gap(ub, lower_bound):.2%}, {clock()}")
 
     # 5. reduced-cost fixing, reductions again, branch and bound
     tol = 1e-7 * max(1.0, ub)
@@ -261,13 +294,18 @@ def solve_lscp_rows(
         final, col_lower=np.where(open_, 1.0, final.col_lower), col_upper=np.where(open_, 1.0, final.col_upper)
     )
     stats["rows_final"], stats["sites_final"] = int(red2.cover.shape[0]), int(red2.sites.sum())
+    if blocks is not None and blocks.cuts.shape[0]:
+        final = with_cuts(final, blocks.cuts, blocks.rhs)
     if red2.cover.shape[0] == 0:
         mask = open_ | existing
         if cost_of(mask) < ub - 1e-9:
             inc_mask, ub = mask, cost_of(mask)
         return _done(instance, radius, objective, params, t0, inc_mask, ub, ub, integral, stats, say)
     agrees = not (inc_mask & (close | (free & ~red.sites))).any() and bool((inc_mask | ~open_).all())
-    say(f"branch and bound: {int(red2.sites.sum())} sites, {red2.cover.shape[0]} rows, {_left_text(params)} left")
+    say(
+        f"branch and bound: {int(red2.sites.sum())} sites, {red2.cover.shape[0]} rows, "
+        f"{final.num_rows - red2.cover.shape[0]} block cuts, {_left_text(params)} left"
+    )
     got = _milp(final, inc_mask if agrees else None, params, params)
     if got is not None:
         x, bound, _ = got
@@ -276,8 +314,11 @@ def solve_lscp_rows(
             if _covers(problem, mask) and cost_of(mask) < ub - 1e-9:
                 inc_mask, ub = mask, cost_of(mask)
         if bound is not None:  # fixed-open sites are columns at 1 of `final`: their cost is in it
+            bound -= bound_margin(bound, int(red2.sites.sum()))
             lower_bound = max(lower_bound, min(ub, bound))
         stats["milp_bound"] = bound
+    if q > 0:
+        lower_bound = min(ub, max(lower_bound, on_grid(lower_bound, q)))
     stats["cpu_seconds"] = round(time.process_time() - cpu0, 1)
     return _done(instance, radius, objective, params, t0, inc_mask, ub, lower_bound, integral, stats, say)
 
