@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE))
 COLUMNS = (
     "seed", "method", "time_limit", "status", "objective", "bound", "gap", "seconds", "cpu_s", "peak_mb",
     "verified", "rows_merged", "rows_reduced", "sites_reduced", "lp_bound", "block_bound", "heuristic_objective",
-    "formulation",
+    "formulation", "note",
 )  # fmt: skip
 
 
@@ -66,6 +66,8 @@ def main() -> None:
     ap.add_argument("--methods", default="auto,benders", help="auto, reduced, benders or compact")
     ap.add_argument("--time-limit", type=float, default=120.0)
     ap.add_argument("--out", default=str(HERE / "results" / "lscp_rows.csv"))
+    ap.add_argument("--note", default="", help="text for the note column (say whether the machine was loaded)")
+    ap.add_argument("--append", action="store_true", help="add the rows to --out instead of replacing it")
     args = ap.parse_args()
     from siting.scenarios.research.child import run_in_child
 
@@ -73,14 +75,16 @@ def main() -> None:
     for seed in [int(s) for s in args.seeds.split(",") if s.strip()]:
         for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
             row = run_in_child(_child, (seed, method, args.time_limit), args.time_limit + 180.0)
-            row.update(seed=seed, method=method, time_limit=args.time_limit)
+            row.update(seed=seed, method=method, time_limit=args.time_limit, note=args.note)
             rows.append(row)
             print(", ".join(f"{k}={row.get(k)}" for k in COLUMNS), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as fh:
+    old = out.exists() and out.stat().st_size > 0
+    with out.open("a" if args.append else "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
-        w.writeheader()
+        if not (args.append and old):
+            w.writeheader()
         w.writerows(rows)
     print(f"results written to {out}")
 
