@@ -72,14 +72,16 @@ def _odd_cycles(seed: int, m: int = 12, extra: int = 4) -> tuple[NDArray[np.bool
 
 
 @settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(seed=st.integers(0, 10_000), size=st.sampled_from([3, 4, 6, 12]))
-def test_block_cuts_hold_at_every_cover_and_lift_the_lp(seed: int, size: int) -> None:
+@given(seed=st.integers(0, 10_000), size=st.sampled_from([3, 4, 6, 12]), warm=st.booleans())
+def test_block_cuts_hold_at_every_cover_and_lift_the_lp(seed: int, size: int, warm: bool) -> None:
     b, cost = _odd_cycles(seed)
     problem = _cover_problem(b, cost)
     lp = lp_solve(problem, SolveParams(time_limit=10))
     assert lp is not None
     y, duals = lp
-    got = block_cuts(problem, duals, np.ones(b.shape[1], dtype=bool), SolveParams(time_limit=10), lambda _m: None, size)
+    start = np.ones(b.shape[1], dtype=bool) if warm else None  # every site: a cover
+    free = np.ones(b.shape[1], dtype=bool)
+    got = block_cuts(problem, duals, free, SolveParams(time_limit=10), lambda _m: None, size, start)
     covers = np.array(_covers(b), dtype=np.float64)
     best = float((covers @ cost).min())
     assert float(cost @ y) - 1e-6 <= got.bound <= best + 1e-9
