@@ -75,6 +75,8 @@ _BLOCK_SHARE = 0.8
 #: 1,000 sites (2 blocks) 62.87 in 54 CPU s, every block solved
 BIG_REGION_SITES = 1_000
 _BIG_BLOCK_SECONDS = 45.0
+# Reduction rounds stop once a round drops fewer than this share of the rows (and no site).
+_REDUCE_MIN_SHARE = 0.005
 # Reduce again after the fixing only with at least this many seconds left.
 _REDUCE_AGAIN_SECONDS = 15.0
 # Core sites: reduced cost at most this share of the median cost of the sites left.
@@ -220,7 +222,7 @@ def solve_lscp_rows(
     # 2. reductions
     free = (base.col_upper > 0.5) & (base.col_lower < 0.5)
     cover = sp.csr_array(base.A, dtype=bool)
-    red = reduce_cover(cover, f if objective == "cost" else None, free, say, params.expired)
+    red = reduce_cover(cover, f if objective == "cost" else None, free, say, params.expired, _REDUCE_MIN_SHARE)
     stats["rows_merged"] = int(base.num_rows)
     stats["rows_reduced"] = int(red.cover.shape[0])
     stats["sites_reduced"] = int(red.sites.sum())
@@ -316,7 +318,9 @@ def solve_lscp_rows(
         # would pass inside it, and the branch and bound could not use the smaller problem anyway
         red2 = reduce_cover(left_rows, None, sites, say, lambda: True)
     else:
-        red2 = reduce_cover(left_rows, f if objective == "cost" else None, sites, say, params.expired)
+        red2 = reduce_cover(
+            left_rows, f if objective == "cost" else None, sites, say, params.expired, _REDUCE_MIN_SHARE
+        )
     final = reduced_problem(base, red2.cover, red2.sites)
     final = replace(
         final, col_lower=np.where(open_, 1.0, final.col_lower), col_upper=np.where(open_, 1.0, final.col_upper)
