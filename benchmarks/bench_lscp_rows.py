@@ -90,7 +90,7 @@ def main() -> None:
     rows = []
     for seed in [int(s) for s in args.seeds.split(",") if s.strip()]:
         for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
-            row = run_in_child(_child, (seed, method, args.time_limit), args.time_limit + 180.0)
+            row = run_in_child(_child, (seed, method, args.time_limit, args.cpu_clock), args.time_limit * 6 + 180.0)
             row.update(seed=seed, method=method, time_limit=args.time_limit, note=args.note)
             rows.append(row)
             print(", ".join(f"{k}={row.get(k)}" for k in COLUMNS), flush=True)
