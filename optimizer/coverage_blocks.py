@@ -145,6 +145,8 @@ def _highs_bound(
             h.setSolution(sol)
     if not run_within(h, sub):
         return None
+    if str(h.getModelStatus()).split(".")[-1] not in ("kOptimal", "kTimeLimit", "kInterrupt"):
+        return None  # infeasible (sites closed) or an error: the caller keeps the block's LP share
     bound = float(h.getInfo().mip_dual_bound)
     return bound if math.isfinite(bound) else None
 
@@ -194,9 +196,14 @@ def block_cuts(
     say: Progress,
     size: int = REGION_SITES,
     start: NDArray[np.bool_] | None = None,
+    closed: NDArray[np.bool_] | None = None,
 ) -> BlockCuts:
     """:func:`block_bound` with the solved blocks' cuts (:class:`BlockCuts`); ``start`` an optional
-    cover (mask over the columns) that each block MILP starts from."""
+    cover (mask over the columns) that each block MILP starts from.
+
+    ``closed``: sites (among ``free``) kept out of the block MILPs, e.g. those reduced-cost fixing
+    closes. The regions and the cost split stay those of ``free`` (the same blocks); each block's
+    value can only rise, and the bound and the cuts then hold for the plans without those sites."""
     a = sp.csr_array(problem.A, dtype=bool)
     a = sp.csr_array(a.multiply(sp.csr_array(free[None, :])), dtype=bool)
     a.sort_indices()
@@ -234,6 +241,8 @@ def block_cuts(
         sub_rows = sp.csr_array(a[mine])
         cols = np.zeros(m, dtype=bool)
         cols[sub_rows.indices] = True
+        if closed is not None:  # a block left without a site for some row is infeasible: no bound
+            cols &= ~closed
         # an even share of what is left for each block still to solve (a block stopped early
         # keeps HiGHS's bound so far, which is about its LP share)
         seconds = None if left is None else left / max(todo, 1)
