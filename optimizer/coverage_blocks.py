@@ -50,7 +50,9 @@ Progress = Callable[[str], None]
 
 #: sites per region. Measured at 100,000 x 2,000, r = 800 m, seed 1 (LP bound 62.07, every block
 #: solved): 500 sites (5 blocks) 62.68 in 31 CPU s, 700 sites (3 blocks) 62.80 in 35 CPU s; the
-#: region search found its best cover (63.771) with 500 as with 700
+#: region search found its best cover (63.771) with 500 as with 700; 1,000 sites (2 blocks) 62.87,
+#: but in 54 CPU s, and stopped early (about 18 CPU s for the blocks, a loaded machine) they proved
+#: less than 700-site blocks did
 REGION_SITES = 700
 # at most this many seconds for one region's MILP
 _REGION_SECONDS = 20.0

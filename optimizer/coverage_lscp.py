@@ -21,8 +21,7 @@ The least-cost set cover ``min c y  s.t.  sum_{j in N(r)} y_j >= 1 (merged rows 
    Last, the **block bound** (:func:`optimizer.coverage_blocks.block_cuts`): blocks of rows solved
    exactly with each site's cost split by its LP prices; never below the LP bound. The sites that
    step 5's reduced-cost fixing closes are left out of the blocks (smaller MILPs; the bound is then
-   one on the plans cheaper than UB, the others cost at least UB, so ``min(UB, B)`` is global);
-   with a share of at least ``_BIG_BLOCK_SECONDS`` the regions have ``BIG_REGION_SITES`` sites.
+   one on the plans cheaper than UB, the others cost at least UB, so ``min(UB, B)`` is global).
    Each solved block gives a valid cut ``c^b y >= z_b`` (every cover satisfies it).
 5. **Reduced-cost fixing and branch and bound.** With UB the incumbent's cost and q the grid of
    plan values (every cost a multiple of q, else q = 0), a site with ``L + d_j > UB - q`` cannot be
@@ -73,12 +72,6 @@ _CORE_SHARE = 0.3
 # which gave its second pass (63.897 to 63.771) but left the block bound what remained.
 _SEARCH_SHARE = 0.45
 _BLOCK_SHARE = 0.85
-#: regions of this many sites for the block bound when its share is at least _BIG_BLOCK_SECONDS.
-#: Measured at 100,000 x 2,000, r = 800 m, seed 1 (LP 62.07): 700 sites (3 blocks) 62.80 in 35 CPU s,
-#: 1,000 sites (2 blocks) 62.87 in 54 CPU s, every block solved; with about 18 CPU s for the blocks
-#: (a loaded machine) both sizes stop early and prove about the same (62.44 and 62.42)
-BIG_REGION_SITES = 1_000
-_BIG_BLOCK_SECONDS = 60.0
 # Reduction rounds stop once a round drops fewer than this share of the rows (and no site).
 _REDUCE_MIN_SHARE = 0.005
 # Reduce again after the fixing only with at least this many seconds left.
@@ -290,7 +283,7 @@ def solve_lscp_rows(
         # blocks leave them out, which makes them smaller and their bound a bound on those plans
         # (the others cost at least UB, hence min(UB, block bound) below)
         kept = red.sites & ~(at1 < -ub + q - 1e-7 * max(1.0, ub))
-        size = BIG_REGION_SITES if share is None or share >= _BIG_BLOCK_SECONDS else REGION_SITES
+        size = REGION_SITES
         say(
             f"block bound on {int(kept.sum())} sites ({int((red.sites & ~kept).sum())} closed by reduced costs), "
             f"regions of {size} sites, up to {'no limit' if share is None else f'{share:.0f} s'}"
