@@ -288,7 +288,7 @@ def solve_lscp_rows(
             f"block bound on {int(kept.sum())} sites ({int((red.sites & ~kept).sum())} closed by reduced costs), "
             f"regions of {size} sites, up to {'no limit' if share is None else f'{share:.0f} s'}"
         )
-        blocks = block_cuts(problem, duals, red.sites, stage(params, share), say, size, inc_mask & kept, ~kept)
+        blocks = block_cuts(problem, duals, red.sites, stage(params, share), say, size, None, ~kept)
         stats["block_bound"] = float(blocks.bound)
         lower_bound = max(lower_bound, min(ub, blocks.bound))
         say(f"block bound {blocks.bound:.10g}, gap {_gap(ub, lower_bound):.2%}, {clock()}")
