@@ -18,15 +18,28 @@ The least-cost set cover ``min c y  s.t.  sum_{j in N(r)} y_j >= 1 (merged rows 
    solved by HiGHS for a share of the time. Any core plan is a cover of the whole problem.
    Then a **region search** (:func:`optimizer.coverage_blocks.region_search`): regions of about 500
    neighbouring sites are re-covered exactly with every other site fixed, while that lowers the cost.
-   Last, the **block bound** (:func:`optimizer.coverage_blocks.block_bound`): blocks of rows solved
-   exactly with each site's cost split by its LP prices; never below the LP bound.
+   Last, the **block bound** (:func:`optimizer.coverage_blocks.block_cuts`): blocks of rows solved
+   exactly with each site's cost split by its LP prices; never below the LP bound. The sites that
+   step 5's reduced-cost fixing closes are left out of the blocks (smaller MILPs; the bound is then
+   one on the plans cheaper than UB, the others cost at least UB, so ``min(UB, B)`` is global).
+   Each solved block gives a valid cut ``c^b y >= z_b`` (every cover satisfies it).
 5. **Reduced-cost fixing and branch and bound.** With UB the incumbent's cost and q the grid of
    plan values (every cost a multiple of q, else q = 0), a site with ``L + d_j > UB - q`` cannot be
    in a plan cheaper than UB and is closed; one with ``L - d_j > UB - q`` (``d_j < 0``) is in every
    such plan and is opened. Rows covered by opened sites are dropped, the reductions of step 2 run
-   again, and the rest goes to HiGHS warm-started from the incumbent. Its bound plus the opened
-   sites' cost is a bound on the plans that agree with the fixings; the others cost at least UB,
-   so the global bound is ``min(UB, that)``, never below ``L``.
+   again, and the rest goes to HiGHS warm-started from the incumbent, with the block cuts as rows
+   (its root LP starts at the block bound). Its bound plus the opened sites' cost is a bound on
+   the plans that agree with the fixings; the others cost at least UB, so the global bound is
+   ``min(UB, that)``, never below ``L``.
+
+**Rigour.** The LP bound is a Lagrangian bound computed from the duals (valid whatever their
+accuracy). A MILP dual bound from HiGHS (a block's z_b, the branch and bound's) is used less
+:func:`optimizer.coverage_blocks.bound_margin` (1e-7 per column: HiGHS's dual feasibility
+tolerance times ``y <= 1``). Every plan's cost is a multiple of the cost grid q
+(:func:`value_grid`), so the final bound is raised to the grid (:func:`on_grid`).
+
+**Time.** Each phase runs on a clock of its own (:func:`stage`): its share of the time left
+counts down while it runs and never passes the shared deadline.
 
 The answer is the best cover found (never worse than the greedy's); OPTIMAL only when the gap is
 within ``mip_gap``, FEASIBLE with the limit that stopped it otherwise.
@@ -46,15 +59,21 @@ from numpy.typing import NDArray
 
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
+from siting.optimizer.deadline import Deadline
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
 Progress = Callable[[str], None]
 
 # Share of the time left after the LP that the core MILP may take.
 _CORE_SHARE = 0.3
-# Shares of the time left for the region search and then the block bound.
-_SEARCH_SHARE = 0.25
-_BLOCK_SHARE = 0.6
+# Shares of the time left for the region search (a cap: it stops by itself once a pass finds no
+# better cover; each pass took about 5 CPU s at 100,000 x 2,000) and then the block bound. Before
+# the phases had clocks of their own the search ran past its share until it stopped improving,
+# which gave its second pass (63.897 to 63.771) but left the block bound what remained.
+_SEARCH_SHARE = 0.45
+_BLOCK_SHARE = 0.85
+# Reduction rounds stop once a round drops fewer than this share of the rows (and no site).
+_REDUCE_MIN_SHARE = 0.005
 # Reduce again after the fixing only with at least this many seconds left.
 _REDUCE_AGAIN_SECONDS = 15.0
 # Core sites: reduced cost at most this share of the median cost of the sites left.
@@ -122,6 +141,36 @@ def core_sites(
     return core
 
 
+def stage(params: SolveParams, seconds: float | None) -> SolveParams:
+    """Parameters for a phase that may take at most ``seconds`` of the time left, on a clock of its
+    own: its ``remaining()`` counts down from ``seconds`` (``SolveParams.within`` keeps a fixed
+    ``time_limit``, which a phase of many solves would read as the same share every time) and
+    never passes the shared deadline."""
+    if seconds is None:
+        return params
+    left = params.remaining()
+    share = float(seconds) if left is None else min(float(seconds), left)
+    clock = params.deadline.clock if params.deadline is not None else time.monotonic
+    return replace(params, time_limit=None, deadline=Deadline.after(share, clock))
+
+
+def with_cuts(problem: MilpProblem, cuts: sp.csr_array, rhs: NDArray[np.float64]) -> MilpProblem:
+    """``problem`` with the rows ``cuts @ y >= rhs`` appended (valid inequalities: same plans)."""
+    k = cuts.shape[0]
+    return replace(
+        problem,
+        A=sp.csc_array(sp.vstack([sp.csr_array(problem.A), sp.csr_array(cuts, dtype=np.float64)])),
+        row_lower=np.concatenate([problem.row_lower, rhs]),
+        row_upper=np.concatenate([problem.row_upper, np.full(k, np.inf)]),
+    )
+
+
+def on_grid(bound: float, q: float) -> float:
+    """A lower bound on plan values that are multiples of ``q`` (> 0), raised to the grid: the
+    least multiple of q not below ``bound`` (less a millionth of q for rounding)."""
+    return math.ceil(bound / q - 1e-6) * q
+
+
 def solve_lscp_rows(
     instance: SitingInstance,
     radius: float,
@@ -135,7 +184,7 @@ def solve_lscp_rows(
     mask of the best plan (existing sites included), and statistics per step.
     """
     from siting.models.formulations.lscp import lscp
-    from siting.optimizer.coverage_blocks import block_bound, region_search
+    from siting.optimizer.coverage_blocks import REGION_SITES, block_cuts, bound_margin, region_search
     from siting.optimizer.coverage_exact import greedy_lscp, lagrangian_bound
     from siting.optimizer.coverage_rowgen import lp_guided_covers
     from siting.optimizer.coverage_rows import reduce_cover
@@ -170,7 +219,7 @@ def solve_lscp_rows(
     # 2. reductions
     free = (base.col_upper > 0.5) & (base.col_lower < 0.5)
     cover = sp.csr_array(base.A, dtype=bool)
-    red = reduce_cover(cover, f if objective == "cost" else None, free, say, params.expired)
+    red = reduce_cover(cover, f if objective == "cost" else None, free, say, params.expired, _REDUCE_MIN_SHARE)
     stats["rows_merged"] = int(base.num_rows)
     stats["rows_reduced"] = int(red.cover.shape[0])
     stats["sites_reduced"] = int(red.sites.sum())
@@ -205,7 +254,7 @@ def solve_lscp_rows(
         sub = reduced_problem(base, red.cover, core)
         share = None if left is None else _CORE_SHARE * left
         say(f"core MILP on {int(core.sum())} sites for up to {'no limit' if share is None else f'{share:.0f} s'}")
-        got = _milp(sub, inc_mask, params.within(share), params)
+        got = _milp(sub, inc_mask, stage(params, share), params)
         stats["core_sites"] = int(core.sum())
         if got is not None and got[0] is not None:
             mask = sub.open_sites(got[0]) | existing
@@ -218,20 +267,31 @@ def solve_lscp_rows(
     if (left is None or left > 2.0) and red.sites.any():
         share = None if left is None else _SEARCH_SHARE * left
         start = inc_mask & ~existing
-        found = region_search(problem, red.sites, start, params.within(share), say)
+        found = region_search(problem, red.sites, start, stage(params, share), say)
         mask = found | existing
         if _covers(problem, mask) and cost_of(mask) < ub - 1e-9:
             inc_mask, ub = mask, cost_of(mask)
         say(f"region search: best cover {ub:.10g}, gap {_gap(ub, lower_bound):.2%}, {clock()}")
 
-    # 4c. the block bound: the LP bound plus what blocks of rows prove beyond their LP share
+    # 4c. the block bound: the LP bound plus what blocks of rows prove beyond their LP share; the
+    # blocks' cuts go to the branch and bound below (its root LP then starts at the block bound)
     left = params.remaining()
+    blocks = None
     if left is None or left > 2.0:
         share = None if left is None else _BLOCK_SHARE * left
-        got_bound = block_bound(problem, duals, red.sites, params.within(share), say)
-        stats["block_bound"] = got_bound
-        lower_bound = max(lower_bound, min(ub, got_bound))
-        say(f"block bound {got_bound:.10g}, gap {_gap(ub, lower_bound):.2%}, {clock()}")
+        # sites that reduced-cost fixing closes (step 5) cannot be in a plan cheaper than UB: the
+        # blocks leave them out, which makes them smaller and their bound a bound on those plans
+        # (the others cost at least UB, hence min(UB, block bound) below)
+        kept = red.sites & ~(at1 < -ub + q - 1e-7 * max(1.0, ub))
+        size = REGION_SITES
+        say(
+            f"block bound on {int(kept.sum())} sites ({int((red.sites & ~kept).sum())} closed by reduced costs), "
+            f"regions of {size} sites, up to {'no limit' if share is None else f'{share:.0f} s'}"
+        )
+        blocks = block_cuts(problem, duals, red.sites, stage(params, share), say, size, None, ~kept)
+        stats["block_bound"] = float(blocks.bound)
+        lower_bound = max(lower_bound, min(ub, blocks.bound))
+        say(f"block bound {blocks.bound:.10g}, gap {_gap(ub, lower_bound):.2%}, {clock()}")
 
     # 5. reduced-cost fixing, reductions again, branch and bound
     tol = 1e-7 * max(1.0, ub)
@@ -255,19 +315,26 @@ def solve_lscp_rows(
         # would pass inside it, and the branch and bound could not use the smaller problem anyway
         red2 = reduce_cover(left_rows, None, sites, say, lambda: True)
     else:
-        red2 = reduce_cover(left_rows, f if objective == "cost" else None, sites, say, params.expired)
+        red2 = reduce_cover(
+            left_rows, f if objective == "cost" else None, sites, say, params.expired, _REDUCE_MIN_SHARE
+        )
     final = reduced_problem(base, red2.cover, red2.sites)
     final = replace(
         final, col_lower=np.where(open_, 1.0, final.col_lower), col_upper=np.where(open_, 1.0, final.col_upper)
     )
     stats["rows_final"], stats["sites_final"] = int(red2.cover.shape[0]), int(red2.sites.sum())
+    if blocks is not None and blocks.cuts.shape[0]:
+        final = with_cuts(final, blocks.cuts, blocks.rhs)
     if red2.cover.shape[0] == 0:
         mask = open_ | existing
         if cost_of(mask) < ub - 1e-9:
             inc_mask, ub = mask, cost_of(mask)
         return _done(instance, radius, objective, params, t0, inc_mask, ub, ub, integral, stats, say)
     agrees = not (inc_mask & (close | (free & ~red.sites))).any() and bool((inc_mask | ~open_).all())
-    say(f"branch and bound: {int(red2.sites.sum())} sites, {red2.cover.shape[0]} rows, {_left_text(params)} left")
+    say(
+        f"branch and bound: {int(red2.sites.sum())} sites, {red2.cover.shape[0]} rows, "
+        f"{final.num_rows - red2.cover.shape[0]} block cuts, {_left_text(params)} left"
+    )
     got = _milp(final, inc_mask if agrees else None, params, params)
     if got is not None:
         x, bound, _ = got
@@ -276,8 +343,11 @@ def solve_lscp_rows(
             if _covers(problem, mask) and cost_of(mask) < ub - 1e-9:
                 inc_mask, ub = mask, cost_of(mask)
         if bound is not None:  # fixed-open sites are columns at 1 of `final`: their cost is in it
+            bound -= bound_margin(bound, int(red2.sites.sum()))
             lower_bound = max(lower_bound, min(ub, bound))
         stats["milp_bound"] = bound
+    if q > 0:
+        lower_bound = min(ub, max(lower_bound, on_grid(lower_bound, q)))
     stats["cpu_seconds"] = round(time.process_time() - cpu0, 1)
     return _done(instance, radius, objective, params, t0, inc_mask, ub, lower_bound, integral, stats, say)
 

@@ -126,8 +126,11 @@ def reduce_cover(
     sites: NDArray[np.bool_],
     say: Progress | None = None,
     expired: Callable[[], bool] | None = None,
+    min_share: float = 0.0,
 ) -> ReducedCover:
-    """Row dominance and site dominance (module docstring) to a fixed point.
+    """Row dominance and site dominance (module docstring) to a fixed point, or until a round
+    removes no site and fewer than ``min_share`` of its rows (each round costs about as much as
+    the last: at 100,000 x 2,000 rounds 3-5 took 1.1 CPU s each to drop 22, 8 and 0 of 13,451 rows).
 
     ``cover`` (k, m) 0/1 covering rows with pairwise distinct sets over the allowed ``sites``;
     ``cost`` None means cost plays no part (fewest sites). Returns the reduced problem: a plan
@@ -159,6 +162,8 @@ def reduce_cover(
             f"({int((~keep).sum())} rows dominated, {int(dom.sum())} sites dominated)"
         )
         if keep.all() and not dom.any() and not merged:
+            break
+        if not dom.any() and (~keep).sum() < min_share * keep.size:
             break
     stats.update(rows_out=int(a.shape[0]), sites_out=int(alive.sum()), rounds=rnd + 1 if stats["rows_in"] else 0)
     return ReducedCover(a, rows, alive, stats)

@@ -83,8 +83,9 @@ def test_reduce_cover_keeps_the_least_cost(b: NDArray[np.bool_], data: st.DataOb
         return
     cost = np.asarray(data.draw(st.lists(st.integers(1, 5), min_size=m, max_size=m)), dtype=np.float64)
     by_count = data.draw(st.booleans())
+    min_share = data.draw(st.sampled_from([0.0, 0.3, 1.0]))  # rounds stopped early stay exact
     allowed = np.ones(m, dtype=bool)
-    red = reduce_cover(sp.csr_array(b), None if by_count else cost, allowed)
+    red = reduce_cover(sp.csr_array(b), None if by_count else cost, allowed, min_share=min_share)
     f = np.ones(m) if by_count else cost
     before = _least_cost(b, f, allowed)
     reduced = red.cover.toarray()
