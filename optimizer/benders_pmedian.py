@@ -719,11 +719,19 @@ def solve_pmedian_benders(
     core = np.where(existing, 1.0, p / max(1, int((~existing).sum())))
     core = 0.5 * core + 0.5 * y_inc
     loop = (
-        master.cut_loop(deadline, core=core, report=say, fix_at=ub - delta, stall_rounds=STALL_ROUNDS, stall_free=STALL_FREE_PER_MEDIAN * p)
+        master.cut_loop(
+            deadline,
+            core=core,
+            report=say,
+            fix_at=ub - delta,
+            stall_rounds=STALL_ROUNDS,
+            stall_free=STALL_FREE_PER_MEDIAN * p,
+        )
         if not proven()
         else _Loop(bound, ub, 0, "proven")
     )
     stats["lp_rounds"] = loop.rounds
+    stats["lp_status"] = loop.status
     if loop.status == "error":
         message = f"master LP ended with {h.modelStatusToString(h.getModelStatus())}"
         return SolveResult(
