@@ -89,8 +89,6 @@ STALL_SHARE = 0.02
 STALL_ROUNDS = 10
 #: ... and at most this many free sites per median are left.
 STALL_FREE_PER_MEDIAN = 3
-#: A capped first MILP attempt that raised the bound by this share of the gap goes on instead of probing.
-MILP_PROGRESS_SHARE = 0.2
 _INF = highspy.kHighsInf
 _MS = highspy.HighsModelStatus
 
@@ -663,11 +661,9 @@ def solve_pmedian_benders(
     # Its first round alone is capped at FIRST_ROUND_SHARE of the LP phase: when that round does not finish, neither
     # do the next (rl1304, p = 10 and 100: the whole 1.5 was spent for nothing; p = 300-500: the
     # first round takes a fifth to a half of the LP phase and the rounds that follow are shorter).
-    skip_probing = False
     if probe_passes > 0 and limit == Limit.NONE and not proven():
         t_lp = time.perf_counter() - t0
         t_now = time.perf_counter()
-        gap_before, bound_before_attempt = ub - bound, bound
         attempt = milp(
             t_now + max(MIN_ATTEMPT_SECONDS, 1.5 * t_lp),
             first_until=t_now + max(MIN_ATTEMPT_SECONDS, FIRST_ROUND_SHARE * t_lp),
@@ -678,11 +674,6 @@ def solve_pmedian_benders(
             limit = Limit.TIME
         elif attempt == "other":
             limit = Limit.OTHER
-        elif attempt == "capped" and bound - bound_before_attempt >= MILP_PROGRESS_SHARE * gap_before:
-            # the capped attempt's rounds closed a good share of the gap: the MILP is on its way and
-            # probing would cost more (rl1304, p = 100: 29 CPU s without probing against 45 s with it)
-            skip_probing = True
-            say("benders: the MILP attempt closed much of the gap; it goes on without probing")
         elif attempt == "capped":
             # back to the LP optimum (with the attempt's cuts) for probing and reduced-cost fixing
             loop = master.cut_loop(deadline, fix_at=ub - delta)
@@ -694,7 +685,7 @@ def solve_pmedian_benders(
                 bound = max(bound, min(ub, loop.bound))
                 tidy(loop, drop=False)
     t_probe = time.perf_counter()
-    for pass_ in range(probe_passes if limit == Limit.NONE and not (proven() or certified or skip_probing) else 0):
+    for pass_ in range(probe_passes if limit == Limit.NONE and not (proven() or certified) else 0):
         if proven():
             break
         bound_before = bound

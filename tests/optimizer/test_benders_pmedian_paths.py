@@ -205,29 +205,6 @@ def test_a_stalled_lp_phase_keeps_the_classic_optimum(
         assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
 
 
-@pytest.mark.parametrize("seed,n,p", [(0, 150, 5), (2, 150, 8)])
-def test_a_capped_attempt_with_progress_goes_on_without_probing(
-    monkeypatch: pytest.MonkeyPatch, seed: int, n: int, p: int
-) -> None:
-    """A capped first MILP attempt counted as progress (share 0) skips probing: the MILP phase alone
-    still proves the classic optimum, and no probe runs."""
-    import siting.optimizer.benders_pmedian as bp
-
-    monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
-    monkeypatch.setattr(bp, "FIRST_ROUND_SHARE", 0.0)
-    monkeypatch.setattr(bp, "MILP_PROGRESS_SHARE", 0.0)
-    inst = graph_like(seed, n)
-    best = classic_value(inst, p)
-    start = run_heuristic(inst, "pmedian", p=p, method="greedy").open_mask
-    res, mask = solve_pmedian_benders(
-        inst, p, SolveParams(mip_gap=0.0, time_limit=120.0), start_mask=start, probe_passes=3, enum_budget=0.0
-    )
-    assert res.stats.get("first_milp") == "capped" and res.stats["probed"] == 0
-    assert res.status == Status.OPTIMAL, res.message
-    assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
-    assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
-
-
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
