@@ -214,12 +214,13 @@ class _Master:
         """Add the deepest cut (B) of every client at an integer ``y``."""
         return self.add_cuts(np.arange(self.n), self.sep.levels(y))
 
-    def tidy(self, bound: float, threshold: float, drop: bool = True) -> tuple[int, int]:
+    def tidy(self, bound: float, threshold: float, drop: bool = True, max_free: float = np.inf) -> tuple[int, int]:
         """Reduced-cost fixing and cut clean-up at the last LP optimum (of value ``bound``).
 
         Moving y_j from the bound where the LP has it costs at least its reduced cost |r_j|:
         y_j is fixed there when ``bound + |r_j| > threshold``. Cuts slack at the LP optimum
-        are deleted if ``drop``. Returns the numbers of sites fixed to 0 and to 1.
+        are deleted if ``drop``. Nothing is fixed when more than ``max_free`` sites would stay
+        free. Returns the numbers of sites fixed to 0 and to 1.
         """
         sol = self.h.getSolution()
         rc = np.asarray(sol.col_dual)[: self.k]
@@ -236,6 +237,8 @@ class _Master:
         free = self.free
         zero = free & (self.y < 1e-9) & (bound + rc > threshold)
         one = free & (self.y > 1 - 1e-9) & (bound - rc > threshold)
+        if int(free.sum() - zero.sum() - one.sum()) > max_free:
+            return 0, 0
         if zero.any():
             self.set_bounds(np.flatnonzero(zero), 0.0, 0.0)
         if one.any():
@@ -293,12 +296,16 @@ class _Master:
         the LP point itself is separated.
 
         With a finite ``fix_at`` (only for the master over its own fixings, never inside a probe),
-        reduced-cost fixing runs at every round's LP optimum, not only at the last: the master
+        reduced-cost fixing runs at every round's LP optimum, not only at the last, as soon as it
+        leaves at most ``stall_free`` sites free: the master
         with the cuts so far is a relaxation of (M), so its value plus ``|r_j|`` bounds every plan
         with y_j moved, and a site whose bound exceeds ``fix_at`` (UB - delta) is fixed where the
         LP has it. The LP point stays optimal (it agrees with the fixings). Measured on rl1304,
         p = 200: the first LP is 2.6 below the optimum and closes in 128 rounds of a few cuts each,
-        while the first round's reduced costs already fix all but a few sites.
+        while the first round's reduced costs already fix all but a few sites. While many sites
+        would stay free the LP path is left as it was: fixing early there moved the LP to other
+        optima whose final reduced costs fixed fewer sites (p = 10: 867 against 930, 51 CPU s
+        against 39 side by side).
 
         With ``stall_rounds`` > 0 the loop stops with "stalled" (an LP optimum, as "converged")
         when the bound rose by less than STALL_SHARE of the gap to ``fix_at`` over that many rounds
@@ -317,7 +324,7 @@ class _Master:
                 return _Loop(np.inf if st == "infeasible" else bound, upper, rounds, st)
             bound = max(bound, self.obj)
             if np.isfinite(fix_at):
-                z, o = self.tidy(self.obj, fix_at, drop=False)
+                z, o = self.tidy(self.obj, fix_at, drop=False, max_free=stall_free)
                 fixed[0] += z
                 fixed[1] += o
                 if core is not None and z:

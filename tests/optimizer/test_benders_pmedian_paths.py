@@ -166,9 +166,15 @@ def test_the_interrupt_watch_lowers_a_flag_left_from_an_earlier_run() -> None:
 
 
 @pytest.mark.parametrize("seed,n,p", [(0, 150, 5), (7, 150, 12)])
-def test_fixing_at_every_lp_round_keeps_the_classic_optimum(seed: int, n: int, p: int) -> None:
-    """Reduced-cost fixing runs at every LP round of the master (each round's LP is a relaxation):
-    sites leave the free set during the LP phase, and the optimum stays the classic one."""
+def test_fixing_at_every_lp_round_keeps_the_classic_optimum(
+    monkeypatch: pytest.MonkeyPatch, seed: int, n: int, p: int
+) -> None:
+    """Reduced-cost fixing runs at every LP round of the master (each round's LP is a relaxation),
+    here with any number of sites left free: sites leave the free set during the LP phase, and the
+    optimum stays the classic one."""
+    import siting.optimizer.benders_pmedian as bp
+
+    monkeypatch.setattr(bp, "STALL_FREE_PER_MEDIAN", n)
     inst = graph_like(seed, n)
     best = classic_value(inst, p)
     heur = run_heuristic(inst, "pmedian", p=p, method="interchange")
