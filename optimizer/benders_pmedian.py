@@ -668,15 +668,20 @@ def solve_pmedian_benders(
     # Its first round alone is capped at FIRST_ROUND_SHARE of the LP phase: when that round does not finish, neither
     # do the next (rl1304, p = 10 and 100: the whole 1.5 was spent for nothing; p = 300-500: the
     # first round takes a fifth to a half of the LP phase and the rounds that follow are shorter).
-    if probe_passes > 0 and limit == Limit.NONE and not proven():
+    # After a stalled LP phase a capped attempt gets a second chance once the LP has converged
+    # (rl1304, p = 300: the short first attempt was capped, and probing then cost 30 CPU s against 8).
+    attempts = 2 if loop.status == "stalled" else 1
+    for attempt_no in range(attempts if probe_passes > 0 else 0):
+        if limit != Limit.NONE or proven():
+            break
         t_lp = time.perf_counter() - t0
         t_now = time.perf_counter()
         attempt = milp(
             t_now + max(MIN_ATTEMPT_SECONDS, 1.5 * t_lp),
             first_until=t_now + max(MIN_ATTEMPT_SECONDS, FIRST_ROUND_SHARE * t_lp),
         )
-        stats["first_milp"] = attempt
-        say(f"benders: first MILP attempt {attempt}, bound {bound:.8g}, incumbent {ub:.8g}")
+        stats["first_milp" if attempt_no == 0 else "second_milp"] = attempt
+        say(f"benders: MILP attempt {attempt_no + 1} {attempt}, bound {bound:.8g}, incumbent {ub:.8g}")
         if attempt == "time":
             limit = Limit.TIME
         elif attempt == "other":
@@ -691,6 +696,8 @@ def solve_pmedian_benders(
             else:
                 bound = max(bound, min(ub, loop.bound))
                 tidy(loop, drop=False)
+                continue
+        break
     t_probe = time.perf_counter()
     for pass_ in range(probe_passes if limit == Limit.NONE and not (proven() or certified) else 0):
         if proven():
