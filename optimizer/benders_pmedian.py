@@ -33,7 +33,10 @@ Algorithm:
    with a certified LP gap.
 2. Reduced-cost fixing: with the LP bound LB and the reduced cost r_j of y_j, the LP with y_j
    moved to its other bound is worth at least ``LB + |r_j|``; if that exceeds UB - delta, y_j is
-   fixed where the LP has it. Cuts slack at the LP optimum are dropped.
+   fixed where the LP has it. Cuts slack at the LP optimum are dropped. When that leaves at most
+   3p sites free it is applied at every LP round (each round's LP is a relaxation of (M)), and a
+   tailing LP phase then stops early; a MILP attempt capped after such a stop gets a second one
+   once the LP has converged.
 3. Probing: for each free site j, the master LP is solved with y_j fixed to 1 (and, for sites
    fractional or open in the LP, to 0), with cut rounds. Every LP value of the probe (with any
    subset of the valid cuts (B)) is a lower bound on all plans with that value of y_j, so
@@ -297,8 +300,8 @@ class _Master:
 
         With a finite ``fix_at`` (only for the master over its own fixings, never inside a probe),
         reduced-cost fixing runs at every round's LP optimum, not only at the last, as soon as it
-        leaves at most ``stall_free`` sites free: the master
-        with the cuts so far is a relaxation of (M), so its value plus ``|r_j|`` bounds every plan
+        leaves at most ``stall_free`` sites free: the master with the cuts so far is a relaxation
+        of (M), so its value plus ``|r_j|`` bounds every plan
         with y_j moved, and a site whose bound exceeds ``fix_at`` (UB - delta) is fixed where the
         LP has it. The LP point stays optimal (it agrees with the fixings). Measured on rl1304,
         p = 200: the first LP is 2.6 below the optimum and closes in 128 rounds of a few cuts each,
