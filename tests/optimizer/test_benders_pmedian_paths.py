@@ -182,3 +182,73 @@ def test_the_interrupt_watch_lowers_a_flag_left_from_an_earlier_run() -> None:
     stop_at[0] = float("-inf")
     watch(event)
     assert data_in.user_interrupt is True
+
+
+@pytest.mark.parametrize("seed,n,p", [(0, 150, 5), (7, 150, 12)])
+def test_fixing_at_every_lp_round_keeps_the_classic_optimum(
+    monkeypatch: pytest.MonkeyPatch, seed: int, n: int, p: int
+) -> None:
+    """Reduced-cost fixing runs at every LP round of the master (each round's LP is a relaxation),
+    here with any number of sites left free: sites leave the free set during the LP phase, and the
+    optimum stays the classic one."""
+    import siting.optimizer.benders_pmedian as bp
+
+    monkeypatch.setattr(bp, "STALL_FREE_PER_MEDIAN", n)
+    inst = graph_like(seed, n)
+    best = classic_value(inst, p)
+    heur = run_heuristic(inst, "pmedian", p=p, method="interchange")
+    notes: list[str] = []
+    res, mask = solve_pmedian_benders(
+        inst, p, SolveParams(mip_gap=0.0), start_mask=heur.open_mask, probe_passes=0, progress=notes.append
+    )
+    free = [int(note.split(", ")[-1].split(" ")[0]) for note in notes if note.startswith("benders LP round")]
+    assert free and min(free) < n  # sites were fixed during the rounds (every site starts free)
+    assert res.status == Status.OPTIMAL
+    assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
+    assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed,n,p", [(1, 150, 5), (2, 150, 8)])
+def test_a_stalled_lp_phase_keeps_the_classic_optimum(
+    monkeypatch: pytest.MonkeyPatch, seed: int, n: int, p: int
+) -> None:
+    """The LP phase is made to stall after its second round, with any number of free sites: the
+    MILP (and probing) that follow still prove the classic optimum."""
+    import siting.optimizer.benders_pmedian as bp
+
+    monkeypatch.setattr(bp, "STALL_ROUNDS", 1)
+    monkeypatch.setattr(bp, "STALL_SHARE", 2.0)  # every round counts as a stall
+    monkeypatch.setattr(bp, "STALL_FREE_PER_MEDIAN", n)
+    inst = graph_like(seed, n)
+    best = classic_value(inst, p)
+    start = run_heuristic(inst, "pmedian", p=p, method="greedy").open_mask
+    for probe in (0, 3):
+        res, mask = solve_pmedian_benders(inst, p, SolveParams(mip_gap=0.0), start_mask=start, probe_passes=probe)
+        assert res.stats["lp_status"] == "stalled" and res.stats["lp_rounds"] == 2
+        assert res.status == Status.OPTIMAL
+        assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
+        assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(inst=instances(n=(2, 9), m=(2, 7)), frac=st.floats(0.1, 0.9), probe=st.sampled_from([0, 3]))
+def test_stalled_lp_and_round_fixing_keep_the_brute_force_optimum(
+    monkeypatch: pytest.MonkeyPatch, inst: SitingInstance, frac: float, probe: int
+) -> None:
+    """Hypothesis instances with the LP phase stalled after two rounds: the brute-force optimum."""
+    import siting.optimizer.benders_pmedian as bp
+
+    monkeypatch.setattr(bp, "STALL_ROUNDS", 1)
+    monkeypatch.setattr(bp, "STALL_SHARE", 2.0)
+    monkeypatch.setattr(bp, "STALL_FREE_PER_MEDIAN", 100)
+    free = int((inst.eligible & ~inst.existing).sum())
+    p = max(1, min(free, round(frac * free)))
+    best = brute_optimum(inst, "pmedian", p=p).value
+    start = run_heuristic(inst, "pmedian", p=p, method="greedy").open_mask
+    res, mask = solve_pmedian_benders(inst, p, SolveParams(mip_gap=0.0), start_mask=start, probe_passes=probe)
+    assert res.status == Status.OPTIMAL
+    assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
+    assert res.bound is not None and res.bound <= best + 1e-6
+    assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9, abs=1e-6)
