@@ -680,8 +680,10 @@ def solve_pmedian_benders(
             say(
                 f"benders: the MILP over the {int(free_now.sum()) - held.size} sites the LP leaves fractional: incumbent {ub:.8g}"
             )
-            loop = master.cut_loop(deadline)  # back to the LP optimum, for the fixing and probing that follow
-            if loop.status == "converged":
+            loop = master.cut_loop(deadline, fix_at=ub - delta)  # back to the LP optimum, for fixing and probing
+            if loop.status == "time":
+                limit = Limit.TIME
+            elif loop.status == "converged":
                 bound = max(bound, min(ub, loop.bound))
                 tidy(loop, drop=False)
                 say(
