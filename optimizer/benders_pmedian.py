@@ -83,7 +83,8 @@ TRUNCATE_ENTRIES = 40_000_000
 #: Stored sites per client when truncated: WIDTH_PER_MEDIAN * sites / p, at least MIN_WIDTH.
 WIDTH_PER_MEDIAN = 6.0
 MIN_WIDTH = 64
-#: Above this relative gap after the LP phase the LP-guided MILP looks for a better plan, with this share of the time left
+#: After a start without a proven bound (truncated, or none), an LP gap above this share sends the LP-guided MILP
+#: looking for a better plan, with this share of the time left
 GUIDED_GAP, GUIDED_SHARE = 1e-3, 0.3
 #: The first MILP attempt's first round may take this share of the LP phase's time.
 FIRST_ROUND_SHARE = 0.75
@@ -668,9 +669,11 @@ def solve_pmedian_benders(
         # ---- 2. reduced-cost fixing and cut clean-up
         tidy(loop)
         say(f"benders: fixed {stats['fixed_closed']} sites closed and {stats['fixed_open']} open by reduced costs")
-        if not proven() and ub - bound > GUIDED_GAP * abs(ub):
-            # a weak incumbent (a truncated start): the MILP over the sites the LP leaves fractional,
-            # the others held where the LP has them, finds the plan the nearly integral LP points to
+        if start_bound is None and not proven() and ub - bound > GUIDED_GAP * abs(ub):
+            # a start without a proven bound (a truncated start, or none) is weak: the MILP over the sites
+            # the LP leaves fractional, the others held where the LP has them, finds the plan the nearly
+            # integral LP points to. (After a strong start the gap is the LP's own: rl1304, p = 10 spent
+            # 85 s here for nothing.)
             y_lp, free_now = master.y.copy(), master.free
             held = np.flatnonzero(free_now & ((y_lp < 1e-6) | (y_lp > 1 - 1e-6)))
             master.set_bounds(held, np.round(y_lp[held]), np.round(y_lp[held]), keep=False)
