@@ -88,6 +88,11 @@ _LP_SHARE = 0.6
 # LP-guided starts (shares of p taken from the LP ranking) and their share of the time left
 _GUIDED_STARTS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 _GUIDED_SHARE = 0.5
+# share of the LP phase's time given first to PDLP on the compact LP (coverage_lp_bound), and when
+# it runs: only on masters of many merged rows (below, the Kelley rounds converge on their own)
+_PDLP_SHARE = 0.5
+_PDLP_MIN_SECONDS = 5.0
+_PDLP_MIN_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -391,6 +396,36 @@ def fix_by_reduced_costs(
     return bound, int(close.size), int(open_.size)
 
 
+def _pdlp_start(master: CoverageMaster, params: SolveParams, say: Progress) -> Any:
+    """The compact LP by PDLP for ``_PDLP_SHARE`` of the LP phase's time (see
+    :mod:`optimizer.coverage_lp_bound`): a rigorous bound and a point near the LP optimum."""
+    from siting.optimizer.coverage_lp_bound import coverage_lp
+
+    left = params.remaining()
+    if left is None or left < _PDLP_MIN_SECONDS or master.A.shape[0] < _PDLP_MIN_ROWS:
+        return None
+    pd = coverage_lp(
+        master.A, master.w, lower=master.lower, upper=master.upper, p=master.p, cost=master.cost,
+        budget=master.budget, offset=master.offset, seconds=_PDLP_SHARE * left, params=params,
+    )  # fmt: skip
+    say(f"PDLP: LP bound {pd.bound:.10g}, LP point {pd.point:.10g} ({pd.status}), {pd.seconds:.1f} s")
+    return pd
+
+
+def fix_by_dual_bound(master: CoverageMaster, dual: Any, incumbent: float, delta: float) -> tuple[int, int, bool]:
+    """Reduced-cost fixing with the per-site bounds of a rigorous :class:`coverage_lp_bound.DualBound`
+    (same rule as :func:`fix_by_reduced_costs`). Returns the numbers of sites fixed closed / open and
+    whether some site can be neither (then no plan beats the incumbent by delta)."""
+    tol = 1e-7 * max(1.0, abs(incumbent))
+    free = np.flatnonzero(master.upper > master.lower)
+    kill1 = dual.at1[free] < incumbent + delta - tol
+    kill0 = dual.at0[free] < incumbent + delta - tol
+    close, open_ = free[kill1 & ~kill0], free[kill0 & ~kill1]
+    master.upper[close] = 0.0
+    master.lower[open_] = 1.0
+    return int(close.size), int(open_.size), bool((kill0 & kill1).any())
+
+
 def integer_phase(
     master: CoverageMaster,
     best_mask: NDArray[np.bool_],
@@ -502,7 +537,16 @@ def solve_mclp_benders(
         if left is None
         else SolveParams(time_limit=_LP_SHARE * left, threads=params.threads, seed=params.seed).started()
     )
+    pd = _pdlp_start(master, lp_params, say) if lp_params.remaining() is not None else None
+    if pd is not None and pd.y is not None:
+        # the cut at a point near the LP optimum starts the Kelley loop close to its end, and that
+        # point is the stabilisation centre of the first rounds
+        master.cuts.extend(master.separate(pd.y))
+        core = 0.5 * core + 0.5 * pd.y
     lp_bound, duals, y_lp = lp_phase(master, core, lp_params, say)
+    if pd is not None and pd.bound < lp_bound:
+        stats["pdlp_bound"] = pd.bound
+        lp_bound = pd.bound
     bound = lp_bound
     if y_lp is not None and p is not None and budget is None:
         # an LP-guided incumbent: the p largest y*, improved by swap search (a better incumbent
@@ -510,6 +554,11 @@ def solve_mclp_benders(
         inc_mask, inc = _lp_guided_plan(instance, radius, p, y_lp, master, inc_mask, inc, params, say)
     stats["lp_bound"] = lp_bound
     stats["lp_cuts"] = len(master.cuts)
+    if pd is not None and pd.dual is not None:
+        n0, n1, proven = fix_by_dual_bound(master, pd.dual, inc, delta)
+        stats.update(pdlp_fixed_closed=n0, pdlp_fixed_open=n1)
+        if proven:
+            bound = min(bound, inc)
     if duals is not None:
         lag, n0, n1 = fix_by_reduced_costs(master, duals, inc, delta)
         bound = min(bound, max(lag, inc))
