@@ -21,6 +21,11 @@ Benders optimality cut of the paper, with the normalised choice for fractional y
 
 is a relaxation: its optimum (LP or MILP) is an upper bound at every round.
 
+0. **PDLP start (masters of many rows).** The compact LP is first given to HiGHS's first-order
+   solver for ``_PDLP_SHARE`` of the LP phase's time (:mod:`optimizer.coverage_lp_bound`): its
+   multipliers, clipped and evaluated exactly, are a rigorous upper bound, its per-site forced
+   bounds fix sites, and the cut at its point (which also becomes the stabilisation centre) starts
+   the Kelley loop near the LP optimum. The bound kept is the least of the two.
 1. **LP phase (Kelley cutting planes with in-out stabilisation).** The LP master is solved, cuts
    are separated at ``y_sep = alpha y* + (1 - alpha) y_core`` (the core point starts at the
    incumbent and moves towards each y*), and at y* itself when y_sep yields none. The LP master
@@ -90,7 +95,7 @@ _GUIDED_STARTS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 _GUIDED_SHARE = 0.5
 # share of the LP phase's time given first to PDLP on the compact LP (coverage_lp_bound), and when
 # it runs: only on masters of many merged rows (below, the Kelley rounds converge on their own)
-_PDLP_SHARE = 0.5
+_PDLP_SHARE = 0.75
 _PDLP_MIN_SECONDS = 5.0
 _PDLP_MIN_ROWS = 20_000
 
