@@ -543,6 +543,8 @@ def solve_mclp_benders(
         else SolveParams(time_limit=_LP_SHARE * left, threads=params.threads, seed=params.seed).started()
     )
     pd = _pdlp_start(master, lp_params, say) if lp_params.remaining() is not None else None
+    if pd is not None:
+        stats["pdlp"] = {"bound": pd.bound, "point": pd.point, "seconds": round(pd.seconds, 2), "status": pd.status}
     if pd is not None and pd.y is not None:
         # the cut at a point near the LP optimum starts the Kelley loop close to its end, and that
         # point is the stabilisation centre of the first rounds
