@@ -95,7 +95,7 @@ _GUIDED_STARTS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 _GUIDED_SHARE = 0.5
 # share of the LP phase's time given first to PDLP on the compact LP (coverage_lp_bound), and when
 # it runs: only on masters of many merged rows (below, the Kelley rounds converge on their own)
-_PDLP_SHARE = 0.75
+_PDLP_SHARE = 0.5
 _PDLP_MIN_SECONDS = 5.0
 _PDLP_MIN_ROWS = 20_000
 
@@ -177,6 +177,28 @@ class CoverageMaster:
             lo, hi = coef.indptr[g], coef.indptr[g + 1]
             out.append(
                 Cut(int(g), coef.indices[lo:hi].astype(np.int64), coef.data[lo:hi].astype(np.float64), float(const[g]))
+            )
+        return out
+
+    def lagrangian_cuts(self, lam: NDArray[np.float64]) -> list[Cut]:
+        """One cut per group from multipliers ``lam`` (clipped to [0, w]) of the coverage rows::
+
+            theta_g <= sum_{i in g} (w_i - lam_i) + sum_j y_j sum_{i in g, j in N(i)} lam_i
+
+        valid for every y in [0, 1]^m since ``w min(1, t) <= (w - lam) + lam t`` for t >= 0 and
+        0 <= lam <= w. With these cuts the master LP is at most the bound (L) of
+        :mod:`optimizer.coverage_lp_bound` at ``lam``: the Kelley rounds start below it."""
+        lam = np.clip(np.asarray(lam, dtype=np.float64), 0.0, self.w)
+        const = np.bincount(self.group, weights=self.w - lam, minlength=self.K)
+        pick = sp.csr_array((lam, (self.group, np.arange(lam.size))), shape=(self.K, lam.size))
+        coef = sp.csr_array(pick @ self.A)
+        coef.sum_duplicates()
+        coef.eliminate_zeros()
+        out = []
+        for g in range(self.K):
+            lo, hi = coef.indptr[g], coef.indptr[g + 1]
+            out.append(
+                Cut(g, coef.indices[lo:hi].astype(np.int64), coef.data[lo:hi].astype(np.float64), float(const[g]))
             )
         return out
 
@@ -545,9 +567,11 @@ def solve_mclp_benders(
     pd = _pdlp_start(master, lp_params, say) if lp_params.remaining() is not None else None
     if pd is not None:
         stats["pdlp"] = {"bound": pd.bound, "point": pd.point, "seconds": round(pd.seconds, 2), "status": pd.status}
-    if pd is not None and pd.y is not None:
-        # the cut at a point near the LP optimum starts the Kelley loop close to its end, and that
-        # point is the stabilisation centre of the first rounds
+    if pd is not None and pd.dual is not None and pd.y is not None:
+        # the cuts of PDLP's multipliers put the first LP master below its bound, the cut at its
+        # point (near the LP optimum, and the stabilisation centre of the first rounds) adds the
+        # primal side: the Kelley rounds refine both from there
+        master.cuts.extend(master.lagrangian_cuts(pd.dual.lam))
         master.cuts.extend(master.separate(pd.y))
         core = 0.5 * core + 0.5 * pd.y
     lp_bound, duals, y_lp = lp_phase(master, core, lp_params, say)

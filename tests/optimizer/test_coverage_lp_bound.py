@@ -201,3 +201,40 @@ def test_time_limited_benders_with_pdlp_keeps_the_limit_and_a_valid_bound(pdlp_a
     assert evaluate(inst, out.mask, radius=500.0).covered_weight == pytest.approx(out.value)
     if limit >= 3.0:
         assert "pdlp" in out.rounds  # the PDLP start ran
+
+
+@SETTINGS
+@given(inst=coverage_instances(), radius=st.integers(3, 15), p=st.integers(1, 3), seed=st.integers(0, 10_000))
+def test_lagrangian_cuts_are_valid_and_hold_the_master_below_the_dual_bound(
+    inst: SitingInstance, radius: int, p: int, seed: int
+) -> None:
+    """The per-group cuts of any multipliers lie above every group's coverage at every y in [0, 1]^m,
+    and the master LP with them alone is at most (L) at those multipliers."""
+    import highspy
+
+    from siting.optimizer.backends.highs import pass_problem
+
+    if not _usable(inst, radius):
+        return
+    master = _master(inst, radius, p, None)
+    if master.A.shape[0] == 0:
+        return
+    rng = np.random.default_rng(seed)
+    lam = rng.uniform(-0.3, 1.3, master.w.size) * master.w
+    cuts = master.lagrangian_cuts(lam)
+    for _ in range(5):
+        y = rng.random(inst.m) * (rng.random(inst.m) < 0.6)
+        true = np.bincount(master.group, weights=master.w * np.minimum(master.A @ y, 1.0), minlength=master.K)
+        for cut in cuts:
+            assert cut.const + cut.coef @ y[cut.sites] >= true[cut.group] - 1e-9
+    master.cuts.extend(cuts)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    pass_problem(h, master.problem(integer=False))
+    h.run()
+    lp = float(h.getInfo().objective_function_value)
+    got = dual_bound(
+        master.A, master.w, lam, lower=master.lower, upper=master.upper, p=p, cost=master.cost, budget=None,
+        offset=master.offset,
+    )  # fmt: skip
+    assert lp <= got.bound + 1e-6 * max(1.0, got.bound)
