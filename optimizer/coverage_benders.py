@@ -65,6 +65,13 @@ lift the plan to 9,486,707, and one master MILP round in the last 19 s improves 
 rounds to converge and, if the LP gap stays above 2 %, branching on the master (each node an LP of
 about 2,500 cuts). At 1,000,000 x 5,000, p = 100 the swap search covers every coverable point and
 the coverable weight proves it before any master is built.
+
+The LP optimum itself (``bench_city_scale.py --methods lp``, PDLP run long): seed 1 lies between
+9,695,836 (an evaluated LP point) and 9,721,852 (the dual bound (L)), 2.3-2.6 % above the best plan
+known (9,478,314); seed 2 between 9,742,652 and 9,744,696 against plans of 9,496,543. So no LP bound,
+however well converged, proves 2 % on these cities: that needs better plans (an optimum more than
+0.5 % above the heuristic's) or a bound below the LP (branching on the master, or cuts), and the
+HiGHS root of the 10,000-point case alone (LP gap 0.89 %) already takes minutes.
 """
 
 from __future__ import annotations
