@@ -109,6 +109,7 @@ _PDLP_SHARE = 0.5
 _KELLEY_FIRST = 1.0 / 3.0
 _PDLP_MIN_SECONDS = 5.0
 _PDLP_MIN_ROWS = 20_000
+_PDLP_MAX_NNZ = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -435,7 +436,9 @@ def fix_by_reduced_costs(
 
 
 def _pdlp_wanted(master: CoverageMaster, seconds: float) -> bool:
-    return seconds >= _PDLP_MIN_SECONDS and master.A.shape[0] >= _PDLP_MIN_ROWS
+    # the compact LP copies the covering matrix several times (ours, HiGHS's, PDLP's scaled one
+    # and its transpose): 110 MB more at 2.1 million nonzeros; above the cap it is not tried
+    return seconds >= _PDLP_MIN_SECONDS and master.A.shape[0] >= _PDLP_MIN_ROWS and master.A.nnz <= _PDLP_MAX_NNZ
 
 
 def _pdlp_start(master: CoverageMaster, params: SolveParams, say: Progress) -> Any:
