@@ -21,6 +21,13 @@ Benders optimality cut of the paper, with the normalised choice for fractional y
 
 is a relaxation: its optimum (LP or MILP) is an upper bound at every round.
 
+0. **PDLP inside the LP phase (masters of 20,000 merged rows or more).** A third of the LP phase
+   goes to the Kelley rounds of step 1 (their point guides the plans of step 2), then half of the
+   rest to HiGHS's first-order solver on the compact LP (:mod:`optimizer.coverage_lp_bound`): its
+   multipliers, clipped and evaluated exactly, are a rigorous upper bound and give one cut per
+   group (:meth:`CoverageMaster.lagrangian_cuts`) that holds the master LP below that bound; the cut
+   at its point starts the stabilisation there, and the Kelley rounds continue to the end of the
+   phase. The least of the bounds is kept; the per-site bounds of the multipliers fix sites.
 1. **LP phase (Kelley cutting planes with in-out stabilisation).** The LP master is solved, cuts
    are separated at ``y_sep = alpha y* + (1 - alpha) y_core`` (the core point starts at the
    incumbent and moves towards each y*), and at y* itself when y_sep yields none. The LP master
@@ -58,6 +65,13 @@ lift the plan to 9,486,707, and one master MILP round in the last 19 s improves 
 rounds to converge and, if the LP gap stays above 2 %, branching on the master (each node an LP of
 about 2,500 cuts). At 1,000,000 x 5,000, p = 100 the swap search covers every coverable point and
 the coverable weight proves it before any master is built.
+
+The LP optimum itself (``bench_city_scale.py --methods lp``, PDLP run long): seed 1 lies between
+9,695,836 (an evaluated LP point) and 9,721,852 (the dual bound (L)), 2.3-2.6 % above the best plan
+known (9,478,314); seed 2 between 9,742,652 and 9,744,696 against plans of 9,496,543. So no LP bound,
+however well converged, proves 2 % on these cities: that needs better plans (an optimum more than
+0.5 % above the heuristic's) or a bound below the LP (branching on the master, or cuts), and the
+HiGHS root of the 10,000-point case alone (LP gap 0.89 %) already takes minutes.
 """
 
 from __future__ import annotations
@@ -88,6 +102,14 @@ _LP_SHARE = 0.6
 # LP-guided starts (shares of p taken from the LP ranking) and their share of the time left
 _GUIDED_STARTS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 _GUIDED_SHARE = 0.5
+# share of the LP phase's time given first to PDLP on the compact LP (coverage_lp_bound), and when
+# it runs: only on masters of many merged rows (below, the Kelley rounds converge on their own)
+_PDLP_SHARE = 0.5
+# share of the LP phase's time for the Kelley rounds before PDLP (their point guides the plans)
+_KELLEY_FIRST = 1.0 / 3.0
+_PDLP_MIN_SECONDS = 5.0
+_PDLP_MIN_ROWS = 20_000
+_PDLP_MAX_NNZ = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -167,6 +189,28 @@ class CoverageMaster:
             lo, hi = coef.indptr[g], coef.indptr[g + 1]
             out.append(
                 Cut(int(g), coef.indices[lo:hi].astype(np.int64), coef.data[lo:hi].astype(np.float64), float(const[g]))
+            )
+        return out
+
+    def lagrangian_cuts(self, lam: NDArray[np.float64]) -> list[Cut]:
+        """One cut per group from multipliers ``lam`` (clipped to [0, w]) of the coverage rows::
+
+            theta_g <= sum_{i in g} (w_i - lam_i) + sum_j y_j sum_{i in g, j in N(i)} lam_i
+
+        valid for every y in [0, 1]^m since ``w min(1, t) <= (w - lam) + lam t`` for t >= 0 and
+        0 <= lam <= w. With these cuts the master LP is at most the bound (L) of
+        :mod:`optimizer.coverage_lp_bound` at ``lam``: the Kelley rounds start below it."""
+        lam = np.clip(np.asarray(lam, dtype=np.float64), 0.0, self.w)
+        const = np.bincount(self.group, weights=self.w - lam, minlength=self.K)
+        pick = sp.csr_array((lam, (self.group, np.arange(lam.size))), shape=(self.K, lam.size))
+        coef = sp.csr_array(pick @ self.A)
+        coef.sum_duplicates()
+        coef.eliminate_zeros()
+        out = []
+        for g in range(self.K):
+            lo, hi = coef.indptr[g], coef.indptr[g + 1]
+            out.append(
+                Cut(g, coef.indices[lo:hi].astype(np.int64), coef.data[lo:hi].astype(np.float64), float(const[g]))
             )
         return out
 
@@ -391,6 +435,40 @@ def fix_by_reduced_costs(
     return bound, int(close.size), int(open_.size)
 
 
+def _pdlp_wanted(master: CoverageMaster, seconds: float) -> bool:
+    # the compact LP copies the covering matrix several times (ours, HiGHS's, PDLP's scaled one
+    # and its transpose): 110 MB more at 2.1 million nonzeros; above the cap it is not tried
+    return seconds >= _PDLP_MIN_SECONDS and master.A.shape[0] >= _PDLP_MIN_ROWS and master.A.nnz <= _PDLP_MAX_NNZ
+
+
+def _pdlp_start(master: CoverageMaster, params: SolveParams, say: Progress) -> Any:
+    """The compact LP by PDLP for ``_PDLP_SHARE`` of the LP phase's time left (see
+    :mod:`optimizer.coverage_lp_bound`): a rigorous bound and a point near the LP optimum."""
+    from siting.optimizer.coverage_lp_bound import coverage_lp
+
+    left = max(float(params.remaining() or 0.0), 0.0)
+    pd = coverage_lp(
+        master.A, master.w, lower=master.lower, upper=master.upper, p=master.p, cost=master.cost,
+        budget=master.budget, offset=master.offset, seconds=_PDLP_SHARE * left, params=params,
+    )  # fmt: skip
+    say(f"PDLP: LP bound {pd.bound:.10g}, LP point {pd.point:.10g} ({pd.status}), {pd.seconds:.1f} s")
+    return pd
+
+
+def fix_by_dual_bound(master: CoverageMaster, dual: Any, incumbent: float, delta: float) -> tuple[int, int, bool]:
+    """Reduced-cost fixing with the per-site bounds of a rigorous :class:`coverage_lp_bound.DualBound`
+    (same rule as :func:`fix_by_reduced_costs`). Returns the numbers of sites fixed closed / open and
+    whether some site can be neither (then no plan beats the incumbent by delta)."""
+    tol = 1e-7 * max(1.0, abs(incumbent))
+    free = np.flatnonzero(master.upper > master.lower)
+    kill1 = dual.at1[free] < incumbent + delta - tol
+    kill0 = dual.at0[free] < incumbent + delta - tol
+    close, open_ = free[kill1 & ~kill0], free[kill0 & ~kill1]
+    master.upper[close] = 0.0
+    master.lower[open_] = 1.0
+    return int(close.size), int(open_.size), bool((kill0 & kill1).any())
+
+
 def integer_phase(
     master: CoverageMaster,
     best_mask: NDArray[np.bool_],
@@ -502,7 +580,28 @@ def solve_mclp_benders(
         if left is None
         else SolveParams(time_limit=_LP_SHARE * left, threads=params.threads, seed=params.seed).started()
     )
-    lp_bound, duals, y_lp = lp_phase(master, core, lp_params, say)
+    pd = None
+    lp_left = lp_params.remaining()
+    if lp_left is not None and _pdlp_wanted(master, lp_left):
+        # Kelley rounds first: their (still sparse) LP point guides the plans best, measured at
+        # 100,000 x 2,000 (9,476,220 and 9,495,801 on seeds 1 and 2 against 9,417,500 and 9,448,916
+        # from the point of the rounds after PDLP, which lies near the spread-out LP optimum)
+        first = SolveParams(time_limit=_KELLEY_FIRST * lp_left, threads=params.threads, seed=params.seed).started()
+        b1, _, y1 = lp_phase(master, core, first, say)
+        pd = _pdlp_start(master, lp_params, say)
+        stats["pdlp"] = {"bound": pd.bound, "point": pd.point, "seconds": round(pd.seconds, 2), "status": pd.status}
+        if pd.dual is not None and pd.y is not None:
+            # the cuts of PDLP's multipliers put the LP master below its bound, the cut at its
+            # point (near the LP optimum, and the stabilisation centre of the next rounds) adds the
+            # primal side: the Kelley rounds refine both from there
+            master.cuts.extend(master.lagrangian_cuts(pd.dual.lam))
+            master.cuts.extend(master.separate(pd.y))
+            core = 0.5 * core + 0.5 * pd.y
+        lp_bound, duals, y_lp = lp_phase(master, core, lp_params, say)
+        lp_bound = min(lp_bound, b1, pd.bound)
+        y_lp = y1 if y1 is not None else y_lp
+    else:
+        lp_bound, duals, y_lp = lp_phase(master, core, lp_params, say)
     bound = lp_bound
     if y_lp is not None and p is not None and budget is None:
         # an LP-guided incumbent: the p largest y*, improved by swap search (a better incumbent
@@ -510,6 +609,11 @@ def solve_mclp_benders(
         inc_mask, inc = _lp_guided_plan(instance, radius, p, y_lp, master, inc_mask, inc, params, say)
     stats["lp_bound"] = lp_bound
     stats["lp_cuts"] = len(master.cuts)
+    if pd is not None and pd.dual is not None:
+        n0, n1, proven = fix_by_dual_bound(master, pd.dual, inc, delta)
+        stats.update(pdlp_fixed_closed=n0, pdlp_fixed_open=n1)
+        if proven:
+            bound = min(bound, inc)
     if duals is not None:
         lag, n0, n1 = fix_by_reduced_costs(master, duals, inc, delta)
         bound = min(bound, max(lag, inc))
