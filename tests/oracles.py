@@ -21,10 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.evaluate import PlanMetrics, evaluate
 from siting.models.instance import SitingInstance
+from siting.models.milp import MilpProblem
 from siting.models.multiservice import JointMetrics, MultiServiceInstance, evaluate_joint
 
 MAXIMISED = ("mclp",)
@@ -198,3 +200,23 @@ def best_served_load(inst: SitingInstance, ok: NDArray[np.bool_], split: bool) -
     )
     assert res.status == 0
     return float(-res.fun), a_cap @ res.x
+
+
+def cover_problem(b: NDArray[np.bool_], cost: NDArray[np.float64]) -> MilpProblem:
+    """The plain set-cover MILP ``min c y  s.t.  B y >= 1,  y binary`` of a (rows x sites) bool matrix,
+    the form the LSCP's row and block helpers work on."""
+    k, m = b.shape
+    return MilpProblem(
+        c=cost.astype(np.float64),
+        A=sp.csc_array(b.astype(np.float64)),
+        row_lower=np.ones(k),
+        row_upper=np.full(k, np.inf),
+        col_lower=np.zeros(m),
+        col_upper=np.ones(m),
+        integrality=np.ones(m, dtype=bool),
+        sense="min",
+        offset=0.0,
+        site_cols=np.arange(m, dtype=np.int64),
+        name="cover",
+        blocks={"y": (0, m)},
+    )

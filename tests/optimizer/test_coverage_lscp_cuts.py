@@ -13,35 +13,16 @@ import math
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from clocks import FakeClock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
+from oracles import cover_problem
 
-from siting.models.milp import MilpProblem
 from siting.optimizer.coverage_blocks import block_cuts, bound_margin
 from siting.optimizer.coverage_lscp import lp_solve, on_grid, stage, with_cuts
 from siting.optimizer.deadline import Deadline
 from siting.optimizer.result import SolveParams
-
-
-def _cover_problem(b: NDArray[np.bool_], cost: NDArray[np.float64]) -> MilpProblem:
-    k, m = b.shape
-    return MilpProblem(
-        c=cost.astype(np.float64),
-        A=sp.csc_array(b.astype(np.float64)),
-        row_lower=np.ones(k),
-        row_upper=np.full(k, np.inf),
-        col_lower=np.zeros(m),
-        col_upper=np.ones(m),
-        integrality=np.ones(m, dtype=bool),
-        sense="min",
-        offset=0.0,
-        site_cols=np.arange(m, dtype=np.int64),
-        name="cover",
-        blocks={"y": (0, m)},
-    )
 
 
 def _covers(b: NDArray[np.bool_]) -> list[NDArray[np.bool_]]:
@@ -75,7 +56,7 @@ def _odd_cycles(seed: int, m: int = 12, extra: int = 4) -> tuple[NDArray[np.bool
 @given(seed=st.integers(0, 10_000), size=st.sampled_from([3, 4, 6, 12]), warm=st.booleans())
 def test_block_cuts_hold_at_every_cover_and_lift_the_lp(seed: int, size: int, warm: bool) -> None:
     b, cost = _odd_cycles(seed)
-    problem = _cover_problem(b, cost)
+    problem = cover_problem(b, cost)
     lp = lp_solve(problem, SolveParams(time_limit=10))
     assert lp is not None
     y, duals = lp
@@ -104,7 +85,7 @@ def test_block_cuts_with_closed_sites_bound_the_covers_without_them(seed: int, s
     m = b.shape[1]
     closed = np.zeros(m, dtype=bool)
     closed[np.random.default_rng(seed).choice(m, shut, replace=False)] = True
-    problem = _cover_problem(b, cost)
+    problem = cover_problem(b, cost)
     lp = lp_solve(problem, SolveParams(time_limit=10))
     assert lp is not None
     free = np.ones(m, dtype=bool)
@@ -123,7 +104,7 @@ def test_block_cuts_lift_a_fractional_lp_on_an_odd_cycle() -> None:
     b = np.zeros((5, 5), dtype=bool)
     for i in range(5):
         b[i, [i, (i + 1) % 5]] = True
-    problem = _cover_problem(b, np.ones(5))
+    problem = cover_problem(b, np.ones(5))
     lp = lp_solve(problem, SolveParams(time_limit=10))
     assert lp is not None and float(lp[0].sum()) == pytest.approx(2.5)
     got = block_cuts(problem, lp[1], np.ones(5, dtype=bool), SolveParams(time_limit=10), lambda _m: None, 10)

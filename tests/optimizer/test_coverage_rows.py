@@ -30,7 +30,7 @@ from siting.optimizer.solve import ModelSpec, solve
 sys.path.insert(0, str(REPO / "benchmarks"))
 from city_instances import city_instance
 from clocks import spent
-from oracles import brute_lscp
+from oracles import brute_lscp, cover_problem
 from strategies import coverage_instances
 
 PROVE = SolveParams(mip_gap=0.0, time_limit=30)
@@ -152,26 +152,6 @@ def test_value_grid_is_the_coarsest_step_of_the_costs() -> None:
     assert value_grid(np.array([np.pi])) == 0.0
 
 
-def _cover_problem(b: NDArray[np.bool_], cost: NDArray[np.float64]):  # type: ignore[no-untyped-def]
-    from siting.models.milp import MilpProblem
-
-    k, m = b.shape
-    return MilpProblem(
-        c=cost.astype(np.float64),
-        A=sp.csc_array(b.astype(np.float64)),
-        row_lower=np.ones(k),
-        row_upper=np.full(k, np.inf),
-        col_lower=np.zeros(m),
-        col_upper=np.ones(m),
-        integrality=np.ones(m, dtype=bool),
-        sense="min",
-        offset=0.0,
-        site_cols=np.arange(m, dtype=np.int64),
-        name="cover",
-        blocks={"y": (0, m)},
-    )
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("size", [2, 4])
 def test_block_bound_lies_between_the_lp_and_the_optimum(seed: int, size: int) -> None:
@@ -186,7 +166,7 @@ def test_block_bound_lies_between_the_lp_and_the_optimum(seed: int, size: int) -
     b = np.abs(rows[:, None] - pos[None, :]) <= rng.uniform(1.0, 2.5)
     b = _distinct_rows(b[b.any(axis=1)])
     cost = rng.integers(1, 6, size=m).astype(np.float64)
-    problem = _cover_problem(b, cost)
+    problem = cover_problem(b, cost)
     lp = lp_solve(problem, SolveParams(time_limit=10))
     assert lp is not None
     y, duals = lp
@@ -206,7 +186,7 @@ def test_region_search_never_loses_and_keeps_a_cover(seed: int) -> None:
     b = _distinct_rows(b[b.any(axis=1)])
     cost = rng.integers(1, 6, size=m).astype(np.float64)
     start = np.ones(m, dtype=bool)  # every site: a cover, rarely the cheapest
-    got = region_search(_cover_problem(b, cost), np.ones(m, dtype=bool), start, SolveParams(time_limit=10), print, 4)
+    got = region_search(cover_problem(b, cost), np.ones(m, dtype=bool), start, SolveParams(time_limit=10), print, 4)
     assert b[:, got].any(axis=1).all()
     assert cost[got].sum() < cost.sum()  # all sites open is never the cheapest cover here
     assert cost[got].sum() >= _least_cost(b, cost, np.ones(m, dtype=bool)) - 1e-9
