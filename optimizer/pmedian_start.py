@@ -21,36 +21,23 @@ import numpy as np
 import scipy.sparse as sp
 
 from siting.models.instance import SitingInstance
-
-#: rows per block when selecting each client's nearest sites (keeps temporaries near 100 MB)
-_BLOCK_ENTRIES = 12_000_000
+from siting.optimizer.pmedian_separator import RadiusSeparator
 
 
 def truncated_instance(instance: SitingInstance, width: int) -> SitingInstance:
     """The instance with only each client's ``width`` nearest eligible sites stored (sparse CSR).
 
-    Forbidden sites are dropped from the stored pairs (they can never open). Rows are handled in
-    blocks so that no (n, m) temporary is made; the result holds ``n * width`` pairs.
+    Forbidden sites are dropped from the stored pairs (they can never open), as are unreachable
+    ones. The nearest sites come from the Benders path's own selection
+    (:class:`~siting.optimizer.pmedian_separator.RadiusSeparator`, built in row blocks: no (n, m)
+    temporary); the result holds at most ``n * width`` pairs.
     """
     # the instance's own float32 matrix (dense_distances() would be a float64 copy of it)
     d = instance.dense_distances() if instance.is_sparse else instance.distances
-    n, m = d.shape
-    cols = np.flatnonzero(instance.eligible)
-    width = int(max(1, min(width, cols.size)))
-    step = max(1, _BLOCK_ENTRIES // max(1, cols.size))
-    idx_parts, val_parts = [], []
-    for r0 in range(0, n, step):
-        block = np.asarray(d[r0 : r0 + step][:, cols] if cols.size < m else d[r0 : r0 + step], dtype=np.float32)
-        if width < cols.size:
-            part = np.argpartition(block, width - 1, axis=1)[:, :width]
-        else:
-            part = np.broadcast_to(np.arange(cols.size), block.shape)
-        vals = np.take_along_axis(block, part, axis=1)
-        idx_parts.append(cols[part].astype(np.int32))
-        val_parts.append(vals)
-    idx = np.concatenate(idx_parts).ravel()
-    val = np.concatenate(val_parts).ravel()
+    sep = RadiusSeparator(d, active=instance.eligible, width=max(1, int(width)))
+    n, kept = sep.order.shape
+    val = sep.dist.ravel()
     keep = np.isfinite(val)
-    rows = np.repeat(np.arange(n, dtype=np.int32), width)[keep]
-    csr = sp.csr_array((val[keep], (rows, idx[keep])), shape=(n, m), dtype=np.float32)
+    rows = np.repeat(np.arange(n, dtype=np.int32), kept)[keep]
+    csr = sp.csr_array((val[keep], (rows, sep.order.ravel()[keep])), shape=d.shape, dtype=np.float32)
     return dataclasses.replace(instance, distances=csr)
