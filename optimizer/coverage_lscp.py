@@ -59,7 +59,6 @@ from numpy.typing import NDArray
 
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
-from siting.optimizer.deadline import Deadline
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
 Progress = Callable[[str], None]
@@ -139,19 +138,6 @@ def core_sites(
         inv[rank] = np.arange(d.size)
         core[inv[best]] = True
     return core
-
-
-def stage(params: SolveParams, seconds: float | None) -> SolveParams:
-    """Parameters for a phase that may take at most ``seconds`` of the time left, on a clock of its
-    own: its ``remaining()`` counts down from ``seconds`` (``SolveParams.within`` keeps a fixed
-    ``time_limit``, which a phase of many solves would read as the same share every time) and
-    never passes the shared deadline."""
-    if seconds is None:
-        return params
-    left = params.remaining()
-    share = float(seconds) if left is None else min(float(seconds), left)
-    clock = params.deadline.clock if params.deadline is not None else time.monotonic
-    return replace(params, time_limit=None, deadline=Deadline.after(share, clock))
 
 
 def with_cuts(problem: MilpProblem, cuts: sp.csr_array, rhs: NDArray[np.float64]) -> MilpProblem:
@@ -254,7 +240,7 @@ def solve_lscp_rows(
         sub = reduced_problem(base, red.cover, core)
         share = None if left is None else _CORE_SHARE * left
         say(f"core MILP on {int(core.sum())} sites for up to {'no limit' if share is None else f'{share:.0f} s'}")
-        got = _milp(sub, inc_mask, stage(params, share), params)
+        got = _milp(sub, inc_mask, params.within(share), params)
         stats["core_sites"] = int(core.sum())
         if got is not None and got[0] is not None:
             mask = sub.open_sites(got[0]) | existing
@@ -267,7 +253,7 @@ def solve_lscp_rows(
     if (left is None or left > 2.0) and red.sites.any():
         share = None if left is None else _SEARCH_SHARE * left
         start = inc_mask & ~existing
-        found = region_search(problem, red.sites, start, stage(params, share), say)
+        found = region_search(problem, red.sites, start, params.within(share), say)
         mask = found | existing
         if _covers(problem, mask) and cost_of(mask) < ub - 1e-9:
             inc_mask, ub = mask, cost_of(mask)
@@ -288,7 +274,7 @@ def solve_lscp_rows(
             f"block bound on {int(kept.sum())} sites ({int((red.sites & ~kept).sum())} closed by reduced costs), "
             f"regions of {size} sites, up to {'no limit' if share is None else f'{share:.0f} s'}"
         )
-        blocks = block_cuts(problem, duals, red.sites, stage(params, share), say, size, None, ~kept)
+        blocks = block_cuts(problem, duals, red.sites, params.within(share), say, size, None, ~kept)
         stats["block_bound"] = float(blocks.bound)
         lower_bound = max(lower_bound, min(ub, blocks.bound))
         say(f"block bound {blocks.bound:.10g}, gap {_gap(ub, lower_bound):.2%}, {clock()}")

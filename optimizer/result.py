@@ -7,6 +7,7 @@ both are equal. A run stopped by any limit is never OPTIMAL, whatever the solver
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -96,11 +97,18 @@ class SolveParams:
         return left is not None and left <= 0.0
 
     def within(self, seconds: float | None) -> SolveParams:
-        """These parameters for a stage that may take at most ``seconds`` (and never more than is left)."""
+        """These parameters for a stage that may take at most ``seconds`` (and never more than is left).
+
+        The stage gets a clock of its own: its :meth:`remaining` counts down from the share, so a
+        stage made of many solves spends the share once, not once per solve, and it never passes
+        the shared deadline. ``time_limit`` is set to the share, so the stage reads as limited.
+        """
         if seconds is None:
             return self
         left = self.remaining()
-        return replace(self.started(), time_limit=float(seconds) if left is None else min(float(seconds), left))
+        share = float(seconds) if left is None else min(float(seconds), left)
+        clock = self.deadline.clock if self.deadline is not None else time.monotonic
+        return replace(self, time_limit=share, deadline=Deadline.after(share, clock))
 
     def options_for(self, backend: str) -> Mapping[str, Any]:
         return self.options.get(backend, {})

@@ -490,6 +490,7 @@ class PulpBackend:
     ) -> SolveResult:
         """Solve ``problem`` with the PuLP solver; see the module docstring for the mappings."""
         t0 = time.perf_counter()
+        params = params.started()  # a direct call (no shared deadline yet) starts its own clock
         ws = check_warm_start(problem, warm_start, self.name)
         try:
             lp, variables, infeasible_reason = self.build(problem, params)
@@ -595,14 +596,11 @@ class PulpBackend:
             # says infeasible"), a limit in its result line
             status, limit = Status.NO_SOLUTION, CBC_RESULT_LIMITS.get(str(cbc.get("result", "")), Limit.TIME)
             notes.append("CBC stopped before it found a solution or proved there is none")
+        left = params.remaining()
         if status in (Status.FEASIBLE, Status.NO_SOLUTION) and "result" not in cbc:
-            limit = Limit.TIME if params.time_limit is not None else Limit.OTHER
-        if (
-            status == Status.OPTIMAL
-            and not self.is_cbc
-            and params.time_limit is not None
-            and elapsed >= 0.98 * params.time_limit
-        ):
+            limit = Limit.TIME if left is not None else Limit.OTHER
+        # the solver was given elapsed + left seconds; "optimal" after 98 % of them may be a stop
+        if status == Status.OPTIMAL and not self.is_cbc and left is not None and left <= 0.02 * (elapsed + left):
             status, limit = Status.FEASIBLE, Limit.TIME
             notes.append(
                 f"{self.solver_name} said optimal after using its whole time limit; PuLP cannot tell "

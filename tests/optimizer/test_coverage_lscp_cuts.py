@@ -1,9 +1,8 @@
-"""The LSCP path's block cuts, phase clocks and cost grid (optimizer.coverage_blocks.block_cuts,
-optimizer.coverage_lscp.stage / with_cuts / on_grid).
+"""The LSCP path's block cuts and cost grid (optimizer.coverage_blocks.block_cuts,
+optimizer.coverage_lscp.with_cuts / on_grid).
 
 Every cover of a tiny covering problem is enumerated: each block cut must hold at each of them,
-and the LP with the cuts must lie between the block bound and the least cost. The phase clock is
-moved by hand.
+and the LP with the cuts must lie between the block bound and the least cost.
 """
 
 from __future__ import annotations
@@ -13,15 +12,13 @@ import math
 
 import numpy as np
 import pytest
-from clocks import FakeClock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 from oracles import cover_problem
 
 from siting.optimizer.coverage_blocks import block_cuts, bound_margin
-from siting.optimizer.coverage_lscp import lp_solve, on_grid, stage, with_cuts
-from siting.optimizer.deadline import Deadline
+from siting.optimizer.coverage_lscp import lp_solve, on_grid, with_cuts
 from siting.optimizer.result import SolveParams
 
 
@@ -110,20 +107,6 @@ def test_block_cuts_lift_a_fractional_lp_on_an_odd_cycle() -> None:
     got = block_cuts(problem, lp[1], np.ones(5, dtype=bool), SolveParams(time_limit=10), lambda _m: None, 10)
     assert got.bound == pytest.approx(3.0 - bound_margin(3.0, 5), abs=1e-9)
     assert got.rhs.size == 1 and got.bound < 3.0
-
-
-def test_a_phase_clock_counts_down_and_stops_at_the_shared_deadline() -> None:
-    clock = FakeClock(100.0)
-    params = SolveParams(time_limit=60.0, deadline=Deadline(at=160.0, clock=clock))
-    sub = stage(params, 20.0)
-    assert sub.remaining() == pytest.approx(20.0)
-    clock.now += 15.0
-    assert sub.remaining() == pytest.approx(5.0)  # a fixed share would still read 20
-    clock.now += 6.0
-    assert sub.expired() and not params.expired()
-    late = stage(params, 100.0)  # a share longer than what is left ends with the shared budget
-    assert late.remaining() == pytest.approx(params.remaining())
-    assert stage(params, None) is params
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)

@@ -77,6 +77,24 @@ def test_params_share_one_budget() -> None:
     assert SolveParams().started().remaining() is None
 
 
+def test_a_stage_clock_counts_down_and_stops_at_the_shared_deadline() -> None:
+    """A stage of many solves spends its share once: a fixed share would read 20 s on every call."""
+    clock = FakeClock(100.0)
+    params = SolveParams(time_limit=60.0, deadline=Deadline(at=160.0, clock=clock))
+    sub = params.within(20.0)
+    assert sub.remaining() == pytest.approx(20.0) and sub.time_limit == pytest.approx(20.0)
+    clock.now += 15.0
+    assert sub.remaining() == pytest.approx(5.0)
+    assert sub.within(10.0).remaining() == pytest.approx(5.0)  # a stage inside a stage: the outer share caps it
+    clock.now += 6.0
+    assert sub.expired() and not params.expired()
+    late = params.within(100.0)  # a share longer than what is left ends with the shared budget
+    assert late.remaining() == pytest.approx(params.remaining())
+    assert params.within(None) is params
+    unlimited = SolveParams().within(3.0)  # no budget at all: the share is the limit, counted from now
+    assert unlimited.deadline is not None and 2.5 < (unlimited.remaining() or 0.0) <= 3.0
+
+
 # ------------------------------------------------------------------------------ each stage
 @pytest.mark.parametrize("name", BACKENDS)
 def test_every_backend_stops_when_the_budget_is_spent(name: str) -> None:
