@@ -36,7 +36,7 @@ Algorithm:
    fixed where the LP has it. Cuts slack at the LP optimum are dropped. When that leaves at most
    3p sites free it is applied at every LP round (each round's LP is a relaxation of (M)), and a
    tailing LP phase then stops early; a MILP attempt capped after such a stop gets a second one
-   once the LP has converged.
+   once the LP has converged, and so does a capped attempt that closed a quarter of the gap it started from.
 3. Probing: for each free site j, the master LP is solved with y_j fixed to 1 (and, for sites
    fractional or open in the LP, to 0), with cut rounds. Every LP value of the probe (with any
    subset of the valid cuts (B)) is a lower bound on all plans with that value of y_j, so
@@ -74,6 +74,7 @@ from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.benders_highs import highs_version, interrupt_watch, new_master_highs
 from siting.optimizer.pmedian_enumerate import best_completion, enumerable, integral_costs
+from siting.optimizer.pmedian_polish import POLISH_PLANS, Polisher
 from siting.optimizer.pmedian_separator import RadiusSeparator
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
@@ -90,6 +91,9 @@ GUIDED_GAP, GUIDED_SHARE = 1e-3, 0.3
 FIRST_ROUND_SHARE = 0.75
 #: The short MILP attempt (and its first round) may always run at least this many seconds.
 MIN_ATTEMPT_SECONDS = 1.0
+#: A capped MILP attempt that closed a quarter of its starting gap (left at most this share) gets another attempt
+#: instead of probing.
+CLOSING_SHARE = 0.75
 #: The LP phase stops ("stalled") when STALL_ROUNDS rounds raised its bound by less than this share of the gap.
 STALL_SHARE = 0.02
 STALL_ROUNDS = 10
@@ -512,6 +516,8 @@ def solve_pmedian_benders(
             stats["refreshed"] += int(master.refresh())
 
     free_cols = np.flatnonzero(~existing).astype(np.int32)
+    # swap local search from master plans that do not improve the incumbent (where its table fits)
+    polisher = Polisher(instance, p, cand) if n * k <= TRUNCATE_ENTRIES else None
     pool: dict[bytes, NDArray[np.bool_]] = {}
     milp_rounds = 0
     y_best = y_inc
@@ -585,18 +591,20 @@ def solve_pmedian_benders(
                 viol = np.flatnonzero(rhs > master.theta + 1e-7 * np.maximum(1.0, np.abs(rhs)))
                 # every integer point HiGHS visited: improve the incumbent and cut it off too
                 extra = 0
+                plans = [(true_value(y_int), y_int)]
                 for yb in pool.values():
                     if not yb.any():
                         continue  # not a plan (see true_value)
-                    yv = yb.astype(np.float64)
-                    value = true_value(yv)
-                    if value < ub - 1e-9:
-                        ub, y_best = value, yv
+                    plans.append((true_value(yb.astype(np.float64)), yb.astype(np.float64)))
                     if not np.array_equal(yb, y_int > 0.5):
-                        extra += master.cut_at(yv)
-                value = true_value(y_int)
-                if value < ub - 1e-9:
-                    ub, y_best = value, y_int
+                        extra += master.cut_at(plans[-1][1])
+                plans.sort(key=lambda vy: vy[0])
+                if plans[0][0] < ub - 1e-9:
+                    ub, y_best = plans[0]
+                for _value, yv in plans[:POLISH_PLANS] if polisher is not None else []:
+                    if (better := polisher.improve(yv, deadline)) is not None and true_value(better) < ub - 1e-9:
+                        ub, y_best = true_value(better), better
+                        master.cut_at(better)
                 say(
                     f"benders MILP round {milp_rounds}: master {master.obj:.8g}, bound {bound:.8g}, "
                     f"incumbent {ub:.8g}, new cuts {viol.size} (+{extra} from {len(pool)} pool points)"
@@ -704,10 +712,16 @@ def solve_pmedian_benders(
     # first round takes a fifth to a half of the LP phase and the rounds that follow are shorter).
     # After a stalled LP phase a capped attempt gets a second chance once the LP has converged
     # (rl1304, p = 300: the short first attempt was capped, and probing then cost 30 CPU s against 8).
+    # A capped attempt that closed a quarter of its gap gets another one too: probing then costs one LP cut loop
+    # for each of thousands of free sites (pcb3038, p = 500: the first attempt took the gap from 40
+    # to 17 in 7 s, and probing 2,800 free sites ran out the 300 s).
     attempts = 2 if loop.status == "stalled" else 1
-    for attempt_no in range(attempts if probe_passes > 0 else 0):
+    attempt_no = -1
+    while attempt_no + 1 < (attempts if probe_passes > 0 else 0):
+        attempt_no += 1
         if limit != Limit.NONE or proven():
             break
+        gap_before = ub - bound
         t_lp = time.perf_counter() - t0
         t_now = time.perf_counter()
         attempt = milp(
@@ -721,6 +735,8 @@ def solve_pmedian_benders(
         elif attempt == "other":
             limit = Limit.OTHER
         elif attempt == "capped":
+            if ub - bound <= CLOSING_SHARE * gap_before:
+                attempts = max(attempts, attempt_no + 2)
             # back to the LP optimum (with the attempt's cuts) for probing and reduced-cost fixing
             loop = master.cut_loop(deadline, fix_at=ub - delta)
             if loop.status == "time":
@@ -854,6 +870,8 @@ def solve_pmedian_benders(
     obj = float(evaluate(instance, mask).weighted_distance)
     bound = min(bound, obj) if status == Status.OPTIMAL else bound
     stats.update(milp_rounds=milp_rounds, cuts=master.n_cuts, enumerated=enumerated)
+    if polisher is not None:
+        stats.update(polished=polisher.polished, polish_seconds=round(polisher.seconds, 3))
     return (
         SolveResult(
             status=status,

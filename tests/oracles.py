@@ -25,9 +25,12 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.evaluate import PlanMetrics, evaluate
+from siting.models.formulations.pmedian import pmedian_classic
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
 from siting.models.multiservice import JointMetrics, MultiServiceInstance, evaluate_joint
+from siting.optimizer.registry import get_backend
+from siting.optimizer.result import SolveParams, Status
 
 MAXIMISED = ("mclp",)
 
@@ -220,3 +223,20 @@ def cover_problem(b: NDArray[np.bool_], cost: NDArray[np.float64]) -> MilpProble
         name="cover",
         blocks={"y": (0, m)},
     )
+
+
+def graph_like(seed: int, n: int) -> SitingInstance:
+    """Points in clusters with whole-number distances: LP gaps, so fixing and probing have work to do."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 100, (6, 2))
+    pts = centres[rng.integers(0, 6, n)] + rng.normal(0, 12, (n, 2))
+    d = np.floor(np.linalg.norm(pts[:, None, :] - pts[None, :, :], axis=2)).astype(np.float32)
+    return SitingInstance(d, weights=rng.integers(1, 5, n).astype(float))
+
+
+def classic_value(inst: SitingInstance, p: int) -> float:
+    """The p-median optimum by the classic formulation on HiGHS (the reference for the exact paths)."""
+    problem = pmedian_classic(inst, p=p)
+    res = get_backend("highs").solve(problem, SolveParams(mip_gap=0.0))
+    assert res.status == Status.OPTIMAL
+    return float(res.objective)

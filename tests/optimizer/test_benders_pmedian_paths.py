@@ -8,34 +8,16 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracles import brute_optimum
+from oracles import brute_optimum, classic_value, graph_like
 from strategies import instances
 
 from siting.models.evaluate import evaluate
-from siting.models.formulations.pmedian import pmedian_classic
 from siting.models.instance import SitingInstance
 from siting.optimizer.benders_pmedian import solve_pmedian_benders
 from siting.optimizer.heuristics import run_heuristic
-from siting.optimizer.registry import get_backend
 from siting.optimizer.result import SolveParams, Status
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def graph_like(seed: int, n: int) -> SitingInstance:
-    """Points in clusters with whole-number distances: LP gaps, so fixing and probing have work to do."""
-    rng = np.random.default_rng(seed)
-    centres = rng.uniform(0, 100, (6, 2))
-    pts = centres[rng.integers(0, 6, n)] + rng.normal(0, 12, (n, 2))
-    d = np.floor(np.linalg.norm(pts[:, None, :] - pts[None, :, :], axis=2)).astype(np.float32)
-    return SitingInstance(d, weights=rng.integers(1, 5, n).astype(float))
-
-
-def classic_value(inst: SitingInstance, p: int) -> float:
-    problem = pmedian_classic(inst, p=p)
-    res = get_backend("highs").solve(problem, SolveParams(mip_gap=0.0))
-    assert res.status == Status.OPTIMAL
-    return float(res.objective)
 
 
 @SETTINGS
