@@ -1,10 +1,11 @@
 """Swap local search from the p-median Benders master's plans (the exact path's primal side).
 
-The master MILP's optimum is an integer plan whose cuts may still understate its true cost; when
-it does not improve the incumbent it is often a few swaps from a plan that does. On pcb3038,
-p = 500 the heuristic start stayed 16 above the optimum while the master bound reached the
-optimum: the proof then waits for a plan, not for a bound. :class:`Polisher` runs the fast
-interchange (:func:`optimizer.heuristics.interchange.interchange_pmedian`) from such plans.
+The plans of a master MILP round (its optimum and the integer points HiGHS visited) are plans of
+the whole problem whose cuts may still understate their true cost; they are often a few swaps
+from a better plan than the incumbent. On pcb3038, p = 500 the heuristic start stayed 16 above
+the optimum while the master bound reached the optimum: the proof then waits for a plan, not for
+a bound. :class:`Polisher` runs the fast interchange
+(:func:`optimizer.heuristics.interchange.interchange_pmedian`) from the best of them.
 
 It keeps the dense distance table of the heuristics, so it is used only where that table fits
 (the Benders separator stores every site); it spends at most ``share`` of the time elapsed, and
