@@ -516,8 +516,8 @@ def solve_pmedian_benders(
             stats["refreshed"] += int(master.refresh())
 
     free_cols = np.flatnonzero(~existing).astype(np.int32)
-    # swap local search from master plans that do not improve the incumbent (where its table fits)
-    polisher = Polisher(instance, p, cand) if n * k <= TRUNCATE_ENTRIES else None
+    # swap local search from the master's plans, on the sites the separator stores
+    polisher = Polisher(instance, p, cand, width=sep.width if sep.truncated else None)
     pool: dict[bytes, NDArray[np.bool_]] = {}
     milp_rounds = 0
     y_best = y_inc
@@ -601,7 +601,7 @@ def solve_pmedian_benders(
                 plans.sort(key=lambda vy: vy[0])
                 if plans[0][0] < ub - 1e-9:
                     ub, y_best = plans[0]
-                for _value, yv in plans[:POLISH_PLANS] if polisher is not None else []:
+                for _value, yv in plans[:POLISH_PLANS]:
                     if (better := polisher.improve(yv, deadline)) is not None and true_value(better) < ub - 1e-9:
                         ub, y_best = true_value(better), better
                         master.cut_at(better)
@@ -870,8 +870,7 @@ def solve_pmedian_benders(
     obj = float(evaluate(instance, mask).weighted_distance)
     bound = min(bound, obj) if status == Status.OPTIMAL else bound
     stats.update(milp_rounds=milp_rounds, cuts=master.n_cuts, enumerated=enumerated)
-    if polisher is not None:
-        stats.update(polished=polisher.polished, polish_seconds=round(polisher.seconds, 3))
+    stats.update(polished=polisher.polished, polish_seconds=round(polisher.seconds, 3))
     return (
         SolveResult(
             status=status,

@@ -7,9 +7,11 @@ the optimum while the master bound reached the optimum: the proof then waits for
 a bound. :class:`Polisher` runs the fast interchange
 (:func:`optimizer.heuristics.interchange.interchange_pmedian`) from the best of them.
 
-It keeps the dense distance table of the heuristics, so it is used only where that table fits
-(the Benders separator stores every site); it spends at most ``share`` of the time elapsed, and
-polishes each plan once.
+It keeps the distance table of the heuristics: dense where it fits, and where the Benders
+separator stores only each client's ``width`` nearest sites (usa13509: 13,509 x 13,509) on the
+instance truncated the same way (:func:`optimizer.pmedian_start.truncated_instance`), whose plans
+are plans of the whole instance (their true value is measured there). It spends at most
+``share`` of the time elapsed, and polishes each plan once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from numpy.typing import NDArray
 from siting.models.instance import SitingInstance
 from siting.optimizer.heuristics.greedy import DistanceTable
 from siting.optimizer.heuristics.interchange import interchange_pmedian
+from siting.optimizer.pmedian_start import truncated_instance
 
 #: The polisher may spend this share of the exact solve's elapsed time ...
 POLISH_SHARE = 0.2
@@ -32,11 +35,19 @@ POLISH_PLANS = 3
 class Polisher:
     """Local search from master plans of ``instance`` (p new sites), within a time share.
 
-    ``cand`` are the instance's columns the master's ``y`` refers to (its candidate sites).
+    ``cand`` are the instance's columns the master's ``y`` refers to (its candidate sites); with a
+    ``width`` the search runs on each client's ``width`` nearest sites (built at the first call).
     """
 
-    def __init__(self, instance: SitingInstance, p: int, cand: NDArray[np.int64], share: float | None = None) -> None:
-        self.instance, self.p, self.cand = instance, p, cand
+    def __init__(
+        self,
+        instance: SitingInstance,
+        p: int,
+        cand: NDArray[np.int64],
+        share: float | None = None,
+        width: int | None = None,
+    ) -> None:
+        self.instance, self.p, self.cand, self.width = instance, p, cand, width
         self.share = POLISH_SHARE if share is None else share
         self.t0 = time.perf_counter()
         self.seconds = 0.0
@@ -56,6 +67,8 @@ class Polisher:
         mask = np.zeros(self.instance.m, dtype=bool)
         mask[self.cand[y > 0.5]] = True
         if self._table is None:
+            if self.width is not None:
+                self.instance = truncated_instance(self.instance, self.width)
             self._table = DistanceTable(self.instance)
         out = interchange_pmedian(
             self.instance,

@@ -16,6 +16,7 @@ from siting.models.instance import SitingInstance
 from siting.optimizer.benders_pmedian import solve_pmedian_benders
 from siting.optimizer.heuristics import run_heuristic
 from siting.optimizer.pmedian_polish import Polisher
+from siting.optimizer.pmedian_start import truncated_instance
 from siting.optimizer.result import SolveParams, Status
 
 
@@ -57,6 +58,27 @@ def test_a_polished_plan_is_a_swap_local_optimum_no_worse_than_its_start(seed: i
         assert value(inst, trial) >= here - 1e-6
     assert polisher.improve(y, time.perf_counter() + 60.0) is None  # each plan once
     assert polisher.polished == 1
+
+
+def test_a_plan_polished_on_the_nearest_sites_is_worth_at_most_its_start_there() -> None:
+    """With a ``width`` the search runs on each client's nearest sites (a problem whose value is at
+    least the true one at every plan), so the plan found is worth, in truth, at most what the
+    start is worth there."""
+    inst = graph_like(5, 60)
+    cand = np.flatnonzero(inst.eligible)
+    p, width = 5, 20
+    y = np.zeros(cand.size)
+    y[np.random.default_rng(0).choice(cand.size, p, replace=False)] = 1.0
+    out = Polisher(inst, p, cand, share=np.inf, width=width).improve(y, time.perf_counter() + 60.0)
+    assert out is not None and int((out > 0.5).sum()) == p
+    start_mask = np.zeros(inst.m, dtype=bool)
+    start_mask[cand[y > 0.5]] = True
+    mask = np.zeros(inst.m, dtype=bool)
+    mask[cand[out > 0.5]] = True
+    on_nearest = value(truncated_instance(inst, width), start_mask)
+    assert np.isfinite(on_nearest)  # every client has an open site among its nearest: a real bar
+    assert value(inst, start_mask) <= on_nearest + 1e-9  # truncation only adds cost
+    assert value(inst, mask) <= on_nearest + 1e-9
 
 
 def test_the_polisher_keeps_to_its_share_of_the_time() -> None:
