@@ -61,7 +61,8 @@ class Polisher:
         open and at most ``p`` new sites are open, as in ``y``."""
         key = np.packbits(y > 0.5).tobytes()
         now = time.perf_counter()
-        if key in self._seen or self.seconds > self.share * (now - self.t0) or deadline - now < 1.0:
+        allowed = self.share * (now - self.t0) - self.seconds
+        if key in self._seen or allowed < 0.0 or deadline - now < 1.0:
             return None
         self._seen.add(key)
         mask = np.zeros(self.instance.m, dtype=bool)
@@ -74,9 +75,36 @@ class Polisher:
             self.instance,
             mask,
             p=self.p,
-            time_limit=max(0.0, min(deadline - now - 0.5, 0.5 * (deadline - now))),
+            # the share left (at least a second), and never more than half the time left
+            time_limit=max(0.0, min(deadline - now - 0.5, 0.5 * (deadline - now), max(1.0, allowed))),
             table=self._table,
         )
         self.seconds += time.perf_counter() - now
         self.polished += 1
         return out[self.cand].astype(np.float64)
+
+
+def rounded_plans(
+    y_lp: NDArray[np.float64], held: NDArray[np.bool_], p: int, seed: int, count: int = POLISH_PLANS
+) -> list[NDArray[np.float64]]:
+    """Integer plans read off an LP point: the ``p`` sites the LP opens most, then ``count - 1``
+    random roundings (``p`` sites drawn without replacement, each with probability proportional to
+    its LP value). Sites in ``held`` (existing ones) stay open. A nearly integral LP (pcb3038,
+    p = 50: 0.03 % below the optimum, against a start 0.07 % above it) points at a plan a few
+    swaps from the best one; the polisher takes them from there."""
+    y = np.clip(np.where(held, 0.0, y_lp), 0.0, 1.0)
+    free = np.flatnonzero(~held)
+    p = min(p, free.size)
+    plans = []
+    top = np.zeros(y.size)
+    top[held] = 1.0
+    top[free[np.argsort(-y[free], kind="stable")[:p]]] = 1.0
+    plans.append(top)
+    rng = np.random.default_rng(seed)
+    weight = y[free] + 1e-12  # every free site may be drawn: the LP may open fewer than p in full
+    for _ in range(count - 1):
+        plan = np.zeros(y.size)
+        plan[held] = 1.0
+        plan[rng.choice(free, size=p, replace=False, p=weight / weight.sum())] = 1.0
+        plans.append(plan)
+    return plans

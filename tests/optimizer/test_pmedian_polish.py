@@ -15,7 +15,7 @@ from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.benders_pmedian import solve_pmedian_benders
 from siting.optimizer.heuristics import run_heuristic
-from siting.optimizer.pmedian_polish import Polisher
+from siting.optimizer.pmedian_polish import Polisher, rounded_plans
 from siting.optimizer.pmedian_start import truncated_instance
 from siting.optimizer.result import SolveParams, Status
 
@@ -112,3 +112,27 @@ def test_benders_with_polished_milp_rounds_keeps_the_classic_optimum(
     assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
     assert res.bound is not None and res.bound <= best + 1e-6
     assert mask is not None and value(inst, mask) == pytest.approx(best, rel=1e-9)
+
+
+def test_plans_rounded_from_an_lp_point_open_p_sites_and_keep_the_held_ones() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.uniform(0, 1, 30)
+    y[[2, 9, 17]] = 1.0
+    held = np.zeros(30, dtype=bool)
+    held[[0, 5]] = True
+    plans = rounded_plans(y, held, 4, seed=1, count=5)
+    assert len(plans) == 5
+    for plan in plans:
+        assert set(np.unique(plan)) <= {0.0, 1.0}
+        assert plan[held].all() and int(plan[~held].sum()) == 4
+    # the first opens the sites the LP opens most
+    free = np.flatnonzero(~held)
+    top = set(free[np.argsort(-y[free])[:4]].tolist())
+    assert set(np.flatnonzero(plans[0] > 0.5).tolist()) - {0, 5} == top
+    again = rounded_plans(y, held, 4, seed=1, count=5)
+    assert all(np.array_equal(a, b) for a, b in zip(plans, again, strict=True))  # seeded
+    # a site the LP leaves at 0 is drawn only when the sites above 0 are not enough
+    sparse = np.zeros(30)
+    sparse[[3, 4, 6, 7, 8]] = 0.8
+    for plan in rounded_plans(sparse, held, 4, seed=2, count=20)[1:]:
+        assert set(np.flatnonzero(plan > 0.5).tolist()) - {0, 5} <= {3, 4, 6, 7, 8}
