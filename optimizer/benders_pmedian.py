@@ -247,6 +247,16 @@ def solve_pmedian_benders(
     y_best = y_inc
     certified = False
 
+    def polish(y: NDArray[np.float64]) -> bool:
+        """Swap local search from the plan ``y``; True, with the new incumbent, when it found a better plan."""
+        nonlocal ub, y_best
+        better = polisher.improve(y, deadline)
+        value = np.inf if better is None else true_value(better)
+        if better is None or value >= ub - 1e-9:
+            return False
+        ub, y_best = value, better
+        return True
+
     def on_solution(e: object) -> None:
         sol_ = np.asarray(e.data_out.mip_solution)  # type: ignore[attr-defined]
         if sol_.size >= k:
@@ -319,16 +329,16 @@ def solve_pmedian_benders(
                 for yb in pool.values():
                     if not yb.any():
                         continue  # not a plan (see true_value)
-                    plans.append((true_value(yb.astype(np.float64)), yb.astype(np.float64)))
+                    yv = yb.astype(np.float64)
+                    plans.append((true_value(yv), yv))
                     if not np.array_equal(yb, y_int > 0.5):
-                        extra += master.cut_at(plans[-1][1])
+                        extra += master.cut_at(yv)
                 plans.sort(key=lambda vy: vy[0])
                 if plans[0][0] < ub - 1e-9:
                     ub, y_best = plans[0]
                 for _value, yv in plans[:POLISH_PLANS]:
-                    if (better := polisher.improve(yv, deadline)) is not None and true_value(better) < ub - 1e-9:
-                        ub, y_best = true_value(better), better
-                        master.cut_at(better)
+                    if polish(yv):
+                        master.cut_at(y_best)
                 say(
                     f"benders MILP round {milp_rounds}: master {master.obj:.8g}, bound {bound:.8g}, "
                     f"incumbent {ub:.8g}, new cuts {viol.size} (+{extra} from {len(pool)} pool points)"
@@ -401,8 +411,7 @@ def solve_pmedian_benders(
         )
         # plans rounded from the LP and polished: a better incumbent fixes more sites below
         for y_round in rounded_plans(master.y, existing, p, params.seed):
-            if (better := polisher.improve(y_round, deadline)) is not None and true_value(better) < ub - 1e-9:
-                ub, y_best = true_value(better), better
+            if polish(y_round):
                 say(f"benders: a plan rounded from the LP and polished: incumbent {ub:.8g}")
         # ---- 2. reduced-cost fixing and cut clean-up
         tidy(loop)
