@@ -155,19 +155,6 @@ def _highs_bound(
     return bound if math.isfinite(bound) else None
 
 
-def block_bound(
-    problem: MilpProblem,
-    duals: NDArray[np.float64],
-    free: NDArray[np.bool_],
-    params: SolveParams,
-    say: Progress,
-    size: int = REGION_SITES,
-) -> float:
-    """Bound (B) of the module docstring for the covering ``problem`` (min form, rows ``a y >= 1``,
-    ``free`` the sites that may open, others at 0), with prices ``duals`` (either sign convention)."""
-    return block_cuts(problem, duals, free, params, say, size).bound
-
-
 @dataclass(frozen=True)
 class BlockCuts:
     """The block bound (B) and the blocks' cuts ``cuts @ y >= rhs``, one row per solved block.
@@ -202,7 +189,9 @@ def block_cuts(
     start: NDArray[np.bool_] | None = None,
     closed: NDArray[np.bool_] | None = None,
 ) -> BlockCuts:
-    """:func:`block_bound` with the solved blocks' cuts (:class:`BlockCuts`); ``start`` an optional
+    """Bound (B) of the module docstring for the covering ``problem`` (min form, rows ``a y >= 1``,
+    ``free`` the sites that may open, others at 0), with prices ``duals`` (either sign convention),
+    and the solved blocks' cuts (:class:`BlockCuts`); ``start`` an optional
     cover (mask over the columns) that each block MILP starts from.
 
     ``closed``: sites (among ``free``) kept out of the block MILPs, e.g. those reduced-cost fixing

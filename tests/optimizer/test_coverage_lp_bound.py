@@ -66,6 +66,14 @@ def _usable(inst: SitingInstance, radius: float) -> bool:
     return bool(new.any()) and bool((inst.dense_distances()[:, new] <= radius).any())
 
 
+def _usable_master(inst: SitingInstance, radius: float, p: int | None, budget: float | None):  # type: ignore[no-untyped-def]
+    """The master of an instance where a new site covers something and some row is left; else None."""
+    if not _usable(inst, radius):
+        return None
+    master = _master(inst, radius, p, budget)
+    return master if master.A.shape[0] else None
+
+
 @SETTINGS
 @given(
     inst=coverage_instances(),
@@ -79,11 +87,9 @@ def test_dual_bound_is_above_every_plan_at_any_multipliers(
 ) -> None:
     """L at random multipliers (some beyond [0, w], negative mu) bounds every plan, and its per-site
     values bound every plan with that site forced open / closed."""
-    if not _usable(inst, radius):
-        return
     budget = 6.0 if use_budget else None
-    master = _master(inst, radius, p, budget)
-    if master.A.shape[0] == 0:
+    master = _usable_master(inst, radius, p, budget)
+    if master is None:
         return
     rng = np.random.default_rng(seed)
     plans = _plans(inst, radius, p, budget)
@@ -109,11 +115,9 @@ def test_dual_bound_is_above_every_plan_at_any_multipliers(
 @given(inst=coverage_instances(), radius=st.integers(3, 15), p=st.integers(1, 3), use_budget=st.booleans())
 def test_pdlp_bound_brackets_the_lp_optimum(inst: SitingInstance, radius: int, p: int, use_budget: bool) -> None:
     """f(y) <= LP optimum (simplex) <= L from PDLP's multipliers; and L is above every plan."""
-    if not _usable(inst, radius):
-        return
     budget = 6.0 if use_budget else None
-    master = _master(inst, radius, p, budget)
-    if master.A.shape[0] == 0:
+    master = _usable_master(inst, radius, p, budget)
+    if master is None:
         return
     out = coverage_lp(
         master.A, master.w, lower=master.lower, upper=master.upper, p=p, cost=master.cost, budget=budget,
@@ -214,10 +218,8 @@ def test_lagrangian_cuts_are_valid_and_hold_the_master_below_the_dual_bound(
 
     from siting.optimizer.backends.highs import pass_problem
 
-    if not _usable(inst, radius):
-        return
-    master = _master(inst, radius, p, None)
-    if master.A.shape[0] == 0:
+    master = _usable_master(inst, radius, p, None)
+    if master is None:
         return
     rng = np.random.default_rng(seed)
     lam = rng.uniform(-0.3, 1.3, master.w.size) * master.w

@@ -155,7 +155,7 @@ def test_value_grid_is_the_coarsest_step_of_the_costs() -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("size", [2, 4])
 def test_block_bound_lies_between_the_lp_and_the_optimum(seed: int, size: int) -> None:
-    from siting.optimizer.coverage_blocks import block_bound
+    from siting.optimizer.coverage_blocks import block_cuts
     from siting.optimizer.coverage_lscp import lp_solve
 
     rng = np.random.default_rng(seed)
@@ -171,7 +171,9 @@ def test_block_bound_lies_between_the_lp_and_the_optimum(seed: int, size: int) -
     assert lp is not None
     y, duals = lp
     lp_value = float(cost @ y)
-    bound = block_bound(problem, duals, np.ones(m, dtype=bool), SolveParams(time_limit=10), lambda _m: None, size=size)
+    bound = block_cuts(
+        problem, duals, np.ones(m, dtype=bool), SolveParams(time_limit=10), lambda _m: None, size=size
+    ).bound
     assert lp_value - 1e-6 <= bound <= _least_cost(b, cost, np.ones(m, dtype=bool)) + 1e-6
 
 
