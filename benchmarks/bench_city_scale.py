@@ -139,10 +139,7 @@ def _lp_row(inst: Any, c: dict[str, Any], say: Any) -> dict[str, Any]:
         return {"status": "SKIPPED", "message": "the LP bracket is for the MCLP"}
     cpu1 = time.process_time()
     master = mclp_master(inst, c["radius"], c["p"], None, np.zeros(inst.m, dtype=bool))
-    out = coverage_lp(
-        master.A, master.w, lower=master.lower, upper=master.upper, p=master.p, cost=master.cost, budget=None,
-        offset=master.offset, seconds=c["time_limit"], params=SolveParams(threads=1).started(),
-    )  # fmt: skip
+    out = coverage_lp(master, seconds=c["time_limit"], params=SolveParams(threads=1).started())
     say(f"LP between {out.point:.10g} and {out.bound:.10g} ({out.status}) in {out.seconds:.1f} s")
     return {
         "status": "LP",

@@ -87,6 +87,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.models.milp import MilpProblem
+from siting.optimizer.coverage_lp_bound import CompactMclp
 from siting.optimizer.result import SolveParams
 
 Progress = Callable[[str], None]
@@ -127,31 +128,20 @@ class Cut:
 
 
 @dataclass
-class CoverageMaster:
-    """The covering structure the master works on (merged rows, one group per row).
+class CoverageMaster(CompactMclp):
+    """The covering structure the master works on: the compact MCLP over merged rows
+    (:class:`optimizer.coverage_lp_bound.CompactMclp`: ``A``, ``w``, site bounds, the p and budget
+    rows, ``offset``), each row in one group, and the cuts found so far.
 
-    Attributes
-    ----------
-    A : (R, m) CSR 0/1 float covering matrix of the merged rows (open question rows only).
-    w : (R,) weight of each merged row.
+    Attributes (beyond the compact MCLP's)
+    --------------------------------------
     group : (R,) group of each row, in 0..K-1.
     K : number of groups.
-    lower, upper : (m,) site bounds (fixings; a forbidden or existing site has upper 0).
-    p : number of new sites allowed (None: no cardinality row).
-    cost, budget : budget row ``cost y <= budget`` when budget is not None.
-    offset : weight already covered (by existing and fixed-open sites), added to every value.
+    cuts : the cuts stored in the master.
     """
 
-    A: sp.csr_array
-    w: NDArray[np.float64]
     group: NDArray[np.int64]
     K: int
-    lower: NDArray[np.float64]
-    upper: NDArray[np.float64]
-    p: int | None
-    cost: NDArray[np.float64]
-    budget: float | None
-    offset: float
     cuts: list[Cut] = field(default_factory=list)
 
     @property
@@ -266,20 +256,10 @@ class CoverageMaster:
         )
 
 
-def master_from_cover(
-    cover: sp.csr_array,
-    weights: NDArray[np.float64],
-    *,
-    lower: NDArray[np.float64],
-    upper: NDArray[np.float64],
-    p: int | None,
-    cost: NDArray[np.float64],
-    budget: float | None,
-    offset: float,
-) -> CoverageMaster:
-    """A master over merged rows of ``cover`` (bool CSR rows x m, rows already merged), grouped by
-    its first covering site (every row has one)."""
-    A = sp.csr_array(cover, dtype=np.float64)
+def grouped_master(mclp: CompactMclp) -> CoverageMaster:
+    """The master over the merged rows of ``mclp``, each row grouped by its first covering site
+    (every row has one)."""
+    A = sp.csr_array(mclp.A, dtype=np.float64)
     A.sort_indices()
     # group = the row's first covering site: every row of a group lies within the radius of one
     # site (sparse cuts), and the groups are few (low site indices take most rows). One group per
@@ -289,15 +269,15 @@ def master_from_cover(
     used, group = np.unique(first, return_inverse=True)
     return CoverageMaster(
         A=A,
-        w=np.asarray(weights, dtype=np.float64),
+        w=np.asarray(mclp.w, dtype=np.float64),
+        lower=mclp.lower,
+        upper=mclp.upper,
+        p=mclp.p,
+        cost=np.asarray(mclp.cost, dtype=np.float64),
+        budget=mclp.budget,
+        offset=mclp.offset,
         group=group.astype(np.int64),
         K=int(used.size),
-        lower=lower,
-        upper=upper,
-        p=p,
-        cost=np.asarray(cost, dtype=np.float64),
-        budget=budget,
-        offset=offset,
     )
 
 
@@ -447,10 +427,7 @@ def _pdlp_start(master: CoverageMaster, params: SolveParams, say: Progress) -> A
     from siting.optimizer.coverage_lp_bound import coverage_lp
 
     left = max(float(params.remaining() or 0.0), 0.0)
-    pd = coverage_lp(
-        master.A, master.w, lower=master.lower, upper=master.upper, p=master.p, cost=master.cost,
-        budget=master.budget, offset=master.offset, seconds=_PDLP_SHARE * left, params=params,
-    )  # fmt: skip
+    pd = coverage_lp(master, seconds=_PDLP_SHARE * left, params=params)
     say(f"PDLP: LP bound {pd.bound:.10g}, LP point {pd.point:.10g} ({pd.status}), {pd.seconds:.1f} s")
     return pd
 
@@ -544,15 +521,17 @@ def mclp_master(
     w = np.bincount(inverse, weights=instance.weights[demand], minlength=first.size).astype(np.float64)
     offset = float(instance.weights[by_existing].sum())
     upper = (new_eligible(instance) & ~closed).astype(np.float64)
-    return master_from_cover(
-        sp.csr_array(cover[first]),
-        w,
-        lower=np.zeros(instance.m),
-        upper=upper,
-        p=p,
-        cost=instance.cost,
-        budget=budget,
-        offset=offset,
+    return grouped_master(
+        CompactMclp(
+            A=sp.csr_array(cover[first]),
+            w=w,
+            lower=np.zeros(instance.m),
+            upper=upper,
+            p=p,
+            cost=instance.cost,
+            budget=budget,
+            offset=offset,
+        )
     )
 
 

@@ -51,6 +51,36 @@ _PDLP_TOL = 1e-5
 
 
 @dataclass
+class CompactMclp:
+    """The compact MCLP of the module docstring over merged rows: what its LP, the bound (L) and the
+    Benders master (:class:`optimizer.coverage_benders.CoverageMaster`, which extends it) share.
+
+    Attributes
+    ----------
+    A : (R, m) CSR 0/1 float covering matrix of the merged rows (open question rows only).
+    w : (R,) weight of each merged row.
+    lower, upper : (m,) site bounds (fixings; a forbidden or existing site has upper 0).
+    p : number of new sites allowed (None: no cardinality row).
+    cost, budget : budget row ``cost y <= budget`` when budget is not None.
+    offset : weight already covered (by existing and fixed-open sites), added to every value.
+    """
+
+    A: sp.csr_array
+    w: NDArray[np.float64]
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+    p: int | None
+    cost: NDArray[np.float64]
+    budget: float | None
+    offset: float
+
+    @property
+    def counted(self) -> NDArray[np.bool_]:
+        """The sites the p and budget rows count: every site that may open (upper > 0)."""
+        return self.upper > 0
+
+
+@dataclass
 class DualBound:
     """A rigorous bound (L) with its multipliers and, per site, the bound with y_j forced to 0 / 1."""
 
@@ -83,27 +113,20 @@ def _site_terms(d: NDArray[np.float64], lower: NDArray[np.float64], upper: NDArr
 
 
 def dual_bound(
-    A: sp.csr_array,
-    w: NDArray[np.float64],
+    mclp: CompactMclp,
     lam: NDArray[np.float64],
-    *,
-    lower: NDArray[np.float64],
-    upper: NDArray[np.float64],
-    p: int | None,
-    cost: NDArray[np.float64],
-    budget: float | None,
-    offset: float,
     mu: float = 0.0,
     nu: float = 0.0,
 ) -> DualBound:
     """Bound (L) of the module docstring at ``lam`` (clipped to [0, w]) and the given ``mu``, ``nu``
     (clipped to >= 0; ignored for a missing row). With a cardinality row the best ``mu`` for this
     lambda and nu is also tried, with a budget row ``nu = 0`` too; the least bound is returned."""
+    w, lower, upper, p, cost, budget = mclp.w, mclp.lower, mclp.upper, mclp.p, mclp.cost, mclp.budget
     lam = np.clip(np.asarray(lam, dtype=np.float64), 0.0, w)
-    g = np.asarray(A.T @ lam, dtype=np.float64)
+    g = np.asarray(mclp.A.T @ lam, dtype=np.float64)
     rows = float(np.sum(w - lam))
     # the p row counts every site that may open (upper > 0), as CoverageMaster.problem builds it
-    counted = upper > 0
+    counted = mclp.counted
     choices: list[tuple[float, float]] = []
     mu_in = max(float(mu), 0.0) if p is not None else 0.0
     nu_in = max(float(nu), 0.0) if budget is not None else 0.0
@@ -115,7 +138,7 @@ def dual_bound(
     for mu_c, nu_c in choices:
         d = g - nu_c * cost - mu_c * counted
         terms = _site_terms(d, lower, upper)
-        total = rows + offset + float(terms.sum())
+        total = rows + mclp.offset + float(terms.sum())
         total += mu_c * float(p or 0) + nu_c * float(budget or 0.0)
         if best is None or total < best.bound:
             best = DualBound(total, lam, mu_c, nu_c, total - terms, total - terms + d)
@@ -143,38 +166,30 @@ def _best_mu(
     return float(max(gf[k - 1], 0.0))
 
 
-def compact_lp(
-    A: sp.csr_array,
-    w: NDArray[np.float64],
-    *,
-    lower: NDArray[np.float64],
-    upper: NDArray[np.float64],
-    p: int | None,
-    cost: NDArray[np.float64],
-    budget: float | None,
-) -> tuple[Any, int]:
+def compact_lp(mclp: CompactMclp) -> tuple[Any, int]:
     """The compact LP of the module docstring as a ``highspy.HighsLp`` (columns: y then z; rows:
     the R coverage rows, then the p row, then the budget row). Returns the LP and R."""
     import highspy
 
+    A, p, budget = sp.csr_array(mclp.A, dtype=np.float64), mclp.p, mclp.budget
     R, m = A.shape
-    counted = (upper > 0).astype(np.float64)
+    counted = mclp.counted.astype(np.float64)
     blocks = [[-A, sp.identity(R, format="csr")]]
     rhs = [np.zeros(R)]
     if p is not None:
         blocks.append([sp.csr_array(counted[None, :]), sp.csr_array((1, R))])
         rhs.append(np.array([float(p)]))
     if budget is not None:
-        blocks.append([sp.csr_array((counted * cost)[None, :]), sp.csr_array((1, R))])
+        blocks.append([sp.csr_array((counted * mclp.cost)[None, :]), sp.csr_array((1, R))])
         rhs.append(np.array([float(budget)]))
     M = sp.csc_array(sp.block_array(blocks))
     M.eliminate_zeros()
     lp = highspy.HighsLp()
     lp.num_col_ = m + R
     lp.num_row_ = int(M.shape[0])
-    lp.col_cost_ = np.concatenate([np.zeros(m), w])
-    lp.col_lower_ = np.concatenate([lower, np.zeros(R)])
-    lp.col_upper_ = np.concatenate([upper, np.ones(R)])
+    lp.col_cost_ = np.concatenate([np.zeros(m), mclp.w])
+    lp.col_lower_ = np.concatenate([mclp.lower, np.zeros(R)])
+    lp.col_upper_ = np.concatenate([mclp.upper, np.ones(R)])
     lp.row_lower_ = np.full(lp.num_row_, -highspy.kHighsInf)
     lp.row_upper_ = np.concatenate(rhs)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
@@ -202,26 +217,13 @@ def clip_to_sites(
     return y
 
 
-def coverage_lp(
-    A: sp.csr_array,
-    w: NDArray[np.float64],
-    *,
-    lower: NDArray[np.float64],
-    upper: NDArray[np.float64],
-    p: int | None,
-    cost: NDArray[np.float64],
-    budget: float | None,
-    offset: float,
-    seconds: float,
-    params: SolveParams,
-) -> LpBound:
+def coverage_lp(mclp: CompactMclp, seconds: float, params: SolveParams) -> LpBound:
     """The compact LP by HiGHS's PDLP within ``seconds`` (and the deadline of ``params``), turned
     into the rigorous bound (L) and a feasible LP point (see the module docstring)."""
     from siting.optimizer.backends.highs import new_highs, run_within
 
     t0 = time.monotonic()
-    A = sp.csr_array(A, dtype=np.float64)
-    lp, R = compact_lp(A, w, lower=lower, upper=upper, p=p, cost=cost, budget=budget)
+    lp, R = compact_lp(mclp)
     h = new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("solver", "pdlp")
@@ -239,14 +241,15 @@ def coverage_lp(
     sol = h.getSolution()
     col = np.asarray(sol.col_value, dtype=np.float64)
     dual = np.asarray(sol.row_dual, dtype=np.float64)
-    m = A.shape[1]
+    m, p, budget = mclp.A.shape[1], mclp.p, mclp.budget
     if col.size < m or dual.size < R:
         return LpBound(None, None, -math.inf, time.monotonic() - t0, status)
-    y = clip_to_sites(col[:m], lower, upper, p)
-    if budget is not None and float(cost[upper > 0] @ y[upper > 0]) > budget:
+    y = clip_to_sites(col[:m], mclp.lower, mclp.upper, p)
+    counted = mclp.counted
+    if budget is not None and float(mclp.cost[counted] @ y[counted]) > budget:
         point = -math.inf  # not a point of the site polytope: no LP value claimed
     else:
-        point = float(w @ np.minimum(A @ y, 1.0)) + offset
+        point = float(mclp.w @ np.minimum(mclp.A @ y, 1.0)) + mclp.offset
     extra = dual[R:]
     # the solver's sign convention for a maximisation is not assumed: both signs give valid
     # multipliers once clipped, the least bound is kept
@@ -254,9 +257,7 @@ def coverage_lp(
     for s in (1.0, -1.0):
         mu = s * float(extra[0]) if p is not None and extra.size else 0.0
         nu = s * float(extra[-1]) if budget is not None and extra.size else 0.0
-        got = dual_bound(
-            A, w, s * dual[:R], lower=lower, upper=upper, p=p, cost=cost, budget=budget, offset=offset, mu=mu, nu=nu
-        )
+        got = dual_bound(mclp, s * dual[:R], mu=mu, nu=nu)
         if best is None or got.bound < best.bound:
             best = got
     return LpBound(best, y, point, time.monotonic() - t0, status)

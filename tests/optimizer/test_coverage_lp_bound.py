@@ -51,9 +51,7 @@ def _plans(inst: SitingInstance, radius: float, p: int | None, budget: float | N
 def _simplex_lp(master) -> float:  # type: ignore[no-untyped-def]
     import highspy
 
-    lp, _ = compact_lp(
-        master.A, master.w, lower=master.lower, upper=master.upper, p=master.p, cost=master.cost, budget=master.budget
-    )
+    lp, _ = compact_lp(master)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.passModel(lp)
@@ -96,10 +94,7 @@ def test_dual_bound_is_above_every_plan_at_any_multipliers(
     for _ in range(4):
         lam = rng.uniform(-0.5, 1.5, master.w.size) * master.w
         mu, nu = rng.uniform(-50, 200), rng.uniform(-50, 200)
-        got = dual_bound(
-            master.A, master.w, lam, lower=master.lower, upper=master.upper, p=p, cost=master.cost,
-            budget=budget, offset=master.offset, mu=mu, nu=nu,
-        )  # fmt: skip
+        got = dual_bound(master, lam, mu=mu, nu=nu)
         best = max(v for _, v in plans)
         assert got.bound >= best - 1e-7
         for j in np.flatnonzero(master.upper > 0):
@@ -119,10 +114,7 @@ def test_pdlp_bound_brackets_the_lp_optimum(inst: SitingInstance, radius: int, p
     master = _usable_master(inst, radius, p, budget)
     if master is None:
         return
-    out = coverage_lp(
-        master.A, master.w, lower=master.lower, upper=master.upper, p=p, cost=master.cost, budget=budget,
-        offset=master.offset, seconds=10.0, params=SolveParams(threads=1).started(),
-    )  # fmt: skip
+    out = coverage_lp(master, seconds=10.0, params=SolveParams(threads=1).started())
     lp = _simplex_lp(master)
     tol = 1e-6 * max(1.0, lp)
     assert out.dual is not None and out.bound >= lp - tol
@@ -235,8 +227,5 @@ def test_lagrangian_cuts_are_valid_and_hold_the_master_below_the_dual_bound(
     pass_problem(h, master.problem(integer=False))
     h.run()
     lp = float(h.getInfo().objective_function_value)
-    got = dual_bound(
-        master.A, master.w, lam, lower=master.lower, upper=master.upper, p=p, cost=master.cost, budget=None,
-        offset=master.offset,
-    )  # fmt: skip
+    got = dual_bound(master, lam)
     assert lp <= got.bound + 1e-6 * max(1.0, got.bound)
