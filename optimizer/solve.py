@@ -487,12 +487,16 @@ def _cheapest(
 
 # ---------------------------------------------------------------------------------- solving
 def _heuristic_start(
-    instance: SitingInstance, spec: ModelSpec, params: SolveParams | None = None, record: dict[str, Any] | None = None
+    instance: SitingInstance,
+    spec: ModelSpec,
+    params: SolveParams | None = None,
+    record: dict[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> NDArray[np.bool_] | None:
     """Greedy + interchange plan used to warm-start an exact solve (None when not applicable).
 
     It may use a quarter of what is left of the time budget; the exact solve gets the rest.
-    ``record`` receives the heuristic's proven bound (``"bound"``).
+    ``record`` receives the heuristic's proven bound (``"bound"``); ``progress`` a line per phase.
     """
     params = params or SolveParams()
     if spec.model not in ("pmedian", "mclp") or spec.capacitated or params.expired():
@@ -507,7 +511,13 @@ def _heuristic_start(
         from siting.optimizer.pmedian_start import truncated_instance
 
         width = max(PMEDIAN_START_MIN_WIDTH, math.ceil(PMEDIAN_START_WIDTH * instance.m / max(1, spec.p or 1)))
+        t_cut = time.monotonic()
         instance = truncated_instance(instance, width)
+        if progress is not None:
+            progress(
+                f"heuristic start on each demand point's {min(width, instance.m):,} nearest sites "
+                f"({instance.distances.nnz:,} pairs) in {time.monotonic() - t_cut:.1f} s"
+            )
         left = params.remaining()  # the truncation took some of the budget
 
     # "auto" = greedy, interchange, Lagrangian, interchange again from the Lagrangian plans: it
@@ -523,6 +533,7 @@ def _heuristic_start(
         # multipliers make the Benders LP converge fast and the LP-guided MILP finds the plan)
         method="lagrangian" if truncated else "auto",
         time_limit=None if left is None else 0.25 * left,
+        progress=progress,
     )
     if record is not None:
         # a bound on the truncated instance bounds another problem: never used as a bound
@@ -756,7 +767,7 @@ def solve(
         from siting.models.formulations.mclp import mclp
 
         record: dict[str, Any] = {}
-        start = _heuristic_start(instance, spec, params, record) if warm_ok else None
+        start = _heuristic_start(instance, spec, params, record, say) if warm_ok else None
         if params.expired():  # no time to build the model: keep the start
             res, mask = _or_start(_spent(backend.name), None, start, spec, record)
             return _finish(instance, spec, res, mask, started, stats={"formulation": "mclp"})
@@ -797,7 +808,7 @@ def solve(
     if formulation == "auto":
         formulation = "benders" if backend.name == "highs" and spec.budget is None else "radius"
     record = {}
-    start = _heuristic_start(instance, spec, params, record) if warm_ok else None
+    start = _heuristic_start(instance, spec, params, record, say) if warm_ok else None
     if formulation != "benders" and params.expired():  # no time to build the model: keep the start
         res, mask = _or_start(_spent(backend.name), None, start, spec, record)
         return _finish(instance, spec, res, mask, started, stats={"formulation": formulation})

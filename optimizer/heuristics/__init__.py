@@ -199,13 +199,17 @@ def run_heuristic(
             out = interchange_mclp(instance, radius, start, p, budget, time_limit=left(), stats=info)
         return out, int(info.get("moves", 0))
 
+    say = progress or (lambda _msg: None)
     if method == "lagrangian":
-        lag = _lagrangian(instance, model, p, radius, budget, None, None, left(), table)
+        lag = _lagrangian(instance, model, p, radius, budget, None, None, left(), table, say)
         mask = lag.best_mask
         iterations += lag.iterations
         bound = _tighter(model, bound, lag)
         obj = value(mask)
         stats["lagrangian"] = {"iterations": lag.iterations, "objective": obj}
+        say(
+            f"Lagrangian plan {obj:.10g}, bound {bound:.10g} after {lag.iterations} iterations, {time.perf_counter() - t0:.1f} s"
+        )
         out = _finish(instance, model, mask, obj, bound, t0, method, iterations, stats, radius, p, budget)
         return _with_multipliers(out, model, lag)
 
@@ -216,7 +220,6 @@ def run_heuristic(
         mask = greedy_mclp(instance, radius, p, budget)
     obj = value(mask)
     stats["greedy"] = {"objective": obj, "seconds": time.perf_counter() - t0}
-    say = progress or (lambda _msg: None)
     say(f"greedy plan {obj:.10g} in {time.perf_counter() - t0:.1f} s")
     if method in ("interchange", "auto"):
         mask, moves = local(mask)
@@ -225,7 +228,7 @@ def run_heuristic(
         stats["interchange"] = {"objective": obj, "moves": moves, "seconds": time.perf_counter() - t0}
         say(f"swap search: {obj:.10g} after {moves} moves, {time.perf_counter() - t0:.1f} s")
     if method == "auto" and _gap_open(model, obj, bound):
-        lag = _lagrangian(instance, model, p, radius, budget, obj, mask, left(), table)
+        lag = _lagrangian(instance, model, p, radius, budget, obj, mask, left(), table, say)
         iterations += lag.iterations
         bound = _tighter(model, bound, lag)
         stats["lagrangian"] = {"iterations": lag.iterations, "bound": bound, "seconds": time.perf_counter() - t0}
@@ -265,11 +268,13 @@ def _lagrangian(
     start: NDArray[np.bool_] | None,
     time_limit: float | None,
     table: DistanceTable | None,
+    progress: Callable[[str], None],
 ) -> LagrangianResult:
     if model == "pmedian":
         return lagrangian_pmedian(
-            instance, p, upper_bound=incumbent, time_limit=time_limit, budget=budget, start_mask=start, table=table
-        )
+            instance, p, upper_bound=incumbent, time_limit=time_limit, budget=budget, start_mask=start, table=table,
+            progress=progress,
+        )  # fmt: skip
     assert radius is not None
     return lagrangian_mclp(
         instance, radius, p, lower_bound=incumbent, time_limit=time_limit, budget=budget, start_mask=start

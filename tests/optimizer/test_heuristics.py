@@ -292,3 +292,32 @@ def test_pmed1_greedy_interchange_and_lagrangian() -> None:
     assert 0.95 * PMED1_OPT <= lag.lower_bound <= PMED1_OPT
     out = run_heuristic(inst, "pmedian", p=p, method="auto")
     assert out.bound <= PMED1_OPT <= out.objective <= PMED1_OPT * 1.01
+
+
+def test_a_long_lagrangian_reports_its_bound_as_it_goes() -> None:
+    """With a line due at every iteration, each line carries the bound so far, never falling, and
+    the last one is at most the returned bound."""
+    import siting.optimizer.heuristics.lagrangian as lagrangian_module
+
+    rng = np.random.default_rng(7)
+    pts = rng.uniform(0, 100, (40, 2))
+    inst = SitingInstance(np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1)), rng.integers(1, 9, 40))
+    lines: list[str] = []
+    with mock.patch.object(lagrangian_module, "PROGRESS_SECONDS", 0.0):
+        out = lagrangian_pmedian(inst, 4, max_iter=30, progress=lines.append)
+    assert len(lines) >= min(out.iterations - 1, 29)
+    bounds = [float(line.split("bound ")[1].split(",")[0]) for line in lines[1:]]  # the first: none yet
+    assert bounds == sorted(bounds) and bounds[-1] <= out.lower_bound + 1e-6
+
+
+def test_the_exact_p_median_reports_its_heuristic_start() -> None:
+    """The heuristic start's phases (greedy, swaps, Lagrangian) reach the caller's progress lines."""
+    from siting.optimizer.solve import ModelSpec, solve
+
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(0, 100, (30, 2))
+    inst = SitingInstance(np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1)), rng.integers(1, 9, 30))
+    lines: list[str] = []
+    solve(inst, ModelSpec("pmedian", p=3), solver="highs", progress=lines.append)
+    assert any(line.startswith("greedy plan") for line in lines)
+    assert any(line.startswith("swap search") for line in lines)
