@@ -403,6 +403,17 @@ def solve_pmedian_benders(
         ), None
     if loop.status == "proven":
         say(f"benders: the start's proven bound meets its value {ub:.8g}; no LP needed")
+    elif loop.status == "time" and np.isfinite(loop.bound):
+        # the last master LP solved to optimality holds a subset of valid cuts: its value bounds
+        # every plan even though the LP phase did not converge (the solve under way when the
+        # clock stopped it is not read)
+        stats["lp_bound"] = min(ub, loop.bound)
+        bound = max(bound, stats["lp_bound"])
+        limit = Limit.TIME
+        say(
+            f"benders LP phase stopped by the time limit after {loop.rounds - 1} rounds: bound {bound:.8g}, "
+            f"incumbent {ub:.8g}"
+        )
     elif loop.status != "time":
         stats["lp_bound"] = min(ub, loop.bound)
         bound = max(bound, stats["lp_bound"])

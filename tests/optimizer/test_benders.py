@@ -154,3 +154,31 @@ def test_truncated_separator_keeps_the_optimum(seed: int, width: int) -> None:
         assert res.status == Status.OPTIMAL
         assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
         assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9, abs=1e-6)
+
+
+@pytest.mark.parametrize("solved_rounds", [1, 3])
+def test_an_lp_phase_stopped_by_the_clock_keeps_its_last_lp_bound(
+    monkeypatch: pytest.MonkeyPatch, solved_rounds: int
+) -> None:
+    """The master LP stops on the clock after some rounds have solved (the solve is told "time" from
+    then on): the run ends FEASIBLE on the time limit with the last solved LP's value as its bound,
+    a bound of the classic optimum."""
+    from siting.optimizer import pmedian_master
+
+    inst = graph_instance(5, 60)
+    best, _ = classic_optimum(inst, 4)
+    calls = {"n": 0}
+    solve = pmedian_master.Master.solve
+
+    def stops_after(self: pmedian_master.Master, deadline: float, cutoff: float = np.inf) -> str:
+        calls["n"] += 1
+        return "time" if calls["n"] > solved_rounds else solve(self, deadline, cutoff)
+
+    monkeypatch.setattr(pmedian_master.Master, "solve", stops_after)
+    lines: list[str] = []
+    res, mask = solve_pmedian_benders(inst, 4, SolveParams(mip_gap=0.0), progress=lines.append)
+    assert (res.status, res.limit) == (Status.FEASIBLE, Limit.TIME), res.message
+    assert res.bound is not None and res.bound <= best + 1e-9
+    assert res.stats["lp_bound"] == pytest.approx(res.bound)
+    assert any("stopped by the time limit" in line for line in lines)
+    assert mask is not None and res.objective == pytest.approx(evaluate(inst, mask).weighted_distance)
