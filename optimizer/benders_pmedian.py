@@ -200,6 +200,7 @@ def solve_pmedian_benders(
         by_total = np.argsort(d.sum(axis=0), kind="stable")
         y_inc[by_total[~existing[by_total]][:p]] = 1.0
     ub = true_value(y_inc)
+    say(f"benders: the start plan's value {ub:.10g}")
 
     h = new_master_highs(params)
     master = Master(h, sep, w, existing, p, lp_tol)

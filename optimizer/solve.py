@@ -66,8 +66,11 @@ LSCP_REDUCED_PAIRS = 500_000
 #: Above this many demand-site pairs the p-median's heuristic start runs on a truncated instance (its
 #: dense working copies would exceed the memory a city-sized run may use; optimizer/pmedian_start.py) ...
 PMEDIAN_START_ENTRIES = 50_000_000
-#: ... where it runs on each client's nearest max(MIN_WIDTH, WIDTH * sites / p) sites
+#: ... where it runs on each client's nearest max(MIN_WIDTH, WIDTH * sites / p) sites ...
 PMEDIAN_START_WIDTH, PMEDIAN_START_MIN_WIDTH = 6.0, 64
+#: ... and on at most this many pairs in all: at usa13509, p = 10 the width above (8,106 sites per
+#: client, 110 million pairs) made the start's sorted working copies peak at 11.6 GB and take 180 s
+PMEDIAN_START_PAIRS = 25_000_000
 
 Progress = Callable[[str], None]
 #: Nonzeros HiGHS presolves per second, conservatively (measured ~350,000/s on one busy core):
@@ -508,17 +511,26 @@ def _heuristic_start(
     if truncated:
         # the heuristics hold dense (n, m) working copies: at 13,509 x 13,509 (usa13509) they peaked
         # at 11 GB and the greedy alone took 80 s; on each client's nearest sites they need a fraction
-        from siting.optimizer.pmedian_start import truncated_instance
+        from siting.optimizer.pmedian_start import truncated_instance, truncated_start
 
         width = max(PMEDIAN_START_MIN_WIDTH, math.ceil(PMEDIAN_START_WIDTH * instance.m / max(1, spec.p or 1)))
+        width = min(width, max(PMEDIAN_START_MIN_WIDTH, PMEDIAN_START_PAIRS // max(1, instance.n)))
         t_cut = time.monotonic()
-        instance = truncated_instance(instance, width)
+        near = truncated_instance(instance, width)
         if progress is not None:
             progress(
                 f"heuristic start on each demand point's {min(width, instance.m):,} nearest sites "
-                f"({instance.distances.nnz:,} pairs) in {time.monotonic() - t_cut:.1f} s"
+                f"({near.distances.nnz:,} pairs) in {time.monotonic() - t_cut:.1f} s"
             )
         left = params.remaining()  # the truncation took some of the budget
+        start, multipliers = truncated_start(
+            instance, near, spec.p, spec.budget, None if left is None else 0.25 * left, progress
+        )
+        if record is not None:
+            # a bound on the truncated instance bounds another problem: never used as a bound
+            record["bound"] = None
+            record["multipliers"] = multipliers
+        return start
 
     # "auto" = greedy, interchange, Lagrangian, interchange again from the Lagrangian plans: it
     # reaches the optimum of all 40 OR-Library pmed instances in about 10 s in total, and a
@@ -529,15 +541,12 @@ def _heuristic_start(
         p=spec.p,
         radius=spec.radius,
         budget=spec.budget,
-        # truncated: the Lagrangian alone (usa13509, p = 2000: 28 s against the full 94 s share; its
-        # multipliers make the Benders LP converge fast and the LP-guided MILP finds the plan)
-        method="lagrangian" if truncated else "auto",
+        method="auto",
         time_limit=None if left is None else 0.25 * left,
         progress=progress,
     )
     if record is not None:
-        # a bound on the truncated instance bounds another problem: never used as a bound
-        record["bound"] = None if truncated else out.bound
+        record["bound"] = out.bound
         record["multipliers"] = out.multipliers
     return np.asarray(out.open_mask, dtype=bool)
 

@@ -77,15 +77,15 @@ def monkeypatch_module():  # type: ignore[no-untyped-def]
 def test_both_paths_start_on_the_truncated_instance_and_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     inst = clustered(11, 80, 40)
     seen: list[bool] = []
-    from siting.optimizer import heuristics
+    from siting.optimizer.heuristics import lagrangian
 
-    original = heuristics.run_heuristic
+    original = lagrangian.lagrangian_pmedian
 
     def spy(instance, *args, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(bool(instance.is_sparse))
         return original(instance, *args, **kwargs)
 
-    monkeypatch.setattr(heuristics, "run_heuristic", spy)
+    monkeypatch.setattr(lagrangian, "lagrangian_pmedian", spy)
     monkeypatch.setattr(solve_module, "PMEDIAN_START_ENTRIES", 1000)
     exact = SolveParams(mip_gap=0.0)
     res = solve(inst, ModelSpec("pmedian", p=5), solver="highs", params=exact)
@@ -93,3 +93,31 @@ def test_both_paths_start_on_the_truncated_instance_and_agree(monkeypatch: pytes
     assert seen == [True, True]  # both starts ran on the truncated instance
     assert res.status == Status.OPTIMAL and classic.status == Status.OPTIMAL
     assert res.objective == pytest.approx(classic.objective, rel=1e-9)
+
+
+def test_the_start_keeps_the_lagrangian_plan_best_on_every_site(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On one nearest site per client every plan but one that opens each client's nearest site is
+    infinite; the start measures the Lagrangian's plans on the whole instance and keeps the best
+    there, which is never worse than the Lagrangian's own best plan."""
+    from siting.models.evaluate import evaluate
+    from siting.optimizer.heuristics import lagrangian
+    from siting.optimizer.pmedian_start import truncated_start
+
+    inst = clustered(4, 70, 35)
+    near = truncated_instance(inst, 1)
+    kept: dict[str, object] = {}
+    original = lagrangian.lagrangian_pmedian
+
+    def keep(*args, **kwargs):  # type: ignore[no-untyped-def]
+        kept["out"] = out = original(*args, **kwargs)
+        return out
+
+    monkeypatch.setattr(lagrangian, "lagrangian_pmedian", keep)
+    lines: list[str] = []
+    mask, multipliers = truncated_start(inst, near, 4, None, None, lines.append)
+    lag = kept["out"]
+    values = [evaluate(inst, m).weighted_distance for m in (lag.best_mask, *lag.plans)]  # type: ignore[attr-defined]
+    assert evaluate(inst, mask).weighted_distance == pytest.approx(min(values))
+    assert int((mask & ~inst.existing).sum()) <= 4 and not (mask & inst.forbidden).any()
+    assert multipliers.shape == (inst.n,)
+    assert lines and lines[-1].startswith("heuristic start:")
