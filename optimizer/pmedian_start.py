@@ -16,7 +16,9 @@ Which plan: a plan that leaves some client without an open site among its stored
 infinite on the truncated instance, however good it is in truth; at small p (usa13509, p = 10,
 1,850 sites per client) the Lagrangian's own best plan was then its greedy start, 581 million
 against an optimum of 399 million. So :func:`truncated_start` measures the Lagrangian's last
-primal plans on the whole instance and keeps the best of them there.
+primal plans on the whole instance and keeps the best of them there. Those plans (the p sites of
+most negative reduced cost) were still no better there, so at small p the start adds the greedy
+on every site (:func:`dense_greedy`, row blocks of the instance's own matrix: seconds, no copy).
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ from numpy.typing import NDArray
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.pmedian_separator import RadiusSeparator
+
+#: the greedy on every site is tried while p x clients x sites stays below this (usa13509, p = 10:
+#: 1.8e9, about 10 s; p = 2000 would be 200 times that)
+GREEDY_WORK = 5e9
+#: rows of the distance matrix read at once by :func:`dense_greedy`
+GREEDY_BLOCK_ROWS = 512
 
 
 def truncated_instance(instance: SitingInstance, width: int) -> SitingInstance:
@@ -78,6 +86,8 @@ def truncated_start(
     say = progress or (lambda _msg: None)
     lag = lagrangian_pmedian(near, p, time_limit=time_limit, budget=budget, progress=progress)
     plans = [lag.best_mask, *lag.plans]
+    if budget is None and p is not None and not instance.is_sparse and p * instance.n * instance.m <= GREEDY_WORK:
+        plans.append(dense_greedy(instance, p))
     values = [float(evaluate(instance, mask).weighted_distance) for mask in plans]
     best = int(np.argmin(values))
     say(
@@ -85,3 +95,53 @@ def truncated_start(
         f"site ({lag.iterations} iterations on the nearest sites)"
     )
     return np.asarray(plans[best], dtype=bool), np.asarray(lag.multipliers, dtype=np.float64)
+
+
+def dense_greedy(instance: SitingInstance, p: int) -> NDArray[np.bool_]:
+    """The plan of :func:`optimizer.heuristics.greedy.greedy_pmedian` (budget None) without its
+    working copies: from the existing sites, open the eligible site of largest gain
+    ``g_j = sum_i w_i max(0, d_i - d_ij)`` (``d_i`` the distance to the nearest open site, ties to
+    the lowest index) p times, each gain summed over ``GREEDY_BLOCK_ROWS`` rows of the instance's
+    own dense matrix at a time. Unreachable pairs cost the penalty ``U`` of
+    :class:`optimizer.heuristics.greedy.DistanceTable`, over the same active rows (positive weight,
+    some eligible site reachable)."""
+    d = instance.distances
+    n, m = d.shape
+    w_all = np.asarray(instance.weights, dtype=np.float64)
+    eligible = instance.eligible
+    active = np.zeros(n, dtype=bool)
+    dmax = 0.0
+    for lo in range(0, n, GREEDY_BLOCK_ROWS):
+        fin = np.isfinite(np.asarray(d[lo : lo + GREEDY_BLOCK_ROWS]))
+        rows = (w_all[lo : lo + GREEDY_BLOCK_ROWS] > 0) & (fin & eligible[None, :]).any(axis=1)
+        active[lo : lo + GREEDY_BLOCK_ROWS] = rows
+        if rows.any():
+            block = np.asarray(d[lo : lo + GREEDY_BLOCK_ROWS])[rows]
+            dmax = max(dmax, float(block[fin[rows]].max()))
+    w = np.where(active, w_all, 0.0)  # inactive rows gain nothing
+    if active.any():
+        big = (dmax + 1.0) * min(1.0 + float(w.sum()) / float(w[active].min()), 1e7)
+    else:
+        big = dmax + 1.0
+
+    def column(j: int) -> NDArray[np.float64]:
+        col = np.asarray(d[:, j], dtype=np.float64)
+        return np.where(np.isfinite(col), col, big)
+
+    open_mask = instance.existing.copy()
+    d1 = np.full(n, big)
+    for site in np.flatnonzero(open_mask).tolist():
+        d1 = np.minimum(d1, column(site))
+    cand = eligible & ~instance.existing
+    for _ in range(int(min(p, cand.sum()))):
+        gain = np.zeros(m)
+        for lo in range(0, n, GREEDY_BLOCK_ROWS):
+            block = np.asarray(d[lo : lo + GREEDY_BLOCK_ROWS], dtype=np.float64)
+            diff = d1[lo : lo + GREEDY_BLOCK_ROWS, None] - np.where(np.isfinite(block), block, big)
+            np.maximum(diff, 0.0, out=diff)
+            gain += w[lo : lo + GREEDY_BLOCK_ROWS] @ diff
+        j = int(np.argmax(np.where(cand, gain, -np.inf)))  # the first largest: the lowest index among ties
+        open_mask[j] = True
+        cand[j] = False
+        d1 = np.minimum(d1, column(j))
+    return open_mask

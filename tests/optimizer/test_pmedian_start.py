@@ -97,11 +97,11 @@ def test_both_paths_start_on_the_truncated_instance_and_agree(monkeypatch: pytes
 
 def test_the_start_keeps_the_lagrangian_plan_best_on_every_site(monkeypatch: pytest.MonkeyPatch) -> None:
     """On one nearest site per client every plan but one that opens each client's nearest site is
-    infinite; the start measures the Lagrangian's plans on the whole instance and keeps the best
-    there, which is never worse than the Lagrangian's own best plan."""
+    infinite; the start measures the Lagrangian's plans (and, at small p, the greedy's) on the whole
+    instance and keeps the best there, never worse than the Lagrangian's own best plan."""
     from siting.models.evaluate import evaluate
     from siting.optimizer.heuristics import lagrangian
-    from siting.optimizer.pmedian_start import truncated_start
+    from siting.optimizer.pmedian_start import dense_greedy, truncated_start
 
     inst = clustered(4, 70, 35)
     near = truncated_instance(inst, 1)
@@ -117,7 +117,25 @@ def test_the_start_keeps_the_lagrangian_plan_best_on_every_site(monkeypatch: pyt
     mask, multipliers = truncated_start(inst, near, 4, None, None, lines.append)
     lag = kept["out"]
     values = [evaluate(inst, m).weighted_distance for m in (lag.best_mask, *lag.plans)]  # type: ignore[attr-defined]
-    assert evaluate(inst, mask).weighted_distance == pytest.approx(min(values))
+    greedy = evaluate(inst, dense_greedy(inst, 4)).weighted_distance  # small p: the greedy is a candidate too
+    assert evaluate(inst, mask).weighted_distance == pytest.approx(min([*values, greedy]))
     assert int((mask & ~inst.existing).sum()) <= 4 and not (mask & inst.forbidden).any()
     assert multipliers.shape == (inst.n,)
     assert lines and lines[-1].startswith("heuristic start:")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    inst=instances(n=(1, 12), m=(2, 8), unreachable=True, weights=(0, 9)), p=st.integers(1, 4), rows=st.integers(1, 9)
+)
+def test_the_block_greedy_opens_the_greedy_plan(inst: SitingInstance, p: int, rows: int) -> None:
+    """The greedy read in row blocks of the dense matrix opens exactly the sites of the greedy on
+    its working copies: same gains, same penalty for unreachable pairs, same ties."""
+    from unittest import mock
+
+    from siting.optimizer import pmedian_start
+    from siting.optimizer.heuristics.greedy import greedy_pmedian
+
+    with mock.patch.object(pmedian_start, "GREEDY_BLOCK_ROWS", rows):
+        got = pmedian_start.dense_greedy(inst, p)
+    np.testing.assert_array_equal(got, greedy_pmedian(inst, p))
