@@ -24,6 +24,8 @@ on every site (:func:`dense_greedy`, row blocks of the instance's own matrix: se
 from __future__ import annotations
 
 import dataclasses
+import math
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -33,7 +35,13 @@ from numpy.typing import NDArray
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.pmedian_separator import RadiusSeparator
+from siting.optimizer.result import SolveParams
 
+#: each client keeps its nearest max(START_MIN_WIDTH, START_WIDTH * sites / p) sites ...
+START_WIDTH, START_MIN_WIDTH = 6.0, 64
+#: ... and at most this many pairs are kept in all: at usa13509, p = 10 the width above (8,106 sites
+#: per client, 110 million pairs) made the start's sorted working copies peak at 11.6 GB and take 180 s
+START_PAIRS = 25_000_000
 #: the greedy on every site is tried while p x clients x sites stays below this (usa13509, p = 10:
 #: 1.8e9, about 10 s; p = 2000 would be 200 times that)
 GREEDY_WORK = 5e9
@@ -65,18 +73,25 @@ def truncated_instance(instance: SitingInstance, width: int) -> SitingInstance:
     return dataclasses.replace(instance, distances=csr)
 
 
+def start_width(n: int, m: int, p: int | None) -> int:
+    """How many nearest sites each of ``n`` clients keeps for the start (of ``m``, with ``p``)."""
+    width = max(START_MIN_WIDTH, math.ceil(START_WIDTH * m / max(1, p or 1)))
+    return min(width, max(START_MIN_WIDTH, START_PAIRS // max(1, n)))
+
+
 def truncated_start(
     instance: SitingInstance,
-    near: SitingInstance,
     p: int | None,
     budget: float | None,
-    time_limit: float | None,
+    params: SolveParams,
+    share: float,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
     """The start plan and Lagrangian multipliers of a very large p-median ``instance``: the
-    subgradient method on ``near`` (its :func:`truncated_instance`) within ``time_limit`` seconds,
-    then the best of its primal plans (its best plan on ``near`` and the plans of its last improving
-    iterations) measured on ``instance`` (see the module docstring).
+    subgradient method on its :func:`truncated_instance` (:func:`start_width` sites per client)
+    within ``share`` of the time ``params`` leave after the truncation, then the best of its primal
+    plans (its best plan on the nearest sites and the plans of its last improving iterations, with
+    the greedy on every site at small p) measured on ``instance`` (see the module docstring).
 
     The Lagrangian alone, without the swap searches: at usa13509, p = 2000 it took 28 s of a 94 s
     share, and its multipliers make the Benders LP converge fast.
@@ -84,15 +99,25 @@ def truncated_start(
     from siting.optimizer.heuristics.lagrangian import lagrangian_pmedian
 
     say = progress or (lambda _msg: None)
-    lag = lagrangian_pmedian(near, p, time_limit=time_limit, budget=budget, progress=progress)
+    width = start_width(instance.n, instance.m, p)
+    t0 = time.monotonic()
+    near = truncated_instance(instance, width)
+    say(
+        f"heuristic start on each demand point's {min(width, instance.m):,} nearest sites "
+        f"({near.distances.nnz:,} pairs) in {time.monotonic() - t0:.1f} s"
+    )
+    left = params.remaining()
+    lag = lagrangian_pmedian(
+        near, p, time_limit=None if left is None else share * left, budget=budget, progress=progress
+    )
     plans = [lag.best_mask, *lag.plans]
     if budget is None and p is not None and not instance.is_sparse and p * instance.n * instance.m <= GREEDY_WORK:
         plans.append(dense_greedy(instance, p))
     values = [float(evaluate(instance, mask).weighted_distance) for mask in plans]
     best = int(np.argmin(values))
     say(
-        f"heuristic start: {values[best]:.10g}, the best of {len(plans)} Lagrangian plans measured on every "
-        f"site ({lag.iterations} iterations on the nearest sites)"
+        f"heuristic start: {values[best]:.10g}, the best of {len(plans)} plans measured on every "
+        f"site ({lag.iterations} Lagrangian iterations on the nearest sites)"
     )
     return np.asarray(plans[best], dtype=bool), np.asarray(lag.multipliers, dtype=np.float64)
 

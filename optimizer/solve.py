@@ -8,7 +8,6 @@ A mismatch between the two beyond tolerance is reported in ``message`` and flips
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -66,11 +65,7 @@ LSCP_REDUCED_PAIRS = 500_000
 #: Above this many demand-site pairs the p-median's heuristic start runs on a truncated instance (its
 #: dense working copies would exceed the memory a city-sized run may use; optimizer/pmedian_start.py) ...
 PMEDIAN_START_ENTRIES = 50_000_000
-#: ... where it runs on each client's nearest max(MIN_WIDTH, WIDTH * sites / p) sites ...
-PMEDIAN_START_WIDTH, PMEDIAN_START_MIN_WIDTH = 6.0, 64
-#: ... and on at most this many pairs in all: at usa13509, p = 10 the width above (8,106 sites per
-#: client, 110 million pairs) made the start's sorted working copies peak at 11.6 GB and take 180 s
-PMEDIAN_START_PAIRS = 25_000_000
+#: (how many sites each client keeps there: optimizer.pmedian_start.start_width)
 
 Progress = Callable[[str], None]
 #: Nonzeros HiGHS presolves per second, conservatively (measured ~350,000/s on one busy core):
@@ -511,21 +506,9 @@ def _heuristic_start(
     if truncated:
         # the heuristics hold dense (n, m) working copies: at 13,509 x 13,509 (usa13509) they peaked
         # at 11 GB and the greedy alone took 80 s; on each client's nearest sites they need a fraction
-        from siting.optimizer.pmedian_start import truncated_instance, truncated_start
+        from siting.optimizer.pmedian_start import truncated_start
 
-        width = max(PMEDIAN_START_MIN_WIDTH, math.ceil(PMEDIAN_START_WIDTH * instance.m / max(1, spec.p or 1)))
-        width = min(width, max(PMEDIAN_START_MIN_WIDTH, PMEDIAN_START_PAIRS // max(1, instance.n)))
-        t_cut = time.monotonic()
-        near = truncated_instance(instance, width)
-        if progress is not None:
-            progress(
-                f"heuristic start on each demand point's {min(width, instance.m):,} nearest sites "
-                f"({near.distances.nnz:,} pairs) in {time.monotonic() - t_cut:.1f} s"
-            )
-        left = params.remaining()  # the truncation took some of the budget
-        start, multipliers = truncated_start(
-            instance, near, spec.p, spec.budget, None if left is None else 0.25 * left, progress
-        )
+        start, multipliers = truncated_start(instance, spec.p, spec.budget, params, 0.25, progress)
         if record is not None:
             # a bound on the truncated instance bounds another problem: never used as a bound
             record["bound"] = None
@@ -774,7 +757,9 @@ def solve(
 
     if spec.model == "mclp":
         from siting.models.formulations.mclp import mclp
+        from siting.optimizer.coverage_exact import check_covers_something
 
+        check_covers_something(instance, float(spec.radius or 0.0))  # before the start's progress lines
         record: dict[str, Any] = {}
         start = _heuristic_start(instance, spec, params, record, say) if warm_ok else None
         if params.expired():  # no time to build the model: keep the start

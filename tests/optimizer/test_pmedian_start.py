@@ -12,6 +12,7 @@ from oracles import brute_optimum
 from strategies import instances
 
 from siting.models.instance import SitingInstance
+from siting.optimizer import pmedian_start
 from siting.optimizer import solve as solve_module
 from siting.optimizer.pmedian_start import truncated_instance
 from siting.optimizer.result import SolveParams, Status
@@ -68,8 +69,8 @@ def monkeypatch_module():  # type: ignore[no-untyped-def]
     """Every instance counts as very large, so each solve takes the truncated start (width 1-2)."""
     mp = pytest.MonkeyPatch()
     mp.setattr(solve_module, "PMEDIAN_START_ENTRIES", 0)
-    mp.setattr(solve_module, "PMEDIAN_START_MIN_WIDTH", 1)
-    mp.setattr(solve_module, "PMEDIAN_START_WIDTH", 0.3)
+    mp.setattr(pmedian_start, "START_MIN_WIDTH", 1)
+    mp.setattr(pmedian_start, "START_WIDTH", 0.3)
     yield mp
     mp.undo()
 
@@ -104,7 +105,8 @@ def test_the_start_keeps_the_lagrangian_plan_best_on_every_site(monkeypatch: pyt
     from siting.optimizer.pmedian_start import dense_greedy, truncated_start
 
     inst = clustered(4, 70, 35)
-    near = truncated_instance(inst, 1)
+    monkeypatch.setattr(pmedian_start, "START_MIN_WIDTH", 1)
+    monkeypatch.setattr(pmedian_start, "START_WIDTH", 0.1)  # one nearest site per client at p = 4
     kept: dict[str, object] = {}
     original = lagrangian.lagrangian_pmedian
 
@@ -114,7 +116,7 @@ def test_the_start_keeps_the_lagrangian_plan_best_on_every_site(monkeypatch: pyt
 
     monkeypatch.setattr(lagrangian, "lagrangian_pmedian", keep)
     lines: list[str] = []
-    mask, multipliers = truncated_start(inst, near, 4, None, None, lines.append)
+    mask, multipliers = truncated_start(inst, 4, None, SolveParams(), 0.25, lines.append)
     lag = kept["out"]
     values = [evaluate(inst, m).weighted_distance for m in (lag.best_mask, *lag.plans)]  # type: ignore[attr-defined]
     greedy = evaluate(inst, dense_greedy(inst, 4)).weighted_distance  # small p: the greedy is a candidate too
