@@ -66,7 +66,8 @@ def _child(group: str, p: int, time_limit: float | None, conn: Any) -> None:
         row.update(n=instance.n, m=instance.m)
 
         def say(msg: str) -> None:
-            if "nearest sites" in msg or "nearest are stored" in msg:
+            # the Benders separator's width (the heuristic start's own lines name nearest sites too)
+            if msg.startswith("benders") and ("nearest sites" in msg or "nearest are stored" in msg):
                 widths.append(msg.rsplit("the ", 1)[-1].split(" ")[0])
 
         cpu0 = time.process_time()
