@@ -43,7 +43,7 @@ START_WIDTH, START_MIN_WIDTH = 6.0, 64
 #: per client, 110 million pairs) made the start's sorted working copies peak at 11.6 GB and take 180 s
 START_PAIRS = 25_000_000
 #: the greedy on every site is tried while p x clients x sites stays below this (usa13509, p = 10:
-#: 1.8e9, about 10 s; p = 2000 would be 200 times that)
+#: 1.8e9, under 17 s with the plans' values; p = 2000 would be 200 times that)
 GREEDY_WORK = 5e9
 #: rows of the distance matrix read at once by :func:`dense_greedy`
 GREEDY_BLOCK_ROWS = 512

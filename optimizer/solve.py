@@ -65,7 +65,7 @@ LSCP_REDUCED_PAIRS = 500_000
 #: Above this many demand-site pairs the p-median's heuristic start runs on a truncated instance (its
 #: dense working copies would exceed the memory a city-sized run may use; optimizer/pmedian_start.py) ...
 PMEDIAN_START_ENTRIES = 50_000_000
-#: (how many sites each client keeps there: optimizer.pmedian_start.start_width)
+#: How many sites each client keeps there: optimizer.pmedian_start.start_width.
 
 Progress = Callable[[str], None]
 #: Nonzeros HiGHS presolves per second, conservatively (measured ~350,000/s on one busy core):
