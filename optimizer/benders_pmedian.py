@@ -402,22 +402,14 @@ def solve_pmedian_benders(
             message=message,
             seconds=time.perf_counter() - t0,
         ), None
+    if loop.status != "proven" and loop.bound > -np.inf:
+        # the last master LP solved to optimality holds a subset of valid cuts: its value bounds
+        # every plan, also when the clock stopped the LP phase (the solve it interrupted is not read)
+        stats["lp_bound"] = min(ub, loop.bound)
+        bound = max(bound, stats["lp_bound"])
     if loop.status == "proven":
         say(f"benders: the start's proven bound meets its value {ub:.8g}; no LP needed")
-    elif loop.status == "time" and np.isfinite(loop.bound):
-        # the last master LP solved to optimality holds a subset of valid cuts: its value bounds
-        # every plan even though the LP phase did not converge (the solve under way when the
-        # clock stopped it is not read)
-        stats["lp_bound"] = min(ub, loop.bound)
-        bound = max(bound, stats["lp_bound"])
-        limit = Limit.TIME
-        say(
-            f"benders LP phase stopped by the time limit after {loop.rounds - 1} rounds: bound {bound:.8g}, "
-            f"incumbent {ub:.8g}"
-        )
     elif loop.status != "time":
-        stats["lp_bound"] = min(ub, loop.bound)
-        bound = max(bound, stats["lp_bound"])
         say(
             f"benders LP phase: {loop.rounds} rounds, LP bound {loop.bound:.8g}, incumbent {ub:.8g}, cuts {master.n_cuts}"
         )
@@ -453,6 +445,11 @@ def solve_pmedian_benders(
                 )
     else:
         limit = Limit.TIME
+        if "lp_bound" in stats:
+            say(
+                f"benders LP phase stopped by the time limit after {loop.rounds - 1} rounds: bound {bound:.8g}, "
+                f"incumbent {ub:.8g}"
+            )
 
     # ---- 3. a short MILP attempt, then probing
     # When the LP bound is tight the MILP over the fixed master finishes in moments, and probing
