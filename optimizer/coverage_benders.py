@@ -213,7 +213,7 @@ class CoverageMaster(CompactMclp):
         lo: list[float] = []
         up: list[float] = []
         r = 0
-        free = self.upper > 0
+        free = self.counted  # the sites the p and budget rows count
         if self.p is not None:
             idx = np.flatnonzero(free)
             rows_i.append(np.full(idx.size, r))
