@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
+from siting.optimizer.heuristics.greedy import unreachable_penalty
 from siting.optimizer.pmedian_separator import RadiusSeparator
 from siting.optimizer.result import SolveParams
 
@@ -144,10 +145,7 @@ def dense_greedy(instance: SitingInstance, p: int) -> NDArray[np.bool_]:
             block = np.asarray(d[lo : lo + GREEDY_BLOCK_ROWS])[rows]
             dmax = max(dmax, float(block[fin[rows]].max()))
     w = np.where(active, w_all, 0.0)  # inactive rows gain nothing
-    if active.any():
-        big = (dmax + 1.0) * min(1.0 + float(w.sum()) / float(w[active].min()), 1e7)
-    else:
-        big = dmax + 1.0
+    big = unreachable_penalty(dmax, w[active])
 
     def column(j: int) -> NDArray[np.float64]:
         col = np.asarray(d[:, j], dtype=np.float64)

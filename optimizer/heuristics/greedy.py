@@ -90,6 +90,14 @@ def prefix_below(
     return prow, indptr[:-1][prow] + offset
 
 
+def unreachable_penalty(dmax: float, w: NDArray[np.float64]) -> float:
+    """The penalty ``U = (d_max + 1) (1 + W / w_min)`` of an unreachable pair, capped at
+    ``1e7 (d_max + 1)`` (see :class:`DistanceTable`); ``w`` the active rows' weights."""
+    wsum = float(w.sum()) if w.size else 0.0
+    wmin = float(w.min()) if w.size else 1.0
+    return (dmax + 1.0) * min(1.0 + wsum / wmin, 1e7)
+
+
 # --------------------------------------------------------------------------- distance table
 class DistanceTable:
     """Working distances of a p-median instance (internal to the heuristics).
@@ -144,9 +152,7 @@ class DistanceTable:
             block = d[self.rows]
             fin = np.isfinite(block)
             dmax = float(block[fin].max()) if fin.any() else 0.0
-        wsum = float(self.w.sum()) if self.n else 0.0
-        wmin = float(self.w.min()) if self.n else 1.0
-        self.big = (dmax + 1.0) * min(1.0 + wsum / wmin, 1e7)
+        self.big = unreachable_penalty(dmax, self.w)
         if make_dense:
             dtype = np.float64 if instance.n * instance.m <= limit else np.float32
             if sub is not None:
