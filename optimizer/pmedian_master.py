@@ -178,34 +178,50 @@ class Master:
             self.set_bounds(np.flatnonzero(one), 1.0, 1.0)
         return int(zero.sum()), int(one.sum())
 
-    def solve(self, deadline: float, cutoff: float = np.inf) -> str:
+    def solve(self, deadline: float, cutoff: float = np.inf, on: highspy.Highs | None = None) -> str:
         """Solve the current master; "optimal", "infeasible", "above", "time" or "error".
 
         With a finite ``cutoff`` (LP only) the dual simplex stops as soon as its dual objective,
-        a valid lower bound of the LP at a dual feasible basis, exceeds it: "above".
+        a valid lower bound of the LP at a dual feasible basis, exceeds it: "above". ``on``: solve
+        on that HiGHS object (a copy of the master, see :meth:`integer_copy`) instead of the LP's.
         """
+        h = self.h if on is None else on
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             return "time"
         # always set both: an earlier capped or cut-off solve must not leave its limit behind. HiGHS
         # (before 2.0) compares time_limit with its run clock summed over every run() of this object:
         # a bare ``remaining`` stopped the LP phase of a 5,000 x 1,000 instance at half its time.
-        limit = self.h.getRunTime() + float(remaining) if np.isfinite(remaining) else _INF
-        self.h.setOptionValue("time_limit", limit)
-        self.h.setOptionValue("objective_bound", float(cutoff) if np.isfinite(cutoff) else _INF)
-        self.h.run()
-        ms = self.h.getModelStatus()
+        limit = h.getRunTime() + float(remaining) if np.isfinite(remaining) else _INF
+        h.setOptionValue("time_limit", limit)
+        h.setOptionValue("objective_bound", float(cutoff) if np.isfinite(cutoff) else _INF)
+        h.run()
+        ms = h.getModelStatus()
         if ms == _MS.kObjectiveBound:
             return "above"
         if ms == _MS.kOptimal:
-            x = np.asarray(self.h.getSolution().col_value)
+            x = np.asarray(h.getSolution().col_value)
             self.y, self.theta = x[: self.k], x[self.k :]
-            self.obj = float(self.h.getInfo().objective_function_value)
+            self.obj = float(h.getInfo().objective_function_value)
             return "optimal"
         if ms == _MS.kInfeasible:
             return "infeasible"
         # an interrupt comes only from the MILP's own clock watch (see solve_pmedian_benders)
         return "time" if ms in (_MS.kTimeLimit, _MS.kInterrupt) else "error"
+
+    def integer_copy(self, h: highspy.Highs, cols: NDArray[np.int32]) -> highspy.Highs:
+        """The master as it stands (cuts and bounds) passed to the fresh HiGHS object ``h``, with the
+        sites ``cols`` integer.
+
+        A MILP runs on a copy whose run clock starts at 0. HiGHS gives each sub-MIP of its primal
+        heuristics the time limit less the MIP's own solve clock, so on the LP's object (whose run
+        clock, and so its limit, sums every earlier run) a sub-MIP was allowed all of that time: it
+        overran the deadline by 10-17 s on a 5,000 x 1,000 instance, where the interrupt callback
+        does not reach it. The LP's object keeps its basis for the cut loops that follow.
+        """
+        h.passModel(self.h.getLp())
+        h.changeColsIntegrality(len(cols), cols, np.full(len(cols), highspy.HighsVarType.kInteger))
+        return h
 
     def cut_loop(
         self,

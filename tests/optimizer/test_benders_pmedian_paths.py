@@ -153,6 +153,52 @@ def test_the_lp_guided_milp_after_a_weak_start_keeps_the_classic_optimum(
     assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
 
 
+@pytest.mark.parametrize("seed,n,p", [(0, 150, 5), (2, 150, 8)])
+def test_a_milp_round_stopped_early_keeps_the_plans_it_found(
+    monkeypatch: pytest.MonkeyPatch, seed: int, n: int, p: int
+) -> None:
+    """Every MILP round is made to report "time" after HiGHS has run it: the plans it found must
+    still replace a bad start (the polisher and the LP roundings are off, so only the MILP's
+    plans can), each measured at its true value; the rounds' dual bounds stay valid."""
+    import siting.optimizer.benders_pmedian as bp
+    from siting.optimizer.pmedian_master import Master
+
+    monkeypatch.setattr(bp, "rounded_plans", lambda *_a, **_k: [])
+    monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)
+    monkeypatch.setattr(bp.Polisher, "improve", lambda *_a, **_k: None)
+    real_solve = Master.solve
+
+    def stopped(self: Master, deadline: float, cutoff: float = np.inf, on: object = None) -> str:
+        status = real_solve(self, deadline, cutoff, on)  # type: ignore[arg-type]
+        return "time" if on is not None else status
+
+    monkeypatch.setattr(Master, "solve", stopped)
+    inst = graph_like(seed, n)
+    total = inst.dense_distances().sum(axis=0)
+    start = np.zeros(inst.m, dtype=bool)
+    start[np.argsort(-total, kind="stable")[:p]] = True
+    start_value = evaluate(inst, start).weighted_distance
+    notes: list[str] = []
+    res, mask = solve_pmedian_benders(
+        inst,
+        p,
+        SolveParams(mip_gap=0.0, time_limit=60.0),
+        start_mask=start,
+        probe_passes=0,
+        enum_budget=0.0,
+        progress=notes.append,
+    )
+    assert any("stopped: incumbent" in note for note in notes)  # the case under test did happen
+    assert mask is not None and res.objective is not None
+    assert res.objective < start_value - 1e-6
+    assert evaluate(inst, mask).weighted_distance == pytest.approx(res.objective, rel=1e-9)
+    best = classic_value(inst, p)
+    assert res.objective >= best - 1e-6
+    assert res.bound is not None and res.bound <= best + 1e-6
+    if res.status == Status.OPTIMAL:
+        assert res.objective == pytest.approx(best, rel=1e-9)
+
+
 def test_the_interrupt_watch_lowers_a_flag_left_from_an_earlier_run() -> None:
     """HiGHS keeps the callback input between runs: before the stop time the watch must clear it."""
     from types import SimpleNamespace
