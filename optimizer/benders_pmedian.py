@@ -271,8 +271,10 @@ def solve_pmedian_benders(
     def take_plans(first: NDArray[np.float64] | None) -> tuple[int, int]:
         """The plans of the last MILP round: its optimum ``first`` (None when the round stopped
         early) and every integer point HiGHS reported. The best becomes the incumbent when it is
-        better, the best few are polished, and each point other than ``first`` is cut off. Returns
-        the cuts added and the points read."""
+        better and the best few are polished. After a finished round each point other than
+        ``first`` is cut off (the next round must not visit it again); after a stopped one, whose
+        rounds are over, not: rl1304, p = 10 then probed with 3,300 more cuts, 32.7 s against 20.3
+        s. Returns the cuts added and the points read."""
         nonlocal ub, y_best
         extra = 0
         plans = [] if first is None else [(true_value(first), first)]
@@ -281,7 +283,8 @@ def solve_pmedian_benders(
                 continue  # not a plan (see true_value), or the optimum itself
             yv = yb.astype(np.float64)
             plans.append((true_value(yv), yv))
-            extra += master.cut_at(yv)
+            if first is not None:
+                extra += master.cut_at(yv)
         plans.sort(key=lambda vy: vy[0])
         if plans and plans[0][0] < ub - 1e-9:
             ub, y_best = plans[0]

@@ -220,6 +220,9 @@ class Master:
         does not reach it. The LP's object keeps its basis for the cut loops that follow.
         """
         h.passModel(self.h.getLp())
+        basis = self.h.getBasis()
+        if basis.valid:  # the LP's last basis, for the MILP's root LP
+            h.setBasis(basis)
         h.changeColsIntegrality(len(cols), cols, np.full(len(cols), highspy.HighsVarType.kInteger))
         return h
 
