@@ -72,6 +72,7 @@ from siting.models.errors import DataError
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.benders_highs import highs_version, interrupt_watch, new_master_highs
+from siting.optimizer.heuristics.lagrangian import PROGRESS_SECONDS
 from siting.optimizer.pmedian_enumerate import best_completion, enumerable, integral_costs
 from siting.optimizer.pmedian_master import Loop, Master
 from siting.optimizer.pmedian_polish import POLISH_PLANS, Polisher, rounded_plans
@@ -518,7 +519,14 @@ def solve_pmedian_benders(
         ups = free[y_lp[free] < 1 - 1e-9]
         downs = free[y_lp[free] > 1e-9]
         tests = [(j, 1.0) for j in ups] + [(j, 0.0) for j in downs]
-        for j, value in tests:
+        next_line = time.perf_counter() + PROGRESS_SECONDS
+        for done, (j, value) in enumerate(tests):
+            if time.perf_counter() >= next_line:  # a pass over thousands of sites runs for minutes
+                next_line = time.perf_counter() + PROGRESS_SECONDS
+                say(
+                    f"benders probing pass {pass_ + 1}: {done} of {len(tests)} probes, "
+                    f"{int(master.free.sum())} free sites left, {time.perf_counter() - t_probe:.0f} s"
+                )
             if not master.free[j]:
                 continue
             # screen: V at a point of the probe's LP (the LP optimum with y_j moved and the

@@ -130,6 +130,36 @@ def test_a_capped_first_milp_attempt_does_not_stop_the_later_milp(
     assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
 
 
+def test_a_probing_pass_reports_its_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probing pass over thousands of sites runs for minutes: it says how far it is (here at every
+    probe) and still ends at the classic optimum."""
+    import siting.optimizer.benders_pmedian as bp
+
+    monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
+    monkeypatch.setattr(bp, "FIRST_ROUND_SHARE", 0.0)
+    monkeypatch.setattr(bp, "rounded_plans", lambda *_a, **_k: [])
+    monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)
+    monkeypatch.setattr(bp, "PROGRESS_SECONDS", 0.0)
+    inst = graph_like(0, 150)
+    start = run_heuristic(inst, "pmedian", p=5, method="greedy").open_mask
+    notes: list[str] = []
+    res, mask = solve_pmedian_benders(
+        inst,
+        5,
+        SolveParams(mip_gap=0.0, time_limit=120.0),
+        start_mask=start,
+        probe_passes=1,
+        enum_budget=0.0,
+        progress=notes.append,
+    )
+    assert res.stats["probed"] > 0  # the case under test did happen
+    lines = [note for note in notes if " probes, " in note]
+    assert len(lines) >= res.stats["probed"]
+    assert lines[0].startswith("benders probing pass 1: 0 of ")
+    assert res.status == Status.OPTIMAL and res.objective == pytest.approx(classic_value(inst, 5), rel=1e-9)
+    assert mask is not None
+
+
 @pytest.mark.parametrize("seed,n,p", [(0, 150, 5), (2, 150, 8), (4, 120, 20)])
 def test_the_lp_guided_milp_after_a_weak_start_keeps_the_classic_optimum(
     monkeypatch: pytest.MonkeyPatch, seed: int, n: int, p: int
