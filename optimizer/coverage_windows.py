@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
+from siting.optimizer.heuristics.lagrangian import PROGRESS_SECONDS
 from siting.optimizer.result import SolveParams
 
 Progress = Callable[[str], None]
@@ -117,6 +118,7 @@ def window_search(
     solve = get_backend("highs").solve
     stats: dict[str, Any] = {"windows": 0, "window_moves": 0}
     improved = True
+    next_line = t0 + PROGRESS_SECONDS
     while improved:
         improved = False
         for s in np.flatnonzero(best_mask & allowed):
@@ -124,6 +126,11 @@ def window_search(
             if left <= 0.05:
                 improved = False
                 break
+            if time.monotonic() >= next_line:  # windows of a large city take seconds each
+                next_line = time.monotonic() + PROGRESS_SECONDS
+                say(
+                    f"window search: {stats['windows']} windows solved, best {best:.10g}, {time.monotonic() - t0:.1f} s"
+                )
             if not best_mask[s]:
                 continue  # moved by an earlier window of this pass
             # two hops: the open sites overlapping a site that overlaps s (within about 4 radii)
@@ -244,6 +251,7 @@ def lscp_window_search(
     solve = get_backend("highs").solve
     stats: dict[str, Any] = {"windows": 0, "window_moves": 0}
     improved = True
+    next_line = t0 + PROGRESS_SECONDS
     while improved:
         improved = False
         for s in np.flatnonzero(best & allowed):
@@ -251,6 +259,12 @@ def lscp_window_search(
             if left <= 0.05:
                 improved = False
                 break
+            if time.monotonic() >= next_line:
+                next_line = time.monotonic() + PROGRESS_SECONDS
+                cost_now = float(f[best & ~instance.existing].sum())
+                say(
+                    f"window search: {stats['windows']} windows solved, cover {cost_now:.10g}, {time.monotonic() - t0:.1f} s"
+                )
             if not best[s]:
                 continue
             near = _overlapping(cov, csc, np.array([s]))

@@ -169,3 +169,39 @@ def test_a_spent_budget_stops_the_window_search_at_once() -> None:
     start = greedy_lscp(inst, 500.0, "cost")
     cover, lstats = lscp_window_search(inst, 500.0, "cost", new_eligible(inst), start, spent, None, _quiet)
     assert lstats["windows"] == 0 and np.array_equal(cover, start)
+
+
+def test_the_window_searches_report_their_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows of a large city take seconds each: both searches say how many they solved (here at
+    every window) and what the plan is worth then."""
+    import siting.optimizer.coverage_windows as cw
+    from siting.optimizer.coverage_exact import greedy_lscp
+    from siting.optimizer.coverage_windows import lscp_window_search
+
+    monkeypatch.setattr(cw, "PROGRESS_SECONDS", 0.0)
+    inst = city_instance(3_000, 300, seed=11, cutoff=500.0)
+    h = run_heuristic(inst, "mclp", p=15, radius=500.0, method="greedy")
+    notes: list[str] = []
+    _, _, stats = window_search(
+        inst,
+        500.0,
+        15,
+        None,
+        new_eligible(inst),
+        h.open_mask,
+        h.objective,
+        SolveParams(time_limit=20),
+        None,
+        notes.append,
+    )
+    lines = [note for note in notes if "windows solved, best " in note]
+    counts = [int(line.split(": ")[1].split(" ")[0]) for line in lines]
+    assert stats["windows"] > 0 and len(lines) > 1  # a line per open site visited
+    assert counts[0] == 0 and counts == sorted(counts) and counts[-1] <= stats["windows"]
+    notes.clear()
+    start = greedy_lscp(inst, 500.0, "cost")
+    _, lstats = lscp_window_search(
+        inst, 500.0, "cost", new_eligible(inst), start, SolveParams(time_limit=20), None, notes.append
+    )
+    lines = [note for note in notes if "windows solved, cover " in note]
+    assert lstats["windows"] > 0 and len(lines) >= lstats["windows"]
