@@ -64,6 +64,21 @@ def interrupt_watch(stop_at: list[float]) -> Callable[[Any], None]:
     return on_interrupt
 
 
+def mip_progress_watch(report: Callable[[Any], None], period: float) -> Callable[[Any], None]:
+    """A HiGHS MIP interrupt callback (it never interrupts) that hands the callback's output (node
+    count, dual bound, running time) to ``report`` at most once every ``period`` seconds: a master
+    MILP runs for minutes inside one ``run()``, where nothing else reports."""
+    next_at = [time.perf_counter() + period]
+
+    def on_tick(e: Any) -> None:
+        now = time.perf_counter()
+        if now >= next_at[0]:
+            next_at[0] = now + period
+            report(e.data_out)
+
+    return on_tick
+
+
 def highs_version() -> str:
     """The same version string the ``highs`` backend reports."""
     from siting.optimizer.backends.highs import HighsBackend

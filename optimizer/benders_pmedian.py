@@ -71,7 +71,7 @@ from numpy.typing import NDArray
 from siting.models.errors import DataError
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
-from siting.optimizer.benders_highs import highs_version, interrupt_watch, new_master_highs
+from siting.optimizer.benders_highs import highs_version, interrupt_watch, mip_progress_watch, new_master_highs
 from siting.optimizer.heuristics.lagrangian import PROGRESS_SECONDS
 from siting.optimizer.pmedian_enumerate import best_completion, enumerable, integral_costs
 from siting.optimizer.pmedian_master import Loop, Master
@@ -294,6 +294,21 @@ def solve_pmedian_benders(
                 master.cut_at(y_best)
         return extra, len(pool)
 
+    def milp_line(round_no: int, restricted: bool) -> Callable[[Any], None]:
+        """The progress line of a MILP round under way: its nodes and, on the whole master (not a
+        restricted one, whose bound says nothing of the problem), its bound."""
+        t_round = time.perf_counter()
+
+        def line(out: Any) -> None:
+            what = "restricted MILP" if restricted else "MILP"
+            shown = "" if restricted else f", bound {min(ub, max(bound, float(out.mip_dual_bound))):.8g}"
+            say(
+                f"benders {what} round {round_no}: {int(out.mip_node_count)} nodes{shown}, "
+                f"incumbent {ub:.8g}, {time.perf_counter() - t_round:.0f} s"
+            )
+
+        return line
+
     def milp(until: float, first_until: float = np.inf, restricted: bool = False) -> str:
         """MILP rounds over the master until proven, certified, or ``until`` (``first_until`` for
         the first round: a first round that is slow predicts slow rounds).
@@ -328,6 +343,7 @@ def solve_pmedian_benders(
             # HiGHS's MIP ran 177-245 s past its time_limit (random 5,000 x 1,000): the callbacks watch too
             mh.cbMipInterrupt.subscribe(on_interrupt)
             mh.cbSimplexInterrupt.subscribe(on_interrupt)
+            mh.cbMipInterrupt.subscribe(mip_progress_watch(milp_line(milp_rounds + 1, restricted), PROGRESS_SECONDS))
             # warm start from the incumbent, theta at its true distances
             hs = highspy.HighsSolution()
             hs.col_value = list(np.concatenate([y_best, d[:, y_best > 0.5].min(axis=1)]))

@@ -160,6 +160,34 @@ def test_a_probing_pass_reports_its_progress(monkeypatch: pytest.MonkeyPatch) ->
     assert mask is not None
 
 
+def test_a_milp_round_reports_its_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A master MILP runs for minutes inside HiGHS: its round says how many nodes it has explored
+    and its bound (here at every callback), a bound never above the classic optimum."""
+    import siting.optimizer.benders_pmedian as bp
+
+    monkeypatch.setattr(bp, "rounded_plans", lambda *_a, **_k: [])
+    monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)
+    monkeypatch.setattr(bp, "PROGRESS_SECONDS", 0.0)
+    inst = graph_like(2, 150)
+    best = classic_value(inst, 8)
+    start = run_heuristic(inst, "pmedian", p=8, method="greedy").open_mask
+    notes: list[str] = []
+    res, _ = solve_pmedian_benders(
+        inst,
+        8,
+        SolveParams(mip_gap=0.0, time_limit=120.0),
+        start_mask=start,
+        probe_passes=0,
+        enum_budget=0.0,
+        progress=notes.append,
+    )
+    lines = [note for note in notes if note.startswith("benders MILP round ") and " nodes, bound " in note]
+    assert res.stats["milp_rounds"] > 0 and lines  # the case under test did happen
+    bounds = [float(line.split(" nodes, bound ")[1].split(",")[0]) for line in lines]
+    assert max(bounds) <= best + 1e-6
+    assert res.status == Status.OPTIMAL and res.objective == pytest.approx(best, rel=1e-9)
+
+
 @pytest.mark.parametrize("seed,n,p", [(0, 150, 5), (2, 150, 8), (4, 120, 20)])
 def test_the_lp_guided_milp_after_a_weak_start_keeps_the_classic_optimum(
     monkeypatch: pytest.MonkeyPatch, seed: int, n: int, p: int
