@@ -213,6 +213,8 @@ class _CbcGuard:
 _BOUND_RE = re.compile(r"^(?:Lower|Upper) bound:\s+(\S+)", re.MULTILINE)
 _RESULT_RE = re.compile(r"^Result - (.+?)\s*$", re.MULTILINE)
 _VERSION_RE = re.compile(r"^Version:\s*(\S+)", re.MULTILINE)
+_SEC_RE = re.compile(r"^command line - .* -sec (\S+)", re.MULTILINE)
+_WALL_RE = re.compile(r"\(Wallclock seconds\):\s*(\S+)")
 
 
 def _all_pulp_solvers() -> list[str]:
@@ -240,10 +242,17 @@ def parse_cbc_log(text: str) -> dict[str, Any]:
     """Read CBC's result line, best bound and version from its log.
 
     Returns a dict with ``result`` (e.g. ``"Stopped on time limit"``), ``bound`` (float, in the
-    problem's sense but WITHOUT the objective offset, as CBC prints it) and ``version``; keys are
-    absent when the log does not say.
+    problem's sense but WITHOUT the objective offset, as CBC prints it), ``version``, ``sec`` (the
+    time limit CBC was given) and ``wall`` (the wall seconds it reports at its end); keys are absent
+    when the log does not say.
     """
     out: dict[str, Any] = {}
+    for key, pattern in (("sec", _SEC_RE), ("wall", _WALL_RE)):
+        if m := pattern.search(text):
+            try:
+                out[key] = float(m.group(1))
+            except ValueError:
+                pass
     if m := _RESULT_RE.search(text):
         out["result"] = m.group(1)
     if m := _BOUND_RE.search(text):
@@ -584,16 +593,20 @@ class PulpBackend:
                 if status == Status.OPTIMAL:
                     status = Status.FEASIBLE
                 limit = stopped
+        # CBC's cut generators, stopped by the clock part-way, can say "found to be infeasible" of a
+        # feasible problem ("Pre-processing says infeasible or unbounded" on a knapsack whose empty
+        # plan is feasible, with 0.011 s to run): a claim made once the time was spent is no proof
+        spent = "sec" in cbc and "wall" in cbc and cbc["wall"] >= cbc["sec"]
         if (
             self.is_cbc
             and status == Status.INFEASIBLE
             and problem.is_mip
             and params.remaining() is not None
-            and (str(cbc.get("result", "")) in CBC_RESULT_LIMITS or "infeasible" not in log.lower())
+            and (str(cbc.get("result", "")) in CBC_RESULT_LIMITS or "infeasible" not in log.lower() or spent)
         ):
             # CBC stopped by a short time limit before its first LP writes "Infeasible" to the
             # solution file; a proof shows in its log ("Problem proven infeasible", "Pre-processing
-            # says infeasible"), a limit in its result line
+            # says infeasible") within its time, a limit in its result line
             status, limit = Status.NO_SOLUTION, CBC_RESULT_LIMITS.get(str(cbc.get("result", "")), Limit.TIME)
             notes.append("CBC stopped before it found a solution or proved there is none")
         left = params.remaining()

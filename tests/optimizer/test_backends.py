@@ -7,6 +7,7 @@ out. Expected optima are hand-checked; the reasoning is in the comment above eac
 from __future__ import annotations
 
 import subprocess
+import time
 import types
 from typing import Any
 
@@ -634,6 +635,34 @@ def test_parse_cbc_log() -> None:
     assert pulp_mod.parse_cbc_log("Result - Optimal solution found\n\nObjective value: 9\n") == {
         "result": "Optimal solution found"
     }
+
+
+# CBC 2.10.3's log of a feasible 300-binary knapsack given 0.011 s (its cut generators were stopped
+# part-way); the same claim made within the time given is a proof
+_CBC_SPENT_LOG = """Welcome to the CBC MILP Solver
+Version: 2.10.3
+command line - cbc /tmp/x-pulp.mps -max -sec {sec} -ratio 0.0 -threads 1 -timeMode elapsed -solve
+Problem MODEL has 30 rows, 300 columns and 9000 elements
+Continuous objective value is 80635.6 - 0.01 seconds
+Cgl0000I Cut generators found to be infeasible! (or unbounded)
+Pre-processing says infeasible or unbounded
+Total time (CPU seconds):       0.01   (Wallclock seconds):       0.02
+"""
+
+
+@pytest.mark.parametrize("sec,expected", [("0.011", Status.NO_SOLUTION), ("10", Status.INFEASIBLE)])
+def test_cbc_infeasible_after_its_time_is_spent_is_no_proof(sec: str, expected: Status) -> None:
+    from types import SimpleNamespace
+
+    log = _CBC_SPENT_LOG.format(sec=sec)
+    assert pulp_mod.parse_cbc_log(log) == {"sec": float(sec), "wall": 0.02, "version": "2.10.3"}
+    b = pulp_mod.PulpBackend("PULP_CBC_CMD")
+    params = SolveParams(time_limit=float(sec)).started()
+    lp = SimpleNamespace(status=-1, sol_status=0)  # what PuLP read: "Infeasible"
+    r = b._result(hard_knapsack(n=300, k=30), params, lp, [], log, [], time.perf_counter(), 0.1)
+    assert r.status == expected
+    if expected == Status.NO_SOLUTION:
+        assert r.limit == Limit.TIME and "stopped before it found a solution" in r.message
 
 
 def test_pulp_empty_row_with_impossible_bounds_is_infeasible() -> None:
