@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 from oracles import brute_optimum, classic_value, graph_like
 from strategies import instances
 
@@ -15,7 +16,7 @@ from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.benders_pmedian import solve_pmedian_benders
 from siting.optimizer.heuristics import run_heuristic
-from siting.optimizer.result import SolveParams, Status
+from siting.optimizer.result import SolveParams, SolveResult, Status
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -130,6 +131,24 @@ def test_a_capped_first_milp_attempt_does_not_stop_the_later_milp(
     assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
 
 
+def _from_the_greedy_plan(
+    inst: SitingInstance, p: int, probe_passes: int
+) -> tuple[SolveResult, NDArray[np.bool_] | None, list[str]]:
+    """The Benders p-median from the greedy plan, no enumeration, with its progress lines."""
+    start = run_heuristic(inst, "pmedian", p=p, method="greedy").open_mask
+    notes: list[str] = []
+    res, mask = solve_pmedian_benders(
+        inst,
+        p,
+        SolveParams(mip_gap=0.0, time_limit=120.0),
+        start_mask=start,
+        probe_passes=probe_passes,
+        enum_budget=0.0,
+        progress=notes.append,
+    )
+    return res, mask, notes
+
+
 def test_a_probing_pass_reports_its_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     """A probing pass over thousands of sites runs for minutes: it says how far it is (here at every
     probe) and still ends at the classic optimum."""
@@ -141,17 +160,7 @@ def test_a_probing_pass_reports_its_progress(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)
     monkeypatch.setattr(bp, "PROGRESS_SECONDS", 0.0)
     inst = graph_like(0, 150)
-    start = run_heuristic(inst, "pmedian", p=5, method="greedy").open_mask
-    notes: list[str] = []
-    res, mask = solve_pmedian_benders(
-        inst,
-        5,
-        SolveParams(mip_gap=0.0, time_limit=120.0),
-        start_mask=start,
-        probe_passes=1,
-        enum_budget=0.0,
-        progress=notes.append,
-    )
+    res, mask, notes = _from_the_greedy_plan(inst, 5, probe_passes=1)
     assert res.stats["probed"] > 0  # the case under test did happen
     lines = [note for note in notes if " probes, " in note]
     assert len(lines) >= res.stats["probed"]
@@ -170,17 +179,7 @@ def test_a_milp_round_reports_its_progress(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(bp, "PROGRESS_SECONDS", 0.0)
     inst = graph_like(2, 150)
     best = classic_value(inst, 8)
-    start = run_heuristic(inst, "pmedian", p=8, method="greedy").open_mask
-    notes: list[str] = []
-    res, _ = solve_pmedian_benders(
-        inst,
-        8,
-        SolveParams(mip_gap=0.0, time_limit=120.0),
-        start_mask=start,
-        probe_passes=0,
-        enum_budget=0.0,
-        progress=notes.append,
-    )
+    res, _, notes = _from_the_greedy_plan(inst, 8, probe_passes=0)
     lines = [note for note in notes if note.startswith("benders MILP round ") and " nodes, bound " in note]
     assert res.stats["milp_rounds"] > 0 and lines  # the case under test did happen
     bounds = [float(line.split(" nodes, bound ")[1].split(",")[0]) for line in lines]
