@@ -16,6 +16,7 @@ from typing import Any
 
 import highspy
 
+from siting.optimizer.progress import Every
 from siting.optimizer.result import SolveParams
 
 
@@ -68,12 +69,10 @@ def mip_progress_watch(report: Callable[[Any], None], period: float) -> Callable
     """A HiGHS MIP interrupt callback (it never interrupts) that hands the callback's output (node
     count, dual bound, running time) to ``report`` at most once every ``period`` seconds: a master
     MILP runs for minutes inside one ``run()``, where nothing else reports."""
-    next_at = [time.perf_counter() + period]
+    ticks = Every(period)
 
     def on_tick(e: Any) -> None:
-        now = time.perf_counter()
-        if now >= next_at[0]:
-            next_at[0] = now + period
+        if ticks.due():
             report(e.data_out)
 
     return on_tick

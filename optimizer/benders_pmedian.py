@@ -72,11 +72,11 @@ from siting.models.errors import DataError
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.benders_highs import highs_version, interrupt_watch, mip_progress_watch, new_master_highs
-from siting.optimizer.heuristics.lagrangian import PROGRESS_SECONDS
 from siting.optimizer.pmedian_enumerate import best_completion, enumerable, integral_costs
 from siting.optimizer.pmedian_master import Loop, Master
 from siting.optimizer.pmedian_polish import POLISH_PLANS, Polisher, rounded_plans
 from siting.optimizer.pmedian_separator import RadiusSeparator
+from siting.optimizer.progress import PROGRESS_SECONDS, Every
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
 Progress = Callable[[str], None]
@@ -536,10 +536,9 @@ def solve_pmedian_benders(
         ups = free[y_lp[free] < 1 - 1e-9]
         downs = free[y_lp[free] > 1e-9]
         tests = [(j, 1.0) for j in ups] + [(j, 0.0) for j in downs]
-        next_line = time.perf_counter() + PROGRESS_SECONDS
+        ticks = Every(PROGRESS_SECONDS)
         for done, (j, value) in enumerate(tests):
-            if time.perf_counter() >= next_line:  # a pass over thousands of sites runs for minutes
-                next_line = time.perf_counter() + PROGRESS_SECONDS
+            if ticks.due():  # a pass over thousands of sites runs for minutes
                 say(
                     f"benders probing pass {pass_ + 1}: {done} of {len(tests)} probes, "
                     f"{int(master.free.sum())} free sites left, {time.perf_counter() - t_probe:.0f} s"

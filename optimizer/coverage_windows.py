@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
-from siting.optimizer.heuristics.lagrangian import PROGRESS_SECONDS
+from siting.optimizer.progress import PROGRESS_SECONDS, Every
 from siting.optimizer.result import SolveParams
 
 Progress = Callable[[str], None]
@@ -118,7 +118,7 @@ def window_search(
     solve = get_backend("highs").solve
     stats: dict[str, Any] = {"windows": 0, "window_moves": 0}
     improved = True
-    next_line = t0 + PROGRESS_SECONDS
+    ticks = Every(PROGRESS_SECONDS)
     while improved:
         improved = False
         for s in np.flatnonzero(best_mask & allowed):
@@ -126,8 +126,7 @@ def window_search(
             if left <= 0.05:
                 improved = False
                 break
-            if time.monotonic() >= next_line:  # windows of a large city take seconds each
-                next_line = time.monotonic() + PROGRESS_SECONDS
+            if ticks.due():  # windows of a large city take seconds each
                 say(
                     f"window search: {stats['windows']} windows solved, best {best:.10g}, {time.monotonic() - t0:.1f} s"
                 )
@@ -251,7 +250,7 @@ def lscp_window_search(
     solve = get_backend("highs").solve
     stats: dict[str, Any] = {"windows": 0, "window_moves": 0}
     improved = True
-    next_line = t0 + PROGRESS_SECONDS
+    ticks = Every(PROGRESS_SECONDS)
     while improved:
         improved = False
         for s in np.flatnonzero(best & allowed):
@@ -259,8 +258,7 @@ def lscp_window_search(
             if left <= 0.05:
                 improved = False
                 break
-            if time.monotonic() >= next_line:
-                next_line = time.monotonic() + PROGRESS_SECONDS
+            if ticks.due():
                 cost_now = float(f[best & ~instance.existing].sum())
                 say(
                     f"window search: {stats['windows']} windows solved, cover {cost_now:.10g}, {time.monotonic() - t0:.1f} s"

@@ -61,12 +61,11 @@ from siting.optimizer.heuristics.greedy import (
     prefix_below,
     ratio_score,
 )
+from siting.optimizer.progress import PROGRESS_SECONDS, Every
 
 ROUND_OFF = 1e-9
 # A bound better by less than this (relative) does not reset the step-size patience.
 MIN_PROGRESS = 1e-6
-#: seconds between the progress lines of a long subgradient run
-PROGRESS_SECONDS = 10.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -333,10 +332,9 @@ def lagrangian_pmedian(
     seen: set[bytes] = set()
     plans: list[NDArray[np.bool_]] = []
     cost = instance.cost
-    next_line = t0 + PROGRESS_SECONDS
+    ticks = Every(PROGRESS_SECONDS, start=t0)
     for it in range(1, max_iter + 1):
-        if progress is not None and time.perf_counter() >= next_line:
-            next_line = time.perf_counter() + PROGRESS_SECONDS
+        if progress is not None and ticks.due():
             progress(f"Lagrangian: bound {lb:.10g}, best plan {best_value:.10g} after {it - 1} iterations")
         # (1) relaxed, (2) folded into rho: rho_j = sum_i min(0, w_i d_ij - u_i); only the pairs
         # with w_i d_ij < u_i count
