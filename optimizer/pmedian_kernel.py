@@ -1,0 +1,166 @@
+"""Kernel search: the p-median restricted to the sites of the plans seen so far (the exact path's primal side).
+
+In the Benders MILP rounds the master's bound can reach the optimum long before a plan does: on
+pcb3038, p = 500 the bound was 134,798 (the optimum) after 30 s, and the rounds that followed each
+cut off a few plans of master value 134,797.1 and true value 134,799 or more, for 62 s, until one
+of them was the optimum. The plans the rounds visit share most of their sites, so the optimum is
+usually a *combination* of sites they open, a few swaps from each: out of reach of the swap
+search from any single plan (:mod:`optimizer.pmedian_polish`), within reach of a small exact MILP.
+
+Let K (the *kernel*) be the candidate sites open in some plan seen so far (existing sites always
+open; after the LP phase also the sites the LP opens in part), and N_i the ``near`` sites of K nearest to client i, plus the site of K that serves i in the
+incumbent. The restricted problem is the classic formulation over K::
+
+    min  sum_i w_i sum_{j in N_i} d_ij x_ij
+    s.t. sum_{j in N_i} x_ij = 1            for every client i
+         x_ij <= y_j                         for every i and j in N_i
+         sum_{j in K, new} y_j <= p,  y_j = 1 for existing j,  y binary, x >= 0.
+
+Every solution is a plan of the whole problem, and its objective is at least the plan's true value
+(a client served by a listed open site is served at least as well by its nearest open one), so the
+plan is measured at its true value before it is used. The incumbent is feasible (its serving
+sites are listed), and is the MILP's start. Nothing here is a bound: only plans come out.
+"""
+
+from __future__ import annotations
+
+import time
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from siting.optimizer.benders_highs import interrupt_watch, new_master_highs
+from siting.optimizer.result import SolveParams
+
+#: sites of the kernel listed for each client (its nearest ones; the incumbent's is added)
+NEAR = 10
+#: the kernel search may spend this share of the exact solve's elapsed time
+KERNEL_SHARE = 0.5
+#: at most this many pairs (clients x listed sites) in one restricted MILP ...
+MAX_PAIRS = 2_000_000
+#: ... and this many distances (clients x kernel sites) read to list them
+MAX_ENTRIES = 20_000_000
+#: a kernel search is not started with less than this many seconds of its share left
+MIN_SECONDS = 1.0
+
+
+class KernelSearch:
+    """Restricted MILPs over the sites of the plans seen (module docstring), within a time share.
+
+    ``d`` (n, k) are the distances of the n clients (weights ``w``) to the k candidate sites that
+    the master's ``y`` refers to; ``existing`` (k,) the candidates open already; ``p`` new sites.
+    """
+
+    def __init__(
+        self,
+        d: NDArray[np.floating],
+        w: NDArray[np.float64],
+        existing: NDArray[np.bool_],
+        p: int,
+        params: SolveParams,
+        near: int = NEAR,
+        share: float | None = None,
+    ) -> None:
+        self.d, self.w, self.existing, self.p = d, w, existing, p
+        self.params, self.near = params, near
+        self.share = KERNEL_SHARE if share is None else share
+        self.t0 = time.perf_counter()
+        self.seconds = 0.0
+        self.runs = 0
+        self.kernel = existing.copy()  # the sites open in some plan seen
+        self._searched = np.zeros_like(existing)  # the last kernel searched
+
+    def see(self, y: NDArray[np.float64]) -> None:
+        """Add the sites the plan ``y`` opens to the kernel."""
+        self.kernel |= y > 0.5
+
+    def fresh(self) -> bool:
+        """Whether the kernel holds sites the last search did not have."""
+        return bool((self.kernel & ~self._searched).any())
+
+    def improve(self, y_inc: NDArray[np.float64], deadline: float) -> NDArray[np.float64] | None:
+        """The restricted MILP's plan over the kernel (with the incumbent ``y_inc`` in it), or None
+        when the kernel has not grown since the last search, is too large, or the time share is
+        spent. The plan is not measured here: the caller measures it at its true value."""
+        self.see(y_inc)
+        now = time.perf_counter()
+        allowed = min(self.share * (now - self.t0) - self.seconds, 0.5 * (deadline - now))
+        cols = np.flatnonzero(self.kernel)
+        near = min(self.near, cols.size)
+        n = self.d.shape[0]
+        if not self.fresh() or allowed < MIN_SECONDS or n * (near + 1) > MAX_PAIRS or n * cols.size > MAX_ENTRIES:
+            return None
+        self._searched = self.kernel.copy()
+        try:
+            return self._solve(cols, near, y_inc, now + allowed)
+        finally:
+            self.seconds += time.perf_counter() - now
+            self.runs += 1
+
+    def _solve(
+        self, cols: NDArray[np.int64], near: int, y_inc: NDArray[np.float64], stop: float
+    ) -> NDArray[np.float64] | None:
+        n, s = self.d.shape[0], cols.size
+        dk = self.d[:, cols]  # (n, s): clients x kernel sites
+        if near < s:
+            listed = np.argpartition(dk, near - 1, axis=1)[:, :near]
+        else:
+            listed = np.broadcast_to(np.arange(s), (n, s))
+        # the kernel site serving each client in the incumbent, listed too (the start is feasible)
+        open_k = np.flatnonzero(y_inc[cols] > 0.5)
+        serving = open_k[np.argmin(dk[:, open_k], axis=1)]
+        pairs = np.column_stack([listed, serving])
+        pairs.sort(axis=1)
+        keep = np.ones(pairs.shape, dtype=bool)
+        keep[:, 1:] = pairs[:, 1:] != pairs[:, :-1]
+        client = np.broadcast_to(np.arange(n)[:, None], pairs.shape)[keep]
+        site = pairs[keep]
+        npair = client.size
+        # columns: y (s kernel sites), then x (one per listed pair); rows: assignment (n), linking (npair), count (1)
+        cost = np.concatenate([np.zeros(s), self.w[client] * dk[client, site].astype(np.float64)])
+        new = ~self.existing[cols]
+        lower = np.concatenate([(~new).astype(np.float64), np.zeros(npair)])
+        upper = np.ones(s + npair)
+        r_assign = sp.csr_array((np.ones(npair), (client, s + np.arange(npair))), shape=(n, s + npair))
+        r_link = sp.csr_array(
+            (np.concatenate([np.ones(npair), -np.ones(npair)]),
+             (np.tile(np.arange(npair), 2), np.concatenate([s + np.arange(npair), site]))),
+            shape=(npair, s + npair),
+        )  # fmt: skip
+        r_count = sp.csr_array(new.astype(np.float64)[None, :], shape=(1, s))
+        r_count = sp.hstack([r_count, sp.csr_array((1, npair))])
+        a = sp.vstack([r_assign, r_link, r_count]).tocsc()
+        row_lo = np.concatenate([np.ones(n), np.full(npair, -highspy.kHighsInf), [-highspy.kHighsInf]])
+        row_hi = np.concatenate([np.ones(n), np.zeros(npair), [float(self.p)]])
+
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = s + npair, n + npair + 1
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
+        lp.row_lower_, lp.row_upper_ = row_lo, row_hi
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * s + [highspy.HighsVarType.kContinuous] * npair
+        h = new_master_highs(self.params)
+        h.passModel(lp)
+        h.setOptionValue("mip_rel_gap", 0.0)
+        stop_at = [stop]
+        h.cbMipInterrupt.subscribe(interrupt_watch(stop_at))
+        h.cbSimplexInterrupt.subscribe(interrupt_watch(stop_at))
+        h.setOptionValue("time_limit", max(0.1, stop - time.perf_counter()))
+        # the incumbent as the start: its sites, each client at its serving site
+        start = np.zeros(s + npair)
+        start[:s] = y_inc[cols] > 0.5
+        start[s + np.flatnonzero(site == serving[client])] = 1.0
+        hs = highspy.HighsSolution()
+        hs.col_value = list(start)
+        hs.value_valid = True
+        h.setSolution(hs)
+        h.run()
+        if h.getInfo().primal_solution_status != 2:  # no feasible point (kSolutionStatusFeasible)
+            return None
+        y_k = np.asarray(h.getSolution().col_value)[:s] > 0.5
+        out = self.existing.astype(np.float64)
+        out[cols[y_k]] = 1.0
+        return out
