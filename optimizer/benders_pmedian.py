@@ -301,14 +301,14 @@ def solve_pmedian_benders(
     stop_at = [np.inf]  # when the MILP solve under way must stop (read by on_interrupt)
     on_interrupt = interrupt_watch(stop_at)
 
-    def take_plans(first: NDArray[np.float64] | None, stalled: bool = False) -> tuple[int, int]:
+    def take_plans(first: NDArray[np.float64] | None, bound_stalled: bool = False) -> tuple[int, int]:
         """The plans of the last MILP round: its optimum ``first`` (None when the round stopped
         early) and every integer point HiGHS reported. The best becomes the incumbent when it is
         better and the best few are polished. After a finished round each point other than
         ``first`` is cut off (the next round must not visit it again); after a stopped one, whose
         rounds are over, not: rl1304, p = 10 then probed with 3,300 more cuts, 32.7 s against 20.3
-        s. After a ``stalled`` round (see :func:`stalled`) the kernel search runs. Returns the cuts added
-        and the points read."""
+        s. After a round that left the bound where it was (``bound_stalled``, see :func:`stalled`)
+        the kernel search runs. Returns the cuts added and the points read."""
         nonlocal ub, y_best
         extra = 0
         plans = [] if first is None else [(true_value(first), first)]
@@ -327,7 +327,7 @@ def solve_pmedian_benders(
         for _value, yv in plans[:POLISH_PLANS]:
             if polish(yv):
                 master.cut_at(y_best)
-        if stalled:
+        if bound_stalled:
             kernel_search()
         return extra, len(pool)
 
@@ -414,7 +414,7 @@ def solve_pmedian_benders(
             rhs = master.sep.rhs(level, y_int)
             viol = np.flatnonzero(rhs > master.theta + 1e-7 * np.maximum(1.0, np.abs(rhs)))
             # every integer point HiGHS visited: improve the incumbent and cut it off too
-            extra, points = take_plans(y_int, stalled=not restricted and stalled(bound_before, bound))
+            extra, points = take_plans(y_int, bound_stalled=not restricted and stalled(bound_before, bound))
             say(
                 f"benders MILP round {milp_rounds}: master {master.obj:.8g}, bound {bound:.8g}, "
                 f"incumbent {ub:.8g}, new cuts {viol.size} (+{extra} from {points} pool points)"

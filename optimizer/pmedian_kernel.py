@@ -32,16 +32,21 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.optimizer.benders_highs import interrupt_watch, new_master_highs
+from siting.optimizer.pmedian_enumerate import best_completion
 from siting.optimizer.result import SolveParams
 
 #: sites of the kernel listed for each client (its nearest ones; the incumbent's is added)
 NEAR = 10
 #: the kernel search may spend this share of the exact solve's elapsed time
 KERNEL_SHARE = 0.5
-#: at most this many pairs (clients x listed sites) in one restricted MILP ...
-MAX_PAIRS = 2_000_000
-#: ... and this many distances (clients x kernel sites) read to list them
-MAX_ENTRIES = 20_000_000
+#: at most this many pairs (clients x listed sites) in one restricted MILP: at usa13509, p = 2000
+#: (148,599 pairs over 2,123 sites) the MILP found nothing in 35 s, and peaked 300 MB higher
+MAX_PAIRS = 100_000
+#: a kernel whose plans cost at most this many distance look-ups is enumerated instead: at pcb3038,
+#: p = 5 (17 sites) the MILP took 12 s, where the start was already the optimum
+ENUM_BUDGET = 2e8
+#: distances (clients x kernel sites) read at a time to list each client's nearest
+CHUNK_ENTRIES = 4_000_000
 #: a kernel search is not started with less than this many seconds of its share left
 MIN_SECONDS = 1.0
 
@@ -83,17 +88,24 @@ class KernelSearch:
     def improve(self, y_inc: NDArray[np.float64], deadline: float) -> NDArray[np.float64] | None:
         """The restricted MILP's plan over the kernel (with the incumbent ``y_inc`` in it), or None
         when the kernel has not grown since the last search, is too large, or the time share is
-        spent. The plan is not measured here: the caller measures it at its true value."""
+        spent. A kernel small enough to enumerate gives its best plan at true distances instead.
+        The plan is not measured here: the caller measures it at its true value."""
         self.see(y_inc)
         now = time.perf_counter()
         allowed = min(self.share * (now - self.t0) - self.seconds, 0.5 * (deadline - now))
         cols = np.flatnonzero(self.kernel)
         near = min(self.near, cols.size)
         n = self.d.shape[0]
-        if not self.fresh() or allowed < MIN_SECONDS or n * (near + 1) > MAX_PAIRS or n * cols.size > MAX_ENTRIES:
+        if not self.fresh() or allowed < MIN_SECONDS or n * (near + 1) > MAX_PAIRS:
             return None
         self._searched = self.kernel.copy()
         try:
+            free = np.flatnonzero(self.kernel & ~self.existing)
+            got = best_completion(self.d, self.w, self.existing, free, self.p, ENUM_BUDGET)
+            if got is not None:  # a small kernel: every plan over it, at its true value
+                out = self.existing.astype(np.float64)
+                out[got[1]] = 1.0
+                return out
             return self._solve(cols, near, y_inc, now + allowed)
         finally:
             self.seconds += time.perf_counter() - now
@@ -103,23 +115,34 @@ class KernelSearch:
         self, cols: NDArray[np.int64], near: int, y_inc: NDArray[np.float64], stop: float
     ) -> NDArray[np.float64] | None:
         n, s = self.d.shape[0], cols.size
-        dk = self.d[:, cols]  # (n, s): clients x kernel sites
-        if near < s:
-            listed = np.argpartition(dk, near - 1, axis=1)[:, :near]
-        else:
-            listed = np.broadcast_to(np.arange(s), (n, s))
-        # the kernel site serving each client in the incumbent, listed too (the start is feasible)
         open_k = np.flatnonzero(y_inc[cols] > 0.5)
-        serving = open_k[np.argmin(dk[:, open_k], axis=1)]
-        pairs = np.column_stack([listed, serving])
-        pairs.sort(axis=1)
-        keep = np.ones(pairs.shape, dtype=bool)
-        keep[:, 1:] = pairs[:, 1:] != pairs[:, :-1]
-        client = np.broadcast_to(np.arange(n)[:, None], pairs.shape)[keep]
-        site = pairs[keep]
+        listed = np.empty((n, near + 1), dtype=np.int64)
+        dist = np.empty((n, near + 1), dtype=np.float64)
+        step = max(1, CHUNK_ENTRIES // s)
+        for lo in range(0, n, step):  # clients in chunks: at most CHUNK_ENTRIES distances at a time
+            rows = np.arange(lo, min(n, lo + step))
+            dk = self.d[np.ix_(rows, cols)]  # (chunk, s): clients x kernel sites
+            nearest = (
+                np.argpartition(dk, near - 1, axis=1)[:, :near]
+                if near < s
+                else np.broadcast_to(np.arange(s), (rows.size, s))
+            )
+            # the kernel site serving each client in the incumbent, listed too (the start is feasible)
+            serving = open_k[np.argmin(dk[:, open_k], axis=1)]
+            listed[rows] = np.column_stack([nearest, serving])
+            dist[rows] = np.take_along_axis(dk, listed[rows], axis=1)
+        serving = listed[:, -1].copy()
+        order = np.argsort(listed, axis=1, kind="stable")
+        listed = np.take_along_axis(listed, order, axis=1)
+        dist = np.take_along_axis(dist, order, axis=1)
+        keep = np.ones(listed.shape, dtype=bool)
+        keep[:, 1:] = listed[:, 1:] != listed[:, :-1]  # the serving site may be among the nearest
+        client = np.broadcast_to(np.arange(n)[:, None], listed.shape)[keep]
+        site = listed[keep]
+        pair_cost = self.w[client] * dist[keep]
         npair = client.size
         # columns: y (s kernel sites), then x (one per listed pair); rows: assignment (n), linking (npair), count (1)
-        cost = np.concatenate([np.zeros(s), self.w[client] * dk[client, site].astype(np.float64)])
+        cost = np.concatenate([np.zeros(s), pair_cost])
         new = ~self.existing[cols]
         lower = np.concatenate([(~new).astype(np.float64), np.zeros(npair)])
         upper = np.ones(s + npair)

@@ -1,7 +1,8 @@
-"""Kernel search (optimizer.pmedian_kernel.KernelSearch): with every kernel site listed it finds the
-best plan over the kernel (brute force over its p-subsets), with few listed it never returns a plan
-worse than the incumbent it starts from, it searches a kernel once, and a Benders solve whose
-stalled rounds run it still proves the classic optimum."""
+"""Kernel search (optimizer.pmedian_kernel.KernelSearch): with every kernel site listed its MILP,
+and on a small kernel its enumeration, finds the best plan over the kernel (brute force over its
+p-subsets); with few sites listed it never returns a plan worse than the incumbent it starts from;
+it searches a kernel once; and a Benders solve that runs it after every MILP round still proves
+the classic optimum, taking its plans only at their true value."""
 
 from __future__ import annotations
 
@@ -29,8 +30,15 @@ def plan(k: int, sites: list[int] | np.ndarray) -> np.ndarray:
     return y
 
 
+@pytest.mark.parametrize("how", ["milp", "enumeration"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_with_every_kernel_site_listed_the_search_finds_the_best_plan_over_the_kernel(seed: int) -> None:
+def test_with_every_kernel_site_listed_the_search_finds_the_best_plan_over_the_kernel(
+    monkeypatch: pytest.MonkeyPatch, seed: int, how: str
+) -> None:
+    import siting.optimizer.pmedian_kernel as pk
+
+    if how == "milp":  # no kernel is small enough to enumerate
+        monkeypatch.setattr(pk, "ENUM_BUDGET", 0.0)
     inst = graph_like(seed, 40)
     d = inst.dense_distances().astype(np.float64)
     w = np.asarray(inst.weights, dtype=np.float64)
@@ -54,9 +62,14 @@ def test_with_every_kernel_site_listed_the_search_finds_the_best_plan_over_the_k
 
 
 @pytest.mark.parametrize("seed", [3, 4])
-def test_with_few_sites_listed_the_plan_is_never_worse_than_the_incumbent(seed: int) -> None:
+def test_with_few_sites_listed_the_plan_is_never_worse_than_the_incumbent(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
     """Each client may use only its 2 nearest kernel sites (and its site in the incumbent): a
     restriction whose optimum is worth at least its plan's true value, and at most the incumbent's."""
+    import siting.optimizer.pmedian_kernel as pk
+
+    monkeypatch.setattr(pk, "ENUM_BUDGET", 0.0)  # the restricted MILP, not the enumeration
     inst = graph_like(seed, 60)
     d = inst.dense_distances().astype(np.float64)
     w = np.asarray(inst.weights, dtype=np.float64)
