@@ -31,7 +31,7 @@ def enumerable(n_free: int, slots: int, n: int, budget: float) -> bool:
 
 
 def best_completion(
-    d: NDArray[np.float64],
+    d: NDArray[np.floating],
     w: NDArray[np.float64],
     open_now: NDArray[np.bool_],
     free: NDArray[np.int64],
