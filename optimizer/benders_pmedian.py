@@ -109,7 +109,6 @@ STALL_FREE_PER_MEDIAN = 3
 #: 237,426 to 237,400 in 12 s (the optimum is 237,399), so that reduced-cost fixing closed 928 sites
 #: instead of 636; p = 500: 134,814 to 134,800 in 2.4 s. With few medians the swap search's plan is
 #: hard to beat and the restricted MILP is slow: p = 20 (109 sites) found nothing in 29 s.
-LP_KERNEL = True
 LP_KERNEL_MIN_P = 50
 LP_SUPPORT = 0.05
 
@@ -487,9 +486,8 @@ def solve_pmedian_benders(
         for y_round in rounded_plans(master.y, existing, p, params.seed):
             if polish(y_round):
                 say(f"benders: a plan rounded from the LP and polished: incumbent {ub:.8g}")
-        if LP_KERNEL and p >= LP_KERNEL_MIN_P:
-            # the kernel search over the incumbent's sites and the LP's support
-            kernel.kernel |= master.y > LP_SUPPORT
+        if p >= LP_KERNEL_MIN_P:  # the kernel search over the incumbent's sites and the LP's support
+            kernel.see(master.y, level=LP_SUPPORT)
             kernel_search()
         # ---- 2. reduced-cost fixing and cut clean-up
         tidy(loop)

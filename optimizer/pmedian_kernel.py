@@ -81,9 +81,9 @@ class KernelSearch:
         self.kernel = existing.copy()  # the sites open in some plan seen
         self._searched = np.zeros_like(existing)  # the last kernel searched
 
-    def see(self, y: NDArray[np.float64]) -> None:
-        """Add the sites the plan ``y`` opens to the kernel."""
-        self.kernel |= y > 0.5
+    def see(self, y: NDArray[np.float64], level: float = 0.5) -> None:
+        """Add the sites ``y`` opens (above ``level``: a plan's, or an LP point's support) to the kernel."""
+        self.kernel |= y > level
 
     def fresh(self) -> bool:
         """Whether the kernel holds sites the last search did not have."""
