@@ -37,6 +37,10 @@ def quiet_stdout() -> Iterator[None]:
         os.close(fd)
 
 
+#: HiGHS's status of a run that holds a feasible point (a MILP's incumbent, also when stopped early)
+FEASIBLE = int(highspy.SolutionStatus.kSolutionStatusFeasible)
+
+
 def new_master_highs(params: SolveParams) -> highspy.Highs:
     """A HiGHS object configured like the ``highs`` backend's (same options, same checks).
 

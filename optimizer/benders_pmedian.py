@@ -71,7 +71,13 @@ from numpy.typing import NDArray
 from siting.models.errors import DataError
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
-from siting.optimizer.benders_highs import highs_version, interrupt_watch, mip_progress_watch, new_master_highs
+from siting.optimizer.benders_highs import (
+    FEASIBLE,
+    highs_version,
+    interrupt_watch,
+    mip_progress_watch,
+    new_master_highs,
+)
 from siting.optimizer.pmedian_enumerate import best_completion, enumerable, integral_costs
 from siting.optimizer.pmedian_kernel import KernelSearch
 from siting.optimizer.pmedian_master import Loop, Master
@@ -81,7 +87,6 @@ from siting.optimizer.progress import PROGRESS_SECONDS, Every
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
 Progress = Callable[[str], None]
-_FEASIBLE = int(highspy.SolutionStatus.kSolutionStatusFeasible)
 #: Clients x sites above which the separator stores only each client's nearest sites.
 TRUNCATE_ENTRIES = 40_000_000
 #: Stored sites per client when truncated: WIDTH_PER_MEDIAN * sites / p, at least MIN_WIDTH.
@@ -402,7 +407,7 @@ def solve_pmedian_benders(
                 bound = bound if restricted else ub
                 break
             if st != "optimal":
-                if mh.getInfo().primal_solution_status == _FEASIBLE:  # the round's incumbent, also when stopped
+                if mh.getInfo().primal_solution_status == FEASIBLE:  # the round's incumbent, also when stopped
                     yb = np.asarray(mh.getSolution().col_value)[:k] > 0.5
                     pool.setdefault(np.packbits(yb).tobytes(), yb)
                 extra, points = take_plans(None)

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siting.optimizer.benders_highs import interrupt_watch, new_master_highs
+from siting.optimizer.benders_highs import FEASIBLE, interrupt_watch, new_master_highs
 from siting.optimizer.pmedian_enumerate import best_completion
 from siting.optimizer.result import SolveParams
 
@@ -48,7 +48,6 @@ MAX_PAIRS = 100_000
 #: a kernel whose plans cost at most this many distance look-ups is enumerated instead: at pcb3038,
 #: p = 5 (17 sites) the MILP took 12 s, where the start was already the optimum
 ENUM_BUDGET = 2e8
-_FEASIBLE = int(highspy.SolutionStatus.kSolutionStatusFeasible)
 #: distances (clients x kernel sites) read at a time to list each client's nearest
 CHUNK_ENTRIES = 4_000_000
 #: a kernel search is not started with less than this many seconds of its share left
@@ -185,7 +184,7 @@ class KernelSearch:
         hs.value_valid = True
         h.setSolution(hs)
         h.run()
-        if h.getInfo().primal_solution_status != _FEASIBLE:  # no plan (stopped before reading the start)
+        if h.getInfo().primal_solution_status != FEASIBLE:  # no plan (stopped before reading the start)
             return None
         y_k = np.asarray(h.getSolution().col_value)[:s] > 0.5
         out = self.existing.astype(np.float64)
