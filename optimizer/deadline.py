@@ -7,6 +7,9 @@ sweep points. A :class:`Deadline` is created once (when the input has been read)
 reading the original limit, so stages never add up to more than the budget.
 
 The clock is monotonic (``time.monotonic``): a change of the system clock does not move it.
+
+Inside one solve, a side task (a primal step of the exact p-median) keeps to a share of the time
+the solve has run so far: :class:`ElapsedShare`.
 """
 
 from __future__ import annotations
@@ -56,6 +59,29 @@ class Deadline:
         """``fraction`` of what is left (a stage that must leave time for the ones after it)."""
         left = self.remaining()
         return None if left is None else fraction * left
+
+
+class ElapsedShare:
+    """The allowance of a side task inside a longer solve: ``share`` of the time elapsed since it was
+    created, less what it has spent so far.
+
+    A primal step (swap search from the master's plans, the kernel search) that may take, say, a fifth
+    of the solve keeps to it whatever the solve's length: after t seconds it has spent at most
+    ``share * t`` plus its last call's overrun. ``clock`` is ``time.perf_counter`` (tests pass a fake one).
+    """
+
+    def __init__(self, share: float, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.share, self.clock = share, clock
+        self.t0 = clock()
+        self.seconds = 0.0  # spent so far
+
+    def allowed(self) -> float:
+        """Seconds the task may spend now (negative once it is ahead of its share)."""
+        return self.share * (self.clock() - self.t0) - self.seconds
+
+    def charge(self, since: float) -> None:
+        """Count the time from the clock reading ``since`` to now as spent."""
+        self.seconds += self.clock() - since
 
 
 def run_bounded(

@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.optimizer.benders_highs import FEASIBLE, interrupt_watch, new_master_highs
+from siting.optimizer.deadline import ElapsedShare
 from siting.optimizer.pmedian_enumerate import best_completion
 from siting.optimizer.result import SolveParams
 
@@ -73,12 +74,15 @@ class KernelSearch:
     ) -> None:
         self.d, self.w, self.existing, self.p = d, w, existing, p
         self.params, self.near = params, near
-        self.share = KERNEL_SHARE if share is None else share
-        self.t0 = time.perf_counter()
-        self.seconds = 0.0
+        self.budget = ElapsedShare(KERNEL_SHARE if share is None else share)
         self.runs = 0
         self.kernel = existing.copy()  # the sites open in some plan seen
         self._searched = np.zeros_like(existing)  # the last kernel searched
+
+    @property
+    def seconds(self) -> float:
+        """Seconds spent searching so far."""
+        return self.budget.seconds
 
     def see(self, y: NDArray[np.float64], level: float = 0.5) -> None:
         """Add the sites ``y`` opens (above ``level``: a plan's, or an LP point's support) to the kernel."""
@@ -95,7 +99,7 @@ class KernelSearch:
         The plan is not measured here: the caller measures it at its true value."""
         self.see(y_inc)
         now = time.perf_counter()
-        allowed = min(self.share * (now - self.t0) - self.seconds, 0.5 * (deadline - now), KERNEL_SECONDS)
+        allowed = min(self.budget.allowed(), 0.5 * (deadline - now), KERNEL_SECONDS)
         cols = np.flatnonzero(self.kernel)
         near = min(self.near, cols.size)
         n = self.d.shape[0]
@@ -111,7 +115,7 @@ class KernelSearch:
                 return out
             return self._solve(cols, near, y_inc, now + allowed)
         finally:
-            self.seconds += time.perf_counter() - now
+            self.budget.charge(now)
             self.runs += 1
 
     def _solve(

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from siting.models.instance import SitingInstance
+from siting.optimizer.deadline import ElapsedShare
 from siting.optimizer.heuristics.greedy import DistanceTable
 from siting.optimizer.heuristics.interchange import interchange_pmedian
 from siting.optimizer.pmedian_start import truncated_instance
@@ -48,12 +49,15 @@ class Polisher:
         width: int | None = None,
     ) -> None:
         self.instance, self.p, self.cand, self.width = instance, p, cand, width
-        self.share = POLISH_SHARE if share is None else share
-        self.t0 = time.perf_counter()
-        self.seconds = 0.0
+        self.budget = ElapsedShare(POLISH_SHARE if share is None else share)
         self.polished = 0
         self._seen: set[bytes] = set()
         self._table: DistanceTable | None = None
+
+    @property
+    def seconds(self) -> float:
+        """Seconds spent polishing so far."""
+        return self.budget.seconds
 
     def improve(self, y: NDArray[np.float64], deadline: float) -> NDArray[np.float64] | None:
         """A local optimum reached from the integer plan ``y`` (over ``cand``), or None when this plan
@@ -61,7 +65,7 @@ class Polisher:
         open and at most ``p`` new sites are open, as in ``y``."""
         key = np.packbits(y > 0.5).tobytes()
         now = time.perf_counter()
-        allowed = self.share * (now - self.t0) - self.seconds
+        allowed = self.budget.allowed()
         if key in self._seen or allowed < 0.0 or deadline - now < 1.0:
             return None
         self._seen.add(key)
@@ -79,7 +83,7 @@ class Polisher:
             time_limit=max(0.0, min(deadline - now - 0.5, 0.5 * (deadline - now), max(1.0, allowed))),
             table=self._table,
         )
-        self.seconds += time.perf_counter() - now
+        self.budget.charge(now)
         self.polished += 1
         return out[self.cand].astype(np.float64)
 

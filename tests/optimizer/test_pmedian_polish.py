@@ -87,7 +87,7 @@ def test_the_polisher_keeps_to_its_share_of_the_time() -> None:
     y = np.zeros(cand.size)
     y[:3] = 1.0
     spent = Polisher(inst, 3, cand, share=0.0)
-    spent.seconds = 1.0  # more than no share of any elapsed time
+    spent.budget.seconds = 1.0  # more than no share of any elapsed time
     assert spent.improve(y, time.perf_counter() + 60.0) is None
     assert Polisher(inst, 3, cand).improve(y, time.perf_counter() + 0.5) is None  # the deadline is near
 

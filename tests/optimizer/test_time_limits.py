@@ -21,7 +21,7 @@ from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
 from siting.models.multiservice import MultiServiceInstance, ServiceData
 from siting.optimizer.backends import pulp_backend as pulp_mod
-from siting.optimizer.deadline import Deadline
+from siting.optimizer.deadline import Deadline, ElapsedShare
 from siting.optimizer.registry import get_backend, installed_backends
 from siting.optimizer.result import Limit, SolveParams, Status
 from siting.optimizer.solve import ModelSpec, solve
@@ -60,6 +60,18 @@ def test_deadline_counts_down_on_its_clock() -> None:
     clock.now = 16.0
     assert d.remaining() == 0.0 and d.expired()
     assert Deadline.after(None).remaining() is None and not Deadline.after(None).expired()
+
+
+def test_a_side_task_keeps_to_its_share_of_the_elapsed_time() -> None:
+    clock = FakeClock(0.0)
+    budget = ElapsedShare(0.25, clock)
+    assert budget.allowed() == 0.0
+    clock.now = 8.0
+    assert budget.allowed() == pytest.approx(2.0)  # a quarter of 8 s, nothing spent yet
+    budget.charge(5.0)  # ran from t = 5 to t = 8
+    assert budget.seconds == pytest.approx(3.0) and budget.allowed() == pytest.approx(-1.0)
+    clock.now = 20.0
+    assert budget.allowed() == pytest.approx(2.0)  # 5 s earned, 3 s spent
 
 
 def test_params_share_one_budget() -> None:
