@@ -169,6 +169,36 @@ def test_a_probing_pass_reports_its_progress(monkeypatch: pytest.MonkeyPatch) ->
     assert mask is not None
 
 
+@pytest.mark.parametrize("seed,n,p", [(0, 150, 5), (3, 150, 4), (5, 120, 6)])
+def test_refreshing_the_lp_within_a_probing_pass_keeps_the_classic_optimum(
+    monkeypatch: pytest.MonkeyPatch, seed: int, n: int, p: int
+) -> None:
+    """With the global LP re-solved after every probe that fixed a site, its bound counts and its
+    reduced costs close sites mid-pass; every bound it reports is below the classic optimum, and the
+    answer is that optimum, as without the refreshes."""
+    import siting.optimizer.benders_pmedian as bp
+
+    monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
+    monkeypatch.setattr(bp, "FIRST_ROUND_SHARE", 0.0)
+    monkeypatch.setattr(bp, "rounded_plans", lambda *_a, **_k: [])
+    monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)
+    monkeypatch.setattr(bp, "REFRESH_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(bp, "PROGRESS_SECONDS", 0.0)  # a progress line, with the bound, at every probe
+    inst = graph_like(seed, n)
+    best = classic_value(inst, p)
+    monkeypatch.setattr(bp, "PROBE_REFRESH", 0.0)
+    plain, _, _ = _from_the_greedy_plan(inst, p, probe_passes=1)
+    monkeypatch.setattr(bp, "PROBE_REFRESH", 1e-9)
+    res, mask, notes = _from_the_greedy_plan(inst, p, probe_passes=1)
+    assert plain.stats["probed"] > 0 and res.stats.get("probe_refreshes", 0) > 0  # the case under test
+    lines = [note for note in notes if " probes, " in note]
+    bounds = [float(line.split(" bound ")[1].split(",")[0]) for line in lines]
+    assert bounds and max(bounds) <= best + 1e-6
+    assert res.status == Status.OPTIMAL and res.objective == pytest.approx(best, rel=1e-9)
+    assert plain.status == Status.OPTIMAL and plain.objective == pytest.approx(best, rel=1e-9)
+    assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9)
+
+
 def test_a_milp_round_reports_its_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     """A master MILP runs for minutes inside HiGHS: its round says how many nodes it has explored
     and its bound (here at every callback), a bound never above the classic optimum."""
