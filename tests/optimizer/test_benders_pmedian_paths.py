@@ -373,3 +373,39 @@ def test_stalled_lp_and_round_fixing_keep_the_brute_force_optimum(
     assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-6)
     assert res.bound is not None and res.bound <= best + 1e-6
     assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(best, rel=1e-9, abs=1e-6)
+
+
+@pytest.mark.parametrize("mine", [{}, {"mip_heuristic_run_rins": True, "mip_heuristic_effort": 1}])
+def test_master_milp_rounds_after_a_heuristic_start_spend_their_effort_on_the_proof(
+    monkeypatch: pytest.MonkeyPatch, mine: dict[str, object]
+) -> None:
+    """After a heuristic start the master MILP runs without HiGHS's primal heuristics (a user's own
+    value of any of those options wins), and still proves the classic optimum."""
+    import siting.optimizer.benders_pmedian as bp
+
+    made: list[object] = []
+    real = bp.new_master_highs
+
+    def recording(params: SolveParams) -> object:
+        h = real(params)
+        made.append(h)
+        return h
+
+    monkeypatch.setattr(bp, "new_master_highs", recording)
+    monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
+    monkeypatch.setattr(bp, "FIRST_ROUND_SHARE", 0.0)
+    monkeypatch.setattr(bp, "rounded_plans", lambda *_a, **_k: [])
+    monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)
+    inst = graph_like(2, 150)
+    start = run_heuristic(inst, "pmedian", p=8, method="greedy").open_mask
+    res, _ = solve_pmedian_benders(
+        inst, 8, SolveParams(mip_gap=0.0, options={"highs": mine}), start_mask=start, probe_passes=0, enum_budget=0.0
+    )
+    assert res.status == Status.OPTIMAL and res.objective == pytest.approx(classic_value(inst, 8), rel=1e-9)
+    rounds = made[1:]  # the first object is the master LP; the others run MILP rounds
+    assert res.stats["milp_rounds"] > 0 and len(rounds) >= res.stats["milp_rounds"]
+    for h in rounds:
+        for name, default in bp.PROOF_OPTIONS.items():
+            got = h.getOptionValue(name)
+            got = got[1] if isinstance(got, tuple) else got  # (status, value) in some highspy releases
+            assert got == mine.get(name, default)
