@@ -48,8 +48,8 @@ Algorithm:
    LP is re-solved, reduced-cost fixing is applied again, and passes repeat while they raise the
    global bound by a tenth of the gap. With small p this leaves only a handful of free sites.
    Columns fixed to 0 are then dropped from the separator (they add nothing to any cut). Within a
-   pass the global LP is also re-solved now and then once probes have fixed sites: its bound rises
-   with the fixings and its reduced costs close many sites at once (``PROBE_REFRESH``).
+   pass the global LP, with the probes' cuts and fixings so far, is also re-solved now and then: its
+   bound rises with them and its reduced costs close many sites at once (``PROBE_REFRESH``).
 4. Enumeration: if the plans over the free sites are few (C(f, r) plans for f free sites and r
    slots left; distances are nonnegative, so only plans using every slot count), they are all
    valued in vectorized chunks; the best of them and the incumbent is optimal.
@@ -123,8 +123,9 @@ LP_SUPPORT = 0.05
 #: LP took and at least REFRESH_MIN_SECONDS (twice that after each one that gained nothing).
 #: Measured side by side, one process, on against off: pcb3038, p = 100: OPTIMAL in 178.4 s against
 #: FEASIBLE (bound 351,415, optimum 351,500) at 300 s: probes cost 0.12 s instead of 0.68 s from the
-#: better LP point; p = 20: 84.7 s against 98.4 s; p = 200: bound 237,354 against 237,348 at 300 s;
-#: rl1304, p = 10: 302 probes against 392, 15.8 s against 16.8 s. A floor of 0.25-0.5 s refreshed
+#: better LP point; p = 200: bound 237,354 against 237,348 at 300 s; rl1304, p = 10: 302 probes
+#: against 392, 15.8 s against 16.8 s. An earlier form (re-solving only after a probe had fixed a
+#: site, no back-off): pcb3038, p = 20: 84.7 s against 98.4 s; a floor of 0.25-0.5 s refreshed
 #: 13-25 times on rl1304, p = 10 and saved less.
 PROBE_REFRESH = 4.0
 REFRESH_MIN_SECONDS = 1.0

@@ -173,9 +173,9 @@ def test_a_probing_pass_reports_its_progress(monkeypatch: pytest.MonkeyPatch) ->
 def test_refreshing_the_lp_within_a_probing_pass_keeps_the_classic_optimum(
     monkeypatch: pytest.MonkeyPatch, seed: int, n: int, p: int
 ) -> None:
-    """With the global LP re-solved after every probe that fixed a site, its bound counts and its
-    reduced costs close sites mid-pass; every bound it reports is below the classic optimum, and the
-    answer is that optimum, as without the refreshes."""
+    """With the global LP re-solved after every probe, its bound counts and its reduced costs close
+    sites mid-pass; every bound the pass reports is below the classic optimum, and the answer is that
+    optimum, as without the refreshes."""
     import siting.optimizer.benders_pmedian as bp
 
     monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
