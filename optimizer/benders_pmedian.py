@@ -560,6 +560,23 @@ def solve_pmedian_benders(
                 f"incumbent {ub:.8g}"
             )
 
+    def global_lp() -> bool:
+        """The master LP over the fixings and cuts so far (back to an LP optimum), then reduced-cost
+        fixing; the cuts stay (they tighten the MILP's node LPs). The LP bounds every improving plan
+        and the incumbent the rest. False when the clock stopped it (limit TIME) or no improving plan
+        exists (the bound is then UB)."""
+        nonlocal bound, limit
+        loop = master.cut_loop(deadline, fix_at=ub - delta)
+        if loop.status == "time":
+            limit = Limit.TIME
+            return False
+        if loop.status == "infeasible":  # no improving plan exists: the incumbent is optimal
+            bound = ub
+            return False
+        bound = max(bound, min(ub, loop.bound))
+        tidy(loop, drop=False)
+        return True
+
     # ---- 3. a short MILP attempt, then probing
     # When the LP bound is tight the MILP over the fixed master finishes in moments, and probing
     # (one LP cut loop per free site) would cost far more (rl1304, p = 500: 0.2 s against 25 s).
@@ -595,14 +612,7 @@ def solve_pmedian_benders(
             if ub - bound <= CLOSING_SHARE * gap_before:
                 attempts = max(attempts, attempt_no + 2)
             # back to the LP optimum (with the attempt's cuts) for probing and reduced-cost fixing
-            loop = master.cut_loop(deadline, fix_at=ub - delta)
-            if loop.status == "time":
-                limit = Limit.TIME
-            elif loop.status == "infeasible":  # no improving plan exists: the incumbent is optimal
-                bound = ub
-            else:
-                bound = max(bound, min(ub, loop.bound))
-                tidy(loop, drop=False)
+            if global_lp():
                 continue
         break
     t_probe = time.perf_counter()
@@ -660,15 +670,8 @@ def solve_pmedian_benders(
                 # the global LP with the probes' cuts and fixings so far: its bound rises with them, and
                 # its reduced costs close at once sites the pass would otherwise probe one by one
                 before = (bound, stats["fixed_closed"] + stats["fixed_open"])
-                loop = master.cut_loop(deadline, fix_at=ub - delta)
-                if loop.status == "time":
-                    limit = Limit.TIME
+                if not global_lp():
                     break
-                if loop.status == "infeasible":  # no improving plan exists: the incumbent is optimal
-                    bound = ub
-                    break
-                bound = max(bound, min(ub, loop.bound))
-                tidy(loop, drop=False)
                 y_lp = master.y.copy()
                 stats["probe_refreshes"] = stats.get("probe_refreshes", 0) + 1
                 t_refreshed = time.perf_counter()
@@ -686,16 +689,8 @@ def solve_pmedian_benders(
             bound = ub
             break
         # global LP with the new fixings and cuts, then reduced-cost fixing again
-        loop = master.cut_loop(deadline, fix_at=ub - delta)
-        if loop.status == "time":
-            limit = Limit.TIME
+        if not global_lp():
             break
-        if loop.status == "infeasible":  # no improving plan exists: the incumbent is optimal
-            bound = ub
-            break
-        # the LP over the fixings bounds every improving plan; the incumbent bounds the rest
-        bound = max(bound, min(ub, loop.bound))
-        tidy(loop, drop=False)  # the probes' cuts stay: they tighten the MILP's node LPs
         say(
             f"benders probing pass {pass_ + 1}: bound {bound:.8g}, {int(master.free.sum())} free sites left, "
             f"{stats['fixed_closed']} closed, {stats['fixed_open']} open, {h.getNumRow() - 1} cuts kept"
