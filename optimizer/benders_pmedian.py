@@ -79,6 +79,7 @@ from siting.optimizer.benders_highs import (
     interrupt_watch,
     mip_progress_watch,
     new_master_highs,
+    use_proof_options,
 )
 from siting.optimizer.pmedian_enumerate import best_completion, enumerable, integral_costs
 from siting.optimizer.pmedian_kernel import KernelSearch
@@ -129,21 +130,6 @@ LP_SUPPORT = 0.05
 #: 13-25 times on rl1304, p = 10 and saved less.
 PROBE_REFRESH = 4.0
 REFRESH_MIN_SECONDS = 1.0
-
-
-#: HiGHS options of the master MILP rounds after a heuristic start (a user's own value of any of
-#: them wins): no primal heuristics, whose plans the polisher and the kernel search find anyway.
-#: HiGHS runs feasibility jump, RINS, RENS and its root reduced-cost heuristic even at
-#: mip_heuristic_effort 0; turning them off too, side by side (two processes at once): pcb3038,
-#: p = 5: 49.7 s against 97.7 s, p = 50: 146.6 s against 240.2 s, p = 20 (mostly probing): 189 s
-#: against 174 s; rl1304, nine p in one process: 34.4 s against 37.8 s.
-PROOF_OPTIONS: dict[str, Any] = {
-    "mip_heuristic_effort": 0.0,
-    "mip_heuristic_run_feasibility_jump": False,
-    "mip_heuristic_run_rins": False,
-    "mip_heuristic_run_rens": False,
-    "mip_heuristic_run_root_reduced_cost": False,
-}
 
 
 def stalled(bound_before: float, bound_after: float) -> bool:
@@ -411,9 +397,7 @@ def solve_pmedian_benders(
             mh.setOptionValue("mip_abs_gap", delta * 0.999 if integral else 1e-9)
             if start_mask is not None:
                 # the incumbent comes from a strong heuristic: spend the MILP effort on the proof
-                for name, value in PROOF_OPTIONS.items():
-                    mine = params.options_for("highs").get(name, value)  # (configure checked a user's value)
-                    mh.setOptionValue(name, float(mine) if isinstance(value, float) else mine)
+                use_proof_options(mh, params)
             if "presolve" not in params.options_for("highs"):
                 mh.setOptionValue("presolve", "off")  # measured: presolve of the master costs more than it saves
             mh.cbMipSolution.subscribe(on_solution)

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siting.optimizer.benders_highs import FEASIBLE, interrupt_watch, new_master_highs
+from siting.optimizer.benders_highs import FEASIBLE, interrupt_watch, new_master_highs, use_proof_options
 from siting.optimizer.deadline import ElapsedShare
 from siting.optimizer.pmedian_enumerate import best_completion
 from siting.optimizer.result import SolveParams
@@ -175,6 +175,7 @@ class KernelSearch:
         h = new_master_highs(self.params)
         h.passModel(lp)
         h.setOptionValue("mip_rel_gap", 0.0)
+        use_proof_options(h, self.params)  # it starts from the incumbent (pcb3038, p = 50: see PROOF_OPTIONS)
         stop_at = [stop]
         h.cbMipInterrupt.subscribe(interrupt_watch(stop_at))
         h.cbSimplexInterrupt.subscribe(interrupt_watch(stop_at))

@@ -14,6 +14,7 @@ from strategies import instances
 
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
+from siting.optimizer.benders_highs import PROOF_OPTIONS
 from siting.optimizer.benders_pmedian import solve_pmedian_benders
 from siting.optimizer.heuristics import run_heuristic
 from siting.optimizer.result import SolveParams, SolveResult, Status
@@ -405,7 +406,7 @@ def test_master_milp_rounds_after_a_heuristic_start_spend_their_effort_on_the_pr
     rounds = made[1:]  # the first object is the master LP; the others run MILP rounds
     assert res.stats["milp_rounds"] > 0 and len(rounds) >= res.stats["milp_rounds"]
     for h in rounds:
-        for name, default in bp.PROOF_OPTIONS.items():
+        for name, default in PROOF_OPTIONS.items():
             got = h.getOptionValue(name)
             got = got[1] if isinstance(got, tuple) else got  # (status, value) in some highspy releases
             assert got == mine.get(name, default)

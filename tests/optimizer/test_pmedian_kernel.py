@@ -15,6 +15,7 @@ from oracles import classic_value, graph_like
 
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
+from siting.optimizer.benders_highs import PROOF_OPTIONS
 from siting.optimizer.benders_pmedian import solve_pmedian_benders
 from siting.optimizer.pmedian_kernel import KernelSearch
 from siting.optimizer.result import SolveParams, Status
@@ -79,9 +80,17 @@ def test_with_few_sites_listed_the_plan_is_never_worse_than_the_incumbent(
     for _ in range(4):
         search.see(plan(k, rng.choice(k, p, replace=False)))
     start = plan(k, rng.choice(k, p, replace=False))
+    made: list[object] = []
+    real = pk.new_master_highs
+    monkeypatch.setattr(pk, "new_master_highs", lambda params: made.append(real(params)) or made[-1])
     out = search.improve(start, time.perf_counter() + 60.0)
     assert out is not None and int((out > 0.5).sum()) <= p
     assert value(d, w, out) <= value(d, w, start) + 1e-9
+    # it starts from the incumbent: no primal heuristics in its MILP (see PROOF_OPTIONS)
+    assert len(made) == 1
+    for name, default in PROOF_OPTIONS.items():
+        got = made[0].getOptionValue(name)  # type: ignore[attr-defined]
+        assert (got[1] if isinstance(got, tuple) else got) == default
 
 
 def _solve_from_the_worst_plan(
