@@ -48,7 +48,9 @@ FEASIBLE = int(highspy.SolutionStatus.kSolutionStatusFeasible)
 #: at mip_heuristic_effort 0. Turning them off too, side by side (two processes at once): pcb3038,
 #: p = 5: 49.7 s against 97.7 s; p = 50: 146.6 s and 140.4 s against 240.2 s (off in the master rounds
 #: only, p = 50 ended unproven at 300 s twice); p = 20 (mostly probing): 189 s against 174 s;
-#: rl1304, nine p in one process: 34.4 s against 37.8 s.
+#: p = 100, one run beside p = 50: 288.5 s against 161.2 s off in the master rounds only (p = 50 and
+#: 100 sit near the 300 s limit, and single runs vary); rl1304, nine p in one process: 34.4 s
+#: against 37.8 s.
 PROOF_OPTIONS: dict[str, Any] = {
     "mip_heuristic_effort": 0.0,
     "mip_heuristic_run_feasibility_jump": False,
