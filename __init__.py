@@ -18,13 +18,29 @@ solver-neutral models and the evaluator), ``siting.optimizer`` (backends, heuris
 from __future__ import annotations
 
 from importlib import metadata as _metadata
+from typing import TYPE_CHECKING
 
 from siting.models.evaluate import evaluate
 from siting.models.instance import SitingInstance
 from siting.optimizer.result import SolveParams, SolveResult
 from siting.optimizer.solve import ModelSpec, solve
-from siting.scenarios.pipeline.run import run_scenario, validate_scenario
-from siting.scenarios.schema import load_scenario
+from siting.scenarios.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from siting.scenarios.pipeline.run import run_scenario, validate_scenario
+    from siting.scenarios.schema import load_scenario
+
+# The scenario functions load on first use: the scenario layer (pandas, geopandas, pyproj,
+# pydantic) is about 140 MB resident, which a process that only solves models (a benchmark, a
+# batch worker) need not carry.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "run_scenario": "siting.scenarios.pipeline.run",
+        "validate_scenario": "siting.scenarios.pipeline.run",
+        "load_scenario": "siting.scenarios.schema",
+    },
+)
 
 try:
     __version__ = _metadata.version("siting")

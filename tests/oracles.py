@@ -17,6 +17,7 @@ path) or through the ``oracle`` fixture of conftest.py.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -134,7 +135,9 @@ def brute_optimum(
         if best is None:
             best = (value, met.cost, mask)
             continue
-        close = abs(value - best[0]) <= rel * max(1.0, abs(value))
+        # an infinite value (demand no open site reaches) is close only to another infinite one
+        close = value == best[0] or abs(value - best[0]) <= rel * max(1.0, abs(value))
+        close = close and math.isfinite(value) == math.isfinite(best[0])
         if (not close and sign * value < sign * best[0]) or (close and met.cost < best[1]):
             best = (value, met.cost, mask)
     assert best is not None, f"no feasible plan for {model} (p={p}, budget={budget}, radius={radius})"

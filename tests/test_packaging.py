@@ -33,6 +33,20 @@ def test_facade_exports_the_documented_api() -> None:
     assert siting.__version__ == metadata.version("siting")
 
 
+def test_solving_does_not_load_the_scenario_layer() -> None:
+    # a benchmark or a batch worker that only solves models must not carry pandas, geopandas and
+    # pydantic (about 140 MB resident); the facade's scenario functions still load when asked for
+    code = (
+        "import sys, siting\n"
+        "from siting.optimizer.solve import solve\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'geopandas', 'pyproj', 'pydantic'})\n"
+        "assert not heavy, heavy\n"
+        "assert callable(siting.run_scenario) and 'pandas' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_install_adds_one_top_level_name() -> None:
     # The installed distribution, not the build's siting.egg-info that pip may leave in this folder.
     site = [p for p in sys.path if p and Path(p).resolve() != REPO]

@@ -21,6 +21,8 @@ worth ``w_i (U - d_ij)``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
@@ -32,6 +34,9 @@ from siting.models.instance import SitingInstance
 # Above this many (demand x site) entries a dense instance is kept in float32 and a sparse one
 # stays sparse; at or below it the heuristics work on a dense float64 copy.
 DENSE_LIMIT = 4_000_000
+
+# Pairs gathered at once by DistanceTable.pairs_below (each of its index arrays is 8 bytes a pair).
+PAIR_CHUNK = 1_000_000
 
 # Relative tolerance used when comparing costs with a budget.
 BUDGET_TOL = 1e-9
@@ -63,15 +68,9 @@ def ratio_score(gain: NDArray[np.float64], cost: NDArray[np.float64]) -> NDArray
 
 
 # --------------------------------------------------------------------------- sorted rows
-def prefix_below(
-    vals: NDArray[np.floating], indptr: NDArray[np.int64], thr: NDArray[np.float64]
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Entries ``vals[t] < thr_i`` of every row ``i`` of a ragged array sorted ascending per row.
-
-    Row ``i`` owns ``vals[indptr[i]:indptr[i+1]]``; its qualifying entries are a prefix, found by
-    a vectorized binary search (``O(n log m)``) and gathered in ``O(#entries)``. Returns the row
-    and the position (into ``vals``) of each entry, row by row.
-    """
+def count_below(vals: NDArray[np.floating], indptr: NDArray[np.int64], thr: NDArray[np.float64]) -> NDArray[np.int64]:
+    """How many entries ``vals[t] < thr_i`` each row ``i`` of a ragged array sorted ascending per
+    row has (they are a prefix of the row): a vectorized binary search, ``O(n log m)``."""
     lo = indptr[:-1].copy()
     hi = indptr[1:].copy()
     last = max(vals.size - 1, 0)
@@ -83,11 +82,49 @@ def prefix_below(
         go = act & (vals[np.minimum(mid, last)] < thr)
         lo = np.where(go, mid + 1, lo)
         hi = np.where(act & ~go, mid, hi)
-    cnt = lo - indptr[:-1]
+    return np.asarray(lo - indptr[:-1], dtype=np.int64)
+
+
+def gather_prefixes(starts: NDArray[np.int64], cnt: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Row (0-based within ``starts``) and position of the first ``cnt_i`` entries of each row
+    that begins at ``starts_i``, row by row, in ``O(#entries)``."""
     total = int(cnt.sum())
     prow = np.repeat(np.arange(cnt.size), cnt)
     offset = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    return prow, indptr[:-1][prow] + offset
+    return prow, starts[prow] + offset
+
+
+def prefix_below(
+    vals: NDArray[np.floating], indptr: NDArray[np.int64], thr: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Entries ``vals[t] < thr_i`` of every row ``i`` of a ragged array sorted ascending per row.
+
+    Row ``i`` owns ``vals[indptr[i]:indptr[i+1]]``; its qualifying entries are a prefix, found by
+    a vectorized binary search (``O(n log m)``) and gathered in ``O(#entries)``. Returns the row
+    and the position (into ``vals``) of each entry, row by row.
+    """
+    return gather_prefixes(indptr[:-1], count_below(vals, indptr, thr))
+
+
+def row_chunks(cnt: NDArray[np.int64], max_entries: int) -> list[tuple[int, int]]:
+    """Consecutive row ranges ``[a, b)`` holding at most ``max_entries`` entries each (a single
+    row with more is a range of its own): the rows' entries are gathered a range at a time, so
+    the temporaries of a large gather stay bounded."""
+    n = int(cnt.size)
+    if n == 0:
+        return []
+    ends = np.cumsum(cnt)
+    if int(ends[-1]) <= max_entries:
+        return [(0, n)]
+    out: list[tuple[int, int]] = []
+    a = 0
+    while a < n:
+        base = int(ends[a - 1]) if a else 0
+        b = int(np.searchsorted(ends, base + max_entries, side="right"))
+        b = max(b, a + 1)
+        out.append((a, b))
+        a = b
+    return out
 
 
 def unreachable_penalty(dmax: float, w: NDArray[np.float64]) -> float:
@@ -222,11 +259,22 @@ class DistanceTable:
         out[self.csc.indices[lo:hi]] = self.csc.data[lo:hi]
         return out
 
-    def pairs_below(self, thr: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-        """All pairs (i, j) with ``d_ij < thr_i``: rows, columns, distances (via :meth:`sorted_rows`)."""
+    def pairs_below(
+        self, thr: NDArray[np.float64], max_pairs: int | None = None
+    ) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]]:
+        """All pairs (i, j) with ``d_ij < thr_i`` (via :meth:`sorted_rows`): rows, columns and
+        distances, in chunks of consecutive rows of at most ``max_pairs`` pairs each (default
+        :data:`PAIR_CHUNK`).
+
+        With few open sites almost every pair lies below a row's second-nearest distance (pcb3038,
+        p = 5: about half of 9.2 million), and gathering them at once held several hundred MB of
+        index arrays; a chunk at a time keeps that to a few tens of MB.
+        """
         vals, cols, indptr = self.sorted_rows()
-        prow, ppos = prefix_below(vals, indptr, thr)
-        return prow, cols[ppos], vals[ppos].astype(np.float64)
+        cnt = count_below(vals, indptr, thr)
+        for a, b in row_chunks(cnt, PAIR_CHUNK if max_pairs is None else max_pairs):
+            prow, ppos = gather_prefixes(indptr[a:b], cnt[a:b])
+            yield prow + a, cols[ppos], vals[ppos].astype(np.float64)
 
     def nearest(self, open_mask: NDArray[np.bool_]) -> NDArray[np.float64]:
         """Distance from every active row to its nearest open site (``U`` if none)."""

@@ -156,6 +156,34 @@ def _aggregate(
     return coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
 
 
+def _swap_extras(
+    tab: DistanceTable,
+    w: NDArray[np.float64],
+    d1: NDArray[np.float64],
+    d2: NDArray[np.float64],
+    p1: NDArray[np.int64],
+    can_in: NDArray[np.bool_],
+    can_out: NDArray[np.bool_],
+    m: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """The aggregated ``extra_jk = sum_{i: phi1_i = k, d_ij < d2_i} w_i (d2_i - max(d_ij, d1_i))``
+    over the swaps (j in, k out) allowed, gathered a chunk of pairs at a time (at most m x open
+    distinct pairs survive each chunk, so the sum of chunks stays small)."""
+    parts: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]] = []
+    for r, c, v in tab.pairs_below(d2):
+        k = p1[r]
+        keep = can_in[c] & (k >= 0)
+        keep[keep] = can_out[k[keep]]
+        r, c, v, k = r[keep], c[keep], v[keep], k[keep]
+        parts.append(_aggregate(c, k, w[r] * (d2[r] - np.maximum(v, d1[r])), m))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    if len(parts) == 1:
+        return parts[0]
+    return _aggregate(*(np.concatenate(x) for x in zip(*parts, strict=True)), m)
+
+
 def _deadline(time_limit: float | None) -> float:
     return np.inf if time_limit is None else time.perf_counter() + float(time_limit)
 
@@ -217,13 +245,7 @@ def interchange_pmedian(
         can_out = new_mask
         can_add = p is None or n_new < p
         loss = _loss(p1, w, d1, d2, m)
-        r, c, v = tab.pairs_below(d2)
-        k = p1[r]
-        keep = can_in[c] & (k >= 0)
-        keep[keep] = can_out[k[keep]]
-        r, c, v, k = r[keep], c[keep], v[keep], k[keep]
-        extra = w[r] * (d2[r] - np.maximum(v, d1[r]))
-        pj, pk, pv = _aggregate(c, k, extra, m)
+        pj, pk, pv = _swap_extras(tab, w, d1, d2, p1, can_in, can_out, m)
         profit, j, kout = best_move(gain, loss, pj, pk, pv, can_in, can_out, cost, slack, can_add)
         if j < 0 or profit <= tol:
             break

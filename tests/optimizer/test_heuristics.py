@@ -202,13 +202,42 @@ def test_interchange_reaches_a_local_optimum(seed: int, limit: str) -> None:
     """No single swap or add improves the result (dense and CSR work arrays, p-median and MCLP)."""
     inst = random_instance(seed, 30, 12, sparse=seed % 2 == 1, integral=seed % 3 == 0, p_inf=0.3 * (seed % 2))
     p, budget = (3 + seed % 3, None) if limit == "p" else (None, 6.0 + seed)
-    for dense_limit in (greedy_module.DENSE_LIMIT, 0):
-        with mock.patch.object(greedy_module, "DENSE_LIMIT", dense_limit):
+    # dense and CSR tables; the swap pairs gathered at once or a few rows at a time
+    for dense_limit, chunk in ((greedy_module.DENSE_LIMIT, greedy_module.PAIR_CHUNK), (0, 1), (10**9, 7)):
+        with (
+            mock.patch.object(greedy_module, "DENSE_LIMIT", dense_limit),
+            mock.patch.object(greedy_module, "PAIR_CHUNK", chunk),
+        ):
             plan = interchange_pmedian(inst, greedy_pmedian(inst, p, budget), p, budget)
         assert improving_single_moves(inst, plan, p, budget, "pmedian", 0.0) == []
     radius = float(np.quantile(inst.distinct_distances(), 0.3))
     plan = interchange_mclp(inst, radius, greedy_mclp(inst, radius, p, budget), p, budget)
     assert improving_single_moves(inst, plan, p, budget, "mclp", radius) == []
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_pairs_below_in_chunks_are_the_pairs_below(sparse: bool) -> None:
+    inst = random_instance(5, 40, 15, sparse=sparse, integral=False, p_inf=0.3 * sparse)
+    tab = greedy_module.DistanceTable(inst, dense_limit=10**9 if not sparse else 0)
+    thr = np.random.default_rng(5).uniform(0.0, 1.2 * float(np.nanmax(inst.distinct_distances())), tab.n)
+    # every stored pair below its row's threshold, straight from the table
+    if tab.dense is not None:
+        r, c = np.nonzero(tab.dense < thr[:, None])
+        d = tab.dense[r, c]
+    else:
+        coo = tab.csr.tocoo()
+        keep = coo.data < thr[coo.row]
+        r, c, d = coo.row[keep], coo.col[keep], coo.data[keep]
+    want = sorted(zip(r.tolist(), c.tolist(), d.tolist(), strict=True))
+    assert want
+    for chunk in (1, 4, 37, 10**6):
+        parts = list(tab.pairs_below(thr, max_pairs=chunk))
+        got = sorted(
+            t for rows, cols, vals in parts for t in zip(rows.tolist(), cols.tolist(), vals.tolist(), strict=True)
+        )
+        assert got == want
+        # a chunk holds at most `chunk` pairs unless it is one row
+        assert all(rows.size <= chunk or np.unique(rows).size == 1 for rows, _, _ in parts)
 
 
 @pytest.mark.parametrize("model", ["pmedian", "mclp"])
