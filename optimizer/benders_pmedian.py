@@ -391,7 +391,10 @@ def solve_pmedian_benders(
         nonlocal bound, certified, milp_rounds
         milp_rounds_before = milp_rounds
         outcome = "done"
+        mh: highspy.Highs | None = None
         while not proven():
+            # each round's copy holds every cut: let the last one go before the next is built
+            mh = None
             mh = master.integer_copy(new_master_highs(params), free_cols)
             mh.setOptionValue("mip_rel_gap", float(params.mip_gap) if params.mip_gap > 0 and not integral else 0.0)
             mh.setOptionValue("mip_abs_gap", delta * 0.999 if integral else 1e-9)

@@ -35,6 +35,9 @@ from siting.models.instance import SitingInstance
 # stays sparse; at or below it the heuristics work on a dense float64 copy.
 DENSE_LIMIT = 4_000_000
 
+# Entries of the table sorted at once by DistanceTable.sorted_rows.
+SORT_BLOCK = 2_000_000
+
 # Pairs gathered at once by DistanceTable.pairs_below (each of its index arrays is 8 bytes a pair).
 PAIR_CHUNK = 1_000_000
 
@@ -204,29 +207,38 @@ class DistanceTable:
             self.csr = sub
             self.csc = sp.csc_array(sub)
             self.csc.sort_indices()
-        self._sorted: tuple[NDArray[np.floating], NDArray[np.int64], NDArray[np.int64]] | None = None
+        self._sorted: tuple[NDArray[np.floating], NDArray[np.int32], NDArray[np.int64]] | None = None
 
-    def sorted_rows(self) -> tuple[NDArray[np.floating], NDArray[np.int64], NDArray[np.int64]]:
+    def sorted_rows(self) -> tuple[NDArray[np.floating], NDArray[np.int32], NDArray[np.int64]]:
         """Each row's distances ascending (ties by site index) as a ragged array.
 
         Returns ``vals, cols, indptr``: row ``i`` owns ``vals[indptr[i]:indptr[i+1]]``. Dense
         rows hold all m sites (``U`` entries last); sparse rows only the stored pairs. Built once,
-        on first use.
+        on first use, a block of rows at a time (the sort's int64 positions never exist for the
+        whole table), with 32-bit site numbers: on pcb3038 (3,038 x 3,038) the table is kept
+        through the exact solve, and this saves 37 MB there and 74 MB more while it is built.
         """
         if self._sorted is None:
             if self.dense is not None:
-                order = np.argsort(self.dense, axis=1, kind="stable")
-                vals = np.take_along_axis(self.dense, order, axis=1).ravel()
-                cols = order.ravel().astype(np.int64)
+                vals = np.empty(self.dense.shape, dtype=self.dense.dtype)
+                cols = np.empty(self.dense.shape, dtype=np.int32)
+                rows = max(1, SORT_BLOCK // max(1, self.m))
+                for r0 in range(0, self.n, rows):
+                    block = self.dense[r0 : r0 + rows]
+                    order = np.argsort(block, axis=1, kind="stable")
+                    cols[r0 : r0 + rows] = order
+                    vals[r0 : r0 + rows] = np.take_along_axis(block, order, axis=1)
                 indptr = np.arange(self.n + 1, dtype=np.int64) * self.m
+                self._sorted = (vals.ravel(), cols.ravel(), indptr)
             else:
                 assert self.csr is not None
                 r = csr_rows(self.csr)
                 order = np.lexsort((self.csr.indices, self.csr.data, r))
-                vals = self.csr.data[order]
-                cols = self.csr.indices[order].astype(np.int64)
-                indptr = self.csr.indptr.astype(np.int64)
-            self._sorted = (vals, cols, indptr)
+                self._sorted = (
+                    self.csr.data[order],
+                    self.csr.indices[order].astype(np.int32),
+                    self.csr.indptr.astype(np.int64),
+                )
         return self._sorted
 
     # ------------------------------------------------------------------ queries
@@ -274,7 +286,7 @@ class DistanceTable:
         cnt = count_below(vals, indptr, thr)
         for a, b in row_chunks(cnt, PAIR_CHUNK if max_pairs is None else max_pairs):
             prow, ppos = gather_prefixes(indptr[a:b], cnt[a:b])
-            yield prow + a, cols[ppos], vals[ppos].astype(np.float64)
+            yield prow + a, cols[ppos].astype(np.int64), vals[ppos].astype(np.float64)
 
     def nearest(self, open_mask: NDArray[np.bool_]) -> NDArray[np.float64]:
         """Distance from every active row to its nearest open site (``U`` if none)."""

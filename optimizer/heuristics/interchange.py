@@ -181,7 +181,8 @@ def _swap_extras(
         return empty, empty, np.zeros(0)
     if len(parts) == 1:
         return parts[0]
-    return _aggregate(*(np.concatenate(x) for x in zip(*parts, strict=True)), m)
+    j, k, v = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return _aggregate(j, k, v, m)
 
 
 def _deadline(time_limit: float | None) -> float:
