@@ -82,8 +82,10 @@ def new_master_highs(params: SolveParams) -> highspy.Highs:
     return h
 
 
-def interrupt_watch(stop_at: list[float]) -> Callable[[Any], None]:
-    """A HiGHS interrupt callback that stops a run once the clock passes ``stop_at[0]``.
+def interrupt_watch(stop_at: list[float], work_at: list[float] | None = None) -> Callable[[Any], None]:
+    """A HiGHS interrupt callback that stops a run once the clock passes ``stop_at[0]``, or the
+    process's CPU time passes ``work_at[0]`` (a cap on the work a run may do, whatever else the
+    machine runs: see the MILP attempts of :func:`optimizer.benders_pmedian.solve_pmedian_benders`).
 
     It sets the flag both ways: HiGHS keeps the callback's input between runs of one object, so a
     flag raised when an earlier MILP attempt was capped would otherwise stop later runs at once
@@ -91,7 +93,8 @@ def interrupt_watch(stop_at: list[float]) -> Callable[[Any], None]:
     """
 
     def on_interrupt(e: Any) -> None:
-        e.interrupt(time.perf_counter() > stop_at[0])
+        late = time.perf_counter() > stop_at[0]
+        e.interrupt(late or (work_at is not None and time.process_time() > work_at[0]))
 
     return on_interrupt
 

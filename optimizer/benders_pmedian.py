@@ -98,7 +98,7 @@ MIN_WIDTH = 64
 #: After a start without a proven bound (truncated, or none), an LP gap above this share sends the LP-guided MILP
 #: looking for a better plan, with this share of the time left
 GUIDED_GAP, GUIDED_SHARE = 1e-3, 0.3
-#: The first MILP attempt's first round may take this share of the LP phase's time.
+#: The first MILP attempt's first round may take this share of the LP phase's CPU time.
 FIRST_ROUND_SHARE = 0.75
 #: The short MILP attempt (and its first round) may always run at least this many seconds.
 MIN_ATTEMPT_SECONDS = 1.0
@@ -130,6 +130,13 @@ LP_SUPPORT = 0.05
 #: 13-25 times on rl1304, p = 10 and saved less.
 PROBE_REFRESH = 4.0
 REFRESH_MIN_SECONDS = 1.0
+#: A probe is given up (no fixing; the pass goes on) once it has run PROBE_CAP_RATIO times as long
+#: as the probes before it on average, and at least PROBE_CAP_SECONDS. One pcb3038, p = 100 run
+#: (600 s limit) reported nothing from 51 s into its probing pass to the limit, and ended unproven,
+#: where three runs of the same code were proven in 183-191 s. Which step hung was not caught; one
+#: probe's LP is the step of the pass with no limit of its own (the LP re-solves took 0.06-6.4 s).
+PROBE_CAP_RATIO = 20.0
+PROBE_CAP_SECONDS = 10.0
 
 
 def stalled(bound_before: float, bound_after: float) -> bool:
@@ -189,6 +196,7 @@ def solve_pmedian_benders(
     """
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     probe_refresh = PROBE_REFRESH if probe_refresh is None else probe_refresh
     left = params.remaining()  # the shared budget: the heuristic start may have used some of it
     deadline = t0 + left if left is not None else np.inf
@@ -324,8 +332,9 @@ def solve_pmedian_benders(
             yb = sol_[:k] > 0.5
             pool.setdefault(np.packbits(yb).tobytes(), yb)
 
-    stop_at = [np.inf]  # when the MILP solve under way must stop (read by on_interrupt)
-    on_interrupt = interrupt_watch(stop_at)
+    stop_at = [np.inf]  # when the MILP solve under way must stop (read by on_interrupt) ...
+    work_at = [np.inf]  # ... or the CPU time at which it must (a capped attempt)
+    on_interrupt = interrupt_watch(stop_at, work_at)
 
     def take_plans(first: NDArray[np.float64] | None, bound_stalled: bool = False) -> tuple[int, int]:
         """The plans of the last MILP round: its optimum ``first`` (None when the round stopped
@@ -372,9 +381,12 @@ def solve_pmedian_benders(
 
         return line
 
-    def milp(until: float, first_until: float = np.inf, restricted: bool = False) -> str:
-        """MILP rounds over the master until proven, certified, or ``until`` (``first_until`` for
-        the first round: a first round that is slow predicts slow rounds).
+    def milp(until: float, restricted: bool = False, work: tuple[float, float] | None = None) -> str:
+        """MILP rounds over the master until proven, certified, or the clock reads ``until``.
+
+        ``work = (all_rounds, first_round)``: caps on the process's CPU time
+        (:func:`time.process_time`) for the rounds and, tighter, for the first of them (a first
+        round that is slow predicts slow rounds).
 
         ``restricted``: the master carries temporary fixings (see the LP-guided search below), so
         its bounds and its optimum say nothing of the whole problem: only the plans found count.
@@ -416,9 +428,11 @@ def solve_pmedian_benders(
             milp_rounds += 1
             pool.clear()
             first = milp_rounds == milp_rounds_before + 1
-            stop_at[0] = min(until, first_until if first else np.inf, deadline)
+            stop_at[0] = min(until, deadline)
+            work_at[0] = np.inf if work is None else (min(work[0], work[1]) if first else work[0])
             bound_before = bound
-            st = master.solve(stop_at[0], on=mh)
+            # a cap already passed stops the round before it starts, as a clock past stop_at does
+            st = "time" if time.process_time() >= work_at[0] else master.solve(stop_at[0], on=mh)
             mb = mh.getInfo().mip_dual_bound
             if np.isfinite(mb) and not restricted:
                 bound = max(bound, min(ub, float(np.ceil(mb - 1e-6)) if integral else float(mb)))
@@ -568,6 +582,9 @@ def solve_pmedian_benders(
     # When the LP bound is tight the MILP over the fixed master finishes in moments, and probing
     # (one LP cut loop per free site) would cost far more (rl1304, p = 500: 0.2 s against 25 s).
     # So try the MILP first, capped at 1.5 times the LP phase (at least 1 s); probe only if it did not finish.
+    # The caps count CPU seconds, the LP phase's and the attempt's: counted on the clock, a machine
+    # busy with other work during one of them and not the other moved where an attempt stopped, and
+    # with it the path (pcb3038, p = 50 and 100 were proven in some runs and not in others).
     # Its first round alone is capped at FIRST_ROUND_SHARE of the LP phase: when that round does not finish, neither
     # do the next (rl1304, p = 10 and 100: the whole 1.5 was spent for nothing; p = 300-500: the
     # first round takes a fifth to a half of the LP phase and the rounds that follow are shorter).
@@ -583,11 +600,14 @@ def solve_pmedian_benders(
         if limit != Limit.NONE or proven():
             break
         gap_before = ub - bound
-        t_lp = time.perf_counter() - t0
-        t_now = time.perf_counter()
+        c_lp = time.process_time() - c0
+        c_now = time.process_time()
         attempt = milp(
-            t_now + max(MIN_ATTEMPT_SECONDS, 1.5 * t_lp),
-            first_until=t_now + max(MIN_ATTEMPT_SECONDS, FIRST_ROUND_SHARE * t_lp),
+            deadline,
+            work=(
+                c_now + max(MIN_ATTEMPT_SECONDS, 1.5 * c_lp),
+                c_now + max(MIN_ATTEMPT_SECONDS, FIRST_ROUND_SHARE * c_lp),
+            ),
         )
         stats["first_milp" if attempt_no == 0 else "second_milp"] = attempt
         say(f"benders: MILP attempt {attempt_no + 1} {attempt}, bound {bound:.8g}, incumbent {ub:.8g}")
@@ -602,7 +622,7 @@ def solve_pmedian_benders(
             if global_lp():
                 continue
         break
-    t_probe = time.perf_counter()
+    t_probe, probe_seconds = time.perf_counter(), 0.0
     for pass_ in range(probe_passes if limit == Limit.NONE and not (proven() or certified) else 0):
         if proven():
             break
@@ -638,10 +658,18 @@ def solve_pmedian_benders(
                 stats["screened"] += 1
                 continue
             master.set_bounds(np.array([j]), value, value, keep=False)
-            probe = master.cut_loop(deadline, above=ub - delta, below=ub - delta, max_rounds=100)
+            t_this = time.perf_counter()
+            # a probe only ever helps: one far slower than those before it is given up, not waited for
+            cap = max(PROBE_CAP_SECONDS, PROBE_CAP_RATIO * probe_seconds / max(1, stats["probed"]))
+            probe = master.cut_loop(min(deadline, t_this + cap), above=ub - delta, below=ub - delta, max_rounds=100)
             master.set_bounds(np.array([j]), master.lo[j], master.hi[j], keep=False)
+            probe_seconds += time.perf_counter() - t_this
             stats["probed"] += 1
             stats["probe_rounds"] += probe.rounds
+            if probe.status == "time" and time.perf_counter() < deadline - 1e-3:
+                stats["probes_given_up"] = stats.get("probes_given_up", 0) + 1
+                say(f"benders: probe of site {j} given up after {time.perf_counter() - t_this:.0f} s (no fixing)")
+                continue
             if probe.status == "time":
                 limit = Limit.TIME
                 break

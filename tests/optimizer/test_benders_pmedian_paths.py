@@ -17,7 +17,7 @@ from siting.models.instance import SitingInstance
 from siting.optimizer.benders_highs import PROOF_OPTIONS
 from siting.optimizer.benders_pmedian import solve_pmedian_benders
 from siting.optimizer.heuristics import run_heuristic
-from siting.optimizer.result import SolveParams, SolveResult, Status
+from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -170,6 +170,27 @@ def test_a_probing_pass_reports_its_progress(monkeypatch: pytest.MonkeyPatch) ->
     assert mask is not None
 
 
+def test_a_probe_that_runs_too_long_is_given_up_and_the_solve_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probe past its cap fixes nothing and does not end the solve as a time limit would: with a
+    cap of 0 s every probe is given up, and the MILP phase still proves the classic optimum."""
+    import siting.optimizer.benders_pmedian as bp
+
+    monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
+    monkeypatch.setattr(bp, "FIRST_ROUND_SHARE", 0.0)
+    monkeypatch.setattr(bp, "rounded_plans", lambda *_a, **_k: [])
+    monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)
+    monkeypatch.setattr(bp, "PROBE_REFRESH", 0.0)
+    inst = graph_like(0, 150)
+    monkeypatch.setattr(bp, "PROBE_CAP_SECONDS", 0.0)
+    monkeypatch.setattr(bp, "PROBE_CAP_RATIO", 0.0)
+    res, mask, notes = _from_the_greedy_plan(inst, 5, probe_passes=1)
+    assert res.stats["probed"] > 0 and res.stats.get("probes_given_up", 0) == res.stats["probed"]
+    assert any("given up" in note for note in notes)
+    assert res.status == Status.OPTIMAL and res.limit == Limit.NONE
+    assert res.objective == pytest.approx(classic_value(inst, 5), rel=1e-9)
+    assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(res.objective, rel=1e-9)
+
+
 @pytest.mark.parametrize("seed,n,p", [(0, 150, 5), (3, 150, 4), (5, 120, 6)])
 def test_refreshing_the_lp_within_a_probing_pass_keeps_the_classic_optimum(
     monkeypatch: pytest.MonkeyPatch, seed: int, n: int, p: int
@@ -304,6 +325,30 @@ def test_the_interrupt_watch_lowers_a_flag_left_from_an_earlier_run() -> None:
     stop_at[0] = float("-inf")
     watch(event)
     assert data_in.user_interrupt is True
+
+
+def test_the_interrupt_watch_stops_a_run_at_a_cpu_time_cap() -> None:
+    """A capped MILP attempt stops on the process's CPU time, not on the clock: the watch raises the
+    flag once ``work_at`` is passed, with the clock's stop still ahead, and lowers it before."""
+    import time
+    from types import SimpleNamespace
+
+    import highspy
+
+    from siting.optimizer.benders_highs import interrupt_watch
+
+    data_in = SimpleNamespace(user_interrupt=False)
+    event = highspy.highs.HighsCallbackEvent(None, "", None, data_in, None)  # type: ignore[arg-type]
+    stop_at, work_at = [float("inf")], [time.process_time() + 3600.0]
+    watch = interrupt_watch(stop_at, work_at)
+    watch(event)
+    assert data_in.user_interrupt is False
+    work_at[0] = time.process_time() - 1e-3
+    watch(event)
+    assert data_in.user_interrupt is True
+    work_at[0] = float("inf")
+    watch(event)
+    assert data_in.user_interrupt is False
 
 
 @pytest.mark.parametrize("seed,n,p", [(0, 150, 5), (7, 150, 12)])
