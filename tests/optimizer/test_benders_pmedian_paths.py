@@ -150,15 +150,23 @@ def _from_the_greedy_plan(
     return res, mask, notes
 
 
-def test_a_probing_pass_reports_its_progress(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A probing pass over thousands of sites runs for minutes: it says how far it is (here at every
-    probe) and still ends at the classic optimum."""
+def _straight_to_probing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the greedy plan straight to probing: the short MILP attempt capped at once, no plans
+    rounded from the LP, no LP-guided MILP."""
     import siting.optimizer.benders_pmedian as bp
 
     monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
     monkeypatch.setattr(bp, "FIRST_ROUND_SHARE", 0.0)
     monkeypatch.setattr(bp, "rounded_plans", lambda *_a, **_k: [])
     monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)
+
+
+def test_a_probing_pass_reports_its_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probing pass over thousands of sites runs for minutes: it says how far it is (here at every
+    probe) and still ends at the classic optimum."""
+    import siting.optimizer.benders_pmedian as bp
+
+    _straight_to_probing(monkeypatch)
     monkeypatch.setattr(bp, "PROGRESS_SECONDS", 0.0)
     inst = graph_like(0, 150)
     res, mask, notes = _from_the_greedy_plan(inst, 5, probe_passes=1)
@@ -175,10 +183,7 @@ def test_a_probe_that_runs_too_long_is_given_up_and_the_solve_goes_on(monkeypatc
     cap of 0 s every probe is given up, and the MILP phase still proves the classic optimum."""
     import siting.optimizer.benders_pmedian as bp
 
-    monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
-    monkeypatch.setattr(bp, "FIRST_ROUND_SHARE", 0.0)
-    monkeypatch.setattr(bp, "rounded_plans", lambda *_a, **_k: [])
-    monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)
+    _straight_to_probing(monkeypatch)
     monkeypatch.setattr(bp, "PROBE_REFRESH", 0.0)
     inst = graph_like(0, 150)
     monkeypatch.setattr(bp, "PROBE_CAP_SECONDS", 0.0)
@@ -200,10 +205,7 @@ def test_refreshing_the_lp_within_a_probing_pass_keeps_the_classic_optimum(
     optimum, as without the refreshes."""
     import siting.optimizer.benders_pmedian as bp
 
-    monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
-    monkeypatch.setattr(bp, "FIRST_ROUND_SHARE", 0.0)
-    monkeypatch.setattr(bp, "rounded_plans", lambda *_a, **_k: [])
-    monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)
+    _straight_to_probing(monkeypatch)
     monkeypatch.setattr(bp, "REFRESH_MIN_SECONDS", 0.0)
     monkeypatch.setattr(bp, "PROGRESS_SECONDS", 0.0)  # a progress line, with the bound, at every probe
     inst = graph_like(seed, n)
@@ -438,10 +440,7 @@ def test_master_milp_rounds_after_a_heuristic_start_spend_their_effort_on_the_pr
         return h
 
     monkeypatch.setattr(bp, "new_master_highs", recording)
-    monkeypatch.setattr(bp, "MIN_ATTEMPT_SECONDS", 0.0)
-    monkeypatch.setattr(bp, "FIRST_ROUND_SHARE", 0.0)
-    monkeypatch.setattr(bp, "rounded_plans", lambda *_a, **_k: [])
-    monkeypatch.setattr(bp, "GUIDED_GAP", np.inf)
+    _straight_to_probing(monkeypatch)
     inst = graph_like(2, 150)
     start = run_heuristic(inst, "pmedian", p=8, method="greedy").open_mask
     res, _ = solve_pmedian_benders(
