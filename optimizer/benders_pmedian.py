@@ -668,7 +668,7 @@ def solve_pmedian_benders(
             stats["probe_rounds"] += probe.rounds
             if probe.status == "time" and time.perf_counter() < deadline - 1e-3:
                 stats["probes_given_up"] = stats.get("probes_given_up", 0) + 1
-                say(f"benders: probe of site {j} given up after {time.perf_counter() - t_this:.0f} s (no fixing)")
+                say(f"benders: a probe given up after {time.perf_counter() - t_this:.0f} s (it fixes nothing)")
                 continue
             if probe.status == "time":
                 limit = Limit.TIME

@@ -279,8 +279,7 @@ class DistanceTable:
         :data:`PAIR_CHUNK`).
 
         With few open sites almost every pair lies below a row's second-nearest distance (pcb3038,
-        p = 5: about half of 9.2 million), and gathering them at once held several hundred MB of
-        index arrays; a chunk at a time keeps that to a few tens of MB.
+        p = 5: about half of 9.2 million); gathering them at once put 160 MB on that solve's peak.
         """
         vals, cols, indptr = self.sorted_rows()
         cnt = count_below(vals, indptr, thr)
