@@ -600,8 +600,8 @@ def solve_pmedian_benders(
         if limit != Limit.NONE or proven():
             break
         gap_before = ub - bound
-        c_lp = time.process_time() - c0
         c_now = time.process_time()
+        c_lp = c_now - c0
         attempt = milp(
             deadline,
             work=(

@@ -177,8 +177,9 @@ class KernelSearch:
         h.setOptionValue("mip_rel_gap", 0.0)
         use_proof_options(h, self.params)  # it starts from the incumbent (pcb3038, p = 50: see PROOF_OPTIONS)
         stop_at = [stop]
-        h.cbMipInterrupt.subscribe(interrupt_watch(stop_at))
-        h.cbSimplexInterrupt.subscribe(interrupt_watch(stop_at))
+        watch = interrupt_watch(stop_at)
+        h.cbMipInterrupt.subscribe(watch)
+        h.cbSimplexInterrupt.subscribe(watch)
         h.setOptionValue("time_limit", max(0.1, stop - time.perf_counter()))
         # the incumbent as the start: its sites, each client at its serving site
         start = np.zeros(s + npair)
