@@ -50,6 +50,8 @@ Algorithm:
    Columns fixed to 0 are then dropped from the separator (they add nothing to any cut). Within a
    pass the global LP, with the probes' cuts and fixings so far, is also re-solved now and then: its
    bound rises with them and its reduced costs close many sites at once (``PROBE_REFRESH``).
+   A pass that, at its recent pace, would end long after the deadline is stopped and leaves the
+   time to step 5 (:mod:`optimizer.probe_forecast`).
 4. Enumeration: if the plans over the free sites are few (C(f, r) plans for f free sites and r
    slots left; distances are nonnegative, so only plans using every slot count), they are all
    valued in vectorized chunks; the best of them and the incumbent is optimal.
@@ -86,6 +88,7 @@ from siting.optimizer.pmedian_kernel import KernelSearch
 from siting.optimizer.pmedian_master import Loop, Master
 from siting.optimizer.pmedian_polish import POLISH_PLANS, Polisher, rounded_plans
 from siting.optimizer.pmedian_separator import RadiusSeparator
+from siting.optimizer.probe_forecast import PassForecast
 from siting.optimizer.progress import PROGRESS_SECONDS, Every
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
@@ -636,12 +639,22 @@ def solve_pmedian_benders(
         tests = [(j, 1.0) for j in ups] + [(j, 0.0) for j in downs]
         ticks = Every(PROGRESS_SECONDS)
         t_refreshed, refresh_cost, backoff = time.perf_counter(), 0.0, 1.0
+        sites_to_probe = np.array([j for j, _ in tests], dtype=np.int64)
+        forecast = PassForecast(t_refreshed, deadline, len(tests))
         for done, (j, value) in enumerate(tests):
             if ticks.due():  # a pass over thousands of sites runs for minutes
                 say(
                     f"benders probing pass {pass_ + 1}: {done} of {len(tests)} probes, "
                     f"{int(master.free.sum())} free sites left, bound {bound:.8g}, {time.perf_counter() - t_probe:.0f} s"
                 )
+                # a pass that cannot end before the deadline leaves the time to the MILP rounds
+                if forecast.outlasts(time.perf_counter(), int(np.count_nonzero(master.free[sites_to_probe[done:]]))):
+                    stats["probing_cut_short"] = done
+                    say(
+                        f"benders probing pass {pass_ + 1} stopped after {done} of {len(tests)} probes: at its "
+                        "pace it would end after the time limit; the MILP rounds take the time left"
+                    )
+                    break
             if not master.free[j]:
                 continue
             # screen: V at a point of the probe's LP (the LP optimum with y_j moved and the
@@ -710,6 +723,8 @@ def solve_pmedian_benders(
             f"benders probing pass {pass_ + 1}: bound {bound:.8g}, {int(master.free.sum())} free sites left, "
             f"{stats['fixed_closed']} closed, {stats['fixed_open']} open, {h.getNumRow() - 1} cuts kept"
         )
+        if "probing_cut_short" in stats:
+            break
         n_free = int(master.free.sum())
         if bound - bound_before <= 0.1 * (ub - bound_before) or enumerable(
             n_free, p - int(np.sum(master.lo[~existing])), n, enum_budget

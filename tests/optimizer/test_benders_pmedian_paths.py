@@ -454,3 +454,23 @@ def test_master_milp_rounds_after_a_heuristic_start_spend_their_effort_on_the_pr
             got = h.getOptionValue(name)
             got = got[1] if isinstance(got, tuple) else got  # (status, value) in some highspy releases
             assert got == mine.get(name, default)
+
+
+def test_a_probing_pass_that_cannot_finish_leaves_the_time_to_the_milp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass projected to end long after the deadline stops at once (here: judged at every probe,
+    with no margin) and no further pass starts; the MILP phase still proves the classic optimum."""
+    import siting.optimizer.benders_pmedian as bp
+    import siting.optimizer.probe_forecast as pf
+
+    _straight_to_probing(monkeypatch)
+    monkeypatch.setattr(bp, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(pf, "PASS_MIN_SHARE", 0.0)
+    monkeypatch.setattr(pf, "PASS_OVERRUN", 0.0)
+    inst = graph_like(0, 150)
+    res, mask, notes = _from_the_greedy_plan(inst, 5, probe_passes=3)
+    assert res.stats.get("probing_cut_short") == 0  # stopped at the first look, before any probe
+    assert res.stats["probed"] == 0
+    assert sum("stopped after 0 of" in note for note in notes) == 1
+    assert res.status == Status.OPTIMAL and res.limit == Limit.NONE
+    assert res.objective == pytest.approx(classic_value(inst, 5), rel=1e-9)
+    assert mask is not None and evaluate(inst, mask).weighted_distance == pytest.approx(res.objective, rel=1e-9)
