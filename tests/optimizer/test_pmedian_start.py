@@ -4,10 +4,13 @@ bound, which bounds another problem, is never used)."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 from oracles import brute_optimum
 from strategies import instances
 
@@ -99,7 +102,8 @@ def test_both_paths_start_on_the_truncated_instance_and_agree(monkeypatch: pytes
 def test_the_start_keeps_the_lagrangian_plan_best_on_every_site(monkeypatch: pytest.MonkeyPatch) -> None:
     """On one nearest site per client every plan but one that opens each client's nearest site is
     infinite; the start measures the Lagrangian's plans (and, at small p, the greedy's) on the whole
-    instance and keeps the best there, never worse than the Lagrangian's own best plan."""
+    instance, keeps the best there and (small p) improves it by swaps on every site: never worse
+    than any of those plans, and no single swap improves it."""
     from siting.models.evaluate import evaluate
     from siting.optimizer.heuristics import lagrangian
     from siting.optimizer.pmedian_start import dense_greedy, truncated_start
@@ -120,7 +124,9 @@ def test_the_start_keeps_the_lagrangian_plan_best_on_every_site(monkeypatch: pyt
     lag = kept["out"]
     values = [evaluate(inst, m).weighted_distance for m in (lag.best_mask, *lag.plans)]  # type: ignore[attr-defined]
     greedy = evaluate(inst, dense_greedy(inst, 4)).weighted_distance  # small p: the greedy is a candidate too
-    assert evaluate(inst, mask).weighted_distance == pytest.approx(min([*values, greedy]))
+    value = evaluate(inst, mask).weighted_distance
+    assert value <= min([*values, greedy]) + 1e-9 * abs(value)
+    assert value == _swap_local_optimum(inst, mask)
     assert int((mask & ~inst.existing).sum()) <= 4 and not (mask & inst.forbidden).any()
     assert multipliers.shape == (inst.n,)
     assert lines and lines[-1].startswith("heuristic start:")
@@ -141,3 +147,60 @@ def test_the_block_greedy_opens_the_greedy_plan(inst: SitingInstance, p: int, ro
     with mock.patch.object(pmedian_start, "GREEDY_BLOCK_ROWS", rows):
         got = pmedian_start.dense_greedy(inst, p)
     np.testing.assert_array_equal(got, greedy_pmedian(inst, p))
+
+
+def _swap_local_optimum(inst: SitingInstance, mask: NDArray[np.bool_]) -> float:
+    """The plan's value, after asserting by brute force that no swap of one open new site for one
+    closed eligible new site improves it: plans compare by the weight they leave unreachable, then
+    by the weighted distance of the rest (as the swap search's penalty orders them)."""
+    from siting.models.evaluate import evaluate
+
+    d = np.asarray(inst.distances, dtype=np.float64)
+    w = np.maximum(np.asarray(inst.weights, dtype=np.float64), 0.0)
+
+    def key(plan: NDArray[np.bool_]) -> tuple[float, float]:
+        near = d[:, plan].min(axis=1) if plan.any() else np.full(d.shape[0], np.inf)
+        lost = ~np.isfinite(near)
+        return float(w[lost].sum()), float(w[~lost] @ near[~lost])
+
+    base = key(mask)
+    for r in np.flatnonzero(mask & ~inst.existing):
+        for j in np.flatnonzero(~mask & inst.eligible & ~inst.existing):
+            trial = mask.copy()
+            trial[r], trial[j] = False, True
+            lost, dist = key(trial)
+            better = lost < base[0] - 1e-9 or (lost <= base[0] + 1e-9 and dist < base[1] - 1e-9 * max(1.0, base[1]))
+            assert not better, (r, j)
+    return evaluate(inst, mask).weighted_distance
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances(n=(1, 14), m=(2, 9), unreachable=True, weights=(0, 9)), p=st.integers(1, 4), greedy=st.booleans())
+def test_the_swap_search_on_every_site_ends_at_a_swap_local_optimum(inst: SitingInstance, p: int, greedy: bool) -> None:
+    """From the greedy plan or the last p eligible sites, the swap search read in row blocks ends at a plan no single swap
+    improves (checked by brute force over every swap), never costlier than its start, with the
+    existing sites open and as many new sites as the start."""
+    from unittest import mock
+
+    from siting.models.evaluate import evaluate
+    from siting.optimizer.pmedian_start import dense_greedy, dense_swap
+
+    with mock.patch.object(pmedian_start, "GREEDY_BLOCK_ROWS", 3):  # several row blocks on tiny instances
+        start = dense_greedy(inst, p) if greedy else inst.existing.copy()
+        if not greedy:  # the last p eligible new sites: a start the swaps have work on
+            start[np.flatnonzero(inst.eligible & ~inst.existing)[::-1][:p]] = True
+        plan = dense_swap(inst, start)
+    before, after = evaluate(inst, start).weighted_distance, evaluate(inst, plan).weighted_distance
+    assert after <= before + 1e-9 * max(1.0, abs(before)) or before == after == np.inf
+    assert (plan[inst.existing]).all() and not (plan & ~inst.eligible & ~inst.existing).any()
+    assert int((plan & ~inst.existing).sum()) == int((start & ~inst.existing).sum())
+    _swap_local_optimum(inst, plan)
+
+
+def test_the_swap_search_stops_at_its_time() -> None:
+    """A stop time already passed: the start comes back unchanged."""
+    from siting.optimizer.pmedian_start import dense_greedy, dense_swap
+
+    inst = clustered(2, 60, 30)
+    start = dense_greedy(inst, 3)
+    assert (dense_swap(inst, start, stop_at=time.monotonic() - 1.0) == start).all()
