@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,9 @@ def random_instance(seed: int = 1, n: int = 5000, m: int = 1000) -> Any:
     return SitingInstance(d, weights=rng.integers(1, 201, n).astype(float), name=f"random{n}x{m}")
 
 
-def _child(group: str, p: int, time_limit: float | None, conn: Any) -> None:
-    """Read (or make) the instance, solve the p-median on the default path, send one row."""
+def _child(group: str, p: int, time_limit: float | None, progress: bool, conn: Any) -> None:
+    """Read (or make) the instance, solve the p-median on the default path, send one row; with
+    ``progress`` the solve's progress lines go to stderr (elapsed seconds in front)."""
     from siting.optimizer.result import SolveParams
     from siting.optimizer.solve import ModelSpec, solve
     from siting.scenarios.research.readers import read_tsplib
@@ -65,10 +67,14 @@ def _child(group: str, p: int, time_limit: float | None, conn: Any) -> None:
         instance = random_instance() if group == "random" else read_tsplib(TSPLIB / GROUPS[group][0])
         row.update(n=instance.n, m=instance.m)
 
+        t_start = time.perf_counter()
+
         def say(msg: str) -> None:
             # the Benders separator's width (the heuristic start's own lines name nearest sites too)
             if msg.startswith("benders") and ("nearest sites" in msg or "nearest are stored" in msg):
                 widths.append(msg.rsplit("the ", 1)[-1].split(" ")[0])
+            if progress:
+                print(f"  [{group} p={p} {time.perf_counter() - t_start:7.1f} s] {msg}", file=sys.stderr, flush=True)
 
         cpu0 = time.process_time()
         result = solve(
@@ -104,6 +110,7 @@ def main() -> None:
     parser.add_argument("--only", action="append", choices=sorted(GROUPS), help="run only these groups (repeatable)")
     parser.add_argument("--p", type=int, action="append", help="only these p (repeatable)")
     parser.add_argument("--time-limit", type=float, default=1800.0, help="seconds per run (default 1800)")
+    parser.add_argument("--progress", action="store_true", help="print each solve's progress lines to stderr")
     args = parser.parse_args()
     known = _known()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +129,7 @@ def main() -> None:
                 if args.p and p not in args.p:
                     continue
                 t0 = time.perf_counter()
-                row = run_in_child(_child, (group, p, args.time_limit), args.time_limit)
+                row = run_in_child(_child, (group, p, args.time_limit, args.progress), args.time_limit)
                 row.update(instance=group if group != "random" else "random5000x1000", p=p)
                 value, paper = known.get((group, p), (None, ""))
                 row["known_optimum"] = value if value is not None else ""

@@ -91,12 +91,16 @@ def truncated_start(
     params: SolveParams,
     share: float,
     progress: Callable[[str], None] | None = None,
-) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
-    """The start plan and Lagrangian multipliers of a very large p-median ``instance``: the
-    subgradient method on its :func:`truncated_instance` (:func:`start_width` sites per client)
-    within ``share`` of the time ``params`` leave after the truncation, then the best of its primal
-    plans (its best plan on the nearest sites and the plans of its last improving iterations, with
-    the greedy on every site at small p) measured on ``instance`` (see the module docstring).
+) -> tuple[NDArray[np.bool_], NDArray[np.float64], float | None]:
+    """The start plan, Lagrangian multipliers and (at small p) a proven lower bound of a very
+    large p-median ``instance``: the subgradient method on its :func:`truncated_instance`
+    (:func:`start_width` sites per client) within ``share`` of the time ``params`` leave after the
+    truncation, then the best of its primal plans (its best plan on the nearest sites and the plans
+    of its last improving iterations, with the greedy on every site at small p) measured on
+    ``instance`` (see the module docstring). At small p the plan is then improved by swaps on every
+    site, and the Lagrangian on every site (:mod:`optimizer.pmedian_dense_bound`, a share of the
+    time each) gives the bound and the multipliers; otherwise the bound is None (the truncated
+    instance's bound bounds another problem).
 
     The Lagrangian alone, without the swap searches: at usa13509, p = 2000 it took 28 s of a 94 s
     share, and its multipliers make the Benders LP converge fast.
@@ -122,15 +126,31 @@ def truncated_start(
     values = [float(evaluate(instance, mask).weighted_distance) for mask in plans]
     best = int(np.argmin(values))
     mask, how = np.asarray(plans[best], dtype=bool), f"the best of {len(plans)} plans measured on every site"
-    if small:
+    value = values[best]
+    multipliers, bound = np.asarray(lag.multipliers, dtype=np.float64), None
+    if small and p is not None:
+        from siting.optimizer.pmedian_dense_bound import dense_lagrangian
+
+        def stop_at() -> float | None:
+            left = params.remaining()
+            return None if left is None else time.monotonic() + share * left
+
         # the greedy's plan (usa13509, p = 10: 7.3 % above the optimum) is far from a swap-local
         # optimum; the swap search on every site took it to 0.8 % in 90 s
-        left = params.remaining()
-        mask = dense_swap(instance, mask, None if left is None else time.monotonic() + share * left, progress)
+        mask = dense_swap(instance, mask, stop_at(), progress)
+        value = float(evaluate(instance, mask).weighted_distance)
         how += ", then swaps on every site"
-    value = float(evaluate(instance, mask).weighted_distance)
+        # a bound on every site, from the truncated run's multipliers; its relaxed plans are plans too
+        dense = dense_lagrangian(instance, p, multipliers, value, stop_at(), progress)
+        if dense is not None:
+            bound, multipliers = dense.bound, dense.multipliers
+            say(f"Lagrangian on every site: bound {bound:.10g} after {dense.iterations} iterations")
+            if dense.value < value:
+                mask = dense_swap(instance, dense.plan | instance.existing, stop_at(), progress)
+                value = float(evaluate(instance, mask).weighted_distance)
+                how = f"the Lagrangian's best plan on every site, then swaps (of {len(plans) + 2} plans)"
     say(f"heuristic start: {value:.10g}, {how} ({lag.iterations} Lagrangian iterations on the nearest sites)")
-    return mask, np.asarray(lag.multipliers, dtype=np.float64)
+    return mask, multipliers, bound
 
 
 def dense_greedy(instance: SitingInstance, p: int) -> NDArray[np.bool_]:

@@ -508,10 +508,10 @@ def _heuristic_start(
         # at 11 GB and the greedy alone took 80 s; on each client's nearest sites they need a fraction
         from siting.optimizer.pmedian_start import truncated_start
 
-        start, multipliers = truncated_start(instance, spec.p, spec.budget, params, 0.25, progress)
+        start, multipliers, bound = truncated_start(instance, spec.p, spec.budget, params, 0.25, progress)
         if record is not None:
-            # a bound on the truncated instance bounds another problem: never used as a bound
-            record["bound"] = None
+            # only a bound on every site (small p): one on the truncated instance bounds another problem
+            record["bound"] = bound
             record["multipliers"] = multipliers
         return start
 

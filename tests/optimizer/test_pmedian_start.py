@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
-from oracles import brute_optimum
+from oracles import brute_optimum, classic_value
 from strategies import instances
 
 from siting.models.instance import SitingInstance
@@ -120,7 +120,7 @@ def test_the_start_keeps_the_lagrangian_plan_best_on_every_site(monkeypatch: pyt
 
     monkeypatch.setattr(lagrangian, "lagrangian_pmedian", keep)
     lines: list[str] = []
-    mask, multipliers = truncated_start(inst, 4, None, SolveParams(), 0.25, lines.append)
+    mask, multipliers, bound = truncated_start(inst, 4, None, SolveParams(), 0.25, lines.append)
     lag = kept["out"]
     values = [evaluate(inst, m).weighted_distance for m in (lag.best_mask, *lag.plans)]  # type: ignore[attr-defined]
     greedy = evaluate(inst, dense_greedy(inst, 4)).weighted_distance  # small p: the greedy is a candidate too
@@ -129,6 +129,8 @@ def test_the_start_keeps_the_lagrangian_plan_best_on_every_site(monkeypatch: pyt
     assert value == _swap_local_optimum(inst, mask)
     assert int((mask & ~inst.existing).sum()) <= 4 and not (mask & inst.forbidden).any()
     assert multipliers.shape == (inst.n,)
+    # small p: a bound on every site, never above the optimum
+    assert bound is not None and bound <= classic_value(inst, 4) + 1e-9 * value
     assert lines and lines[-1].startswith("heuristic start:")
 
 
