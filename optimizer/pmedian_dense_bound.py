@@ -19,7 +19,8 @@ precision of the search that found it (unreachable pairs have ``min(0, inf) = 0`
 multipliers follow the subgradient ``g_i = 1 - #{j open in the relaxed plan : w_i d_ij < u_i}``
 with Polyak steps ``theta (UB - L) / |g|^2`` (theta halved after STALL iterations without a better
 bound). Each relaxed plan (the existing sites and the k sites of least rho) is also measured as a
-plan. One iteration is one pass over the matrix: about 1 s at 13,509 x 13,509.
+plan. One iteration is one pass over the matrix: 0.45 s at 13,509 x 13,509 (usa13509, p = 10: 377
+iterations in 172 s, to 398,498,911, 0.016 % below the optimum 398,561,730).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ A probing pass (:mod:`optimizer.benders_pmedian`, step 3) runs one LP cut loop p
 large instance it can need far more time than is left: usa13509, p = 2,000 has 13,234 free sites at
 about 0.1 s a probe, about 1,300 s, with 340 s left, and none of the probes it made fixed a site.
 The time is better spent in the master MILP rounds: the same run with no probing ended with the gap
-0.004 % against 0.018 % (one run each, 375 s limit). On the random 5,000 x 1,000, p = 30, the
-probes take about 4 s each and 1,080 were to run, with 77 s left.
+0.004 % against 0.018 % (one run each, 375 s limit), and with this forecast (the pass stopped after
+80 s and 1,220 probes) with 0.005 %. On the random 5,000 x 1,000, p = 30, the probes take about 4 s
+each and 1,080 were to run, with 77 s left (there the MILP round moved nothing either).
 
 The pace of a pass is not steady, though: the re-solves of the global LP within it close many
 sites at once. On pcb3038, p = 20 a pass made 13 probes in its first 11 s, then the free sites fell
