@@ -639,7 +639,7 @@ def solve_pmedian_benders(
         tests = [(j, 1.0) for j in ups] + [(j, 0.0) for j in downs]
         ticks = Every(PROGRESS_SECONDS)
         t_refreshed, refresh_cost, backoff = time.perf_counter(), 0.0, 1.0
-        sites_to_probe = np.array([j for j, _ in tests], dtype=np.int64)
+        sites_to_probe = np.concatenate([ups, downs]).astype(np.int64)  # the sites of `tests`, in order
         forecast = PassForecast(t_refreshed, deadline, len(tests))
         for done, (j, value) in enumerate(tests):
             if ticks.due():  # a pass over thousands of sites runs for minutes

@@ -153,16 +153,13 @@ def truncated_start(
     return mask, multipliers, bound
 
 
-def dense_greedy(instance: SitingInstance, p: int) -> NDArray[np.bool_]:
-    """The plan of :func:`optimizer.heuristics.greedy.greedy_pmedian` (budget None) without its
-    working copies: from the existing sites, open the eligible site of largest gain
-    ``g_j = sum_i w_i max(0, d_i - d_ij)`` (``d_i`` the distance to the nearest open site, ties to
-    the lowest index) p times, each gain summed over ``GREEDY_BLOCK_ROWS`` rows of the instance's
-    own dense matrix at a time. Unreachable pairs cost the penalty ``U`` of
-    :class:`optimizer.heuristics.greedy.DistanceTable`, over the same active rows (positive weight,
-    some eligible site reachable)."""
+def _weights_and_penalty(instance: SitingInstance) -> tuple[NDArray[np.float64], float]:
+    """The weights of the *active* rows (positive weight, some eligible site reachable; 0 for the
+    others, which gain nothing) and the penalty ``U`` of
+    :class:`optimizer.heuristics.greedy.DistanceTable` for unreachable pairs over those rows, read
+    ``GREEDY_BLOCK_ROWS`` rows of the dense matrix at a time."""
     d = instance.distances
-    n, m = d.shape
+    n = d.shape[0]
     w_all = np.asarray(instance.weights, dtype=np.float64)
     eligible = instance.eligible
     active = np.zeros(n, dtype=bool)
@@ -174,8 +171,22 @@ def dense_greedy(instance: SitingInstance, p: int) -> NDArray[np.bool_]:
         if rows.any():
             block = np.asarray(d[lo : lo + GREEDY_BLOCK_ROWS])[rows]
             dmax = max(dmax, float(block[fin[rows]].max()))
-    w = np.where(active, w_all, 0.0)  # inactive rows gain nothing
-    big = unreachable_penalty(dmax, w[active])
+    w = np.where(active, w_all, 0.0)
+    return w, unreachable_penalty(dmax, w[active])
+
+
+def dense_greedy(instance: SitingInstance, p: int) -> NDArray[np.bool_]:
+    """The plan of :func:`optimizer.heuristics.greedy.greedy_pmedian` (budget None) without its
+    working copies: from the existing sites, open the eligible site of largest gain
+    ``g_j = sum_i w_i max(0, d_i - d_ij)`` (``d_i`` the distance to the nearest open site, ties to
+    the lowest index) p times, each gain summed over ``GREEDY_BLOCK_ROWS`` rows of the instance's
+    own dense matrix at a time. Unreachable pairs cost the penalty ``U`` of
+    :class:`optimizer.heuristics.greedy.DistanceTable`, over the same active rows (positive weight,
+    some eligible site reachable)."""
+    d = instance.distances
+    n, m = d.shape
+    eligible = instance.eligible
+    w, big = _weights_and_penalty(instance)
 
     def column(j: int) -> NDArray[np.float64]:
         col = np.asarray(d[:, j], dtype=np.float64)
@@ -232,14 +243,7 @@ def dense_swap(
     d = instance.distances
     n, m = d.shape
     say = progress or (lambda _msg: None)
-    w = np.where(np.asarray(instance.weights, dtype=np.float64) > 0, instance.weights, 0.0).astype(np.float64)
-    finite_max = 0.0
-    for lo in range(0, n, GREEDY_BLOCK_ROWS):
-        block = np.asarray(d[lo : lo + GREEDY_BLOCK_ROWS])
-        fin = np.isfinite(block)
-        if fin.any():
-            finite_max = max(finite_max, float(block[fin].max()))
-    big = unreachable_penalty(finite_max, w[w > 0] if (w > 0).any() else np.ones(1))
+    w, big = _weights_and_penalty(instance)
     fixed = instance.existing
     cand = instance.eligible & ~fixed
     plan = np.asarray(start, dtype=bool).copy()
