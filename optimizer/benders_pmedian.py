@@ -641,6 +641,7 @@ def solve_pmedian_benders(
         t_refreshed, refresh_cost, backoff = time.perf_counter(), 0.0, 1.0
         sites_to_probe = np.concatenate([ups, downs]).astype(np.int64)  # the sites of `tests`, in order
         forecast = PassForecast(t_refreshed, deadline, len(tests))
+        cut_short = False
         for done, (j, value) in enumerate(tests):
             if ticks.due():  # a pass over thousands of sites runs for minutes
                 say(
@@ -649,7 +650,7 @@ def solve_pmedian_benders(
                 )
                 # a pass that cannot end before the deadline leaves the time to the MILP rounds
                 if forecast.outlasts(time.perf_counter(), int(np.count_nonzero(master.free[sites_to_probe[done:]]))):
-                    stats["probing_cut_short"] = done
+                    stats["probing_cut_short"], cut_short = done, True
                     say(
                         f"benders probing pass {pass_ + 1} stopped after {done} of {len(tests)} probes: at its "
                         "pace it would end after the time limit; the MILP rounds take the time left"
@@ -723,7 +724,7 @@ def solve_pmedian_benders(
             f"benders probing pass {pass_ + 1}: bound {bound:.8g}, {int(master.free.sum())} free sites left, "
             f"{stats['fixed_closed']} closed, {stats['fixed_open']} open, {h.getNumRow() - 1} cuts kept"
         )
-        if "probing_cut_short" in stats:
+        if cut_short:
             break
         n_free = int(master.free.sum())
         if bound - bound_before <= 0.1 * (ub - bound_before) or enumerable(

@@ -34,10 +34,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from siting.models.instance import SitingInstance
+from siting.optimizer import pmedian_start
 from siting.optimizer.progress import PROGRESS_SECONDS, Every
 
-#: rows of the distance matrix read at once
-BLOCK_ROWS = 512
 #: halve the step factor after this many iterations without a better bound
 STALL = 20
 #: stop when the step factor falls below this
@@ -64,8 +63,9 @@ def _rho(
 ) -> NDArray[np.float64]:
     """``rho_j = sum_i min(0, w_i d_ij - u_i)`` over ``rows`` (clients of positive weight)."""
     rho = np.zeros(d.shape[1])
-    for lo in range(0, rows.size, BLOCK_ROWS):
-        idx = rows[lo : lo + BLOCK_ROWS]
+    step = pmedian_start.ROW_BLOCK  # read at call time: one setting for every pass over the matrix
+    for lo in range(0, rows.size, step):
+        idx = rows[lo : lo + step]
         block = np.asarray(d[idx], dtype=np.float64)
         block *= w[idx, None]
         block -= u[idx, None]

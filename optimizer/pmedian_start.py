@@ -50,8 +50,9 @@ START_PAIRS = 25_000_000
 #: the greedy on every site is tried while p x clients x sites stays below this (usa13509, p = 10:
 #: 1.8e9, under 17 s with the plans' values; p = 2000 would be 200 times that)
 GREEDY_WORK = 5e9
-#: rows of the distance matrix read at once by :func:`dense_greedy`
-GREEDY_BLOCK_ROWS = 512
+#: rows of the distance matrix read at once by :func:`dense_greedy`, :func:`dense_swap` and the
+#: Lagrangian on every site (:mod:`optimizer.pmedian_dense_bound`)
+ROW_BLOCK = 512
 
 
 def truncated_instance(instance: SitingInstance, width: int) -> SitingInstance:
@@ -157,19 +158,19 @@ def _weights_and_penalty(instance: SitingInstance) -> tuple[NDArray[np.float64],
     """The weights of the *active* rows (positive weight, some eligible site reachable; 0 for the
     others, which gain nothing) and the penalty ``U`` of
     :class:`optimizer.heuristics.greedy.DistanceTable` for unreachable pairs over those rows, read
-    ``GREEDY_BLOCK_ROWS`` rows of the dense matrix at a time."""
+    ``ROW_BLOCK`` rows of the dense matrix at a time."""
     d = instance.distances
     n = d.shape[0]
     w_all = np.asarray(instance.weights, dtype=np.float64)
     eligible = instance.eligible
     active = np.zeros(n, dtype=bool)
     dmax = 0.0
-    for lo in range(0, n, GREEDY_BLOCK_ROWS):
-        fin = np.isfinite(np.asarray(d[lo : lo + GREEDY_BLOCK_ROWS]))
-        rows = (w_all[lo : lo + GREEDY_BLOCK_ROWS] > 0) & (fin & eligible[None, :]).any(axis=1)
-        active[lo : lo + GREEDY_BLOCK_ROWS] = rows
+    for lo in range(0, n, ROW_BLOCK):
+        fin = np.isfinite(np.asarray(d[lo : lo + ROW_BLOCK]))
+        rows = (w_all[lo : lo + ROW_BLOCK] > 0) & (fin & eligible[None, :]).any(axis=1)
+        active[lo : lo + ROW_BLOCK] = rows
         if rows.any():
-            block = np.asarray(d[lo : lo + GREEDY_BLOCK_ROWS])[rows]
+            block = np.asarray(d[lo : lo + ROW_BLOCK])[rows]
             dmax = max(dmax, float(block[fin[rows]].max()))
     w = np.where(active, w_all, 0.0)
     return w, unreachable_penalty(dmax, w[active])
@@ -179,7 +180,7 @@ def dense_greedy(instance: SitingInstance, p: int) -> NDArray[np.bool_]:
     """The plan of :func:`optimizer.heuristics.greedy.greedy_pmedian` (budget None) without its
     working copies: from the existing sites, open the eligible site of largest gain
     ``g_j = sum_i w_i max(0, d_i - d_ij)`` (``d_i`` the distance to the nearest open site, ties to
-    the lowest index) p times, each gain summed over ``GREEDY_BLOCK_ROWS`` rows of the instance's
+    the lowest index) p times, each gain summed over ``ROW_BLOCK`` rows of the instance's
     own dense matrix at a time. Unreachable pairs cost the penalty ``U`` of
     :class:`optimizer.heuristics.greedy.DistanceTable`, over the same active rows (positive weight,
     some eligible site reachable)."""
@@ -199,11 +200,11 @@ def dense_greedy(instance: SitingInstance, p: int) -> NDArray[np.bool_]:
     cand = eligible & ~instance.existing
     for _ in range(int(min(p, cand.sum()))):
         gain = np.zeros(m)
-        for lo in range(0, n, GREEDY_BLOCK_ROWS):
-            block = np.asarray(d[lo : lo + GREEDY_BLOCK_ROWS], dtype=np.float64)
-            diff = d1[lo : lo + GREEDY_BLOCK_ROWS, None] - np.where(np.isfinite(block), block, big)
+        for lo in range(0, n, ROW_BLOCK):
+            block = np.asarray(d[lo : lo + ROW_BLOCK], dtype=np.float64)
+            diff = d1[lo : lo + ROW_BLOCK, None] - np.where(np.isfinite(block), block, big)
             np.maximum(diff, 0.0, out=diff)
-            gain += w[lo : lo + GREEDY_BLOCK_ROWS] @ diff
+            gain += w[lo : lo + ROW_BLOCK] @ diff
         j = int(np.argmax(np.where(cand, gain, -np.inf)))  # the first largest: the lowest index among ties
         open_mask[j] = True
         cand[j] = False
@@ -224,7 +225,7 @@ def dense_swap(
     progress: Callable[[str], None] | None = None,
 ) -> NDArray[np.bool_]:
     """The swap search (fast interchange) from the plan ``start`` on the instance's own dense matrix,
-    a block of ``GREEDY_BLOCK_ROWS`` rows at a time (no working copies), until no swap of one open
+    a block of ``ROW_BLOCK`` rows at a time (no working copies), until no swap of one open
     new site r for one closed eligible site j lowers the cost, or the clock passes ``stop_at``.
 
     With ``d1_i`` / ``d2_i`` the distances from client i to its nearest and second-nearest open
@@ -262,8 +263,8 @@ def dense_swap(
         loss = np.bincount(nearest, weights=w * (d2 - d1), minlength=sites.size)
         gain = np.zeros(m)
         extra = np.zeros((sites.size, m))
-        for lo in range(0, n, GREEDY_BLOCK_ROWS):
-            hi = min(n, lo + GREEDY_BLOCK_ROWS)
+        for lo in range(0, n, ROW_BLOCK):
+            hi = min(n, lo + ROW_BLOCK)
             block = np.asarray(d[lo:hi], dtype=np.float64)
             block = np.where(np.isfinite(block), block, big)
             wb, d1b, d2b = w[lo:hi, None], d1[lo:hi, None], d2[lo:hi, None]

@@ -146,7 +146,7 @@ def test_the_block_greedy_opens_the_greedy_plan(inst: SitingInstance, p: int, ro
     from siting.optimizer import pmedian_start
     from siting.optimizer.heuristics.greedy import greedy_pmedian
 
-    with mock.patch.object(pmedian_start, "GREEDY_BLOCK_ROWS", rows):
+    with mock.patch.object(pmedian_start, "ROW_BLOCK", rows):
         got = pmedian_start.dense_greedy(inst, p)
     np.testing.assert_array_equal(got, greedy_pmedian(inst, p))
 
@@ -187,7 +187,7 @@ def test_the_swap_search_on_every_site_ends_at_a_swap_local_optimum(inst: Siting
     from siting.models.evaluate import evaluate
     from siting.optimizer.pmedian_start import dense_greedy, dense_swap
 
-    with mock.patch.object(pmedian_start, "GREEDY_BLOCK_ROWS", 3):  # several row blocks on tiny instances
+    with mock.patch.object(pmedian_start, "ROW_BLOCK", 3):  # several row blocks on tiny instances
         start = dense_greedy(inst, p) if greedy else inst.existing.copy()
         if not greedy:  # the last p eligible new sites: a start the swaps have work on
             start[np.flatnonzero(inst.eligible & ~inst.existing)[::-1][:p]] = True
