@@ -192,3 +192,34 @@ def test_region_search_never_loses_and_keeps_a_cover(seed: int) -> None:
     assert b[:, got].any(axis=1).all()
     assert cost[got].sum() < cost.sum()  # all sites open is never the cheapest cover here
     assert cost[got].sum() >= _least_cost(b, cost, np.ones(m, dtype=bool)) - 1e-9
+
+
+def test_the_proof_runs_without_primal_heuristics_unless_the_user_asks_for_them() -> None:
+    """The last branch and bound's HiGHS object has the proving settings; an option the user sets
+    for HiGHS keeps the user's value; the other solver options and the time stay as they were."""
+    from siting.optimizer.backends.highs import configure, new_highs, option_value
+    from siting.optimizer.coverage_lscp import PROVING_OPTIONS, proving_params
+
+    user = SolveParams(time_limit=50, options={"highs": {"mip_heuristic_run_rins": True}, "siting": {"x": 1}})
+    got = proving_params(user)
+    assert got.options["siting"] == {"x": 1} and got.time_limit == 50
+    h = new_highs()
+    configure(h, got)
+    for name, value in PROVING_OPTIONS.items():
+        expected = True if name == "mip_heuristic_run_rins" else value
+        assert option_value(h, name) == expected, name
+    plain = new_highs()
+    configure(plain, SolveParams())
+    assert option_value(plain, "mip_heuristic_run_rens") is True  # HiGHS's default, untouched elsewhere
+
+
+def test_the_lscp_proof_is_the_optimum_with_the_proving_settings() -> None:
+    """On a medium city the reduced path (its last branch and bound with the proving settings)
+    still proves the compact model's optimum, with the user's HiGHS options passed through."""
+    inst = city_instance(3_000, 300, seed=9, cutoff=800.0)
+    old = solve(inst, ModelSpec("lscp", radius=800.0, formulation="compact"), "highs", PROVE)
+    with_user = SolveParams(mip_gap=0.0, time_limit=30, options={"highs": {"mip_heuristic_effort": 0.05}})
+    new = solve(inst, ModelSpec("lscp", radius=800.0, formulation="reduced"), "highs", with_user)
+    assert new.stats["milp_bound"] is not None  # the last branch and bound ran (no fixing closed it first)
+    assert new.status == old.status == Status.OPTIMAL and new.verified
+    assert new.objective == pytest.approx(old.objective)
