@@ -34,7 +34,8 @@ in ``--methods``).
 Every (case, method) runs in its own spawned process, so ``peak_mb`` (``VmHWM``) is that run's
 own peak memory, including the instance build; ``build_s`` / ``build_cpu_s`` are the KD-tree
 distance build (outside the solve's time limit), ``seconds`` / ``cpu_s`` the solve. Progress lines
-(each phase, with elapsed wall, CPU and resident memory) go to stderr.
+(each phase, with elapsed wall, CPU and resident memory) go to stderr. ``--threads T`` (default 1,
+as ``siting solve``) is the solver threads of every run; ``seed`` and ``threads`` are columns.
 """
 
 from __future__ import annotations
@@ -63,12 +64,14 @@ CBC_MAX_N = 10_000
 COLUMNS = (
     "case", "method", "n", "m", "p", "radius", "time_limit", "status", "limit", "objective", "bound", "gap",
     "seconds", "cpu_s", "build_s", "build_cpu_s", "peak_mb", "verified", "pairs", "formulation", "message",
+    "seed", "threads",
 )  # fmt: skip
 
 
-def _child(case: str, method: str, seed: int, conn: Any) -> None:
-    """One run in a spawned process: build the instance, solve, send the row."""
-    row: dict[str, Any] = {"case": case, "method": method}
+def _child(case: str, method: str, seed: int, threads: int, conn: Any) -> None:
+    """One run in a spawned process: build the instance, solve with ``threads`` solver threads, send
+    the row."""
+    row: dict[str, Any] = {"case": case, "method": method, "seed": seed, "threads": threads}
     try:
         from city_instances import city_instance
 
@@ -103,7 +106,7 @@ def _child(case: str, method: str, seed: int, conn: Any) -> None:
         spec = ModelSpec(c["model"], p=c["p"], radius=c["radius"], formulation=formulation)  # type: ignore[arg-type]
         solver = {"cbc": "cbc", "heuristic": "heuristic"}.get(method, "highs")
         options = {"siting": {"warm_start": method != "cbc"}}
-        params = SolveParams(time_limit=c["time_limit"], mip_gap=1e-6, options=options)
+        params = SolveParams(time_limit=c["time_limit"], mip_gap=1e-6, threads=threads, options=options)
         cpu1 = time.process_time()
         res = solve(inst, spec, solver=solver, params=params, progress=say)
         row.update(
@@ -169,6 +172,12 @@ def main() -> None:
         help=f"comma-separated, from {', '.join(METHODS)}",
     )
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="solver threads (siting's default is 1; HiGHS's branch and bound uses 2 workers with 2)",
+    )
     ap.add_argument("--out", default=str(HERE / "results" / "city_scale.csv"))
     ap.add_argument("--append", action="store_true", help="add the rows to --out instead of replacing it")
     ap.add_argument(
@@ -196,7 +205,9 @@ def main() -> None:
             if method in ("heuristic", "lp") and c["model"] != "mclp":
                 continue
             # the watchdog also covers the instance build outside the time limit (~140 s at 1,000,000 points)
-            row = run_in_child(_child, (case, method, args.seed), c["time_limit"] + 120.0 + 300.0 * c["n"] / 1e6)
+            row = run_in_child(
+                _child, (case, method, args.seed, args.threads), c["time_limit"] + 120.0 + 300.0 * c["n"] / 1e6
+            )
             row.update(case=case, method=method, n=c["n"], m=c["m"], p=c["p"], radius=c["radius"])
             row["time_limit"] = c["time_limit"]
             rows.append(row)

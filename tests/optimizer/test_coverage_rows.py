@@ -223,3 +223,64 @@ def test_the_lscp_proof_is_the_optimum_with_the_proving_settings() -> None:
     assert new.stats["milp_bound"] is not None  # the last branch and bound ran (no fixing closed it first)
     assert new.status == old.status == Status.OPTIMAL and new.verified
     assert new.objective == pytest.approx(old.objective)
+
+
+def _band(seed: int, m: int, k: int, reach: float) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """Sites along a line, each covering the rows near it (local, like coverage on a map)."""
+    rng = np.random.default_rng(seed)
+    pos = np.sort(rng.uniform(0, 10, size=m))
+    b = np.abs(rng.uniform(0, 10, size=k)[:, None] - pos[None, :]) <= reach
+    return _distinct_rows(b[b.any(axis=1)]), rng.integers(1, 6, size=m).astype(np.float64)
+
+
+@pytest.mark.parametrize("patience", [1, 3])
+def test_region_search_stops_after_its_patience_of_passes_without_gain(patience: int) -> None:
+    """The search ends with the pass that found the final cost and then exactly ``patience``
+    passes without gain; no pass ever raises the cost."""
+    from siting.optimizer.coverage_blocks import region_search
+
+    b, cost = _band(5, 16, 60, 1.5)
+    m = b.shape[1]
+    said: list[str] = []
+    got = region_search(
+        cover_problem(b, cost),
+        np.ones(m, dtype=bool),
+        np.ones(m, dtype=bool),
+        SolveParams(time_limit=20),
+        said.append,
+        4,
+        patience,
+    )
+    values = [float(s.rsplit(" ", 1)[1]) for s in said if s.startswith("region search pass")]
+    assert values == sorted(values, reverse=True)
+    assert values[0] < cost.sum()  # the first pass lowers the all-open start
+    assert values[-patience - 1 :] == [cost[got].sum()] * (patience + 1)
+    assert len(values) == patience + 1 or values[-patience - 2] > values[-1]
+
+
+def test_each_block_gets_time_in_proportion_to_its_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a time limit, each block's MILP is given the time left times its share of the rows
+    still to solve (largest block first): the slowest block is not cut off by an even split."""
+    import siting.optimizer.coverage_blocks as blocks
+    from siting.optimizer.coverage_lscp import lp_solve
+
+    b, cost = _band(7, 30, 400, 1.2)
+    problem = cover_problem(b, cost)
+    lp = lp_solve(problem, SolveParams(time_limit=10))
+    assert lp is not None
+    given: list[tuple[int, float]] = []
+
+    def record(sub, params, seconds, start=None):  # type: ignore[no-untyped-def]
+        # no proof (None): each block's bound stays its LP share
+        given.append((sub.num_rows, seconds))
+
+    monkeypatch.setattr(blocks, "_highs_bound", record)
+    monkeypatch.setattr(SolveParams, "remaining", lambda self: 90.0)  # a clock that does not move
+    blocks.block_cuts(problem, lp[1], np.ones(b.shape[1], dtype=bool), SolveParams(time_limit=90), lambda _m: None, 8)
+    assert len(given) >= 2
+    rows = [r for r, _ in given]
+    assert rows == sorted(rows, reverse=True)
+    left = sum(rows)
+    for r, seconds in given:
+        assert seconds == pytest.approx(90.0 * r / left)
+        left -= r
