@@ -30,9 +30,9 @@ The least-cost set cover ``min c y  s.t.  sum_{j in N(r)} y_j >= 1 (merged rows 
    in a plan cheaper than UB and is closed; one with ``L - d_j > UB - q`` (``d_j < 0``) is in every
    such plan and is opened. Rows covered by opened sites are dropped, the reductions of step 2 run
    again, and the rest goes to HiGHS warm-started from the incumbent, with its primal heuristics
-   off (:data:`PROVING_OPTIONS`: what is left is the proof). Its bound plus the opened sites' cost is a bound on
-   the plans that agree with the fixings; the others cost at least UB, so the global bound is
-   ``min(UB, that)``, never below ``L``.
+   off (:data:`PROVING_OPTIONS`: what is left is the proof). Its bound plus the opened sites' cost
+   is a bound on the plans that agree with the fixings; the others cost at least UB, so the global
+   bound is ``min(UB, that)``, never below ``L``.
 
 **Rigour.** The LP bound is a Lagrangian bound computed from the duals (valid whatever their
 accuracy). A MILP dual bound from HiGHS (a block's z_b, the branch and bound's) is used less
@@ -69,8 +69,8 @@ Progress = Callable[[str], None]
 # seed 1 it finds its best cover (63.86, which the region search then takes to 63.771) within 14 s
 # as within 35 s (shares 0.12 and 0.3 of 116 s); the time saved goes to the branch and bound.
 _CORE_SHARE = 0.12
-# Shares of the time left for the region search (a cap: it stops by itself once a pass finds no
-# better cover; each pass took about 5 CPU s at 100,000 x 2,000) and then the block bound. Before
+# Shares of the time left for the region search (a cap: it stops by itself after _REGION_PATIENCE
+# passes without a better cover; each pass took 2-7 CPU s at 100,000 x 2,000) and then the block bound. Before
 # the phases had clocks of their own the search ran past its share until it stopped improving,
 # which gave its second pass (63.897 to 63.771) but left the block bound what remained.
 _SEARCH_SHARE = 0.45
@@ -348,8 +348,9 @@ def solve_lscp_rows(
 # HiGHS settings for the last branch and bound, which starts from a cover the core MILP and the
 # region search have already improved: its primal heuristics (the root's sub-MIPs, feasibility
 # jump) rarely beat that cover, and the bound is what is left to prove. Measured at 100,000 x 2,000,
-# r = 800 m, seed 1, the branch and bound alone from the optimal cover 63.771: 88.4 s with the
-# default heuristics (18 s of them at the root), 72.0 s without (block cuts: 92.6 s and 79.9 s).
+# r = 800 m, seed 1, the branch and bound alone from the optimal cover 63.771, two threads: 88.4 s
+# with the default heuristics (18 s of them at the root), 72.0 s without (with the block cuts as
+# rows: 92.6 s and 79.9 s).
 # Options the user sets for "highs" win over these.
 PROVING_OPTIONS: dict[str, Any] = {
     "mip_heuristic_effort": 0.0,
