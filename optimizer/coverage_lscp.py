@@ -148,17 +148,6 @@ def core_sites(
     return core
 
 
-def with_cuts(problem: MilpProblem, cuts: sp.csr_array, rhs: NDArray[np.float64]) -> MilpProblem:
-    """``problem`` with the rows ``cuts @ y >= rhs`` appended (valid inequalities: same plans)."""
-    k = cuts.shape[0]
-    return replace(
-        problem,
-        A=sp.csc_array(sp.vstack([sp.csr_array(problem.A), sp.csr_array(cuts, dtype=np.float64)])),
-        row_lower=np.concatenate([problem.row_lower, rhs]),
-        row_upper=np.concatenate([problem.row_upper, np.full(k, np.inf)]),
-    )
-
-
 def on_grid(bound: float, q: float) -> float:
     """A lower bound on plan values that are multiples of ``q`` (> 0), raised to the grid: the
     least multiple of q not below ``bound`` (less a millionth of q for rounding)."""
@@ -317,10 +306,10 @@ def solve_lscp_rows(
         final, col_lower=np.where(open_, 1.0, final.col_lower), col_upper=np.where(open_, 1.0, final.col_upper)
     )
     stats["rows_final"], stats["sites_final"] = int(red2.cover.shape[0]), int(red2.sites.sum())
-    # The block cuts are valid (with_cuts) but stay out of the branch and bound: with them its root
-    # LP starts at the block bound, yet the tree then keeps that bound flat and ends later. Measured
-    # at 100,000 x 2,000, r = 800 m, seed 1, one thread, from the optimal cover: 164 s with the
-    # cuts, 99 s without. The block bound itself is kept below (the larger of the two bounds).
+    # The block cuts are valid (tests/optimizer/test_coverage_lscp_cuts.py) but stay out of the
+    # branch and bound: with them its root LP starts at the block bound, yet the tree then keeps
+    # that bound flat and ends later. Measured at 100,000 x 2,000, r = 800 m, seed 1, one thread,
+    # from the optimal cover: 164 s with the cuts, 99 s without. The block bound itself is kept below (the larger of the two bounds).
     if red2.cover.shape[0] == 0:
         mask = open_ | existing
         if cost_of(mask) < ub - 1e-9:

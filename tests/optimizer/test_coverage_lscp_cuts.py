@@ -1,5 +1,5 @@
 """The LSCP path's block cuts and cost grid (optimizer.coverage_blocks.block_cuts,
-optimizer.coverage_lscp.with_cuts / on_grid).
+optimizer.coverage_lscp.on_grid).
 
 Every cover of a tiny covering problem is enumerated: each block cut must hold at each of them,
 and the LP with the cuts must lie between the block bound and the least cost.
@@ -9,17 +9,31 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 from oracles import cover_problem
 
+from siting.models.milp import MilpProblem
 from siting.optimizer.coverage_blocks import block_cuts, bound_margin
-from siting.optimizer.coverage_lscp import lp_solve, on_grid, with_cuts
+from siting.optimizer.coverage_lscp import lp_solve, on_grid
 from siting.optimizer.result import SolveParams
+
+
+def _with_cuts(problem: MilpProblem, cuts: sp.csr_array, rhs: NDArray[np.float64]) -> MilpProblem:
+    """``problem`` with the rows ``cuts @ y >= rhs`` appended (valid inequalities: same plans)."""
+    k = cuts.shape[0]
+    return replace(
+        problem,
+        A=sp.csc_array(sp.vstack([sp.csr_array(problem.A), sp.csr_array(cuts, dtype=np.float64)])),
+        row_lower=np.concatenate([problem.row_lower, rhs]),
+        row_upper=np.concatenate([problem.row_upper, np.full(k, np.inf)]),
+    )
 
 
 def _covers(b: NDArray[np.bool_]) -> list[NDArray[np.bool_]]:
@@ -68,7 +82,7 @@ def test_block_cuts_hold_at_every_cover_and_lift_the_lp(seed: int, size: int, wa
         # valid: every cover satisfies every cut
         assert (covers @ got.cuts.toarray().T >= got.rhs[None, :] - 1e-12).all()
         # and the LP with the cuts is at least the block bound, at most the least cost
-        lp2 = lp_solve(with_cuts(problem, got.cuts, got.rhs), SolveParams(time_limit=10))
+        lp2 = lp_solve(_with_cuts(problem, got.cuts, got.rhs), SolveParams(time_limit=10))
         assert lp2 is not None
         assert got.bound - 1e-6 <= float(cost @ lp2[0]) <= best + 1e-6
 
