@@ -29,7 +29,8 @@ compact LP bound with reduced-cost fixing then the compact MILP (:mod:`optimizer
 builds it; only on cases up to 10,000 demand points); ``heuristic`` is greedy + swap + Lagrangian
 with its proven bound (MCLP only); ``lp`` brackets the MCLP's LP optimum (PDLP for the case's time
 limit: ``objective`` = a value the LP attains, ``bound`` = its rigorous dual bound; only when named
-in ``--methods``).
+in ``--methods``); ``scip`` (LSCP cases) is ``auto`` on ``--solver scip``: the reduced path with
+SCIP for its last branch and bound.
 
 Every (case, method) runs in its own spawned process, so ``peak_mb`` (``VmHWM``) is that run's
 own peak memory, including the instance build; ``build_s`` / ``build_cpu_s`` are the KD-tree
@@ -58,7 +59,7 @@ CASES: dict[str, dict[str, Any]] = {
     # the same city with too few sites to cover it: the Benders path itself at 10^6 points
     "mclp1m40": {"model": "mclp", "n": 1_000_000, "m": 5_000, "p": 40, "radius": 800.0, "time_limit": 300.0},
 }
-METHODS = ("auto", "benders", "reduced", "compact", "cbc", "heuristic", "lp")
+METHODS = ("auto", "scip", "benders", "reduced", "compact", "cbc", "heuristic", "lp")
 #: the classic PuLP/CBC model is built pair by pair: only on instances it can finish
 CBC_MAX_N = 10_000
 COLUMNS = (
@@ -102,9 +103,9 @@ def _child(case: str, method: str, seed: int, threads: int, conn: Any) -> None:
             conn.send(row)
             conn.close()
             return
-        formulation = {"cbc": "classic", "heuristic": "auto"}.get(method, method)
+        formulation = {"cbc": "classic", "heuristic": "auto", "scip": "auto"}.get(method, method)
         spec = ModelSpec(c["model"], p=c["p"], radius=c["radius"], formulation=formulation)  # type: ignore[arg-type]
-        solver = {"cbc": "cbc", "heuristic": "heuristic"}.get(method, "highs")
+        solver = {"cbc": "cbc", "heuristic": "heuristic", "scip": "scip"}.get(method, "highs")
         options = {"siting": {"warm_start": method != "cbc"}}
         params = SolveParams(time_limit=c["time_limit"], mip_gap=1e-6, threads=threads, options=options)
         cpu1 = time.process_time()
@@ -203,6 +204,8 @@ def main() -> None:
             if method == "cbc" and c["n"] > CBC_MAX_N:
                 continue
             if method in ("heuristic", "lp") and c["model"] != "mclp":
+                continue
+            if method == "scip" and c["model"] != "lscp":  # SCIP's reduced path is the LSCP's
                 continue
             # the watchdog also covers the instance build outside the time limit (~140 s at 1,000,000 points)
             row = run_in_child(

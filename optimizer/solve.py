@@ -128,7 +128,8 @@ class ModelSpec:
         ``benders`` on the highs solver from ``COVERAGE_AUTO_PAIRS`` demand-site pairs within the
         radius on, ``compact`` below. For the LSCP, ``reduced`` is the reduced-rows path of
         :mod:`optimizer.coverage_lscp` (dominated rows and sites, LP bound, core MILP, region
-        search, block bound, fixing), which ``auto`` takes from ``LSCP_REDUCED_PAIRS`` pairs on.
+        search, block bound, fixing), which ``auto`` takes from ``LSCP_REDUCED_PAIRS`` pairs on, on
+        the highs solver and on scip (SCIP then runs its last branch and bound).
     min_group_share : MCLP: every demand group (the instance's ``groups``) has at least this
         share of its demand covered (:mod:`models.formulations.equity`).
     maxmin_groups : MCLP: maximise the worst group's covered share, then total coverage.
@@ -720,7 +721,12 @@ def solve(
 
             unc = uncoverable(instance, float(spec.radius or 0.0))
             res, mask, st = solve_lscp_rows(
-                instance, float(spec.radius or 0.0), spec.lscp_objective, params=params, progress=say
+                instance,
+                float(spec.radius or 0.0),
+                spec.lscp_objective,
+                params=params,
+                progress=say,
+                prover=backend.name,
             )
             return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
         if coverage_form in ("reduced", "benders"):
@@ -870,7 +876,15 @@ def _coverage_formulation(spec: ModelSpec, backend: str, instance: SitingInstanc
             f"formulation {form!r} is a p-median formulation; {spec.model} takes auto, compact (classic), reduced "
             "or benders"
         )
-    if form in ("reduced", "benders") and backend != "highs":
+    if form == "reduced" and spec.model == "lscp":
+        from siting.optimizer.coverage_lscp import PROVERS
+
+        if backend not in PROVERS:
+            raise ScenarioError(
+                f"the reduced formulation of the lscp runs on the {' or '.join(PROVERS)} solver, not {backend!r}; "
+                "use --formulation compact with this solver"
+            )
+    elif form in ("reduced", "benders") and backend != "highs":
         raise ScenarioError(
             f"the {form} formulation runs on the highs solver only, not {backend!r}; "
             "use --formulation compact with this solver"
@@ -879,15 +893,19 @@ def _coverage_formulation(spec: ModelSpec, backend: str, instance: SitingInstanc
         # Small instances: the compact MILP (with its tie-break by cost). From COVERAGE_AUTO_PAIRS
         # pairs within the radius on, the decomposition: its master does not grow with the demand
         # rows, and it gave the better proven bound at 100,000 x 2,000 (benchmarks/bench_city_scale.py).
-        if backend == "highs" and spec.radius is not None and spec.radius > 0:
+        scip_lscp = backend == "scip" and spec.model == "lscp"
+        if (backend == "highs" or scip_lscp) and spec.radius is not None and spec.radius > 0:
             from siting.models.formulations.lscp import coverage_matrix
 
             pairs = coverage_matrix(instance, float(spec.radius)).nnz
             if spec.model == "lscp" and pairs >= LSCP_REDUCED_PAIRS:
                 # city-sized LSCP: dominated rows and sites, LP bound, core MILP, fixing
                 # (optimizer/coverage_lscp.py); at 100,000 x 2,000, r = 800 m, 120 s it proved a gap
-                # of 2.7 % where the row generation reached 4.8 % (benchmarks/bench_city_scale.py)
+                # of 2.7 % where the row generation reached 4.8 % (benchmarks/bench_city_scale.py).
+                # On scip the same path, with SCIP for its last branch and bound.
                 return "reduced"
+            if scip_lscp:  # SCIP runs the reduced path's last step only; below it, the compact MILP
+                return "compact"
             if pairs >= COVERAGE_AUTO_PAIRS:
                 return "benders"
             if spec.model == "mclp" and pairs >= COVERAGE_REDUCED_PAIRS:

@@ -105,15 +105,45 @@ def test_lscp_rows_equals_brute_force(inst, radius: int, objective: str) -> None
     assert res.bound is not None and res.bound <= res.objective + 1e-9
 
 
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(inst=coverage_instances(), radius=st.integers(1, 15), objective=st.sampled_from(["cost", "count"]))
+def test_lscp_rows_with_scip_equals_brute_force(inst, radius: int, objective: str) -> None:  # type: ignore[no-untyped-def]
+    res = solve(inst, ModelSpec("lscp", radius=radius, lscp_objective=objective, formulation="reduced"), "scip", PROVE)  # type: ignore[arg-type]
+    assert res.stats["formulation"] == "lscp-reduced" and res.stats["prover"] == "scip"
+    assert res.status == Status.OPTIMAL and res.verified
+    assert res.objective == pytest.approx(brute_lscp(inst, radius, objective))
+    assert res.bound is not None and res.bound <= res.objective + 1e-9
+
+
+@pytest.mark.parametrize("solver", ["highs", "scip"])
 @pytest.mark.parametrize(("n", "m", "seed", "radius"), [(3_000, 300, 5, 700.0), (4_000, 250, 9, 800.0)])
-def test_lscp_rows_equals_compact_on_medium_cities(n: int, m: int, seed: int, radius: float) -> None:
+def test_lscp_rows_equals_compact_on_medium_cities(n: int, m: int, seed: int, radius: float, solver: str) -> None:
     inst = city_instance(n, m, seed=seed, cutoff=radius)
-    new = solve(inst, ModelSpec("lscp", radius=radius, formulation="reduced"), "highs", PROVE)
+    new = solve(inst, ModelSpec("lscp", radius=radius, formulation="reduced"), solver, PROVE)
     old = solve(inst, ModelSpec("lscp", radius=radius, formulation="compact"), "highs", PROVE)
     assert new.status == old.status == Status.OPTIMAL
     assert new.objective == pytest.approx(old.objective)
     assert new.verified and new.objective <= new.stats["heuristic_objective"] + 1e-9
     assert new.stats["rows_reduced"] < new.stats["rows_merged"]  # the row dominance did something
+    assert new.stats["prover"] == solver and new.stats.get("milp_bound") is not None  # its branch and bound ran
+
+
+def test_scip_takes_the_reduced_lscp_from_the_threshold_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from siting.models.errors import ScenarioError
+    from siting.optimizer import solve as solve_module
+
+    inst = city_instance(1_500, 120, seed=4, cutoff=500.0)
+    small = solve(inst, ModelSpec("lscp", radius=500.0), "scip", PROVE)
+    assert small.stats["formulation"] == "lscp"  # below the threshold: the compact MILP
+    monkeypatch.setattr(solve_module, "LSCP_REDUCED_PAIRS", 10)
+    big = solve(inst, ModelSpec("lscp", radius=500.0), "scip", PROVE)
+    assert big.stats["formulation"] == "lscp-reduced" and big.stats["prover"] == "scip"
+    assert big.solver == "scip" and "HiGHS" in big.solver_version  # named after its branch and bound
+    assert big.status == Status.OPTIMAL and big.objective == pytest.approx(small.objective)
+    with pytest.raises(ScenarioError, match="highs or scip solver"):
+        solve(inst, ModelSpec("lscp", radius=500.0, formulation="reduced"), "cbc", PROVE)
+    with pytest.raises(ScenarioError, match="highs solver only"):  # the MCLP's reduced path is HiGHS's
+        solve(inst, ModelSpec("mclp", p=5, radius=500.0, formulation="reduced"), "scip", PROVE)
 
 
 def test_a_spent_budget_returns_the_greedy_cover_with_a_valid_bound() -> None:
