@@ -720,14 +720,8 @@ def solve(
             from siting.optimizer.coverage_lscp import solve_lscp_rows
 
             unc = uncoverable(instance, float(spec.radius or 0.0))
-            res, mask, st = solve_lscp_rows(
-                instance,
-                float(spec.radius or 0.0),
-                spec.lscp_objective,
-                params=params,
-                progress=say,
-                prover=backend.name,
-            )
+            radius = float(spec.radius or 0.0)
+            res, mask, st = solve_lscp_rows(instance, radius, spec.lscp_objective, params, say, backend.name)
             return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
         if coverage_form in ("reduced", "benders"):
             from siting.models.formulations.lscp import uncoverable
@@ -876,37 +870,27 @@ def _coverage_formulation(spec: ModelSpec, backend: str, instance: SitingInstanc
             f"formulation {form!r} is a p-median formulation; {spec.model} takes auto, compact (classic), reduced "
             "or benders"
         )
-    if form == "reduced" and spec.model == "lscp":
-        from siting.optimizer.coverage_lscp import PROVERS
-
-        if backend not in PROVERS:
-            raise ScenarioError(
-                f"the reduced formulation of the lscp runs on the {' or '.join(PROVERS)} solver, not {backend!r}; "
-                "use --formulation compact with this solver"
-            )
-    elif form in ("reduced", "benders") and backend != "highs":
+    able = ("highs", "scip") if form == "reduced" and spec.model == "lscp" else ("highs",)  # coverage_lscp.PROVERS
+    if form in ("reduced", "benders") and backend not in able:
         raise ScenarioError(
-            f"the {form} formulation runs on the highs solver only, not {backend!r}; "
+            f"the {form} formulation runs on the {' or '.join(able)} solver only, not {backend!r}; "
             "use --formulation compact with this solver"
         )
     if form == "auto":
         # Small instances: the compact MILP (with its tie-break by cost). From COVERAGE_AUTO_PAIRS
         # pairs within the radius on, the decomposition: its master does not grow with the demand
         # rows, and it gave the better proven bound at 100,000 x 2,000 (benchmarks/bench_city_scale.py).
-        scip_lscp = backend == "scip" and spec.model == "lscp"
-        if (backend == "highs" or scip_lscp) and spec.radius is not None and spec.radius > 0:
+        lscp_scip = backend == "scip" and spec.model == "lscp"  # SCIP: the reduced path's last step, or compact
+        if (backend == "highs" or lscp_scip) and spec.radius is not None and spec.radius > 0:
             from siting.models.formulations.lscp import coverage_matrix
 
             pairs = coverage_matrix(instance, float(spec.radius)).nnz
             if spec.model == "lscp" and pairs >= LSCP_REDUCED_PAIRS:
                 # city-sized LSCP: dominated rows and sites, LP bound, core MILP, fixing
                 # (optimizer/coverage_lscp.py); at 100,000 x 2,000, r = 800 m, 120 s it proved a gap
-                # of 2.7 % where the row generation reached 4.8 % (benchmarks/bench_city_scale.py).
-                # On scip the same path, with SCIP for its last branch and bound.
+                # of 2.7 % where the row generation reached 4.8 % (benchmarks/bench_city_scale.py)
                 return "reduced"
-            if scip_lscp:  # SCIP runs the reduced path's last step only; below it, the compact MILP
-                return "compact"
-            if pairs >= COVERAGE_AUTO_PAIRS:
+            if pairs >= COVERAGE_AUTO_PAIRS and not lscp_scip:
                 return "benders"
             if spec.model == "mclp" and pairs >= COVERAGE_REDUCED_PAIRS:
                 # city-sized MCLP: window search, LP and fixing before the MILP (a better plan and
