@@ -20,7 +20,7 @@ mclp1m40   1,000,000 x 5,000              40    800 m  300 s
 ========== ============================== ===== ====== ==========
 
 Methods: ``auto`` is the default ``solve(..., solver="highs")`` (it picks ``benders`` from
-``COVERAGE_AUTO_PAIRS`` pairs within the radius on, for the MCLP ``reduced`` from
+``coverage_choice.COVERAGE_AUTO_PAIRS`` pairs within the radius on, for the MCLP ``reduced`` from
 ``COVERAGE_REDUCED_PAIRS``, ``compact`` below; the ``formulation`` column says which ran); ``benders`` is Benders in the site space for the MCLP and row generation for the
 LSCP (:mod:`optimizer.coverage_benders`, :mod:`optimizer.coverage_rowgen`); ``reduced`` is the
 compact LP bound with reduced-cost fixing then the compact MILP (:mod:`optimizer.coverage_exact`);

@@ -54,7 +54,7 @@ What measured best (``benchmarks/bench_city_scale.py``, a loaded 2-core machine,
 master MILP rounds do (gap 1.12 % against 1.27 %), so ``--formulation auto`` keeps the compact model
 there; at 100,000 x 2,000 (3.9 million pairs) the compact LP does not even finish (its bound stays the
 heuristic's, gap 7.0 %) while this LP phase converges (gap 4.4 %), so ``auto`` switches to Benders
-from ``optimizer.solve.COVERAGE_AUTO_PAIRS`` pairs on. Neither closes those gaps.
+from ``optimizer.coverage_choice.COVERAGE_AUTO_PAIRS`` pairs on. Neither closes those gaps.
 
 Time shares (100,000 x 2,000, p = 50, 120 s, a quiet moment of the shared machine): the incumbent is
 the heuristic with its Lagrangian and the swaps from its plans (54 s: 9,478,314, bound 9,798,075),

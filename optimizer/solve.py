@@ -21,6 +21,7 @@ from siting.models.checks import budget_problem, p_problem, radius_problem
 from siting.models.errors import DataError, InfeasibleError, NoSolutionError, ScenarioError
 from siting.models.evaluate import PlanMetrics, evaluate
 from siting.models.instance import SitingInstance
+from siting.optimizer.coverage_choice import coverage_formulation
 from siting.optimizer.heuristics.backend import HeuristicBackend
 from siting.optimizer.model_options import OPTION_FLAGS, OPTION_MODELS, option_conflicts
 from siting.optimizer.registry import (
@@ -56,12 +57,6 @@ __all__ = [
 ]
 MODELS = ("mclp", "lscp", "pmedian", "pcenter")
 FORMULATIONS = ("auto", "classic", "radius", "benders", "compact", "reduced")
-#: ``--formulation auto`` for MCLP / LSCP on highs: the decomposition from this many pairs within the radius
-COVERAGE_AUTO_PAIRS = 500_000
-#: ``--formulation auto`` for MCLP on highs: the reduced path (window search first) from this many pairs
-COVERAGE_REDUCED_PAIRS = 20_000
-#: ``--formulation auto`` for LSCP on highs: the reduced-rows path (optimizer/coverage_lscp.py) from this many pairs
-LSCP_REDUCED_PAIRS = 500_000
 #: Above this many demand-site pairs the p-median's heuristic start runs on a truncated instance (its
 #: dense working copies would exceed the memory a city-sized run may use; optimizer/pmedian_start.py) ...
 PMEDIAN_START_ENTRIES = 50_000_000
@@ -125,10 +120,10 @@ class ModelSpec:
         what is left: :mod:`optimizer.coverage_exact`) or ``benders`` (the same incumbent and
         reductions, then Benders in the site space for the MCLP and row generation for the LSCP:
         :mod:`optimizer.coverage_benders`, :mod:`optimizer.coverage_rowgen`); ``auto`` is
-        ``benders`` on the highs solver from ``COVERAGE_AUTO_PAIRS`` demand-site pairs within the
+        ``benders`` on the highs solver from ``coverage_choice.COVERAGE_AUTO_PAIRS`` demand-site pairs within the
         radius on, ``compact`` below. For the LSCP, ``reduced`` is the reduced-rows path of
         :mod:`optimizer.coverage_lscp` (dominated rows and sites, LP bound, core MILP, region
-        search, block bound, fixing), which ``auto`` takes from ``LSCP_REDUCED_PAIRS`` pairs on, on
+        search, block bound, fixing), which ``auto`` takes from ``coverage_choice.LSCP_REDUCED_PAIRS`` pairs on, on
         the highs solver and on scip (SCIP then runs its last branch and bound).
     min_group_share : MCLP: every demand group (the instance's ``groups``) has at least this
         share of its demand covered (:mod:`models.formulations.equity`).
@@ -713,15 +708,16 @@ def solve(
         return _finish(instance, spec, res, mask, started, assignment=assign, uncoverable=unc, stats=st)
 
     if spec.model in ("mclp", "lscp"):
-        coverage_form = _coverage_formulation(spec, backend.name, instance)
+        coverage_form = coverage_formulation(spec, backend.name, instance)
         if coverage_form == "reduced" and spec.model == "lscp":
             # dominated rows and sites, LP bound, core MILP, fixing, branch and bound (coverage_lscp)
             from siting.models.formulations.lscp import uncoverable
             from siting.optimizer.coverage_lscp import solve_lscp_rows
 
             unc = uncoverable(instance, float(spec.radius or 0.0))
-            radius = float(spec.radius or 0.0)
-            res, mask, st = solve_lscp_rows(instance, radius, spec.lscp_objective, params, say, backend.name)
+            res, mask, st = solve_lscp_rows(
+                instance, float(spec.radius or 0.0), spec.lscp_objective, params, say, backend.name
+            )
             return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
         if coverage_form in ("reduced", "benders"):
             from siting.models.formulations.lscp import uncoverable
@@ -858,43 +854,3 @@ def _pcenter_cheapest_problem(instance: SitingInstance, radius: float, p: int) -
     blocks = [(base.A, base.row_lower, base.row_upper), *site_limit_rows(instance, base.num_vars, p, None)]
     A, lo, up = stack_rows(blocks, base.num_vars)
     return dataclasses.replace(base, A=A, row_lower=lo, row_upper=up, name=base.name + " /cheapest p-center")
-
-
-def _coverage_formulation(spec: ModelSpec, backend: str, instance: SitingInstance) -> str:
-    """``benders``, ``reduced`` or ``compact`` for MCLP / LSCP; an option the model cannot honour is an error."""
-    form = spec.formulation
-    if form == "classic":
-        return "compact"  # the textbook covering model as a peer builds it
-    if form == "radius":
-        raise ScenarioError(
-            f"formulation {form!r} is a p-median formulation; {spec.model} takes auto, compact (classic), reduced "
-            "or benders"
-        )
-    able = ("highs", "scip") if form == "reduced" and spec.model == "lscp" else ("highs",)  # coverage_lscp.PROVERS
-    if form in ("reduced", "benders") and backend not in able:
-        raise ScenarioError(
-            f"the {form} formulation runs on the {' or '.join(able)} solver only, not {backend!r}; "
-            "use --formulation compact with this solver"
-        )
-    if form == "auto":
-        # Small instances: the compact MILP (with its tie-break by cost). From COVERAGE_AUTO_PAIRS
-        # pairs within the radius on, the decomposition: its master does not grow with the demand
-        # rows, and it gave the better proven bound at 100,000 x 2,000 (benchmarks/bench_city_scale.py).
-        lscp_scip = backend == "scip" and spec.model == "lscp"  # SCIP: the reduced path's last step, or compact
-        if (backend == "highs" or lscp_scip) and spec.radius is not None and spec.radius > 0:
-            from siting.models.formulations.lscp import coverage_matrix
-
-            pairs = coverage_matrix(instance, float(spec.radius)).nnz
-            if spec.model == "lscp" and pairs >= LSCP_REDUCED_PAIRS:
-                # city-sized LSCP: dominated rows and sites, LP bound, core MILP, fixing
-                # (optimizer/coverage_lscp.py); at 100,000 x 2,000, r = 800 m, 120 s it proved a gap
-                # of 2.7 % where the row generation reached 4.8 % (benchmarks/bench_city_scale.py)
-                return "reduced"
-            if pairs >= COVERAGE_AUTO_PAIRS and not lscp_scip:
-                return "benders"
-            if spec.model == "mclp" and pairs >= COVERAGE_REDUCED_PAIRS:
-                # city-sized MCLP: window search, LP and fixing before the MILP (a better plan and
-                # bound at 10,000 x 1,000 than the compact MILP in the same time)
-                return "reduced"
-        return "compact"
-    return form

@@ -20,7 +20,7 @@ from paths import REPO
 from siting.models.evaluate import evaluate
 from siting.models.formulations.lscp import lscp
 from siting.models.instance import SitingInstance
-from siting.optimizer import solve as solve_module
+from siting.optimizer import coverage_choice
 from siting.optimizer.coverage_benders import mclp_master, solve_mclp_benders
 from siting.optimizer.coverage_exact import solve_coverage
 from siting.optimizer.coverage_rowgen import greedy_cover, rowgen_lp, rowgen_milp
@@ -188,7 +188,7 @@ def test_auto_picks_the_decomposition_on_large_instances(monkeypatch: pytest.Mon
     inst = city_instance(1_500, 120, seed=4, cutoff=500.0)
     small = solve(inst, ModelSpec("mclp", p=5, radius=500.0), "highs", PROVE)
     assert small.stats["formulation"] == "mclp"
-    monkeypatch.setattr(solve_module, "COVERAGE_AUTO_PAIRS", 10)
+    monkeypatch.setattr(coverage_choice, "COVERAGE_AUTO_PAIRS", 10)
     big = solve(inst, ModelSpec("mclp", p=5, radius=500.0), "highs", PROVE)
     assert big.stats["formulation"] == "mclp-benders" and big.status == Status.OPTIMAL
     assert big.objective == pytest.approx(small.objective)

@@ -130,12 +130,12 @@ def test_lscp_rows_equals_compact_on_medium_cities(n: int, m: int, seed: int, ra
 
 def test_scip_takes_the_reduced_lscp_from_the_threshold_on(monkeypatch: pytest.MonkeyPatch) -> None:
     from siting.models.errors import ScenarioError
-    from siting.optimizer import solve as solve_module
+    from siting.optimizer import coverage_choice
 
     inst = city_instance(1_500, 120, seed=4, cutoff=500.0)
     small = solve(inst, ModelSpec("lscp", radius=500.0), "scip", PROVE)
     assert small.stats["formulation"] == "lscp"  # below the threshold: the compact MILP
-    monkeypatch.setattr(solve_module, "LSCP_REDUCED_PAIRS", 10)
+    monkeypatch.setattr(coverage_choice, "LSCP_REDUCED_PAIRS", 10)
     big = solve(inst, ModelSpec("lscp", radius=500.0), "scip", PROVE)
     assert big.stats["formulation"] == "lscp-reduced" and big.stats["prover"] == "scip"
     assert big.solver == "scip" and "HiGHS" in big.solver_version  # named after its branch and bound

@@ -120,7 +120,7 @@ def test_window_search_improves_the_heuristic_on_a_city() -> None:
 
 
 def test_auto_takes_the_reduced_path_for_city_sized_mclp(monkeypatch: pytest.MonkeyPatch) -> None:
-    from siting.optimizer import solve as solve_module
+    from siting.optimizer import coverage_choice
     from siting.optimizer.result import Status
     from siting.optimizer.solve import ModelSpec, solve
 
@@ -128,7 +128,7 @@ def test_auto_takes_the_reduced_path_for_city_sized_mclp(monkeypatch: pytest.Mon
     prove = SolveParams(mip_gap=0.0, time_limit=30)
     small = solve(inst, ModelSpec("mclp", p=5, radius=500.0), "highs", prove)
     assert small.stats["formulation"] == "mclp"
-    monkeypatch.setattr(solve_module, "COVERAGE_REDUCED_PAIRS", 10)
+    monkeypatch.setattr(coverage_choice, "COVERAGE_REDUCED_PAIRS", 10)
     city = solve(inst, ModelSpec("mclp", p=5, radius=500.0), "highs", prove)
     assert city.stats["formulation"] == "mclp-reduced" and city.status == Status.OPTIMAL and city.verified
     assert city.objective == pytest.approx(small.objective)

@@ -1,0 +1,71 @@
+"""Which covering formulation a MCLP / LSCP solve runs: the user's choice checked, or ``auto``'s.
+
+``auto`` picks by the number of demand-site pairs within the radius (sizes measured with
+benchmarks/bench_city_scale.py): the compact MILP on small instances; on highs the MCLP's reduced
+path (window search, LP and fixing) from :data:`COVERAGE_REDUCED_PAIRS`, the decomposition from
+:data:`COVERAGE_AUTO_PAIRS`, and the LSCP's reduced-rows path (:mod:`optimizer.coverage_lscp`) from
+:data:`LSCP_REDUCED_PAIRS`, also on scip, which then runs that path's last branch and bound.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from siting.models.errors import ScenarioError
+from siting.models.instance import SitingInstance
+from siting.optimizer.coverage_lscp import PROVERS
+
+if TYPE_CHECKING:
+    from siting.optimizer.solve import ModelSpec
+
+#: ``--formulation auto`` for MCLP / LSCP on highs: the decomposition from this many pairs within the radius
+COVERAGE_AUTO_PAIRS = 500_000
+#: ``--formulation auto`` for MCLP on highs: the reduced path (window search first) from this many pairs
+COVERAGE_REDUCED_PAIRS = 20_000
+#: ``--formulation auto`` for LSCP on highs and scip: the reduced-rows path (optimizer/coverage_lscp.py) from this many pairs
+LSCP_REDUCED_PAIRS = 500_000
+
+
+def coverage_formulation(spec: ModelSpec, backend: str, instance: SitingInstance) -> str:
+    """``benders``, ``reduced`` or ``compact`` for MCLP / LSCP; an option the model cannot honour is an error.
+
+    Raises
+    ------
+    ScenarioError : a p-median formulation, or a formulation the solver cannot run.
+    """
+    form = spec.formulation
+    if form == "classic":
+        return "compact"  # the textbook covering model as a peer builds it
+    if form == "radius":
+        raise ScenarioError(
+            f"formulation {form!r} is a p-median formulation; {spec.model} takes auto, compact (classic), reduced "
+            "or benders"
+        )
+    able = tuple(PROVERS) if form == "reduced" and spec.model == "lscp" else ("highs",)
+    if form in ("reduced", "benders") and backend not in able:
+        raise ScenarioError(
+            f"the {form} formulation runs on the {' or '.join(able)} solver only, not {backend!r}; "
+            "use --formulation compact with this solver"
+        )
+    if form == "auto":
+        # Small instances: the compact MILP (with its tie-break by cost). From COVERAGE_AUTO_PAIRS
+        # pairs within the radius on, the decomposition: its master does not grow with the demand
+        # rows, and it gave the better proven bound at 100,000 x 2,000 (benchmarks/bench_city_scale.py).
+        lscp_other = backend != "highs" and backend in PROVERS and spec.model == "lscp"  # reduced or compact
+        if (backend == "highs" or lscp_other) and spec.radius is not None and spec.radius > 0:
+            from siting.models.formulations.lscp import coverage_matrix
+
+            pairs = coverage_matrix(instance, float(spec.radius)).nnz
+            if spec.model == "lscp" and pairs >= LSCP_REDUCED_PAIRS:
+                # city-sized LSCP: dominated rows and sites, LP bound, core MILP, fixing
+                # (optimizer/coverage_lscp.py); at 100,000 x 2,000, r = 800 m, 120 s it proved a gap
+                # of 2.7 % where the row generation reached 4.8 % (benchmarks/bench_city_scale.py)
+                return "reduced"
+            if pairs >= COVERAGE_AUTO_PAIRS and not lscp_other:
+                return "benders"
+            if spec.model == "mclp" and pairs >= COVERAGE_REDUCED_PAIRS:
+                # city-sized MCLP: window search, LP and fixing before the MILP (a better plan and
+                # bound at 10,000 x 1,000 than the compact MILP in the same time)
+                return "reduced"
+        return "compact"
+    return form
