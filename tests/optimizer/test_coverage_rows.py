@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -222,6 +223,26 @@ def test_region_search_never_loses_and_keeps_a_cover(seed: int) -> None:
     assert b[:, got].any(axis=1).all()
     assert cost[got].sum() < cost.sum()  # all sites open is never the cheapest cover here
     assert cost[got].sum() >= _least_cost(b, cost, np.ones(m, dtype=bool)) - 1e-9
+
+
+def test_scip_proves_without_its_primal_heuristics_unless_the_user_asks_for_them() -> None:
+    """The SCIP prover's parameters switch its heuristics off, a user's SCIP option wins, SCIP
+    accepts every name (a renamed heuristic would be rejected as an invalid parameter), and the
+    HiGHS options are left alone."""
+    from siting.optimizer.backends.ortools_backend import parameter_text
+    from siting.optimizer.coverage_lscp import SCIP_PROVING_OPTIONS, proving_params
+
+    user = SolveParams(time_limit=50, options={"scip": {"heuristics/rins/freq": 25}, "highs": {"x": 1}})
+    got = proving_params(user, "scip")
+    assert got.options["highs"] == {"x": 1} and got.time_limit == 50
+    text = parameter_text("scip", got)
+    assert "heuristics/rins/freq = 25" in text and "heuristics/rens/freq = -1" in text
+    assert all(name in text for name in SCIP_PROVING_OPTIONS)
+    problem = cover_problem(np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]], dtype=bool), np.array([2.0, 3.0, 4.0]))
+    from siting.optimizer.registry import get_backend
+
+    res = get_backend("scip").solve(problem, replace(got, time_limit=10, mip_gap=0.0))
+    assert res.status == Status.OPTIMAL and res.objective == pytest.approx(5.0)  # sites 0 and 1 cover all three
 
 
 def test_the_proof_runs_without_primal_heuristics_unless_the_user_asks_for_them() -> None:
