@@ -41,18 +41,19 @@ def coverage_formulation(spec: ModelSpec, backend: str, instance: SitingInstance
             f"formulation {form!r} is a p-median formulation; {spec.model} takes auto, compact (classic), reduced "
             "or benders"
         )
-    able = tuple(PROVERS) if form == "reduced" and spec.model == "lscp" else ("highs",)
-    if form in ("reduced", "benders") and backend not in able:
+    # the LSCP's reduced path also runs on the other provers (SCIP for its branch and bound); the rest is HiGHS's
+    able = tuple(PROVERS) if spec.model == "lscp" else ("highs",)
+    runs_on = able if form == "reduced" else ("highs",)
+    if form in ("reduced", "benders") and backend not in runs_on:
         raise ScenarioError(
-            f"the {form} formulation runs on the {' or '.join(able)} solver only, not {backend!r}; "
+            f"the {form} formulation runs on the {' or '.join(runs_on)} solver only, not {backend!r}; "
             "use --formulation compact with this solver"
         )
     if form == "auto":
         # Small instances: the compact MILP (with its tie-break by cost). From COVERAGE_AUTO_PAIRS
         # pairs within the radius on, the decomposition: its master does not grow with the demand
         # rows, and it gave the better proven bound at 100,000 x 2,000 (benchmarks/bench_city_scale.py).
-        lscp_other = backend != "highs" and backend in PROVERS and spec.model == "lscp"  # reduced or compact
-        if (backend == "highs" or lscp_other) and spec.radius is not None and spec.radius > 0:
+        if backend in able and spec.radius is not None and spec.radius > 0:
             from siting.models.formulations.lscp import coverage_matrix
 
             pairs = coverage_matrix(instance, float(spec.radius)).nnz
@@ -61,7 +62,9 @@ def coverage_formulation(spec: ModelSpec, backend: str, instance: SitingInstance
                 # (optimizer/coverage_lscp.py); at 100,000 x 2,000, r = 800 m, 120 s it proved a gap
                 # of 2.7 % where the row generation reached 4.8 % (benchmarks/bench_city_scale.py)
                 return "reduced"
-            if pairs >= COVERAGE_AUTO_PAIRS and not lscp_other:
+            if backend != "highs":
+                return "compact"
+            if pairs >= COVERAGE_AUTO_PAIRS:
                 return "benders"
             if spec.model == "mclp" and pairs >= COVERAGE_REDUCED_PAIRS:
                 # city-sized MCLP: window search, LP and fixing before the MILP (a better plan and

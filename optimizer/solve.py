@@ -120,11 +120,11 @@ class ModelSpec:
         what is left: :mod:`optimizer.coverage_exact`) or ``benders`` (the same incumbent and
         reductions, then Benders in the site space for the MCLP and row generation for the LSCP:
         :mod:`optimizer.coverage_benders`, :mod:`optimizer.coverage_rowgen`); ``auto`` is
-        ``benders`` on the highs solver from ``coverage_choice.COVERAGE_AUTO_PAIRS`` demand-site pairs within the
-        radius on, ``compact`` below. For the LSCP, ``reduced`` is the reduced-rows path of
-        :mod:`optimizer.coverage_lscp` (dominated rows and sites, LP bound, core MILP, region
-        search, block bound, fixing), which ``auto`` takes from ``coverage_choice.LSCP_REDUCED_PAIRS`` pairs on, on
-        the highs solver and on scip (SCIP then runs its last branch and bound).
+        ``benders`` on the highs solver from ``coverage_choice.COVERAGE_AUTO_PAIRS`` demand-site
+        pairs within the radius on, ``compact`` below. For the LSCP, ``reduced`` is the reduced-rows
+        path of :mod:`optimizer.coverage_lscp` (dominated rows and sites, LP bound, core MILP, region
+        search, block bound, fixing), which ``auto`` takes from ``coverage_choice.LSCP_REDUCED_PAIRS``
+        pairs on, on highs and on scip (SCIP then runs its last branch and bound).
     min_group_share : MCLP: every demand group (the instance's ``groups``) has at least this
         share of its demand covered (:mod:`models.formulations.equity`).
     maxmin_groups : MCLP: maximise the worst group's covered share, then total coverage.

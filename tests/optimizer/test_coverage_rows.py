@@ -98,19 +98,10 @@ def test_reduce_cover_keeps_the_least_cost(b: NDArray[np.bool_], data: st.DataOb
 
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(inst=coverage_instances(), radius=st.integers(1, 15), objective=st.sampled_from(["cost", "count"]))
-def test_lscp_rows_equals_brute_force(inst, radius: int, objective: str) -> None:  # type: ignore[no-untyped-def]
-    res = solve(inst, ModelSpec("lscp", radius=radius, lscp_objective=objective, formulation="reduced"), "highs", PROVE)  # type: ignore[arg-type]
-    assert res.stats["formulation"] == "lscp-reduced"
-    assert res.status == Status.OPTIMAL and res.verified
-    assert res.objective == pytest.approx(brute_lscp(inst, radius, objective))
-    assert res.bound is not None and res.bound <= res.objective + 1e-9
-
-
-@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(inst=coverage_instances(), radius=st.integers(1, 15), objective=st.sampled_from(["cost", "count"]))
-def test_lscp_rows_with_scip_equals_brute_force(inst, radius: int, objective: str) -> None:  # type: ignore[no-untyped-def]
-    res = solve(inst, ModelSpec("lscp", radius=radius, lscp_objective=objective, formulation="reduced"), "scip", PROVE)  # type: ignore[arg-type]
-    assert res.stats["formulation"] == "lscp-reduced" and res.stats["prover"] == "scip"
+@pytest.mark.parametrize("solver", ["highs", "scip"])
+def test_lscp_rows_equals_brute_force(inst, radius: int, objective: str, solver: str) -> None:  # type: ignore[no-untyped-def]
+    res = solve(inst, ModelSpec("lscp", radius=radius, lscp_objective=objective, formulation="reduced"), solver, PROVE)  # type: ignore[arg-type]
+    assert res.stats["formulation"] == "lscp-reduced" and res.stats["prover"] == solver
     assert res.status == Status.OPTIMAL and res.verified
     assert res.objective == pytest.approx(brute_lscp(inst, radius, objective))
     assert res.bound is not None and res.bound <= res.objective + 1e-9
