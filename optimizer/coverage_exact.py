@@ -579,9 +579,11 @@ def _finish_coverage(
     integral: bool,
     stats: dict[str, Any],
     say: Progress,
+    prover: str = "highs",
 ) -> tuple[SolveResult, NDArray[np.bool_], dict[str, Any]]:
     """The result in the model's own sense from max-form values: never worse than the incumbent,
-    OPTIMAL only within ``mip_gap``, FEASIBLE with limit TIME when the deadline stopped it."""
+    OPTIMAL only within ``mip_gap``, FEASIBLE with limit TIME when the deadline stopped it. It is
+    named after ``prover``, the solver of the last branch and bound (HiGHS solved the LPs either way)."""
     sign = 1.0 if model == "mclp" else -1.0
     # the plan is re-valued on the instance itself: the answer is never worse than the incumbent
     best = _value(instance, best_mask, model, radius, objective)
@@ -598,8 +600,8 @@ def _finish_coverage(
     say(f"done: {sign * best:.10g}, bound {sign * global_bound:.10g}, status {res_status.value}")
     result = SolveResult(
         status=res_status,
-        solver="highs",
-        solver_version=highs_version(),
+        solver=prover,
+        solver_version=highs_version() if prover == "highs" else f"{_version(prover)}, LPs on HiGHS {highs_version()}",
         objective=sign * best,
         bound=sign * global_bound if math.isfinite(global_bound) else None,
         gap=relative_gap(sign * best, sign * global_bound) if math.isfinite(global_bound) else None,
@@ -664,6 +666,12 @@ def _gap(value: float, bound: float) -> float:
     if not math.isfinite(bound):
         return math.inf
     return max(bound - value, 0.0) / max(abs(value), 1e-9)
+
+
+def _version(solver: str) -> str:
+    from siting.optimizer.registry import get_backend
+
+    return str(get_backend(solver).version())
 
 
 def highs_version() -> str:

@@ -460,16 +460,10 @@ def _done(
     say: Progress,
 ) -> tuple[SolveResult, NDArray[np.bool_], dict[str, Any]]:
     """The result through the shared accounting of :mod:`optimizer.coverage_exact` (max form),
-    named after the solver of the branch and bound (HiGHS solved the LPs either way)."""
-    from siting.optimizer.coverage_exact import finish_coverage, highs_version
-    from siting.optimizer.registry import get_backend
+    named after the solver of the branch and bound."""
+    from siting.optimizer.coverage_exact import finish_coverage
 
-    res, best, stats = finish_coverage(
+    return finish_coverage(
         instance, "lscp", radius, objective, params, t0, mask, -ub, mask, -ub, -lb, Status.FEASIBLE,
-        Limit.TIME if params.expired() else Limit.OTHER, integral, stats, say,
+        Limit.TIME if params.expired() else Limit.OTHER, integral, stats, say, prover=stats["prover"],
     )  # fmt: skip
-    prover = stats.get("prover", "highs")
-    if prover != "highs":
-        version = f"{get_backend(prover).version()}, LPs on HiGHS {highs_version()}"
-        res = replace(res, solver=prover, solver_version=version)
-    return res, best, stats
