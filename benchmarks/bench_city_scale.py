@@ -19,7 +19,9 @@ mclp1m     1,000,000 x 5,000              100   800 m  300 s
 mclp1m40   1,000,000 x 5,000              40    800 m  300 s
 ========== ============================== ===== ====== ==========
 
-Methods: ``auto`` is the default ``solve(..., solver="highs")`` (it picks ``benders`` from
+Methods: ``auto`` is the default ``solve(..., solver="auto")``: HiGHS, except that the LSCP's
+reduced path hands its last branch and bound to SCIP; ``highs`` is ``auto`` on ``solver="highs"``
+(HiGHS throughout). Both pick ``benders`` from
 ``coverage_choice.COVERAGE_AUTO_PAIRS`` pairs within the radius on, for the MCLP ``reduced`` from
 ``COVERAGE_REDUCED_PAIRS``, ``compact`` below; the ``formulation`` column says which ran); ``benders`` is Benders in the site space for the MCLP and row generation for the
 LSCP (:mod:`optimizer.coverage_benders`, :mod:`optimizer.coverage_rowgen`); ``reduced`` is the
@@ -30,7 +32,7 @@ builds it; only on cases up to 10,000 demand points); ``heuristic`` is greedy + 
 with its proven bound (MCLP only); ``lp`` brackets the MCLP's LP optimum (PDLP for the case's time
 limit: ``objective`` = a value the LP attains, ``bound`` = its rigorous dual bound; only when named
 in ``--methods``); ``scip`` (LSCP cases) is ``auto`` on ``--solver scip``: the reduced path with
-SCIP for its last branch and bound.
+SCIP for its last branch and bound (the same run as ``auto`` on the LSCP cases).
 
 Every (case, method) runs in its own spawned process, so ``peak_mb`` (``VmHWM``) is that run's
 own peak memory, including the instance build; ``build_s`` / ``build_cpu_s`` are the KD-tree
@@ -59,7 +61,7 @@ CASES: dict[str, dict[str, Any]] = {
     # the same city with too few sites to cover it: the Benders path itself at 10^6 points
     "mclp1m40": {"model": "mclp", "n": 1_000_000, "m": 5_000, "p": 40, "radius": 800.0, "time_limit": 300.0},
 }
-METHODS = ("auto", "scip", "benders", "reduced", "compact", "cbc", "heuristic", "lp")
+METHODS = ("auto", "highs", "scip", "benders", "reduced", "compact", "cbc", "heuristic", "lp")
 #: the classic PuLP/CBC model is built pair by pair: only on instances it can finish
 CBC_MAX_N = 10_000
 COLUMNS = (
@@ -103,9 +105,9 @@ def _child(case: str, method: str, seed: int, threads: int, conn: Any) -> None:
             conn.send(row)
             conn.close()
             return
-        formulation = {"cbc": "classic", "heuristic": "auto", "scip": "auto"}.get(method, method)
+        formulation = {"cbc": "classic", "heuristic": "auto", "scip": "auto", "highs": "auto"}.get(method, method)
         spec = ModelSpec(c["model"], p=c["p"], radius=c["radius"], formulation=formulation)  # type: ignore[arg-type]
-        solver = {"cbc": "cbc", "heuristic": "heuristic", "scip": "scip"}.get(method, "highs")
+        solver = {"cbc": "cbc", "heuristic": "heuristic", "scip": "scip", "auto": "auto"}.get(method, "highs")
         options = {"siting": {"warm_start": method != "cbc"}}
         params = SolveParams(time_limit=c["time_limit"], mip_gap=1e-6, threads=threads, options=options)
         cpu1 = time.process_time()
@@ -169,7 +171,8 @@ def main() -> None:
     ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
     ap.add_argument(
         "--methods",
-        default=",".join(m for m in METHODS if m != "lp"),  # the LP bracket only on request
+        # the LP bracket only on request; scip is auto's run on the LSCP cases
+        default=",".join(m for m in METHODS if m not in ("lp", "scip")),
         help=f"comma-separated, from {', '.join(METHODS)}",
     )
     ap.add_argument("--seed", type=int, default=1)
@@ -204,6 +207,8 @@ def main() -> None:
             if method == "cbc" and c["n"] > CBC_MAX_N:
                 continue
             if method in ("heuristic", "lp") and c["model"] != "mclp":
+                continue
+            if method == "highs" and c["model"] != "lscp":  # the same run as auto on the MCLP cases
                 continue
             if method == "scip" and c["model"] != "lscp":  # SCIP's reduced path is the LSCP's
                 continue

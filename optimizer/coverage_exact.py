@@ -580,10 +580,12 @@ def _finish_coverage(
     stats: dict[str, Any],
     say: Progress,
     prover: str = "highs",
+    note: str = "",
 ) -> tuple[SolveResult, NDArray[np.bool_], dict[str, Any]]:
     """The result in the model's own sense from max-form values: never worse than the incumbent,
     OPTIMAL only within ``mip_gap``, FEASIBLE with limit TIME when the deadline stopped it. It is
-    named after ``prover``, the solver of the last branch and bound (HiGHS solved the LPs either way)."""
+    named after ``prover``, the solver of the last branch and bound (HiGHS solved the LPs either way);
+    ``note`` (what the user should know about how it ran) joins the result's message."""
     sign = 1.0 if model == "mclp" else -1.0
     # the plan is re-valued on the instance itself: the answer is never worse than the incumbent
     best = _value(instance, best_mask, model, radius, objective)
@@ -608,7 +610,9 @@ def _finish_coverage(
         seconds=time.monotonic() - t0,
         limit=limit,
         x=None,
-        message="" if res_status == Status.OPTIMAL else "stopped before the gap closed",
+        message="; ".join(
+            t for t in ("" if res_status == Status.OPTIMAL else "stopped before the gap closed", note) if t
+        ),
         stats={},
     )
     return result, best_mask, stats

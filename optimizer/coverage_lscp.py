@@ -187,6 +187,13 @@ def solve_lscp_rows(
     if prover not in PROVERS:
         raise ValueError(f"prover must be one of {sorted(PROVERS)}, not {prover!r}")
     stats: dict[str, Any] = {"formulation": "lscp-reduced", "prover": prover}
+    if prover == "scip" and params.threads > 1:
+        # SCIP in OR-Tools is sequential: say so rather than let the threads look used
+        stats["note"] = (
+            f"the last branch and bound runs on SCIP on one thread (SCIP in OR-Tools is sequential); the LPs and "
+            f"MILPs before it use {params.threads} threads"
+        )
+        say(stats["note"])
 
     def clock() -> str:
         return f"{time.monotonic() - t0:.1f} s"
@@ -466,4 +473,5 @@ def _done(
     return finish_coverage(
         instance, "lscp", radius, objective, params, t0, mask, -ub, mask, -ub, -lb, Status.FEASIBLE,
         Limit.TIME if params.expired() else Limit.OTHER, integral, stats, say, prover=stats["prover"],
+        note=stats.get("note", ""),
     )  # fmt: skip

@@ -1,6 +1,6 @@
 """Every solver by name, exact and heuristic, in one table.
 
-Exact backends (``highs`` by default, ``cbc``, ``pulp:NAME``, ``cpsat``, ``scip``) solve a
+Exact backends (``auto`` by default, ``highs``, ``cbc``, ``pulp:NAME``, ``cpsat``, ``scip``) solve a
 :class:`models.milp.MilpProblem` (the :class:`optimizer.result.Backend` protocol); heuristics
 (``greedy``, ``interchange``, ``lagrangian``, ``heuristic``) work on the instance
 (:class:`optimizer.heuristics.backend.HeuristicBackend`). Both have a ``name``, a ``kind``,
@@ -23,7 +23,12 @@ if TYPE_CHECKING:
     from siting.optimizer.heuristics.backend import HeuristicBackend
 
 Kind = Literal["exact", "heuristic"]
-DEFAULT_SOLVER = "highs"
+#: The default, ``auto``: HiGHS for every model and size, except that a city-sized least-cost cover
+#: (the LSCP's reduced path) hands its last branch and bound to SCIP when SCIP is installed
+#: (:func:`optimizer.coverage_choice.lscp_prover`). Everywhere else ``auto`` *is* the HiGHS backend.
+DEFAULT_SOLVER = "auto"
+#: What ``siting solvers`` says ``auto`` runs.
+AUTO_TEXT = "highs; scip proves city-sized least-cost covers (lscp)"
 
 
 def _highs() -> Backend:
@@ -70,6 +75,7 @@ class SolverEntry:
 SOLVERS: dict[str, SolverEntry] = {
     e.name: e
     for e in (
+        SolverEntry("auto", "exact", _highs),
         SolverEntry("highs", "exact", _highs),
         SolverEntry("cbc", "exact", _cbc),
         SolverEntry("cpsat", "exact", _ortools("cpsat")),
@@ -178,7 +184,8 @@ def solver_table() -> list[dict[str, Any]]:
         try:
             solver = entry.make()
             ok = bool(solver.available())
-            rows.append({"name": name, "kind": entry.kind, "available": ok, "version": solver.version() if ok else ""})
+            version = (AUTO_TEXT if name == "auto" else solver.version()) if ok else ""
+            rows.append({"name": name, "kind": entry.kind, "available": ok, "version": version})
         except (BackendUnavailableError, ImportError) as exc:
             rows.append({"name": name, "kind": entry.kind, "available": False, "version": str(exc)})
     try:

@@ -21,7 +21,7 @@ from siting.models.checks import budget_problem, p_problem, radius_problem
 from siting.models.errors import DataError, InfeasibleError, NoSolutionError, ScenarioError
 from siting.models.evaluate import PlanMetrics, evaluate
 from siting.models.instance import SitingInstance
-from siting.optimizer.coverage_choice import coverage_formulation
+from siting.optimizer.coverage_choice import coverage_formulation, lscp_prover
 from siting.optimizer.heuristics.backend import HeuristicBackend
 from siting.optimizer.model_options import OPTION_FLAGS, OPTION_MODELS, option_conflicts
 from siting.optimizer.registry import (
@@ -618,7 +618,8 @@ def solve(
 ) -> SitingResult:
     """Solve ``spec`` on ``instance`` with ``solver`` and evaluate the plan independently.
 
-    ``solver`` is an exact backend (``highs``, ``cbc``, ``cpsat``, ``scip``, ``pulp:NAME``) or a
+    ``solver`` is an exact backend (``auto``, the default: HiGHS, with SCIP for the last branch and
+    bound of a city-sized LSCP; ``highs``, ``cbc``, ``cpsat``, ``scip``, ``pulp:NAME``) or a
     heuristic (``greedy``, ``interchange``, ``lagrangian``, ``heuristic``). Heuristics carry a
     proven bound where one is cheap (Lagrangian for p-median and MCLP).
     """
@@ -715,8 +716,9 @@ def solve(
             from siting.optimizer.coverage_lscp import solve_lscp_rows
 
             unc = uncoverable(instance, float(spec.radius or 0.0))
+            prover = lscp_prover(solver, backend.name)
             res, mask, st = solve_lscp_rows(
-                instance, float(spec.radius or 0.0), spec.lscp_objective, params, say, backend.name
+                instance, float(spec.radius or 0.0), spec.lscp_objective, params, say, prover
             )
             return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
         if coverage_form in ("reduced", "benders"):

@@ -308,7 +308,10 @@ class Distance(_Strict):
 
 
 class SolverSettings(_Strict):
-    name: str = Field(default="highs", description="highs, cbc, cpsat, scip, pulp:NAME, or a heuristic.")
+    name: str = Field(
+        default="auto",
+        description="auto (HiGHS; SCIP proves a city-sized LSCP), highs, cbc, cpsat, scip, pulp:NAME, or a heuristic.",
+    )
     time_limit: float | None = Field(
         default=60.0,
         gt=0,

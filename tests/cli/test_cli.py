@@ -89,6 +89,8 @@ def test_solvers_table() -> None:
     assert result.stdout.splitlines()[0].split() == ["name", "kind", "installed", "version"]
     names = [line.split()[0] for line in result.stdout.splitlines()[1:]]
     assert "highs" in names and "greedy" in names
+    auto = next(line for line in result.stdout.splitlines() if line.startswith("auto "))
+    assert names[0] == "auto" and "scip" in auto  # the default is listed first, with what it runs
 
 
 @pytest.mark.parametrize("command", [["solve"], ["solvers"], ["benchmark", "orlib-pmed"], ["benchmark", "tsplib"], []])

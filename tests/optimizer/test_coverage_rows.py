@@ -326,3 +326,48 @@ def test_each_block_gets_time_in_proportion_to_its_rows(monkeypatch: pytest.Monk
     for r, seconds in given:
         assert seconds == pytest.approx(90.0 * r / left)
         left -= r
+
+
+def test_the_default_solver_proves_a_city_sized_lscp_on_scip_and_the_rest_on_highs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from siting.optimizer import coverage_choice
+    from siting.optimizer.registry import DEFAULT_SOLVER
+
+    assert DEFAULT_SOLVER == "auto"
+    inst = city_instance(1_500, 120, seed=4, cutoff=500.0)
+    small = solve(inst, ModelSpec("lscp", radius=500.0), params=PROVE)
+    assert small.stats["formulation"] == "lscp" and small.solver == "highs"  # below the threshold: HiGHS alone
+    mclp = solve(inst, ModelSpec("mclp", p=5, radius=500.0), params=PROVE)
+    assert mclp.solver == "highs"
+    monkeypatch.setattr(coverage_choice, "LSCP_REDUCED_PAIRS", 10)
+    big = solve(inst, ModelSpec("lscp", radius=500.0), params=PROVE)
+    assert big.stats["formulation"] == "lscp-reduced" and big.stats["prover"] == "scip"
+    assert big.solver == "scip" and "HiGHS" in big.solver_version
+    assert big.status == Status.OPTIMAL and big.objective == pytest.approx(small.objective) and big.verified
+    named = solve(inst, ModelSpec("lscp", radius=500.0), "highs", PROVE)  # a solver the user names is the one that runs
+    assert named.stats["prover"] == "highs" and named.solver == "highs"
+    assert named.objective == pytest.approx(small.objective)
+
+
+def test_the_default_solver_falls_back_to_highs_without_scip(monkeypatch: pytest.MonkeyPatch) -> None:
+    from siting.optimizer.backends.ortools_backend import OrToolsBackend
+    from siting.optimizer.coverage_choice import lscp_prover
+
+    assert lscp_prover("auto", "highs") == "scip" and lscp_prover(" AUTO ", "highs") == "scip"
+    assert lscp_prover("highs", "highs") == "highs" and lscp_prover("scip", "scip") == "scip"
+    monkeypatch.setattr(OrToolsBackend, "available", lambda self: False)
+    assert lscp_prover("auto", "highs") == "highs"
+
+
+def test_scip_says_it_proves_on_one_thread_when_more_are_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from siting.optimizer import coverage_choice
+
+    monkeypatch.setattr(coverage_choice, "LSCP_REDUCED_PAIRS", 10)
+    inst = city_instance(1_500, 120, seed=4, cutoff=500.0)
+    lines: list[str] = []
+    two = solve(inst, ModelSpec("lscp", radius=500.0), "scip", replace(PROVE, threads=2), progress=lines.append)
+    assert two.status == Status.OPTIMAL and "one thread" in two.message
+    assert any("one thread" in line for line in lines)
+    one = solve(inst, ModelSpec("lscp", radius=500.0), "scip", PROVE)
+    assert "thread" not in one.message and one.objective == pytest.approx(two.objective)
