@@ -82,10 +82,13 @@ def lscp_prover(requested: str, backend: str) -> str:
     or for the default ``auto`` solver SCIP when it is installed (HiGHS otherwise).
 
     Why SCIP: on the problems left after fixing, its root cuts reach a higher bound than HiGHS's
-    branch and bound does in the same time. Measured side by side (benchmarks/bench_city_scale.py,
-    100,000 x 2,000, r = 800 m, 120 s, one thread, four seeds): the gap at the time limit was
-    optimal / 1.54 % / 0.83 % / optimal on SCIP and 1.50 % / 2.72 % / 1.84 % / optimal on HiGHS;
-    at 60,000 x 3,000, r = 400 m SCIP proved the optimum in 15 s and HiGHS in 24 s.
+    branch and bound does in the same time. Measured side by side (benchmarks/bench_city_scale.py
+    ``--methods auto,highs``, 100,000 x 2,000, r = 800 m, 120 s, one thread, seeds 1-6): SCIP
+    proved seeds 1, 4 and 6 optimal (93 s, 77 s, 117 s) and ended seeds 2, 3 and 5 at 1.37 %,
+    0.43 % and 2.65 %; HiGHS proved seed 4 (109 s) and ended the others at 1.50 %, 2.72 %, 1.84 %,
+    3.51 % and 2.00 % (benchmarks/results/lscp_seeds.csv). At 60,000 x 3,000, r = 400 m SCIP
+    proved the optimum in 15 s and HiGHS in 24 s. SCIP's peak memory was higher (590-990 MB
+    against 380-470 MB).
     """
     if requested.strip().lower() != "auto":
         return backend
