@@ -165,6 +165,7 @@ def window_search(
                     )
                     break
     stats["window_seconds"] = round(time.monotonic() - t0, 3)
+    say(f"window search done: {stats['windows']} windows solved, best {best:.10g}, {stats['window_seconds']:.1f} s")
     return best_mask, best, stats
 
 
