@@ -4,6 +4,9 @@ On demand, not part of the test suite (it takes about half an hour)::
 
     PYTHONPATH=<folder holding siting> python benchmarks/bench_time_limits.py            # everything
     PYTHONPATH=<folder holding siting> python benchmarks/bench_time_limits.py --quick    # a subset, ~2 min
+    PYTHONPATH=<folder holding siting> python benchmarks/bench_time_limits.py --backends auto --out X.csv
+
+``auto`` is the default solver (HiGHS, with SCIP proving a city-sized LSCP).
 
 Each run is its own subprocess (``--child``): it builds a seeded instance (the "input"), then
 starts the clock and calls the library exactly as ``siting solve`` / ``siting run`` do, with
@@ -44,7 +47,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "time_limits.csv"
-BACKENDS = ("highs", "cbc", "cpsat", "scip", "heuristic")
+BACKENDS = ("auto", "highs", "cbc", "cpsat", "scip", "heuristic")
 MODELS = ("mclp", "lscp", "pmedian", "pcenter", "joint")
 #: Seconds a child may take beyond its budget (instance generation, interpreter start) before
 #: the parent kills it.
@@ -224,6 +227,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a subset: mclp and pmedian on highs and cbc, 10 s")
     ap.add_argument("--child", nargs=3, metavar=("MODEL", "BACKEND", "LIMIT"), help=argparse.SUPPRESS)
     ap.add_argument("--only", default="", help="comma-separated models to run (default: all)")
+    ap.add_argument("--backends", default="", help=f"comma-separated, from {', '.join(BACKENDS)} (default: all)")
     ap.add_argument("--out", default=str(RESULTS), help="CSV to write")
     args = ap.parse_args()
     if args.child:
@@ -233,6 +237,9 @@ def main() -> None:
     if args.only:
         wanted = set(args.only.split(","))
         runs = [r for r in runs if r[0] in wanted]
+    if args.backends:
+        chosen = set(args.backends.split(","))
+        runs = [r for r in runs if r[1] in chosen]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
