@@ -285,7 +285,7 @@ def solve(
         Formulation | None, typer.Option("--formulation", help="pmedian (uncapacitated): classic, radius, benders; mclp/lscp: compact, reduced (default auto).")
     ] = None,
     solver: Annotated[
-        str, typer.Option("--solver", help="auto (HiGHS; SCIP proves a city-sized LSCP), highs, cbc, cpsat, scip, pulp:NAME or a heuristic.")
+        str, typer.Option("--solver", help="auto (HiGHS; SCIP proves city-sized covers), highs, cbc, cpsat, scip, pulp:NAME or a heuristic.")
     ] = "auto",
     time_limit: Annotated[float | None, typer.Option("--time-limit", min=0.0, help="Seconds for everything after the input is read.")] = None,
     gap: Annotated[float | None, typer.Option("--gap", min=0.0, help="Relative gap at which to stop (0 = prove).")] = None,

@@ -61,6 +61,7 @@ from siting.models.formulations.lscp import covering_rows, lscp, merge_identical
 from siting.models.formulations.mclp import mclp
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
+from siting.optimizer.coverage_lscp import PROVERS
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
 Progress = Callable[[str], None]
@@ -273,6 +274,7 @@ def solve_coverage(
     start_mask: NDArray[np.bool_] | None = None,
     progress: Progress | None = None,
     engine: str = "compact",
+    prover: str = "highs",
 ) -> tuple[SolveResult, NDArray[np.bool_], dict[str, Any]]:
     """Solve MCLP (``model="mclp"``) or LSCP (``"lscp"``) by the steps of the module docstring.
 
@@ -280,6 +282,8 @@ def solve_coverage(
     decompositions whose size does not grow with the demand rows: Benders in the site space for
     the MCLP (:mod:`optimizer.coverage_benders`), row generation for the LSCP
     (:mod:`optimizer.coverage_rowgen`). Steps 1-2 and the final accounting are shared.
+    ``prover`` (``highs`` or ``scip``) solves the compact engine's last MILP (step 4); HiGHS runs
+    everything else, and the decompositions are HiGHS's alone.
 
     Returns the result (objective in the model's own sense, bound, status, limit), the open-site
     mask of the best plan, and statistics per step.
@@ -295,6 +299,8 @@ def solve_coverage(
         remaining = params.remaining()
         return math.inf if remaining is None else remaining
 
+    if prover not in PROVERS or (engine == "benders" and prover != "highs"):
+        raise ValueError(f"the {engine} engine cannot hand its branch and bound to {prover!r}")
     if model == "mclp":
         _check_mclp(instance, radius, p, budget)
     stats: dict[str, Any] = {"formulation": f"{model}-{'benders' if engine == 'benders' else 'reduced'}"}
@@ -499,7 +505,10 @@ def solve_coverage(
                 from siting.optimizer.solve import ModelSpec, warm_vector
 
                 warm = warm_vector(problem, winst, ModelSpec(model), inc_mask)  # type: ignore[arg-type]
-            say(f"branch and bound: {problem.num_vars} columns, {problem.num_rows} rows, {left():.0f} s left")
+            say(
+                f"branch and bound ({PROVERS[prover]}): {problem.num_vars} columns, {problem.num_rows} rows, "
+                f"{left():.0f} s left"
+            )
             sub = SolveParams(
                 time_limit=None if not math.isfinite(left()) else max(left(), 0.1),
                 mip_gap=params.mip_gap,
@@ -507,7 +516,8 @@ def solve_coverage(
                 seed=params.seed,
                 options=params.options,
             )
-            res = get_backend("highs").solve(problem, sub, warm_start=warm)
+            res = get_backend(prover).solve(problem, sub, warm_start=warm)
+            stats["prover"] = prover
             stats["milp"] = {
                 "status": res.status.value,
                 "nodes": res.stats.get("mip_node_count"),
@@ -524,7 +534,7 @@ def solve_coverage(
                 res_status, limit = Status.FEASIBLE, res.limit if res.limit != Limit.NONE else Limit.OTHER
     return _finish_coverage(
         instance, model, radius, objective, params, t0, inc_mask, inc, best_mask, best, global_bound, res_status,
-        limit, integral, stats, say,
+        limit, integral, stats, say, prover=stats.get("prover", "highs"),
     )  # fmt: skip
 
 

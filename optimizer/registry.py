@@ -23,12 +23,13 @@ if TYPE_CHECKING:
     from siting.optimizer.heuristics.backend import HeuristicBackend
 
 Kind = Literal["exact", "heuristic"]
-#: The default, ``auto``: HiGHS for every model and size, except that a city-sized least-cost cover
-#: (the LSCP's reduced path) hands its last branch and bound to SCIP when SCIP is installed
-#: (:func:`optimizer.coverage_choice.lscp_prover`). Everywhere else ``auto`` *is* the HiGHS backend.
+#: The default, ``auto``: HiGHS for every model and size, except that the city-sized coverage paths
+#: (the LSCP's and the MCLP's reduced paths) hand their last branch and bound to SCIP when SCIP is
+#: installed (:func:`optimizer.coverage_choice.coverage_prover`). Everywhere else ``auto`` *is* the
+#: HiGHS backend.
 DEFAULT_SOLVER = "auto"
 #: What ``siting solvers`` says ``auto`` runs.
-AUTO_TEXT = "highs; scip proves city-sized least-cost covers (lscp)"
+AUTO_TEXT = "highs; scip proves city-sized covers (lscp, mclp)"
 
 
 def _highs() -> Backend:

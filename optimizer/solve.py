@@ -21,7 +21,7 @@ from siting.models.checks import budget_problem, p_problem, radius_problem
 from siting.models.errors import DataError, InfeasibleError, NoSolutionError, ScenarioError
 from siting.models.evaluate import PlanMetrics, evaluate
 from siting.models.instance import SitingInstance
-from siting.optimizer.coverage_choice import coverage_formulation, lscp_prover
+from siting.optimizer.coverage_choice import coverage_formulation, coverage_prover
 from siting.optimizer.heuristics.backend import HeuristicBackend
 from siting.optimizer.model_options import OPTION_FLAGS, OPTION_MODELS, option_conflicts
 from siting.optimizer.registry import (
@@ -716,7 +716,7 @@ def solve(
             from siting.optimizer.coverage_lscp import solve_lscp_rows
 
             unc = uncoverable(instance, float(spec.radius or 0.0))
-            prover = lscp_prover(solver, backend.name)
+            prover = coverage_prover(solver, backend.name)
             res, mask, st = solve_lscp_rows(
                 instance, float(spec.radius or 0.0), spec.lscp_objective, params, say, prover
             )
@@ -736,6 +736,7 @@ def solve(
                 params=params,
                 progress=say,
                 engine=coverage_form,
+                prover=coverage_prover(solver, backend.name) if coverage_form == "reduced" else "highs",
             )
             return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
 

@@ -310,7 +310,7 @@ class Distance(_Strict):
 class SolverSettings(_Strict):
     name: str = Field(
         default="auto",
-        description="auto (HiGHS; SCIP proves a city-sized LSCP), highs, cbc, cpsat, scip, pulp:NAME, or a heuristic.",
+        description="auto (HiGHS; SCIP proves city-sized covers), highs, cbc, cpsat, scip, pulp:NAME, or a heuristic.",
     )
     time_limit: float | None = Field(
         default=60.0,

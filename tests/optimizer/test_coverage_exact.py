@@ -36,15 +36,18 @@ PROVE = SolveParams(mip_gap=0.0, time_limit=30)
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
+@pytest.mark.parametrize("solver", ["highs", "scip"])  # scip: the last branch and bound on SCIP
 @SETTINGS
 @given(inst=coverage_instances(), radius=st.integers(3, 15), p=st.integers(1, 3), use_budget=st.booleans())
-def test_mclp_reduced_equals_brute_force(inst: SitingInstance, radius: int, p: int, use_budget: bool) -> None:
+def test_mclp_reduced_equals_brute_force(
+    inst: SitingInstance, radius: int, p: int, use_budget: bool, solver: str
+) -> None:
     budget = 6.0 if use_budget else None
     n_new = int((inst.eligible & ~inst.existing).sum())
     if n_new == 0 or not covering_rows(inst, radius)[3].__invert__().any():
         return
     res = solve(
-        inst, ModelSpec("mclp", p=min(p, n_new), radius=radius, budget=budget, formulation="reduced"), "highs", PROVE
+        inst, ModelSpec("mclp", p=min(p, n_new), radius=radius, budget=budget, formulation="reduced"), solver, PROVE
     )
     assert res.stats["formulation"] == "mclp-reduced"
     assert res.status == Status.OPTIMAL and res.verified
@@ -104,20 +107,34 @@ def test_lagrangian_bound_is_valid_for_any_duals(inst: SitingInstance, radius: i
     assert at0[j] >= brute_mclp(closed, radius, 2, None) - 1e-9
 
 
-def test_reduced_equals_compact_on_a_medium_city() -> None:
+@pytest.mark.parametrize("solver", ["highs", "scip"])
+def test_reduced_equals_compact_on_a_medium_city(solver: str) -> None:
     inst = city_instance(2_000, 200, seed=7, cutoff=600.0)
     spec = ModelSpec("mclp", p=8, radius=600.0, formulation="reduced")
-    new = solve(inst, spec, "highs", PROVE)
+    new = solve(inst, spec, solver, PROVE)
     old = solve(inst, ModelSpec("mclp", p=8, radius=600.0, formulation="compact"), "highs", PROVE)
     heur = solve(inst, ModelSpec("mclp", p=8, radius=600.0), "heuristic", PROVE)
     assert new.status == old.status == Status.OPTIMAL
     assert new.objective == pytest.approx(old.objective)
     assert heur.objective <= new.objective + 1e-9
     assert new.verified and new.stats["heuristic_objective"] <= new.objective
-    lnew = solve(inst, ModelSpec("lscp", radius=600.0, formulation="reduced"), "highs", PROVE)
+    assert new.solver == new.stats.get("prover", "highs")  # named after the solver of its branch and bound, if any
+    lnew = solve(inst, ModelSpec("lscp", radius=600.0, formulation="reduced"), solver, PROVE)
     lold = solve(inst, ModelSpec("lscp", radius=600.0, formulation="compact"), "highs", PROVE)
     assert lnew.status == lold.status == Status.OPTIMAL
     assert lnew.objective == pytest.approx(lold.objective)
+
+
+@pytest.mark.parametrize("solver", ["highs", "scip"])
+def test_the_reduced_mclp_proves_by_branch_and_bound_on_either_solver(solver: str) -> None:
+    """A city where the LP and the fixing leave a branch and bound to run (3,000 x 500, p = 40)."""
+    inst = city_instance(3_000, 500, seed=1, cutoff=500.0)
+    new = solve(inst, ModelSpec("mclp", p=40, radius=500.0, formulation="reduced"), solver, PROVE)
+    old = solve(inst, ModelSpec("mclp", p=40, radius=500.0, formulation="compact"), "highs", PROVE)
+    assert new.status == old.status == Status.OPTIMAL and new.verified
+    assert new.objective == pytest.approx(old.objective)
+    assert new.stats["prover"] == solver and new.stats["milp"]["status"] == "OPTIMAL"  # its branch and bound ran
+    assert new.solver == solver
 
 
 def test_a_spent_budget_stops_the_reduced_path_with_a_valid_bound() -> None:

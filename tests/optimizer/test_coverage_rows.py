@@ -134,8 +134,8 @@ def test_scip_takes_the_reduced_lscp_from_the_threshold_on(monkeypatch: pytest.M
     assert big.status == Status.OPTIMAL and big.objective == pytest.approx(small.objective)
     with pytest.raises(ScenarioError, match="highs or scip solver"):
         solve(inst, ModelSpec("lscp", radius=500.0, formulation="reduced"), "cbc", PROVE)
-    with pytest.raises(ScenarioError, match="highs solver only"):  # the MCLP's reduced path is HiGHS's
-        solve(inst, ModelSpec("mclp", p=5, radius=500.0, formulation="reduced"), "scip", PROVE)
+    with pytest.raises(ScenarioError, match="highs solver only"):  # the decompositions are HiGHS's
+        solve(inst, ModelSpec("mclp", p=5, radius=500.0, formulation="benders"), "scip", PROVE)
 
 
 def test_a_spent_budget_returns_the_greedy_cover_with_a_valid_bound() -> None:
@@ -339,7 +339,14 @@ def test_the_default_solver_proves_a_city_sized_lscp_on_scip_and_the_rest_on_hig
     small = solve(inst, ModelSpec("lscp", radius=500.0), params=PROVE)
     assert small.stats["formulation"] == "lscp" and small.solver == "highs"  # below the threshold: HiGHS alone
     mclp = solve(inst, ModelSpec("mclp", p=5, radius=500.0), params=PROVE)
-    assert mclp.solver == "highs"
+    assert mclp.stats["formulation"] == "mclp" and mclp.solver == "highs"  # the compact MILP: HiGHS
+    monkeypatch.setattr(coverage_choice, "COVERAGE_REDUCED_PAIRS", 10)
+    city = city_instance(3_000, 500, seed=1, cutoff=500.0)  # a branch and bound is left to run here
+    reduced = solve(city, ModelSpec("mclp", p=40, radius=500.0), params=PROVE)
+    assert reduced.stats["formulation"] == "mclp-reduced" and reduced.stats["prover"] == "scip"
+    assert reduced.solver == "scip" and reduced.status == Status.OPTIMAL and reduced.verified
+    named = solve(city, ModelSpec("mclp", p=40, radius=500.0), "highs", PROVE)
+    assert named.stats["prover"] == "highs" and named.objective == pytest.approx(reduced.objective)
     monkeypatch.setattr(coverage_choice, "LSCP_REDUCED_PAIRS", 10)
     big = solve(inst, ModelSpec("lscp", radius=500.0), params=PROVE)
     assert big.stats["formulation"] == "lscp-reduced" and big.stats["prover"] == "scip"
@@ -352,12 +359,12 @@ def test_the_default_solver_proves_a_city_sized_lscp_on_scip_and_the_rest_on_hig
 
 def test_the_default_solver_falls_back_to_highs_without_scip(monkeypatch: pytest.MonkeyPatch) -> None:
     from siting.optimizer.backends.ortools_backend import OrToolsBackend
-    from siting.optimizer.coverage_choice import lscp_prover
+    from siting.optimizer.coverage_choice import coverage_prover
 
-    assert lscp_prover("auto", "highs") == "scip" and lscp_prover(" AUTO ", "highs") == "scip"
-    assert lscp_prover("highs", "highs") == "highs" and lscp_prover("scip", "scip") == "scip"
+    assert coverage_prover("auto", "highs") == "scip" and coverage_prover(" AUTO ", "highs") == "scip"
+    assert coverage_prover("highs", "highs") == "highs" and coverage_prover("scip", "scip") == "scip"
     monkeypatch.setattr(OrToolsBackend, "available", lambda self: False)
-    assert lscp_prover("auto", "highs") == "highs"
+    assert coverage_prover("auto", "highs") == "highs"
 
 
 def test_scip_says_it_proves_on_one_thread_when_more_are_given(monkeypatch: pytest.MonkeyPatch) -> None:
