@@ -37,7 +37,8 @@ SCIP for its last branch and bound (the same run as ``auto`` on the LSCP cases).
 Every (case, method) runs in its own spawned process, so ``peak_mb`` (``VmHWM``) is that run's
 own peak memory, including the instance build; ``build_s`` / ``build_cpu_s`` are the KD-tree
 distance build (outside the solve's time limit), ``seconds`` / ``cpu_s`` the solve. Progress lines
-(each phase, with elapsed wall, CPU and resident memory) go to stderr. ``--threads T`` (default 1,
+(each phase, with elapsed wall, CPU and resident memory) go to stderr. ``--time-limit S`` replaces
+every case's own limit (the table's limits are the cases' own). ``--threads T`` (default 1,
 as ``siting solve``) is the solver threads of every run; ``seed`` and ``threads`` are columns.
 """
 
@@ -71,7 +72,7 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def _child(case: str, method: str, seed: int, threads: int, conn: Any) -> None:
+def _child(case: str, method: str, seed: int, threads: int, time_limit: float, conn: Any) -> None:
     """One run in a spawned process: build the instance, solve with ``threads`` solver threads, send
     the row."""
     row: dict[str, Any] = {"case": case, "method": method, "seed": seed, "threads": threads}
@@ -100,7 +101,7 @@ def _child(case: str, method: str, seed: int, threads: int, conn: Any) -> None:
         say(f"built {inst.distances.nnz:,} pairs within {c['radius']:g} in {row['build_s']} s")
         row["pairs"] = int(inst.distances.nnz)
         if method == "lp":
-            row.update(_lp_row(inst, c, say))
+            row.update(_lp_row(inst, c, time_limit, say))
             row["peak_mb"] = peak_mb()
             conn.send(row)
             conn.close()
@@ -109,7 +110,7 @@ def _child(case: str, method: str, seed: int, threads: int, conn: Any) -> None:
         spec = ModelSpec(c["model"], p=c["p"], radius=c["radius"], formulation=formulation)  # type: ignore[arg-type]
         solver = {"cbc": "cbc", "heuristic": "heuristic", "scip": "scip", "auto": "auto"}.get(method, "highs")
         options = {"siting": {"warm_start": method != "cbc"}}
-        params = SolveParams(time_limit=c["time_limit"], mip_gap=1e-6, threads=threads, options=options)
+        params = SolveParams(time_limit=time_limit, mip_gap=1e-6, threads=threads, options=options)
         cpu1 = time.process_time()
         res = solve(inst, spec, solver=solver, params=params, progress=say)
         row.update(
@@ -131,7 +132,7 @@ def _child(case: str, method: str, seed: int, threads: int, conn: Any) -> None:
     conn.close()
 
 
-def _lp_row(inst: Any, c: dict[str, Any], say: Any) -> dict[str, Any]:
+def _lp_row(inst: Any, c: dict[str, Any], time_limit: float, say: Any) -> dict[str, Any]:
     """The MCLP's LP optimum bracketed (method ``lp``): PDLP on the merged compact LP for the case's
     time limit (:mod:`optimizer.coverage_lp_bound`); ``objective`` is the value the LP attains at
     its clipped point, ``bound`` the rigorous Lagrangian bound (L) at its multipliers."""
@@ -145,7 +146,7 @@ def _lp_row(inst: Any, c: dict[str, Any], say: Any) -> dict[str, Any]:
         return {"status": "SKIPPED", "message": "the LP bracket is for the MCLP"}
     cpu1 = time.process_time()
     master = mclp_master(inst, c["radius"], c["p"], None, np.zeros(inst.m, dtype=bool))
-    out = coverage_lp(master, seconds=c["time_limit"], params=SolveParams(threads=1).started())
+    out = coverage_lp(master, seconds=time_limit, params=SolveParams(threads=1).started())
     say(f"LP between {out.point:.10g} and {out.bound:.10g} ({out.status}) in {out.seconds:.1f} s")
     return {
         "status": "LP",
@@ -176,6 +177,7 @@ def main() -> None:
         help=f"comma-separated, from {', '.join(METHODS)}",
     )
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--time-limit", type=float, default=None, help="seconds per solve (default: each case's own)")
     ap.add_argument(
         "--threads",
         type=int,
@@ -213,11 +215,12 @@ def main() -> None:
             if method == "scip" and c["model"] != "lscp":  # SCIP's reduced path is the LSCP's
                 continue
             # the watchdog also covers the instance build outside the time limit (~140 s at 1,000,000 points)
+            limit = args.time_limit if args.time_limit is not None else c["time_limit"]
             row = run_in_child(
-                _child, (case, method, args.seed, args.threads), c["time_limit"] + 120.0 + 300.0 * c["n"] / 1e6
+                _child, (case, method, args.seed, args.threads, limit), limit + 120.0 + 300.0 * c["n"] / 1e6
             )
             row.update(case=case, method=method, n=c["n"], m=c["m"], p=c["p"], radius=c["radius"])
-            row["time_limit"] = c["time_limit"]
+            row["time_limit"] = limit
             rows.append(row)
             print(
                 f"{case:9s} {method:9s} {row.get('status', ''):11s} obj {row.get('objective')} bound {row.get('bound')} "
