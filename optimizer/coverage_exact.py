@@ -61,7 +61,7 @@ from siting.models.formulations.lscp import covering_rows, lscp, merge_identical
 from siting.models.formulations.mclp import mclp
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
-from siting.optimizer.coverage_lscp import PROVERS
+from siting.optimizer.coverage_lscp import PROVERS, one_thread_note
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
 Progress = Callable[[str], None]
@@ -301,6 +301,7 @@ def solve_coverage(
 
     if prover not in PROVERS or (engine == "benders" and prover != "highs"):
         raise ValueError(f"the {engine} engine cannot hand its branch and bound to {prover!r}")
+    note = one_thread_note(prover, params.threads)
     if model == "mclp":
         _check_mclp(instance, radius, p, budget)
     stats: dict[str, Any] = {"formulation": f"{model}-{'benders' if engine == 'benders' else 'reduced'}"}
@@ -516,6 +517,8 @@ def solve_coverage(
                 seed=params.seed,
                 options=params.options,
             )
+            if note:
+                say(note)
             res = get_backend(prover).solve(problem, sub, warm_start=warm)
             stats["prover"] = prover
             stats["milp"] = {
@@ -534,7 +537,7 @@ def solve_coverage(
                 res_status, limit = Status.FEASIBLE, res.limit if res.limit != Limit.NONE else Limit.OTHER
     return _finish_coverage(
         instance, model, radius, objective, params, t0, inc_mask, inc, best_mask, best, global_bound, res_status,
-        limit, integral, stats, say, prover=stats.get("prover", "highs"),
+        limit, integral, stats, say, prover=stats.get("prover", "highs"), note=note if "prover" in stats else "",
     )  # fmt: skip
 
 

@@ -187,13 +187,9 @@ def solve_lscp_rows(
     if prover not in PROVERS:
         raise ValueError(f"prover must be one of {sorted(PROVERS)}, not {prover!r}")
     stats: dict[str, Any] = {"formulation": "lscp-reduced", "prover": prover}
-    if prover == "scip" and params.threads > 1:
-        # SCIP in OR-Tools is sequential: say so rather than let the threads look used
-        stats["note"] = (
-            f"the last branch and bound runs on SCIP on one thread (SCIP in OR-Tools is sequential); the LPs and "
-            f"MILPs before it use {params.threads} threads"
-        )
-        say(stats["note"])
+    if note := one_thread_note(prover, params.threads):
+        stats["note"] = note
+        say(note)
 
     def clock() -> str:
         return f"{time.monotonic() - t0:.1f} s"
@@ -361,6 +357,18 @@ def solve_lscp_rows(
 #: where HiGHS's bound was 62.87 after 400 s; with 120 s for the whole run, 63.03 against 62.44
 #: (block bound then HiGHS); benchmarks/bench_city_scale.py --methods auto,scip gives the seeds side by side.
 PROVERS: dict[str, str] = {"highs": "HiGHS", "scip": "SCIP"}
+
+
+def one_thread_note(prover: str, threads: int) -> str:
+    """What the user is told when SCIP proves with more threads given: SCIP in OR-Tools is
+    sequential, so say so rather than let the threads look used ("" otherwise)."""
+    if prover != "scip" or threads <= 1:
+        return ""
+    return (
+        "the last branch and bound runs on SCIP on one thread (SCIP in OR-Tools is sequential); the LPs and "
+        f"MILPs before it use {threads} threads"
+    )
+
 
 # HiGHS settings for the last branch and bound, which starts from a cover the core MILP and the
 # region search have already improved: its primal heuristics (the root's sub-MIPs, feasibility

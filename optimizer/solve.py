@@ -619,7 +619,7 @@ def solve(
     """Solve ``spec`` on ``instance`` with ``solver`` and evaluate the plan independently.
 
     ``solver`` is an exact backend (``auto``, the default: HiGHS, with SCIP for the last branch and
-    bound of a city-sized LSCP; ``highs``, ``cbc``, ``cpsat``, ``scip``, ``pulp:NAME``) or a
+    bound of the city-sized coverage paths; ``highs``, ``cbc``, ``cpsat``, ``scip``, ``pulp:NAME``) or a
     heuristic (``greedy``, ``interchange``, ``lagrangian``, ``heuristic``). Heuristics carry a
     proven bound where one is cheap (Lagrangian for p-median and MCLP).
     """

@@ -378,3 +378,8 @@ def test_scip_says_it_proves_on_one_thread_when_more_are_given(monkeypatch: pyte
     assert any("one thread" in line for line in lines)
     one = solve(inst, ModelSpec("lscp", radius=500.0), "scip", PROVE)
     assert "thread" not in one.message and one.objective == pytest.approx(two.objective)
+    city = city_instance(3_000, 500, seed=1, cutoff=500.0)  # the MCLP's reduced path, its branch and bound on SCIP
+    spec = ModelSpec("mclp", p=40, radius=500.0, formulation="reduced")
+    mclp_two = solve(city, spec, "scip", replace(PROVE, threads=2))
+    assert mclp_two.stats["prover"] == "scip" and "one thread" in mclp_two.message
+    assert "thread" not in solve(city, spec, "scip", PROVE).message
