@@ -18,10 +18,30 @@ from typing import TYPE_CHECKING
 
 from siting.models.errors import BackendUnavailableError, ScenarioError
 from siting.models.instance import SitingInstance
-from siting.optimizer.coverage_lscp import PROVERS
 
 if TYPE_CHECKING:
     from siting.optimizer.solve import ModelSpec
+
+#: Solvers that can run a reduced coverage path's last branch and bound (``--solver``), with their names for
+#: progress lines. LSCP (the MCLP's figures are at :func:`coverage_prover`):
+#: SCIP's root cuts lift the bound of these covers well past HiGHS's and past the block bound: at
+#: 100,000 x 2,000, r = 800 m, seed 2, on the problem left after fixing (13,447 rows, 1,926 sites,
+#: from the optimal cover 64.191) SCIP's root reached 63.10 in 74 s and proved the optimum in 312 s,
+#: where HiGHS's bound was 62.87 after 400 s; with 120 s for the whole run, 63.03 against 62.44
+#: (block bound then HiGHS); benchmarks/bench_city_scale.py --methods auto,highs gives the seeds side by side.
+PROVERS: dict[str, str] = {"highs": "HiGHS", "scip": "SCIP"}
+
+
+def one_thread_note(prover: str, threads: int) -> str:
+    """What the user is told when SCIP proves with more threads given: SCIP in OR-Tools is
+    sequential, so say so rather than let the threads look used ("" otherwise)."""
+    if prover != "scip" or threads <= 1:
+        return ""
+    return (
+        "the last branch and bound runs on SCIP on one thread (SCIP in OR-Tools is sequential); the LPs and "
+        f"MILPs before it use {threads} threads"
+    )
+
 
 #: ``--formulation auto`` for MCLP / LSCP on highs: the decomposition from this many pairs within the radius
 COVERAGE_AUTO_PAIRS = 500_000

@@ -61,7 +61,7 @@ from siting.models.formulations.lscp import covering_rows, lscp, merge_identical
 from siting.models.formulations.mclp import mclp
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
-from siting.optimizer.coverage_lscp import PROVERS, one_thread_note
+from siting.optimizer.coverage_choice import PROVERS, one_thread_note
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
 
 Progress = Callable[[str], None]

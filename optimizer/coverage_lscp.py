@@ -35,7 +35,7 @@ The least-cost set cover ``min c y  s.t.  sum_{j in N(r)} y_j >= 1 (merged rows 
    bound is ``min(UB, that)``, never below ``L``. With ``prover="scip"`` (``--solver scip``) SCIP
    runs this branch and bound, its primal heuristics off too (:data:`SCIP_PROVING_OPTIONS`), and
    step 4c is skipped: its time goes to SCIP, whose root cuts lift the bound of these covers past
-   the block bound (:data:`PROVERS`). HiGHS solves the LPs and the core and region MILPs either way.
+   the block bound (:data:`optimizer.coverage_choice.PROVERS`). HiGHS solves the LPs and the core and region MILPs either way.
 
 **Rigour.** The LP bound is a Lagrangian bound computed from the duals (valid whatever their
 accuracy). A MILP dual bound from HiGHS (a block's z_b, the branch and bound's) is used less
@@ -64,6 +64,7 @@ from numpy.typing import NDArray
 
 from siting.models.instance import SitingInstance
 from siting.models.milp import MilpProblem
+from siting.optimizer.coverage_choice import PROVERS, one_thread_note
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
 Progress = Callable[[str], None]
@@ -169,7 +170,7 @@ def solve_lscp_rows(
 
     ``prover`` (``highs`` or ``scip``) runs step 5's branch and bound; HiGHS solves the LPs and the
     core and region MILPs either way. With ``scip`` the block bound is skipped and its time goes to
-    SCIP, whose root cuts pass it (:data:`PROVERS`).
+    SCIP, whose root cuts pass it (:data:`optimizer.coverage_choice.PROVERS`).
 
     Returns the result (objective = cost or count of new sites, bound, status, limit), the open-site
     mask of the best plan (existing sites included), and statistics per step.
@@ -348,26 +349,6 @@ def solve_lscp_rows(
         lower_bound = min(ub, max(lower_bound, on_grid(lower_bound, q)))
     stats["cpu_seconds"] = round(time.process_time() - cpu0, 1)
     return _done(instance, radius, objective, params, t0, inc_mask, ub, lower_bound, integral, stats, say)
-
-
-#: Solvers that can run the last branch and bound (``--solver``), with their names for progress lines.
-#: SCIP's root cuts lift the bound of these covers well past HiGHS's and past the block bound: at
-#: 100,000 x 2,000, r = 800 m, seed 2, on the problem left after fixing (13,447 rows, 1,926 sites,
-#: from the optimal cover 64.191) SCIP's root reached 63.10 in 74 s and proved the optimum in 312 s,
-#: where HiGHS's bound was 62.87 after 400 s; with 120 s for the whole run, 63.03 against 62.44
-#: (block bound then HiGHS); benchmarks/bench_city_scale.py --methods auto,scip gives the seeds side by side.
-PROVERS: dict[str, str] = {"highs": "HiGHS", "scip": "SCIP"}
-
-
-def one_thread_note(prover: str, threads: int) -> str:
-    """What the user is told when SCIP proves with more threads given: SCIP in OR-Tools is
-    sequential, so say so rather than let the threads look used ("" otherwise)."""
-    if prover != "scip" or threads <= 1:
-        return ""
-    return (
-        "the last branch and bound runs on SCIP on one thread (SCIP in OR-Tools is sequential); the LPs and "
-        f"MILPs before it use {threads} threads"
-    )
 
 
 # HiGHS settings for the last branch and bound, which starts from a cover the core MILP and the

@@ -28,8 +28,6 @@ Kind = Literal["exact", "heuristic"]
 #: installed (:func:`optimizer.coverage_choice.coverage_prover`). Everywhere else ``auto`` *is* the
 #: HiGHS backend.
 DEFAULT_SOLVER = "auto"
-#: What ``siting solvers`` says ``auto`` runs.
-AUTO_TEXT = "highs; scip proves city-sized covers (lscp, mclp)"
 
 
 def _highs() -> Backend:
@@ -69,6 +67,8 @@ class SolverEntry:
     name: str
     kind: Kind
     make: Callable[[], Any]
+    #: what ``siting solvers`` shows in place of the version (an alias says what it runs)
+    describes: str | None = None
 
 
 #: The registered solvers, in the order ``siting solvers`` lists them. ``pulp:NAME`` (any solver
@@ -76,7 +76,7 @@ class SolverEntry:
 SOLVERS: dict[str, SolverEntry] = {
     e.name: e
     for e in (
-        SolverEntry("auto", "exact", _highs),
+        SolverEntry("auto", "exact", _highs, describes="highs; scip proves city-sized covers (lscp, mclp)"),
         SolverEntry("highs", "exact", _highs),
         SolverEntry("cbc", "exact", _cbc),
         SolverEntry("cpsat", "exact", _ortools("cpsat")),
@@ -185,7 +185,7 @@ def solver_table() -> list[dict[str, Any]]:
         try:
             solver = entry.make()
             ok = bool(solver.available())
-            version = (AUTO_TEXT if name == "auto" else solver.version()) if ok else ""
+            version = (entry.describes or solver.version()) if ok else ""
             rows.append({"name": name, "kind": entry.kind, "available": ok, "version": version})
         except (BackendUnavailableError, ImportError) as exc:
             rows.append({"name": name, "kind": entry.kind, "available": False, "version": str(exc)})

@@ -124,7 +124,9 @@ class ModelSpec:
         pairs within the radius on, ``compact`` below. For the LSCP, ``reduced`` is the reduced-rows
         path of :mod:`optimizer.coverage_lscp` (dominated rows and sites, LP bound, core MILP, region
         search, block bound, fixing), which ``auto`` takes from ``coverage_choice.LSCP_REDUCED_PAIRS``
-        pairs on, on highs and on scip (SCIP then runs its last branch and bound).
+        pairs on, on highs and on scip. Both reduced paths (the MCLP's and the LSCP's) run on highs
+        or scip; SCIP then runs their last branch and bound, as it does under the default solver
+        ``auto`` (``coverage_choice.coverage_prover``).
     min_group_share : MCLP: every demand group (the instance's ``groups``) has at least this
         share of its demand covered (:mod:`models.formulations.equity`).
     maxmin_groups : MCLP: maximise the worst group's covered share, then total coverage.
@@ -710,13 +712,14 @@ def solve(
 
     if spec.model in ("mclp", "lscp"):
         coverage_form = coverage_formulation(spec, backend.name, instance)
+        # the solver of the reduced paths' last branch and bound (the decompositions are HiGHS's alone)
+        prover = coverage_prover(solver, backend.name) if coverage_form == "reduced" else "highs"
         if coverage_form == "reduced" and spec.model == "lscp":
             # dominated rows and sites, LP bound, core MILP, fixing, branch and bound (coverage_lscp)
             from siting.models.formulations.lscp import uncoverable
             from siting.optimizer.coverage_lscp import solve_lscp_rows
 
             unc = uncoverable(instance, float(spec.radius or 0.0))
-            prover = coverage_prover(solver, backend.name)
             res, mask, st = solve_lscp_rows(
                 instance, float(spec.radius or 0.0), spec.lscp_objective, params, say, prover
             )
@@ -736,7 +739,7 @@ def solve(
                 params=params,
                 progress=say,
                 engine=coverage_form,
-                prover=coverage_prover(solver, backend.name) if coverage_form == "reduced" else "highs",
+                prover=prover,
             )
             return _finish(instance, spec, res, mask, started, uncoverable=unc, stats=st)
 
