@@ -178,6 +178,36 @@ def settle_unbounded(backend: Backend, problem: MilpProblem, params: SolveParams
     )
 
 
+def abandoned_run(
+    problem: MilpProblem,
+    solver: str,
+    version: str,
+    seconds: float,
+    message: str,
+    warm_start: NDArray[np.float64] | None,
+) -> SolveResult:
+    """The result of a run abandoned at the deadline (the solver overran its own time limit).
+
+    Its incumbent is lost with it, but the start it was handed is a plan all the same: when the
+    start keeps every row, bound and integrality (within :data:`VIOLATION_TOL`) the result is
+    FEASIBLE with that start and no bound, limit time, and the message says so. A long lexicographic
+    stage whose root work ran past its share (a 33,693-row joint tie-break, 1.5 s past 60 s) then
+    keeps the plan it started from instead of reporting no plan. Otherwise NO_SOLUTION, limit time.
+    """
+    if warm_start is not None and problem.max_violation(warm_start) <= VIOLATION_TOL:
+        return finish(
+            problem,
+            solver=solver,
+            version=version,
+            status=Status.FEASIBLE,
+            limit=Limit.TIME,
+            x=warm_start,
+            seconds=seconds,
+            message=f"{message}; the plan kept is the start it was given",
+        )
+    return out_of_time(problem, solver, version, seconds, message)
+
+
 def out_of_time(
     problem: MilpProblem,
     solver: str,

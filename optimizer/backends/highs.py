@@ -38,7 +38,14 @@ from numpy.typing import NDArray
 
 from siting.models.errors import ScenarioError
 from siting.models.milp import MilpProblem
-from siting.optimizer.backends.common import check_warm_start, finish, limit_status, out_of_time, settle_unbounded
+from siting.optimizer.backends.common import (
+    abandoned_run,
+    check_warm_start,
+    finish,
+    limit_status,
+    out_of_time,
+    settle_unbounded,
+)
 from siting.optimizer.deadline import run_bounded
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
@@ -279,12 +286,13 @@ class HighsBackend:
             if h.setSolution(sol) == highspy.HighsStatus.kError:
                 notes.append("HiGHS refused the warm start")
         if not run_within(h, params):
-            return out_of_time(
+            return abandoned_run(
                 problem,
                 self.name,
                 self.version(),
                 time.perf_counter() - t0,
                 "HiGHS did not stop at its time limit (it checks the clock rarely in presolve); its run was abandoned",
+                ws if problem.is_mip else None,
             )
         info = h.getInfo()
         model_status = h.getModelStatus()

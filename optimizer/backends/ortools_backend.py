@@ -46,7 +46,14 @@ from numpy.typing import NDArray
 
 from siting.models.errors import BackendUnavailableError, ScenarioError
 from siting.models.milp import MilpProblem
-from siting.optimizer.backends.common import check_warm_start, finish, limit_status, out_of_time, settle_unbounded
+from siting.optimizer.backends.common import (
+    abandoned_run,
+    check_warm_start,
+    finish,
+    limit_status,
+    out_of_time,
+    settle_unbounded,
+)
 from siting.optimizer.deadline import run_bounded
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status
 
@@ -244,12 +251,13 @@ class OrToolsBackend:
         configure(solver, self.kind, params)
         # SCIP overran its limit by 30 % on a large MCLP: interrupt it at the deadline
         if not run_bounded(lambda: solver.solve(model), params.remaining(), solver.interrupt_solve):
-            return out_of_time(
+            return abandoned_run(
                 problem,
                 self.name,
                 self.version(),
                 time.perf_counter() - t0,
                 f"{LABELS[self.kind]} did not stop at its time limit; its run was abandoned",
+                ws,
             )
 
         name = str(getattr(solver.status(), "name", solver.status())).split(".")[-1]

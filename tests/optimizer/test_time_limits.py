@@ -116,6 +116,36 @@ def test_every_backend_stops_when_the_budget_is_spent(name: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "module", "runner"),
+    [
+        ("highs", "siting.optimizer.backends.highs", "run_within"),
+        ("scip", "siting.optimizer.backends.ortools_backend", "run_bounded"),
+    ],
+)
+def test_a_run_abandoned_at_the_deadline_keeps_a_feasible_start(
+    name: str, module: str, runner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The solver overruns its own limit and is abandoned (simulated: the runner reports it never
+    # returned). A start that keeps every row is still a plan; a start that breaks one, or none, is not.
+    if name not in BACKENDS:
+        pytest.skip(f"{name} is not installed")
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module(module), runner, lambda *a, **k: False)
+    backend, problem = get_backend(name), knapsack()
+    start = np.array([1.0, 1.0, 0.0, 0.0])  # weight 12 <= 14, value 19 (the optimum is 21)
+    r = backend.solve(problem, SolveParams(time_limit=5.0), start)
+    assert (r.status, r.limit) == (Status.FEASIBLE, Limit.TIME), r.message
+    assert r.x is not None and np.array_equal(r.x, start)
+    assert r.objective == pytest.approx(problem.objective_value(start)) and r.bound is None
+    assert "abandoned" in r.message and "start" in r.message
+    over = np.array([1.0, 1.0, 1.0, 0.0])  # weight 16 > 14: not a plan
+    for bad in (over, None):
+        r = backend.solve(problem, SolveParams(time_limit=5.0), bad)
+        assert (r.status, r.limit, r.x) == (Status.NO_SOLUTION, Limit.TIME, None), r.message
+
+
+@pytest.mark.parametrize(
     "spec",
     [
         ModelSpec("mclp", p=3, radius=250.0),
