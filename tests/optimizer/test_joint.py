@@ -38,6 +38,7 @@ from siting.models.multiservice import (
     objective_value,
     open_pairs,
 )
+from siting.optimizer.backends.common import abandoned_run
 from siting.optimizer.backends.highs import HighsBackend
 from siting.optimizer.joint import alternatives, greedy_plan, site_frequency, solve_joint, tolerance_bound
 from siting.optimizer.result import Limit, SolveParams, Status
@@ -437,6 +438,16 @@ class _StopSecondStage:
         return r
 
 
+class _AbandonsSecondStage(_StopSecondStage):
+    """HiGHS, but the second solve overruns its time and is abandoned (what the backend then returns)."""
+
+    def solve(self, problem: Any, params: SolveParams, warm_start: Any = None) -> Any:
+        self.calls += 1
+        if self.calls == 2:
+            return abandoned_run(problem, "highs", self.version(), 1.0, "HiGHS was abandoned", warm_start)
+        return self.inner.solve(problem, params, warm_start)
+
+
 class _ReturnsTheStart:
     """HiGHS, but a warm-started run hands back the start vector with the optimum's bound, as
     HiGHS 1.16 does when presolve maps the start to a better point of the reduced space."""
@@ -484,6 +495,24 @@ def test_a_stage_stopped_by_a_limit_is_not_optimal() -> None:
     assert res.status == Status.FEASIBLE
     assert res.stages[1]["status"] == "FEASIBLE" and "cost stage" in res.message
     assert res.verified
+
+
+def test_a_tie_break_stage_abandoned_keeps_the_plan_and_skips_the_rest() -> None:
+    # The cost stage overruns and is abandoned with its start (the primary plan): the plan is the
+    # primary stage's, no distance stage runs on the same (too large) model, and the message says why.
+    for seed in range(40):
+        inst = random_instance(seed)
+        if inst.has_distances and len(solve_joint(inst, "max_coverage", params=PARAMS).stages) == 3:
+            break
+    else:
+        pytest.fail("no instance with three stages among the first 40 seeds")
+    primary_only = solve_joint(inst, "max_coverage", params=PARAMS, tie_break=False)
+    backend = _AbandonsSecondStage()
+    res = solve_joint(inst, "max_coverage", params=PARAMS, backend=backend)
+    assert backend.calls == 2 and [s["name"] for s in res.stages] == ["primary", "cost"]
+    assert res.stages[1]["status"] == "FEASIBLE" and "abandoned" in res.stages[1]["message"]
+    assert np.array_equal(res.open_phase, primary_only.open_phase) and res.status == Status.FEASIBLE
+    assert "later tie-breaks skipped" in res.message and res.verified
 
 
 def test_min_cost_and_pmedian_report_what_cannot_be_served() -> None:
