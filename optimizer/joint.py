@@ -576,7 +576,9 @@ def solve_joint(
                 # the solver overran this stage's share: a later tie-break on the same model is as
                 # large, and would only add its own overrun and memory (whole city, 2,000 plots: the
                 # distance stage then found nothing in 28 s and the run's peak rose from 1.6 to 3.1 GB)
-                messages.append(f"{name} stage: the solver overran its time and was stopped; later tie-breaks skipped")
+                messages.append(
+                    f"{name} stage: the solver overran its time and was stopped, so later tie-breaks were skipped"
+                )
                 break
             if not rk.status.has_solution or rk.x is None:
                 break

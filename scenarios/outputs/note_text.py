@@ -221,6 +221,31 @@ PATTERNS: dict[str, tuple[str, str]] = {
         ),
         "{stage} —— {status}，目标值 {obj}，界 {bound}，间隙 {gap}，{sec} 秒",
     ),
+    # how the stages of a joint solve ended (``solve.message``)
+    "stage_stopped": (
+        r"(?P<stage>primary|cost|distance) stage stopped by the (?P<limit>\w+) limit",
+        "{stage}：因达到{limit}上限而停止",
+    ),
+    "stage_ended": (
+        r"(?P<stage>primary|cost|distance) stage ended (?P<status>[A-Z_]+) \((?P<limit>\w+) limit\)",
+        "{stage}：结束时为{status}（{limit}上限）",
+    ),
+    "stage_skipped": (r"(?P<stage>cost|distance) stage skipped: time limit reached", "{stage}：未运行，已达时间上限"),
+    "stage_overran": (
+        (
+            r"(?P<stage>cost|distance) stage: the solver overran its time and was stopped, so later tie-breaks "
+            r"were skipped"
+        ),
+        "{stage}：求解器超出分配时间被停止，其后的择优步骤不再运行",
+    ),
+    # a solver stopped at the deadline because it overran its own time limit (``solve.message``)
+    "solver_overran_presolve": (
+        r"(?P<solver>HiGHS) did not stop at its time limit \(it checks the clock rarely in presolve\)",
+        "{solver} 未在时间上限时停止（它在预处理中很少检查时钟）",
+    ),
+    "solver_overran": (r"(?P<solver>HiGHS|SCIP|CP-SAT) did not stop at its time limit", "{solver} 未在时间上限时停止"),
+    "run_abandoned": (r"its run was abandoned", "该次求解已放弃"),
+    "start_kept": (r"the plan kept is the start it was given", "保留其初始方案"),
     "status_tiles": (
         (
             r"walking distances: (?P<t>[\d,]+) of (?P<n>[\d,]+) tiles, (?P<p>[\d,]+) pairs within "
@@ -262,9 +287,19 @@ GDAL_PATTERNS: dict[str, tuple[str, str]] = {
 }
 
 #: Captured parts named like this are codes the catalogue of :mod:`.i18n` says in words.
-FIELD_WORDS = ("status", "stage", "objective", "service", "how", "phases", "gdal", "options")
+FIELD_WORDS = ("status", "stage", "objective", "service", "how", "phases", "gdal", "options", "limit")
 #: A service's own options (``solving NAME alone (capacity, equity, ...)``) in Chinese.
 OPTION_WORDS = {"capacity": "容量", "equity": "公平", "decay": "渐变可达", "robust": "稳健"}
+
+#: What stopped a solve (``Limit`` values) in Chinese.
+LIMIT_WORDS = {
+    "time": "时间",
+    "nodes": "节点数",
+    "iterations": "迭代次数",
+    "solutions": "解的个数",
+    "interrupted": "中断",
+    "other": "其他",
+}
 
 _COMPILED = [(re.compile(en), zh) for en, zh in PATTERNS.values()]
 _GDAL = [(re.compile(en), zh) for en, zh in GDAL_PATTERNS.values()]
@@ -300,6 +335,8 @@ def field_text(name: str, value: str | None) -> str:
         return _gdal(value)
     if name == "options":
         return "、".join(OPTION_WORDS.get(v, v) for v in value.split(", "))
+    if name == "limit":
+        return LIMIT_WORDS.get(value, value)
     return value
 
 

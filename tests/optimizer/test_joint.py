@@ -512,7 +512,7 @@ def test_a_tie_break_stage_abandoned_keeps_the_plan_and_skips_the_rest() -> None
     assert backend.calls == 2 and [s["name"] for s in res.stages] == ["primary", "cost"]
     assert res.stages[1]["status"] == "FEASIBLE" and "abandoned" in res.stages[1]["message"]
     assert np.array_equal(res.open_phase, primary_only.open_phase) and res.status == Status.FEASIBLE
-    assert "later tie-breaks skipped" in res.message and res.verified
+    assert "later tie-breaks were skipped" in res.message and res.verified
 
 
 def test_min_cost_and_pmedian_report_what_cannot_be_served() -> None:

@@ -75,6 +75,14 @@ SAMPLES = {
     "status_greedy": "greedy start: max_coverage 37,401 in 0.0 s",
     "status_stage": "cost stage: FEASIBLE, objective 11,470,000, bound 11,000,000, gap 4.1 %, 60.0 s",
     "status_tiles": "walking distances: 12 of 40 tiles, 123,456 pairs within 1,000 m",
+    "stage_stopped": "primary stage stopped by the time limit",
+    "stage_ended": "cost stage ended FEASIBLE (time limit)",
+    "stage_skipped": "distance stage skipped: time limit reached",
+    "stage_overran": "cost stage: the solver overran its time and was stopped, so later tie-breaks were skipped",
+    "solver_overran_presolve": "HiGHS did not stop at its time limit (it checks the clock rarely in presolve)",
+    "solver_overran": "SCIP did not stop at its time limit",
+    "run_abandoned": "its run was abandoned",
+    "start_kept": "the plan kept is the start it was given",
     "gdal_while_reading": "wuhai.yaml: layers.demand (blocks.gpkg): reading the file: Measured (M) geometry types are "
     "not supported. Original type 'Measured 3D Polygon' is converted to 'Polygon Z'",
 }
