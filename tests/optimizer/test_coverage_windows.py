@@ -119,6 +119,19 @@ def test_window_search_improves_the_heuristic_on_a_city() -> None:
     assert best >= h.objective and stats["windows"] > 0
 
 
+def test_after_a_move_only_the_windows_near_it_are_solved_again() -> None:
+    inst = city_instance(3_000, 300, seed=2, cutoff=500.0)  # the swap search leaves a move here
+    h = run_heuristic(inst, "mclp", p=25, radius=500.0, method="auto")
+    mask, best, stats = window_search(
+        inst, 500.0, 25, None, new_eligible(inst), h.open_mask, h.objective, SolveParams(time_limit=20), None, _quiet
+    )
+    assert best > h.objective and stats["window_moves"] > 0
+    # the last pass skipped the open sites no move came near (two windows each otherwise)
+    assert stats["windows_unchanged"] > 0
+    assert stats["windows"] < 2 * 25 * (stats["window_moves"] + 1)
+    assert evaluate(inst, mask, radius=500.0, p=25).covered_weight == pytest.approx(best)
+
+
 def test_auto_takes_the_reduced_path_for_city_sized_mclp(monkeypatch: pytest.MonkeyPatch) -> None:
     from siting.optimizer import coverage_choice
     from siting.optimizer.result import Status
