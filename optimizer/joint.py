@@ -14,8 +14,9 @@ With a time limit, each stage gets a share of what is left when it starts (:data
 the primary stage 70 %, the cost stage two thirds of the rest, the distance stage the remainder), so
 the tie-breaks cannot eat the primary stage's time nor it theirs; the record keeps the primary stage's
 bound and gap. Phases that cannot bind (carry-over, an objective that values only the end state) are
-dropped from the model, and a large maximising model gets its LP bound, an LP-guided start and
-reduced-cost fixing before the MILP (:mod:`optimizer.joint_bound`).
+dropped from the model, and a large maximising model gets its LP bound, LP-guided starts (a greedy
+completion, then the MILP over the binaries the LP leaves fractional) and reduced-cost fixing before
+the MILP (:mod:`optimizer.joint_bound`).
 
 The plan is read from the ``y`` columns (``x > 0.5``) and evaluated by
 :func:`models.multiservice.evaluate_joint`; ``verified`` says the evaluator agrees with every
@@ -55,11 +56,14 @@ from siting.models.multiservice import (
     open_pairs,
 )
 from siting.optimizer.joint_bound import (
+    GUIDED_MAX_FREE,
+    GUIDED_SHARE,
     LP_FIRST_NONZEROS,
     LP_SHARE,
     combined_bound,
     fix_by_reduced_cost,
     last_phase,
+    lp_guided_milp,
     lp_relaxation,
     phase_free,
 )
@@ -387,12 +391,15 @@ def _lp_first(
     say: Callable[[str], None],
     model: tuple[MultiServiceInstance, JointLayout, str],
 ) -> tuple[MilpProblem, dict[str, Any], NDArray[np.float64] | None]:
-    """For a large maximising model with a start: the LP bound, an LP-guided greedy plan and
-    reduced-cost fixing (:mod:`optimizer.joint_bound`) within :data:`LP_SHARE` of the stage's time.
+    """For a large maximising model with a start: the LP bound, an LP-guided greedy plan, the
+    LP-guided MILP and reduced-cost fixing (:mod:`optimizer.joint_bound`); the LP within
+    :data:`LP_SHARE` of the stage's time, the MILP within :data:`GUIDED_SHARE` of what is left.
 
-    The LP-guided plan opens the pairs the LP opens fully, then completes the plan greedily; it
-    replaces the start when it is better. Returns the model the MILP should solve, what was done
-    (``incumbent``, ``lp_bound``, ``lp_seconds``, ``fixed``, ``lp_guided``; empty if nothing) and the start.
+    The LP-guided plan opens the pairs the LP opens fully, then completes the plan greedily; the
+    LP-guided MILP frees only the binaries the LP leaves fractional. Each replaces the start when it
+    is better. Returns the model the MILP should solve, what was done (``incumbent``, ``lp_bound``,
+    ``lp_seconds``, ``fixed``, ``lp_guided``, ``lp_guided_milp``, ``lp_fractional``; empty if
+    nothing) and the start.
     """
     if problem.sense != "max" or ws is None or problem.A.nnz < LP_FIRST_NONZEROS:
         return problem, {}, ws
@@ -416,12 +423,29 @@ def _lp_first(
     if lp_guided:
         assert guided is not None
         ws, incumbent = guided, problem.objective_value(guided)
-    fixed, n0, n1 = fix_by_reduced_cost(problem, lp, incumbent)
-    gap = relative_gap(incumbent, lp.value)
     start = "LP-guided greedy" if lp_guided else "greedy start"
     say(
-        f"LP bound: {lp.value:,.8g} in {lp.seconds:.1f} s ({start} {incumbent:,.8g}, within {100 * (gap or 0.0):.3g} %); "
-        f"reduced costs fix {n0:,} columns at 0 and {n1:,} at 1"
+        f"LP bound: {lp.value:,.8g} in {lp.seconds:.1f} s ({start} {incumbent:,.8g}, "
+        f"within {100 * (relative_gap(incumbent, lp.value) or 0.0):.3g} %)"
+    )
+    # the MILP over what the LP leaves fractional: a better plan makes the fixing below bite
+    t_milp = time.perf_counter()
+    left = None if deadline is None else max(deadline - t_milp, 0.0)
+    x_milp, free = lp_guided_milp(problem, lp, params.within(None if left is None else GUIDED_SHARE * left), ws)
+    milp_better = x_milp is not None and problem.objective_value(x_milp) > incumbent
+    if milp_better:
+        assert x_milp is not None
+        ws, incumbent = x_milp, problem.objective_value(x_milp)
+    if 0 < free <= GUIDED_MAX_FREE:
+        found = f"{incumbent:,.8g}" if milp_better else "no better plan"
+        say(
+            f"LP-guided MILP over the {free:,} binaries the LP leaves fractional: {found} in "
+            f"{time.perf_counter() - t_milp:.1f} s"
+        )
+    fixed, n0, n1 = fix_by_reduced_cost(problem, lp, incumbent)
+    say(
+        f"reduced costs fix {n0:,} columns at 0 and {n1:,} at 1 (gap to the LP bound "
+        f"{100 * (relative_gap(incumbent, lp.value) or 0.0):.3g} %)"
     )
     info = {
         "incumbent": incumbent,
@@ -429,6 +453,8 @@ def _lp_first(
         "lp_seconds": lp.seconds,
         "fixed": n0 + n1,
         "lp_guided": lp_guided,
+        "lp_guided_milp": milp_better,
+        "lp_fractional": free,
     }
     return fixed, info, ws
 

@@ -22,6 +22,14 @@ bound. Three steps make the gap known and small:
    ``opt <= max(L, U')`` for the original, and the incumbent itself stays feasible (it has value
    ``L``, so it breaks no fixing).
 
+4. **The LP-guided MILP** (:func:`lp_guided_milp`), for plans, not bounds. The LP optimum of a
+   city's model is nearly integral: on the whole city (7,298 binaries) it leaves 226 fractional,
+   334 at 1 and the rest at 0. The MILP with every binary the LP has integral held at its LP value
+   and only the fractional ones free is a *restriction* of the model (its bounds are tighter, its
+   rows the same), so each of its solutions is a plan of the model; with a few hundred free
+   binaries HiGHS solves it in seconds. On the whole city it gave 205,473.8 in 9 s, where the
+   LP-guided greedy gave 204,781.4 and the full MILP had not improved on it after 198 s.
+
 Everything here is for maximising objectives (``max_coverage``, ``complete_circle``, ``phased``);
 the minimising ones mirror it and are left to HiGHS.
 """
@@ -48,6 +56,12 @@ LP_SHARE = 0.5
 #: vertex). On the city's LP (35,000 rows, 41,000 columns, 460,000 nonzeros) it took 17 CPU s where
 #: the dual simplex had not finished after 46.
 LP_METHOD = "ipm"
+#: The LP-guided MILP runs when the LP leaves at most this many binaries fractional ...
+GUIDED_MAX_FREE = 5_000
+#: ... within this share of the primary stage's time left after the LP.
+GUIDED_SHARE = 0.25
+#: A binary whose LP value is within this of an integer is held there by the LP-guided MILP.
+INTEGRAL_TOL = 1e-6
 #: Relative margin of the fixing test (``U - |d_j| < L - margin``): round-off in the LP duals.
 FIX_RTOL = 1e-7
 
@@ -103,6 +117,35 @@ def lp_relaxation(problem: MilpProblem, params: SolveParams) -> LpBound | None:
     return LpBound(value=problem.objective_value(x), x=x, d=d, seconds=time.perf_counter() - t0)
 
 
+def lp_guided_milp(
+    problem: MilpProblem, lp: LpBound, params: SolveParams, start: NDArray[np.float64] | None
+) -> tuple[NDArray[np.float64] | None, int]:
+    """The MILP over the integer columns the LP leaves fractional, the others held at their LP
+    value (module docstring, step 4), solved by HiGHS within ``params``' time.
+
+    ``start`` (a plan of ``problem``) warm-starts it when it agrees with the held values. Returns the
+    best solution found (a feasible point of ``problem``; None when the LP left nothing or too much
+    free, or HiGHS found nothing) and the number of free integer columns.
+    """
+    from siting.optimizer.backends.highs import HighsBackend
+
+    ints = np.flatnonzero(problem.integrality)
+    value = lp.x[ints]
+    held = np.abs(value - np.round(value)) <= INTEGRAL_TOL
+    free = int((~held).sum())
+    if free == 0 or free > GUIDED_MAX_FREE or params.expired():
+        return None, free
+    lo, hi = problem.col_lower.copy(), problem.col_upper.copy()
+    cols, at = ints[held], np.round(value[held])
+    lo[cols], hi[cols] = at, at
+    restricted = dataclasses.replace(problem, col_lower=lo, col_upper=hi, name=f"{problem.name}-lp-guided")
+    warm = start if start is not None and restricted.max_violation(start) <= INTEGRAL_TOL else None
+    out = HighsBackend().solve(restricted, params, warm)
+    if not out.status.has_solution or out.x is None:
+        return None, free
+    return out.x, free
+
+
 def fix_by_reduced_cost(problem: MilpProblem, lp: LpBound, incumbent: float) -> tuple[MilpProblem, int, int]:
     """``problem`` with the binaries that no plan better than ``incumbent`` can change fixed at their
     LP value (module docstring, step 3; ``problem.sense`` must be ``"max"``).
@@ -134,6 +177,9 @@ def combined_bound(incumbent: float, lp_value: float | None, milp_bound: float |
 
 __all__ = [
     "FIX_RTOL",
+    "GUIDED_MAX_FREE",
+    "GUIDED_SHARE",
+    "INTEGRAL_TOL",
     "LP_FIRST_NONZEROS",
     "LP_METHOD",
     "LP_SHARE",
@@ -141,6 +187,7 @@ __all__ = [
     "combined_bound",
     "fix_by_reduced_cost",
     "last_phase",
+    "lp_guided_milp",
     "lp_relaxation",
     "phase_free",
 ]

@@ -5,6 +5,8 @@
   feasible (same pairs) in the phase-free model: checked by enumerating every plan of tiny instances.
 * Reduced-cost fixing keeps the optimum: the fixed model's MILP optimum equals the original's, on
   seeded medium instances with the optimum itself (many fixings) and the greedy plan as incumbent.
+* The LP-guided MILP is the best plan that keeps every binary the LP holds at an integer: checked
+  against every plan of tiny instances whose LP leaves some binary fractional.
 * solve_joint with the LP first reports the same optimum, a bound at least as large as it, and the
   LP bound in the stage record.
 """
@@ -20,8 +22,16 @@ import siting.optimizer.joint as joint_mod
 from siting.models.formulations.joint import joint_milp
 from siting.models.multiservice import evaluate_joint
 from siting.optimizer.backends.highs import HighsBackend
-from siting.optimizer.joint import greedy_plan, solve_joint
-from siting.optimizer.joint_bound import combined_bound, fix_by_reduced_cost, last_phase, lp_relaxation, phase_free
+from siting.optimizer.joint import _warm_start, greedy_plan, solve_joint
+from siting.optimizer.joint_bound import (
+    INTEGRAL_TOL,
+    combined_bound,
+    fix_by_reduced_cost,
+    last_phase,
+    lp_guided_milp,
+    lp_relaxation,
+    phase_free,
+)
 from siting.optimizer.result import SolveParams, Status
 
 EXACT = SolveParams(mip_gap=0.0)
@@ -96,6 +106,44 @@ def test_reduced_cost_fixing_keeps_the_optimum(seed: int) -> None:
         fix_by_reduced_cost(dataclasses.replace(problem, sense="min"), lp, 0.0)
 
 
+def _fractional_lp_instances(count: int) -> list[int]:
+    """The first ``count`` tiny seeds (at most 7 pairs, every plan enumerable) whose LP optimum
+    leaves some binary fractional."""
+    seeds: list[int] = []
+    for seed in range(1000):
+        inst = medium_instance(seed, tiny=True)
+        if _pairs(inst) > 7:
+            continue
+        problem, _ = joint_milp(inst, "max_coverage")
+        lp = lp_relaxation(problem, EXACT)
+        v = lp.x[problem.integrality] if lp is not None else np.zeros(0)
+        if (np.abs(v - np.round(v)) > INTEGRAL_TOL).any():
+            seeds.append(seed)
+        if len(seeds) == count:
+            return seeds
+    raise AssertionError("too few tiny instances with a fractional LP")
+
+
+@pytest.mark.parametrize("seed", _fractional_lp_instances(6))
+def test_the_lp_guided_milp_is_the_best_plan_keeping_what_the_lp_holds(seed: int) -> None:
+    inst = medium_instance(seed, tiny=True)
+    problem, layout = joint_milp(inst, "max_coverage")
+    lp = lp_relaxation(problem, EXACT)
+    assert lp is not None
+    ints = np.flatnonzero(problem.integrality)
+    held = np.abs(lp.x[ints] - np.round(lp.x[ints])) <= INTEGRAL_TOL
+    x, free = lp_guided_milp(problem, lp, EXACT, None)
+    assert free == int((~held).sum()) > 0 and x is not None
+    assert problem.max_violation(x) <= 1e-6 and np.array_equal(x[ints[held]], np.round(lp.x[ints[held]]))
+    # brute force: every plan of the instance, as the model's columns, that keeps the held binaries
+    kept = []
+    for plan, met in joint_plans(inst):
+        start = _warm_start(problem, layout, plan)
+        if not met.violations and start is not None and np.array_equal(start[ints[held]], np.round(lp.x[ints[held]])):
+            kept.append(problem.objective_value(start))
+    assert kept and problem.objective_value(x) == pytest.approx(max(kept), abs=1e-6)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_solve_joint_with_the_lp_first_keeps_the_optimum(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     inst = medium_instance(seed)
@@ -109,3 +157,6 @@ def test_solve_joint_with_the_lp_first_keeps_the_optimum(seed: int, monkeypatch:
     stage = first.stages[0]
     assert stage["lp_bound"] >= first.objective - 1e-6 and stage["fixed"] >= 0
     assert any(line.startswith("LP bound:") for line in lines)
+    assert stage["lp_fractional"] >= 0 and isinstance(stage["lp_guided_milp"], bool)
+    if 0 < stage["lp_fractional"]:
+        assert any(line.startswith("LP-guided MILP over the") for line in lines)
