@@ -193,7 +193,6 @@ def abandoned_run(
     FEASIBLE with that start and no bound, limit time, and the message says so. A long lexicographic
     stage whose root work ran past its share (a 33,693-row joint tie-break, 1.5 s past 60 s) then
     keeps the plan it started from instead of reporting no plan. Otherwise NO_SOLUTION, limit time.
-    Either way ``stats["abandoned"]`` is True: the model was too large for the time it had.
     """
     if warm_start is not None and problem.max_violation(warm_start) <= VIOLATION_TOL:
         return finish(
@@ -205,9 +204,8 @@ def abandoned_run(
             x=warm_start,
             seconds=seconds,
             message=f"{message}; the plan kept is the start it was given",
-            stats={"abandoned": True},
         )
-    return dataclasses.replace(out_of_time(problem, solver, version, seconds, message), stats={"abandoned": True})
+    return out_of_time(problem, solver, version, seconds, message)
 
 
 def out_of_time(

@@ -231,12 +231,12 @@ PATTERNS: dict[str, tuple[str, str]] = {
         "{stage}：结束时为{status}（{limit}上限）",
     ),
     "stage_skipped": (r"(?P<stage>cost|distance) stage skipped: time limit reached", "{stage}：未运行，已达时间上限"),
-    "stage_overran": (
+    "stage_skipped_unproven": (
         (
-            r"(?P<stage>cost|distance) stage: the solver overran its time and was stopped, so later tie-breaks "
-            r"were skipped"
+            r"(?:(?P<stage>distance) stage skipped: )?the cost stage stopped before its proof, and the "
+            r"walking-distance model is larger still"
         ),
-        "{stage}：求解器超出分配时间被停止，其后的择优步骤不再运行",
+        "{stage}未运行：投资最省一步未能证明最优，而步行距离模型更大",
     ),
     # a solver stopped at the deadline because it overran its own time limit (``solve.message``)
     "solver_overran_presolve": (

@@ -499,7 +499,8 @@ def test_a_stage_stopped_by_a_limit_is_not_optimal() -> None:
 
 def test_a_tie_break_stage_abandoned_keeps_the_plan_and_skips_the_rest() -> None:
     # The cost stage overruns and is abandoned with its start (the primary plan): the plan is the
-    # primary stage's, no distance stage runs on the same (too large) model, and the message says why.
+    # primary stage's, the (larger) distance model is not solved after an unproven cost stage, and the
+    # message says why.
     for seed in range(40):
         inst = random_instance(seed)
         if inst.has_distances and len(solve_joint(inst, "max_coverage", params=PARAMS).stages) == 3:
@@ -509,10 +510,11 @@ def test_a_tie_break_stage_abandoned_keeps_the_plan_and_skips_the_rest() -> None
     primary_only = solve_joint(inst, "max_coverage", params=PARAMS, tie_break=False)
     backend = _AbandonsSecondStage()
     res = solve_joint(inst, "max_coverage", params=PARAMS, backend=backend)
-    assert backend.calls == 2 and [s["name"] for s in res.stages] == ["primary", "cost"]
+    assert backend.calls == 2 and [s["name"] for s in res.stages] == ["primary", "cost", "distance"]
     assert res.stages[1]["status"] == "FEASIBLE" and "abandoned" in res.stages[1]["message"]
+    assert res.stages[2]["status"] == "skipped" and "before its proof" in res.stages[2]["message"]
     assert np.array_equal(res.open_phase, primary_only.open_phase) and res.status == Status.FEASIBLE
-    assert "later tie-breaks were skipped" in res.message and res.verified
+    assert "distance stage skipped" in res.message and res.verified
 
 
 def test_min_cost_and_pmedian_report_what_cannot_be_served() -> None:

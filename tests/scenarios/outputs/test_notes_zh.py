@@ -78,7 +78,8 @@ SAMPLES = {
     "stage_stopped": "primary stage stopped by the time limit",
     "stage_ended": "cost stage ended FEASIBLE (time limit)",
     "stage_skipped": "distance stage skipped: time limit reached",
-    "stage_overran": "cost stage: the solver overran its time and was stopped, so later tie-breaks were skipped",
+    "stage_skipped_unproven": "distance stage skipped: the cost stage stopped before its proof, and the "
+    "walking-distance model is larger still",
     "solver_overran_presolve": "HiGHS did not stop at its time limit (it checks the clock rarely in presolve)",
     "solver_overran": "SCIP did not stop at its time limit",
     "run_abandoned": "its run was abandoned",
