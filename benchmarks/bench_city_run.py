@@ -39,6 +39,10 @@ COLUMNS = ("case", "stage", "wall_s", "cpu_s", "peak_mb", "status", "objective",
 DONE = re.compile(r"^\s*(?P<label>.+?): done in (?P<sec>[0-9.]+) s")
 
 
+#: progress lines whose text up to the first colon is long, and the stage name a row gives them
+LABELS = {"LP-guided MILP": "LP-guided MILP", "reduced costs fix": "reduced-cost fixing"}
+
+
 def stamped_run(cmd: list[str], cwd: Path) -> tuple[int, list[tuple[float, str]], str]:
     """Run ``cmd``; return its exit code, its stderr lines stamped with seconds since start, and stdout."""
     t0 = time.perf_counter()
@@ -105,9 +109,10 @@ def run_case(residents: int, plots: int, seed: int, time_limit: float, keep: Pat
     last = 0.0
     for at, text in lines:  # one row per finished step, and per solver progress line
         m = DONE.match(text)
-        if m or text.strip().startswith(("joint model", "greedy start", "LP bound", "primary stage", "cost stage",
-                                         "distance stage", "walking distances:")):  # fmt: skip
+        if m or text.strip().startswith(("joint model", "greedy start", "LP bound", "LP-guided MILP", "reduced costs fix",
+                                         "primary stage", "cost stage", "distance stage", "walking distances:")):  # fmt: skip
             label = m.group("label") if m else text.strip().split(":")[0]
+            label = next((short for long_, short in LABELS.items() if label.startswith(long_)), label)
             rows.append({"case": case, "stage": label[:60], "wall_s": round(at - last, 1), "note": text.strip()[:200]})
             last = at
     rows.append({"case": case, "stage": "writing outputs (after ranking)", "wall_s": round(wall - last, 1)})
