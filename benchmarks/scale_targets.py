@@ -125,8 +125,17 @@ def _city(rows: list[dict[str, str]]) -> list[Verdict]:
             Verdict("make_city 560,000 / 2,000, --time-limit 300", must, aim, "not run", "not run"),
             Verdict("walking distances in make_city", "<= 60 s", "10 s", "not run", "not run"),
         ]
-    t = totals[-1]
+    # the row is judged on the newest run at the table's --time-limit 300; the newest at another limit
+    # is quoted beside it (the aim's 120 s wall needs a shorter limit)
+    at_300 = [r for r in totals if "_t300" in r["case"]]
+    t = (at_300 or totals)[-1]
+    other = [r for r in totals if "_t300" not in r["case"]]
     wall, mb, gap = _f(t["wall_s"]), _f(t["peak_mb"]), _f(t["gap"])
+    beside = ""
+    if other:
+        o = other[-1]
+        limit = o["case"].split("_t", 1)[-1].split(",")[0]
+        beside = f"; --time-limit {limit}: {o['wall_s']} s wall, {o['peak_mb']} MB, gap {_pct(_f(o['gap']))}"
     checks_ok = "verified True" in t.get("note", "") and "checks not ok: none" in t.get("note", "")
     ok = (
         wall is not None
@@ -142,7 +151,7 @@ def _city(rows: list[dict[str, str]]) -> list[Verdict]:
             "make_city 560,000 / 2,000, --time-limit 300",
             must,
             aim,
-            f"{t['status']}, {wall} s wall, {mb} MB, gap {_pct(gap)}, checks {'ok' if checks_ok else 'NOT ok'}",
+            f"{t['status']}, {wall} s wall, {mb} MB, gap {_pct(gap)}, checks {'ok' if checks_ok else 'NOT ok'}{beside}",
             "yes" if ok else "no",
         )
     ]
