@@ -448,6 +448,23 @@ class _AbandonsSecondStage(_StopSecondStage):
         return self.inner.solve(problem, params, warm_start)
 
 
+class _StopsWithSlackCoverage(_StopSecondStage):
+    """HiGHS, but the first solve comes back stopped by the time limit with every continuous column
+    (the coverage ``z``) at its lower bound: a plan whose solver objective undercounts it, as a
+    stopped MILP's incumbent can."""
+
+    def solve(self, problem: Any, params: SolveParams, warm_start: Any = None) -> Any:
+        self.calls += 1
+        r = self.inner.solve(problem, params, warm_start)
+        if self.calls == 1 and r.x is not None:
+            x = np.where(problem.integrality, r.x, problem.col_lower)
+            if problem.max_violation(x) <= 1e-9:
+                return dataclasses.replace(
+                    r, status=Status.FEASIBLE, limit=Limit.TIME, x=x, objective=problem.objective_value(x)
+                )
+        return r
+
+
 class _ReturnsTheStart:
     """HiGHS, but a warm-started run hands back the start vector with the optimum's bound, as
     HiGHS 1.16 does when presolve maps the start to a better point of the reduced space."""
@@ -515,6 +532,24 @@ def test_a_tie_break_stage_abandoned_keeps_the_plan_and_skips_the_rest() -> None
     assert res.stages[2]["status"] == "skipped" and "before its proof" in res.stages[2]["message"]
     assert np.array_equal(res.open_phase, primary_only.open_phase) and res.status == Status.FEASIBLE
     assert "distance stage skipped" in res.message and res.verified
+
+
+def test_a_stopped_plan_is_valued_in_full_before_it_is_checked() -> None:
+    # The stopped primary stage's point leaves covered rows uncounted (z = 0): the plan is recounted
+    # (z at its best for the open pairs), so the solver's objective and the evaluator's agree.
+    for seed in range(40):
+        inst = random_instance(seed)
+        plain = solve_joint(inst, "max_coverage", params=PARAMS, tie_break=False)
+        backend = _StopsWithSlackCoverage()
+        res = solve_joint(inst, "max_coverage", params=PARAMS, backend=backend, tie_break=False)
+        if res.stages[0]["status"] == "FEASIBLE" and plain.objective > 0:
+            break
+    else:
+        pytest.fail("no instance whose stopped point undercounts its plan among the first 40 seeds")
+    assert res.verified and "solver" not in res.message, res.message
+    assert res.objective == pytest.approx(plain.objective) and res.stages[0]["objective"] == pytest.approx(
+        res.objective
+    )
 
 
 def test_min_cost_and_pmedian_report_what_cannot_be_served() -> None:
