@@ -584,7 +584,8 @@ def solve_joint(
             if name == "distance" and not proven[-1]:
                 # the distance model assigns every resident to a site: on the whole city 1.4 million rows
                 # against the cost stage's 33,693. After a cost stage stopped by its limit it cannot
-                # finish in what is left, and HiGHS's presolve on it took 3 GB more
+                # finish in what is left, and a run of it stopped at the deadline raised the whole
+                # city's peak memory to 4.5 GB while the outputs were written
                 why = "the cost stage stopped before its proof, and the walking-distance model is larger still"
                 stages.append({"name": name, "status": "skipped", "message": why})
                 proven.append(False)

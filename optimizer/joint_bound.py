@@ -2,7 +2,7 @@
 
 A city's joint model (50,000 buildings, 2,000 plots, four services, three phases) has about a
 million nonzeros; HiGHS's branch and bound can spend a whole 300 s limit before it reports any
-bound. Three steps make the gap known and small:
+bound. Three steps make the gap known and small, and a fourth finds the plans:
 
 1. **Phases that cannot matter** (:func:`phase_free`). With carry-over and an objective that values
    only the end state (every objective but ``phased``), a plan that keeps the total budget keeps

@@ -64,7 +64,7 @@ PROOF_ABS_GAP = 1e-9
 #: HiGHS's own time limit in :meth:`HighsBackend.solve` is this share of the time left, at most
 #: :data:`OVERRUN_MARGIN_MAX` seconds less: HiGHS checks its clock only now and then (a MILP's root on
 #: the whole city's 33,693-row tie-break model ran 1.5 s past 60 s), and a run still going at the
-#: deadline is abandoned with its incumbent, its memory held until HiGHS stops on its own.
+#: deadline is abandoned: its incumbent is lost and its memory held until HiGHS stops on its own.
 OVERRUN_MARGIN = 0.05
 OVERRUN_MARGIN_MAX = 3.0
 
