@@ -61,13 +61,6 @@ except ImportError:  # pragma: no cover - exercised only without highspy
 #: would let a run stop short of it on objectives with fractional values.
 PROOF_ABS_GAP = 1e-9
 
-#: HiGHS's own time limit in :meth:`HighsBackend.solve` is this share of the time left, at most
-#: :data:`OVERRUN_MARGIN_MAX` seconds less: HiGHS checks its clock only now and then (a MILP's root on
-#: the whole city's 33,693-row tie-break model ran 1.5 s past 60 s), and a run still going at the
-#: deadline is abandoned: its incumbent is lost and its memory held until HiGHS stops on its own.
-OVERRUN_MARGIN = 0.05
-OVERRUN_MARGIN_MAX = 3.0
-
 #: HiGHS model status -> (Status, Limit) for every status that does not depend on whether a
 #: solution exists. Limit statuses are in :data:`LIMIT_MAP`.
 STATUS_MAP: dict[str, tuple[Status, Limit]] = {
@@ -284,10 +277,6 @@ class HighsBackend:
             return out_of_time(problem, self.name, self.version())
         h = new_highs()
         configure(h, params)
-        left = params.remaining()
-        if left is not None and "time_limit" not in params.options_for("highs"):
-            # stop a little early: the run returns its incumbent before the deadline (see OVERRUN_MARGIN)
-            h.setOptionValue("time_limit", float(max(left - min(OVERRUN_MARGIN * left, OVERRUN_MARGIN_MAX), 0.0)))
         pass_problem(h, problem)
         notes: list[str] = []
         if ws is not None and problem.is_mip:

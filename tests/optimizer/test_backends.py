@@ -6,7 +6,6 @@ out. Expected optima are hand-checked; the reasoning is in the comment above eac
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import time
 import types
@@ -443,18 +442,15 @@ def test_highs_solve_uses_the_parameters(monkeypatch: pytest.MonkeyPatch) -> Non
     r = highs_mod.HighsBackend().solve(knapsack(), PARAMS)
     assert r.status == Status.OPTIMAL
     h = made[0]
-    assert [highs_mod.option_value(h, k) for k in ("mip_rel_gap", "threads", "random_seed", "output_flag")] == [
+    assert [
+        highs_mod.option_value(h, k) for k in ("time_limit", "mip_rel_gap", "threads", "random_seed", "output_flag")
+    ] == [
+        12.5,
         0.0,
         2,
         7,
         False,
     ]
-    # HiGHS's own clock stops it a little before the deadline (it checks the clock only now and then)
-    assert 12.5 * (1 - highs_mod.OVERRUN_MARGIN) - 0.5 < highs_mod.option_value(h, "time_limit") <= 12.5 * 0.95
-    mine = dataclasses.replace(PARAMS, options={"highs": {"time_limit": 30.0}})  # a user's own limit wins
-    made.clear()
-    highs_mod.HighsBackend().solve(knapsack(), mine)
-    assert highs_mod.option_value(made[0], "time_limit") == 30.0
 
 
 def test_highs_rejects_bad_option() -> None:
