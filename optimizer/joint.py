@@ -435,10 +435,10 @@ def _lp_first(
     t_milp = time.perf_counter()
     left = None if deadline is None else max(deadline - t_milp, 0.0)
     x_milp, free = lp_guided_milp(problem, lp, params.within(None if left is None else GUIDED_SHARE * left), ws)
-    milp_better = x_milp is not None and problem.objective_value(x_milp) > incumbent
+    milp_value = -math.inf if x_milp is None else problem.objective_value(x_milp)
+    milp_better = milp_value > incumbent
     if milp_better:
-        assert x_milp is not None
-        ws, incumbent = x_milp, problem.objective_value(x_milp)
+        ws, incumbent = x_milp, milp_value
     if 0 < free <= GUIDED_MAX_FREE:
         found = f"{incumbent:,.8g}" if milp_better else "no better plan"
         say(
