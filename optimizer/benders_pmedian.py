@@ -31,6 +31,9 @@ Algorithm:
    separation (Ben-Ameur & Neto 2007): cuts are separated at a point between the LP optimum and
    a core point; ``V`` at any separated point is an upper bound of the LP, so the phase ends
    with a certified LP gap.
+   On a very large instance (a truncated separator) with many medians the plan rounded from the
+   LP is then improved by the window search (:mod:`optimizer.pmedian_windows`: a few neighbouring
+   medians re-placed exactly at a time, around the sites the LP leaves fractional).
 2. Reduced-cost fixing: with the LP bound LB and the reduced cost r_j of y_j, the LP with y_j
    moved to its other bound is worth at least ``LB + |r_j|``; if that exceeds UB - delta, y_j is
    fixed where the LP has it. Cuts slack at the LP optimum are dropped. When that leaves at most
@@ -51,7 +54,8 @@ Algorithm:
    pass the global LP, with the probes' cuts and fixings so far, is also re-solved now and then: its
    bound rises with them and its reduced costs close many sites at once (``PROBE_REFRESH``).
    A pass that, at its recent pace, would end long after the deadline is stopped and leaves the
-   time to step 5 (:mod:`optimizer.probe_forecast`).
+   time to step 5 (:mod:`optimizer.probe_forecast`); with more than ``PROBE_MAX_FREE`` sites free
+   no pass starts (nor the short MILP attempt before it): step 5 takes the time.
 4. Enumeration: if the plans over the free sites are few (C(f, r) plans for f free sites and r
    slots left; distances are nonnegative, so only plans using every slot count), they are all
    valued in vectorized chunks; the best of them and the incumbent is optimal.
@@ -88,6 +92,7 @@ from siting.optimizer.pmedian_kernel import KernelSearch
 from siting.optimizer.pmedian_master import Loop, Master
 from siting.optimizer.pmedian_polish import POLISH_PLANS, Polisher, rounded_plans
 from siting.optimizer.pmedian_separator import RadiusSeparator
+from siting.optimizer.pmedian_windows import WindowSearch
 from siting.optimizer.probe_forecast import PassForecast
 from siting.optimizer.progress import PROGRESS_SECONDS, Every
 from siting.optimizer.result import Limit, SolveParams, SolveResult, Status, relative_gap
@@ -122,6 +127,13 @@ STALL_FREE_PER_MEDIAN = 3
 #: hard to beat and the restricted MILP is slow: p = 20 (109 sites) found nothing in 29 s.
 LP_KERNEL_MIN_P = 50
 LP_SUPPORT = 0.05
+#: On a very large instance (a truncated separator) with at least LP_KERNEL_MIN_P medians, the window
+#: search (:mod:`optimizer.pmedian_windows`) runs after the LP phase around the sites the LP leaves
+#: fractional, with this share of the time left and windows of this many medians and nearest sites:
+#: at usa13509, p = 2000 it took the plan rounded from the LP from 18,232,844 to 18,231,440 in 29 s
+#: (the optimum is 18,230,856; 8 medians and 10 sites: 18,232,118 in 7 s; 25 and 20: the same plan in 87 s).
+WINDOW_SHARE = 0.1
+WINDOW_MEDIANS, WINDOW_NEAR = 16, 15
 #: During a probing pass the global LP (with the probes' cuts and fixings so far) is solved again,
 #: with reduced-cost fixing, once the pass has probed PROBE_REFRESH times as long as the last such
 #: LP took and at least REFRESH_MIN_SECONDS (twice that after each one that gained nothing).
@@ -133,6 +145,12 @@ LP_SUPPORT = 0.05
 #: 13-25 times on rl1304, p = 10 and saved less.
 PROBE_REFRESH = 4.0
 REFRESH_MIN_SECONDS = 1.0
+#: With more sites than this left free after reduced-cost fixing, neither the short MILP attempt nor
+#: probing runs: a pass (one LP cut loop per free site) cannot end in time, and the MILP rounds
+#: take the time. usa13509, p = 2000 (12,382 free sites after the window search), one process
+#: each: the attempt and 948 of 12,584 probes spent 122 s and the run ended at a gap of 0.0064 %;
+#: without them it was proven optimal in 377 s. pcb3038 and rl1304 have fewer sites than this.
+PROBE_MAX_FREE = 5000
 #: A probe is given up (no fixing; the pass goes on) once it has run PROBE_CAP_RATIO times as long
 #: as the probes before it on average, and at least PROBE_CAP_SECONDS. One pcb3038, p = 100 run
 #: (600 s limit) reported nothing from 51 s into its probing pass to the limit, and ended unproven,
@@ -527,6 +545,21 @@ def solve_pmedian_benders(
         for y_round in rounded_plans(master.y, existing, p, params.seed):
             if polish(y_round):
                 say(f"benders: a plan rounded from the LP and polished: incumbent {ub:.8g}")
+        if sep.truncated and p >= LP_KERNEL_MIN_P and not proven():
+            # many medians on a very large instance: re-place a few neighbouring medians at a time
+            # exactly, around the sites the LP leaves fractional (optimizer.pmedian_windows)
+            y_lp = master.y
+            focus = ((y_lp > 1e-6) & (y_lp < 1 - 1e-6)) | ((y_best > 0.5) & (y_lp < 1 - 1e-6))
+            windows = WindowSearch(
+                d, w, sep.order, existing, ~existing, params, medians=WINDOW_MEDIANS, near=WINDOW_NEAR
+            )
+            now = time.perf_counter()
+            y_win, value = windows.improve(y_best, now + WINDOW_SHARE * max(0.0, deadline - now), say, focus=focus)
+            stats.update(windows.stats)
+            if value < ub - 1e-9:
+                ub, y_best = value, y_win
+                master.cut_at(y_best)
+                kernel.see(y_best)
         if p >= LP_KERNEL_MIN_P:  # the kernel search over the incumbent's sites and the LP's support
             kernel.see(master.y, level=LP_SUPPORT)
             kernel_search()
@@ -597,6 +630,11 @@ def solve_pmedian_benders(
     # for each of thousands of free sites (pcb3038, p = 500: the first attempt took the gap from 40
     # to 17 in 7 s, and probing 2,800 free sites ran out the 300 s).
     attempts = 2 if loop.status == "stalled" else 1
+    n_free = int(master.free.sum())
+    if probe_passes > 0 and n_free > PROBE_MAX_FREE and limit == Limit.NONE and not proven():
+        say(f"benders: {n_free} sites left free, too many to probe one by one; the MILP rounds take the time")
+        stats["probing_skipped"] = n_free
+        probe_passes = 0
     attempt_no = -1
     while attempt_no + 1 < (attempts if probe_passes > 0 else 0):
         attempt_no += 1
