@@ -78,7 +78,7 @@ class WindowSearch:
         self.d, self.w, self.existing, self.allowed = d, w, existing, allowed & ~existing
         self.nearest = nearest[:, : max(1, min(near, nearest.shape[1]))]
         self.params, self.medians = params, max(2, int(medians))
-        self.stats: dict[str, Any] = {"windows": 0, "window_moves": 0, "window_seconds": 0.0}
+        self.stats: dict[str, Any] = {"windows": 0, "window_moves": 0, "window_lp_closed": 0, "window_seconds": 0.0}
 
     def _serving(self, open_cols: NDArray[np.int64], rows: NDArray[np.int64] | None = None) -> tuple[Any, Any]:
         """Each client's (of ``rows``, all by default) nearest open site and its distance, in row blocks."""
@@ -257,11 +257,22 @@ class WindowSearch:
         lp.row_upper_ = np.concatenate([np.ones(c), np.zeros(npair), [float(group.size)]])
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * s + [highspy.HighsVarType.kContinuous] * (npair + outs.size)
         h = new_master_highs(self.params)
         h.passModel(lp)
-        h.setOptionValue("mip_rel_gap", 0.0)
+        # the LP relaxation first: most windows cannot improve, and their LP (usually tight) says so
+        # in a fraction of the MILP's time (usa13509, p = 2000: 29 s for the search's 263 windows with
+        # the MILP alone)
         h.setOptionValue("time_limit", max(0.05, min(WINDOW_SECONDS, deadline - time.perf_counter())))
+        h.run()
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal and (
+            h.getInfo().objective_function_value >= now_cost - 1e-9 * max(1.0, abs(now_cost))
+        ):
+            self.stats["window_lp_closed"] += 1
+            return None
+        h.changeColsIntegrality(s, np.arange(s, dtype=np.int32), np.full(s, highspy.HighsVarType.kInteger))
+        h.setOptionValue("mip_rel_gap", 0.0)
+        # the object's run clock counts the LP's run too
+        h.setOptionValue("time_limit", h.getRunTime() + max(0.05, min(WINDOW_SECONDS, deadline - time.perf_counter())))
         # the group itself as the start: each client at its nearest site of the group or outside
         y0 = np.isin(cand, group).astype(np.float64)
         x0 = np.zeros(npair + outs.size)
