@@ -130,8 +130,9 @@ LP_SUPPORT = 0.05
 #: On a very large instance (a truncated separator) with at least LP_KERNEL_MIN_P medians, the window
 #: search (:mod:`optimizer.pmedian_windows`) runs after the LP phase around the sites the LP leaves
 #: fractional, with this share of the time left and windows of this many medians and nearest sites:
-#: at usa13509, p = 2000 it took the plan rounded from the LP from 18,232,844 to 18,231,440 in 29 s
-#: (the optimum is 18,230,856; 8 medians and 10 sites: 18,232,118 in 7 s; 25 and 20: the same plan in 87 s).
+#: at usa13509, p = 2000 it took the plan rounded from the LP from 18,232,844 to 18,231,440 in 20 s
+#: (the optimum is 18,230,856; measured before the windows' LP test, at 29 s for this size: 8 medians
+#: and 10 sites gave 18,232,118 in 7 s, 12 and 12 18,231,618 in 21 s, 25 and 20 the same plan in 87 s).
 WINDOW_SHARE = 0.1
 WINDOW_MEDIANS, WINDOW_NEAR = 16, 15
 #: During a probing pass the global LP (with the probes' cuts and fixings so far) is solved again,
