@@ -148,29 +148,8 @@ class KernelSearch:
         site = listed[keep]
         pair_cost = self.w[client] * dist[keep]
         npair = client.size
-        # columns: y (s kernel sites), then x (one per listed pair); rows: assignment (n), linking (npair), count (1)
-        cost = np.concatenate([np.zeros(s), pair_cost])
         new = ~self.existing[cols]
-        lower = np.concatenate([(~new).astype(np.float64), np.zeros(npair)])
-        upper = np.ones(s + npair)
-        r_assign = sp.csr_array((np.ones(npair), (client, s + np.arange(npair))), shape=(n, s + npair))
-        r_link = sp.csr_array(
-            (np.concatenate([np.ones(npair), -np.ones(npair)]),
-             (np.tile(np.arange(npair), 2), np.concatenate([s + np.arange(npair), site]))),
-            shape=(npair, s + npair),
-        )  # fmt: skip
-        r_count = sp.csr_array(new.astype(np.float64)[None, :], shape=(1, s))
-        r_count = sp.hstack([r_count, sp.csr_array((1, npair))])
-        a = sp.vstack([r_assign, r_link, r_count]).tocsc()
-        row_lo = np.concatenate([np.ones(n), np.full(npair, -highspy.kHighsInf), [-highspy.kHighsInf]])
-        row_hi = np.concatenate([np.ones(n), np.zeros(npair), [float(self.p)]])
-
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = s + npair, n + npair + 1
-        lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
-        lp.row_lower_, lp.row_upper_ = row_lo, row_hi
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+        lp = assignment_lp(n, s, client, site, pair_cost, new, self.p, y_lower=(~new).astype(np.float64))
         lp.integrality_ = [highspy.HighsVarType.kInteger] * s + [highspy.HighsVarType.kContinuous] * npair
         h = new_master_highs(self.params)
         h.passModel(lp)
@@ -196,3 +175,56 @@ class KernelSearch:
         out = self.existing.astype(np.float64)
         out[cols[y_k]] = 1.0
         return out
+
+
+def assignment_lp(
+    n: int,
+    s: int,
+    client: NDArray[np.int64],
+    site: NDArray[np.int64],
+    pair_cost: NDArray[np.float64],
+    counted: NDArray[np.bool_],
+    limit: int,
+    y_lower: NDArray[np.float64] | None = None,
+    outside_cost: NDArray[np.float64] | None = None,
+) -> highspy.HighsLp:
+    """The classic p-median over listed pairs, as a HiGHS LP (integrality left to the caller)::
+
+        min  sum_pairs c_ij x_ij + sum_i o_i x_i0
+        s.t. sum_{j listed for i} x_ij + x_i0 = 1     (each client i < n)
+             x_ij <= y_j                               (each listed pair)
+             sum_{j counted} y_j <= limit
+             y_lower <= y <= 1,  x >= 0
+
+    Columns: the s site variables y, one x per pair (``client``, ``site``, ``pair_cost``, in that
+    order), then one outside option x_i0 per client with a finite ``outside_cost`` (none without it).
+    """
+    npair = client.size
+    outs = np.zeros(0, dtype=np.int64) if outside_cost is None else np.flatnonzero(np.isfinite(outside_cost))
+    nvar = s + npair + outs.size
+    cost = np.concatenate([np.zeros(s), pair_cost, np.zeros(0) if outside_cost is None else outside_cost[outs]])
+    assign = sp.csr_array(
+        (np.ones(npair + outs.size), (np.concatenate([client, outs]), s + np.arange(npair + outs.size))),
+        shape=(n, nvar),
+    )
+    link = sp.csr_array(
+        (np.concatenate([np.ones(npair), -np.ones(npair)]),
+         (np.tile(np.arange(npair), 2), np.concatenate([s + np.arange(npair), site]))),
+        shape=(npair, nvar),
+    )  # fmt: skip
+    count = sp.csr_array(
+        (np.ones(int(counted.sum())), (np.zeros(int(counted.sum()), dtype=np.int64), np.flatnonzero(counted))),
+        shape=(1, nvar),
+    )
+    a = sp.vstack([assign, link, count]).tocsc()
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = nvar, n + npair + 1
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.concatenate([np.zeros(s) if y_lower is None else y_lower, np.zeros(npair + outs.size)])
+    lp.col_upper_ = np.ones(nvar)
+    lp.row_lower_ = np.concatenate([np.ones(n), np.full(npair, -inf), [-inf]])
+    lp.row_upper_ = np.concatenate([np.ones(n), np.zeros(npair), [float(limit)]])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+    return lp

@@ -39,10 +39,10 @@ from typing import Any
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siting.optimizer.benders_highs import FEASIBLE, new_master_highs
+from siting.optimizer.pmedian_kernel import assignment_lp
 from siting.optimizer.progress import PROGRESS_SECONDS, Every
 from siting.optimizer.result import SolveParams
 
@@ -231,32 +231,12 @@ class WindowSearch:
         useful = dw < outside[:, None]
         ci, sj = np.nonzero(useful)
         npair = ci.size
-        has_out = np.isfinite(outside)
-        outs = np.flatnonzero(has_out)
+        outs = np.flatnonzero(np.isfinite(outside))
         wc = self.w[clients]
         # columns: y (s), x pairs (npair), outside options (outs.size)
-        nvar = s + npair + outs.size
-        cost = np.concatenate([np.zeros(s), wc[ci] * dw[ci, sj], wc[outs] * outside[outs]])
-        assign = sp.csr_array(
-            (np.ones(npair + outs.size), (np.concatenate([ci, outs]), s + np.arange(npair + outs.size))),
-            shape=(c, nvar),
+        lp = assignment_lp(
+            c, s, ci, sj, wc[ci] * dw[ci, sj], np.ones(s, dtype=bool), group.size, outside_cost=wc * outside
         )
-        link = sp.csr_array(
-            (np.concatenate([np.ones(npair), -np.ones(npair)]),
-             (np.tile(np.arange(npair), 2), np.concatenate([s + np.arange(npair), sj]))),
-            shape=(npair, nvar),
-        )  # fmt: skip
-        count = sp.csr_array((np.ones(s), (np.zeros(s, dtype=np.int64), np.arange(s))), shape=(1, nvar))
-        a = sp.vstack([assign, link, count]).tocsc()
-        inf = highspy.kHighsInf
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = nvar, c + npair + 1
-        lp.col_cost_ = cost
-        lp.col_lower_, lp.col_upper_ = np.zeros(nvar), np.ones(nvar)
-        lp.row_lower_ = np.concatenate([np.ones(c), np.full(npair, -inf), [-inf]])
-        lp.row_upper_ = np.concatenate([np.ones(c), np.zeros(npair), [float(group.size)]])
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
         h = new_master_highs(self.params)
         h.passModel(lp)
         # the LP relaxation first: most windows cannot improve, and their LP (usually tight) says so
