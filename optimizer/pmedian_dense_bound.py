@@ -137,3 +137,41 @@ def dense_lagrangian(
             )
     margin = 1e-9 * max(1.0, abs(best.bound))  # the float64 sums of L(u)
     return DenseBound(best.bound - margin, best.multipliers, best.plan, best.value, it)
+
+
+def lagrangian_closed(
+    instance: SitingInstance, p: int, multipliers: NDArray[np.float64], upper: float, plan: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """The eligible new sites that no plan better than ``upper`` opens, by the Lagrangian of the
+    module docstring at ``multipliers`` (reduced-cost fixing).
+
+    With ``L(u)`` the bound and ``rho_(k)`` the largest ``rho`` among the k relaxed-open new sites,
+    every plan that opens a site ``j`` outside them is worth at least
+    ``L_j(u) = L(u) + rho_j - rho_(k)`` (the relaxation with j forced in drops its worst site). A
+    site with ``L_j(u) > upper - q`` is in no plan better than ``upper``, where ``q`` is 1 when every
+    ``w_i d_ij`` is a whole number (plan values are then whole: a better plan is worth at most
+    ``upper - 1``) and 0 otherwise; a float64 margin is kept. The sites of ``plan`` (the plan
+    worth ``upper``) are never closed: with them the closed sites leave a problem whose optimum
+    is the whole problem's. One pass over the matrix."""
+    from siting.optimizer.pmedian_enumerate import integral_costs
+
+    d = instance.distances
+    w = np.maximum(np.asarray(instance.weights, dtype=np.float64), 0.0)
+    rows = np.flatnonzero(w > 0).astype(np.int64)
+    closed = np.zeros(instance.m, dtype=bool)
+    free = np.flatnonzero(instance.eligible & ~instance.existing)
+    k = int(min(max(p, 0), free.size))
+    if rows.size == 0 or k == 0 or k == free.size or not math.isfinite(upper):
+        return closed
+    u = np.where(w > 0, np.asarray(multipliers, dtype=np.float64), 0.0)
+    u = np.where(np.isfinite(u), u, 0.0)
+    rho = _rho(d, rows, w, u)
+    order = free[np.argsort(rho[free], kind="stable")]
+    chosen = order[:k]
+    bound = float(u[rows].sum() + rho[np.flatnonzero(instance.existing)].sum() + rho[chosen].sum())
+    q = 1.0 if integral_costs(w, d) else 0.0
+    margin = 1e-9 * max(1.0, abs(bound)) + 1e-9 * float(np.abs(rho).max(initial=0.0))
+    forced_in = bound + rho[order[k:]] - rho[chosen[-1]]
+    closed[order[k:][forced_in - margin > upper - q]] = True
+    closed &= ~np.asarray(plan, dtype=bool)
+    return closed

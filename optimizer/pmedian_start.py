@@ -18,10 +18,14 @@ infinite on the truncated instance, however good it is in truth; at small p (usa
 against an optimum of 399 million. So :func:`truncated_start` measures the Lagrangian's last
 primal plans on the whole instance and keeps the best of them there. Those plans (the p sites of
 most negative reduced cost) were still no better there, so at small p the start adds the greedy
-on every site (:func:`dense_greedy`, row blocks of the instance's own matrix: seconds, no copy),
-and improves the best plan by the swap search on every site (:func:`dense_swap`, the same row
-blocks): at usa13509, p = 10 the greedy's 427.7 million became 401.9 million (the optimum is
-398.6 million) in 34 swaps and 90 s, peak 1.05 GB.
+on every site (:func:`dense_greedy`, row blocks of the instance's own matrix: seconds, no copy)
+and the exact optima of random samples of the instance (:mod:`optimizer.pmedian_sample`), and
+improves the best plan by the swap search on every site (:func:`dense_swap`, the same row blocks).
+At usa13509, p = 10 the swap search took the greedy's 427.7 million to a local optimum, 401.9
+million, in 34 swaps and 90 s; from the best sample's plan (404.7 million) it reached the optimum,
+398,561,730, in 31 swaps and 112 s. The Lagrangian on every site
+(:mod:`optimizer.pmedian_dense_bound`) then bounds the whole problem, and with that bound and the
+start's value :func:`optimizer.solve` leaves out the sites no better plan opens.
 """
 
 from __future__ import annotations
@@ -122,8 +126,20 @@ def truncated_start(
     )
     plans = [lag.best_mask, *lag.plans]
     small = budget is None and p is not None and not instance.is_sparse and p * instance.n * instance.m <= GREEDY_WORK
+
+    def stop_at() -> float | None:
+        left = params.remaining()
+        return None if left is None else time.monotonic() + share * left
+
     if small and p is not None:
+        from siting.optimizer.pmedian_sample import SAMPLE_SIZE, sample_plans
+
         plans.append(dense_greedy(instance, p))
+        if instance.n > SAMPLE_SIZE:  # (a sample's own solve then never samples again)
+            # the exact optima of random samples: the swap search from the greedy plan stops in a
+            # local optimum (usa13509, p = 10: 0.83 % above the optimum), from a sample's plan it
+            # reached the optimum (optimizer.pmedian_sample)
+            plans.extend(sample_plans(instance, p, stop_at(), params.seed, progress, size=SAMPLE_SIZE))
     values = [float(evaluate(instance, mask).weighted_distance) for mask in plans]
     best = int(np.argmin(values))
     mask, how = np.asarray(plans[best], dtype=bool), f"the best of {len(plans)} plans measured on every site"
@@ -132,12 +148,9 @@ def truncated_start(
     if small and p is not None:
         from siting.optimizer.pmedian_dense_bound import dense_lagrangian
 
-        def stop_at() -> float | None:
-            left = params.remaining()
-            return None if left is None else time.monotonic() + share * left
-
-        # the greedy's plan (usa13509, p = 10: 7.3 % above the optimum) is far from a swap-local
-        # optimum; the swap search on every site took it to 0.8 % in 90 s
+        # the best plan so far is far from a swap-local optimum (usa13509, p = 10: the greedy's is
+        # 7.3 % above the optimum, the best sample's 1.5 %); the swap search on every site took them
+        # to 0.8 % and to the optimum
         mask = dense_swap(instance, mask, stop_at(), progress)
         value = float(evaluate(instance, mask).weighted_distance)
         how += ", then swaps on every site"

@@ -61,6 +61,9 @@ FORMULATIONS = ("auto", "classic", "radius", "benders", "compact", "reduced")
 #: dense working copies would exceed the memory a city-sized run may use; optimizer/pmedian_start.py) ...
 PMEDIAN_START_ENTRIES = 50_000_000
 #: How many sites each client keeps there: optimizer.pmedian_start.start_width.
+#: The p-median's exact path leaves out the sites the start's Lagrangian closes when they are at
+#: least this share of all (the kept sites' distances are a copy: worth it only when it is small)
+CLOSED_SHARE = 0.5
 
 Progress = Callable[[str], None]
 #: Nonzeros HiGHS presolves per second, conservatively (measured ~350,000/s on one busy core):
@@ -511,6 +514,13 @@ def _heuristic_start(
             # only a bound on every site (small p): one on the truncated instance bounds another problem
             record["bound"] = bound
             record["multipliers"] = multipliers
+            if bound is not None and spec.p is not None:
+                # with that bound, the sites no better plan opens (the exact path leaves them out)
+                from siting.models.evaluate import evaluate
+                from siting.optimizer.pmedian_dense_bound import lagrangian_closed
+
+                value = float(evaluate(instance, start).weighted_distance)
+                record["closed"] = lagrangian_closed(instance, spec.p, multipliers, value, start)
         return start
 
     # "auto" = greedy, interchange, Lagrangian, interchange again from the Lagrangian plans: it
@@ -816,15 +826,39 @@ def solve(
             )
         from siting.optimizer.benders_pmedian import solve_pmedian_benders
 
-        res, mask = solve_pmedian_benders(
-            instance,
-            int(spec.p or 0),
-            params,
-            start_mask=start,
-            progress=say,
-            start_bound=record.get("bound"),
-            start_multipliers=record.get("multipliers"),
-        )
+        closed = record.get("closed")
+        if closed is not None and start is not None and closed.sum() >= CLOSED_SHARE * instance.m:
+            # every plan better than the start keeps to the other sites: the exact path runs there
+            # (usa13509, p = 10: a master over every site did not finish its first LP in 330 s)
+            keep = ~closed
+            say(
+                f"p-median: {int(closed.sum()):,} of {instance.m:,} sites are in no plan better than "
+                f"the start (by the Lagrangian bound); the exact solve runs on the other {int(keep.sum()):,}"
+            )
+            res, kept_mask = solve_pmedian_benders(
+                instance.subset_sites(keep),
+                int(spec.p or 0),
+                params,
+                start_mask=start[keep],
+                progress=say,
+                start_bound=record.get("bound"),
+                start_multipliers=record.get("multipliers"),
+            )
+            mask = None
+            if kept_mask is not None:
+                mask = np.zeros(instance.m, dtype=bool)
+                mask[np.flatnonzero(keep)[kept_mask]] = True
+            res = dataclasses.replace(res, x=None)  # x indexes the kept sites only; the plan is the mask
+        else:
+            res, mask = solve_pmedian_benders(
+                instance,
+                int(spec.p or 0),
+                params,
+                start_mask=start,
+                progress=say,
+                start_bound=record.get("bound"),
+                start_multipliers=record.get("multipliers"),
+            )
         res = _tighter_bound(res, spec, record)
         st = {"formulation": "benders"}
         if res.status == Status.OPTIMAL and mask is not None and _costs_vary(instance):

@@ -49,3 +49,30 @@ def test_the_bound_never_exceeds_the_brute_force_optimum(inst: SitingInstance, p
 def test_no_time_left_gives_no_bound() -> None:
     inst = graph_like(0, 30)
     assert dense_lagrangian(inst, 3, np.zeros(inst.n), 1e9, time.monotonic() - 1.0) is None
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances(n=(1, 9), m=(2, 7), weights=(0, 9)), frac=st.floats(0.0, 1.0), worse=st.integers(0, 6))
+def test_a_closed_site_is_in_no_better_plan(inst: SitingInstance, frac: float, worse: int) -> None:
+    """Reduced-cost fixing by the Lagrangian: against every plan by enumeration, no plan better than
+    the reference plan opens a closed site, and the reference plan's own sites stay open."""
+    from oracles import all_plans, plan_value
+
+    from siting.optimizer.pmedian_dense_bound import dense_lagrangian, lagrangian_closed
+
+    free = int((inst.eligible & ~inst.existing).sum())
+    p = max(1, min(free, round(frac * free)))
+    scored = [(v[0], mask) for mask in all_plans(inst) if (v := plan_value(inst, mask, "pmedian", p=p)) is not None]
+    scored.sort(key=lambda vm: vm[0])
+    upper, plan = scored[min(worse, len(scored) - 1)]  # the optimum or a worse plan as the reference
+    if not np.isfinite(upper):
+        return
+    lag = dense_lagrangian(inst, p, np.zeros(inst.n), upper, None)
+    if lag is None:
+        return
+    closed = lagrangian_closed(inst, p, lag.multipliers, upper, plan)
+    assert not (closed & plan).any()
+    assert not (closed & (inst.existing | inst.forbidden)).any()
+    for value, mask in scored:
+        if value < upper - 1e-9 * max(1.0, abs(upper)):
+            assert not (mask & closed).any(), (value, upper)

@@ -206,3 +206,28 @@ def test_the_swap_search_stops_at_its_time() -> None:
     inst = clustered(2, 60, 30)
     start = dense_greedy(inst, 3)
     assert (dense_swap(inst, start, stop_at=time.monotonic() - 1.0) == start).all()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_samples_and_the_closed_sites_keep_the_optimum(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At small p the start adds the exact optima of samples, and the exact path then runs on the
+    sites the Lagrangian does not close: the plan (mapped back to every site) is the classic
+    formulation's optimum, and the solve says how many sites it left out."""
+    from oracles import graph_like
+
+    from siting.optimizer import pmedian_sample
+
+    inst = graph_like(seed, 160)
+    monkeypatch.setattr(solve_module, "PMEDIAN_START_ENTRIES", 0)
+    monkeypatch.setattr(pmedian_sample, "SAMPLE_SIZE", 60)  # 160 clients: samples of 60 are real samples
+    # the start's own widths (the module fixture above narrows them for the tests that ask for it)
+    monkeypatch.setattr(pmedian_start, "START_WIDTH", 6.0)
+    monkeypatch.setattr(pmedian_start, "START_MIN_WIDTH", 64)
+    lines: list[str] = []
+    res = solve(inst, ModelSpec("pmedian", p=4), solver="highs", params=SolveParams(mip_gap=0.0), progress=lines.append)
+    assert sum(line.startswith("sample ") for line in lines) == pmedian_sample.SAMPLES
+    left_out = [line for line in lines if "exact solve runs on the other" in line]
+    assert len(left_out) == 1  # the Lagrangian closed at least half of the 160 sites
+    assert res.status == Status.OPTIMAL and res.verified
+    assert res.objective == pytest.approx(classic_value(inst, 4), rel=1e-9)
+    assert int(res.open_sites.sum()) == 4 and res.open_sites.shape == (inst.m,)
