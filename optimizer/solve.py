@@ -61,6 +61,7 @@ FORMULATIONS = ("auto", "classic", "radius", "benders", "compact", "reduced")
 #: dense working copies would exceed the memory a city-sized run may use; optimizer/pmedian_start.py) ...
 PMEDIAN_START_ENTRIES = 50_000_000
 #: How many sites each client keeps there: optimizer.pmedian_start.start_width.
+
 #: The p-median's exact path leaves out the sites the start's Lagrangian closes when they are at
 #: least this share of all (the kept sites' distances are a copy: worth it only when it is small)
 CLOSED_SHARE = 0.5
