@@ -75,16 +75,19 @@ def sample_plans(
     stop_at: float | None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
-    size: int = SAMPLE_SIZE,
-    samples: int = SAMPLES,
+    size: int | None = None,
+    samples: int | None = None,
 ) -> list[NDArray[np.bool_]]:
-    """The exact optima of up to ``samples`` random samples (:func:`sample_instance`), as plans of
-    ``instance``, best measured first; each sample gets an equal part of the time to ``stop_at``
-    (a sample stopped by it still gives its best plan). Empty when there is no time."""
+    """The exact optima of up to ``samples`` random samples (:func:`sample_instance`) of ``size``
+    clients and sites (default :data:`SAMPLES` and :data:`SAMPLE_SIZE`, read at call time), as
+    plans of ``instance``, best measured first; each sample gets an equal part of the time to
+    ``stop_at`` (a sample stopped by it still gives its best plan). Empty when there is no time."""
     from siting.optimizer.result import SolveParams
     from siting.optimizer.solve import ModelSpec, solve
 
     say = progress or (lambda _msg: None)
+    size = SAMPLE_SIZE if size is None else size
+    samples = SAMPLES if samples is None else samples
     rng = np.random.default_rng(seed)
     found: list[tuple[float, NDArray[np.bool_]]] = []
     for s in range(samples):
